@@ -1,0 +1,85 @@
+#include <array>
+
+#include "acon/common/bytes.h"
+
+namespace acon {
+namespace {
+
+constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+bool is_url(Base64 v) { return v == Base64::url || v == Base64::url_nopad; }
+bool is_padded(Base64 v) { return v == Base64::standard || v == Base64::url; }
+
+// 0xff marks characters outside the alphabet.
+constexpr std::array<uint8_t, 256> make_table(const char* alphabet) {
+  std::array<uint8_t, 256> t{};
+  for (auto& e : t) e = 0xff;
+  for (uint8_t i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = i;
+  return t;
+}
+constexpr auto kStandardTable = make_table(kStandard);
+constexpr auto kUrlTable = make_table(kUrl);
+
+Error b64_error(const std::string& what, size_t offset) {
+  return make_error(Errc::parse, "base64: " + what + " at offset " + std::to_string(offset));
+}
+
+}  // namespace
+
+std::string base64_encode(ByteView data, Base64 variant) {
+  const char* alphabet = is_url(variant) ? kUrl : kStandard;
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t v = uint32_t{data[i]} << 16 | uint32_t{data[i + 1]} << 8 | data[i + 2];
+    out.push_back(alphabet[v >> 18]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    out.push_back(alphabet[(v >> 6) & 63]);
+    out.push_back(alphabet[v & 63]);
+  }
+  size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t v = uint32_t{data[i]} << 16 | (rest == 2 ? uint32_t{data[i + 1]} << 8 : 0);
+    out.push_back(alphabet[v >> 18]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    if (rest == 2) out.push_back(alphabet[(v >> 6) & 63]);
+    if (is_padded(variant)) out.append(rest == 1 ? "==" : "=");
+  }
+  return out;
+}
+
+Result<Bytes> base64_decode(std::string_view text, Base64 variant) {
+  const auto& table = is_url(variant) ? kUrlTable : kStandardTable;
+  size_t data_len = text.size();
+  if (is_padded(variant)) {
+    if (text.size() % 4 != 0) return b64_error("length not a multiple of 4", text.size());
+    if (data_len > 0 && text[data_len - 1] == '=') --data_len;
+    if (data_len > 0 && text[data_len - 1] == '=') --data_len;
+  }
+  if (data_len % 4 == 1) return b64_error("impossible length", data_len);
+
+  Bytes out;
+  out.reserve(data_len / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < data_len; ++i) {
+    uint8_t v = table[static_cast<uint8_t>(text[i])];
+    if (v == 0xff) {
+      return b64_error(text[i] == '=' ? "unexpected padding" : "invalid character", i);
+    }
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<uint8_t>(acc >> bits));
+      acc &= (1u << bits) - 1;
+    }
+  }
+  // Leftover bits must be zero, otherwise two encodings would decode to the same bytes.
+  if (acc != 0) return b64_error("non-zero trailing bits", data_len - 1);
+  return out;
+}
+
+}  // namespace acon

@@ -1,0 +1,134 @@
+#include "acon/common/signature.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+
+#include <climits>
+
+namespace acon {
+namespace {
+
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, ossl::Deleter<ECDSA_SIG_free>>;
+
+const char* md_name(HashAlg h) {
+  switch (h) {
+    case HashAlg::sha1:
+      return "SHA1";
+    case HashAlg::sha256:
+      return "SHA2-256";
+    case HashAlg::sha384:
+      return "SHA2-384";
+    case HashAlg::sha512:
+      return "SHA2-512";
+    case HashAlg::sm3:
+      return "SM3";
+  }
+  return "";
+}
+
+Status check_fit(KeyType type, SigScheme scheme) {
+  bool ok = (scheme.kind == SigKind::ecdsa && type == KeyType::ec) ||
+            ((scheme.kind == SigKind::rsa_pkcs1 || scheme.kind == SigKind::rsa_pss) &&
+             type == KeyType::rsa) ||
+            (scheme.kind == SigKind::ed25519 && type == KeyType::ed25519);
+  if (!ok) return make_error(Errc::invalid_argument, "signature: key type does not fit the scheme");
+  if (scheme.kind != SigKind::ed25519 && scheme.hash == HashAlg::sha1)
+    return make_error(Errc::unsupported, "signature: SHA-1 signatures are not accepted");
+  return {};
+}
+
+// Sets up a DigestSign/DigestVerify context for the scheme.
+Result<ossl::MdCtxPtr> init(EVP_PKEY* key, SigScheme scheme, bool signing) {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(Errc::crypto, "signature: out of memory");
+  const char* md = scheme.kind == SigKind::ed25519 ? nullptr : md_name(scheme.hash);
+  EVP_PKEY_CTX* pctx = nullptr;
+  int rc = signing ? EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr)
+                   : EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr);
+  if (rc != 1) return make_error(Errc::crypto, "signature init: " + ossl::drain_errors());
+  if (scheme.kind == SigKind::rsa_pss &&
+      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+    return make_error(Errc::crypto, "signature: PSS setup: " + ossl::drain_errors());
+  return ctx;
+}
+
+}  // namespace
+
+Result<Bytes> ecdsa_der_to_raw(ByteView der, size_t field_size) {
+  if (der.size() > INT_MAX) return make_error(Errc::parse, "ecdsa: signature too long");
+  const unsigned char* p = der.data();
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig || p != der.data() + der.size()) {
+    ERR_clear_error();
+    return make_error(Errc::parse, "ecdsa: malformed DER signature");
+  }
+  const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
+  const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
+  if (static_cast<size_t>(BN_num_bytes(r)) > field_size ||
+      static_cast<size_t>(BN_num_bytes(s)) > field_size)
+    return make_error(Errc::parse, "ecdsa: r or s larger than the curve");
+  Bytes raw(2 * field_size);
+  BN_bn2binpad(r, raw.data(), static_cast<int>(field_size));
+  BN_bn2binpad(s, raw.data() + field_size, static_cast<int>(field_size));
+  return raw;
+}
+
+Result<Bytes> ecdsa_raw_to_der(ByteView raw) {
+  if (raw.empty() || raw.size() % 2 != 0 || raw.size() > 2 * 66)
+    return make_error(Errc::parse, "ecdsa: raw signature must be r||s of equal halves");
+  size_t half = raw.size() / 2;
+  ossl::BnPtr r(BN_bin2bn(raw.data(), static_cast<int>(half), nullptr));
+  ossl::BnPtr s(BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
+    return make_error(Errc::crypto, "ecdsa: " + ossl::drain_errors());
+  r.release();  // now owned by sig
+  s.release();
+  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0) return make_error(Errc::crypto, "ecdsa: DER encoding failed");
+  Bytes der(static_cast<size_t>(len));
+  unsigned char* p = der.data();
+  i2d_ECDSA_SIG(sig.get(), &p);
+  return der;
+}
+
+Result<Bytes> sign(const PrivateKey& key, SigScheme scheme, ByteView message,
+                   EcdsaEncoding encoding) {
+  ACON_CHECK(check_fit(key.type(), scheme));
+  ACON_TRY(auto ctx, init(key.get(), scheme, true));
+  size_t len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size()) != 1)
+    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  Bytes sig(len);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) != 1)
+    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  sig.resize(len);
+  if (scheme.kind == SigKind::ecdsa && encoding == EcdsaEncoding::raw)
+    return ecdsa_der_to_raw(sig, curve_field_size(*key.curve()));
+  return sig;
+}
+
+Status verify(const PublicKey& key, SigScheme scheme, ByteView message, ByteView signature,
+              EcdsaEncoding encoding) {
+  ACON_CHECK(check_fit(key.type(), scheme));
+  Bytes der;
+  if (scheme.kind == SigKind::ecdsa && encoding == EcdsaEncoding::raw) {
+    if (signature.size() != 2 * curve_field_size(*key.curve()))
+      return make_error(Errc::verify_failed, "verify: raw ECDSA signature has wrong length " +
+                                                 std::to_string(signature.size()));
+    ACON_TRY(der, ecdsa_raw_to_der(signature));
+    signature = der;
+  }
+  ACON_TRY(auto ctx, init(key.get(), scheme, false));
+  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
+                       message.size()) != 1) {
+    ERR_clear_error();
+    return make_error(Errc::verify_failed, "signature does not verify");
+  }
+  return {};
+}
+
+}  // namespace acon

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package acon needs to build, test, fuzz and benchmark.
+# Idempotent: when everything is already present it returns without touching apt's network.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  clang-14 libclang-rt-14-dev llvm-14 clang-format
+  # libraries (later issues extend this list)
+  libssl-dev openssl libcbor-dev libtss2-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  # independent implementations used by interop tests
+  python3 python3-jwcrypto
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,267 @@
+#include "acon/common/keys.h"
+
+#include <gtest/gtest.h>
+
+#include "acon/common/json.h"
+#include "acon/common/signature.h"
+#include "test_util.h"
+
+namespace acon {
+namespace {
+
+Json must_parse(std::string_view text) {
+  auto j = parse_json(text);
+  EXPECT_TRUE(j.ok()) << (j.ok() ? "" : j.error().to_string());
+  return j.ok() ? *j : Json();
+}
+
+// RFC 7638 §3.1: the example RSA key and its SHA-256 thumbprint.
+TEST(Jwk, Rfc7638ThumbprintOfRsaKey) {
+  Json jwk = must_parse(R"({"kty":"RSA",
+    "n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "e":"AQAB","alg":"RS256","kid":"2011-04-29"})");
+  auto key = PublicKey::from_jwk(jwk);
+  ASSERT_TRUE(key.ok()) << key.error().to_string();
+  EXPECT_EQ(key->thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  EXPECT_EQ(key->type(), KeyType::rsa);
+  EXPECT_EQ(key->bits(), 2048);
+}
+
+// RFC 8037 §A.1–A.3: Ed25519 key and its thumbprint.
+TEST(Jwk, Rfc8037Ed25519KeyAndThumbprint) {
+  Json jwk = must_parse(R"({"kty":"OKP","crv":"Ed25519",
+    "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+    "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})");
+  auto priv = PrivateKey::from_jwk(jwk);
+  ASSERT_TRUE(priv.ok()) << priv.error().to_string();
+  EXPECT_EQ(priv->public_key().thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+  EXPECT_EQ(priv->to_jwk(), jwk);
+}
+
+TEST(Jwk, PrivateEd25519KeyWithWrongPublicHalfIsRejected) {
+  Json jwk = must_parse(R"({"kty":"OKP","crv":"Ed25519",
+    "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+    "x":"AAqYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})");
+  EXPECT_FALSE(PrivateKey::from_jwk(jwk).ok());
+}
+
+class KeyRoundTrip : public ::testing::TestWithParam<int> {};
+
+Result<PrivateKey> make_key(int which) {
+  switch (which) {
+    case 0:
+      return PrivateKey::generate_ec(Curve::p256);
+    case 1:
+      return PrivateKey::generate_ec(Curve::p384);
+    case 2:
+      return PrivateKey::generate_ec(Curve::p521);
+    case 3:
+      return PrivateKey::generate_rsa(2048);
+    default:
+      return PrivateKey::generate_ed25519();
+  }
+}
+
+TEST_P(KeyRoundTrip, JwkPemAndDerExportImportPreserveTheKey) {
+  auto key = make_key(GetParam());
+  ASSERT_TRUE(key.ok()) << key.error().to_string();
+  const PublicKey& pub = key->public_key();
+
+  auto from_jwk = PublicKey::from_jwk(pub.to_jwk());
+  ASSERT_TRUE(from_jwk.ok()) << from_jwk.error().to_string();
+  EXPECT_TRUE(*from_jwk == pub);
+  auto from_der = PublicKey::from_der(pub.to_der());
+  ASSERT_TRUE(from_der.ok());
+  EXPECT_TRUE(*from_der == pub);
+  auto from_pem = PublicKey::from_pem(pub.to_pem());
+  ASSERT_TRUE(from_pem.ok());
+  EXPECT_TRUE(*from_pem == pub);
+  EXPECT_EQ(from_pem->thumbprint(), pub.thumbprint());
+
+  auto priv_jwk = PrivateKey::from_jwk(key->to_jwk());
+  ASSERT_TRUE(priv_jwk.ok()) << priv_jwk.error().to_string();
+  EXPECT_TRUE(priv_jwk->public_key() == pub);
+  SecretBytes pem = key->to_pem();
+  auto priv_pem = PrivateKey::from_pem(as_chars(view(pem)));
+  ASSERT_TRUE(priv_pem.ok()) << priv_pem.error().to_string();
+  EXPECT_EQ(priv_pem->to_jwk(), key->to_jwk());
+
+  // The public key handed out never carries the private half.
+  EXPECT_FALSE(PrivateKey::from_der(pub.to_der()).ok());
+  EXPECT_FALSE(pub.to_jwk().contains("d"));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKeyTypes, KeyRoundTrip, ::testing::Range(0, 5));
+
+TEST(EcKey, RawXyRoundTripAndFieldSizes) {
+  for (Curve c : {Curve::p256, Curve::p384, Curve::p521}) {
+    auto key = PrivateKey::generate_ec(c);
+    ASSERT_TRUE(key.ok());
+    Bytes xy = key->public_key().ec_xy();
+    EXPECT_EQ(xy.size(), 2 * curve_field_size(c));
+    auto back = PublicKey::from_ec_xy(c, xy);
+    ASSERT_TRUE(back.ok());
+    EXPECT_TRUE(*back == key->public_key());
+  }
+}
+
+TEST(EcKey, PointOffTheCurveIsRejected) {
+  auto key = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(key.ok());
+  Bytes xy = key->public_key().ec_xy();
+  xy.back() ^= 1;
+  auto bad = PublicKey::from_ec_xy(Curve::p256, xy);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::parse);
+  EXPECT_FALSE(PublicKey::from_ec_xy(Curve::p256, ByteView(xy).first(63)).ok());
+  EXPECT_FALSE(PublicKey::from_ec_xy(Curve::p256, Bytes(64, 0)).ok());
+}
+
+TEST(Jwk, MalformedJwksGiveErrorsNamingTheMember) {
+  struct Case {
+    const char* jwk;
+    const char* expect_in_message;
+  } cases[] = {
+      {R"([])", "object"},
+      {R"({})", "kty"},
+      {R"({"kty":"oct","k":"AAAA"})", "kty"},
+      {R"({"kty":"EC","crv":"P-192","x":"AA","y":"AA"})", "crv"},
+      {R"({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})", "jwk.x"},
+      {R"({"kty":"EC","crv":"P-256","x":5,"y":"AA"})", "'x'"},
+      {R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU=","y":"AA"})",
+       "jwk.x"},
+      {R"({"kty":"RSA","n":"AQAB"})", "'e'"},
+      {R"({"kty":"RSA","n":"AQAB","e":"AQAB"})", "RSA"},
+      {R"({"kty":"OKP","crv":"X25519","x":"AA"})", "crv"},
+  };
+  for (const auto& c : cases) {
+    auto key = PublicKey::from_jwk(must_parse(c.jwk));
+    ASSERT_FALSE(key.ok()) << c.jwk;
+    EXPECT_NE(key.error().message.find(c.expect_in_message), std::string::npos)
+        << c.jwk << " -> " << key.error().message;
+  }
+}
+
+TEST(RsaKey, SmallModulusIsRefused) {
+  EXPECT_FALSE(PrivateKey::generate_rsa(1024).ok());
+  // RFC 7517 §A.1's 2048-bit key is fine; a 1024-bit one is not.
+  auto small = PublicKey::from_rsa(Bytes(128, 0xc5), to_bytes("\x01\x00\x01"));
+  ASSERT_FALSE(small.ok());
+}
+
+TEST(KeyImport, GarbageIsAnErrorNotACrash) {
+  EXPECT_FALSE(
+      PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").ok());
+  EXPECT_FALSE(PublicKey::from_der(Bytes{0x30, 0x82, 0xff, 0xff}).ok());
+  EXPECT_FALSE(PrivateKey::from_pem("not a key").ok());
+  EXPECT_FALSE(PrivateKey::from_der(Bytes{}).ok());
+  EXPECT_FALSE(PublicKey::from_ed25519(Bytes(31, 1)).ok());
+}
+
+TEST(Ecdh, BothSidesDeriveTheSameSecret) {
+  auto a = PrivateKey::generate_ec(Curve::p521);
+  auto b = PrivateKey::generate_ec(Curve::p521);
+  auto c = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto ab = ecdh(*a, b->public_key());
+  auto ba = ecdh(*b, a->public_key());
+  ASSERT_TRUE(ab.ok() && ba.ok());
+  EXPECT_EQ(*ab, *ba);
+  EXPECT_EQ(ab->size(), 66u);
+  EXPECT_EQ(ecdh(*a, c->public_key()).error().code, Errc::invalid_argument);
+}
+
+TEST(RsaEncryption, OaepAndPkcs1RoundTripAndTamperingFails) {
+  auto key = PrivateKey::generate_rsa(2048);
+  ASSERT_TRUE(key.ok());
+  Bytes msg = to_bytes("thirty-two bytes of key material");
+  for (RsaPadding p : {RsaPadding::oaep_sha256, RsaPadding::pkcs1_v15}) {
+    auto ct = rsa_encrypt(key->public_key(), p, msg);
+    ASSERT_TRUE(ct.ok());
+    EXPECT_EQ(ct->size(), 256u);
+    auto pt = rsa_decrypt(*key, p, *ct);
+    ASSERT_TRUE(pt.ok());
+    EXPECT_EQ(Bytes(pt->begin(), pt->end()), msg);
+  }
+  auto ct = rsa_encrypt(key->public_key(), RsaPadding::oaep_sha256, msg);
+  (*ct)[10] ^= 0x40;
+  auto pt = rsa_decrypt(*key, RsaPadding::oaep_sha256, *ct);
+  ASSERT_FALSE(pt.ok());
+  EXPECT_EQ(pt.error().code, Errc::verify_failed);
+}
+
+// ---- signatures ----
+
+struct SigCase {
+  int key;
+  SigScheme scheme;
+};
+
+class SignVerify : public ::testing::TestWithParam<SigCase> {};
+
+TEST_P(SignVerify, SignsVerifiesAndRejectsAlteredInput) {
+  auto key = make_key(GetParam().key);
+  ASSERT_TRUE(key.ok());
+  SigScheme scheme = GetParam().scheme;
+  Bytes msg = to_bytes("attestation evidence");
+  for (EcdsaEncoding enc : {EcdsaEncoding::der, EcdsaEncoding::raw}) {
+    auto sig = sign(*key, scheme, msg, enc);
+    ASSERT_TRUE(sig.ok()) << sig.error().to_string();
+    if (scheme.kind == SigKind::ecdsa && enc == EcdsaEncoding::raw) {
+      EXPECT_EQ(sig->size(), 2 * curve_field_size(*key->curve()));
+    }
+    EXPECT_TRUE(verify(key->public_key(), scheme, msg, *sig, enc).ok());
+    Bytes altered = msg;
+    altered[0] ^= 1;
+    auto bad = verify(key->public_key(), scheme, altered, *sig, enc);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, Errc::verify_failed);
+    Bytes bad_sig = *sig;
+    bad_sig[bad_sig.size() / 2] ^= 0x80;
+    EXPECT_FALSE(verify(key->public_key(), scheme, msg, bad_sig, enc).ok());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSchemes, SignVerify,
+                         ::testing::Values(SigCase{0, {SigKind::ecdsa, HashAlg::sha256}},
+                                           SigCase{1, {SigKind::ecdsa, HashAlg::sha384}},
+                                           SigCase{2, {SigKind::ecdsa, HashAlg::sha512}},
+                                           SigCase{3, {SigKind::rsa_pkcs1, HashAlg::sha256}},
+                                           SigCase{3, {SigKind::rsa_pss, HashAlg::sha384}},
+                                           SigCase{4, {SigKind::ed25519, HashAlg::sha512}}));
+
+TEST(Signature, KeySchemeMismatchAndSha1AreRefused) {
+  auto ec = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(ec.ok());
+  EXPECT_EQ(sign(*ec, {SigKind::rsa_pkcs1, HashAlg::sha256}, Bytes{1}).error().code,
+            Errc::invalid_argument);
+  EXPECT_EQ(sign(*ec, {SigKind::ecdsa, HashAlg::sha1}, Bytes{1}).error().code, Errc::unsupported);
+}
+
+TEST(Signature, DerRawConversionRoundTripsAndRejectsGarbage) {
+  auto key = PrivateKey::generate_ec(Curve::p384);
+  ASSERT_TRUE(key.ok());
+  auto der = sign(*key, {SigKind::ecdsa, HashAlg::sha384}, Bytes{1, 2, 3});
+  ASSERT_TRUE(der.ok());
+  auto raw = ecdsa_der_to_raw(*der, 48);
+  ASSERT_TRUE(raw.ok());
+  auto der2 = ecdsa_raw_to_der(*raw);
+  ASSERT_TRUE(der2.ok());
+  EXPECT_EQ(*der2, *der);
+  EXPECT_FALSE(ecdsa_der_to_raw(Bytes{0x30, 0x03, 0x02, 0x01}, 32).ok());
+  Bytes trailing = *der;
+  trailing.push_back(0);
+  EXPECT_FALSE(ecdsa_der_to_raw(trailing, 48).ok());
+  // r and s of a P-384 signature do not fit 32-byte halves (but for a 2^-256 chance).
+  EXPECT_FALSE(ecdsa_der_to_raw(*der, 32).ok());
+  EXPECT_FALSE(ecdsa_raw_to_der(Bytes(63, 1)).ok());
+  // A raw signature of the wrong length never verifies.
+  EXPECT_EQ(verify(key->public_key(), {SigKind::ecdsa, HashAlg::sha384}, Bytes{1, 2, 3},
+                   ByteView(*raw).first(90), EcdsaEncoding::raw)
+                .error()
+                .code,
+            Errc::verify_failed);
+}
+
+}  // namespace
+}  // namespace acon
