@@ -49,9 +49,11 @@ bool ct_equal(ByteView a, ByteView b) {
 }
 
 Result<Bytes> random_bytes(size_t n) {
-  Bytes out(n);
+  // Checked before allocating: a huge n must be an error value, not a 2 GiB+ allocation or a
+  // std::length_error thrown from the vector constructor.
   if (n > static_cast<size_t>(std::numeric_limits<int>::max()))
     return make_error(Errc::invalid_argument, "random_bytes: request too large");
+  Bytes out(n);
   if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
     return make_error(Errc::crypto, "random_bytes: DRBG failure");
   return out;

@@ -188,7 +188,10 @@ Result<std::string> es6_number(double value) {
   } else {
     int e = n - 1;
     out += digits.substr(0, 1);
-    if (k > 1) out += "." + digits.substr(1);
+    if (k > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
     out += e < 0 ? "e-" : "e+";
     out += std::to_string(e < 0 ? -e : e);
   }
@@ -201,7 +204,7 @@ Result<std::string> jcs_canonicalize(const Json& value) {
   return out;
 }
 
-Result<std::string> jcs_canonicalize(std::string_view json_text) {
+Result<std::string> jcs_canonicalize_text(std::string_view json_text) {
   ACON_TRY(Json value, parse_json(json_text));
   return jcs_canonicalize(value);
 }

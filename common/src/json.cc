@@ -61,7 +61,9 @@ Result<Json> parse_json(std::string_view text, size_t max_depth) {
       return make_error(Errc::parse, "json: duplicate member '" + duplicate + "'");
     return value;
   } catch (const Json::parse_error& e) {
-    return make_error(Errc::parse, "json: syntax error at offset " + std::to_string(e.byte) + ": " +
+    // nlohmann counts bytes read (1-based); report the 0-based offset like every other error.
+    size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    return make_error(Errc::parse, "json: syntax error at offset " + std::to_string(at) + ": " +
                                        std::string(e.what()));
   } catch (const std::exception& e) {
     return make_error(Errc::parse, std::string("json: ") + e.what());

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <ctime>
@@ -47,6 +48,30 @@ bool looks_like_pem(ByteView data) {
 ossl::BioPtr mem_bio(std::string_view text) {
   if (text.size() > INT_MAX) return nullptr;
   return ossl::BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+// Reads the next PEM block with one of `names` into `der`, skipping blocks of other types.
+// 1: read; 0: end of text; -1: a broken block. Callers parse `der` with from_der, so that bytes
+// after the object inside a block are rejected as they are in DER input.
+int next_pem_block(BIO* bio, std::initializer_list<std::string_view> names, Bytes& der) {
+  for (;;) {
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
+      // The end of the text shows as "no start line"; anything else is a broken block.
+      unsigned long err = ERR_peek_last_error();
+      ERR_clear_error();
+      return err == 0 || ERR_GET_REASON(err) == PEM_R_NO_START_LINE ? 0 : -1;
+    }
+    bool match = std::find(names.begin(), names.end(), std::string_view(name)) != names.end();
+    if (match) der.assign(data, data + len);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    if (match) return 1;
+  }
 }
 
 }  // namespace
@@ -135,16 +160,19 @@ Result<std::vector<Certificate>> Certificate::all_from_pem(std::string_view pem)
   auto bio = mem_bio(pem);
   if (!bio) return parse_error("x509: PEM too large");
   std::vector<Certificate> out;
-  while (X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    out.push_back(Certificate(std::shared_ptr<X509>(raw, X509_free)));
+  Bytes der;
+  int got;
+  while ((got = next_pem_block(bio.get(), {PEM_STRING_X509, PEM_STRING_X509_OLD}, der)) == 1) {
+    auto cert = from_der(der);
+    if (!cert)
+      return parse_error("x509: certificate #" + std::to_string(out.size() + 1) +
+                         " in PEM text: " + cert.error().message);
+    out.push_back(*std::move(cert));
   }
-  // The loop ends on "no start line" at the end of input; anything else is a broken block.
-  unsigned long err = ERR_peek_last_error();
-  if (out.empty() || (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE))
-    return parse_error(out.empty() ? "x509: no certificate in PEM text"
-                                   : "x509: malformed certificate #" +
-                                         std::to_string(out.size() + 1) + " in PEM text");
-  ERR_clear_error();
+  if (got < 0)
+    return parse_error("x509: malformed certificate #" + std::to_string(out.size() + 1) +
+                       " in PEM text");
+  if (out.empty()) return parse_error("x509: no certificate in PEM text");
   return out;
 }
 
@@ -250,9 +278,10 @@ Result<Crl> Crl::from_der(ByteView der) {
 
 Result<Crl> Crl::from_pem(std::string_view pem) {
   auto bio = mem_bio(pem);
-  X509_CRL* raw = bio ? PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr) : nullptr;
-  if (raw == nullptr) return parse_error("crl: no CRL in PEM text");
-  return Crl(std::shared_ptr<X509_CRL>(raw, X509_CRL_free));
+  Bytes der;
+  if (!bio || next_pem_block(bio.get(), {PEM_STRING_X509_CRL}, der) != 1)
+    return parse_error("crl: no CRL in PEM text");
+  return from_der(der);
 }
 
 Result<Crl> Crl::parse(ByteView data) {

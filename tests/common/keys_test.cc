@@ -1,10 +1,25 @@
 #include "acon/common/keys.h"
 
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 
 #include "acon/common/json.h"
 #include "acon/common/signature.h"
 #include "test_util.h"
+
+namespace {
+// Whether OpenSSL holds private material in this key object.
+bool EVP_PKEY_has_private(EVP_PKEY* key) {
+  for (const char* name : {OSSL_PKEY_PARAM_PRIV_KEY, OSSL_PKEY_PARAM_RSA_D}) {
+    BIGNUM* bn = nullptr;
+    bool found = EVP_PKEY_get_bn_param(key, name, &bn) == 1;
+    BN_clear_free(bn);
+    if (found) return true;
+  }
+  size_t len = 0;
+  return EVP_PKEY_is_a(key, "ED25519") && EVP_PKEY_get_raw_private_key(key, nullptr, &len) == 1;
+}
+}  // namespace
 
 namespace acon {
 namespace {
@@ -88,6 +103,8 @@ TEST_P(KeyRoundTrip, JwkPemAndDerExportImportPreserveTheKey) {
 
   // The public key handed out never carries the private half.
   EXPECT_FALSE(PrivateKey::from_der(pub.to_der()).ok());
+  EXPECT_FALSE(EVP_PKEY_has_private(pub.get()));
+  EXPECT_TRUE(EVP_PKEY_has_private(key->get()));
   EXPECT_FALSE(pub.to_jwk().contains("d"));
 }
 

@@ -26,7 +26,7 @@ std::string dump_compact(const Json& value);
 // formatting, minimal string escaping. Fails on invalid UTF-8, NaN/Infinity, or excess depth.
 Result<std::string> jcs_canonicalize(const Json& value);
 // Parses then canonicalises.
-Result<std::string> jcs_canonicalize(std::string_view json_text);
+Result<std::string> jcs_canonicalize_text(std::string_view json_text);
 
 // ECMAScript Number::toString for a finite double (RFC 8785 §3.2.2.3).
 Result<std::string> es6_number(double value);

@@ -28,7 +28,9 @@ class Certificate {
   static Result<std::vector<Certificate>> all_from_pem(std::string_view pem);
 
   Bytes der() const;
-  std::string subject() const;  // RFC 2253, e.g. "CN=Intel SGX Root CA,O=Intel Corporation,..."
+  // RFC 2253 text as OpenSSL prints it for Intel's root:
+  // "C=US,ST=CA,L=Santa Clara,O=Intel Corporation,CN=Intel SGX Root CA".
+  std::string subject() const;
   std::string issuer() const;
   std::string serial_hex() const;
   Time not_before() const;
@@ -71,7 +73,7 @@ class Crl {
 enum class CrlCheck {
   none,  // revocation not checked
   leaf,  // a CRL from the leaf's issuer is required
-  all,   // a CRL is required for every certificate below the root
+  all,   // a CRL from each issuer on the path is required (for the root: its own CRL)
 };
 
 // Verifies leaf → intermediates → one of `roots` at time `at`. Only `roots` are trusted (no

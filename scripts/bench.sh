@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Builds and runs acon_bench_crypto (Release), runs `openssl speed` for SHA-384 and ECDSA P-256
+# in the same session, and prints one table: acon wrapper vs the same work done with raw EVP
+# calls vs `openssl speed`. Every figure comes from this run; nothing is cached or hard-coded.
+#
+# Environment:
+#   BUILD_DIR        build directory (default: build-bench in the repository root)
+#   BENCH_MIN_TIME   --benchmark_min_time in seconds per repetition (default 0.2)
+#   BENCH_REPS       repetitions per benchmark; the median is reported (default 3)
+#   OPENSSL_SECONDS  seconds per `openssl speed` test (default 2)
+#   BENCH_KEEP       if set, the raw JSON/text outputs are kept in this directory
+#
+# Ratios: for rates (MB/s, ops/s) acon/raw = acon rate / raw rate, so 0.90 or more means acon
+# is within 10% of raw OpenSSL. Rates are per CPU second in both tools.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build-bench}
+min_time=${BENCH_MIN_TIME:-0.2}
+reps=${BENCH_REPS:-3}
+ossl_seconds=${OPENSSL_SECONDS:-2}
+python=/usr/bin/python3
+
+if [ -n "${BENCH_KEEP:-}" ]; then
+  out=$BENCH_KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+
+step() { echo "bench.sh: $*" >&2; }
+fail() {
+  echo "bench.sh: FAILED: $*" >&2
+  exit 1
+}
+
+# --- build ---
+# -Wno-error=restrict: GCC 12 at -O3 raises a false -Wrestrict in common/src/jcs.cc
+# (std::string operator+ with a literal, GCC PR105651); it stays a warning, only not fatal.
+step "configuring $build_dir (Release)"
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DACON_BUILD_TESTS=OFF \
+  -DACON_BUILD_BENCH=ON -DCMAKE_CXX_FLAGS=-Wno-error=restrict >"$out/configure.log" 2>&1 ||
+  { cat "$out/configure.log" >&2; fail "cmake configure"; }
+step "building acon_bench_crypto"
+cmake --build "$build_dir" --target acon_bench_crypto >"$out/build.log" 2>&1 ||
+  { tail -n 40 "$out/build.log" >&2; fail "build"; }
+
+# --- acon vs raw EVP ---
+step "running acon_bench_crypto (min_time ${min_time}s x ${reps} repetitions)"
+"$build_dir/bench/acon_bench_crypto" --benchmark_format=json \
+  --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
+  --benchmark_report_aggregates_only=true >"$out/bench.json" 2>"$out/bench.err" ||
+  { cat "$out/bench.err" >&2; fail "acon_bench_crypto"; }
+
+# --- openssl speed ---
+sha_args=(-evp sha384)
+if openssl speed -help 2>&1 | grep -q -- '-bytes'; then
+  sha_args=(-bytes 16384 -evp sha384)  # only the block size the table compares
+fi
+step "running openssl speed -seconds $ossl_seconds ${sha_args[*]}"
+openssl speed -mr -seconds "$ossl_seconds" "${sha_args[@]}" >"$out/speed_sha384.txt" \
+  2>"$out/speed_sha384.err" || { cat "$out/speed_sha384.err" >&2; fail "openssl speed sha384"; }
+step "running openssl speed -seconds $ossl_seconds ecdsap256"
+openssl speed -mr -seconds "$ossl_seconds" ecdsap256 >"$out/speed_ecdsa.txt" \
+  2>"$out/speed_ecdsa.err" || { cat "$out/speed_ecdsa.err" >&2; fail "openssl speed ecdsap256"; }
+
+# --- table ---
+"$python" - "$out/bench.json" "$out/speed_sha384.txt" "$out/speed_ecdsa.txt" \
+  "$(openssl version)" "$reps" <<'PY'
+import json
+import sys
+
+bench_path, sha_path, ecdsa_path, ossl_version, reps = sys.argv[1:6]
+
+
+def die(msg):
+    print(f"bench.sh: FAILED: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+with open(bench_path) as f:
+    doc = json.load(f)
+
+# Median of the repetitions, keyed by run name; a benchmark that errored fails the script.
+results = {}
+for b in doc["benchmarks"]:
+    if b.get("error_occurred"):
+        die(f"{b['name']}: {b.get('error_message', 'error')}")
+    agg = b.get("aggregate_name")
+    if agg in (None, "median"):
+        results[b["run_name"]] = b
+
+
+def rate(name, key):
+    b = results.get(name)
+    if b is None or key not in b:
+        die(f"benchmark {name} ({key}) missing from the JSON output")
+    return float(b[key])
+
+
+def mbps(name):
+    return rate(name, "bytes_per_second") / 1e6
+
+
+def ops(name):
+    return rate(name, "ops")
+
+
+def speed_lines(path, tag):
+    with open(path) as f:
+        return [l.strip().split(":") for l in f if l.startswith(tag + ":")]
+
+
+# SHA-384: "+H:<sizes...>" then "+F:<n>:sha384:<bytes/s per size...>".
+heads = speed_lines(sha_path, "+H")
+fs = [l for l in speed_lines(sha_path, "+F") if len(l) > 3 and l[2].lower() == "sha384"]
+if not heads or not fs:
+    die("no +H/+F lines in openssl speed sha384 output")
+sizes = [int(s) for s in heads[0][1:]]
+if 16384 not in sizes:
+    die(f"openssl speed sha384 did not measure 16384-byte blocks (sizes {sizes})")
+ossl_sha_16k = float(fs[0][3 + sizes.index(16384)]) / 1e6
+
+# ECDSA: "+F4:<n>:<bits>:<sign/s>:<verify/s>".
+f4 = [l for l in speed_lines(ecdsa_path, "+F4") if len(l) >= 5 and l[2] == "256"]
+if not f4:
+    die("no +F4 line for 256-bit ECDSA in openssl speed output")
+ossl_sign, ossl_verify = float(f4[0][3]), float(f4[0][4])
+
+S = "BM_sha384_"
+rows = [
+    ("SHA-384 digest() 64 B [MB/s]", mbps(S + "acon_digest/64"), mbps(S + "raw_evp/64"), None),
+    ("SHA-384 digest() 1 KiB [MB/s]", mbps(S + "acon_digest/1024"), mbps(S + "raw_evp/1024"), None),
+    ("SHA-384 digest() 16 KiB [MB/s]", mbps(S + "acon_digest/16384"), mbps(S + "raw_evp/16384"),
+     ossl_sha_16k),
+    ("SHA-384 digest() 1 MiB [MB/s]", mbps(S + "acon_digest/1048576"),
+     mbps(S + "raw_evp/1048576"), None),
+    ("SHA-384 Hasher 64 B [MB/s]", mbps(S + "acon_hasher/64"), mbps(S + "raw_evp/64"), None),
+    ("SHA-384 Hasher 16 KiB [MB/s]", mbps(S + "acon_hasher/16384"), mbps(S + "raw_evp/16384"),
+     ossl_sha_16k),
+    ("ECDSA P-256 sign, 64 B msg [op/s]", ops("BM_ecdsa_p256_sign_acon"),
+     ops("BM_ecdsa_p256_sign_raw_evp"), ossl_sign),
+    ("ECDSA P-256 verify, 64 B msg [op/s]", ops("BM_ecdsa_p256_verify_acon"),
+     ops("BM_ecdsa_p256_verify_raw_evp"), ossl_verify),
+    ("JWS ES256 sign [op/s]", ops("BM_jws_es256_sign_acon"), ops("BM_jws_es256_sign_raw_evp"),
+     None),
+    ("JWS ES256 verify [op/s]", ops("BM_jws_es256_verify_acon"),
+     ops("BM_jws_es256_verify_raw_evp"), None),
+    ("JWE ECDH-ES+A256KW/A256GCM 256 B [op/s]", ops("BM_jwe_ecdh_es_a256kw_a256gcm_acon"),
+     ops("BM_jwe_ecdh_es_a256kw_a256gcm_raw_evp"), None),
+    ("  part: P-256 keygen [op/s]", ops("BM_ec_p256_keygen_acon"),
+     ops("BM_ec_p256_keygen_raw_evp"), None),
+    ("  part: P-256 ECDH [op/s]", ops("BM_ecdh_p256_acon"), ops("BM_ecdh_p256_raw_evp"), None),
+]
+
+
+def num(v):
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+
+
+header = ("primitive", "acon", "raw EVP", "acon/raw", "openssl speed", "acon/openssl")
+table = [header]
+slow = []
+for label, acon, raw, ossl in rows:
+    r = acon / raw
+    if r < 0.90:
+        slow.append(label.strip())
+    table.append((label, num(acon), num(raw), f"{r:.2f}", num(ossl),
+                  "-" if ossl is None else f"{acon / ossl:.2f}"))
+
+widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
+
+def line(row):
+    cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+    return "| " + " | ".join(cells) + " |"
+
+
+ctx = doc.get("context", {})
+print(f"acon crypto benchmarks: {ctx.get('date', '?')}, {ctx.get('num_cpus', '?')} CPUs, "
+      f"{ossl_version}; median of {reps} repetitions, rates per CPU second")
+print(line(header))
+print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for row in table[1:]:
+    print(line(row))
+print("acon/raw >= 0.90 means within 10% of raw EVP. Below that: " +
+      (", ".join(slow) if slow else "none"))
+PY

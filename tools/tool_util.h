@@ -1,0 +1,24 @@
+// Shared plumbing of the acon command-line tools: input, output, exit codes.
+#pragma once
+
+#include <string>
+
+#include "acon/common/bytes.h"
+
+namespace acon::tools {
+
+// Exit codes shared by every tool (ARCHITECTURE.md conventions).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Prints "<program>: <message>" to stderr; returns 1 for a verification failure, else 2.
+int fail(const Error& error);
+
+// Whole file, or standard input for "-".
+Result<std::string> read_input(const std::string& path);
+
+// Writes secret material to a new or truncated file readable by the owner only.
+Status write_private_file(const std::string& path, ByteView data);
+
+}  // namespace acon::tools
