@@ -74,11 +74,12 @@ size_t hash_size(HashAlg alg) { return info(alg).size; }
 bool hash_available(HashAlg alg) { return md_for(alg) != nullptr; }
 
 std::optional<HashAlg> hash_from_name(std::string_view name) {
+  // "sha384", "SHA384", "SHA-384", "sha_384"; one separator after the family name at most.
   std::string norm;
-  for (char c : name) {
-    if (c != '-' && c != '_')
-      norm.push_back(static_cast<char>(std::tolower(static_cast<uint8_t>(c))));
-  }
+  for (char c : name) norm.push_back(static_cast<char>(std::tolower(static_cast<uint8_t>(c))));
+  if (norm.size() > 4 && (norm[3] == '-' || norm[3] == '_') &&
+      (norm.starts_with("sha") || norm.starts_with("sm3")))
+    norm.erase(3, 1);
   for (const auto& h : kHashes) {
     if (h.name == norm) return h.alg;
   }

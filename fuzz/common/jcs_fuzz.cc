@@ -1,0 +1,32 @@
+// Fuzzes the strict JSON parser and RFC 8785 canonicalisation: canonical output must parse
+// again and canonicalise to itself (JCS is idempotent).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "acon/common/json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = acon::parse_json(text);
+  if (!parsed.ok()) {
+    if (parsed.error().code != acon::Errc::parse) abort();
+    return 0;
+  }
+  (void)acon::dump_compact(*parsed);
+
+  // Whatever the strict parser accepts (valid UTF-8, finite numbers, bounded depth) JCS can
+  // express.
+  auto canonical = acon::jcs_canonicalize(*parsed);
+  if (!canonical.ok()) abort();
+
+  // The text entry point must agree with parse + canonicalise.
+  auto direct = acon::jcs_canonicalize_text(text);
+  if (!direct.ok() || *direct != *canonical) abort();
+
+  auto again = acon::jcs_canonicalize_text(*canonical);
+  if (!again.ok() || *again != *canonical) abort();
+  return 0;
+}
