@@ -1,5 +1,6 @@
 #include "acon/common/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <cctype>
@@ -22,24 +23,40 @@ std::string drain_errors() {
 }
 
 namespace {
-template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*)>
-const T* fetch_cached(const char* name) {
-  // The fetched objects live for the whole process; they are never freed on purpose.
-  static std::mutex mu;
-  static std::unordered_map<std::string, T*> cache;
-  std::lock_guard lock(mu);
-  auto it = cache.find(name);
-  if (it != cache.end()) return it->second;
-  T* fetched = Fetch(nullptr, name, nullptr);
-  if (fetched == nullptr) ERR_clear_error();
-  cache.emplace(name, fetched);
-  return fetched;
-}
+// Fetched algorithms, kept for the life of the process and released at exit. OpenSSL is
+// initialised before the cache is built, so its own atexit cleanup runs after our destructor.
+template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), void (*Free)(T*)>
+class FetchCache {
+ public:
+  FetchCache() { OPENSSL_init_crypto(0, nullptr); }
+  FetchCache(const FetchCache&) = delete;
+  FetchCache& operator=(const FetchCache&) = delete;
+  ~FetchCache() {
+    for (auto& [name, fetched] : entries_) Free(fetched);
+  }
+  const T* get(const char* name) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(name);
+    if (it != entries_.end()) return it->second;
+    T* fetched = Fetch(nullptr, name, nullptr);
+    if (fetched == nullptr) ERR_clear_error();
+    entries_.emplace(name, fetched);
+    return fetched;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, T*> entries_;
+};
 }  // namespace
 
-const EVP_MD* md(const char* name) { return fetch_cached<EVP_MD, EVP_MD_fetch>(name); }
+const EVP_MD* md(const char* name) {
+  static FetchCache<EVP_MD, EVP_MD_fetch, EVP_MD_free> cache;
+  return cache.get(name);
+}
 const EVP_CIPHER* cipher(const char* name) {
-  return fetch_cached<EVP_CIPHER, EVP_CIPHER_fetch>(name);
+  static FetchCache<EVP_CIPHER, EVP_CIPHER_fetch, EVP_CIPHER_free> cache;
+  return cache.get(name);
 }
 
 }  // namespace ossl
@@ -80,6 +97,7 @@ std::optional<HashAlg> hash_from_name(std::string_view name) {
   if (norm.size() > 4 && (norm[3] == '-' || norm[3] == '_') &&
       (norm.starts_with("sha") || norm.starts_with("sm3")))
     norm.erase(3, 1);
+  if (norm == "sm3256") norm = "sm3";  // TPM2_ALG_SM3_256, as tpm2-tools spells it
   for (const auto& h : kHashes) {
     if (h.name == norm) return h.alg;
   }

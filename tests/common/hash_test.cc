@@ -193,6 +193,7 @@ TEST(HashNameTest, FromNameAcceptsSpellings) {
   EXPECT_EQ(hash_from_name("sha1"), HashAlg::sha1);
   EXPECT_EQ(hash_from_name("SM3"), HashAlg::sm3);
   EXPECT_EQ(hash_from_name("sm3"), HashAlg::sm3);
+  EXPECT_EQ(hash_from_name("sm3_256"), HashAlg::sm3);
 }
 
 TEST(HashNameTest, FromNameRejectsUnknown) {
