@@ -10,7 +10,7 @@ packages=(
   # libraries (later issues extend this list)
   libssl-dev openssl libcbor-dev libtss2-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   # independent implementations used by interop tests
   python3 python3-jwcrypto

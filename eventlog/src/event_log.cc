@@ -316,4 +316,62 @@ Result<EventLog> parse_event_log(ByteView log, const ParseOptions& options) {
   return out;
 }
 
+Result<Bytes> spec_id_record(std::span<const HashAlg> banks, uint32_t index, ByteView vendor_info) {
+  if (banks.empty() || banks.size() > 16)
+    return make_error(Errc::invalid_argument, "spec id: 1..16 banks required");
+  if (vendor_info.size() > 255)
+    return make_error(Errc::invalid_argument, "spec id: vendorInfo over 255 bytes");
+  Bytes spec = to_bytes(std::string_view(kSpecIdSignature, 16));
+  put_u32le(spec, 0);  // platformClass: client
+  spec.push_back(0);   // specVersionMinor
+  spec.push_back(2);   // specVersionMajor
+  spec.push_back(0);   // specErrata
+  spec.push_back(2);   // uintnSize: UINT64
+  put_u32le(spec, static_cast<uint32_t>(banks.size()));
+  for (HashAlg b : banks) {
+    put_u16le(spec, tpm_alg_for_hash(b));
+    put_u16le(spec, static_cast<uint16_t>(hash_size(b)));
+  }
+  spec.push_back(static_cast<uint8_t>(vendor_info.size()));
+  append(spec, vendor_info);
+  Bytes out;
+  put_u32le(out, index);
+  put_u32le(out, ev::kNoAction);
+  out.insert(out.end(), 20, 0);
+  put_u32le(out, static_cast<uint32_t>(spec.size()));
+  append(out, spec);
+  return out;
+}
+
+Result<Bytes> event2_record(uint32_t index, uint32_t type, std::span<const Digest> digests,
+                            ByteView data) {
+  if (digests.empty())
+    return make_error(Errc::invalid_argument, "event: at least one digest required");
+  if (data.size() > UINT32_MAX) return make_error(Errc::invalid_argument, "event: data too large");
+  Bytes out;
+  put_u32le(out, index);
+  put_u32le(out, type);
+  put_u32le(out, static_cast<uint32_t>(digests.size()));
+  for (const auto& d : digests) {
+    put_u16le(out, d.alg);
+    append(out, d.value);
+  }
+  put_u32le(out, static_cast<uint32_t>(data.size()));
+  append(out, data);
+  return out;
+}
+
+Result<Bytes> measured_record(uint32_t index, uint32_t type, std::span<const HashAlg> banks,
+                              ByteView data) {
+  std::vector<Bytes> values;
+  std::vector<Digest> digests;
+  values.reserve(banks.size());
+  for (HashAlg b : banks) {
+    ACON_TRY(Bytes d, digest(b, data));
+    values.push_back(std::move(d));
+    digests.push_back({tpm_alg_for_hash(b), values.back()});
+  }
+  return event2_record(index, type, digests, data);
+}
+
 }  // namespace acon::eventlog

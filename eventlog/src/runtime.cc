@@ -144,16 +144,8 @@ Result<Bytes> aael_tagged_event(const AaelEvent& event) {
 
 Result<Bytes> aael_record(uint32_t mr_index, HashAlg alg, const AaelEvent& event) {
   ACON_TRY(Bytes tagged, aael_tagged_event(event));
-  ACON_TRY(Bytes d, digest(alg, tagged));
-  Bytes out;
-  put_u32le(out, mr_index);
-  put_u32le(out, ev::kEventTag);
-  put_u32le(out, 1);
-  put_u16le(out, tpm_alg_for_hash(alg));
-  append(out, d);
-  put_u32le(out, static_cast<uint32_t>(tagged.size()));
-  append(out, tagged);
-  return out;
+  const HashAlg banks[] = {alg};
+  return measured_record(mr_index, ev::kEventTag, banks, tagged);
 }
 
 Result<AaelEvent> parse_aael_tagged_event(ByteView event_data) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -275,6 +278,95 @@ TEST(CcelTable, ParsesFieldsAndChecksum) {
   EXPECT_FALSE(parse_ccel_table(t).ok());
   t[0] = 'X';
   EXPECT_FALSE(parse_ccel_table(t).ok());
+}
+
+}  // namespace
+}  // namespace acon::eventlog
+
+namespace acon::eventlog {
+namespace {
+
+// A vTPM-style log with three banks, written by our writer: our replay per PCR and bank must
+// equal the definition, and tpm2-tools' tpm2_eventlog (an independent parser) must agree.
+TEST(Writer, MultiBankPcrLogReplaysAndTpm2EventlogAgrees) {
+  const HashAlg banks[] = {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384};
+  auto header = spec_id_record(banks, 0);
+  ASSERT_TRUE(header.ok());
+  Bytes log = *header;
+  struct Item {
+    uint32_t pcr;
+    uint32_t type;
+    std::string data;
+  } items[] = {{0, ev::kSCrtmVersion, std::string("1.0\0", 4)},
+               {7, ev::kEfiAction, "Exit Boot Services Invocation"},
+               {4, ev::kSeparator, std::string(4, '\0')},
+               {0, ev::kNoAction, "StartupLocality"},
+               {7, ev::kEfiAction, "Exit Boot Services Returned with Success"}};
+  // `want` skips EV_NO_ACTION as the spec requires; tpm2-tools 5.4 extends it anyway (its bug,
+  // fixed upstream in PR #3230), so `tpm2_5_4` models that to compare with the installed tool.
+  std::map<std::pair<uint32_t, HashAlg>, Bytes> want, tpm2_5_4;
+  auto extend = [](auto& regs, uint32_t pcr, HashAlg b, ByteView data) {
+    auto& reg = regs.try_emplace({pcr, b}, Bytes(hash_size(b), 0)).first->second;
+    Bytes concat = reg;
+    append(concat, *digest(b, data));
+    reg = *digest(b, concat);
+  };
+  for (const auto& it : items) {
+    auto rec = measured_record(it.pcr, it.type, banks, as_bytes(it.data));
+    ASSERT_TRUE(rec.ok());
+    append(log, *rec);
+    for (HashAlg b : banks) {
+      if (it.type != ev::kNoAction) extend(want, it.pcr, b, as_bytes(it.data));
+      extend(tpm2_5_4, it.pcr, b, as_bytes(it.data));
+    }
+  }
+  EXPECT_NE(want, tpm2_5_4);
+  auto parsed = parse_event_log(log);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_EQ(parsed->events.size(), 6u);
+  EXPECT_EQ(parsed->spec_id.algorithms.size(), 3u);
+  Replayer replayer;
+  ASSERT_TRUE(replay(*parsed, replayer).ok());
+  EXPECT_EQ(replayer.registers(), want);
+
+  // tpm2_eventlog prints "pcrs:" then "  <bank>:" then "    %-2d : 0x<hex>".
+  char path[] = "/tmp/acon-tcg2-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, log.data(), log.size()), static_cast<ssize_t>(log.size()));
+  close(fd);
+  std::string cmd = std::string("tpm2_eventlog ") + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  for (int c; (c = std::fgetc(p)) != EOF;) out.push_back(static_cast<char>(c));
+  int rc = pclose(p);
+  std::remove(path);
+  ASSERT_EQ(rc, 0) << out;
+  size_t checked = 0;
+  for (const auto& [key, value] : tpm2_5_4) {
+    std::string bank = key.second == HashAlg::sha1 ? "sha1" : std::string(hash_name(key.second));
+    size_t at = out.find("  " + bank + ":\n", out.find("pcrs:"));
+    ASSERT_NE(at, std::string::npos) << bank << "\n" << out;
+    std::string hex = hex_encode(value);
+    std::string pcr = std::to_string(key.first);
+    pcr.resize(2, ' ');
+    size_t next_bank = out.find(":\n", at + bank.size() + 4);
+    std::string section =
+        out.substr(at, next_bank == std::string::npos ? std::string::npos : next_bank - at);
+    EXPECT_NE(section.find("    " + pcr + " : 0x" + hex), std::string::npos)
+        << bank << " PCR" << key.first << "\n"
+        << out;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 9u);
+}
+
+TEST(Writer, RejectsWhatCannotBeEncoded) {
+  EXPECT_FALSE(spec_id_record({}).ok());
+  EXPECT_FALSE(event2_record(1, ev::kEfiAction, {}, Bytes{1}).ok());
+  const HashAlg one[] = {HashAlg::sha384};
+  EXPECT_FALSE(spec_id_record(one, 0, Bytes(256, 1)).ok());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +139,18 @@ struct ParseOptions {
 
 // Cost is linear in the log size; errors name the field, the byte offset and the event number.
 Result<EventLog> parse_event_log(ByteView log, const ParseOptions& options = {});
+
+// ---- writing ----
+// The SHA-1-format header record carrying a Spec ID event for `banks` (OVMF writes index 1,
+// td-shim and tpm2-tools expect 0).
+Result<Bytes> spec_id_record(std::span<const HashAlg> banks, uint32_t index = 0,
+                             ByteView vendor_info = {});
+// A TCG_PCR_EVENT2 record with the given digests (algorithm IDs and values as they should appear).
+Result<Bytes> event2_record(uint32_t index, uint32_t type, std::span<const Digest> digests,
+                            ByteView data);
+// A TCG_PCR_EVENT2 record measuring `data` itself into every bank: digest_b = H_b(data).
+Result<Bytes> measured_record(uint32_t index, uint32_t type, std::span<const HashAlg> banks,
+                              ByteView data);
 
 // ---- CC measurement registers ----
 // CC MR index 0..4 → "MRTD", "RTMR0".."RTMR3".

@@ -1,0 +1,238 @@
+// acon-eventlog: read, decode and replay TDX CCEL / TCG2 event logs and runtime logs.
+// Exit codes: 0 ok, 1 replay does not match the expected registers, 2 unusable input or usage.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "acon/eventlog/format.h"
+#include "acon/eventlog/runtime.h"
+#include "acon/eventlog/yaml.h"
+#include "td_quote_registers.h"
+#include "tool_util.h"
+
+namespace acon {
+namespace {
+
+using namespace eventlog;
+using tools::fail;
+
+constexpr const char* kCcelData = "/sys/firmware/acpi/tables/data/CCEL";
+constexpr const char* kCcelTable = "/sys/firmware/acpi/tables/CCEL";
+
+struct Inputs {
+  std::string log = kCcelData;
+  std::string text_aael;
+  std::string ima;
+  uint32_t ima_index = 3;  // cc-trusted-api kernels extend RTMR2 (CC MR index 3)
+  bool pcr_naming = false;
+  bool allow_zero_signature = false;
+};
+
+// The parsed log together with the bytes its views point into.
+struct Loaded {
+  std::string bytes;
+  EventLog log;
+  Replayer replay;
+};
+
+Result<Loaded> load(const Inputs& in) {
+  Loaded out;
+  ACON_TRY(out.bytes, tools::read_input(in.log));
+  auto log =
+      parse_event_log(as_bytes(out.bytes), {.allow_zero_signature = in.allow_zero_signature});
+  if (!log) return log.error().wrap(in.log);
+  out.log = std::move(*log);
+  ACON_CHECK(replay(out.log, out.replay));
+  if (!in.ima.empty()) {
+    ACON_TRY(std::string text, tools::read_input(in.ima));
+    auto ima = parse_ima_log(text);
+    if (!ima) return ima.error().wrap(in.ima);
+    for (const auto& e : *ima) {
+      // The template hash is as long as the bank it extends (SHA-384 on TDX kernels).
+      HashAlg bank = e.template_hash.size() == 48   ? HashAlg::sha384
+                     : e.template_hash.size() == 64 ? HashAlg::sha512
+                     : e.template_hash.size() == 32 ? HashAlg::sha256
+                                                    : HashAlg::sha1;
+      if (hash_size(bank) != e.template_hash.size())
+        return make_error(Errc::parse, in.ima + ": line " + std::to_string(e.line_number) +
+                                           ": template hash length fits no bank");
+      ACON_CHECK(out.replay.extend(in.ima_index, bank, e.template_hash));
+    }
+  }
+  if (!in.text_aael.empty()) {
+    ACON_TRY(std::string text, tools::read_input(in.text_aael));
+    auto aael = parse_text_aael(text);
+    if (!aael) return aael.error().wrap(in.text_aael);
+    ACON_CHECK(replay_text_aael(*aael, 4, out.replay));
+  }
+  return out;
+}
+
+FormatOptions format_options(const Inputs& in) {
+  FormatOptions o;
+  o.naming = in.pcr_naming ? RegisterNaming::pcr : RegisterNaming::cc_mr;
+  return o;
+}
+
+int cmd_dump(const Inputs& in, const std::string& format) {
+  auto loaded = load(in);
+  if (!loaded) return fail(loaded.error());
+  if (format == "json") {
+    std::cout << to_json(loaded->log, loaded->replay, format_options(in)).dump(2) << "\n";
+  } else if (format == "yaml") {
+    std::cout << to_tpm2_yaml(loaded->log, loaded->replay);
+  } else {
+    std::cout << to_text(loaded->log, loaded->replay, format_options(in));
+  }
+  return tools::kExitOk;
+}
+
+// "--expect 2=<hex>" or "--expect RTMR1=<hex>".
+Result<std::pair<uint32_t, Bytes>> parse_expectation(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos)
+    return make_error(Errc::invalid_argument, "--expect '" + text + "': want INDEX=HEX");
+  std::string key = text.substr(0, eq);
+  uint32_t index = 0;
+  if (key == "MRTD") {
+    index = 0;
+  } else if (key.starts_with("RTMR") && key.size() == 5 && key[4] >= '0' && key[4] <= '3') {
+    index = static_cast<uint32_t>(key[4] - '0') + 1;
+  } else if (!key.empty() && key.find_first_not_of("0123456789") == std::string::npos &&
+             key.size() < 4) {
+    index = static_cast<uint32_t>(std::stoul(key));
+  } else {
+    return make_error(Errc::invalid_argument,
+                      "--expect '" + text + "': index must be a number, MRTD or RTMR0..3");
+  }
+  auto value = hex_decode(text.substr(eq + 1));
+  if (!value) return value.error().wrap("--expect " + key);
+  return std::pair{index, std::move(*value)};
+}
+
+int cmd_replay(const Inputs& in, const std::vector<std::string>& expect,
+               const std::string& quote_path, const std::string& bank_name) {
+  auto bank = hash_from_name(bank_name);
+  if (!bank)
+    return fail(
+        make_error(Errc::invalid_argument, "--bank: unknown algorithm '" + bank_name + "'"));
+  auto loaded = load(in);
+  if (!loaded) return fail(loaded.error());
+  std::map<uint32_t, Bytes> expected;
+  for (const auto& e : expect) {
+    auto parsed = parse_expectation(e);
+    if (!parsed) return fail(parsed.error());
+    expected[parsed->first] = parsed->second;
+  }
+  if (!quote_path.empty()) {
+    auto quote = tools::read_input(quote_path);
+    if (!quote) return fail(quote.error());
+    auto regs = tools::td_quote_registers(as_bytes(*quote));
+    if (!regs) return fail(regs.error().wrap(quote_path));
+    // MRTD is measured by the TDX module at build time and never appears in the log.
+    for (uint32_t i = 1; i <= 4; ++i) expected[i] = (*regs)[i];
+  }
+  const auto naming = format_options(in).naming;
+  if (expected.empty()) {
+    for (const auto& [key, value] : loaded->replay.registers()) {
+      if (key.second == *bank)
+        std::cout << register_name(key.first, naming) << " " << hex_encode(value) << "\n";
+    }
+    return tools::kExitOk;
+  }
+  bool all = true;
+  for (const auto& c : compare(loaded->replay, *bank, expected)) {
+    std::cout << register_name(c.index, naming) << " " << (c.match ? "match   " : "MISMATCH") << " "
+              << hex_encode(c.replayed);
+    if (!c.match) std::cout << " (expected " << hex_encode(c.expected) << ")";
+    std::cout << "\n";
+    all = all && c.match;
+  }
+  return all ? tools::kExitOk : tools::kExitRejected;
+}
+
+int cmd_table(const std::string& path) {
+  auto bytes = tools::read_input(path);
+  if (!bytes) return fail(bytes.error());
+  auto t = parse_ccel_table(as_bytes(*bytes));
+  if (!t) return fail(t.error().wrap(path));
+  std::cout << "signature        CCEL\n"
+            << "length           " << t->length << "\n"
+            << "revision         " << int{t->revision} << "\n"
+            << "checksum         0x" << hex_encode(Bytes{t->checksum})
+            << (t->checksum_valid ? " (valid)" : " (INVALID)") << "\n"
+            << "oem_id           '" << t->oem_id << "'\n"
+            << "oem_table_id     '" << t->oem_table_id << "'\n"
+            << "oem_revision     " << t->oem_revision << "\n"
+            << "creator_id       '" << t->creator_id << "'\n"
+            << "creator_revision 0x" << std::hex << t->creator_revision << std::dec << "\n"
+            << "cc_type          " << int{t->cc_type} << " (" << cc_type_name(t->cc_type) << ")\n"
+            << "cc_subtype       " << int{t->cc_subtype} << "\n"
+            << "laml             " << t->laml << " (0x" << std::hex << t->laml << ")\n"
+            << "lasa             0x" << t->lasa << std::dec << "\n";
+  return t->checksum_valid ? tools::kExitOk : tools::kExitBadInput;
+}
+
+void add_log_options(CLI::App* cmd, Inputs& in) {
+  cmd->add_option("log", in.log, "CCEL / TCG2 log file ('-' for stdin)")->capture_default_str();
+  cmd->add_option(
+      "--text-aael", in.text_aael,
+      "Text AAEL runtime log (ACON rtmr3.log or CoCo legacy): replayed into RTMR3 (index 4)");
+  cmd->add_option("--ima", in.ima,
+                  "IMA ASCII runtime log (ima-ng): template hashes extended after the CCEL");
+  cmd->add_option("--ima-index", in.ima_index,
+                  "Register the IMA log extends (CC MR index; 3 = RTMR2)")
+      ->capture_default_str();
+  cmd->add_flag("--pcr", in.pcr_naming,
+                "Name registers as TPM PCRs (vTPM TCG2 logs) instead of MRTD/RTMRn");
+  cmd->add_flag("--allow-zero-signature", in.allow_zero_signature,
+                "Accept guest-components' synthetic header whose Spec ID signature is all zero");
+}
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) {
+  using namespace acon;
+  CLI::App app{
+      "acon-eventlog: decode and replay TDX CCEL / TCG2 event logs and the runtime logs on top of "
+      "them.\n"
+      "Registers use CC MR indexes: 0 MRTD, 1 RTMR0, 2 RTMR1, 3 RTMR2, 4 RTMR3. EV_NO_ACTION "
+      "records are\n"
+      "logged but never extended. Exit codes: 0 ok, 1 replay mismatch, 2 bad input or usage."};
+  app.require_subcommand(1);
+  Inputs in;
+  std::string format = "text", quote, bank = "sha384", table = kCcelTable;
+  std::vector<std::string> expect;
+
+  auto* dump = app.add_subcommand("dump", "Print every event decoded, and the replayed registers");
+  add_log_options(dump, in);
+  dump->add_option("--format", format,
+                   "json (stable, documented) | yaml (tpm2_eventlog shape) | text")
+      ->check(CLI::IsMember({"json", "yaml", "text"}))
+      ->capture_default_str();
+
+  auto* rep =
+      app.add_subcommand("replay", "Replay the registers; compare with --expect or --quote");
+  add_log_options(rep, in);
+  rep->add_option("--expect", expect, "Expected register, INDEX=HEX or RTMRn=HEX (repeatable)");
+  rep->add_option("--quote", quote, "TDX quote (v4/v5) whose RTMR0..3 the replay must equal");
+  rep->add_option("--bank", bank,
+                  "Bank to replay and compare (sha384 for TDX, sm3_256 for Hygon CSV)")
+      ->capture_default_str();
+
+  auto* tab = app.add_subcommand("table", "Print the ACPI CCEL table (type, LAML, LASA)");
+  tab->add_option("file", table, "ACPI CCEL table file")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : tools::kExitBadInput;
+  }
+  if (*dump) return cmd_dump(in, format);
+  if (*rep) return cmd_replay(in, expect, quote, bank);
+  if (*tab) return cmd_table(table);
+  return tools::kExitBadInput;
+}
