@@ -1,33 +1,48 @@
 #!/usr/bin/env bash
-# The main job, until the end-to-end attestation demo exists: builds acon's JOSE tool and runs
-# the crypto layer on bundled published data (RFC 7520 / RFC 8785 vectors) and on the KBS
-# resource-release exchange (report-data binding, then a JWE to the TEE key).
+# The main job, until the end-to-end attestation demo exists: builds acon's tools and runs them on
+# bundled real data: an auditor's replay of a real TD's boot log (CCEL) and IMA runtime log
+# against that TD's quote, a runtime text AAEL against another quote, then the crypto layer on
+# published vectors (RFC 7520) and the KBS resource-release exchange (RFC 8785 report-data
+# binding, then a JWE to the TEE key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh >/dev/null
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$build" acon-jose >/dev/null
+ninja -C "$build" acon-jose acon-eventlog >/dev/null
 jose=$build/tools/acon-jose
+eventlog=$build/tools/acon-eventlog
+logs=tests/data/eventlog
 data=tests/data/jose
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 py=/usr/bin/python3
 member() { $py -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v,str) else json.dumps(v))' "$@"; }
 
-echo "== 1. RFC 7520 §4.3: verify the published ES512 (P-521) JWS with the published key"
+echo "== 1. A real TD (cc-trusted-api test data): boot log + IMA log replayed against its quote"
+$eventlog dump $logs/cc-trusted-api/ccel_data.bin | sed -n '1,12p;/replayed/,$p'
+echo "   ..."
+$eventlog replay $logs/cc-trusted-api/ccel_data.bin --ima $logs/cc-trusted-api/ima_log.bin \
+  --quote $logs/cc-trusted-api/quote.bin | sed 's/^/   /'
+
+echo "== 2. CoCo runtime log (text AAEL) replayed into RTMR3 and compared with the real quote's RTMR3"
+rtmr3=$($py -c 'import sys; q=open(sys.argv[1],"rb").read(); print(q[48+472:48+520].hex())' $logs/trustee_aael_legacy/AAEL_quote_tdx)
+$eventlog replay $logs/trustee/CCEL_data_ovmf --text-aael $logs/trustee_aael_legacy/AAEL_data_1 \
+  --expect "RTMR3=$rtmr3" | sed 's/^/   /'
+
+echo "== 3. RFC 7520 §4.3: verify the published ES512 (P-521) JWS with the published key"
 member $data/rfc7520_4_3_es512.json key >"$work/es512.jwk"
 member $data/rfc7520_4_3_es512.json compact >"$work/es512.jws"
 $jose verify --key "$work/es512.jwk" --alg ES512 --in "$work/es512.jws"; echo
 echo "   key thumbprint: $($jose thumbprint --key "$work/es512.jwk")"
 
-echo "== 2. RFC 7520 §5.4: decrypt the published ECDH-ES+A128KW / A128GCM JWE (P-384)"
+echo "== 4. RFC 7520 §5.4: decrypt the published ECDH-ES+A128KW / A128GCM JWE (P-384)"
 member $data/rfc7520_5_4_ecdh_es_a128kw.json key >"$work/p384.jwk"
 member $data/rfc7520_5_4_ecdh_es_a128kw.json compact >"$work/msg.jwe"
 $jose decrypt --key "$work/p384.jwk" --in "$work/msg.jwe"; echo
 
-echo "== 3. KBS resource release (shared/specs/kbs-protocol.md §1.5, §1.6)"
+echo "== 5. KBS resource release (shared/specs/kbs-protocol.md §1.5, §1.6)"
 $jose keygen --type ec-p256 --out "$work/tee.jwk" >"$work/tee-pub.jwk"
 echo "   TEE key (public JWK):  $(cat "$work/tee-pub.jwk")"
 nonce=$(head -c 32 /dev/urandom | base64)

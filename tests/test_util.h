@@ -6,6 +6,7 @@
 #include <string>
 
 #include "acon/common/bytes.h"
+#include "acon/common/keys.h"
 
 namespace acon::test {
 
@@ -22,6 +23,25 @@ inline Bytes read_data_bytes(const std::string& relative) { return to_bytes(read
 inline Bytes unhex(std::string_view hex) {
   auto r = hex_decode(hex);
   return r ? *r : Bytes{};
+}
+
+enum class TestKey { p256, p384, p521, rsa2048, ed25519 };
+
+// A fresh key of the given kind, for tests that sweep over key types.
+inline Result<PrivateKey> make_test_key(TestKey kind) {
+  switch (kind) {
+    case TestKey::p256:
+      return PrivateKey::generate_ec(Curve::p256);
+    case TestKey::p384:
+      return PrivateKey::generate_ec(Curve::p384);
+    case TestKey::p521:
+      return PrivateKey::generate_ec(Curve::p521);
+    case TestKey::rsa2048:
+      return PrivateKey::generate_rsa(2048);
+    case TestKey::ed25519:
+      break;
+  }
+  return PrivateKey::generate_ed25519();
 }
 
 }  // namespace acon::test

@@ -79,7 +79,7 @@ int cmd_dump(const Inputs& in, const std::string& format) {
   auto loaded = load(in);
   if (!loaded) return fail(loaded.error());
   if (format == "json") {
-    std::cout << to_json(loaded->log, loaded->replay, format_options(in)).dump(2) << "\n";
+    std::cout << to_json(loaded->log, loaded->replay, format_options(in)).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else if (format == "yaml") {
     std::cout << to_tpm2_yaml(loaded->log, loaded->replay);
   } else {

@@ -130,6 +130,12 @@ Bytes Hasher::finish() {
   return out;
 }
 
+void Hasher::finish_into(std::span<uint8_t> out) {
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), out.data(), &len);
+  EVP_DigestInit_ex2(ctx_.get(), nullptr, nullptr);
+}
+
 Result<Bytes> digest(HashAlg alg, ByteView data) {
   const EVP_MD* md = md_for(alg);
   if (md == nullptr) {

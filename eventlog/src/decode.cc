@@ -28,8 +28,8 @@ constexpr uint32_t kTagLinuxInitrd = 0x8F3B22EC;       // Linux EFI stub: initrd
 constexpr uint32_t kTagAael = 0x4141454C;              // CoCo AAEL (runtime.h kAaelEventTag)
 
 constexpr size_t kGuidSize = 16;
-constexpr size_t kGptHeaderSize = 92;       // sizeof(EFI_PARTITION_TABLE_HEADER)
-constexpr size_t kGptEntryMinSize = 128;    // sizeof(EFI_PARTITION_ENTRY)
+constexpr size_t kGptHeaderSize = 92;        // sizeof(EFI_PARTITION_TABLE_HEADER)
+constexpr size_t kGptEntryMinSize = 128;     // sizeof(EFI_PARTITION_ENTRY)
 constexpr size_t kSignatureListHeader = 28;  // EFI_SIGNATURE_LIST before SignatureHeader
 
 // EFI_GLOBAL_VARIABLE and EFI_IMAGE_SECURITY_DATABASE_GUID, canonical text.
@@ -222,7 +222,8 @@ std::string guid_text(ByteView g, bool upper) {
   static constexpr char kUpper[] = "0123456789ABCDEF";
   const char* digits = upper ? kUpper : kLower;
   // Data1 (u32), Data2 (u16), Data3 (u16) are little-endian; Data4 is 8 bytes in order.
-  static constexpr int kOrder[] = {3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
+  static constexpr int kOrder[] = {3,  2, 1, 0,  -1, 5,  4,  -1, 7,  6,
+                                   -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
   std::string out;
   out.reserve(36);
   for (int i : kOrder) {
@@ -241,6 +242,8 @@ std::string guid_text(ByteView g, bool upper) {
 struct PathNodes {
   std::vector<std::string> nodes;  // "," marks the end of a device path instance
   bool truncated = false;
+  size_t problem_offset = 0;  // where the unreadable node starts, relative to the path
+  std::string problem;        // why it cannot be read
 };
 
 // An EISA compressed PNP ID (ACPI _HID/_CID) as text: "PNP0A03".
@@ -259,13 +262,26 @@ std::string acpi_text(uint32_t hid, uint32_t uid) {
   if ((hid & 0xFFFF) == kPnpEisaPrefix) {
     const char* name = nullptr;
     switch (hid >> 16) {
-      case 0x0A03: name = "PciRoot"; break;
-      case 0x0A08: name = "PcieRoot"; break;
-      case 0x0604: name = "Floppy"; break;
-      case 0x0301: name = "Keyboard"; break;
-      case 0x0501: name = "Serial"; break;
-      case 0x0401: name = "ParallelPort"; break;
-      default: break;
+      case 0x0A03:
+        name = "PciRoot";
+        break;
+      case 0x0A08:
+        name = "PcieRoot";
+        break;
+      case 0x0604:
+        name = "Floppy";
+        break;
+      case 0x0301:
+        name = "Keyboard";
+        break;
+      case 0x0501:
+        name = "Serial";
+        break;
+      case 0x0401:
+        name = "ParallelPort";
+        break;
+      default:
+        break;
     }
     if (name) {
       std::snprintf(buf, sizeof buf, "%s(0x%x)", name, uid);
@@ -314,7 +330,8 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
         auto end = r.u64("EndingAddress");
         if (!mem_type || !start || !end) return std::nullopt;
         std::snprintf(buf, sizeof buf, "MemoryMapped(0x%x,0x%llx,0x%llx)", *mem_type,
-                      static_cast<unsigned long long>(*start), static_cast<unsigned long long>(*end));
+                      static_cast<unsigned long long>(*start),
+                      static_cast<unsigned long long>(*end));
         return buf;
       }
       if (subtype == 4) {
@@ -406,8 +423,10 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
             return buf;
           }
           break;
-        case 24: return "Uri(" + sanitize_utf8(body) + ")";
-        default: break;
+        case 24:
+          return "Uri(" + sanitize_utf8(body) + ")";
+        default:
+          break;
       }
       break;
     case 4:  // media
@@ -451,7 +470,8 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
           if (!g) return std::nullopt;
           return vendor_text("VenMedia", r, *g);
         }
-        case 4: return utf16_to_utf8(body);
+        case 4:
+          return utf16_to_utf8(body);
         case 5:
         case 6:
         case 7: {
@@ -470,10 +490,12 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
                         static_cast<unsigned long long>(*end));
           return buf;
         }
-        default: break;
+        default:
+          break;
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return std::nullopt;
 }
@@ -484,6 +506,8 @@ PathNodes device_path_nodes(ByteView path) {
   while (pos < path.size()) {
     if (path.size() - pos < 4) {
       out.truncated = true;
+      out.problem_offset = pos;
+      out.problem = std::to_string(path.size() - pos) + " bytes left, too few for a node header";
       break;
     }
     uint8_t type = path[pos];
@@ -492,6 +516,11 @@ PathNodes device_path_nodes(ByteView path) {
     // A length below the header size would never advance; one past the end cannot be read.
     if (length < 4 || length > path.size() - pos) {
       out.truncated = true;
+      out.problem_offset = pos;
+      out.problem = "node length " + std::to_string(length) +
+                    (length < 4 ? " is below the 4-byte header"
+                                : " runs past the end (" + std::to_string(path.size() - pos) +
+                                      " bytes left)");
       break;
     }
     ByteView body = path.subspan(pos + 4, length - 4);
@@ -502,8 +531,9 @@ PathNodes device_path_nodes(ByteView path) {
       continue;
     }
     auto text = node_text(type, subtype, body, pos - length + 4);
-    if (!text) text = "Path(" + std::to_string(type) + "," + std::to_string(subtype) + "," +
-                      hex_encode(body) + ")";
+    if (!text)
+      text = "Path(" + std::to_string(type) + "," + std::to_string(subtype) + "," +
+             hex_encode(body) + ")";
     out.nodes.push_back(std::move(*text));
   }
   return out;
@@ -526,13 +556,18 @@ std::string join_nodes(const PathNodes& p) {
   return s;
 }
 
-void put_device_path(ByteView path, Json& d) {
+// Puts the text and the node list; a node that cannot be read is an error at its offset (`base` is
+// the path's offset in the event data).
+Status put_device_path(ByteView path, size_t base, std::string_view field, Json& d) {
   PathNodes p = device_path_nodes(path);
   d["device_path"] = join_nodes(p);
   Json nodes = Json::array();
   for (const auto& n : p.nodes) nodes.push_back(n);
   if (p.truncated) nodes.push_back("<truncated>");
   d["device_paths"] = std::move(nodes);
+  if (!p.truncated) return {};
+  return make_error(Errc::parse, std::string(field) + " at offset " +
+                                     std::to_string(base + p.problem_offset) + ": " + p.problem);
 }
 
 // ---- digest rules ----
@@ -599,7 +634,8 @@ Status decode_spec_id(ByteView data, Json& d) {
   ACON_TRY(ByteView vendor, r.bytes(vendor_size, "SpecID.vendorInfo"));
   if (auto t = decode_text(vendor); t && !vendor.empty()) d["vendor_info"] = t->text;
   d["vendor_info_hex"] = hex_encode(vendor);
-  if (!r.empty()) return r.invalid("SpecID", std::to_string(r.remaining()) + " bytes after vendorInfo");
+  if (!r.empty())
+    return r.invalid("SpecID", std::to_string(r.remaining()) + " bytes after vendorInfo");
   return {};
 }
 
@@ -725,8 +761,8 @@ bool decode_td_shim_config(ByteView data, Json& d) {
   size_t n = static_cast<size_t>(nul - descriptor.begin());
   if (n == 0 || n == 16 || !all_zero(descriptor.subspan(n))) return false;
   if (!is_printable_utf8(as_chars(descriptor.first(n)))) return false;
-  uint32_t info_length = data[16] | (data[17] << 8) | (data[18] << 16) |
-                         (static_cast<uint32_t>(data[19]) << 24);
+  uint32_t info_length =
+      data[16] | (data[17] << 8) | (data[18] << 16) | (static_cast<uint32_t>(data[19]) << 24);
   if (info_length != data.size() - 20) return false;
   ByteView info = data.subspan(20);
   d["descriptor"] = std::string(as_chars(descriptor.first(n)));
@@ -740,8 +776,8 @@ bool decode_td_shim_config(ByteView data, Json& d) {
 }
 
 // EFI_SIGNATURE_LIST sequence (PK, KEK, db, dbx, ...).
-Status decode_signature_lists(ByteView data, Json& d) {
-  ByteReader r(data);
+Status decode_signature_lists(ByteView data, size_t base, Json& d) {
+  ByteReader r(data, base);
   Json lists = Json::array();
   while (!r.empty()) {
     size_t list_start = r.pos();
@@ -792,8 +828,8 @@ bool is_load_option_name(std::string_view name) {
 
 // EFI_LOAD_OPTION: u32 Attributes, u16 FilePathListLength, CHAR16 Description[] (NUL-terminated),
 // FilePathList, OptionalData.
-Status decode_load_option(ByteView data, Json& d) {
-  ByteReader r(data);
+Status decode_load_option(ByteView data, size_t base, Json& d) {
+  ByteReader r(data, base);
   Json opt = Json::object();
   auto finish = [&](Status st) {
     d["load_option"] = std::move(opt);
@@ -813,11 +849,11 @@ Status decode_load_option(ByteView data, Json& d) {
     return finish(r.invalid("EFI_LOAD_OPTION.Description", "no NUL terminator"));
   opt["description"] = utf16_to_utf8(rest.first(2 * units));
   (void)r.skip(2 * units + 2, "EFI_LOAD_OPTION.Description");
+  size_t path_offset = r.offset();
   auto path = r.bytes(*path_length, "EFI_LOAD_OPTION.FilePathList");
   if (!path) return finish(path.error());
-  put_device_path(*path, opt);
   if (!r.empty()) opt["optional_data_hex"] = hex_encode(r.rest());
-  return finish({});
+  return finish(put_device_path(*path, path_offset, "EFI_LOAD_OPTION.FilePathList", opt));
 }
 
 // UEFI_VARIABLE_DATA; `rule` receives VariableData for the types whose digest covers only it.
@@ -837,23 +873,27 @@ Status decode_variable(uint32_t type, ByteView data, Json& d, Rule& rule) {
     return r.invalid("UEFI_VARIABLE_DATA.UnicodeName",
                      std::to_string(name_length) + " UTF-16 characters do not fit in the " +
                          std::to_string(r.remaining()) + " bytes left");
-  ACON_TRY(ByteView name_bytes, r.bytes(static_cast<size_t>(name_length) * 2,
-                                        "UEFI_VARIABLE_DATA.UnicodeName"));
+  ACON_TRY(ByteView name_bytes,
+           r.bytes(static_cast<size_t>(name_length) * 2, "UEFI_VARIABLE_DATA.UnicodeName"));
   std::string name = utf16_to_utf8(name_bytes);
   d["unicode_name"] = name;
   if (data_length > r.remaining())
     return r.invalid("UEFI_VARIABLE_DATA.VariableData",
                      std::to_string(data_length) + " bytes do not fit in the " +
                          std::to_string(r.remaining()) + " bytes left");
-  ACON_TRY(ByteView value, r.bytes(static_cast<size_t>(data_length), "UEFI_VARIABLE_DATA.VariableData"));
+  size_t value_offset = r.offset();
+  ACON_TRY(ByteView value,
+           r.bytes(static_cast<size_t>(data_length), "UEFI_VARIABLE_DATA.VariableData"));
   if (digest_is_variable_data) rule = HashInput{value};
   d["variable_data"] = base64_encode(value);
   d["variable_data_hex"] = hex_encode(value);
-  if (!value.empty() && is_printable_utf8(as_chars(value))) d["variable_data_text"] = to_string(value);
+  if (!value.empty() && is_printable_utf8(as_chars(value)))
+    d["variable_data_text"] = to_string(value);
   if (!r.empty()) d["trailing_hex"] = hex_encode(r.rest());
 
   if (vendor == kEfiGlobalVariable && name == "BootOrder") {
-    if (value.size() % 2 != 0) return r.invalid("BootOrder", "odd length " + std::to_string(value.size()));
+    if (value.size() % 2 != 0)
+      return r.invalid("BootOrder", "odd length " + std::to_string(value.size()));
     Json order = Json::array();
     for (size_t i = 0; i + 1 < value.size(); i += 2) {
       char buf[16];
@@ -862,7 +902,7 @@ Status decode_variable(uint32_t type, ByteView data, Json& d, Rule& rule) {
     }
     d["boot_order"] = std::move(order);
   } else if (vendor == kEfiGlobalVariable && is_load_option_name(name)) {
-    ACON_CHECK(decode_load_option(value, d));
+    ACON_CHECK(decode_load_option(value, value_offset, d));
   } else if (vendor == kEfiGlobalVariable && name == "SecureBoot" && value.size() == 1) {
     d["secure_boot"] = value[0] == 1;
   } else if (type == ev::kEfiVariableAuthority) {
@@ -875,7 +915,7 @@ Status decode_variable(uint32_t type, ByteView data, Json& d, Rule& rule) {
   } else if ((vendor == kEfiGlobalVariable && (name == "PK" || name == "KEK")) ||
              (vendor == kImageSecurityDatabase &&
               (name == "db" || name == "dbx" || name == "dbt" || name == "dbr"))) {
-    ACON_CHECK(decode_signature_lists(value, d));
+    ACON_CHECK(decode_signature_lists(value, value_offset, d));
   }
   return {};
 }
@@ -895,10 +935,11 @@ Status decode_image_load(ByteView data, Json& d) {
     return r.invalid("UEFI_IMAGE_LOAD_EVENT.DevicePath",
                      std::to_string(path_length) + " bytes do not fit in the " +
                          std::to_string(r.remaining()) + " bytes left");
-  ACON_TRY(ByteView path, r.bytes(static_cast<size_t>(path_length), "UEFI_IMAGE_LOAD_EVENT.DevicePath"));
-  put_device_path(path, d);
+  size_t path_offset = r.offset();
+  ACON_TRY(ByteView path,
+           r.bytes(static_cast<size_t>(path_length), "UEFI_IMAGE_LOAD_EVENT.DevicePath"));
   if (!r.empty()) d["trailing_hex"] = hex_encode(r.rest());
-  return {};
+  return put_device_path(path, path_offset, "UEFI_IMAGE_LOAD_EVENT.DevicePath", d);
 }
 
 // UEFI_GPT_DATA: the partition table header, a u64 count, then the entries.
@@ -937,7 +978,8 @@ Status decode_gpt(ByteView data, Json& d) {
                      std::to_string(entry_size) + " is below " + std::to_string(kGptEntryMinSize));
   if (count > r.remaining() / entry_size)
     return r.invalid("GPT.NumberOfPartitions", std::to_string(count) + " entries of " +
-                                                   std::to_string(entry_size) + " bytes do not fit in the " +
+                                                   std::to_string(entry_size) +
+                                                   " bytes do not fit in the " +
                                                    std::to_string(r.remaining()) + " bytes left");
   Json parts = Json::array();
   for (uint64_t i = 0; i < count; ++i) {
@@ -998,8 +1040,9 @@ Status decode_tagged_event(ByteView data, Json& d, Rule& rule) {
   ACON_TRY(uint32_t size, r.u32("TaggedEvent.taggedEventDataSize"));
   d["tagged_event_data_size"] = size;
   if (size > r.remaining())
-    return r.invalid("TaggedEvent.taggedEventData", std::to_string(size) + " bytes do not fit in the " +
-                                                        std::to_string(r.remaining()) + " bytes left");
+    return r.invalid("TaggedEvent.taggedEventData",
+                     std::to_string(size) + " bytes do not fit in the " +
+                         std::to_string(r.remaining()) + " bytes left");
   size_t base = r.offset();
   ACON_TRY(ByteView payload, r.bytes(size, "TaggedEvent.taggedEventData"));
   if (!r.empty()) d["trailing_hex"] = hex_encode(r.rest());
@@ -1056,7 +1099,8 @@ void decode_ipl(ByteView data, Json& d, Rule& rule) {
 Status decode_into(const Event& e, Json& d, Rule& rule) {
   ByteView data = e.data;
   switch (e.type) {
-    case ev::kNoAction: return decode_no_action(e, d);
+    case ev::kNoAction:
+      return decode_no_action(e, d);
     case ev::kSeparator:
       rule = HashInput{data};
       d["value"] = hex_encode(data);
@@ -1085,29 +1129,41 @@ Status decode_into(const Event& e, Json& d, Rule& rule) {
     case ev::kSCrtmVersion:
     case ev::kCompactHash:
     case ev::kOmitBootDeviceEvents:
-    case ev::kEfiHcrtmEvent: put_text_or_hex(data, d); return {};
-    case ev::kIpl: decode_ipl(data, d, rule); return {};
-    case ev::kEventTag: return decode_tagged_event(data, d, rule);
+    case ev::kEfiHcrtmEvent:
+      put_text_or_hex(data, d);
+      return {};
+    case ev::kIpl:
+      decode_ipl(data, d, rule);
+      return {};
+    case ev::kEventTag:
+      return decode_tagged_event(data, d, rule);
     case ev::kEfiPlatformFirmwareBlob: {
       ByteReader r(data);
       return decode_blob(r, d);
     }
-    case ev::kEfiPlatformFirmwareBlob2: return decode_blob2(data, d);
-    case ev::kEfiHandoffTables: return decode_handoff_tables(data, false, d);
-    case ev::kEfiHandoffTables2: return decode_handoff_tables(data, true, d);
+    case ev::kEfiPlatformFirmwareBlob2:
+      return decode_blob2(data, d);
+    case ev::kEfiHandoffTables:
+      return decode_handoff_tables(data, false, d);
+    case ev::kEfiHandoffTables2:
+      return decode_handoff_tables(data, true, d);
     case ev::kEfiVariableDriverConfig:
     case ev::kEfiVariableAuthority:
       rule = HashInput{data};
       return decode_variable(e.type, data, d, rule);
     case ev::kEfiVariableBoot:
-    case ev::kEfiVariableBoot2: return decode_variable(e.type, data, d, rule);
+    case ev::kEfiVariableBoot2:
+      return decode_variable(e.type, data, d, rule);
     case ev::kEfiBootServicesApplication:
     case ev::kEfiBootServicesDriver:
-    case ev::kEfiRuntimeServicesDriver: return decode_image_load(data, d);
+    case ev::kEfiRuntimeServicesDriver:
+      return decode_image_load(data, d);
     case ev::kEfiGptEvent:
       rule = HashInput{data};
       return decode_gpt(data, d);
-    default: d["hex"] = hex_encode(data); return {};
+    default:
+      d["hex"] = hex_encode(data);
+      return {};
   }
 }
 

@@ -128,54 +128,40 @@ std::string event_type_name(uint32_t type) {
   return "UNKNOWN_" + hex32(type);
 }
 
-std::optional<HashAlg> hash_for_tpm_alg(uint16_t alg_id) {
-  switch (alg_id) {
-    case tpm_alg::kSha1:
-      return HashAlg::sha1;
-    case tpm_alg::kSha256:
-      return HashAlg::sha256;
-    case tpm_alg::kSha384:
-      return HashAlg::sha384;
-    case tpm_alg::kSha512:
-      return HashAlg::sha512;
-    case tpm_alg::kSm3_256:
-      return HashAlg::sm3;
-    default:
-      return std::nullopt;
+namespace {
+struct TpmAlg {
+  uint16_t id;
+  HashAlg hash;
+  std::string_view name;  // tpm2-tools spelling
+};
+constexpr TpmAlg kTpmAlgs[] = {{tpm_alg::kSha1, HashAlg::sha1, "sha1"},
+                               {tpm_alg::kSha256, HashAlg::sha256, "sha256"},
+                               {tpm_alg::kSha384, HashAlg::sha384, "sha384"},
+                               {tpm_alg::kSha512, HashAlg::sha512, "sha512"},
+                               {tpm_alg::kSm3_256, HashAlg::sm3, "sm3_256"}};
+const TpmAlg* find_tpm_alg(uint16_t id) {
+  for (const auto& a : kTpmAlgs) {
+    if (a.id == id) return &a;
   }
+  return nullptr;
+}
+}  // namespace
+
+std::optional<HashAlg> hash_for_tpm_alg(uint16_t alg_id) {
+  const TpmAlg* a = find_tpm_alg(alg_id);
+  return a ? std::optional(a->hash) : std::nullopt;
 }
 
 uint16_t tpm_alg_for_hash(HashAlg alg) {
-  switch (alg) {
-    case HashAlg::sha1:
-      return tpm_alg::kSha1;
-    case HashAlg::sha256:
-      return tpm_alg::kSha256;
-    case HashAlg::sha384:
-      return tpm_alg::kSha384;
-    case HashAlg::sha512:
-      return tpm_alg::kSha512;
-    case HashAlg::sm3:
-      return tpm_alg::kSm3_256;
+  for (const auto& a : kTpmAlgs) {
+    if (a.hash == alg) return a.id;
   }
   return 0;
 }
 
 std::string tpm_alg_name(uint16_t alg_id) {
-  switch (alg_id) {
-    case tpm_alg::kSha1:
-      return "sha1";
-    case tpm_alg::kSha256:
-      return "sha256";
-    case tpm_alg::kSha384:
-      return "sha384";
-    case tpm_alg::kSha512:
-      return "sha512";
-    case tpm_alg::kSm3_256:
-      return "sm3_256";
-    default:
-      return hex32(alg_id);
-  }
+  const TpmAlg* a = find_tpm_alg(alg_id);
+  return a ? std::string(a->name) : hex32(alg_id);
 }
 
 std::string_view mr_name(uint32_t index) {

@@ -17,12 +17,17 @@ Status Replayer::extend(uint32_t index, HashAlg alg, ByteView digest) {
     return make_error(Errc::invalid_argument, "replay: " + std::to_string(digest.size()) +
                                                   "-byte digest for a " +
                                                   std::string(hash_name(alg)) + " register");
-  ACON_TRY(Hasher h, Hasher::create(alg));
-  auto [it, inserted] = registers_.try_emplace({index, alg}, Bytes(size, 0));
-  h.update(it->second);
-  h.update(digest);
-  if (digest.size() < size) h.update(Bytes(size - digest.size(), 0));
-  it->second = h.finish();
+  auto h = hashers_.find(alg);
+  if (h == hashers_.end()) {
+    ACON_TRY(Hasher created, Hasher::create(alg));
+    h = hashers_.emplace(alg, std::move(created)).first;
+  }
+  Bytes& reg = registers_.try_emplace({index, alg}, size, uint8_t{0}).first->second;
+  static constexpr uint8_t kZeros[64] = {};
+  h->second.update(reg);
+  h->second.update(digest);
+  h->second.update(ByteView(kZeros, size - digest.size()));
+  h->second.finish_into(reg);
   return {};
 }
 

@@ -216,17 +216,9 @@ struct JweCase {
 
 class JweRoundTrip : public ::testing::TestWithParam<JweCase> {};
 
+// 0 P-256, 1 P-384, 2 P-521, 3 RSA-2048.
 Result<PrivateKey> jwe_key(int which) {
-  switch (which) {
-    case 0:
-      return PrivateKey::generate_ec(Curve::p256);
-    case 1:
-      return PrivateKey::generate_ec(Curve::p384);
-    case 2:
-      return PrivateKey::generate_ec(Curve::p521);
-    default:
-      return PrivateKey::generate_rsa(2048);
-  }
+  return test::make_test_key(static_cast<test::TestKey>(which));
 }
 
 TEST_P(JweRoundTrip, EncryptsAndDecryptsInBothSerialisations) {

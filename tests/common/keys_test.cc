@@ -63,18 +63,7 @@ TEST(Jwk, PrivateEd25519KeyWithWrongPublicHalfIsRejected) {
 class KeyRoundTrip : public ::testing::TestWithParam<int> {};
 
 Result<PrivateKey> make_key(int which) {
-  switch (which) {
-    case 0:
-      return PrivateKey::generate_ec(Curve::p256);
-    case 1:
-      return PrivateKey::generate_ec(Curve::p384);
-    case 2:
-      return PrivateKey::generate_ec(Curve::p521);
-    case 3:
-      return PrivateKey::generate_rsa(2048);
-    default:
-      return PrivateKey::generate_ed25519();
-  }
+  return test::make_test_key(static_cast<test::TestKey>(which));
 }
 
 TEST_P(KeyRoundTrip, JwkPemAndDerExportImportPreserveTheKey) {

@@ -27,6 +27,8 @@ class Hasher {
   void update(std::string_view text) { update(as_bytes(text)); }
   // Returns the digest and resets the hasher for reuse with the same algorithm.
   Bytes finish();
+  // Writes the digest into `out` (exactly hash_size() bytes) and resets, without allocating.
+  void finish_into(std::span<uint8_t> out);
   HashAlg alg() const { return alg_; }
 
  private:

@@ -24,6 +24,7 @@ class Replayer {
 
  private:
   std::map<std::pair<uint32_t, HashAlg>, Bytes> registers_;
+  std::map<HashAlg, Hasher> hashers_;  // one reusable context per bank: extend is the hot path
 };
 
 // Extends every record except EV_NO_ACTION (logged, never extended) into `replayer`, for each
