@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "acon/common/bytes.h"
+#include "fuzz_support.h"
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include "acon/eventlog/decode.h"
 #include "acon/eventlog/format.h"
 #include "acon/eventlog/yaml.h"
+#include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace acon::eventlog;
@@ -13,12 +14,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size >= 4) {
     uint32_t raw;
     std::memcpy(&raw, data, 4);
-    const uint32_t kTypes[] = {
-        ev::kNoAction, ev::kSeparator, ev::kEventTag, ev::kIpl, ev::kPostCode, ev::kPlatformConfigFlags,
-        ev::kEfiVariableDriverConfig, ev::kEfiVariableBoot, ev::kEfiVariableBoot2,
-        ev::kEfiVariableAuthority, ev::kEfiBootServicesApplication, ev::kEfiGptEvent, ev::kEfiAction,
-        ev::kEfiPlatformFirmwareBlob, ev::kEfiPlatformFirmwareBlob2, ev::kEfiHandoffTables,
-        ev::kEfiHandoffTables2, ev::kCompactHash, raw};
+    const uint32_t kTypes[] = {ev::kNoAction,
+                               ev::kSeparator,
+                               ev::kEventTag,
+                               ev::kIpl,
+                               ev::kPostCode,
+                               ev::kPlatformConfigFlags,
+                               ev::kEfiVariableDriverConfig,
+                               ev::kEfiVariableBoot,
+                               ev::kEfiVariableBoot2,
+                               ev::kEfiVariableAuthority,
+                               ev::kEfiBootServicesApplication,
+                               ev::kEfiGptEvent,
+                               ev::kEfiAction,
+                               ev::kEfiPlatformFirmwareBlob,
+                               ev::kEfiPlatformFirmwareBlob2,
+                               ev::kEfiHandoffTables,
+                               ev::kEfiHandoffTables2,
+                               ev::kCompactHash,
+                               raw};
     Event e{};
     e.type = kTypes[raw % std::size(kTypes)];
     e.data = acon::ByteView(data + 4, size - 4);

@@ -4,6 +4,7 @@
 
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
+#include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   acon::ByteView input(data, size);

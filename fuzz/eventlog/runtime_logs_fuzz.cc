@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "acon/eventlog/runtime.h"
+#include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
