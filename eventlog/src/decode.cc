@@ -28,7 +28,6 @@ constexpr uint32_t kTagLinuxInitrd = 0x8F3B22EC;       // Linux EFI stub: initrd
 constexpr uint32_t kTagAael = 0x4141454C;              // CoCo AAEL (runtime.h kAaelEventTag)
 
 constexpr size_t kGuidSize = 16;
-constexpr size_t kGptHeaderSize = 92;        // sizeof(EFI_PARTITION_TABLE_HEADER)
 constexpr size_t kGptEntryMinSize = 128;     // sizeof(EFI_PARTITION_ENTRY)
 constexpr size_t kSignatureListHeader = 28;  // EFI_SIGNATURE_LIST before SignatureHeader
 
@@ -942,7 +941,7 @@ Status decode_image_load(ByteView data, Json& d) {
   return put_device_path(path, path_offset, "UEFI_IMAGE_LOAD_EVENT.DevicePath", d);
 }
 
-// UEFI_GPT_DATA: the partition table header, a u64 count, then the entries.
+// UEFI_GPT_DATA: the 92-byte EFI_PARTITION_TABLE_HEADER, a u64 count, then the entries.
 Status decode_gpt(ByteView data, Json& d) {
   ByteReader r(data);
   ACON_TRY(ByteView signature, r.bytes(8, "GPT.Header.Signature"));
@@ -969,7 +968,6 @@ Status decode_gpt(ByteView data, Json& d) {
   ACON_TRY(uint32_t entry_size, r.u32("GPT.Header.SizeOfPartitionEntry"));
   d["size_of_partition_entry"] = entry_size;
   ACON_CHECK(r.skip(4, "GPT.Header.PartitionEntryArrayCRC32"));
-  static_assert(kGptHeaderSize == 92);
   ACON_TRY(uint64_t count, r.u64("GPT.NumberOfPartitions"));
   d["number_of_partitions"] = count;
   if (count == 0) return {};

@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -236,29 +235,51 @@ std::string canonical_guid_from_trustee(const std::string& raw) {
   return guid_to_text(test::unhex(digits));
 }
 
+// "Name(a,b,c)" → name "Name", arguments "a,b,c"; false when the text is not of that form.
+bool split_node(const std::string& text, std::string* name, std::string* args) {
+  size_t open = text.find('(');
+  if (open == std::string::npos || text.empty() || text.back() != ')') return false;
+  *name = text.substr(0, open);
+  *args = text.substr(open + 1, text.size() - open - 2);
+  return true;
+}
+
+std::vector<std::string> split_commas(const std::string& args) {
+  std::vector<std::string> out(1);
+  for (char c : args) {
+    if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back().push_back(c);
+    }
+  }
+  return out;
+}
+
 // trustee's device path node text → the text acon gives the same node; "" if the form is unknown.
 std::string acon_node_for_trustee(const std::string& node_text) {
-  std::smatch m;
-  if (std::regex_match(node_text, m, std::regex(R"(ACPI\(PNP0A03,(\d+)\))"))) {
-    return "PciRoot(0x" + std::to_string(std::stoi(m[1])) + ")";
-  }
-  if (std::regex_match(node_text, m, std::regex(R"(Pci\((\d+),(\d+)\))"))) {
-    // trustee prints (function, device); UEFI text is Pci(device,function) in hex.
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "Pci(0x%x,0x%x)", std::stoi(m[2]), std::stoi(m[1]));
+  std::string name;
+  std::string args;
+  if (!split_node(node_text, &name, &args)) return "";
+  std::vector<std::string> a = split_commas(args);
+  char buf[64];
+  if (name == "ACPI" && a.size() == 2 && a[0] == "PNP0A03") {
+    std::snprintf(buf, sizeof buf, "PciRoot(0x%x)", std::stoi(a[1]));
     return buf;
   }
-  if (std::regex_match(node_text, m, std::regex(R"(Path\((\d+),(\d+),([0-9a-f]*)\))"))) {
+  if (name == "Pci" && a.size() == 2) {
+    // trustee prints (function, device) in decimal; UEFI text is Pci(device,function) in hex.
+    std::snprintf(buf, sizeof buf, "Pci(0x%x,0x%x)", std::stoi(a[1]), std::stoi(a[0]));
+    return buf;
+  }
+  if (name == "Path" && a.size() == 3) {
     // A node trustee does not know: rebuild its bytes and let acon render them.
-    Bytes body = test::unhex(m[3].str());
-    return device_path_to_text(
-        node(static_cast<uint8_t>(std::stoi(m[1])), static_cast<uint8_t>(std::stoi(m[2])), body));
+    return device_path_to_text(node(static_cast<uint8_t>(std::stoi(a[0])),
+                                    static_cast<uint8_t>(std::stoi(a[1])), test::unhex(a[2])));
   }
-  if (node_text.starts_with("HD(")) return node_text;
-  if (std::regex_match(node_text, m, std::regex(R"(File\((.*)\))"))) return m[1];
-  if (std::regex_match(node_text, m, std::regex(R"(VenMedia\(([0-9A-F-]{36}),\))"))) {
-    return "VenMedia(" + m[1].str() + ")";
-  }
+  if (name == "HD") return node_text;
+  if (name == "File") return args;
+  if (name == "VenMedia" && a.size() == 2 && a[1].empty()) return "VenMedia(" + a[0] + ")";
   return "";
 }
 
