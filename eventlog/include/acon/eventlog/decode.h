@@ -18,8 +18,12 @@ struct DecodedEvent {
   DigestCheck digest_check = DigestCheck::not_applicable;
 };
 
-// Never fails: data that does not parse as its type says is reported in details["error"] and
-// kept raw; unknown types are kept raw.
+// Never fails: data that does not parse as its type says is reported in details["error"]
+// ("<field> at offset N: why", N counted from the start of the event data) together with what
+// decoded before it and the raw "hex"; unknown types are kept raw. Common keys: "string",
+// "unicode_name", "variable_name" (canonical GUID), "variable_data", "device_path",
+// "device_paths", "domain"/"operation"/"content" (AAEL), "tag_name", "hex". All text is valid
+// UTF-8, so the JSON always serialises.
 DecodedEvent decode_event(const Event& event);
 
 // UEFI device path (EFI_DEVICE_PATH_PROTOCOL list) as UEFI's text form, e.g.
