@@ -8,7 +8,7 @@
 #include "acon/eventlog/format.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/eventlog/yaml.h"
-#include "td_quote_registers.h"
+#include "acon/verifier/quote.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -79,7 +79,9 @@ int cmd_dump(const Inputs& in, const std::string& format) {
   auto loaded = load(in);
   if (!loaded) return fail(loaded.error());
   if (format == "json") {
-    std::cout << to_json(loaded->log, loaded->replay, format_options(in)).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::cout << to_json(loaded->log, loaded->replay, format_options(in))
+                     .dump(2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
   } else if (format == "yaml") {
     std::cout << to_tpm2_yaml(loaded->log, loaded->replay);
   } else {
@@ -128,10 +130,15 @@ int cmd_replay(const Inputs& in, const std::vector<std::string>& expect,
   if (!quote_path.empty()) {
     auto quote = tools::read_input(quote_path);
     if (!quote) return fail(quote.error());
-    auto regs = tools::td_quote_registers(as_bytes(*quote));
-    if (!regs) return fail(regs.error().wrap(quote_path));
-    // MRTD is measured by the TDX module at build time and never appears in the log.
-    for (uint32_t i = 1; i <= 4; ++i) expected[i] = (*regs)[i];
+    auto parsed = verifier::parse_quote(as_bytes(*quote));
+    if (!parsed) return fail(parsed.error().wrap(quote_path));
+    const verifier::TdReport10* td = parsed->td_report();
+    if (td == nullptr)
+      return fail(make_error(Errc::invalid_argument, quote_path + ": not a TD quote"));
+    // MRTD is measured by the TDX module at build time and never appears in the log. The quote
+    // is only parsed here; `acon-verify quote` checks its signatures and collateral.
+    for (uint32_t i = 0; i < 4; ++i)
+      expected[i + 1] = Bytes(td->rtmr[i].begin(), td->rtmr[i].end());
   }
   const auto naming = format_options(in).naming;
   if (expected.empty()) {
