@@ -11,7 +11,7 @@ packages=(
   libssl-dev openssl libcbor-dev libtss2-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
   # independent implementations used by interop tests
   python3 python3-jwcrypto
 )
