@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""End-to-end checks of the acon-verify command line on the real quotes in tests/data/quotes.
+
+Usage: ACON_VERIFY=/path/to/acon-verify ACON_TEST_DATA=/path/to/tests/data python3 acon_verify_cli.py
+"""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+TOOL = os.environ.get("ACON_VERIFY", "acon-verify")
+DATA = os.path.join(os.environ.get("ACON_TEST_DATA", "tests/data"), "quotes")
+VECTORS = json.load(open(os.path.join(DATA, "vectors.json")))["vectors"]
+
+
+def data(path):
+    return os.path.join(DATA, path)
+
+
+def vector(vid):
+    return next(v for v in VECTORS if v["id"] == vid)
+
+
+def run(*args):
+    return subprocess.run([TOOL, *args], capture_output=True, check=False)
+
+
+def run_vector(v, *extra):
+    return run("quote", "--quote", data(v["quote"]), "--collateral", data(v["collateral"]),
+               "--time", str(v["now_unix"]), *extra)
+
+
+class Verify(unittest.TestCase):
+    def test_every_vector_gives_its_qvl_status_and_exit_code(self):
+        for v in VECTORS:
+            with self.subTest(vector=v["id"]):
+                p = run_vector(v, "--json")
+                want = v["expected"]
+                self.assertEqual(p.returncode, 0 if want["accepted"] else 1, p.stderr.decode())
+                out = json.loads(p.stdout)
+                label = "%s(%d)" % (out["status"], out["status_code"])
+                self.assertEqual(label, want["qvl_status"].split(")")[0] + ")")
+                self.assertEqual(out["accepted"], want["accepted"])
+                if want["advisory_ids"] is not None:
+                    self.assertEqual(out["advisory_ids"], want["advisory_ids"])
+                if want["collateral_expired"] is not None:
+                    self.assertEqual(out["collateral_expired"], want["collateral_expired"])
+                if want["tcb_status"] is not None:
+                    self.assertEqual(out["tcb_status"], want["tcb_status"])
+
+    def test_text_output_names_status_and_measurements(self):
+        p = run_vector(vector("phala-tdx-v4-uptodate"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        lines = dict(l.split(": ", 1) for l in p.stdout.decode().splitlines())
+        self.assertTrue(lines["status"].startswith("STATUS_OK(0) SGX_QL_QV_RESULT_OK"))
+        self.assertEqual(lines["tcb_status"], "UpToDate")
+        self.assertEqual(lines["tcb_date"], "2024-03-13T00:00:00Z")
+        self.assertEqual(lines["advisories"], "none")
+        quote = open(data("phala-dcap-qvl/tdx_quote"), "rb").read()
+        self.assertEqual(lines["mr_td"], quote[48 + 136:48 + 184].hex())
+        self.assertEqual(lines["rtmr_2"], quote[48 + 424:48 + 472].hex())
+        self.assertEqual(lines["report_data"], quote[568:632].hex())
+        self.assertIn("septve_disable=1", lines["td_attributes_decoded"])
+
+    def test_json_carries_trustee_claims(self):
+        p = run_vector(vector("phala-tdx-v5-not-supported"), "--json")
+        self.assertEqual(p.returncode, 1)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["claims"]["quote"]["header"]["version"], "0500")
+        self.assertIn("tee_tcb_svn2", out["claims"]["quote"]["body"])
+        self.assertIn("failure", out)
+
+    def test_hex_and_rfc3339_time_and_sgx(self):
+        v = vector("phala-near-tdx-v4-uptodate")
+        p = run("quote", "--quote", data(v["quote"]), "--collateral", data(v["collateral"]),
+                "--time", v["now_utc"])
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        p = run_vector(vector("phala-sgx-v3"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn("INTEL-SA-00289 INTEL-SA-00615", p.stdout.decode())
+
+    def test_strict_expiry_fails_expired_collateral(self):
+        v = vector("edge-crl-expired")
+        self.assertEqual(run_vector(v).returncode, 0)
+        p = run_vector(v, "--strict")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("STATUS_SGX_CRL_EXPIRED(79)", p.stdout.decode())
+
+    def test_foreign_root_rejects(self):
+        p = run_vector(vector("phala-tdx-v4-uptodate"), "--root",
+                       data("intel-qvl-sample/trustedRootCaCert.der"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("STATUS_SGX_ROOT_CA_UNTRUSTED", p.stdout.decode())
+
+    def test_bad_input_exits_2(self):
+        v = vector("phala-tdx-v4-uptodate")
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(open(data(v["quote"]), "rb").read()[:200])
+            f.flush()
+            p = run("quote", "--quote", f.name, "--collateral", data(v["collateral"]))
+            self.assertEqual(p.returncode, 2)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(b"04000200zz")  # hex-looking but not hex: binary, then too short to parse
+            f.flush()
+            self.assertEqual(run("quote", "--quote", f.name, "--collateral", data(v["collateral"])).returncode, 2)
+        self.assertEqual(run("quote", "--quote", data(v["quote"]), "--collateral", data(v["quote"])).returncode, 2)
+        self.assertEqual(run("quote", "--quote", data(v["quote"]), "--collateral", data(v["collateral"]),
+                             "--time", "yesterday").returncode, 2)
+        self.assertEqual(run("quote", "--quote", "/nonexistent", "--collateral", data(v["collateral"])).returncode, 2)
+        self.assertEqual(run("quote").returncode, 2)
+        # Intel's sample quote has DER, not PEM, in its type-5 block: unusable.
+        self.assertEqual(run("quote", "--quote", data("intel-qvl-sample/quote.dat"), "--collateral",
+                             data(v["collateral"]), "--time", "1751624191").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,160 @@
+// acon-verify: verify an Intel TDX / SGX DCAP quote against its collateral in Intel QVL's order,
+// and print the status, advisories, TCB date and the key measurements.
+// Exit codes: 0 acceptable status (spec §2.7 non-terminal), 1 rejected, 2 unusable input or usage.
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <chrono>
+#include <iostream>
+
+#include "acon/verifier/claims.h"
+#include "acon/verifier/dcap.h"
+#include "tool_util.h"
+
+namespace acon {
+namespace {
+
+using namespace verifier;
+using tools::fail;
+
+// A quote file is either the binary quote or ASCII hex of it (optionally 0x-prefixed, with
+// surrounding whitespace). Strict: hex only when every byte is a hex digit or that whitespace,
+// which a binary quote (starting 03/04/05 00) never is.
+Result<Bytes> decode_quote_file(const std::string& content) {
+  size_t begin = 0, end = content.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(content[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(content[end - 1]))) --end;
+  std::string_view text(content.data() + begin, end - begin);
+  if (text.rfind("0x", 0) == 0 || text.rfind("0X", 0) == 0) text.remove_prefix(2);
+  const bool hex = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+  });
+  if (!hex) return to_bytes(content);
+  auto bytes = hex_decode(text);
+  if (!bytes.ok()) return bytes.error().wrap("hex quote");
+  return bytes;
+}
+
+// Unix seconds or RFC 3339.
+Result<Time> parse_time(const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+        return std::isdigit(static_cast<unsigned char>(ch));
+      }))
+    return Time(std::chrono::seconds(std::stoll(text)));
+  return parse_rfc3339(text);
+}
+
+struct Inputs {
+  std::string quote;
+  std::string collateral;
+  std::string time;
+  std::string root;
+  bool json = false;
+  bool strict = false;
+};
+
+void print_text(const QuoteVerdict& verdict, const Json& claims) {
+  std::cout << "status: " << qvl_status_text_label(verdict.status) << " "
+            << qv_result_name(verdict.qv_result) << " "
+            << (verdict.accepted ? "ACCEPTED" : "REJECTED") << "\n";
+  if (!verdict.failure.empty()) std::cout << "failure: " << verdict.failure << "\n";
+  if (verdict.tcb) {
+    std::cout << "tcb_status: " << tcb_status_name(verdict.tcb->tcb_status) << "\n";
+    std::cout << "tcb_date: " << format_rfc3339(verdict.tcb_date) << "\n";
+  }
+  std::cout << "advisories:";
+  if (verdict.advisory_ids.empty()) std::cout << " none";
+  for (const std::string& id : verdict.advisory_ids) std::cout << " " << id;
+  std::cout << "\n";
+  std::cout << "collateral_expired: " << (verdict.collateral_expired ? "yes" : "no") << "\n";
+  if (!verdict.fmspc.empty()) std::cout << "fmspc: " << hex_encode(verdict.fmspc) << "\n";
+  if (!claims.contains("quote") || !claims["quote"].contains("body")) return;
+  const Json& body = claims["quote"]["body"];
+  for (const char* name : {"mr_td", "rtmr_0", "rtmr_1", "rtmr_2", "rtmr_3", "report_data",
+                           "mr_config_id", "td_attributes", "xfam"})
+    std::cout << name << ": " << body[name].get<std::string>() << "\n";
+  std::cout << "td_attributes_decoded:";
+  for (const auto& [name, value] : claims["td_attributes"].items())
+    std::cout << " " << name << "=" << (value.get<bool>() ? 1 : 0);
+  std::cout << "\n";
+}
+
+int cmd_quote(const Inputs& in) {
+  auto content = tools::read_input(in.quote);
+  if (!content) return fail(content.error());
+  auto quote_bytes = decode_quote_file(*content);
+  if (!quote_bytes) return fail(quote_bytes.error().wrap(in.quote));
+  auto quote = parse_quote(*quote_bytes);
+  if (!quote) return fail(quote.error().wrap(in.quote));
+
+  auto collateral_text = tools::read_input(in.collateral);
+  if (!collateral_text) return fail(collateral_text.error());
+  auto collateral = parse_collateral_bundle(*collateral_text);
+  if (!collateral) return fail(collateral.error().wrap(in.collateral));
+
+  VerifyOptions options;
+  options.strict_expiry = in.strict;
+  if (in.time.empty()) {
+    options.at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  } else {
+    auto at = parse_time(in.time);
+    if (!at) return fail(Error{Errc::invalid_argument, "--time: " + at.error().message});
+    options.at = *at;
+  }
+  if (!in.root.empty()) {
+    auto root_bytes = tools::read_input(in.root);
+    if (!root_bytes) return fail(root_bytes.error());
+    auto root = Certificate::from_der(as_bytes(*root_bytes));
+    if (!root) root = Certificate::from_pem(*root_bytes);
+    if (!root) return fail(root.error().wrap(in.root));
+    options.anchors.roots = {*root};
+  }
+
+  auto verdict = verify_quote(*quote, *collateral, options);
+  if (!verdict) return fail(verdict.error().wrap(in.quote));
+  Json claims = quote_claims(*quote);
+  if (in.json) {
+    Json out = verdict_json(*verdict);
+    out["verification_time"] = format_rfc3339(options.at);
+    out["claims"] = std::move(claims);
+    std::cout << out.dump(2) << "\n";
+  } else {
+    print_text(*verdict, claims);
+  }
+  return verdict->accepted ? tools::kExitOk : tools::kExitRejected;
+}
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) {
+  using namespace acon;
+  CLI::App app{
+      "acon-verify: verify Intel TDX / SGX DCAP quotes in Intel QVL's order.\n"
+      "Exit codes: 0 acceptable status (OK, OutOfDate, ConfigurationNeeded, SWHardeningNeeded, "
+      "TDRelaunchAdvised, ...),\n"
+      "1 rejected, 2 bad input or usage."};
+  app.require_subcommand(1);
+  Inputs in;
+  auto* quote = app.add_subcommand("quote", "Verify a quote against its collateral");
+  quote->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
+      ->required();
+  quote
+      ->add_option("--collateral", in.collateral,
+                   "Collateral bundle JSON (flat format of tests/data/quotes/MANIFEST.md)")
+      ->required();
+  quote->add_option("--time", in.time,
+                    "Verification time: unix seconds or RFC 3339 (default: now)");
+  quote->add_option("--root", in.root,
+                    "Trust anchor (DER or PEM) instead of the pinned Intel SGX Root CA");
+  quote->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
+  quote->add_flag("--json", in.json, "Print the verdict, supplemental data and claims as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : tools::kExitBadInput;
+  }
+  if (*quote) return cmd_quote(in);
+  return tools::kExitBadInput;
+}

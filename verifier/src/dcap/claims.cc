@@ -1,0 +1,69 @@
+// Trustee-named claims of a TDX quote. See claims.h.
+#include "acon/verifier/claims.h"
+
+#include <string>
+
+namespace acon::verifier {
+namespace {
+
+// Trustee hex-encodes the raw little-endian bytes of integer header fields too.
+std::string hex_le(uint64_t value, size_t size) {
+  Bytes bytes(size);
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+  return hex_encode(bytes);
+}
+
+}  // namespace
+
+Json quote_claims(const Quote& quote) {
+  Json header = {
+      {"version", hex_le(quote.header.version, 2)},
+      {"att_key_type", hex_le(quote.header.attestation_key_type, 2)},
+      {"tee_type", hex_le(quote.header.tee_type, 4)},
+      {"reserved", hex_encode(quote.header.reserved)},
+      {"vendor_id", hex_encode(quote.header.qe_vendor_id)},
+      {"user_data", hex_encode(quote.header.user_data)},
+  };
+  Json claims = {{"quote", {{"header", std::move(header)}}}};
+  if (quote.header.version == kQuoteVersionWithBodyDescriptor) {
+    claims["quote"]["type"] = hex_le(static_cast<uint16_t>(quote.body_type), 2);
+    claims["quote"]["size"] = hex_le(quote.body_size, 4);
+  }
+  const TdReport10* td = quote.td_report();
+  if (td == nullptr) return claims;
+
+  Json body = {
+      {"tcb_svn", hex_encode(td->tee_tcb_svn)},
+      {"mr_seam", hex_encode(td->mr_seam)},
+      {"mrsigner_seam", hex_encode(td->mr_signer_seam)},
+      {"seam_attributes", hex_encode(td->seam_attributes)},
+      {"td_attributes", hex_encode(td->td_attributes)},
+      {"xfam", hex_encode(td->xfam)},
+      {"mr_td", hex_encode(td->mr_td)},
+      {"mr_config_id", hex_encode(td->mr_config_id)},
+      {"mr_owner", hex_encode(td->mr_owner)},
+      {"mr_owner_config", hex_encode(td->mr_owner_config)},
+      {"rtmr_0", hex_encode(td->rtmr[0])},
+      {"rtmr_1", hex_encode(td->rtmr[1])},
+      {"rtmr_2", hex_encode(td->rtmr[2])},
+      {"rtmr_3", hex_encode(td->rtmr[3])},
+      {"report_data", hex_encode(td->report_data)},
+  };
+  if (const TdReport15* td15 = quote.td_report15()) {
+    body["tee_tcb_svn2"] = hex_encode(td15->tee_tcb_svn2);
+    body["mr_servicetd"] = hex_encode(td15->mr_service_td);
+  }
+  claims["quote"]["body"] = std::move(body);
+
+  TdAttributes attributes = td->attributes();
+  claims["td_attributes"] = {
+      {"debug", attributes.debug},
+      {"septve_disable", attributes.septve_disable},
+      {"protection_keys", attributes.protection_keys},
+      {"key_locker", attributes.key_locker},
+      {"perfmon", attributes.perfmon},
+  };
+  return claims;
+}
+
+}  // namespace acon::verifier
