@@ -7,8 +7,11 @@
 #include <chrono>
 #include <iostream>
 
+#include "acon/verifier/chain.h"
 #include "acon/verifier/claims.h"
 #include "acon/verifier/dcap.h"
+#include "acon/verifier/fetch.h"
+#include "acon/verifier/sgx_extension.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -47,6 +50,11 @@ Result<Time> parse_time(const std::string& text) {
 struct Inputs {
   std::string quote;
   std::string collateral;
+  std::string pcs;  // PCS or PCCS base URL; collateral fetched for the quote's platform
+  bool pccs = false;
+  std::string root_crl_url;
+  std::string cache_dir;  // on-disk collateral cache for --pcs
+  bool offline = false;
   std::string time;
   std::string root;
   bool json = false;
@@ -79,6 +87,34 @@ void print_text(const QuoteVerdict& verdict, const Json& claims) {
   std::cout << "\n";
 }
 
+Result<Collateral> load_bundle(const std::string& path) {
+  ACON_TRY(std::string text, tools::read_input(path));
+  auto collateral = parse_collateral_bundle(text);
+  if (!collateral) return collateral.error().wrap(path);
+  return collateral;
+}
+
+// The platform's FMSPC and PCK CA come from the PCK chain inside the quote; nothing fetched is
+// trusted before verify_quote checks its signatures.
+Result<Collateral> fetch_for(const Quote& quote, const Inputs& in) {
+  ACON_TRY(std::vector<Certificate> chain, pck_chain_from_quote(quote));
+  if (chain.size() < 2) return make_error(Errc::parse, "quote: PCK chain has no intermediate");
+  ACON_TRY(SgxExtension ext, sgx_extension_of(chain[0]));
+  std::string subject = chain[1].subject();
+  size_t cn = subject.rfind("CN=");
+  ACON_TRY(PckCa ca,
+           pck_ca_from_common_name(cn == std::string::npos ? subject : subject.substr(cn + 3)));
+  PcsConfig config;
+  config.base_url = in.pcs;
+  config.kind = in.pccs ? PcsConfig::Kind::pccs : PcsConfig::Kind::pcs;
+  config.cache_dir = in.cache_dir;
+  config.root_ca_crl_url = in.root_crl_url;
+  config.offline = in.offline;
+  CollateralFetcher fetcher(config);
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return fetcher.fetch(ext.fmspc, ca, now);
+}
+
 int cmd_quote(const Inputs& in) {
   auto content = tools::read_input(in.quote);
   if (!content) return fail(content.error());
@@ -87,10 +123,9 @@ int cmd_quote(const Inputs& in) {
   auto quote = parse_quote(*quote_bytes);
   if (!quote) return fail(quote.error().wrap(in.quote));
 
-  auto collateral_text = tools::read_input(in.collateral);
-  if (!collateral_text) return fail(collateral_text.error());
-  auto collateral = parse_collateral_bundle(*collateral_text);
-  if (!collateral) return fail(collateral.error().wrap(in.collateral));
+  Result<Collateral> collateral =
+      in.pcs.empty() ? load_bundle(in.collateral) : fetch_for(*quote, in);
+  if (!collateral) return fail(collateral.error());
 
   VerifyOptions options;
   options.strict_expiry = in.strict;
@@ -139,10 +174,22 @@ int main(int argc, char** argv) {
   auto* quote = app.add_subcommand("quote", "Verify a quote against its collateral");
   quote->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
       ->required();
-  quote
-      ->add_option("--collateral", in.collateral,
-                   "Collateral bundle JSON (flat format of tests/data/quotes/MANIFEST.md)")
-      ->required();
+  auto* bundle =
+      quote->add_option("--collateral", in.collateral,
+                        "Collateral bundle JSON (flat format of tests/data/quotes/MANIFEST.md)");
+  auto* pcs = quote->add_option(
+      "--pcs", in.pcs,
+      "Fetch collateral for the quote's FMSPC from this Intel PCS or PCCS base URL "
+      "(e.g. https://api.trustedservices.intel.com)");
+  bundle->excludes(pcs);
+  pcs->excludes(bundle);
+  quote->add_flag("--pccs", in.pccs, "The --pcs URL is a PCCS (root CA CRL served as hex)");
+  quote->add_option(
+      "--root-crl-url", in.root_crl_url,
+      "With --pcs: where to fetch the Intel SGX Root CA CRL (default: Intel's URL for a PCS, "
+      "<pcs>/sgx/certification/v4/rootcacrl for a PCCS)");
+  quote->add_option("--cache-dir", in.cache_dir, "On-disk collateral cache for --pcs");
+  quote->add_flag("--offline", in.offline, "With --pcs: use only the cache, never the network");
   quote->add_option("--time", in.time,
                     "Verification time: unix seconds or RFC 3339 (default: now)");
   quote->add_option("--root", in.root,
@@ -155,6 +202,12 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : tools::kExitBadInput;
   }
-  if (*quote) return cmd_quote(in);
+  if (*quote) {
+    if (in.collateral.empty() == in.pcs.empty()) {
+      std::cerr << "acon-verify: give exactly one of --collateral and --pcs\n";
+      return tools::kExitBadInput;
+    }
+    return cmd_quote(in);
+  }
   return tools::kExitBadInput;
 }

@@ -114,5 +114,40 @@ class Verify(unittest.TestCase):
                              data(v["collateral"]), "--time", "1751624191").returncode, 2)
 
 
+class FetchFromPcs(unittest.TestCase):
+    """--pcs over real HTTP: tests/verifier/pcs_replay_server.py replays the recorded go-tdx-guest
+    PCS responses on loopback; the verdict must equal the one from the same collateral as a bundle."""
+
+    def test_pcs_fetch_then_offline_cache_give_the_bundle_verdict(self):
+        v = vector("gotdx-spr-e4-not-supported")
+        server_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verifier",
+                                     "pcs_replay_server.py")
+        server = subprocess.Popen(["/usr/bin/python3", server_script, data("go-tdx-guest")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            port = int(server.stdout.readline())
+            base = f"http://127.0.0.1:{port}"
+            with tempfile.TemporaryDirectory() as cache:
+                fetched = run("quote", "--quote", data(v["quote"]), "--pcs", base, "--root-crl-url",
+                              base + "/IntelSGXRootCA.der", "--cache-dir", cache, "--time", v["now_utc"], "--json")
+                server.stdin.close()
+                server.wait(timeout=10)
+                offline = run("quote", "--quote", data(v["quote"]), "--pcs", base, "--cache-dir", cache,
+                              "--offline", "--time", v["now_utc"], "--json")
+        finally:
+            if server.poll() is None:
+                server.kill()
+        bundle = run("quote", "--quote", data(v["quote"]), "--collateral", data(v["collateral"]),
+                     "--time", v["now_utc"], "--json")
+        self.assertEqual(bundle.returncode, 1, bundle.stderr.decode())
+        for p in (fetched, offline):
+            self.assertEqual(p.returncode, 1, p.stderr.decode())
+            self.assertEqual(json.loads(p.stdout), json.loads(bundle.stdout))
+
+    def test_pcs_and_collateral_are_exclusive(self):
+        p = run("quote", "--quote", data("go-tdx-guest/tdx_prod_quote_SPR_E4.dat"))
+        self.assertEqual(p.returncode, 2)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
