@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "acon/common/hash.h"
 #include "acon/common/signature.h"
@@ -74,12 +77,79 @@ bool issued_by(const Certificate& cert, const Certificate& issuer) {
   return same_name(X509_get_issuer_name(cert.get()), X509_get_subject_name(issuer.get()));
 }
 
-bool signed_by(const Certificate& cert, const Certificate& issuer) {
+// SignatureMemoScope's memo: (signed object DER, issuer key bit string) pairs that verified.
+struct SignatureMemo {
+  std::vector<std::pair<Bytes, Bytes>> verified;
+};
+thread_local SignatureMemo* t_memo = nullptr;
+
+Bytes key_bits(const Certificate& issuer) {
+  const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(issuer.get());
+  if (key == nullptr) return {};
+  const unsigned char* p = ASN1_STRING_get0_data(key);
+  return Bytes(p, p + ASN1_STRING_length(key));
+}
+
+Bytes crl_der(const Crl& crl) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_CRL(crl.get(), &der);
+  Bytes out;
+  if (len > 0) out.assign(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// Runs `check` unless the memo of the current scope (if any) already holds (signed_der, issuer).
+template <typename Check>
+bool memoized(const Bytes& signed_der, const Certificate& issuer, Check check) {
+  if (t_memo == nullptr || signed_der.empty()) return check();
+  Bytes key = key_bits(issuer);
+  if (key.empty()) return check();
+  for (const auto& [der, bits] : t_memo->verified)
+    if (der == signed_der && bits == key) return true;
+  if (!check()) return false;
+  t_memo->verified.emplace_back(signed_der, std::move(key));
+  return true;
+}
+
+bool signed_by_uncached(const Certificate& cert, const Certificate& issuer) {
   auto key = issuer.public_key();
   return key.ok() && cert.verify_signed_by(*key).ok();
 }
 
+bool signed_by(const Certificate& cert, const Certificate& issuer) {
+  if (t_memo == nullptr) return signed_by_uncached(cert, issuer);
+  return memoized(cert.der(), issuer, [&] { return signed_by_uncached(cert, issuer); });
+}
+
 bool self_signed(const Certificate& cert) { return issued_by(cert, cert) && signed_by(cert, cert); }
+
+// A trust anchor's self-signature depends only on the configured anchor, so it is checked once
+// per process per distinct anchor (bounded; anchors are few).
+bool anchor_self_signed(const Certificate& anchor) {
+  static std::mutex mutex;
+  static std::set<std::string> verified;
+  Bytes raw = anchor.der();
+  std::string der(raw.begin(), raw.end());
+  {
+    std::lock_guard lock(mutex);
+    if (verified.count(der) != 0) return true;
+  }
+  if (!self_signed(anchor)) return false;
+  std::lock_guard lock(mutex);
+  if (verified.size() >= 64) verified.clear();
+  verified.insert(std::move(der));
+  return true;
+}
+
+// self_signed(root), answered from anchor_self_signed when the root is byte-identical to an
+// anchor (same bytes, same verdict).
+bool root_self_signed(const Certificate& root, const TrustAnchors& anchors) {
+  Bytes der = root.der();
+  for (const Certificate& anchor : anchors.roots)
+    if (anchor.der() == der) return anchor_self_signed(anchor);
+  return self_signed(root);
+}
 
 ByteView signature_bytes(const Certificate& cert) {
   const ASN1_BIT_STRING* sig = nullptr;
@@ -95,17 +165,22 @@ bool trusted_root(const Certificate& root, const TrustAnchors& anchors) {
   return std::any_of(anchors.roots.begin(), anchors.roots.end(), [&](const Certificate& anchor) {
     ByteView anchor_sig = signature_bytes(anchor);
     return anchor_sig.size() == sig.size() &&
-           std::equal(sig.begin(), sig.end(), anchor_sig.begin()) && self_signed(anchor);
+           std::equal(sig.begin(), sig.end(), anchor_sig.begin()) && anchor_self_signed(anchor);
   });
 }
 
-bool crl_signed_by(const Crl& crl, const Certificate& issuer) {
+bool crl_signed_by_uncached(const Crl& crl, const Certificate& issuer) {
   EVP_PKEY* key = X509_get0_pubkey(issuer.get());
   if (key == nullptr || X509_CRL_verify(crl.get(), key) != 1) {
     ERR_clear_error();
     return false;
   }
   return true;
+}
+
+bool crl_signed_by(const Crl& crl, const Certificate& issuer) {
+  if (t_memo == nullptr) return crl_signed_by_uncached(crl, issuer);
+  return memoized(crl_der(crl), issuer, [&] { return crl_signed_by_uncached(crl, issuer); });
 }
 
 bool crl_issued_by(const Crl& crl, const Certificate& issuer) {
@@ -123,7 +198,7 @@ Status check_root(const Certificate& root, const TrustAnchors& anchors, std::str
   if (!cn_contains(root, kRootCn))
     return fail("STATUS_SGX_ROOT_CA_INVALID", std::string(chain) + ": root CN \"" +
                                                   common_name(root) + "\" lacks \"SGX Root CA\"");
-  if (!self_signed(root))
+  if (!root_self_signed(root, anchors))
     return fail("STATUS_SGX_ROOT_CA_INVALID_ISSUER",
                 std::string(chain) + ": root is not self-signed");
   if (!trusted_root(root, anchors))
@@ -250,7 +325,7 @@ Result<PckChain> verify_pck_chain(const std::vector<Certificate>& chain_from_quo
                 "PCK intermediate issuer is not the root");
 
   // Signatures, then the trust anchor.
-  if (!self_signed(root))
+  if (!root_self_signed(root, anchors))
     return fail("STATUS_SGX_ROOT_CA_INVALID_ISSUER", "PCK chain root is not self-signed");
   if (!signed_by(intermediate, root))
     return fail("STATUS_SGX_INTERMEDIATE_CA_INVALID_ISSUER",
@@ -350,6 +425,15 @@ CollateralTimes collateral_times(const PckChain& pck_chain, const Collateral& co
 
 bool collateral_expired(const CollateralTimes& times, Time at) {
   return times.earliest_expiration <= at;
+}
+
+SignatureMemoScope::SignatureMemoScope() : previous_(t_memo), memo_(new SignatureMemo) {
+  t_memo = static_cast<SignatureMemo*>(memo_);
+}
+
+SignatureMemoScope::~SignatureMemoScope() {
+  t_memo = static_cast<SignatureMemo*>(previous_);
+  delete static_cast<SignatureMemo*>(memo_);
 }
 
 }  // namespace acon::verifier

@@ -284,6 +284,7 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
                                   const VerifyOptions& options) {
   QuoteVerdict verdict;
   VerificationCache* cache = options.cache;
+  SignatureMemoScope memo;  // shared root CA CRL / TCB signing cert are verified once
 
   // The PCK chain: from the quote (type 5 PEM), else from the collateral bundle.
   std::string chain_pem;

@@ -92,4 +92,21 @@ CollateralTimes collateral_times(const PckChain& pck_chain, const Collateral& co
 // QvE collateral_expiration_status: earliest_expiration <= at. Only the upper bound counts.
 bool collateral_expired(const CollateralTimes& times, Time at);
 
+// While one is alive on a thread, a certificate or CRL signature that verified under an issuer
+// key is remembered (by the signed object's DER and the key's bytes) and not verified again, so
+// the root CA CRL and TCB signing certificate shared by the PCK chain and both collateral issuer
+// chains cost one ECDSA verify each per call. verify_quote opens one per call; nothing outlives
+// it. Not copyable; scopes nest (the inner one starts empty).
+class SignatureMemoScope {
+ public:
+  SignatureMemoScope();
+  ~SignatureMemoScope();
+  SignatureMemoScope(const SignatureMemoScope&) = delete;
+  SignatureMemoScope& operator=(const SignatureMemoScope&) = delete;
+
+ private:
+  void* previous_;
+  void* memo_;
+};
+
 }  // namespace acon::verifier
