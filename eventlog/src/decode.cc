@@ -23,8 +23,8 @@ namespace acon::eventlog {
 namespace {
 
 // TCG_PCClientTaggedEvent IDs seen in TDX logs.
-constexpr uint32_t kTagLinuxLoadOptions = 0x8F3B22ED;  // Linux EFI stub: kernel command line
-constexpr uint32_t kTagLinuxInitrd = 0x8F3B22EC;       // Linux EFI stub: initrd
+constexpr uint32_t kTagLinuxLoadOptions = 0x8F3B22ED;  // Linux kernel EFI loader: command line
+constexpr uint32_t kTagLinuxInitrd = 0x8F3B22EC;       // Linux kernel EFI loader: initrd
 constexpr uint32_t kTagAael = 0x4141454C;              // CoCo AAEL (runtime.h kAaelEventTag)
 
 constexpr size_t kGuidSize = 16;

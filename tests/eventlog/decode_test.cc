@@ -445,7 +445,7 @@ TEST(DecodeDigestRules, EveryRuleMatchesOnEveryRealLog) {
       DecodedEvent decoded = decode_event(e);
       std::string rule = rule_of(e);
       if (rule.empty()) {
-        // Authenticode, firmware volumes, HOBs, files, EFI stub tags, EV_NO_ACTION, ...
+        // Authenticode, firmware volumes, HOBs, files, kernel EFI loader tags, EV_NO_ACTION, ...
         EXPECT_EQ(decoded.digest_check, DigestCheck::not_applicable)
             << at << " " << event_type_name(e.type);
       } else {

@@ -17,6 +17,12 @@
 #include "acon/common/signature.h"
 
 namespace acon::verifier {
+
+// SignatureMemoScope's memo: (signed object DER, issuer key bit string) pairs that verified.
+struct SignatureMemo {
+  std::vector<std::pair<Bytes, Bytes>> verified;
+};
+
 namespace {
 
 // Intel SGX Root CA (spec §2.1); DER SHA-256 kIntelSgxRootCaSha256.
@@ -77,10 +83,6 @@ bool issued_by(const Certificate& cert, const Certificate& issuer) {
   return same_name(X509_get_issuer_name(cert.get()), X509_get_subject_name(issuer.get()));
 }
 
-// SignatureMemoScope's memo: (signed object DER, issuer key bit string) pairs that verified.
-struct SignatureMemo {
-  std::vector<std::pair<Bytes, Bytes>> verified;
-};
 thread_local SignatureMemo* t_memo = nullptr;
 
 Bytes key_bits(const Certificate& issuer) {
@@ -427,13 +429,11 @@ bool collateral_expired(const CollateralTimes& times, Time at) {
   return times.earliest_expiration <= at;
 }
 
-SignatureMemoScope::SignatureMemoScope() : previous_(t_memo), memo_(new SignatureMemo) {
-  t_memo = static_cast<SignatureMemo*>(memo_);
+SignatureMemoScope::SignatureMemoScope()
+    : previous_(t_memo), memo_(std::make_unique<SignatureMemo>()) {
+  t_memo = memo_.get();
 }
 
-SignatureMemoScope::~SignatureMemoScope() {
-  t_memo = static_cast<SignatureMemo*>(previous_);
-  delete static_cast<SignatureMemo*>(memo_);
-}
+SignatureMemoScope::~SignatureMemoScope() { t_memo = previous_; }
 
 }  // namespace acon::verifier

@@ -10,6 +10,7 @@
 // "STATUS_SGX_PCK_REVOKED: PCK leaf serial 1a2b... is listed in the PCK CRL".
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,7 @@ bool collateral_expired(const CollateralTimes& times, Time at);
 // the root CA CRL and TCB signing certificate shared by the PCK chain and both collateral issuer
 // chains cost one ECDSA verify each per call. verify_quote opens one per call; nothing outlives
 // it. Not copyable; scopes nest (the inner one starts empty).
+struct SignatureMemo;
 class SignatureMemoScope {
  public:
   SignatureMemoScope();
@@ -105,8 +107,8 @@ class SignatureMemoScope {
   SignatureMemoScope& operator=(const SignatureMemoScope&) = delete;
 
  private:
-  void* previous_;
-  void* memo_;
+  SignatureMemo* previous_;  // the enclosing scope's memo, restored on exit
+  std::unique_ptr<SignatureMemo> memo_;
 };
 
 }  // namespace acon::verifier
