@@ -1,6 +1,7 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -19,6 +20,18 @@ inline std::string read_data(const std::string& relative) {
 }
 
 inline Bytes read_data_bytes(const std::string& relative) { return to_bytes(read_data(relative)); }
+
+// A data file holding a binary as ASCII hex (as some upstream quotes are published): whitespace
+// and a leading "0x" are allowed. A malformed file yields no bytes, so the test fails on it.
+inline Bytes read_hex_data(const std::string& relative) {
+  std::string digits;
+  for (char ch : read_data(relative)) {
+    if (!std::isspace(static_cast<unsigned char>(ch))) digits.push_back(ch);
+  }
+  if (digits.starts_with("0x")) digits.erase(0, 2);
+  auto r = hex_decode(digits);
+  return r ? *r : Bytes{};
+}
 
 inline Bytes unhex(std::string_view hex) {
   auto r = hex_decode(hex);

@@ -43,13 +43,8 @@ const std::vector<Case>& real_cases() {
 }
 
 Bytes load_quote_bytes(const std::string& relative, bool hex) {
-  std::string text = test::read_data("quotes/" + relative);
-  if (!hex) return to_bytes(text);
-  std::string digits;
-  for (char ch : text)
-    if (!std::isspace(static_cast<unsigned char>(ch))) digits.push_back(ch);
-  if (digits.rfind("0x", 0) == 0) digits.erase(0, 2);
-  return test::unhex(digits);
+  return hex ? test::read_hex_data("quotes/" + relative)
+             : test::read_data_bytes("quotes/" + relative);
 }
 
 Collateral load_collateral(const std::string& relative) {

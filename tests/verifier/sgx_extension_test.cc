@@ -23,14 +23,8 @@ namespace {
 
 // Reads a quote file; the phala-dcap-qvl .hex/.txt files are ASCII hex (optionally "0x").
 Bytes load_quote(const std::string& relative) {
-  const std::string raw = test::read_data(relative);
-  if (!relative.ends_with(".hex") && !relative.ends_with(".txt")) return to_bytes(raw);
-  std::string digits;
-  for (char ch : raw) {
-    if (ch != '\n' && ch != '\r' && ch != ' ') digits.push_back(ch);
-  }
-  if (digits.starts_with("0x")) digits.erase(0, 2);
-  return test::unhex(digits);
+  const bool is_hex_text = relative.ends_with(".hex") || relative.ends_with(".txt");
+  return is_hex_text ? test::read_hex_data(relative) : test::read_data_bytes(relative);
 }
 
 // The PCK chain (leaf, intermediate, root) of a quote with type-5 certification data.

@@ -517,14 +517,7 @@ TEST(TcbQeIdentity, Check) {
 // Not covered (crypto/chain failures, not ours): negative-v4-* (55, 56, 57, 15).
 
 Bytes load_quote(const std::string& relative, const std::string& encoding) {
-  const std::string raw = test::read_data(relative);
-  if (encoding != "hex") return to_bytes(raw);
-  std::string digits;
-  for (char ch : raw) {
-    if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t') digits.push_back(ch);
-  }
-  if (digits.starts_with("0x")) digits.erase(0, 2);
-  return test::unhex(digits);
+  return encoding == "hex" ? test::read_hex_data(relative) : test::read_data_bytes(relative);
 }
 
 TEST(TcbVectors, RealQuotesMatchVectorsJson) {

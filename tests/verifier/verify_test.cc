@@ -28,13 +28,9 @@ const Json& vectors() {
 
 // vectors.json quote_encoding "hex": ASCII hex, optional 0x prefix, surrounding whitespace.
 Bytes load_vector_quote(const Json& vector) {
-  std::string text = test::read_data("quotes/" + vector["quote"].get<std::string>());
-  if (vector["quote_encoding"] != "hex") return to_bytes(text);
-  std::string digits;
-  for (char ch : text)
-    if (!std::isspace(static_cast<unsigned char>(ch))) digits.push_back(ch);
-  if (digits.rfind("0x", 0) == 0) digits.erase(0, 2);
-  return test::unhex(digits);
+  const std::string path = "quotes/" + vector["quote"].get<std::string>();
+  return vector["quote_encoding"] == "hex" ? test::read_hex_data(path)
+                                           : test::read_data_bytes(path);
 }
 
 Result<Collateral> load_vector_collateral(const std::string& relative) {
