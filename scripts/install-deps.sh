@@ -11,9 +11,11 @@ packages=(
   libssl-dev openssl libcbor-dev libtss2-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
+  # a software TPM for the vTPM backend tests; busybox-static is the demo image's rootfs
+  swtpm swtpm-tools busybox-static
   # independent implementations used by interop tests
-  python3 python3-jwcrypto
+  python3 python3-jwcrypto jq
 )
 
 missing=()
