@@ -22,26 +22,41 @@ export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=1
 unset LSAN_OPTIONS
 
 mkdir -p "$out"
-failed=0
-ran=0
+# One fuzzer per core at a time; each writes its own log and its verdict file.
+run_one() {
+  local bin=$1 name=$2 corpus
+  corpus=$(mktemp -d)
+  [ -d "tests/data/fuzz/$name" ] && cp -r "tests/data/fuzz/$name/." "$corpus/"
+  if "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -artifact_prefix="$out/$name-" -print_final_stats=1 >"$out/$name.log" 2>&1; then
+    echo ok >"$out/$name.verdict"
+  else
+    echo failed >"$out/$name.verdict"
+  fi
+  rm -rf "$corpus"
+}
+names=()
 for bin in "$build"/fuzz/fuzz_*; do
   [ -x "$bin" ] || continue
   name=${bin##*/fuzz_}
   [[ $name =~ $filter ]] || continue
-  corpus=$(mktemp -d)
-  [ -d "tests/data/fuzz/$name" ] && cp -r "tests/data/fuzz/$name/." "$corpus/"
-  echo "== fuzz_$name: ${seconds}s, $(ls "$corpus" | wc -l) seeds"
-  if "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-       -artifact_prefix="$out/$name-" -print_final_stats=1 >"$out/$name.log" 2>&1; then
-    grep -E '^stat::number_of_executed_units' "$out/$name.log" | sed 's/^/   /'
+  names+=("$name")
+  rm -f "$out/$name.verdict"
+  echo "== fuzz_$name: ${seconds}s, $(ls "tests/data/fuzz/$name" 2>/dev/null | wc -l) seeds"
+  run_one "$bin" "$name" &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+done
+wait
+[ ${#names[@]} -gt 0 ] || { echo "no fuzz target matched '$filter'"; exit 1; }
+failed=0
+for name in "${names[@]}"; do
+  if [ "$(cat "$out/$name.verdict" 2>/dev/null)" = ok ]; then
+    echo "   fuzz_$name: $(grep -E '^stat::number_of_executed_units' "$out/$name.log" | sed 's/.*: *//') runs"
   else
     echo "!! fuzz_$name found a failure; see $out/$name.log"
     tail -40 "$out/$name.log"
     failed=1
   fi
-  ran=$((ran + 1))
-  rm -rf "$corpus"
 done
-[ "$ran" -gt 0 ] || { echo "no fuzz target matched '$filter'"; exit 1; }
-echo "fuzz: $ran targets, $([ $failed -eq 0 ] && echo 'no findings' || echo 'FINDINGS')"
+echo "fuzz: ${#names[@]} targets, $([ $failed -eq 0 ] && echo 'no findings' || echo 'FINDINGS')"
 exit $failed
