@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$build" acon-jose acon-eventlog >/dev/null
+ninja -C "$build" acon-jose acon-eventlog acon-verify >/dev/null
 jose=$build/tools/acon-jose
 eventlog=$build/tools/acon-eventlog
+verify=$build/tools/acon-verify
 logs=tests/data/eventlog
 data=tests/data/jose
 work=$(mktemp -d)
@@ -25,6 +26,12 @@ $eventlog dump $logs/cc-trusted-api/ccel_data.bin | sed -n '1,12p;/replayed/,$p'
 echo "   ..."
 $eventlog replay $logs/cc-trusted-api/ccel_data.bin --ima $logs/cc-trusted-api/ima_log.bin \
   --quote $logs/cc-trusted-api/quote.bin | sed 's/^/   /'
+
+echo "== 1b. The same auditor checks a real TDX quote (Phala's test data) against Intel's collateral"
+echo "   at the time the collateral was fetched; the Intel SGX root is the only trust anchor"
+$verify quote --quote tests/data/quotes/phala-dcap-qvl/tdx_quote \
+  --collateral tests/data/quotes/phala-dcap-qvl/tdx_quote_collateral.json --time 2025-07-04T10:16:31Z \
+  | sed 's/^/   /'
 
 echo "== 2. CoCo runtime log (text AAEL) replayed into RTMR3 and compared with the real quote's RTMR3"
 rtmr3=$($py -c 'import sys; q=open(sys.argv[1],"rb").read(); print(q[48+472:48+520].hex())' $logs/trustee_aael_legacy/AAEL_quote_tdx)
