@@ -61,10 +61,15 @@ struct Inputs {
   bool strict = false;
 };
 
-void print_text(const QuoteVerdict& verdict, const Json& claims) {
+void print_text(const QuoteVerdict& verdict, const Json& claims, bool simulated) {
   std::cout << "status: " << qvl_status_text_label(verdict.status) << " "
             << qv_result_name(verdict.qv_result) << " "
             << (verdict.accepted ? "ACCEPTED" : "REJECTED") << "\n";
+  // Right under the status, so nobody reads an accepted simulated quote as real hardware.
+  std::cout << "simulated: "
+            << (simulated ? "YES - ACON simulated TDX platform, not evidence of real hardware"
+                          : "no")
+            << "\n";
   if (!verdict.failure.empty()) std::cout << "failure: " << verdict.failure << "\n";
   if (verdict.tcb) {
     std::cout << "tcb_status: " << tcb_status_name(verdict.tcb->tcb_status) << "\n";
@@ -148,13 +153,15 @@ int cmd_quote(const Inputs& in) {
   auto verdict = verify_quote(*quote, *collateral, options);
   if (!verdict) return fail(verdict.error().wrap(in.quote));
   Json claims = quote_claims(*quote);
+  const bool simulated = is_simulated_quote(*quote);
   if (in.json) {
     Json out = verdict_json(*verdict);
+    out["simulated"] = simulated;
     out["verification_time"] = format_rfc3339(options.at);
     out["claims"] = std::move(claims);
     std::cout << out.dump(2) << "\n";
   } else {
-    print_text(*verdict, claims);
+    print_text(*verdict, claims, simulated);
   }
   return verdict->accepted ? tools::kExitOk : tools::kExitRejected;
 }

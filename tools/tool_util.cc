@@ -35,7 +35,9 @@ Status write_private_file(const std::string& path, ByteView data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(Errc::io, path + ": " + std::strerror(errno));
   // An existing file keeps its mode through O_TRUNC; tighten it before writing the secret.
-  bool ok = ::fchmod(fd, 0600) == 0;
+  // Only regular files: a device such as /dev/stdout must keep its mode.
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || ::fchmod(fd, 0600) == 0);
   size_t done = 0;
   while (ok && done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);

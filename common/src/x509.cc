@@ -185,6 +185,17 @@ Bytes Certificate::der() const {
   return out;
 }
 
+std::string Certificate::to_pem() const {
+  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert_.get()) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 std::string Certificate::subject() const { return name_string(X509_get_subject_name(cert_.get())); }
 std::string Certificate::issuer() const { return name_string(X509_get_issuer_name(cert_.get())); }
 
@@ -288,6 +299,26 @@ Result<Crl> Crl::parse(ByteView data) {
   return looks_like_pem(data) ? from_pem(as_chars(data)) : from_der(data);
 }
 
+Bytes Crl::der() const {
+  int len = i2d_X509_CRL(crl_.get(), nullptr);
+  if (len <= 0) return {};
+  Bytes out(static_cast<size_t>(len));
+  unsigned char* p = out.data();
+  i2d_X509_CRL(crl_.get(), &p);
+  return out;
+}
+
+std::string Crl::to_pem() const {
+  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl_.get()) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 std::string Crl::issuer() const { return name_string(X509_CRL_get_issuer(crl_.get())); }
 Time Crl::this_update() const { return from_asn1(X509_CRL_get0_lastUpdate(crl_.get())); }
 std::optional<Time> Crl::next_update() const {
@@ -371,6 +402,318 @@ Result<std::vector<Certificate>> verify_chain(const Certificate& leaf,
     path.push_back(*cert);
   }
   return path;
+}
+
+// ---- issuing ----
+
+namespace {
+
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, ossl::Deleter<ASN1_INTEGER_free>>;
+using Asn1OctetPtr = std::unique_ptr<ASN1_OCTET_STRING, ossl::Deleter<ASN1_OCTET_STRING_free>>;
+using Asn1BitStringPtr = std::unique_ptr<ASN1_BIT_STRING, ossl::Deleter<ASN1_BIT_STRING_free>>;
+using Asn1EnumeratedPtr = std::unique_ptr<ASN1_ENUMERATED, ossl::Deleter<ASN1_ENUMERATED_free>>;
+using BasicConstraintsPtr =
+    std::unique_ptr<BASIC_CONSTRAINTS, ossl::Deleter<BASIC_CONSTRAINTS_free>>;
+using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, ossl::Deleter<AUTHORITY_KEYID_free>>;
+using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, ossl::Deleter<CRL_DIST_POINTS_free>>;
+using DistPointPtr = std::unique_ptr<DIST_POINT, ossl::Deleter<DIST_POINT_free>>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, ossl::Deleter<GENERAL_NAME_free>>;
+using X509NamePtr = std::unique_ptr<X509_NAME, ossl::Deleter<X509_NAME_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, ossl::Deleter<X509_EXTENSION_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, ossl::Deleter<X509_REVOKED_free>>;
+
+Error issue_error(std::string what) {
+  return make_error(Errc::crypto, std::move(what) + ": " + ossl::drain_errors());
+}
+
+const EVP_MD* signing_md(const PrivateKey& key, HashAlg alg) {
+  if (key.type() == KeyType::ed25519) return nullptr;  // pure EdDSA: no separate digest
+  switch (alg) {
+    case HashAlg::sha1:
+      return ossl::md("SHA1");
+    case HashAlg::sha256:
+      return ossl::md("SHA2-256");
+    case HashAlg::sha384:
+      return ossl::md("SHA2-384");
+    case HashAlg::sha512:
+      return ossl::md("SHA2-512");
+    case HashAlg::sm3:
+      return ossl::md("SM3");
+  }
+  return nullptr;
+}
+
+Result<Asn1IntegerPtr> serial_integer(ByteView serial, std::string_view what) {
+  if (serial.empty() || serial.size() > 20)
+    return make_error(
+        Errc::invalid_argument,
+        std::string(what) + ": serial must be 1..20 bytes, got " + std::to_string(serial.size()));
+  if (std::all_of(serial.begin(), serial.end(), [](uint8_t b) { return b == 0; }))
+    return make_error(Errc::invalid_argument, std::string(what) + ": serial must not be zero");
+  ossl::BnPtr bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
+  if (!bn) return issue_error(std::string(what) + ": serial");
+  Asn1IntegerPtr out(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (!out) return issue_error(std::string(what) + ": serial");
+  return out;
+}
+
+Result<Asn1TimePtr> asn1_time(Time t, std::string_view what) {
+  // ASN1_TIME_set picks UTCTime before 2050 and GeneralizedTime after, as RFC 5280 requires.
+  Asn1TimePtr out(ASN1_TIME_set(nullptr, static_cast<time_t>(t.time_since_epoch().count())));
+  if (!out) return issue_error(std::string(what) + ": time out of range");
+  return out;
+}
+
+Result<Asn1OctetPtr> octet_string(ByteView bytes) {
+  Asn1OctetPtr out(ASN1_OCTET_STRING_new());
+  if (!out || ASN1_OCTET_STRING_set(out.get(), bytes.data(), static_cast<int>(bytes.size())) != 1)
+    return issue_error("x509: octet string");
+  return out;
+}
+
+// The subject key identifier a certificate carries, if any.
+std::optional<Bytes> subject_key_id_of(X509* cert) {
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert);
+  ERR_clear_error();
+  if (ski == nullptr) return std::nullopt;
+  const unsigned char* p = ASN1_STRING_get0_data(ski);
+  return Bytes(p, p + ASN1_STRING_length(ski));
+}
+
+Result<AuthorityKeyIdPtr> authority_key_id(ByteView key_id) {
+  AuthorityKeyIdPtr akid(AUTHORITY_KEYID_new());
+  if (!akid) return issue_error("x509: authority key identifier");
+  ACON_TRY(auto os, octet_string(key_id));
+  akid->keyid = os.release();
+  return akid;
+}
+
+Status add_cert_ext(X509* cert, int nid, void* value, bool critical, std::string_view what) {
+  if (X509_add1_ext_i2d(cert, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1)
+    return issue_error("x509: adding " + std::string(what));
+  return {};
+}
+
+Result<CrlDistPointsPtr> distribution_points(const std::vector<std::string>& uris) {
+  CrlDistPointsPtr points(sk_DIST_POINT_new_null());
+  if (!points) return issue_error("x509: CRL distribution points");
+  for (const auto& uri : uris) {
+    DistPointPtr point(DIST_POINT_new());
+    GeneralNamePtr name(GENERAL_NAME_new());
+    ASN1_IA5STRING* text = ASN1_IA5STRING_new();
+    if (!point || !name || text == nullptr ||
+        ASN1_STRING_set(text, uri.data(), static_cast<int>(uri.size())) != 1) {
+      ASN1_IA5STRING_free(text);
+      return issue_error("x509: CRL distribution point");
+    }
+    GENERAL_NAME_set0_value(name.get(), GEN_URI, text);  // name owns text from here
+    point->distpoint = DIST_POINT_NAME_new();
+    if (point->distpoint == nullptr) return issue_error("x509: CRL distribution point");
+    point->distpoint->type = 0;  // fullName
+    point->distpoint->name.fullname = GENERAL_NAMES_new();
+    if (point->distpoint->name.fullname == nullptr ||
+        sk_GENERAL_NAME_push(point->distpoint->name.fullname, name.get()) <= 0)
+      return issue_error("x509: CRL distribution point");
+    name.release();
+    if (sk_DIST_POINT_push(points.get(), point.get()) <= 0)
+      return issue_error("x509: CRL distribution point");
+    point.release();
+  }
+  return points;
+}
+
+}  // namespace
+
+Result<Certificate> issue_certificate(const CertificateRequest& request,
+                                      const PublicKey& subject_key, const PrivateKey& issuer_key,
+                                      const Certificate* issuer) {
+  auto invalid = [](std::string what) {
+    return make_error(Errc::invalid_argument, "x509 issue: " + std::move(what));
+  };
+  if (request.subject.empty()) return invalid("empty subject name");
+  if (request.not_after < request.not_before) return invalid("not_after precedes not_before");
+  if (request.path_length && !request.is_ca) return invalid("path length on a non-CA");
+  if (issuer == nullptr) {
+    if (!(issuer_key.public_key() == subject_key))
+      return invalid("self-signed: issuer key is not the subject key");
+  } else {
+    if (X509_check_private_key(issuer->get(), issuer_key.get()) != 1) {
+      ERR_clear_error();
+      return invalid("issuer key does not belong to the issuer certificate");
+    }
+    if (!issuer->is_ca()) return invalid("issuer certificate is not a CA");
+  }
+
+  ossl::X509Ptr cert(X509_new());
+  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1)
+    return issue_error("x509 issue: new certificate");
+  ACON_TRY(auto serial, serial_integer(request.serial, "x509 issue"));
+  if (X509_set_serialNumber(cert.get(), serial.get()) != 1) return issue_error("x509 issue");
+  ACON_TRY(auto not_before, asn1_time(request.not_before, "x509 issue: not_before"));
+  ACON_TRY(auto not_after, asn1_time(request.not_after, "x509 issue: not_after"));
+  if (X509_set1_notBefore(cert.get(), not_before.get()) != 1 ||
+      X509_set1_notAfter(cert.get(), not_after.get()) != 1)
+    return issue_error("x509 issue: validity");
+
+  X509NamePtr name(X509_NAME_new());
+  if (!name) return issue_error("x509 issue: name");
+  for (size_t i = 0; i < request.subject.size(); ++i) {
+    const auto& entry = request.subject[i];
+    const auto* value = reinterpret_cast<const unsigned char*>(entry.value.data());
+    if (X509_NAME_add_entry_by_txt(name.get(), entry.type.c_str(), MBSTRING_UTF8, value,
+                                   static_cast<int>(entry.value.size()), -1, 0) != 1) {
+      ERR_clear_error();
+      return invalid("subject[" + std::to_string(i) + "]: cannot encode " + entry.type + "=" +
+                     entry.value);
+    }
+  }
+  if (X509_set_subject_name(cert.get(), name.get()) != 1 ||
+      X509_set_issuer_name(cert.get(),
+                           issuer ? X509_get_subject_name(issuer->get()) : name.get()) != 1 ||
+      X509_set_pubkey(cert.get(), subject_key.get()) != 1)
+    return issue_error("x509 issue: names or key");
+
+  // Extensions in the order Intel's SGX certificates list them: AKI, CRL DP, SKI, key usage,
+  // basic constraints, then the caller's own.
+  Bytes ski = request.subject_key_id;
+  if (ski.empty()) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_pubkey_digest(cert.get(), ossl::md("SHA1"), md, &len) != 1)
+      return issue_error("x509 issue: subject key identifier");
+    ski.assign(md, md + len);
+  }
+  if (request.authority_key_id) {
+    std::optional<Bytes> issuer_ski = issuer ? subject_key_id_of(issuer->get()) : ski;
+    if (issuer_ski) {
+      ACON_TRY(auto akid, authority_key_id(*issuer_ski));
+      ACON_CHECK(add_cert_ext(cert.get(), NID_authority_key_identifier, akid.get(), false,
+                              "authority key identifier"));
+    }
+  }
+  if (!request.crl_distribution_points.empty()) {
+    ACON_TRY(auto points, distribution_points(request.crl_distribution_points));
+    ACON_CHECK(add_cert_ext(cert.get(), NID_crl_distribution_points, points.get(), false,
+                            "CRL distribution points"));
+  }
+  {
+    ACON_TRY(auto os, octet_string(ski));
+    ACON_CHECK(
+        add_cert_ext(cert.get(), NID_subject_key_identifier, os.get(), false, "subject key id"));
+  }
+  if (request.key_usage != 0) {
+    Asn1BitStringPtr bits(ASN1_BIT_STRING_new());
+    if (!bits) return issue_error("x509 issue: key usage");
+    for (int bit = 0; bit < 9; ++bit) {
+      if ((request.key_usage & (1u << bit)) != 0 &&
+          ASN1_BIT_STRING_set_bit(bits.get(), bit, 1) != 1)
+        return issue_error("x509 issue: key usage");
+    }
+    ACON_CHECK(add_cert_ext(cert.get(), NID_key_usage, bits.get(), true, "key usage"));
+  }
+  {
+    BasicConstraintsPtr bc(BASIC_CONSTRAINTS_new());
+    if (!bc) return issue_error("x509 issue: basic constraints");
+    bc->ca = request.is_ca ? 0xFF : 0;
+    if (request.path_length) {
+      bc->pathlen = ASN1_INTEGER_new();
+      if (bc->pathlen == nullptr || ASN1_INTEGER_set_uint64(bc->pathlen, *request.path_length) != 1)
+        return issue_error("x509 issue: path length");
+    }
+    ACON_CHECK(
+        add_cert_ext(cert.get(), NID_basic_constraints, bc.get(), true, "basic constraints"));
+  }
+  for (size_t i = 0; i < request.extensions.size(); ++i) {
+    const auto& raw = request.extensions[i];
+    Asn1ObjectPtr obj(OBJ_txt2obj(raw.oid.c_str(), 1));
+    if (!obj) {
+      ERR_clear_error();
+      return invalid("extensions[" + std::to_string(i) + "]: bad OID '" + raw.oid + "'");
+    }
+    ACON_TRY(auto value, octet_string(raw.der_value));
+    X509ExtensionPtr ext(
+        X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), raw.critical ? 1 : 0, value.get()));
+    if (!ext || X509_add_ext(cert.get(), ext.get(), -1) != 1)
+      return issue_error("x509 issue: extensions[" + std::to_string(i) + "]");
+  }
+
+  if (X509_sign(cert.get(), issuer_key.get(), signing_md(issuer_key, request.signature_hash)) <= 0)
+    return issue_error("x509 issue: signing");
+  // Round-trip through DER so the result is exactly what a parser of the encoding sees.
+  int len = i2d_X509(cert.get(), nullptr);
+  if (len <= 0) return issue_error("x509 issue: encoding");
+  Bytes der(static_cast<size_t>(len));
+  unsigned char* p = der.data();
+  i2d_X509(cert.get(), &p);
+  return Certificate::from_der(der);
+}
+
+Result<Crl> issue_crl(const CrlRequest& request, const PrivateKey& issuer_key,
+                      const Certificate& issuer) {
+  auto invalid = [](std::string what) {
+    return make_error(Errc::invalid_argument, "crl issue: " + std::move(what));
+  };
+  if (X509_check_private_key(issuer.get(), issuer_key.get()) != 1) {
+    ERR_clear_error();
+    return invalid("issuer key does not belong to the issuer certificate");
+  }
+  if (request.next_update && *request.next_update < request.this_update)
+    return invalid("next_update precedes this_update");
+
+  ossl::X509CrlPtr crl(X509_CRL_new());
+  if (!crl || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.get())) != 1)
+    return issue_error("crl issue: new CRL");
+  ACON_TRY(auto this_update, asn1_time(request.this_update, "crl issue: this_update"));
+  if (X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1)
+    return issue_error("crl issue: this_update");
+  if (request.next_update) {
+    ACON_TRY(auto next_update, asn1_time(*request.next_update, "crl issue: next_update"));
+    if (X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1)
+      return issue_error("crl issue: next_update");
+  }
+  for (size_t i = 0; i < request.revoked.size(); ++i) {
+    const auto& entry = request.revoked[i];
+    std::string what = "crl issue: revoked[" + std::to_string(i) + "]";
+    X509RevokedPtr revoked(X509_REVOKED_new());
+    if (!revoked) return issue_error(what);
+    ACON_TRY(auto serial, serial_integer(entry.serial, what));
+    ACON_TRY(auto date, asn1_time(entry.revocation_date, what));
+    if (X509_REVOKED_set_serialNumber(revoked.get(), serial.get()) != 1 ||
+        X509_REVOKED_set_revocationDate(revoked.get(), date.get()) != 1)
+      return issue_error(what);
+    if (entry.reason) {
+      Asn1EnumeratedPtr reason(ASN1_ENUMERATED_new());
+      if (!reason || ASN1_ENUMERATED_set(reason.get(), static_cast<long>(*entry.reason)) != 1 ||
+          X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, reason.get(), 0, 0) != 1)
+        return issue_error(what + ": reason");
+    }
+    if (X509_CRL_add0_revoked(crl.get(), revoked.get()) != 1) return issue_error(what);
+    revoked.release();  // owned by the CRL now
+  }
+  {
+    Asn1IntegerPtr number(ASN1_INTEGER_new());
+    if (!number || ASN1_INTEGER_set_uint64(number.get(), request.crl_number) != 1 ||
+        X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1)
+      return issue_error("crl issue: CRL number");
+  }
+  if (request.authority_key_id) {
+    if (auto ski = subject_key_id_of(issuer.get())) {
+      ACON_TRY(auto akid, authority_key_id(*ski));
+      if (X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, akid.get(), 0, 0) != 1)
+        return issue_error("crl issue: authority key identifier");
+    }
+  }
+  if (X509_CRL_sort(crl.get()) != 1) return issue_error("crl issue: sorting entries");
+  if (X509_CRL_sign(crl.get(), issuer_key.get(), signing_md(issuer_key, request.signature_hash)) <=
+      0)
+    return issue_error("crl issue: signing");
+  int len = i2d_X509_CRL(crl.get(), nullptr);
+  if (len <= 0) return issue_error("crl issue: encoding");
+  Bytes der(static_cast<size_t>(len));
+  unsigned char* p = der.data();
+  i2d_X509_CRL(crl.get(), &p);
+  return Crl::from_der(der);
 }
 
 }  // namespace acon

@@ -1,7 +1,14 @@
 // Trustee-named claims of a TDX quote. See claims.h.
 #include "acon/verifier/claims.h"
 
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
 #include <string>
+
+#include "acon/verifier/chain.h"
+#include "acon/verifier/sgx_extension.h"
 
 namespace acon::verifier {
 namespace {
@@ -13,7 +20,31 @@ std::string hex_le(uint64_t value, size_t size) {
   return hex_encode(bytes);
 }
 
+bool has_simulated_name(const Certificate& cert) {
+  const X509_NAME* name = X509_get_subject_name(cert.get());
+  for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    std::string_view cn(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                        static_cast<size_t>(ASN1_STRING_length(value)));
+    if (cn.substr(0, kSimulatedNamePrefix.size()) == kSimulatedNamePrefix) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool is_simulated_pck_chain(const std::vector<Certificate>& chain) {
+  if (chain.empty()) return false;
+  if (auto ext = sgx_extension_of(chain.front()); ext.ok() && ext->fmspc == kSimulatedFmspc)
+    return true;
+  return std::any_of(chain.begin(), chain.end(), has_simulated_name);
+}
+
+bool is_simulated_quote(const Quote& quote) {
+  auto chain = pck_chain_from_quote(quote);
+  return chain.ok() && is_simulated_pck_chain(*chain);
+}
 
 Json quote_claims(const Quote& quote) {
   Json header = {
@@ -25,6 +56,7 @@ Json quote_claims(const Quote& quote) {
       {"user_data", hex_encode(quote.header.user_data)},
   };
   Json claims = {{"quote", {{"header", std::move(header)}}}};
+  if (is_simulated_quote(quote)) claims["simulated"] = true;
   if (quote.header.version == kQuoteVersionWithBodyDescriptor) {
     claims["quote"]["type"] = hex_le(static_cast<uint16_t>(quote.body_type), 2);
     claims["quote"]["size"] = hex_le(quote.body_size, 4);

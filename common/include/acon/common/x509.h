@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +29,8 @@ class Certificate {
   static Result<std::vector<Certificate>> all_from_pem(std::string_view pem);
 
   Bytes der() const;
+  // One "CERTIFICATE" PEM block, 64-column base64, ending in a newline.
+  std::string to_pem() const;
   // RFC 2253 text as OpenSSL prints it for Intel's root:
   // "C=US,ST=CA,L=Santa Clara,O=Intel Corporation,CN=Intel SGX Root CA".
   std::string subject() const;
@@ -58,6 +61,9 @@ class Crl {
   // DER or PEM, detected from the content.
   static Result<Crl> parse(ByteView data);
 
+  Bytes der() const;
+  // One "X509 CRL" PEM block, ending in a newline.
+  std::string to_pem() const;
   std::string issuer() const;
   Time this_update() const;
   std::optional<Time> next_update() const;
@@ -69,6 +75,93 @@ class Crl {
   explicit Crl(std::shared_ptr<X509_CRL> crl) : crl_(std::move(crl)) {}
   std::shared_ptr<X509_CRL> crl_;
 };
+
+// ---- issuing (test PKIs, the simulated TDX platform, acon-image keygen) ----
+
+// One attribute of a distinguished name. `type` is an OpenSSL short name ("CN", "O", "OU", "L",
+// "ST", "C", "emailAddress", ...) or a dotted OID; values are UTF8String (C: PrintableString).
+struct NameEntry {
+  std::string type;
+  std::string value;
+};
+
+// X.509 keyUsage bits (RFC 5280 §4.2.1.3), combinable with |.
+enum KeyUsage : uint32_t {
+  kKeyUsageDigitalSignature = 1u << 0,
+  kKeyUsageNonRepudiation = 1u << 1,
+  kKeyUsageKeyEncipherment = 1u << 2,
+  kKeyUsageDataEncipherment = 1u << 3,
+  kKeyUsageKeyAgreement = 1u << 4,
+  kKeyUsageKeyCertSign = 1u << 5,
+  kKeyUsageCrlSign = 1u << 6,
+};
+
+// An extension given as its DER extnValue contents (what goes inside the OCTET STRING), e.g.
+// Intel's SGX extension 1.2.840.113741.1.13.1.
+struct RawExtension {
+  std::string oid;  // dotted
+  Bytes der_value;
+  bool critical = false;
+};
+
+struct CertificateRequest {
+  std::vector<NameEntry> subject;  // in order, one RDN each (Intel: CN, O, L, ST, C)
+  Bytes serial;                    // big-endian unsigned, 1..20 bytes, not all zero
+  Time not_before{};
+  Time not_after{};
+  // basicConstraints (critical): CA:TRUE with an optional pathLenConstraint, or CA:FALSE.
+  bool is_ca = false;
+  std::optional<uint32_t> path_length;
+  uint32_t key_usage = 0;  // KeyUsage bits; 0 = no keyUsage extension; critical otherwise
+  HashAlg signature_hash = HashAlg::sha256;  // ECDSA / RSA PKCS#1 v1.5 digest
+  // Subject key identifier; empty = SHA-1 of the subject public key bits (RFC 5280 method 1).
+  Bytes subject_key_id;
+  // The authority key identifier is the issuer's subject key identifier (for a self-signed
+  // certificate, its own); omitted when the issuer has none.
+  bool authority_key_id = true;
+  // CRL distribution point URIs (one fullName each); none = no extension.
+  std::vector<std::string> crl_distribution_points;
+  std::vector<RawExtension> extensions;  // appended after the standard ones, in order
+};
+
+// Issues an X.509 v3 certificate for `subject_key` signed by `issuer_key`. `issuer` supplies the
+// issuer name and key identifier; nullptr = self-signed (issuer name = subject, and
+// `issuer_key` must be the private half of `subject_key`). invalid_argument for an empty
+// subject, a bad serial, not_after before not_before, an unknown name type or OID, an issuer key
+// that does not belong to `issuer`, or an issuer that is not a CA.
+Result<Certificate> issue_certificate(const CertificateRequest& request,
+                                      const PublicKey& subject_key, const PrivateKey& issuer_key,
+                                      const Certificate* issuer);
+
+// RFC 5280 CRL reason codes that may appear on an entry.
+enum class CrlReason : int {
+  unspecified = 0,
+  key_compromise = 1,
+  ca_compromise = 2,
+  affiliation_changed = 3,
+  superseded = 4,
+  cessation_of_operation = 5,
+};
+
+struct RevokedEntry {
+  Bytes serial;  // big-endian unsigned
+  Time revocation_date{};
+  std::optional<CrlReason> reason;  // crlReason entry extension when set
+};
+
+struct CrlRequest {
+  Time this_update{};
+  std::optional<Time> next_update;
+  std::vector<RevokedEntry> revoked;
+  uint64_t crl_number = 1;  // cRLNumber extension
+  HashAlg signature_hash = HashAlg::sha256;
+  bool authority_key_id = true;  // from the issuer's subject key identifier, when it has one
+};
+
+// Issues a v2 CRL signed by `issuer_key` under `issuer`'s name. invalid_argument when the key
+// does not belong to `issuer`, next_update precedes this_update, or a serial is malformed.
+Result<Crl> issue_crl(const CrlRequest& request, const PrivateKey& issuer_key,
+                      const Certificate& issuer);
 
 enum class CrlCheck {
   none,  // revocation not checked

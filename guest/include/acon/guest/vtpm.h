@@ -1,0 +1,105 @@
+// The vTPM backend: PCR extend/read, an attestation key and TPM2_Quote through tpm2-tss ESAPI,
+// over any TCTI ("device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321", "mssim:…").
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "acon/common/bytes.h"
+#include "acon/common/hash.h"
+#include "acon/common/keys.h"
+#include "acon/guest/backend.h"
+
+namespace acon::guest {
+
+// PCR values by bank, then by PCR index (the same type as acon::verifier::tpm::PcrValues).
+using PcrValues = std::map<HashAlg, std::map<uint32_t, Bytes>>;
+
+struct PcrBankSelection {
+  HashAlg bank;
+  std::vector<uint32_t> pcrs;
+};
+
+// The attestation key: a restricted signing primary, derived from the hierarchy's seed, so the
+// same TPM yields the same AK every time (which lets a verifier pin it).
+enum class AkAlgorithm {
+  ecdsa_p256_sha256,  // the default
+  ecdsa_p384_sha384,
+  rsa2048_rsassa_sha256,
+  rsa2048_rsapss_sha256,
+};
+enum class AkHierarchy { endorsement, owner };
+
+struct VtpmOptions {
+  // tpm2-tss TCTI name and configuration, as Tss2_TctiLdr_Initialize takes it.
+  std::string tcti = "device:/dev/tpmrm0";
+  AkHierarchy ak_hierarchy = AkHierarchy::endorsement;
+  SecretBytes hierarchy_auth;  // authValue of that hierarchy; empty on a fresh TPM
+  AkAlgorithm ak_algorithm = AkAlgorithm::ecdsa_p256_sha256;
+  // PCRs that quote() covers, in this order. Empty: PCRs 0..23 of the sha384 and sha256 banks,
+  // whichever of the two the TPM has allocated. A bank named here must be allocated.
+  std::vector<PcrBankSelection> quote_selection;
+  // Unset: the 64 bytes of ReportData are the quote's qualifyingData as they are. A TPM whose
+  // largest digest is shorter (no SHA-512) rejects 64 bytes; set a hash to quote H(ReportData).
+  std::optional<HashAlg> qualifying_data_hash;
+  std::string event_log_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
+};
+
+// A quote together with the PCR values it commits to, read so that no extend came between.
+struct VtpmAttestation {
+  Bytes quote;  // marshalled TPM2B_ATTEST ‖ marshalled TPMT_SIGNATURE
+  PcrValues pcrs;
+};
+
+class VtpmBackend final : public Backend {
+ public:
+  // Connects through the TCTI, learns the allocated PCR banks and creates the AK. The TPM must
+  // already be started (the kernel does it for /dev/tpm*; swtpm with --flags startup-clear).
+  static Result<std::unique_ptr<VtpmBackend>> open(const VtpmOptions& options);
+  ~VtpmBackend() override;
+  VtpmBackend(const VtpmBackend&) = delete;
+  VtpmBackend& operator=(const VtpmBackend&) = delete;
+
+  std::string_view name() const override { return "vtpm"; }
+  RegisterKind register_kind() const override { return RegisterKind::pcr; }
+  // TPM2_PCR_Extend of one bank; an unallocated bank is an error (the TPM would ignore it).
+  Status extend(uint32_t index, HashAlg alg, ByteView digest) override;
+  Result<Bytes> read(uint32_t index, HashAlg alg) override;
+  // A TPM has no local report apart from a quote: report() returns the same as quote().
+  Result<Bytes> report(const ReportData& data) override;
+  // TPM2_Quote with the AK over quote_selection; qualifyingData = data (or its hash).
+  Result<Bytes> quote(const ReportData& data) override;
+  // The TCG2 log read whole from event_log_path.
+  Result<Bytes> firmware_event_log() override;
+
+  // The quote plus the PCR values it covers, read before and after it with an unchanged
+  // pcrUpdateCounter (retried a few times if another process extends meanwhile).
+  Result<VtpmAttestation> attest(const ReportData& data);
+  Result<PcrValues> read_pcrs(std::span<const PcrBankSelection> selection);
+
+  const PublicKey& ak_public_key() const;
+  std::string ak_public_pem() const { return ak_public_key().to_pem(); }
+  // The AK's marshalled TPM2B_PUBLIC, as TPM2_CreatePrimary returned it.
+  const Bytes& ak_tpm2b_public() const;
+  // The AK's TPM Name (nameAlg ‖ H(TPMT_PUBLIC)).
+  const Bytes& ak_name() const;
+  // Allocated banks among those acon computes, and the selection quote() uses.
+  const std::vector<HashAlg>& allocated_banks() const;
+  const std::vector<PcrBankSelection>& quote_selection() const;
+
+ private:
+  class Impl;
+  struct OpenKey {};  // only open() can construct a backend
+
+ public:
+  VtpmBackend(OpenKey, std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace acon::guest

@@ -1,0 +1,1 @@
+{"aliases":{},"entrypoint":["/bin/sh","-c","echo <a> && true"],"maxInstances":18446744073709552000,"policy":{"rejectUnaccepted":false},"signals":[],"workingDir":"/","zUnknown":{"n":1.5,"s":"<&>"}}

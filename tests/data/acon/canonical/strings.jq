@@ -1,0 +1,1 @@
+{"controls":"\u0000\u0001\u001f\u007f","escapes":"quote \" backslash \\ slash / b\b f\f n\n r\r t\t","html":"<script>alert(1)</script> & < &","keys":{"":6,"A":8,"Z":4,"a":2,"a\u0000b":5,"aa":7,"b":1,"é":3},"unicode":"é ü ß 日本語 é     😀 😀 ￿"}

@@ -1,0 +1,230 @@
+// A real swtpm (TPM 2.0 emulator) in a private state directory on free local ports, started for
+// one test and killed after it. A missing swtpm is a test failure: CI installs swtpm.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace acon::test {
+
+class SwtpmProcess {
+ public:
+  SwtpmProcess() = default;
+  SwtpmProcess(const SwtpmProcess&) = delete;
+  SwtpmProcess& operator=(const SwtpmProcess&) = delete;
+  ~SwtpmProcess() { stop(); }
+
+  // Starts swtpm and waits until both its ports accept connections. Empty on success, else why not.
+  std::string start() {
+    char dir_template[] = "/tmp/acon-swtpm-XXXXXX";
+    if (!mkdtemp(dir_template)) return std::string("mkdtemp: ") + std::strerror(errno);
+    dir_ = dir_template;
+    for (int attempt = 0; attempt < 20 && port_ == 0; ++attempt) port_ = free_port_pair();
+    if (port_ == 0) return "no free pair of TCP ports";
+
+    const std::string state = "dir=" + dir_.string();
+    const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
+    const std::string ctrl = "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1";
+    const std::string log = "file=" + (dir_ / "swtpm.log").string();
+    std::vector<std::string> args = {"swtpm",
+                                     "socket",
+                                     "--tpm2",
+                                     "--tpmstate",
+                                     state,
+                                     "--server",
+                                     server,
+                                     "--ctrl",
+                                     ctrl,
+                                     "--log",
+                                     log,
+                                     "--flags",
+                                     "not-need-init,startup-clear"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int exec_status[2];
+    if (pipe2(exec_status, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) return std::string("fork: ") + std::strerror(errno);
+    if (pid_ == 0) {
+      // Dies with the test process even if that process crashes before TearDown.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
+      }
+      execvp("swtpm", argv.data());
+      int err = errno;
+      (void)!write(exec_status[1], &err, sizeof err);
+      _exit(127);
+    }
+    close(exec_status[1]);
+    int exec_errno = 0;
+    ssize_t got = read(exec_status[0], &exec_errno, sizeof exec_errno);
+    close(exec_status[0]);
+    if (got == sizeof exec_errno) {
+      reap();
+      return "cannot run swtpm (" + std::string(std::strerror(exec_errno)) +
+             "): install the swtpm and swtpm-tools packages";
+    }
+
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return "swtpm exited during start-up (status " + std::to_string(status) + ")";
+      }
+      if (accepts(port_) && accepts(port_ + 1)) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "swtpm did not listen on ports " + std::to_string(port_) + "/" +
+           std::to_string(port_ + 1) + " within 5 s";
+  }
+
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      int status = 0;
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          kill(pid_, SIGKILL);
+          waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      pid_ = -1;
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+
+  // The tpm2-tss TCTI configuration that reaches this swtpm.
+  std::string tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port_); }
+  const std::filesystem::path& dir() const { return dir_; }
+  int port() const { return port_; }
+
+ private:
+  void reap() {
+    int status = 0;
+    if (pid_ > 0) waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  static bool bindable(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // A port P from the kernel's ephemeral range such that P and P+1 are both free right now.
+  static int free_port_pair() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port = ntohs(addr.sin_port);
+    close(fd);
+    if (port == 0 || port >= 65535 || !bindable(port) || !bindable(port + 1)) return 0;
+    return port;
+  }
+
+  static bool accepts(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  }
+
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Runs a program found on PATH with its output sent to `output`; its exit status, or -1 with
+// `error` set when it could not run or was killed.
+inline int run_program(const std::vector<std::string>& args, const std::filesystem::path& output,
+                       std::string& error) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int exec_status[2];
+  if (pipe2(exec_status, O_CLOEXEC) != 0) {
+    error = std::string("pipe2: ") + std::strerror(errno);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (out >= 0) {
+      dup2(out, STDOUT_FILENO);
+      dup2(out, STDERR_FILENO);
+    }
+    execvp(argv[0], argv.data());
+    int err = errno;
+    (void)!write(exec_status[1], &err, sizeof err);
+    _exit(127);
+  }
+  close(exec_status[1]);
+  int exec_errno = 0;
+  ssize_t got = read(exec_status[0], &exec_errno, sizeof exec_errno);
+  close(exec_status[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (got == sizeof exec_errno) {
+    error = "cannot run " + args[0] + ": " + std::strerror(exec_errno);
+    return -1;
+  }
+  if (!WIFEXITED(status)) {
+    error = args[0] + " did not exit normally";
+    return -1;
+  }
+  return WEXITSTATUS(status);
+}
+
+}  // namespace acon::test
