@@ -61,7 +61,6 @@ def add_member(t, name, data):
     t.addfile(info, io.BytesIO(data))
 
 
-@unittest.skipUnless(os.path.exists(BUSYBOX), "busybox-static is not installed")
 class ImageTestCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="acon-image-cli-")
