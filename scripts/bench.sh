@@ -373,3 +373,17 @@ print("acon/ref is a speed ratio: acon rate / reference rate, or for the process
       "tpm2_eventlog on the normalized copy it needs). SHA-384 limit: raw EVP_Digest of "
       "MR||digest (96 B) per extended event.")
 PY
+
+# --- images, layers and DCAP verification: each program prints its own ratio counters ---
+# (layer hashing / raw SHA-384 in the same run, policy admission into a 1,000-image pod, manifest
+# verification / raw ECDSA, DCAP verifications/s / raw P-256 verifies/s).
+step "building acon_bench_layer acon_bench_image_policy acon_bench_verify"
+cmake --build "$build_dir" --target acon_bench_layer acon_bench_image_policy acon_bench_verify \
+  >"$out/build2.log" 2>&1 || { tail -n 40 "$out/build2.log" >&2; fail "build"; }
+for b in acon_bench_layer acon_bench_image_policy acon_bench_verify; do
+  echo
+  echo "$b (min_time ${min_time}s x ${reps} repetitions, medians)"
+  "$build_dir/bench/$b" --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
+    --benchmark_report_aggregates_only=true 2>/dev/null | grep -E '_median|^Benchmark|^-' ||
+    fail "$b"
+done
