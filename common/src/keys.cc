@@ -1,12 +1,15 @@
 #include "acon/common/keys.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
+#include <array>
 #include <climits>
 
 #include "acon/common/json.h"
@@ -39,14 +42,7 @@ Error key_error(Errc code, std::string_view what) {
 
 // Identifies a key's type and curve; rejects everything outside the supported set.
 Result<std::pair<KeyType, std::optional<Curve>>> classify(EVP_PKEY* key) {
-  if (EVP_PKEY_is_a(key, "ED25519")) return std::pair{KeyType::ed25519, std::optional<Curve>{}};
-  if (EVP_PKEY_is_a(key, "RSA")) {
-    if (EVP_PKEY_get_bits(key) < kMinRsaBits)
-      return key_error(Errc::unsupported, "RSA modulus of " +
-                                              std::to_string(EVP_PKEY_get_bits(key)) +
-                                              " bits is below " + std::to_string(kMinRsaBits));
-    return std::pair{KeyType::rsa, std::optional<Curve>{}};
-  }
+  // EC first: certificate and attestation keys are EC, and each test is a name lookup.
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {};
     size_t len = 0;
@@ -57,6 +53,14 @@ Result<std::pair<KeyType, std::optional<Curve>>> classify(EVP_PKEY* key) {
       if (std::string_view(group) == c.group) return std::pair{KeyType::ec, std::optional{c.curve}};
     }
     return key_error(Errc::unsupported, "EC curve " + std::string(group) + " is not supported");
+  }
+  if (EVP_PKEY_is_a(key, "ED25519")) return std::pair{KeyType::ed25519, std::optional<Curve>{}};
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    if (EVP_PKEY_get_bits(key) < kMinRsaBits)
+      return key_error(Errc::unsupported, "RSA modulus of " +
+                                              std::to_string(EVP_PKEY_get_bits(key)) +
+                                              " bits is below " + std::to_string(kMinRsaBits));
+    return std::pair{KeyType::rsa, std::optional<Curve>{}};
   }
   return key_error(Errc::unsupported, "key type is not EC, RSA or Ed25519");
 }
@@ -152,6 +156,50 @@ Result<ossl::PkeyPtr> ec_key(Curve curve, ByteView xy, ByteView d) {
   return from_params("EC", bld.get(), d.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR);
 }
 
+// A parameters-only EC key per curve, built once per process. from_ec_xy duplicates it and sets
+// the point: EVP_PKEY_fromdata builds the curve group from scratch (Montgomery constants and
+// all) for every key, which costs several times an ECDSA verification on OpenSSL 3.0.
+EVP_PKEY* ec_domain_template(Curve curve) {
+  struct Templates {
+    std::array<ossl::PkeyPtr, std::size(kCurves)> by_curve;
+    Templates() {
+      OPENSSL_init_crypto(0, nullptr);  // so OpenSSL's own cleanup runs after our destructor
+      for (const auto& c : kCurves) {
+        ossl::OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
+        if (!bld ||
+            OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, c.group, 0) != 1)
+          continue;
+        ossl::OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+        ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+        EVP_PKEY* raw = nullptr;
+        if (params && ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1 &&
+            EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEY_PARAMETERS, params.get()) == 1)
+          by_curve[static_cast<size_t>(c.curve)].reset(raw);
+        ERR_clear_error();
+      }
+    }
+  };
+  static const Templates templates;
+  return templates.by_curve[static_cast<size_t>(curve)].get();
+}
+
+// A public EC key from x||y on the template's group. EVP_PKEY_set1_encoded_public_key decodes
+// the point with EC_POINT_oct2point, which refuses coordinates outside the field and points off
+// the curve; the NIST curves have cofactor 1, so that is the full public-key validation
+// (EVP_PKEY_public_check would add a scalar multiplication by the group order).
+Result<ossl::PkeyPtr> ec_public_key_fast(Curve curve, ByteView xy) {
+  EVP_PKEY* domain = ec_domain_template(curve);
+  if (domain == nullptr) return crypto_error("EC domain parameters");
+  ossl::PkeyPtr key(EVP_PKEY_dup(domain));
+  if (!key) return crypto_error("EC key copy");
+  uint8_t point[1 + 2 * 66];
+  point[0] = 0x04;
+  std::copy(xy.begin(), xy.end(), point + 1);
+  if (EVP_PKEY_set1_encoded_public_key(key.get(), point, 1 + xy.size()) != 1)
+    return key_error(Errc::parse, "EC key fails validation");
+  return key;
+}
+
 Result<ossl::PkeyPtr> ed25519_key(ByteView pub, ByteView priv) {
   EVP_PKEY* raw =
       priv.empty()
@@ -198,8 +246,8 @@ Result<PublicKey> PublicKey::from_ec_xy(Curve curve, ByteView xy) {
     return make_error(Errc::parse, "ec key: expected " +
                                        std::to_string(2 * curve_field_size(curve)) +
                                        " bytes of x||y, got " + std::to_string(xy.size()));
-  ACON_TRY(auto key, ec_key(curve, xy, {}));
-  return adopt(std::move(key));
+  ACON_TRY(auto key, ec_public_key_fast(curve, xy));
+  return PublicKey(std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free), KeyType::ec, curve);
 }
 
 Result<PublicKey> PublicKey::from_rsa(ByteView n, ByteView e) {

@@ -6,6 +6,7 @@
 #include <openssl/rsa.h>
 
 #include <climits>
+#include <utility>
 
 namespace acon {
 namespace {
@@ -79,19 +80,31 @@ Result<Bytes> ecdsa_der_to_raw(ByteView der, size_t field_size) {
 Result<Bytes> ecdsa_raw_to_der(ByteView raw) {
   if (raw.empty() || raw.size() % 2 != 0 || raw.size() > 2 * 66)
     return make_error(Errc::parse, "ecdsa: raw signature must be r||s of equal halves");
-  size_t half = raw.size() / 2;
-  ossl::BnPtr r(BN_bin2bn(raw.data(), static_cast<int>(half), nullptr));
-  ossl::BnPtr s(BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
-  EcdsaSigPtr sig(ECDSA_SIG_new());
-  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
-    return make_error(Errc::crypto, "ecdsa: " + ossl::drain_errors());
-  r.release();  // now owned by sig
-  s.release();
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) return make_error(Errc::crypto, "ecdsa: DER encoding failed");
-  Bytes der(static_cast<size_t>(len));
-  unsigned char* p = der.data();
-  i2d_ECDSA_SIG(sig.get(), &p);
+  // Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, written directly (what
+  // i2d_ECDSA_SIG gives, without two BIGNUMs and two encoding passes): each integer is its
+  // minimal unsigned big-endian form, with a 0x00 in front when the top bit is set.
+  const size_t half = raw.size() / 2;
+  auto minimal = [](ByteView v) {
+    size_t skip = 0;
+    while (skip + 1 < v.size() && v[skip] == 0) ++skip;
+    return v.subspan(skip);
+  };
+  const ByteView r = minimal(raw.first(half));
+  const ByteView s = minimal(raw.subspan(half));
+  const size_t r_len = r.size() + (r[0] & 0x80 ? 1 : 0);
+  const size_t s_len = s.size() + (s[0] & 0x80 ? 1 : 0);
+  const size_t content = 2 + r_len + 2 + s_len;  // each at most 67 bytes: short-form lengths
+  Bytes der;
+  der.reserve(3 + content);
+  der.push_back(0x30);
+  if (content >= 0x80) der.push_back(0x81);
+  der.push_back(static_cast<uint8_t>(content));
+  for (auto [value, len] : {std::pair{r, r_len}, std::pair{s, s_len}}) {
+    der.push_back(0x02);
+    der.push_back(static_cast<uint8_t>(len));
+    if (len > value.size()) der.push_back(0x00);
+    der.insert(der.end(), value.begin(), value.end());
+  }
   return der;
 }
 

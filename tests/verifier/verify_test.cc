@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "acon/common/json.h"
+#include "acon/verifier/cache.h"
 #include "acon/verifier/claims.h"
 #include "acon/verifier/dcap.h"
 #include "test_util.h"
@@ -239,6 +240,71 @@ TEST(VerifyQuote, VerdictCarriesSupplementalData) {
   QuoteVerdict sgx = verdict_of("phala-sgx-v3");
   EXPECT_EQ(verdict_json(sgx)["tcb_status"], "ConfigurationAndSWHardeningNeeded");
   EXPECT_FALSE(sgx.supplemental.sa_list.empty());
+}
+
+// One cache shared by every vector, each verified twice (collateral parsed anew each time, so
+// hits also come from equal bytes in other objects): always the uncached verdict.
+TEST(VerifyQuote, SharedCacheGivesEveryVectorItsUncachedVerdict) {
+  VerificationCache cache;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Json& v : vectors()["vectors"]) {
+      const std::string id = v["id"];
+      SCOPED_TRACE(id + " pass " + std::to_string(pass));
+      VerifyOptions options = at_unix(v["now_unix"].get<int64_t>());
+      auto uncached = verify_vector(v, options);
+      options.cache = &cache;
+      auto cached = verify_vector(v, options);
+      ASSERT_EQ(cached.ok(), uncached.ok());
+      if (!uncached.ok()) continue;
+      EXPECT_EQ(verdict_json(*cached), verdict_json(*uncached));
+      EXPECT_EQ(cached->failure, uncached->failure);
+      EXPECT_LE(cached->ecdsa_verifications, uncached->ecdsa_verifications);
+    }
+  }
+  CacheStats stats = cache.stats();
+  EXPECT_GT(stats.pck_chain_hits, 0u);
+  EXPECT_GT(stats.collateral_hits, 0u);
+  EXPECT_GT(stats.qe_report_hits, 0u);
+}
+
+// The quote's chain reuses the certificates the caller already holds when the DER is equal (the
+// anchor, the collateral's PCK CA) and parses the others; the result is the same chain.
+TEST(VerifyQuote, PckChainReusesCertificatesAlreadyParsed) {
+  auto collateral = load_vector_collateral("phala-dcap-qvl/tdx_quote_collateral.json");
+  ASSERT_TRUE(collateral.ok());
+  Bytes bytes = test::read_data_bytes("quotes/phala-dcap-qvl/tdx_quote");
+  auto quote = parse_quote(bytes);
+  ASSERT_TRUE(quote.ok());
+  auto plain = pck_chain_from_quote(*quote);
+  ASSERT_TRUE(plain.ok());
+  ASSERT_EQ(plain->size(), 3u);
+
+  const Certificate& anchor = intel_sgx_root_ca();
+  const Certificate* platform_ca = nullptr;
+  for (const Certificate& cert : collateral->pck_crl_issuer_chain)
+    if (cert.der() == (*plain)[1].der()) platform_ca = &cert;
+  ASSERT_NE(platform_ca, nullptr);
+  auto other = Certificate::from_pem(test::read_data("x509/root.pem"));
+  ASSERT_TRUE(other.ok());
+  const std::vector<const Certificate*> reusable = {&*other, &anchor, platform_ca};
+  auto reused = pck_chain_from_quote(*quote, reusable);
+  ASSERT_TRUE(reused.ok()) << reused.error().to_string();
+  ASSERT_EQ(reused->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*reused)[i].der(), (*plain)[i].der()) << i;
+  EXPECT_NE((*reused)[0].get(), (*plain)[0].get());
+  EXPECT_EQ((*reused)[1].get(), platform_ca->get());
+  EXPECT_EQ((*reused)[2].get(), anchor.get());
+  EXPECT_TRUE(same_certificate((*reused)[2], (*plain)[2]));
+  EXPECT_FALSE(same_certificate((*reused)[1], (*plain)[2]));
+
+  // A leaf that differs from every reusable certificate gets its own parse.
+  Bytes sample = test::read_data_bytes("quotes/negative/v4_pck_leaf_pem_body.bin");
+  auto changed = parse_quote(sample);
+  ASSERT_TRUE(changed.ok());
+  auto leaf_changed = pck_chain_from_quote(*changed, reusable);
+  ASSERT_TRUE(leaf_changed.ok());
+  EXPECT_NE((*leaf_changed)[0].der(), (*plain)[0].der());
+  EXPECT_EQ((*leaf_changed)[2].get(), anchor.get());
 }
 
 TEST(VerifyQuote, StatusTableMatchesQvlCodes) {

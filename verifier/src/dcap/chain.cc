@@ -3,14 +3,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <utility>
 
 #include "acon/common/hash.h"
@@ -18,9 +19,12 @@
 
 namespace acon::verifier {
 
-// SignatureMemoScope's memo: (signed object DER, issuer key bit string) pairs that verified.
+// SignatureMemoScope's memo: the certificate and CRL signatures that verified in this scope,
+// with their issuers. Entries hold the objects (shared handles), so an address met again within
+// the scope is the same object, never a new one that reuses freed memory.
 struct SignatureMemo {
-  std::vector<std::pair<Bytes, Bytes>> verified;
+  std::vector<std::pair<Certificate, Certificate>> certificates;  // (signed, issuer)
+  std::vector<std::pair<Crl, Certificate>> crls;                  // (signed, issuer)
 };
 
 namespace {
@@ -54,7 +58,7 @@ Error fail(std::string_view status, std::string_view message) {
 }
 
 struct OsslStringFree {
-  void operator()(unsigned char* p) const { OPENSSL_free(p); }
+  void operator()(void* p) const { OPENSSL_free(p); }
 };
 
 // The (first) commonName of a certificate's subject, UTF-8; empty when absent.
@@ -73,8 +77,25 @@ std::string common_name(const Certificate& cert) {
   return std::string(reinterpret_cast<const char*>(owned.get()), static_cast<size_t>(len));
 }
 
+// Whether the (first) commonName of a certificate's subject contains `phrase`. Names in the
+// ASCII-compatible string types are searched in place; others are converted to UTF-8 first.
 bool cn_contains(const Certificate& cert, std::string_view phrase) {
-  return common_name(cert).find(phrase) != std::string::npos;
+  const X509_NAME* name = X509_get_subject_name(cert.get());
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) return false;
+  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  switch (ASN1_STRING_type(value)) {
+    case V_ASN1_UTF8STRING:
+    case V_ASN1_PRINTABLESTRING:
+    case V_ASN1_IA5STRING: {
+      // UTF-8 is a superset of these; an ASCII phrase matches the same bytes either way.
+      std::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                            static_cast<size_t>(ASN1_STRING_length(value)));
+      return text.find(phrase) != std::string_view::npos;
+    }
+    default:
+      return common_name(cert).find(phrase) != std::string::npos;
+  }
 }
 
 bool same_name(const X509_NAME* a, const X509_NAME* b) { return X509_NAME_cmp(a, b) == 0; }
@@ -85,11 +106,25 @@ bool issued_by(const Certificate& cert, const Certificate& issuer) {
 
 thread_local SignatureMemo* t_memo = nullptr;
 
-Bytes key_bits(const Certificate& issuer) {
-  const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(issuer.get());
-  if (key == nullptr) return {};
-  const unsigned char* p = ASN1_STRING_get0_data(key);
-  return Bytes(p, p + ASN1_STRING_length(key));
+ByteView bit_string_bytes(const ASN1_BIT_STRING* bits) {
+  if (bits == nullptr) return {};
+  return ByteView(ASN1_STRING_get0_data(bits), static_cast<size_t>(ASN1_STRING_length(bits)));
+}
+
+ByteView signature_bytes(const Certificate& cert) {
+  const ASN1_BIT_STRING* sig = nullptr;
+  X509_get0_signature(&sig, nullptr, cert.get());
+  return bit_string_bytes(sig);
+}
+
+ByteView crl_signature_bytes(const Crl& crl) {
+  const ASN1_BIT_STRING* sig = nullptr;
+  X509_CRL_get0_signature(crl.get(), &sig, nullptr);
+  return bit_string_bytes(sig);
+}
+
+bool equal_bytes(ByteView a, ByteView b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
 
 Bytes crl_der(const Crl& crl) {
@@ -101,17 +136,21 @@ Bytes crl_der(const Crl& crl) {
   return out;
 }
 
-// Runs `check` unless the memo of the current scope (if any) already holds (signed_der, issuer).
-template <typename Check>
-bool memoized(const Bytes& signed_der, const Certificate& issuer, Check check) {
-  if (t_memo == nullptr || signed_der.empty()) return check();
-  Bytes key = key_bits(issuer);
-  if (key.empty()) return check();
-  for (const auto& [der, bits] : t_memo->verified)
-    if (der == signed_der && bits == key) return true;
-  if (!check()) return false;
-  t_memo->verified.emplace_back(signed_der, std::move(key));
-  return true;
+// The same subject public key: the key bits and the key algorithm with its parameters (curve).
+bool same_public_key(const Certificate& a, const Certificate& b) {
+  if (a.get() == b.get()) return true;
+  ByteView bits_a = bit_string_bytes(X509_get0_pubkey_bitstr(a.get()));
+  if (bits_a.empty() || !equal_bytes(bits_a, bit_string_bytes(X509_get0_pubkey_bitstr(b.get()))))
+    return false;
+  X509_ALGOR* alg_a = nullptr;
+  X509_ALGOR* alg_b = nullptr;
+  if (X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &alg_a, X509_get_X509_PUBKEY(a.get())) !=
+          1 ||
+      X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &alg_b, X509_get_X509_PUBKEY(b.get())) !=
+          1 ||
+      alg_a == nullptr || alg_b == nullptr)
+    return false;
+  return X509_ALGOR_cmp(alg_a, alg_b) == 0;
 }
 
 bool signed_by_uncached(const Certificate& cert, const Certificate& issuer) {
@@ -121,43 +160,44 @@ bool signed_by_uncached(const Certificate& cert, const Certificate& issuer) {
 
 bool signed_by(const Certificate& cert, const Certificate& issuer) {
   if (t_memo == nullptr) return signed_by_uncached(cert, issuer);
-  return memoized(cert.der(), issuer, [&] { return signed_by_uncached(cert, issuer); });
+  for (const auto& [signed_cert, signer] : t_memo->certificates)
+    if (same_certificate(signed_cert, cert) && same_public_key(signer, issuer)) return true;
+  if (!signed_by_uncached(cert, issuer)) return false;
+  t_memo->certificates.emplace_back(cert, issuer);
+  return true;
 }
 
 bool self_signed(const Certificate& cert) { return issued_by(cert, cert) && signed_by(cert, cert); }
 
 // A trust anchor's self-signature depends only on the configured anchor, so it is checked once
-// per process per distinct anchor (bounded; anchors are few).
+// per process per distinct anchor (bounded; anchors are few). The list holds the anchors, so a
+// matching address is the verified object itself; another object with the same DER also counts.
 bool anchor_self_signed(const Certificate& anchor) {
   static std::mutex mutex;
-  static std::set<std::string> verified;
-  Bytes raw = anchor.der();
-  std::string der(raw.begin(), raw.end());
+  static std::vector<Certificate> verified;
   {
     std::lock_guard lock(mutex);
-    if (verified.count(der) != 0) return true;
+    for (const Certificate& known : verified)
+      if (known.get() == anchor.get()) return true;
+    for (const Certificate& known : verified)
+      if (same_certificate(known, anchor)) {
+        if (verified.size() < 64) verified.push_back(anchor);
+        return true;
+      }
   }
   if (!self_signed(anchor)) return false;
   std::lock_guard lock(mutex);
   if (verified.size() >= 64) verified.clear();
-  verified.insert(std::move(der));
+  verified.push_back(anchor);
   return true;
 }
 
 // self_signed(root), answered from anchor_self_signed when the root is byte-identical to an
 // anchor (same bytes, same verdict).
 bool root_self_signed(const Certificate& root, const TrustAnchors& anchors) {
-  Bytes der = root.der();
   for (const Certificate& anchor : anchors.roots)
-    if (anchor.der() == der) return anchor_self_signed(anchor);
+    if (same_certificate(anchor, root)) return anchor_self_signed(anchor);
   return self_signed(root);
-}
-
-ByteView signature_bytes(const Certificate& cert) {
-  const ASN1_BIT_STRING* sig = nullptr;
-  X509_get0_signature(&sig, nullptr, cert.get());
-  if (sig == nullptr) return {};
-  return ByteView(ASN1_STRING_get0_data(sig), static_cast<size_t>(ASN1_STRING_length(sig)));
 }
 
 // QVL rule: the chain's root has the same signature bytes as a configured, self-signed root.
@@ -165,9 +205,7 @@ bool trusted_root(const Certificate& root, const TrustAnchors& anchors) {
   ByteView sig = signature_bytes(root);
   if (sig.empty()) return false;
   return std::any_of(anchors.roots.begin(), anchors.roots.end(), [&](const Certificate& anchor) {
-    ByteView anchor_sig = signature_bytes(anchor);
-    return anchor_sig.size() == sig.size() &&
-           std::equal(sig.begin(), sig.end(), anchor_sig.begin()) && anchor_self_signed(anchor);
+    return equal_bytes(signature_bytes(anchor), sig) && anchor_self_signed(anchor);
   });
 }
 
@@ -182,7 +220,11 @@ bool crl_signed_by_uncached(const Crl& crl, const Certificate& issuer) {
 
 bool crl_signed_by(const Crl& crl, const Certificate& issuer) {
   if (t_memo == nullptr) return crl_signed_by_uncached(crl, issuer);
-  return memoized(crl_der(crl), issuer, [&] { return crl_signed_by_uncached(crl, issuer); });
+  for (const auto& [signed_crl, signer] : t_memo->crls)
+    if (same_crl(signed_crl, crl) && same_public_key(signer, issuer)) return true;
+  if (!crl_signed_by_uncached(crl, issuer)) return false;
+  t_memo->crls.emplace_back(crl, issuer);
+  return true;
 }
 
 bool crl_issued_by(const Crl& crl, const Certificate& issuer) {
@@ -288,15 +330,90 @@ const Certificate& intel_sgx_root_ca() {
 
 TrustAnchors default_trust_anchors() { return TrustAnchors{{intel_sgx_root_ca()}}; }
 
-Result<std::vector<Certificate>> pck_chain_from_quote(const Quote& quote) {
+bool same_certificate(const Certificate& a, const Certificate& b) {
+  if (a.get() == b.get()) return true;
+  // The signature bytes end the DER, so unequal signatures settle it without re-encoding.
+  ByteView sig_a = signature_bytes(a);
+  if (sig_a.empty() || !equal_bytes(sig_a, signature_bytes(b))) return false;
+  Bytes der_a = a.der();
+  return !der_a.empty() && der_a == b.der();
+}
+
+bool same_crl(const Crl& a, const Crl& b) {
+  if (a.get() == b.get()) return true;
+  ByteView sig_a = crl_signature_bytes(a);
+  if (sig_a.empty() || !equal_bytes(sig_a, crl_signature_bytes(b))) return false;
+  Bytes der_a = crl_der(a);
+  return !der_a.empty() && der_a == crl_der(b);
+}
+
+Result<std::vector<Certificate>> certificates_from_pem(
+    std::string_view pem, std::span<const Certificate* const> reusable) {
+  auto bad = [](std::string why) { return make_error(Errc::parse, "x509: " + std::move(why)); };
+  if (pem.size() > INT_MAX) return bad("PEM too large");
+  ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return bad("PEM too large");
+  std::vector<Certificate> out;
+  // The blocks Certificate::all_from_pem reads, with its messages: CERTIFICATE and X509
+  // CERTIFICATE, other types skipped, a broken block an error.
+  for (;;) {
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) {
+      unsigned long err = ERR_peek_last_error();
+      ERR_clear_error();
+      if (err == 0 || ERR_GET_REASON(err) == PEM_R_NO_START_LINE) break;
+      return bad("malformed certificate #" + std::to_string(out.size() + 1) + " in PEM text");
+    }
+    std::unique_ptr<char, OsslStringFree> owned_name(name);
+    std::unique_ptr<char, OsslStringFree> owned_header(header);
+    std::unique_ptr<unsigned char, OsslStringFree> owned_data(data);
+    std::string_view type(name);
+    if (type != PEM_STRING_X509 && type != PEM_STRING_X509_OLD) continue;
+    ByteView der(data, static_cast<size_t>(len));
+    const Certificate* known = nullptr;
+    for (const Certificate* candidate : reusable) {
+      // The signature bytes end the DER: a cheap test before comparing all of it.
+      ByteView sig = signature_bytes(*candidate);
+      if (sig.empty() || sig.size() > der.size() ||
+          !std::equal(sig.begin(), sig.end(), der.end() - static_cast<ptrdiff_t>(sig.size())))
+        continue;
+      if (equal_bytes(candidate->der(), der)) {
+        known = candidate;
+        break;
+      }
+    }
+    if (known != nullptr) {
+      out.push_back(*known);
+      continue;
+    }
+    auto cert = Certificate::from_der(der);
+    if (!cert.ok())
+      return bad("certificate #" + std::to_string(out.size() + 1) +
+                 " in PEM text: " + cert.error().message);
+    out.push_back(*std::move(cert));
+  }
+  if (out.empty()) return bad("no certificate in PEM text");
+  return out;
+}
+
+Result<std::vector<Certificate>> pck_chain_from_pem(std::string_view pem,
+                                                    std::span<const Certificate* const> reusable) {
+  auto chain = certificates_from_pem(pem, reusable);
+  if (!chain.ok())
+    return fail("STATUS_UNSUPPORTED_CERT_FORMAT", "PCK chain: " + chain.error().to_string());
+  return chain;
+}
+
+Result<std::vector<Certificate>> pck_chain_from_quote(
+    const Quote& quote, std::span<const Certificate* const> reusable) {
   auto pem = quote.pck_chain_pem();
   if (!pem.ok())
     return fail("STATUS_UNSUPPORTED_CERT_FORMAT",
                 "PCK certification data: " + pem.error().to_string());
-  auto chain = Certificate::all_from_pem(*pem);
-  if (!chain.ok())
-    return fail("STATUS_UNSUPPORTED_CERT_FORMAT", "PCK chain: " + chain.error().to_string());
-  return chain;
+  return pck_chain_from_pem(*pem, reusable);
 }
 
 Result<PckChain> verify_pck_chain(const std::vector<Certificate>& chain_from_quote,
@@ -387,10 +504,17 @@ Status verify_qe_report(const Quote& quote, const Certificate& pck_leaf) {
       !st.ok())
     return fail("STATUS_INVALID_QE_REPORT_SIGNATURE",
                 "QE report signature does not verify with the PCK leaf key");
+  return verify_qe_report_data(quote);
+}
 
-  Bytes hashed(sig.attestation_key.begin(), sig.attestation_key.end());
-  hashed.insert(hashed.end(), sig.qe_auth_data.begin(), sig.qe_auth_data.end());
-  Bytes expected = sha256(hashed);
+Status verify_qe_report_data(const Quote& quote) {
+  const QuoteSignatureData& sig = quote.signature;
+  auto hasher = Hasher::create(HashAlg::sha256);
+  if (!hasher.ok()) return hasher.error();
+  hasher->update(sig.attestation_key);
+  hasher->update(sig.qe_auth_data);
+  std::array<uint8_t, 32> expected{};
+  hasher->finish_into(expected);
   ByteView report_data = sig.qe_report.report_data;
   if (report_data.size() < expected.size() ||
       !std::equal(expected.begin(), expected.end(), report_data.begin()))

@@ -286,32 +286,38 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
   VerificationCache* cache = options.cache;
   SignatureMemoScope memo;  // shared root CA CRL / TCB signing cert are verified once
 
-  // The PCK chain: from the quote (type 5 PEM), else from the collateral bundle.
-  std::string chain_pem;
-  if (auto pem = quote.pck_chain_pem(); pem.ok()) {
-    chain_pem = std::string(*pem);
-  } else if (collateral.pck_certificate_chain.empty()) {
+  // The PCK chain: from the quote (type 5 PEM), else from the collateral bundle. `chain_bytes`
+  // is what the chain is made of, for the cache: the PEM text, or the bundle certificates' DER.
+  auto pem = quote.pck_chain_pem();
+  if (!pem.ok() && collateral.pck_certificate_chain.empty())
     return make_error(
         Errc::unsupported,
         "quote carries no PEM PCK chain and the collateral has none: " + pem.error().to_string());
-  } else {
-    // Only the cache key is made of this text; the certificates are used as parsed.
-    for (const Certificate& cert : collateral.pck_certificate_chain)
-      chain_pem += base64_encode(cert.der()) + "\n";
+  Bytes bundle_chain;
+  ByteView chain_bytes;
+  if (pem.ok()) {
+    chain_bytes = as_bytes(*pem);
+  } else if (cache != nullptr) {
+    for (const Certificate& cert : collateral.pck_certificate_chain) {
+      Bytes der = cert.der();
+      append_u32be(bundle_chain, static_cast<uint32_t>(der.size()));
+      append(bundle_chain, der);
+    }
+    chain_bytes = bundle_chain;
   }
 
   // 1. PCK chain and CRLs to the trust anchor (QvE: sgxAttestationVerifyPCKCertificate), then
   //    the PCK certificate's SGX extension.
   std::shared_ptr<const VerifiedPckChain> pck;
-  std::string pck_key;
-  if (cache != nullptr) {
-    pck_key = VerificationCache::pck_chain_key(chain_pem, collateral, options.anchors);
-    pck = cache->pck_chain(pck_key);
-  }
+  if (cache != nullptr) pck = cache->pck_chain(chain_bytes, collateral, options.anchors);
   if (pck == nullptr) {
     std::vector<Certificate> chain;
-    if (quote.pck_chain_pem().ok()) {
-      auto parsed = pck_chain_from_quote(quote);
+    if (pem.ok()) {
+      // The root is normally the anchor and the intermediate the collateral's PCK CRL issuer.
+      std::vector<const Certificate*> reusable;
+      for (const Certificate& root : options.anchors.roots) reusable.push_back(&root);
+      for (const Certificate& cert : collateral.pck_crl_issuer_chain) reusable.push_back(&cert);
+      auto parsed = pck_chain_from_pem(*pem, reusable);
       if (!parsed.ok()) return parsed.error();
       chain = std::move(*parsed);
     } else {
@@ -328,7 +334,8 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
                     sgx.error().to_string());
     auto entry = std::make_shared<const VerifiedPckChain>(
         VerifiedPckChain{std::move(*verified), std::move(*sgx)});
-    if (cache != nullptr) cache->remember_pck_chain(pck_key, *entry);
+    if (cache != nullptr)
+      cache->remember_pck_chain(chain_bytes, collateral, options.anchors, *entry);
     pck = std::move(entry);
   }
   const SgxExtension& sgx = pck->sgx;
@@ -336,18 +343,14 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
 
   // 2. TCB-info and QE-identity issuer chains and signatures (sgxAttestationVerifyTCBInfo /
   //    sgxAttestationVerifyEnclaveIdentity).
-  std::string collateral_key;
-  bool collateral_cached = false;
-  if (cache != nullptr) {
-    collateral_key = VerificationCache::collateral_key(collateral, options.anchors);
-    collateral_cached = cache->collateral_verified(collateral_key);
-  }
+  const bool collateral_cached =
+      cache != nullptr && cache->collateral_verified(collateral, options.anchors);
   if (!collateral_cached) {
     verdict.ecdsa_verifications += kCollateralVerifications;
     auto st = verify_collateral_signatures(collateral, collateral.root_ca_crl, options.anchors);
     if (!st.ok())
       return failed(std::move(verdict), st.error(), status_named("STATUS_SGX_TCB_INFO_INVALID"));
-    if (cache != nullptr) cache->remember_collateral(collateral_key);
+    if (cache != nullptr) cache->remember_collateral(collateral, options.anchors);
   }
 
   // 3. Time (§2.8): only upper bounds count; expiry is a flag unless strict.
@@ -376,10 +379,21 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
         !st.ok())
       return failed(std::move(verdict), st.error(), QvlStatus::tdx_module_mismatch);
   }
-  verdict.ecdsa_verifications += kQeReportVerifications;
-  if (auto st = verify_qe_report(quote, pck->chain.leaf); !st.ok())
+  // The QE report signature depends only on the report, the signature and the PCK leaf key, all
+  // of which repeat between quotes of one platform; the report-data binding is checked always.
+  std::string qe_key;
+  bool qe_report_cached = false;
+  if (cache != nullptr) {
+    qe_key = VerificationCache::qe_report_key(quote, pck->chain.leaf);
+    qe_report_cached = cache->qe_report_verified(qe_key);
+  }
+  if (!qe_report_cached) verdict.ecdsa_verifications += kQeReportVerifications;
+  if (auto st = qe_report_cached ? verify_qe_report_data(quote)
+                                 : verify_qe_report(quote, pck->chain.leaf);
+      !st.ok())
     return failed(std::move(verdict), st.error(),
                   status_named("STATUS_INVALID_QE_REPORT_SIGNATURE"));
+  if (cache != nullptr && !qe_report_cached) cache->remember_qe_report(qe_key);
   if (auto st = check_qe_identity(qe_identity, quote.signature.qe_report); !st.ok())
     return failed(std::move(verdict), st.error(), QvlStatus::qe_identity_mismatch);
   verdict.ecdsa_verifications += kQuoteVerifications;

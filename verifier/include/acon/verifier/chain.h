@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,8 +55,24 @@ struct PckChain {
 };
 
 // The type-5 PEM chain of a quote (leaf, intermediate, root). Errors → verify_failed with
-// STATUS_UNSUPPORTED_CERT_FORMAT (not type 5, not PEM, unparsable certificate).
-Result<std::vector<Certificate>> pck_chain_from_quote(const Quote& quote);
+// STATUS_UNSUPPORTED_CERT_FORMAT (not type 5, not PEM, unparsable certificate). A certificate
+// whose DER equals one of `reusable` (say the trust anchors and the collateral's PCK CRL issuer
+// chain) is that certificate rather than a new parse of the same bytes: OpenSSL 3.0 spends about
+// 100 us decoding each certificate's public key.
+Result<std::vector<Certificate>> pck_chain_from_quote(
+    const Quote& quote, std::span<const Certificate* const> reusable = {});
+// The same from the PEM text itself (Quote::pck_chain_pem()).
+Result<std::vector<Certificate>> pck_chain_from_pem(
+    std::string_view pem, std::span<const Certificate* const> reusable = {});
+// Certificate::all_from_pem (same blocks, same Errc::parse messages), taking a certificate from
+// `reusable` instead of parsing it again when the DER is equal.
+Result<std::vector<Certificate>> certificates_from_pem(
+    std::string_view pem, std::span<const Certificate* const> reusable);
+
+// The same certificate / CRL: one parsed object, or equal DER (compared only when the signature
+// bytes are equal). Parsed certificates and CRLs are immutable, so the object test is exact.
+bool same_certificate(const Certificate& a, const Certificate& b);
+bool same_crl(const Crl& a, const Crl& b);
 
 // §2.2 / §2.4 item 1: `chain_from_quote` is leaf, intermediate, root. Checks subject CNs and
 // issuers, every signature, the root against `anchors`, both CRL signatures (root CA CRL by the
@@ -75,6 +92,9 @@ Status verify_collateral_signatures(const Collateral& collateral, const Crl& roo
 // bytes with the PCK leaf key; then SHA256(attestation_key || qe_auth_data) must equal
 // qe_report.report_data[0..32] (bytes 32..63 are not checked, as in QVL).
 Status verify_qe_report(const Quote& quote, const Certificate& pck_leaf);
+// The second half of verify_qe_report alone: the report-data binding of the attestation key and
+// QE authentication data (for a QE report whose signature is known to verify).
+Status verify_qe_report_data(const Quote& quote);
 
 // §2.4 item 7: the quote signature, made with the raw x||y P-256 attestation key over
 // signed_region().
@@ -94,10 +114,11 @@ CollateralTimes collateral_times(const PckChain& pck_chain, const Collateral& co
 bool collateral_expired(const CollateralTimes& times, Time at);
 
 // While one is alive on a thread, a certificate or CRL signature that verified under an issuer
-// key is remembered (by the signed object's DER and the key's bytes) and not verified again, so
-// the root CA CRL and TCB signing certificate shared by the PCK chain and both collateral issuer
-// chains cost one ECDSA verify each per call. verify_quote opens one per call; nothing outlives
-// it. Not copyable; scopes nest (the inner one starts empty).
+// key is remembered (the signed object, matched as same_certificate / same_crl do, and the
+// issuer's public key with its algorithm) and not verified again, so the root CA CRL and TCB
+// signing certificate shared by the PCK chain and both collateral issuer chains cost one ECDSA
+// verify each per call. verify_quote opens one per call; nothing outlives it. Not copyable;
+// scopes nest (the inner one starts empty).
 struct SignatureMemo;
 class SignatureMemoScope {
  public:
