@@ -236,6 +236,8 @@ TEST(VerifyQuote, VerdictCarriesSupplementalData) {
   EXPECT_EQ(json["module_identity"], "TDX_01");
   EXPECT_EQ(json["supplemental"]["fmspc"], "b0c06f000000");
   EXPECT_FALSE(json.contains("failure"));
+  EXPECT_FALSE(verdict.simulated);  // a real Intel platform
+  EXPECT_FALSE(json.contains("simulated"));
 
   QuoteVerdict sgx = verdict_of("phala-sgx-v3");
   EXPECT_EQ(verdict_json(sgx)["tcb_status"], "ConfigurationAndSWHardeningNeeded");

@@ -307,6 +307,8 @@ TEST(SimVerify, V4AndV5UpToDateWithTheSimRootOnly) {
     ASSERT_TRUE(parsed.ok());
     EXPECT_TRUE(verifier::is_simulated_quote(*parsed));
     EXPECT_EQ(verifier::quote_claims(*parsed)["simulated"], true);
+    EXPECT_TRUE(verdict.simulated);
+    EXPECT_EQ(verifier::verdict_json(verdict)["simulated"], true);
 
     // The default anchors (Intel's root) never accept it.
     verifier::VerifyOptions defaults;

@@ -8,6 +8,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/verifier/cache.h"
+#include "acon/verifier/claims.h"
 #include "acon/verifier/dcap.h"
 
 namespace acon::verifier {
@@ -340,6 +341,7 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
   }
   const SgxExtension& sgx = pck->sgx;
   verdict.fmspc.assign(sgx.fmspc.begin(), sgx.fmspc.end());
+  verdict.simulated = sgx.fmspc == kSimulatedFmspc;
 
   // 2. TCB-info and QE-identity issuer chains and signatures (sgxAttestationVerifyTCBInfo /
   //    sgxAttestationVerifyEnclaveIdentity).
@@ -456,6 +458,7 @@ Json verdict_json(const QuoteVerdict& verdict) {
       {"fmspc", hex_encode(verdict.fmspc)},
       {"collateral_expired", verdict.collateral_expired},
   };
+  if (verdict.simulated) out["simulated"] = true;
   if (!verdict.failure.empty()) out["failure"] = verdict.failure;
   if (verdict.tcb) {
     out["tcb_status"] = tcb_status_name(verdict.tcb->tcb_status);

@@ -90,6 +90,9 @@ struct QuoteVerdict {
   Time tcb_date{};
   Bytes fmspc;  // empty when the PCK certificate was not reached
   bool collateral_expired = false;
+  // The PCK certificate carries the simulated platform's FMSPC marker (claims.h
+  // kSimulatedFmspc): evidence from acon-sim, never from real hardware. verdict_json says so.
+  bool simulated = false;
   bool supplemental_valid = false;  // false when verification stopped before the TCB stage
   SupplementalData supplemental;
   std::optional<TcbEvaluation> tcb;
@@ -109,6 +112,7 @@ Result<QuoteVerdict> verify_quote(const Quote& quote, const Collateral& collater
 
 // {"status": "STATUS_OK", "status_code": 0, "qv_result": "SGX_QL_QV_RESULT_OK", "accepted",
 //  "tcb_status", "advisory_ids", "tcb_date", "fmspc", "collateral_expired", "supplemental": {...}}
+// plus "simulated": true for a simulated platform's quote.
 Json verdict_json(const QuoteVerdict& verdict);
 
 }  // namespace acon::verifier
