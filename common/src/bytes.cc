@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <cstdio>
 #include <limits>
 
 namespace acon {
@@ -57,6 +58,14 @@ Result<Bytes> random_bytes(size_t n) {
   if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
     return make_error(Errc::crypto, "random_bytes: DRBG failure");
   return out;
+}
+
+std::string hex_literal(uint64_t value, int min_digits) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%0*llx",
+                min_digits < 1 ? 1 : (min_digits > 16 ? 16 : min_digits),
+                static_cast<unsigned long long>(value));
+  return buf;
 }
 
 std::string hex_encode(ByteView data) {

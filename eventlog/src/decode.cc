@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "acon/common/reader.h"
+#include "acon/common/utf8.h"
 
 namespace acon::eventlog {
 namespace {
@@ -35,69 +36,6 @@ constexpr size_t kSignatureListHeader = 28;  // EFI_SIGNATURE_LIST before Signat
 constexpr std::string_view kEfiGlobalVariable = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 constexpr std::string_view kImageSecurityDatabase = "d719b2cb-3d3a-4596-a3bc-dad00e67656f";
 
-std::string hex_u64(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string hex_u32_fixed(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-constexpr uint32_t kReplacement = 0xFFFD;
-
-// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (overlongs, surrogates and
-// values above U+10FFFF are invalid).
-size_t utf8_sequence(std::string_view s, size_t i, uint32_t* cp) {
-  auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  uint8_t b0 = byte(i);
-  if (b0 < 0x80) {
-    *cp = b0;
-    return 1;
-  }
-  size_t n;
-  uint32_t v;
-  uint32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, v = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, v = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, v = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (byte(i + k) & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return n;
-}
-
 // The bytes as UTF-8 with every invalid sequence replaced by U+FFFD.
 std::string sanitize_utf8(std::string_view s) {
   std::string out;
@@ -106,7 +44,7 @@ std::string sanitize_utf8(std::string_view s) {
     uint32_t cp = 0;
     size_t n = utf8_sequence(s, i, &cp);
     if (n == 0) {
-      append_utf8(out, kReplacement);
+      append_utf8(out, kUnicodeReplacement);
       ++i;
     } else {
       out.append(s.substr(i, n));
@@ -128,28 +66,6 @@ bool is_printable_utf8(std::string_view s) {
     i += n;
   }
   return true;
-}
-
-// UTF-16LE code units to UTF-8, stopping at the first NUL unit; unpaired surrogates become U+FFFD.
-// An odd trailing byte is ignored.
-std::string utf16_to_utf8(ByteView b) {
-  std::string out;
-  size_t units = b.size() / 2;
-  auto unit = [&](size_t k) { return static_cast<uint16_t>(b[2 * k] | (b[2 * k + 1] << 8)); };
-  for (size_t k = 0; k < units; ++k) {
-    uint16_t u = unit(k);
-    if (u == 0) break;
-    if (u >= 0xD800 && u <= 0xDBFF && k + 1 < units) {
-      uint16_t lo = unit(k + 1);
-      if (lo >= 0xDC00 && lo <= 0xDFFF) {
-        append_utf8(out, 0x10000 + ((uint32_t{u} - 0xD800) << 10) + (lo - 0xDC00));
-        ++k;
-        continue;
-      }
-    }
-    append_utf8(out, (u >= 0xD800 && u <= 0xDFFF) ? kReplacement : u);
-  }
-  return out;
 }
 
 bool all_zero(ByteView b) {
@@ -181,7 +97,7 @@ std::optional<Text> decode_utf16_text(ByteView data) {
   if (end < 2) return std::nullopt;
   if (!all_zero(data.subspan(2 * end))) return std::nullopt;
   Text t;
-  t.text = utf16_to_utf8(data.first(2 * end));
+  t.text = utf16le_to_utf8(data.first(2 * end));
   if (!is_printable_utf8(t.text)) return std::nullopt;
   t.utf16 = true;
   t.text_end = 2 * end;
@@ -470,7 +386,7 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
           return vendor_text("VenMedia", r, *g);
         }
         case 4:
-          return utf16_to_utf8(body);
+          return utf16le_to_utf8(body);
         case 5:
         case 6:
         case 7: {
@@ -675,7 +591,7 @@ Status decode_sp800_155(ByteView data, Json& d) {
       loc["device_path"] = device_path_to_text(value);
     } else if (type == 3 && value.size() >= kGuidSize) {
       loc["variable_guid"] = guid_to_text(value.first(kGuidSize));
-      loc["variable_name"] = utf16_to_utf8(value.subspan(kGuidSize));
+      loc["variable_name"] = utf16le_to_utf8(value.subspan(kGuidSize));
     } else {
       loc["hex"] = hex_encode(value);
     }
@@ -713,7 +629,7 @@ Status decode_no_action(const Event& e, Json& d) {
 Status decode_blob(ByteReader& r, Json& d) {
   ACON_TRY(uint64_t base, r.u64("BlobBase"));
   ACON_TRY(uint64_t length, r.u64("BlobLength"));
-  d["blob_base"] = hex_u64(base);
+  d["blob_base"] = hex_literal(base);
   d["blob_length"] = length;
   return {};
 }
@@ -745,7 +661,7 @@ Status decode_handoff_tables(ByteView data, bool with_description, Json& d) {
   for (uint64_t i = 0; i < count; ++i) {
     ACON_TRY(ByteView guid, r.bytes(kGuidSize, "TableEntry.VendorGuid"));
     ACON_TRY(uint64_t ptr, r.u64("TableEntry.VendorTable"));
-    tables.push_back({{"vendor_guid", guid_to_text(guid)}, {"vendor_table", hex_u64(ptr)}});
+    tables.push_back({{"vendor_guid", guid_to_text(guid)}, {"vendor_table", hex_literal(ptr)}});
   }
   d["tables"] = std::move(tables);
   return {};
@@ -846,7 +762,7 @@ Status decode_load_option(ByteView data, size_t base, Json& d) {
   while (2 * units + 1 < rest.size() && (rest[2 * units] | rest[2 * units + 1]) != 0) ++units;
   if (2 * units + 1 >= rest.size())
     return finish(r.invalid("EFI_LOAD_OPTION.Description", "no NUL terminator"));
-  opt["description"] = utf16_to_utf8(rest.first(2 * units));
+  opt["description"] = utf16le_to_utf8(rest.first(2 * units));
   (void)r.skip(2 * units + 2, "EFI_LOAD_OPTION.Description");
   size_t path_offset = r.offset();
   auto path = r.bytes(*path_length, "EFI_LOAD_OPTION.FilePathList");
@@ -874,7 +790,7 @@ Status decode_variable(uint32_t type, ByteView data, Json& d, Rule& rule) {
                          std::to_string(r.remaining()) + " bytes left");
   ACON_TRY(ByteView name_bytes,
            r.bytes(static_cast<size_t>(name_length) * 2, "UEFI_VARIABLE_DATA.UnicodeName"));
-  std::string name = utf16_to_utf8(name_bytes);
+  std::string name = utf16le_to_utf8(name_bytes);
   d["unicode_name"] = name;
   if (data_length > r.remaining())
     return r.invalid("UEFI_VARIABLE_DATA.VariableData",
@@ -923,11 +839,11 @@ Status decode_variable(uint32_t type, ByteView data, Json& d, Rule& rule) {
 Status decode_image_load(ByteView data, Json& d) {
   ByteReader r(data);
   ACON_TRY(uint64_t location, r.u64("UEFI_IMAGE_LOAD_EVENT.ImageLocationInMemory"));
-  d["image_location"] = hex_u64(location);
+  d["image_location"] = hex_literal(location);
   ACON_TRY(uint64_t length, r.u64("UEFI_IMAGE_LOAD_EVENT.ImageLengthInMemory"));
   d["image_length"] = length;
   ACON_TRY(uint64_t link, r.u64("UEFI_IMAGE_LOAD_EVENT.ImageLinkTimeAddress"));
-  d["image_link_time_address"] = hex_u64(link);
+  d["image_link_time_address"] = hex_literal(link);
   ACON_TRY(uint64_t path_length, r.u64("UEFI_IMAGE_LOAD_EVENT.LengthOfDevicePath"));
   d["device_path_length"] = path_length;
   if (path_length > r.remaining())
@@ -947,7 +863,7 @@ Status decode_gpt(ByteView data, Json& d) {
   ACON_TRY(ByteView signature, r.bytes(8, "GPT.Header.Signature"));
   d["signature"] = sanitize_utf8(signature);
   ACON_TRY(uint32_t revision, r.u32("GPT.Header.Revision"));
-  d["revision"] = hex_u32_fixed(revision);
+  d["revision"] = hex_literal(revision, 8);
   ACON_TRY(uint32_t header_size, r.u32("GPT.Header.HeaderSize"));
   d["header_size"] = header_size;
   ACON_CHECK(r.skip(8, "GPT.Header.HeaderCRC32+Reserved"));
@@ -993,8 +909,8 @@ Status decode_gpt(ByteView data, Json& d) {
                      {"unique_partition_guid", guid_to_text(unique)},
                      {"starting_lba", start},
                      {"ending_lba", end},
-                     {"attributes", hex_u64(attributes)},
-                     {"name", utf16_to_utf8(name)}});
+                     {"attributes", hex_literal(attributes)},
+                     {"name", utf16le_to_utf8(name)}});
   }
   d["partitions"] = std::move(parts);
   return {};
@@ -1025,7 +941,7 @@ Status decode_aael_text(ByteView text, size_t base, Json& d) {
 Status decode_tagged_event(ByteView data, Json& d, Rule& rule) {
   ByteReader r(data);
   ACON_TRY(uint32_t id, r.u32("TaggedEvent.taggedEventID"));
-  d["tagged_event_id"] = hex_u32_fixed(id);
+  d["tagged_event_id"] = hex_literal(id, 8);
   if (id == kTagAael) {
     d["tag_name"] = "AAEL";
     // The CoCo AA extends H(whole tagged event), whatever its inner size field says.

@@ -54,12 +54,6 @@ constexpr size_t kHeaderFixedSize = 32;  // TCG_PCR_EVENT before its event data
 constexpr size_t kSpecIdMinSize = 29;    // up to numberOfAlgorithms, plus vendorInfoSize
 constexpr char kSpecIdSignature[] = "Spec ID Event03";
 
-std::string hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", v);
-  return buf;
-}
-
 Error at_event(const Error& e, size_t number) {
   return make_error(e.code, "event " + std::to_string(number) + ": " + e.message);
 }
@@ -125,7 +119,7 @@ std::string event_type_name(uint32_t type) {
   for (const auto& t : kTypeNames) {
     if (t.type == type) return std::string(t.name);
   }
-  return "UNKNOWN_" + hex32(type);
+  return "UNKNOWN_" + hex_literal(type);
 }
 
 namespace {
@@ -161,7 +155,7 @@ uint16_t tpm_alg_for_hash(HashAlg alg) {
 
 std::string tpm_alg_name(uint16_t alg_id) {
   const TpmAlg* a = find_tpm_alg(alg_id);
-  return a ? std::string(a->name) : hex32(alg_id);
+  return a ? std::string(a->name) : hex_literal(alg_id);
 }
 
 std::string_view mr_name(uint32_t index) {

@@ -20,12 +20,6 @@ std::string_view check_name(DigestCheck c) {
   return "not_applicable";
 }
 
-std::string hex16(uint16_t v) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%04x", v);
-  return buf;
-}
-
 // A one-line human summary of the decoded details.
 std::string summary(const Json& details) {
   for (const char* key :
@@ -56,8 +50,9 @@ Json to_json(const EventLog& log, const Replayer& replay, const FormatOptions& o
   const SpecIdEvent& s = log.spec_id;
   Json algs = Json::array();
   for (const auto& a : s.algorithms)
-    algs.push_back(
-        {{"id", hex16(a.id)}, {"name", tpm_alg_name(a.id)}, {"digest_size", a.digest_size}});
+    algs.push_back({{"id", hex_literal(a.id, 4)},
+                    {"name", tpm_alg_name(a.id)},
+                    {"digest_size", a.digest_size}});
   doc["spec_id"] = {{"signature", s.signature},
                     {"platform_class", s.platform_class},
                     {"spec_version", std::to_string(s.spec_version_major) + "." +

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "acon/common/reader.h"
+#include "acon/common/utf8.h"
 #include "acon/eventlog/decode.h"
 
 namespace acon::eventlog {
@@ -17,55 +19,10 @@ constexpr size_t kVariableDataHeader = 32;  // UEFI_VARIABLE_DATA up to UnicodeN
 constexpr size_t kImageLoadHeader = 32;     // UEFI_IMAGE_LOAD_EVENT up to DevicePath
 constexpr size_t kFirmwareBlob = 16;        // UEFI_PLATFORM_FIRMWARE_BLOB
 
-uint64_t le(ByteView d, size_t off, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v |= uint64_t{d[off + i]} << (8 * i);
-  return v;
-}
-
-std::string hex0x(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
 // `bytes` up to its first NUL, as printf("%.*s") prints it.
 std::string_view c_text(ByteView bytes) {
   std::string_view s = as_chars(bytes);
   return s.substr(0, s.find('\0'));
-}
-
-// UTF-16LE code units up to the first NUL, as UTF-8 (unpaired surrogates become U+FFFD).
-std::string utf16_to_utf8(ByteView units, size_t count) {
-  std::string out;
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t c = static_cast<uint32_t>(le(units, 2 * i, 2));
-    if (c == 0) break;
-    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < count) {
-      uint32_t lo = static_cast<uint32_t>(le(units, 2 * i + 2, 2));
-      if (lo >= 0xDC00 && lo <= 0xDFFF) {
-        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
-        ++i;
-      }
-    }
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  return out;
 }
 
 // A `|-` block body: the text up to its first NUL, every line indented by `indent`.
@@ -89,14 +46,14 @@ void raw_hex(std::string& out, ByteView data, const Tpm2YamlOptions& options) {
 // yaml_uefi_var (version 1): the fixed fields, the name, and the data as hex.
 bool uefi_variable(std::string& out, ByteView d) {
   if (d.size() < kVariableDataHeader) return false;
-  uint64_t name_len = le(d, 16, 8);
-  uint64_t data_len = le(d, 24, 8);
+  uint64_t name_len = load_le(d.subspan(16, 8));
+  uint64_t data_len = load_le(d.subspan(24, 8));
   size_t room = d.size() - kVariableDataHeader;
   if (name_len > room / 2 || data_len > room - 2 * name_len) return false;
   out += "  Event:\n    VariableName: " + guid_to_text(d.first(16)) + "\n";
   out += "    UnicodeNameLength: " + std::to_string(name_len) + "\n";
   out += "    VariableDataLength: " + std::to_string(data_len) + "\n";
-  out += "    UnicodeName: " + utf16_to_utf8(d.subspan(kVariableDataHeader), name_len) + "\n";
+  out += "    UnicodeName: " + utf16le_to_utf8(d.subspan(kVariableDataHeader, 2 * name_len)) + "\n";
   if (data_len > 0) {
     out += "    VariableData: \"" +
            hex_encode(d.subspan(kVariableDataHeader + 2 * name_len, data_len)) + "\"\n";
@@ -105,8 +62,8 @@ bool uefi_variable(std::string& out, ByteView d) {
 }
 
 void firmware_blob_fields(std::string& out, ByteView blob) {
-  out += "    BlobBase: " + hex0x(le(blob, 0, 8)) + "\n";
-  out += "    BlobLength: " + hex0x(le(blob, 8, 8)) + "\n";
+  out += "    BlobBase: " + hex_literal(load_le(blob.subspan(0, 8))) + "\n";
+  out += "    BlobLength: " + hex_literal(load_le(blob.subspan(8, 8))) + "\n";
 }
 
 // yaml_uefi_platfwblob2. tpm2-tools converts the description through a buffer one byte too
@@ -183,11 +140,11 @@ void ipl_lines(std::string& out, ByteView d) {
 
 bool image_load(std::string& out, ByteView d, const Tpm2YamlOptions& options) {
   if (d.size() < kImageLoadHeader) return false;
-  uint64_t path_len = le(d, 24, 8);
+  uint64_t path_len = load_le(d.subspan(24, 8));
   ByteView rest = d.subspan(kImageLoadHeader);
-  out += "  Event:\n    ImageLocationInMemory: " + hex0x(le(d, 0, 8)) + "\n";
-  out += "    ImageLengthInMemory: " + std::to_string(le(d, 8, 8)) + "\n";
-  out += "    ImageLinkTimeAddress: " + hex0x(le(d, 16, 8)) + "\n";
+  out += "  Event:\n    ImageLocationInMemory: " + hex_literal(load_le(d.subspan(0, 8))) + "\n";
+  out += "    ImageLengthInMemory: " + std::to_string(load_le(d.subspan(8, 8))) + "\n";
+  out += "    ImageLinkTimeAddress: " + hex_literal(load_le(d.subspan(16, 8))) + "\n";
   out += "    LengthOfDevicePath: " + std::to_string(path_len) + "\n";
   // Without efivar tpm2-tools prints every byte after the fixed fields, whatever
   // LengthOfDevicePath says.

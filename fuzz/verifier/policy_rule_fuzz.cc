@@ -8,13 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "acon/common/hash.h"
 #include "acon/verifier/image/policy.h"
+#include "acond_reference.h"
 #include "fuzz_support.h"
 
 namespace {
@@ -69,65 +69,6 @@ std::vector<PolicyImage> images_of(std::string_view text) {
   return out;
 }
 
-Verdict direct_greedy(const std::vector<PolicyImage>& pod, const PolicyImage& n) {
-  bool any_rejecting = false;
-  for (const auto& i : pod) any_rejecting |= i.reject_unaccepted;
-  if (any_rejecting) {
-    bool accepted = false;
-    for (const auto& i : pod) {
-      auto r = match_rules(i.accepts, n);
-      if (r.match == RuleMatch::error) return Verdict::error;
-      if (r.match == RuleMatch::yes) {
-        accepted = true;
-        break;
-      }
-    }
-    if (!accepted) return Verdict::rejected;
-    if (!n.reject_unaccepted) return Verdict::accepted;
-    for (const auto& i : pod) {
-      if (!i.reject_unaccepted) continue;
-      auto r = match_rules(n.accepts, i);
-      if (r.match == RuleMatch::error) return Verdict::error;
-      if (r.match == RuleMatch::yes) return Verdict::accepted;
-    }
-    return Verdict::rejected;
-  }
-  if (!n.reject_unaccepted) return Verdict::accepted;
-  for (const auto& i : pod) {
-    auto r = match_rules(n.accepts, i);
-    if (r.match == RuleMatch::error) return Verdict::error;
-    if (r.match == RuleMatch::no) return Verdict::rejected;
-  }
-  return Verdict::accepted;
-}
-
-bool edge(const PolicyImage& from, const PolicyImage& to) {
-  for (const auto& rule : from.accepts)
-    if (match_rules(std::vector<std::string>{rule}, to).match == RuleMatch::yes) return true;
-  return false;
-}
-
-bool graph_valid(const std::vector<PolicyImage>& v) {
-  for (size_t r = 0; r < v.size(); ++r) {
-    if (!v[r].reject_unaccepted) continue;
-    std::vector<bool> seen(v.size(), false);
-    std::deque<size_t> q{r};
-    seen[r] = true;
-    while (!q.empty()) {
-      size_t x = q.front();
-      q.pop_front();
-      for (size_t y = 0; y < v.size(); ++y)
-        if (!seen[y] && edge(v[x], v[y])) {
-          seen[y] = true;
-          q.push_back(y);
-        }
-    }
-    for (bool s : seen)
-      if (!s) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -155,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Admission g = greedy.check(candidate);
   if (greedy.find(candidate.image_id()) != nullptr) {
     if (g.verdict != Verdict::already_loaded) abort();
-  } else if (g.verdict != direct_greedy(greedy_loaded, candidate)) {
+  } else if (g.verdict != reference::acond_is_manifest_accepted(greedy_loaded, candidate)) {
     abort();
   }
   if ((g.verdict == Verdict::rejected || g.verdict == Verdict::error) != g.refusal.has_value())
@@ -170,11 +111,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (s.verdict == Verdict::accepted) {
     std::vector<PolicyImage> would = graph_loaded;
     would.push_back(candidate);
-    if (!graph_valid(would)) abort();
+    if (!reference::graph_valid(would)) abort();
   } else if (s.verdict == Verdict::rejected) {
     std::vector<PolicyImage> would = graph_loaded;
     would.push_back(candidate);
-    if (graph_valid(would)) abort();
+    if (reference::graph_valid(would)) abort();
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "acon/common/unique_fd.h"
 #include "internal.h"
 
 namespace acon::guest::sim {
@@ -18,22 +19,6 @@ namespace {
 Error io_error(const std::string& path, std::string_view what) {
   return make_error(Errc::io, path + ": " + std::string(what) + ": " + std::strerror(errno));
 }
-
-// An open descriptor, closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 // flock on "<path>.lock": a separate file, because the state file itself is replaced by rename
 // and a lock on a replaced inode would no longer exclude anyone.
@@ -51,20 +36,17 @@ class StateLock {
     if (rc != 0) return io_error(lock_path, "flock");
     return lock;
   }
-  StateLock(StateLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  StateLock(StateLock&& other) noexcept = default;
   StateLock& operator=(StateLock&&) = delete;
-  ~StateLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the flock
-  }
 
  private:
   explicit StateLock(int fd) : fd_(fd) {}
-  int fd_;
+  UniqueFd fd_;  // closing it releases the flock
 };
 
 Result<SecretBytes> read_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) return io_error(path, "open");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return io_error(path, "open");
   SecretBytes out;
   uint8_t buffer[65536];
   for (;;) {
@@ -93,8 +75,8 @@ Status write_all(int fd, ByteView data, const std::string& path) {
 Status replace_file(const std::string& path, ByteView data) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd.ok()) return io_error(tmp, "open");
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return io_error(tmp, "open");
     Status written = write_all(fd.get(), data, tmp);
     if (written.ok() && ::fsync(fd.get()) != 0) written = io_error(tmp, "fsync");
     if (!written.ok()) {
@@ -109,8 +91,8 @@ Status replace_file(const std::string& path, ByteView data) {
   }
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.ok()) ::fsync(dir_fd.get());  // best effort: the rename itself has happened
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.valid()) ::fsync(dir_fd.get());  // best effort: the rename itself has happened
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "acon/common/reader.h"
+#include "acon/common/unique_fd.h"
 #include "acon/guest/tdx.h"
 #include "tdx_internal.h"
 #include "tdx_ioctl_abi.h"
@@ -35,41 +36,17 @@ Result<ByteView> field(ByteReader& r, size_t offset, size_t size, std::string_vi
 class FdIoctlDevice final : public IoctlDevice {
  public:
   explicit FdIoctlDevice(int fd) : fd_(fd) {}
-  ~FdIoctlDevice() override { ::close(fd_); }
-  FdIoctlDevice(const FdIoctlDevice&) = delete;
-  FdIoctlDevice& operator=(const FdIoctlDevice&) = delete;
 
   int ioctl(unsigned long request, void* arg) override {
     int rc;
     do {
-      rc = ::ioctl(fd_, request, arg);
+      rc = ::ioctl(fd_.get(), request, arg);
     } while (rc == -1 && errno == EINTR);
     return rc == -1 ? errno : 0;
   }
 
  private:
-  int fd_;
-};
-
-// Closes a descriptor on every path out of a function.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  // close() reports deferred errors of attribute files; the guard then has nothing left to do.
-  int close_now() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
+  UniqueFd fd_;
 };
 
 }  // namespace
@@ -84,9 +61,8 @@ Result<TdReport> parse_tdreport(ByteView bytes) {
   out.raw = bytes;
   ACON_TRY(out.report_type, field(r, 0, 4, "tdreport.report_type"));
   if (out.report_type[0] != kTdReportTypeTdx) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "0x%02x", out.report_type[0]);
-    return make_error(Errc::parse, std::string("tdreport.report_type.type at offset 0: ") + buf +
+    return make_error(Errc::parse, "tdreport.report_type.type at offset 0: " +
+                                       hex_literal(out.report_type[0], 2) +
                                        ", expected 0x81 (TDX)");
   }
   ACON_TRY(out.cpu_svn, field(r, 16, 16, "tdreport.cpu_svn"));
@@ -154,7 +130,7 @@ Status check_rtmr_extend(std::string_view backend, uint32_t index, HashAlg alg, 
 Result<Bytes> read_whole_file(const std::filesystem::path& path, size_t max_size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("open " + path.string(), errno);
-  FdGuard guard(fd);
+  UniqueFd guard(fd);
   Bytes out;
   uint8_t chunk[4096];
   for (;;) {
@@ -176,7 +152,7 @@ Result<Bytes> read_whole_file(const std::filesystem::path& path, size_t max_size
 Status write_attribute(const std::filesystem::path& path, ByteView data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("open " + path.string() + " for writing", errno);
-  FdGuard guard(fd);
+  UniqueFd guard(fd);
   ssize_t n;
   do {
     n = ::write(fd, data.data(), data.size());
@@ -187,7 +163,7 @@ Status write_attribute(const std::filesystem::path& path, ByteView data) {
                                     std::to_string(data.size()) + " bytes accepted");
   }
   // configfs commits binary attributes when the file is released, so close() is checked too.
-  if (guard.close_now() != 0) return errno_error("close " + path.string(), errno);
+  if (::close(guard.release()) != 0) return errno_error("close " + path.string(), errno);
   return {};
 }
 

@@ -27,18 +27,6 @@ constexpr std::string_view kBackend = "tdx-legacy";
 constexpr size_t kPayloadOffset = sizeof(tdx_abi::TdxQuoteHdr);
 constexpr size_t kMessageOffset = kPayloadOffset + tdx_abi::kPayloadLengthSize;
 
-std::string hex64(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
 // QGS v1.0 GET_QUOTE_REQ carrying the TDREPORT and no attestation key id list.
 Bytes qgs_get_quote_request(ByteView tdreport) {
   Bytes msg;
@@ -92,7 +80,7 @@ Result<Bytes> parse_qgs_get_quote_response(ByteView msg) {
   if (error_code != tdx_abi::kQgsSuccess) {
     return make_error(
         Errc::io, "qgs_get_quote_resp.error_code at offset " + std::to_string(kMessageOffset + 12) +
-                      ": " + hex32(error_code) +
+                      ": " + hex_literal(error_code, 8) +
                       (error_code < tdx_abi::kQgsErrorMax ? " (QGS error)" : " (undefined code)"));
   }
   if (quote_size == 0) return r.invalid("qgs_get_quote_resp.quote_size", "0 with success");
@@ -103,20 +91,20 @@ Result<Bytes> parse_qgs_get_quote_response(ByteView msg) {
 
 Error status_error(uint64_t status) {
   if (status == tdx_abi::kGetQuoteInFlight) {
-    return make_error(Errc::io, "tdx_quote_hdr.status at offset 8: " + hex64(status) +
+    return make_error(Errc::io, "tdx_quote_hdr.status at offset 8: " + hex_literal(status, 16) +
                                     " (GET_QUOTE_IN_FLIGHT: the host has not answered)");
   }
   if (status == tdx_abi::kGetQuoteServiceUnavailable) {
     return make_error(Errc::unsupported,
-                      "tdx_quote_hdr.status at offset 8: " + hex64(status) +
+                      "tdx_quote_hdr.status at offset 8: " + hex_literal(status, 16) +
                           " (GET_QUOTE_SERVICE_UNAVAILABLE: the host has no quote service)");
   }
   if (status == tdx_abi::kGetQuoteError) {
-    return make_error(Errc::io,
-                      "tdx_quote_hdr.status at offset 8: " + hex64(status) + " (GET_QUOTE_ERROR)");
+    return make_error(Errc::io, "tdx_quote_hdr.status at offset 8: " + hex_literal(status, 16) +
+                                    " (GET_QUOTE_ERROR)");
   }
-  return make_error(Errc::io,
-                    "tdx_quote_hdr.status at offset 8: " + hex64(status) + " (undefined status)");
+  return make_error(Errc::io, "tdx_quote_hdr.status at offset 8: " + hex_literal(status, 16) +
+                                  " (undefined status)");
 }
 
 // Sends the TDREPORT through TDX_CMD_GET_QUOTE and unpacks the host's answer.

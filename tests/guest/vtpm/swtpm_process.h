@@ -22,6 +22,39 @@
 
 namespace acon::test {
 
+// Forks, runs `in_child` in the child, then execs argv[0] searched on PATH. Returns the child's
+// pid, or -1 with `error` set; `exec_errno` is 0 when the exec happened, else its errno (the
+// child has then exited with 127 and still needs reaping).
+template <class InChild>
+pid_t fork_exec(std::vector<char*>& argv, InChild in_child, int& exec_errno, std::string& error) {
+  exec_errno = 0;
+  int exec_status[2];
+  if (pipe2(exec_status, O_CLOEXEC) != 0) {
+    error = std::string("pipe2: ") + std::strerror(errno);
+    return -1;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    close(exec_status[0]);
+    close(exec_status[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    in_child();
+    execvp(argv[0], argv.data());
+    int err = errno;
+    (void)!write(exec_status[1], &err, sizeof err);
+    _exit(127);
+  }
+  close(exec_status[1]);
+  int child_errno = 0;
+  if (read(exec_status[0], &child_errno, sizeof child_errno) == sizeof child_errno)
+    exec_errno = child_errno;
+  close(exec_status[0]);
+  return pid;
+}
+
 class SwtpmProcess {
  public:
   SwtpmProcess() = default;
@@ -58,30 +91,24 @@ class SwtpmProcess {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    int exec_status[2];
-    if (pipe2(exec_status, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
     const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid_ == 0) {
-      // Dies with the test process even if that process crashes before TearDown.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      int null_fd = open("/dev/null", O_RDWR);
-      if (null_fd >= 0) {
-        dup2(null_fd, STDIN_FILENO);
-        dup2(null_fd, STDOUT_FILENO);
-      }
-      execvp("swtpm", argv.data());
-      int err = errno;
-      (void)!write(exec_status[1], &err, sizeof err);
-      _exit(127);
-    }
-    close(exec_status[1]);
     int exec_errno = 0;
-    ssize_t got = read(exec_status[0], &exec_errno, sizeof exec_errno);
-    close(exec_status[0]);
-    if (got == sizeof exec_errno) {
+    std::string error;
+    pid_ = fork_exec(
+        argv,
+        [parent] {
+          // Dies with the test process even if that process crashes before TearDown.
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          if (getppid() != parent) _exit(127);
+          int null_fd = open("/dev/null", O_RDWR);
+          if (null_fd >= 0) {
+            dup2(null_fd, STDIN_FILENO);
+            dup2(null_fd, STDOUT_FILENO);
+          }
+        },
+        exec_errno, error);
+    if (pid_ < 0) return error;
+    if (exec_errno != 0) {
       reap();
       return "cannot run swtpm (" + std::string(std::strerror(exec_errno)) +
              "): install the swtpm and swtpm-tools packages";
@@ -135,45 +162,34 @@ class SwtpmProcess {
     pid_ = -1;
   }
 
-  static bool bindable(int port) {
+  // Whether bind() (or connect()) to 127.0.0.1:port succeeds on a fresh TCP socket, which is
+  // closed again; port 0 binds to a kernel-chosen port, which *port_out then receives.
+  template <class SocketCall>
+  static bool loopback_call(int port, SocketCall call, int* port_out = nullptr) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return false;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port));
-    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    bool ok = call(fd, reinterpret_cast<sockaddr*>(&addr), socklen_t{sizeof addr}) == 0;
+    if (ok && port_out != nullptr) {
+      socklen_t len = sizeof addr;
+      ok = getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+      *port_out = ok ? ntohs(addr.sin_port) : 0;
+    }
     close(fd);
     return ok;
   }
+  static bool bindable(int port) { return loopback_call(port, ::bind); }
+  static bool accepts(int port) { return loopback_call(port, ::connect); }
 
   // A port P from the kernel's ephemeral range such that P and P+1 are both free right now.
   static int free_port_pair() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
     int port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-      port = ntohs(addr.sin_port);
-    close(fd);
+    if (!loopback_call(0, ::bind, &port)) return 0;
     if (port == 0 || port >= 65535 || !bindable(port) || !bindable(port + 1)) return 0;
     return port;
-  }
-
-  static bool accepts(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
   }
 
   std::filesystem::path dir_;
@@ -189,34 +205,21 @@ inline int run_program(const std::vector<std::string>& args, const std::filesyst
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int exec_status[2];
-  if (pipe2(exec_status, O_CLOEXEC) != 0) {
-    error = std::string("pipe2: ") + std::strerror(errno);
-    return -1;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    return -1;
-  }
-  if (pid == 0) {
-    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out >= 0) {
-      dup2(out, STDOUT_FILENO);
-      dup2(out, STDERR_FILENO);
-    }
-    execvp(argv[0], argv.data());
-    int err = errno;
-    (void)!write(exec_status[1], &err, sizeof err);
-    _exit(127);
-  }
-  close(exec_status[1]);
   int exec_errno = 0;
-  ssize_t got = read(exec_status[0], &exec_errno, sizeof exec_errno);
-  close(exec_status[0]);
+  const pid_t pid = fork_exec(
+      argv,
+      [&output] {
+        int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (out >= 0) {
+          dup2(out, STDOUT_FILENO);
+          dup2(out, STDERR_FILENO);
+        }
+      },
+      exec_errno, error);
+  if (pid < 0) return -1;
   int status = 0;
   waitpid(pid, &status, 0);
-  if (got == sizeof exec_errno) {
+  if (exec_errno != 0) {
     error = "cannot run " + args[0] + ": " + std::strerror(exec_errno);
     return -1;
   }

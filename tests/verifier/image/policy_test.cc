@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <random>
 
 #include "acon/common/hash.h"
 #include "acon/common/json.h"
+#include "acond_reference.h"
 #include "test_util.h"
 
 namespace acon::verifier::image {
@@ -368,40 +368,6 @@ TEST(PolicyModes, RejectingNewcomerReachesEveryoneTransitively) {
 
 // ---- Randomised cross-checks ------------------------------------------------------------------
 
-// Brute force: would-be graph over pod + candidate, an edge i->j when one rule of i alone
-// matches j (match_rules on that single rule), BFS from every rejecting vertex.
-bool edge(const PolicyImage& from, const PolicyImage& to) {
-  for (const auto& rule : from.accepts)
-    if (match_rules(std::vector<std::string>{rule}, to).match == RuleMatch::yes) return true;
-  return false;
-}
-
-bool graph_valid(const std::vector<PolicyImage>& v) {
-  const size_t n = v.size();
-  std::vector<std::vector<size_t>> adj(n);
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j)
-      if (i != j && edge(v[i], v[j])) adj[i].push_back(j);
-  for (size_t r = 0; r < n; ++r) {
-    if (!v[r].reject_unaccepted) continue;
-    std::vector<bool> seen(n, false);
-    std::deque<size_t> q{r};
-    seen[r] = true;
-    while (!q.empty()) {
-      size_t x = q.front();
-      q.pop_front();
-      for (size_t y : adj[x])
-        if (!seen[y]) {
-          seen[y] = true;
-          q.push_back(y);
-        }
-    }
-    for (bool s : seen)
-      if (!s) return false;
-  }
-  return true;
-}
-
 struct RandomWorld {
   std::mt19937_64 rng;
   std::vector<std::string> signers;
@@ -452,7 +418,7 @@ TEST(PolicyRandom, StrictAdmissionEqualsBruteForceGraphCheck) {
       PolicyImage cand = w.next();
       std::vector<PolicyImage> would = loaded;
       would.push_back(cand);
-      bool expect = graph_valid(would);
+      bool expect = reference::graph_valid(would);
       Admission a = strict.admit(cand);
       ASSERT_NE(a.verdict, Verdict::error) << a.refusal->reason;
       ASSERT_EQ(a.admitted(), expect) << "seed " << seed << " step " << step;
@@ -477,7 +443,7 @@ TEST(PolicyRandom, GreedyAdmissionsNeverBreakTheGraphRule) {
       PolicyImage cand = w.next();
       std::vector<PolicyImage> would = loaded;
       would.push_back(cand);
-      bool strict_ok = graph_valid(would);
+      bool strict_ok = reference::graph_valid(would);
       Admission a = greedy.admit(cand);
       if (a.admitted()) {
         ASSERT_TRUE(strict_ok) << "seed " << seed << " step " << step;
@@ -494,37 +460,7 @@ TEST(PolicyRandom, GreedyAdmissionsNeverBreakTheGraphRule) {
 TEST(PolicyRandom, IndexedGreedyEqualsDirectTranscription) {
   // A line-by-line transcription of acond's is_manifest_accepted() over match_rules(), in load
   // order, compared with the indexed Pod on random pods that include malformed rules.
-  auto direct = [](const std::vector<PolicyImage>& pod, const PolicyImage& n) -> Verdict {
-    bool any_rejecting = false;
-    for (const auto& i : pod) any_rejecting |= i.reject_unaccepted;
-    if (any_rejecting) {
-      bool accepted = false;
-      for (const auto& i : pod) {
-        auto r = match_rules(i.accepts, n);
-        if (r.match == RuleMatch::error) return Verdict::error;
-        if (r.match == RuleMatch::yes) {
-          accepted = true;
-          break;
-        }
-      }
-      if (!accepted) return Verdict::rejected;
-      if (!n.reject_unaccepted) return Verdict::accepted;
-      for (const auto& i : pod) {
-        if (!i.reject_unaccepted) continue;
-        auto r = match_rules(n.accepts, i);
-        if (r.match == RuleMatch::error) return Verdict::error;
-        if (r.match == RuleMatch::yes) return Verdict::accepted;
-      }
-      return Verdict::rejected;
-    }
-    if (!n.reject_unaccepted) return Verdict::accepted;
-    for (const auto& i : pod) {
-      auto r = match_rules(n.accepts, i);
-      if (r.match == RuleMatch::error) return Verdict::error;
-      if (r.match == RuleMatch::no) return Verdict::rejected;
-    }
-    return Verdict::accepted;
-  };
+  using reference::acond_is_manifest_accepted;
   size_t errors = 0;
   for (uint64_t seed = 500; seed < 620; ++seed) {
     RandomWorld w(seed);
@@ -547,7 +483,7 @@ TEST(PolicyRandom, IndexedGreedyEqualsDirectTranscription) {
         default:
           break;
       }
-      Verdict want = direct(loaded, cand);
+      Verdict want = acond_is_manifest_accepted(loaded, cand);
       errors += want == Verdict::error;
       Admission a = greedy.admit(cand);
       ASSERT_EQ(a.verdict, want) << "seed " << seed << " step " << step;

@@ -8,25 +8,14 @@
 
 #include "acon/common/hash.h"
 #include "acon/common/ossl.h"
+#include "acon/common/reader.h"
 #include "acon/common/signature.h"
 #include "acon/verifier/tpm.h"
 
 namespace acon::test {
 
-inline void put16(Bytes& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
-}
-inline void put32(Bytes& out, uint32_t v) {
-  put16(out, static_cast<uint16_t>(v >> 16));
-  put16(out, static_cast<uint16_t>(v));
-}
-inline void put64(Bytes& out, uint64_t v) {
-  put32(out, static_cast<uint32_t>(v >> 32));
-  put32(out, static_cast<uint32_t>(v));
-}
 inline void put_tpm2b(Bytes& out, ByteView data) {
-  put16(out, static_cast<uint16_t>(data.size()));
+  put_u16be(out, static_cast<uint16_t>(data.size()));
   append(out, data);
 }
 
@@ -54,18 +43,18 @@ struct AttestFields {
 
 inline Bytes marshal_attest(const AttestFields& f) {
   Bytes out;
-  put32(out, f.magic);
-  put16(out, f.type);
+  append_u32be(out, f.magic);
+  put_u16be(out, f.type);
   put_tpm2b(out, f.signer);
   put_tpm2b(out, f.extra_data);
-  put64(out, f.clock);
-  put32(out, f.reset_count);
-  put32(out, f.restart_count);
+  put_u64be(out, f.clock);
+  append_u32be(out, f.reset_count);
+  append_u32be(out, f.restart_count);
   out.push_back(f.safe);
-  put64(out, f.firmware_version);
-  put32(out, static_cast<uint32_t>(f.selection.size()));
+  put_u64be(out, f.firmware_version);
+  append_u32be(out, static_cast<uint32_t>(f.selection.size()));
   for (const auto& [alg, bits] : f.selection) {
-    put16(out, alg);
+    put_u16be(out, alg);
     out.push_back(3);
     out.push_back(static_cast<uint8_t>(bits));
     out.push_back(static_cast<uint8_t>(bits >> 8));
@@ -77,8 +66,8 @@ inline Bytes marshal_attest(const AttestFields& f) {
 
 inline Bytes ecdsa_signature(uint16_t hash_alg, ByteView r, ByteView s) {
   Bytes out;
-  put16(out, kAlgEcdsa);
-  put16(out, hash_alg);
+  put_u16be(out, kAlgEcdsa);
+  put_u16be(out, hash_alg);
   put_tpm2b(out, r);
   put_tpm2b(out, s);
   return out;
@@ -86,8 +75,8 @@ inline Bytes ecdsa_signature(uint16_t hash_alg, ByteView r, ByteView s) {
 
 inline Bytes rsa_signature(uint16_t scheme, uint16_t hash_alg, ByteView sig) {
   Bytes out;
-  put16(out, scheme);
-  put16(out, hash_alg);
+  put_u16be(out, scheme);
+  put_u16be(out, hash_alg);
   put_tpm2b(out, sig);
   return out;
 }

@@ -151,15 +151,15 @@ TEST(TpmSynthetic, WeakOrMalformedSignaturesAreRejected) {
   EXPECT_EQ(too_long.error().code, Errc::verify_failed);
   // An HMAC "signature" parses as a TPMT_SIGNATURE but is no AK signature.
   Bytes hmac;
-  put16(hmac, 0x0005);
-  put16(hmac, kAlgSha256);
+  put_u16be(hmac, 0x0005);
+  put_u16be(hmac, kAlgSha256);
   append(hmac, Bytes(32, 0));
   auto h = parse_quote(join_quote(attest, hmac));
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.error().code, Errc::unsupported);
   // An unknown signature algorithm is a parse error naming the field.
   Bytes unknown;
-  put16(unknown, 0x7777);
+  put_u16be(unknown, 0x7777);
   auto u = parse_quote(join_quote(attest, unknown));
   ASSERT_FALSE(u.ok());
   EXPECT_EQ(u.error().message, "tpmt_signature.sig_alg at offset " +
@@ -207,16 +207,17 @@ TEST(TpmSynthetic, Tpm2bPublicRsaAndErrors) {
   const nlohmann::json jwk = rsa->public_key().to_jwk();
   const Bytes n = *b64url_decode(jwk["n"].get<std::string>());
   Bytes area;
-  put16(area, 0x0001);      // TPM_ALG_RSA
-  put16(area, kAlgSha256);  // nameAlg
-  put32(area,
-        0x00050472);  // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|restricted|sign
-  put16(area, 0);     // authPolicy
-  put16(area, 0x0010);      // symmetric: TPM_ALG_NULL
-  put16(area, kAlgRsassa);  // scheme
-  put16(area, kAlgSha256);
-  put16(area, 2048);  // keyBits
-  put32(area, 0);     // exponent
+  put_u16be(area, 0x0001);      // TPM_ALG_RSA
+  put_u16be(area, kAlgSha256);  // nameAlg
+  append_u32be(
+      area,
+      0x00050472);     // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|restricted|sign
+  put_u16be(area, 0);  // authPolicy
+  put_u16be(area, 0x0010);      // symmetric: TPM_ALG_NULL
+  put_u16be(area, kAlgRsassa);  // scheme
+  put_u16be(area, kAlgSha256);
+  put_u16be(area, 2048);  // keyBits
+  append_u32be(area, 0);  // exponent
   put_tpm2b(area, n);
   Bytes tpm2b;
   put_tpm2b(tpm2b, area);
@@ -225,7 +226,7 @@ TEST(TpmSynthetic, Tpm2bPublicRsaAndErrors) {
   EXPECT_TRUE(p->key == rsa->public_key());
   EXPECT_TRUE(p->is_attestation_key());
   Bytes expected_name;
-  put16(expected_name, kAlgSha256);
+  put_u16be(expected_name, kAlgSha256);
   append(expected_name, sha256(area));
   EXPECT_EQ(p->name, expected_name);
 

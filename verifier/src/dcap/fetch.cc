@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "acon/common/unique_fd.h"
+
 namespace acon::verifier {
 
 // Collateral holds Crl members, which have no empty state, so items land here first.
@@ -210,13 +212,6 @@ Result<HttpResponse> http_get(const PcsConfig& config, const std::string& url) {
 
 // ---- cache files ---------------------------------------------------------------------------
 
-struct FdCloser {
-  int fd = -1;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // "<magic><chain length> <body length>\n<chain><body>"
 std::string encode_cache_entry(std::string_view body, std::string_view chain) {
   std::string out(kCacheMagic);
@@ -284,12 +279,12 @@ Status write_file_atomically(const std::string& dir, const std::string& path,
   std::filesystem::create_directories(dir, ec);
   if (ec) return io_error("cannot create " + dir + ": " + ec.message());
   std::string temp = path + ".tmp.XXXXXX";
-  FdCloser file{::mkstemp(temp.data())};
-  if (file.fd < 0)
+  UniqueFd file(::mkstemp(temp.data()));
+  if (!file.valid())
     return io_error("cannot create temporary file for " + path + ": " + std::strerror(errno));
   size_t written = 0;
   while (written < data.size()) {
-    const ssize_t n = ::write(file.fd, data.data() + written, data.size() - written);
+    const ssize_t n = ::write(file.get(), data.data() + written, data.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       ::unlink(temp.c_str());
@@ -297,12 +292,12 @@ Status write_file_atomically(const std::string& dir, const std::string& path,
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(file.fd) != 0 || ::close(file.fd) != 0) {
-    file.fd = -1;
+  // close() is called here, not by UniqueFd, because its error means the data may be lost.
+  const bool synced = ::fsync(file.get()) == 0;
+  if (::close(file.release()) != 0 || !synced) {
     ::unlink(temp.c_str());
     return io_error("cannot flush " + temp);
   }
-  file.fd = -1;
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     ::unlink(temp.c_str());
     return io_error("cannot rename " + temp + " to " + path);

@@ -7,10 +7,18 @@
 #include <limits>
 #include <system_error>
 
+#include "acon/common/utf8.h"
+
 namespace acon::verifier::image::detail {
 
 namespace {
 
+// A reader of its own rather than common's parse_json (nlohmann): acond reads manifests with
+// serde_json, and two of its number rules cannot be had from nlohmann, even through its SAX
+// interface: a literal beyond the double range ("1e400") is a value (+-inf, which jq prints as
+// +-DBL_MAX) where nlohmann stops with an error, and "-0" is the double -0.0 where nlohmann makes
+// the integer 0. Its errors also name the offset of the member or escape at fault. UTF-8 and the
+// writers' pieces come from common (utf8.h, json.h).
 class Reader {
  public:
   explicit Reader(std::string_view text) : text_(text) {}
@@ -92,19 +100,39 @@ class Reader {
     return {};
   }
 
-  Status read_object(Json& out, size_t depth) {
+  // The comma-separated items between an opening bracket (at pos_) and `close`; `container`
+  // names it in messages ("an object"), `read_item` reads one item.
+  template <class ReadItem>
+  Status read_items(size_t depth, char close, std::string_view container, ReadItem read_item) {
     ACON_CHECK(check_depth(depth));
-    ++pos_;  // '{'
-    out = Json::object();
+    ++pos_;  // the opening bracket
     skip_ws();
-    if (!at_end() && peek() == '}') {
+    if (!at_end() && peek() == close) {
       ++pos_;
       return {};
     }
     while (true) {
       skip_ws();
+      ACON_CHECK(read_item());
+      skip_ws();
+      if (at_end()) return fail("unexpected end of input in " + std::string(container));
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == close) {
+        ++pos_;
+        return {};
+      }
+      return fail(std::string("expected ',' or '") + close + "' in " + std::string(container));
+    }
+  }
+
+  Status read_object(Json& out, size_t depth) {
+    out = Json::object();
+    return read_items(depth, '}', "an object", [&]() -> Status {
       if (at_end() || peek() != '"') return fail("expected a member name");
-      size_t key_at = pos_;
+      const size_t key_at = pos_;
       std::string key;
       ACON_CHECK(read_string(key));
       skip_ws();
@@ -115,46 +143,18 @@ class Reader {
       ACON_CHECK(read_value(value, depth));
       if (out.contains(key)) return fail_at(key_at, "duplicate member name \"" + key + "\"");
       out.emplace(std::move(key), std::move(value));
-      skip_ws();
-      if (at_end()) return fail("unexpected end of input in an object");
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++pos_;
-        return {};
-      }
-      return fail("expected ',' or '}' in an object");
-    }
+      return {};
+    });
   }
 
   Status read_array(Json& out, size_t depth) {
-    ACON_CHECK(check_depth(depth));
-    ++pos_;  // '['
     out = Json::array();
-    skip_ws();
-    if (!at_end() && peek() == ']') {
-      ++pos_;
-      return {};
-    }
-    while (true) {
-      skip_ws();
+    return read_items(depth, ']', "an array", [&]() -> Status {
       Json value;
       ACON_CHECK(read_value(value, depth));
       out.push_back(std::move(value));
-      skip_ws();
-      if (at_end()) return fail("unexpected end of input in an array");
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == ']') {
-        ++pos_;
-        return {};
-      }
-      return fail("expected ',' or ']' in an array");
-    }
+      return {};
+    });
   }
 
   Result<uint32_t> read_hex4() {
@@ -176,44 +176,6 @@ class Reader {
     return v;
   }
 
-  static void put_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
-
-  // Length of the well-formed UTF-8 sequence at pos_ (RFC 3629), 0 if ill-formed.
-  size_t utf8_length() const {
-    auto byte = [&](size_t i) -> unsigned {
-      return pos_ + i < text_.size() ? static_cast<unsigned char>(text_[pos_ + i]) : 0x100;
-    };
-    unsigned b0 = byte(0);
-    auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xbf) {
-      unsigned b = byte(i);
-      return b >= lo && b <= hi;
-    };
-    if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
-    if (b0 == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-    if ((b0 >= 0xe1 && b0 <= 0xec) || b0 == 0xee || b0 == 0xef) return cont(1) && cont(2) ? 3 : 0;
-    if (b0 == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;  // no surrogates
-    if (b0 == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (b0 == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
-  }
-
   Status read_string(std::string& out) {
     ++pos_;  // opening quote
     while (true) {
@@ -229,51 +191,30 @@ class Reader {
         if (at_end()) return fail("unterminated escape");
         char e = peek();
         ++pos_;
-        switch (e) {
-          case '"':
-            out.push_back('"');
-            break;
-          case '\\':
-            out.push_back('\\');
-            break;
-          case '/':
-            out.push_back('/');
-            break;
-          case 'b':
-            out.push_back('\b');
-            break;
-          case 'f':
-            out.push_back('\f');
-            break;
-          case 'n':
-            out.push_back('\n');
-            break;
-          case 'r':
-            out.push_back('\r');
-            break;
-          case 't':
-            out.push_back('\t');
-            break;
-          case 'u': {
-            size_t esc_at = pos_ - 2;
-            ACON_TRY(uint32_t cp, read_hex4());
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-              return fail_at(esc_at, "lone low surrogate in \\u escape");
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-              if (text_.substr(pos_, 2) != "\\u")
-                return fail_at(esc_at, "lone high surrogate in \\u escape");
-              pos_ += 2;
-              ACON_TRY(uint32_t lo, read_hex4());
-              if (lo < 0xdc00 || lo > 0xdfff)
-                return fail_at(esc_at, "high surrogate not followed by a low surrogate");
-              cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            put_utf8(out, cp);
-            break;
-          }
-          default:
+        // The two-character escapes and what they stand for, as pairs.
+        static constexpr std::string_view kSimpleEscapes = "\"\"\\\\//b\bf\fn\nr\rt\t";
+        if (e != 'u') {
+          size_t k = 0;
+          while (k < kSimpleEscapes.size() && kSimpleEscapes[k] != e) k += 2;
+          if (k == kSimpleEscapes.size())
             return fail_at(pos_ - 2, std::string("invalid escape '\\") + printable(e) + "'");
+          out.push_back(kSimpleEscapes[k + 1]);
+          continue;
         }
+        const size_t esc_at = pos_ - 2;
+        ACON_TRY(uint32_t cp, read_hex4());
+        if (cp >= 0xdc00 && cp <= 0xdfff)
+          return fail_at(esc_at, "lone low surrogate in \\u escape");
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          if (text_.substr(pos_, 2) != "\\u")
+            return fail_at(esc_at, "lone high surrogate in \\u escape");
+          pos_ += 2;
+          ACON_TRY(uint32_t lo, read_hex4());
+          if (lo < 0xdc00 || lo > 0xdfff)
+            return fail_at(esc_at, "high surrogate not followed by a low surrogate");
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        }
+        append_utf8(out, cp);
         continue;
       }
       if (c < 0x80) {
@@ -281,7 +222,7 @@ class Reader {
         ++pos_;
         continue;
       }
-      size_t n = utf8_length();
+      const size_t n = utf8_sequence(text_, pos_);
       if (n == 0) return fail("invalid UTF-8 in a string");
       out.append(text_.substr(pos_, n));
       pos_ += n;
@@ -385,36 +326,17 @@ class Reader {
   size_t pos_ = 0;
 };
 
-// Shortest round-trip digits and the decimal point position (value = 0.DIGITS * 10^decpt).
-void shortest_digits(double magnitude, std::string& digits, int& decpt) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, magnitude, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
-  size_t e = sci.find('e');
-  std::string_view mant = sci.substr(0, e);
-  int exp10 = 0;
-  std::string_view exp_text = sci.substr(e + 1);
-  bool neg = exp_text.front() == '-';
-  for (char c : exp_text.substr(1)) exp10 = exp10 * 10 + (c - '0');
-  if (neg) exp10 = -exp10;
-  digits.clear();
-  for (char c : mant)
-    if (c != '.') digits.push_back(c);
-  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-  decpt = exp10 + 1;
-}
-
-void append_escaped(std::string& out, std::string_view s, CanonicalStyle style) {
+// Go 1.21 encoding/json (HTML-safe by default): only \" \\ \n \r \t have short escapes.
+void append_go_string(std::string& out, std::string_view s) {
   out.push_back('"');
   char buf[8];
   for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
-        out += "\\\"";
-        continue;
       case '\\':
-        out += "\\\\";
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
         continue;
       case '\n':
         out += "\\n";
@@ -428,20 +350,6 @@ void append_escaped(std::string& out, std::string_view s, CanonicalStyle style) 
       default:
         break;
     }
-    if (style == CanonicalStyle::jq) {
-      if (c == '\b') {
-        out += "\\b";
-      } else if (c == '\f') {
-        out += "\\f";
-      } else if (c < 0x20 || c == 0x7f) {
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-      continue;
-    }
-    // Go 1.21 encoding/json (HTML-safe by default).
     if (c < 0x20 || c == '<' || c == '>' || c == '&') {
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
@@ -457,64 +365,37 @@ void append_escaped(std::string& out, std::string_view s, CanonicalStyle style) 
   out.push_back('"');
 }
 
-double number_value(const Json& v) {
-  if (v.is_number_unsigned()) return static_cast<double>(v.get<uint64_t>());
-  if (v.is_number_integer()) return static_cast<double>(v.get<int64_t>());
-  return v.get<double>();
-}
-
-Status write_value(std::string& out, const Json& v, CanonicalStyle style, size_t depth) {
-  if (depth > kMaxJsonDepth) return make_error(Errc::invalid_argument, "json: nesting too deep");
-  switch (v.type()) {
-    case Json::value_t::null:
-      out += "null";
-      return {};
-    case Json::value_t::boolean:
-      out += v.get<bool>() ? "true" : "false";
-      return {};
-    case Json::value_t::string:
-      append_escaped(out, v.get_ref<const std::string&>(), style);
-      return {};
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: {
-      double d = number_value(v);
-      if (style == CanonicalStyle::jq) {
-        out += jq_number(d);
-      } else {
-        ACON_TRY(std::string text, go_number(d));
+const JsonTextFormat& format_of(CanonicalStyle style) {
+  // Both sort members by byte: nlohmann's object is a std::map<std::string, ...>, as jq and Go
+  // sort.
+  static const JsonTextFormat jq{
+      .name = "json",
+      .error_code = Errc::invalid_argument,
+      .utf16_member_order = false,
+      .string = [](std::string& out, std::string_view s) -> Status {
+        append_json_string(out, s, /*escape_delete=*/true);
+        return {};
+      },
+      .number = [](std::string& out, double value) -> Status {
+        out += jq_number(value);
+        return {};
+      },
+  };
+  static const JsonTextFormat go{
+      .name = "json",
+      .error_code = Errc::invalid_argument,
+      .utf16_member_order = false,
+      .string = [](std::string& out, std::string_view s) -> Status {
+        append_go_string(out, s);
+        return {};
+      },
+      .number = [](std::string& out, double value) -> Status {
+        ACON_TRY(std::string text, go_number(value));
         out += text;
-      }
-      return {};
-    }
-    case Json::value_t::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const Json& item : v) {
-        if (!first) out.push_back(',');
-        first = false;
-        ACON_CHECK(write_value(out, item, style, depth + 1));
-      }
-      out.push_back(']');
-      return {};
-    }
-    case Json::value_t::object: {
-      // nlohmann's object is a std::map<std::string, ...>: byte-wise key order, as jq and Go sort.
-      out.push_back('{');
-      bool first = true;
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_escaped(out, it.key(), style);
-        out.push_back(':');
-        ACON_CHECK(write_value(out, it.value(), style, depth + 1));
-      }
-      out.push_back('}');
-      return {};
-    }
-    default:
-      return make_error(Errc::invalid_argument, "json: binary values have no JSON text");
-  }
+        return {};
+      },
+  };
+  return style == CanonicalStyle::jq ? jq : go;
 }
 
 }  // namespace
@@ -527,36 +408,10 @@ std::string jq_number(double value) {
   constexpr double kMax = std::numeric_limits<double>::max();
   if (value > kMax) value = kMax;
   if (value < -kMax) value = -kMax;
-  std::string out;
-  if (std::signbit(value)) out.push_back('-');
-  std::string digits;
-  int decpt = 0;
-  shortest_digits(std::fabs(value), digits, decpt);
-  const int n = static_cast<int>(digits.size());
-  if (decpt <= -4 || decpt > n + 15) {
-    out.push_back(digits[0]);
-    if (n > 1) {
-      out.push_back('.');
-      out.append(digits, 1);
-    }
-    out.push_back('e');
-    int exp10 = decpt - 1;
-    out.push_back(exp10 < 0 ? '-' : '+');
-    std::string e = std::to_string(exp10 < 0 ? -exp10 : exp10);
-    if (e.size() < 2) out.push_back('0');
-    out += e;
-  } else if (decpt <= 0) {
-    out += "0.";
-    out.append(static_cast<size_t>(-decpt), '0');
-    out += digits;
-  } else if (n > decpt) {
-    out.append(digits, 0, static_cast<size_t>(decpt));
-    out.push_back('.');
-    out.append(digits, static_cast<size_t>(decpt));
-  } else {
-    out += digits;
-    out.append(static_cast<size_t>(decpt - n), '0');
-  }
+  const DecimalDigits d = shortest_decimal_digits(value);
+  const int n = static_cast<int>(d.digits.size());
+  std::string out = std::signbit(value) ? "-" : "";
+  out += (d.point <= -4 || d.point > n + 15) ? decimal_exponent(d, 2) : decimal_plain(d);
   return out;
 }
 
@@ -565,47 +420,19 @@ Result<std::string> go_number(double value) {
     return make_error(Errc::invalid_argument,
                       "json: Go encodes no infinite or NaN number (its json.Unmarshal refuses "
                       "numbers outside float64)");
-  std::string out;
-  if (std::signbit(value)) out.push_back('-');
-  double magnitude = std::fabs(value);
-  std::string digits;
-  int decpt = 0;
-  shortest_digits(magnitude, digits, decpt);
-  const int n = static_cast<int>(digits.size());
-  if (magnitude != 0 && (magnitude < 1e-6 || magnitude >= 1e21)) {
-    out.push_back(digits[0]);
-    if (n > 1) {
-      out.push_back('.');
-      out.append(digits, 1);
-    }
-    int exp10 = decpt - 1;
-    out.push_back('e');
-    out.push_back(exp10 < 0 ? '-' : '+');
-    std::string e = std::to_string(exp10 < 0 ? -exp10 : exp10);
-    // strconv pads to two digits; encoding/json then trims "e-07" back to "e-7".
-    if (e.size() < 2 && exp10 >= 0) out.push_back('0');
-    out += e;
-  } else if (magnitude == 0) {
-    out.push_back('0');
-  } else if (decpt <= 0) {
-    out += "0.";
-    out.append(static_cast<size_t>(-decpt), '0');
-    out += digits;
-  } else if (n > decpt) {
-    out.append(digits, 0, static_cast<size_t>(decpt));
-    out.push_back('.');
-    out.append(digits, static_cast<size_t>(decpt));
-  } else {
-    out += digits;
-    out.append(static_cast<size_t>(decpt - n), '0');
-  }
+  const double magnitude = std::fabs(value);
+  std::string out = std::signbit(value) ? "-" : "";
+  // strconv pads the exponent to two digits and encoding/json trims "e-07" back to "e-7"; the
+  // positive exponents here (21 and up) have two digits anyway.
+  if (magnitude != 0 && (magnitude < 1e-6 || magnitude >= 1e21))
+    out += decimal_exponent(shortest_decimal_digits(magnitude), 1);
+  else
+    out += decimal_plain(shortest_decimal_digits(magnitude));
   return out;
 }
 
 Result<std::string> write_canonical(const Json& value, CanonicalStyle style) {
-  std::string out;
-  ACON_CHECK(write_value(out, value, style, 0));
-  return out;
+  return write_json_text(value, format_of(style));
 }
 
 }  // namespace acon::verifier::image::detail

@@ -80,25 +80,9 @@ Result<FileSource> FileSource::open(const std::filesystem::path& path) {
   return FileSource(fd, path.string());
 }
 
-FileSource::FileSource(FileSource&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
-
-FileSource& FileSource::operator=(FileSource&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-FileSource::~FileSource() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<size_t> FileSource::read(std::span<uint8_t> out) {
   for (;;) {
-    ssize_t n = ::read(fd_, out.data(), out.size());
+    ssize_t n = ::read(fd_.get(), out.data(), out.size());
     if (n >= 0) return static_cast<size_t>(n);
     if (errno != EINTR) return os_error(name_, "read");
   }
@@ -106,22 +90,23 @@ Result<size_t> FileSource::read(std::span<uint8_t> out) {
 
 Result<uint64_t> FileSource::skip(uint64_t n) {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return uint64_t{0};
-  const off_t pos = ::lseek(fd_, 0, SEEK_CUR);
+  if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) return uint64_t{0};
+  const off_t pos = ::lseek(fd_.get(), 0, SEEK_CUR);
   if (pos < 0 || pos >= st.st_size) return uint64_t{0};
   const uint64_t step = std::min<uint64_t>(n, static_cast<uint64_t>(st.st_size - pos));
-  if (::lseek(fd_, static_cast<off_t>(step), SEEK_CUR) < 0) return os_error(name_, "seek");
+  if (::lseek(fd_.get(), static_cast<off_t>(step), SEEK_CUR) < 0) return os_error(name_, "seek");
   return step;
 }
 
 std::optional<uint64_t> FileSource::size() const {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   return static_cast<uint64_t>(st.st_size);
 }
 
 Result<size_t> MemorySource::read(std::span<uint8_t> out) {
   size_t n = std::min(out.size(), data_.size() - pos_);
+  if (n == 0) return size_t{0};  // an empty source may have no buffer at all
   std::memcpy(out.data(), data_.data() + pos_, n);
   pos_ += n;
   return n;
@@ -133,27 +118,11 @@ Result<FileSink> FileSink::create(const std::filesystem::path& path, unsigned mo
   return FileSink(fd, path.string());
 }
 
-FileSink::FileSink(FileSink&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
-
-FileSink& FileSink::operator=(FileSink&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-FileSink::~FileSink() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Status FileSink::write(ByteView data) {
-  if (fd_ < 0) return make_error(Errc::io, name_ + ": write after close");
+  if (!fd_.valid()) return make_error(Errc::io, name_ + ": write after close");
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+    ssize_t n = ::write(fd_.get(), data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return os_error(name_, "write");
@@ -164,8 +133,8 @@ Status FileSink::write(ByteView data) {
 }
 
 Status FileSink::close(bool sync) {
-  if (fd_ < 0) return make_error(Errc::io, name_ + ": already closed");
-  int fd = std::exchange(fd_, -1);
+  if (!fd_.valid()) return make_error(Errc::io, name_ + ": already closed");
+  int fd = fd_.release();
   if (sync && ::fsync(fd) != 0) {
     Error e = os_error(name_, "fsync");
     ::close(fd);

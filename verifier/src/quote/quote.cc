@@ -12,18 +12,6 @@
 namespace acon::verifier {
 namespace {
 
-std::string hex32(uint32_t value) {
-  char text[16];
-  std::snprintf(text, sizeof(text), "0x%08x", value);
-  return text;
-}
-
-std::string hex8(uint8_t value) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "0x%02x", value);
-  return text;
-}
-
 // A ByteReader plus the name prefix of the structure being read. Full field names are built only
 // on failure, so a successful parse allocates nothing for them.
 class Cursor {
@@ -91,12 +79,6 @@ size_t expected_body_size(BodyType type) {
       return kTdReport15ExSize;
   }
   return 0;
-}
-
-uint64_t le64(ByteView b) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < b.size(); ++i) v |= uint64_t{b[i]} << (8 * i);
-  return v;
 }
 
 Result<EnclaveReport> parse_enclave_report(ByteReader& reader, std::string_view prefix) {
@@ -210,16 +192,19 @@ Status parse_header(ByteReader& reader, QuoteHeader& h) {
   }
   ACON_TRY(h.tee_type, c.u32("tee_type"));
   if (h.tee_type != kTeeTypeSgx && h.tee_type != kTeeTypeTdx) {
-    return c.invalid(4, "tee_type",
-                     hex32(h.tee_type) + " is neither SGX (0x00000000) nor TDX (0x00000081)");
+    return c.invalid(
+        4, "tee_type",
+        hex_literal(h.tee_type, 8) + " is neither SGX (0x00000000) nor TDX (0x00000081)");
   }
   // QVL parses a v4 quote with TEE type 0 as SGX; Phala's verifiers (and this project) accept
   // SGX only in v3 and v5, since v4 is defined as the TD 1.0 quote.
   if (h.version == kQuoteVersionSgx && h.tee_type != kTeeTypeSgx) {
-    return c.invalid(4, "tee_type", hex32(h.tee_type) + " but version 3 quotes are SGX only");
+    return c.invalid(4, "tee_type",
+                     hex_literal(h.tee_type, 8) + " but version 3 quotes are SGX only");
   }
   if (h.version == kQuoteVersionTdx && h.tee_type != kTeeTypeTdx) {
-    return c.invalid(4, "tee_type", hex32(h.tee_type) + " but version 4 quotes are TDX only");
+    return c.invalid(4, "tee_type",
+                     hex_literal(h.tee_type, 8) + " but version 4 quotes are TDX only");
   }
   ACON_TRY(h.reserved, c.bytes(4, "reserved"));
   h.qe_svn = static_cast<uint16_t>(h.reserved[0] | h.reserved[1] << 8);
@@ -338,7 +323,7 @@ TdAttributes decode_td_attributes(uint64_t raw) {
   return a;
 }
 
-TdAttributes TdReport10::attributes() const { return decode_td_attributes(le64(td_attributes)); }
+TdAttributes TdReport10::attributes() const { return decode_td_attributes(load_le(td_attributes)); }
 
 size_t Quote::body_offset() const {
   return kQuoteHeaderSize +
@@ -382,8 +367,8 @@ Result<std::string_view> Quote::pck_chain_pem() const {
     const uint8_t ch = text[i];
     if ((ch < 0x20 || ch > 0x7e) && ch != '\n' && ch != '\r' && ch != '\t') {
       return make_error(Errc::parse, "quote.signature_data.pck_certification_data.data at offset " +
-                                         std::to_string(data_at + i) + ": byte " + hex8(ch) +
-                                         " is not PEM text");
+                                         std::to_string(data_at + i) + ": byte " +
+                                         hex_literal(ch, 2) + " is not PEM text");
     }
   }
   return as_chars(text);

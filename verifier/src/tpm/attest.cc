@@ -12,8 +12,6 @@
 namespace acon::verifier::tpm {
 namespace {
 
-using detail::hex16;
-using detail::hex32;
 using detail::MuCursor;
 
 // The bitmap of one TPMS_PCR_SELECTION as a list of PCR indices in ascending order.
@@ -115,7 +113,8 @@ Error diagnose_signature(ByteView in, size_t base, TSS2_RC whole_rc) {
       case TPM2_ALG_NULL:
         break;
       default:
-        return c.fail("tpmt_signature.sig_alg", 0, hex16(sig_alg) + " is no signature scheme");
+        return c.fail("tpmt_signature.sig_alg", 0,
+                      hex_literal(sig_alg, 4) + " is no signature scheme");
     }
   }
   if (!s) return std::move(s).error();
@@ -154,13 +153,14 @@ Result<Attest> parse_attest(ByteView in, size_t base) {
   ACON_CHECK(head.read(Tss2_MU_UINT32_Unmarshal, &magic, "tpms_attest.magic"));
   if (magic != kTpmGeneratedValue)
     return head.fail("tpms_attest.magic", 0,
-                     hex32(magic) +
+                     hex_literal(magic, 8) +
                          " is not TPM_GENERATED_VALUE (0xff544347): the TPM did not "
                          "produce this structure");
   ACON_CHECK(head.read(Tss2_MU_UINT16_Unmarshal, &type, "tpms_attest.type"));
   if (type != kStAttestQuote)
     return make_error(Errc::unsupported, "tpms_attest.type at offset " + std::to_string(base + 4) +
-                                             ": " + hex16(type) + " (" + attest_type_name(type) +
+                                             ": " + hex_literal(type, 4) + " (" +
+                                             attest_type_name(type) +
                                              ") is not TPM_ST_ATTEST_QUOTE");
 
   auto parsed = std::make_unique<TPMS_ATTEST>();
@@ -210,9 +210,9 @@ Result<Signature> parse_signature(ByteView in, size_t base) {
       out.rsa_signature = copy_bytes(s.signature.rsassa.sig.buffer, s.signature.rsassa.sig.size);
       return out;
     default:
-      return make_error(Errc::unsupported, "tpmt_signature.sig_alg at offset " +
-                                               std::to_string(base) + ": " + hex16(s.sigAlg) +
-                                               " is not ECDSA, RSASSA or RSAPSS");
+      return make_error(Errc::unsupported,
+                        "tpmt_signature.sig_alg at offset " + std::to_string(base) + ": " +
+                            hex_literal(s.sigAlg, 4) + " is not ECDSA, RSASSA or RSAPSS");
   }
 }
 
@@ -271,7 +271,7 @@ Result<TpmPublic> parse_tpm2b_public(ByteView in) {
       c.read(Tss2_MU_TPMA_OBJECT_Unmarshal, &p.objectAttributes, "tpmt_public.object_attributes"));
   ACON_CHECK(c.read(Tss2_MU_TPM2B_DIGEST_Unmarshal, &p.authPolicy, "tpmt_public.auth_policy"));
   if (p.type != TPM2_ALG_ECC && p.type != TPM2_ALG_RSA)
-    return make_error(Errc::unsupported, "tpmt_public.type at offset 2: " + hex16(p.type) +
+    return make_error(Errc::unsupported, "tpmt_public.type at offset 2: " + hex_literal(p.type, 4) +
                                              " is neither TPM_ALG_ECC nor TPM_ALG_RSA");
   ACON_CHECK(c.read_union(Tss2_MU_TPMU_PUBLIC_PARMS_Unmarshal, p.type, &p.parameters,
                           "tpmt_public.parameters"));
@@ -281,8 +281,9 @@ Result<TpmPublic> parse_tpm2b_public(ByteView in) {
 
   auto name_hash = eventlog::hash_for_tpm_alg(p.nameAlg);
   if (!name_hash || !hash_available(*name_hash))
-    return make_error(Errc::unsupported, "tpmt_public.name_alg at offset 4: " + hex16(p.nameAlg) +
-                                             " is no hash acon computes");
+    return make_error(Errc::unsupported,
+                      "tpmt_public.name_alg at offset 4: " + hex_literal(p.nameAlg, 4) +
+                          " is no hash acon computes");
   ACON_TRY(Bytes name_digest, digest(*name_hash, area));
   Bytes name{static_cast<uint8_t>(p.nameAlg >> 8), static_cast<uint8_t>(p.nameAlg)};
   append(name, name_digest);
@@ -301,7 +302,7 @@ Result<TpmPublic> parse_tpm2b_public(ByteView in) {
         break;
       default:
         return make_error(Errc::unsupported, "tpmt_public.parameters.ecc_detail.curve_id: " +
-                                                 hex16(p.parameters.eccDetail.curveID) +
+                                                 hex_literal(p.parameters.eccDetail.curveID, 4) +
                                                  " is not a NIST P curve");
     }
     const size_t field = curve_field_size(curve);

@@ -25,21 +25,7 @@ inline std::string describe_mu(TSS2_RC rc) {
     default:
       break;
   }
-  char code[16];
-  std::snprintf(code, sizeof code, "0x%08x", rc);
-  return std::string("tss2-mu error ") + code;
-}
-
-inline std::string hex16(uint16_t v) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%04x", v);
-  return text;
-}
-
-inline std::string hex32(uint32_t v) {
-  char text[12];
-  std::snprintf(text, sizeof text, "0x%08x", v);
-  return text;
+  return "tss2-mu error " + hex_literal(rc, 8);
 }
 
 class MuCursor {

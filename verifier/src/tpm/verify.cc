@@ -24,7 +24,7 @@ std::string pcr_label(HashAlg bank, uint32_t index) {
 Result<HashAlg> signing_hash(uint16_t tpm_alg) {
   auto alg = eventlog::hash_for_tpm_alg(tpm_alg);
   if (alg == HashAlg::sha256 || alg == HashAlg::sha384 || alg == HashAlg::sha512) return *alg;
-  return make_error(Errc::unsupported, "tpmt_signature.signature.hash: " + detail::hex16(tpm_alg) +
+  return make_error(Errc::unsupported, "tpmt_signature.signature.hash: " + hex_literal(tpm_alg, 4) +
                                            " is not SHA-256, SHA-384 or SHA-512");
 }
 
@@ -89,8 +89,9 @@ Status verify_signature(const Quote& quote, const PublicKey& ak) {
         return failed("tpm quote: RSAPSS signature, but the AK is not an RSA key");
       return verify_pss_any_salt(ak, hash, quote.signed_bytes, sig.rsa_signature);
     default:
-      return make_error(Errc::unsupported, "tpmt_signature.sig_alg: " + detail::hex16(sig.sig_alg) +
-                                               " is not ECDSA, RSASSA or RSAPSS");
+      return make_error(Errc::unsupported,
+                        "tpmt_signature.sig_alg: " + hex_literal(sig.sig_alg, 4) +
+                            " is not ECDSA, RSASSA or RSAPSS");
   }
 }
 
@@ -101,7 +102,7 @@ Result<Bytes> pcr_digest(std::span<const PcrSelection> selection, const PcrValue
     auto bank = eventlog::hash_for_tpm_alg(sel.alg);
     if (!bank)
       return make_error(Errc::unsupported, "tpms_quote_info.pcr_select: bank " +
-                                               detail::hex16(sel.alg) + " is no hash acon knows");
+                                               hex_literal(sel.alg, 4) + " is no hash acon knows");
     auto values = pcrs.find(*bank);
     for (uint32_t index : sel.pcrs) {
       const Bytes* value = nullptr;

@@ -67,6 +67,9 @@ Result<Bytes> random_bytes(size_t n);
 std::string hex_encode(ByteView data);
 // Accepts upper or lower case; rejects odd length and non-hex characters.
 Result<Bytes> hex_decode(std::string_view text);
+// An integer as C writes it with "0x%0*llx": "0x", then lower-case hex digits zero-padded to
+// at least `min_digits` (hex_literal(0x1f, 4) == "0x001f"); for messages and decoded fields.
+std::string hex_literal(uint64_t value, int min_digits = 1);
 
 enum class Base64 {
   standard,        // RFC 4648 §4, with '=' padding

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,37 @@ Result<std::string> jcs_canonicalize_text(std::string_view json_text);
 
 // ECMAScript Number::toString for a finite double (RFC 8785 §3.2.2.3).
 Result<std::string> es6_number(double value);
+
+// Shortest round-trip decimal digits of a finite double's magnitude: |value| = 0.DIGITS x 10^point
+// with no trailing zero digit (zero is digits "0", point 1). The one digit generator behind the
+// number formats of JCS, jq and Go.
+struct DecimalDigits {
+  std::string digits;
+  int point = 0;
+};
+DecimalDigits shortest_decimal_digits(double value);
+// The digits without an exponent: "1200", "1.5", "0.0015".
+std::string decimal_plain(const DecimalDigits& d);
+// d[.ddd]e+x / d[.ddd]e-x, the exponent zero-padded to `min_exponent_digits`: "1.5e+300", "1e-05".
+std::string decimal_exponent(const DecimalDigits& d, size_t min_exponent_digits);
+
+// Appends `s` as a JSON string with RFC 8785's minimal escaping: \" \\ \b \f \n \r \t, other
+// control characters as \u00xx, everything else as it is; `escape_delete` also writes U+007F as
+// \u007f (as jq does). The bytes are not checked to be UTF-8.
+void append_json_string(std::string& out, std::string_view s, bool escape_delete = false);
+
+// The format of a compact JSON text: how strings and numbers are written and how object members
+// are ordered. One tree walk (write_json_text) serves JCS and the jq / Go canonical forms.
+struct JsonTextFormat {
+  std::string_view name;            // prefixes error messages: "jcs: nesting too deep"
+  Errc error_code = Errc::parse;    // for the errors the walk itself reports
+  bool utf16_member_order = false;  // RFC 8785 order; otherwise byte order of the UTF-8 names
+  std::function<Status(std::string& out, std::string_view s)> string;
+  std::function<Status(std::string& out, double value)> number;  // every number as a double
+};
+// Fails on nesting deeper than kMaxJsonDepth, binary values, member names that are not UTF-8
+// (with utf16_member_order) and whatever the format's writers refuse.
+Result<std::string> write_json_text(const Json& value, const JsonTextFormat& format);
 
 // Member access with errors that name the member.
 Result<std::string> json_get_string(const Json& object, std::string_view key);

@@ -76,4 +76,23 @@ inline void put_u64le(Bytes& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
+// Big-endian appenders, for the TPM 2.0 structures and other network-order layouts (the 32-bit
+// one is append_u32be in bytes.h).
+inline void put_u16be(Bytes& out, uint16_t v) {
+  out.push_back(static_cast<uint8_t>(v >> 8));
+  out.push_back(static_cast<uint8_t>(v));
+}
+inline void put_u64be(Bytes& out, uint64_t v) {
+  append_u32be(out, static_cast<uint32_t>(v >> 32));
+  append_u32be(out, static_cast<uint32_t>(v));
+}
+
+// The little-endian value of the first min(8, b.size()) bytes, for fields whose bounds the
+// caller has already checked.
+inline uint64_t load_le(ByteView b) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < b.size(); ++i) v |= uint64_t{b[i]} << (8 * i);
+  return v;
+}
+
 }  // namespace acon

@@ -13,6 +13,7 @@
 
 #include "acon/common/bytes.h"
 #include "acon/common/hash.h"
+#include "acon/common/unique_fd.h"
 
 namespace acon::verifier::layers {
 
@@ -74,11 +75,6 @@ class FileSource final : public ByteSource {
   static Result<FileSource> open(const std::filesystem::path& path);
   // Takes ownership of an open descriptor; `name` is used in error messages.
   FileSource(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  FileSource(FileSource&& other) noexcept;
-  FileSource& operator=(FileSource&& other) noexcept;
-  FileSource(const FileSource&) = delete;
-  FileSource& operator=(const FileSource&) = delete;
-  ~FileSource() override;
 
   Result<size_t> read(std::span<uint8_t> out) override;
   Result<uint64_t> skip(uint64_t n) override;
@@ -86,7 +82,7 @@ class FileSource final : public ByteSource {
   std::optional<uint64_t> size() const;
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string name_;
 };
 
@@ -106,18 +102,13 @@ class FileSink final : public ByteSink {
   // Creates (or truncates) `path` with the given permission bits.
   static Result<FileSink> create(const std::filesystem::path& path, unsigned mode = 0644);
   FileSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  FileSink(FileSink&& other) noexcept;
-  FileSink& operator=(FileSink&& other) noexcept;
-  FileSink(const FileSink&) = delete;
-  FileSink& operator=(const FileSink&) = delete;
-  ~FileSink() override;
 
   Status write(ByteView data) override;
   // fsync (when asked) and close; further writes fail.
   Status close(bool sync = false);
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string name_;
 };
 
