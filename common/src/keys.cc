@@ -40,6 +40,29 @@ Error key_error(Errc code, std::string_view what) {
   return make_error(code, "key: " + std::string(what));
 }
 
+// The RSA public-key checks, the same for every way a key arrives (JWK, PEM, DER, certificate).
+// They are deterministic on purpose: OpenSSL 3.0's EVP_PKEY_public_check runs Miller-Rabin on n
+// with random bases, so an odd-shaped modulus may pass one import and fail the next.
+Status check_rsa_public(EVP_PKEY* key) {
+  int bits = EVP_PKEY_get_bits(key);
+  if (bits < kMinRsaBits || bits > kMaxRsaBits)
+    return key_error(Errc::unsupported, "RSA modulus of " + std::to_string(bits) +
+                                            " bits is outside " + std::to_string(kMinRsaBits) +
+                                            ".." + std::to_string(kMaxRsaBits));
+  BIGNUM* raw_n = nullptr;
+  BIGNUM* raw_e = nullptr;
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &raw_n);
+  ossl::BnPtr n(raw_n);
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &raw_e);
+  ossl::BnPtr e(raw_e);
+  if (!n || !e) return crypto_error("RSA parameters");
+  if (!BN_is_odd(n.get())) return key_error(Errc::parse, "RSA modulus is even");
+  // As SP 800-56B's public-key check: e odd, 1 < e < 2^256 (and so far below n).
+  if (!BN_is_odd(e.get()) || BN_is_one(e.get()) || BN_num_bits(e.get()) > 256)
+    return key_error(Errc::parse, "RSA public exponent must be odd, > 1 and < 2^256");
+  return {};
+}
+
 // Identifies a key's type and curve; rejects everything outside the supported set.
 Result<std::pair<KeyType, std::optional<Curve>>> classify(EVP_PKEY* key) {
   // EC first: certificate and attestation keys are EC, and each test is a name lookup.
@@ -56,10 +79,7 @@ Result<std::pair<KeyType, std::optional<Curve>>> classify(EVP_PKEY* key) {
   }
   if (EVP_PKEY_is_a(key, "ED25519")) return std::pair{KeyType::ed25519, std::optional<Curve>{}};
   if (EVP_PKEY_is_a(key, "RSA")) {
-    if (EVP_PKEY_get_bits(key) < kMinRsaBits)
-      return key_error(Errc::unsupported, "RSA modulus of " +
-                                              std::to_string(EVP_PKEY_get_bits(key)) +
-                                              " bits is below " + std::to_string(kMinRsaBits));
+    ACON_CHECK(check_rsa_public(key));
     return std::pair{KeyType::rsa, std::optional<Curve>{}};
   }
   return key_error(Errc::unsupported, "key type is not EC, RSA or Ed25519");
@@ -93,6 +113,9 @@ Result<ossl::PkeyPtr> from_params(const char* type, OSSL_PARAM_BLD* bld, int sel
   // fromdata does not always validate; a point off the curve or an inconsistent key pair
   // must never reach ECDH or signature code.
   ossl::PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  // An RSA public key has no OpenSSL check here: check_rsa_public (through classify) is its
+  // deterministic replacement.
+  if (selection != EVP_PKEY_KEYPAIR && std::string_view(type) == "RSA") return key;
   int ok = selection == EVP_PKEY_KEYPAIR ? EVP_PKEY_pairwise_check(check.get())
                                          : EVP_PKEY_public_check(check.get());
   if (!check || ok != 1) return key_error(Errc::parse, std::string(type) + " key fails validation");
@@ -381,7 +404,7 @@ Result<PrivateKey> PrivateKey::generate_ec(Curve curve) {
 }
 
 Result<PrivateKey> PrivateKey::generate_rsa(int bits) {
-  if (bits < kMinRsaBits || bits > 16384)
+  if (bits < kMinRsaBits || bits > kMaxRsaBits)
     return make_error(Errc::invalid_argument, "RSA key size must be 2048..16384 bits");
   EVP_PKEY* raw = EVP_RSA_gen(static_cast<unsigned>(bits));
   if (raw == nullptr) return crypto_error("RSA key generation");

@@ -21,6 +21,8 @@ size_t curve_field_size(Curve c);
 
 // Smallest RSA modulus accepted on import or generation.
 inline constexpr int kMinRsaBits = 2048;
+// Larger moduli cost seconds per operation and serve no one; refused on import.
+inline constexpr int kMaxRsaBits = 16384;
 
 class PublicKey {
  public:
