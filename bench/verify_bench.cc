@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -76,12 +77,20 @@ const Fixture& fixture() {
   return f;
 }
 
-void run_verify(benchmark::State& state, VerificationCache* cache, bool parse_collateral) {
+// Times verify_quote on the fixture; `untimed_setup`, if given, runs before each iteration with
+// the clock stopped.
+void run_verify(benchmark::State& state, VerificationCache* cache, bool parse_collateral,
+                const std::function<void()>& untimed_setup = {}) {
   const Fixture& f = fixture();
   VerifyOptions options = f.options;
   options.cache = cache;
   uint32_t ecdsa = 0;
   for (auto _ : state) {
+    if (untimed_setup) {
+      state.PauseTiming();
+      untimed_setup();
+      state.ResumeTiming();
+    }
     Result<QuoteVerdict> verdict = [&]() -> Result<QuoteVerdict> {
       if (!parse_collateral) return verify_quote(f.quote, f.collateral, options);
       ACON_TRY(Collateral collateral, parse_collateral_bundle(f.collateral_json));
@@ -123,25 +132,10 @@ BENCHMARK(BM_verify_warm);
 void BM_verify_collateral_cached(benchmark::State& state) {
   const Fixture& f = fixture();
   VerificationCache cache;
-  VerifyOptions options = f.options;
-  options.cache = &cache;
-  uint32_t ecdsa = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
+  run_verify(state, &cache, false, [&] {
     cache.clear();
     cache.remember_collateral(f.collateral, f.options.anchors);
-    state.ResumeTiming();
-    auto verdict = verify_quote(f.quote, f.collateral, options);
-    if (!verdict.ok() || !verdict->accepted) {
-      state.SkipWithError("verification failed");
-      break;
-    }
-    ecdsa = verdict->ecdsa_verifications;
-    benchmark::DoNotOptimize(verdict);
-  }
-  state.counters["ecdsa_per_quote"] = benchmark::Counter(ecdsa, benchmark::Counter::kAvgThreads);
-  state.counters["quotes"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  });
 }
 BENCHMARK(BM_verify_collateral_cached);
 
