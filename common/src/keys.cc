@@ -112,10 +112,10 @@ Result<ossl::PkeyPtr> from_params(const char* type, OSSL_PARAM_BLD* bld, int sel
   ossl::PkeyPtr key(raw);
   // fromdata does not always validate; a point off the curve or an inconsistent key pair
   // must never reach ECDH or signature code.
-  ossl::PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   // An RSA public key has no OpenSSL check here: check_rsa_public (through classify) is its
   // deterministic replacement.
   if (selection != EVP_PKEY_KEYPAIR && std::string_view(type) == "RSA") return key;
+  ossl::PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   int ok = selection == EVP_PKEY_KEYPAIR ? EVP_PKEY_pairwise_check(check.get())
                                          : EVP_PKEY_public_check(check.get());
   if (!check || ok != 1) return key_error(Errc::parse, std::string(type) + " key fails validation");
@@ -405,7 +405,9 @@ Result<PrivateKey> PrivateKey::generate_ec(Curve curve) {
 
 Result<PrivateKey> PrivateKey::generate_rsa(int bits) {
   if (bits < kMinRsaBits || bits > kMaxRsaBits)
-    return make_error(Errc::invalid_argument, "RSA key size must be 2048..16384 bits");
+    return make_error(Errc::invalid_argument, "RSA key size must be " +
+                                                  std::to_string(kMinRsaBits) + ".." +
+                                                  std::to_string(kMaxRsaBits) + " bits");
   EVP_PKEY* raw = EVP_RSA_gen(static_cast<unsigned>(bits));
   if (raw == nullptr) return crypto_error("RSA key generation");
   return adopt(ossl::PkeyPtr(raw));
