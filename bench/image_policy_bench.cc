@@ -27,14 +27,14 @@
 #include "acon/common/hash.h"
 #include "acon/common/signature.h"
 #include "acon/common/x509.h"
-#include "acon/verifier/image/manifest.h"
-#include "acon/verifier/image/policy.h"
-#include "acon/verifier/image/signature.h"
+#include "acon/image/manifest.h"
+#include "acon/image/policy.h"
+#include "acon/image/signature.h"
 
 namespace {
 
 using namespace acon;
-using namespace acon::verifier::image;
+using namespace acon::image;
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "acon_bench_image_policy: setup failed: %s\n", what.c_str());

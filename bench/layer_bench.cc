@@ -30,14 +30,14 @@
 #include <vector>
 
 #include "acon/common/bytes.h"
-#include "acon/verifier/layers/create.h"
-#include "acon/verifier/layers/extract.h"
-#include "acon/verifier/layers/stream.h"
+#include "acon/image/layers/create.h"
+#include "acon/image/layers/extract.h"
+#include "acon/image/layers/stream.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-namespace lay = acon::verifier::layers;
+namespace lay = acon::image::layers;
 
 constexpr size_t kBigFile = 60u << 20;
 constexpr size_t kChunk = 1u << 20;

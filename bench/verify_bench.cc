@@ -33,13 +33,13 @@
 
 #include "acon/common/hash.h"
 #include "acon/common/signature.h"
-#include "acon/verifier/cache.h"
-#include "acon/verifier/dcap.h"
+#include "acon/dcap/cache.h"
+#include "acon/dcap/verify.h"
 
 namespace {
 
 using namespace acon;
-using namespace acon::verifier;
+using namespace acon::dcap;
 
 constexpr int64_t kPinnedTime = 1751624191;  // vectors.json phala-tdx-v4-uptodate
 
@@ -162,7 +162,7 @@ void BM_verify_cold_mt(benchmark::State& state) { run_verify(state, nullptr, fal
 // The quote signature alone: one P-256 verify with the raw attestation key.
 void BM_ecdsa_p256_verify(benchmark::State& state) {
   const Fixture& f = fixture();
-  auto quote = parse_quote(f.quote);
+  auto quote = tdx::parse_quote(f.quote);
   auto key = PublicKey::from_ec_xy(Curve::p256, quote->signature.attestation_key);
   Bytes digest_input(quote->signed_region().begin(), quote->signed_region().end());
   for (auto _ : state) {

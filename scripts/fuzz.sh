@@ -12,8 +12,10 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 out=${FUZZ_OUT:-$build/findings}
 jobs=${JOBS:-$(nproc)}
 
+# FUZZ_BUILD_TESTS=ON keeps the test targets of a build directory that CI's sanitizer pass made
+# with the same options (the fuzz build is an ASan + UBSan build), so nothing is rebuilt.
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DACON_FUZZ=ON -DACON_BUILD_TESTS=OFF -DACON_BUILD_BENCH=OFF >/dev/null
+  -DACON_FUZZ=ON -DACON_BUILD_TESTS="${FUZZ_BUILD_TESTS:-OFF}" -DACON_BUILD_BENCH=OFF >/dev/null
 ninja -C "$build" -j "$jobs" $(ninja -C "$build" -t targets all | sed -n 's/^\(fuzz_[a-z0-9_]*\): .*/\1/p' | sort -u)
 
 # OpenSSL's process-wide state is created in fuzz_support.h's warm-up, out of LeakSanitizer's

@@ -8,7 +8,7 @@
 #include "acon/eventlog/format.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/eventlog/yaml.h"
-#include "acon/verifier/quote.h"
+#include "acon/tdx/quote.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -130,9 +130,9 @@ int cmd_replay(const Inputs& in, const std::vector<std::string>& expect,
   if (!quote_path.empty()) {
     auto quote = tools::read_input(quote_path);
     if (!quote) return fail(quote.error());
-    auto parsed = verifier::parse_quote(as_bytes(*quote));
+    auto parsed = tdx::parse_quote(as_bytes(*quote));
     if (!parsed) return fail(parsed.error().wrap(quote_path));
-    const verifier::TdReport10* td = parsed->td_report();
+    const tdx::TdReport10* td = parsed->td_report();
     if (td == nullptr)
       return fail(make_error(Errc::invalid_argument, quote_path + ": not a TD quote"));
     // MRTD is measured by the TDX module at build time and never appears in the log. The quote

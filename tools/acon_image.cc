@@ -26,20 +26,20 @@
 #include "acon/common/json.h"
 #include "acon/common/keys.h"
 #include "acon/common/x509.h"
-#include "acon/verifier/image/manifest.h"
-#include "acon/verifier/image/policy.h"
-#include "acon/verifier/image/signature.h"
-#include "acon/verifier/layers/create.h"
-#include "acon/verifier/layers/extract.h"
-#include "acon/verifier/layers/import.h"
+#include "acon/image/layers/create.h"
+#include "acon/image/layers/extract.h"
+#include "acon/image/layers/import.h"
+#include "acon/image/manifest.h"
+#include "acon/image/policy.h"
+#include "acon/image/signature.h"
 #include "tool_util.h"
 
 namespace acon {
 namespace {
 
 namespace fs = std::filesystem;
-namespace img = verifier::image;
-namespace lay = verifier::layers;
+namespace img = image;
+namespace lay = image::layers;
 using tools::fail;
 using tools::kExitBadInput;
 using tools::kExitOk;

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "acon/common/hash.h"
+#include "acon/dcap/collateral.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/guest/sim/state.h"
-#include "acon/verifier/collateral.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -187,7 +187,7 @@ struct CollateralOptions {
   Result<TcbPolicy> policy() const {
     TcbPolicy out;
     if (!tcb_status.empty()) {
-      auto status = verifier::tcb_status_from_name(tcb_status);
+      auto status = dcap::tcb_status_from_name(tcb_status);
       if (!status) return usage("--tcb-status: unknown status '" + tcb_status + "'");
       out.platform_status = *status;
     }

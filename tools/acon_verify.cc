@@ -7,17 +7,17 @@
 #include <chrono>
 #include <iostream>
 
-#include "acon/verifier/chain.h"
-#include "acon/verifier/claims.h"
-#include "acon/verifier/dcap.h"
-#include "acon/verifier/fetch.h"
-#include "acon/verifier/sgx_extension.h"
+#include "acon/dcap/chain.h"
+#include "acon/dcap/claims.h"
+#include "acon/dcap/fetch.h"
+#include "acon/dcap/sgx_extension.h"
+#include "acon/dcap/verify.h"
 #include "tool_util.h"
 
 namespace acon {
 namespace {
 
-using namespace verifier;
+using namespace dcap;
 using tools::fail;
 
 // A quote file is either the binary quote or ASCII hex of it (optionally 0x-prefixed, with
@@ -101,7 +101,7 @@ Result<Collateral> load_bundle(const std::string& path) {
 
 // The platform's FMSPC and PCK CA come from the PCK chain inside the quote; nothing fetched is
 // trusted before verify_quote checks its signatures.
-Result<Collateral> fetch_for(const Quote& quote, const Inputs& in) {
+Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in) {
   ACON_TRY(std::vector<Certificate> chain, pck_chain_from_quote(quote));
   if (chain.size() < 2) return make_error(Errc::parse, "quote: PCK chain has no intermediate");
   ACON_TRY(SgxExtension ext, sgx_extension_of(chain[0]));
@@ -125,7 +125,7 @@ int cmd_quote(const Inputs& in) {
   if (!content) return fail(content.error());
   auto quote_bytes = decode_quote_file(*content);
   if (!quote_bytes) return fail(quote_bytes.error().wrap(in.quote));
-  auto quote = parse_quote(*quote_bytes);
+  auto quote = tdx::parse_quote(*quote_bytes);
   if (!quote) return fail(quote.error().wrap(in.quote));
 
   Result<Collateral> collateral =

@@ -4,14 +4,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <exception>
 #include <iostream>
-#include <iterator>
-#include <sstream>
+
+#include "acon/common/unique_fd.h"
 
 namespace acon::tools {
+namespace {
+
+uint64_t g_max_input_bytes = kDefaultMaxInputBytes;
+
+Error io_error(const std::string& path, int err) {
+  return Error{Errc::io, path + ": " + std::strerror(err)};
+}
+
+}  // namespace
+
+void add_input_limit_option(CLI::App& app) {
+  app.add_option("--max-input", g_max_input_bytes,
+                 "Largest whole-file input read, in bytes (quotes, logs, manifests, collateral)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+}
+
+uint64_t max_input_bytes() { return g_max_input_bytes; }
+
+int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& body) {
+  try {
+    return body(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::cerr << program_invocation_short_name << ": out of memory\n";
+  } catch (const std::exception& e) {
+    std::cerr << program_invocation_short_name << ": " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << program_invocation_short_name << ": unexpected failure\n";
+  }
+  return kExitBadInput;
+}
 
 int fail(const Error& error) {
   std::cerr << program_invocation_short_name << ": " << error.to_string() << "\n";
@@ -19,35 +51,58 @@ int fail(const Error& error) {
 }
 
 Result<std::string> read_input(const std::string& path) {
-  std::ostringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-    return ss.str();
+  UniqueFd owned;
+  int fd = STDIN_FILENO;
+  if (path != "-") {
+    owned = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!owned.valid()) return io_error(path, errno);
+    fd = owned.get();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::io, path + ": " + std::strerror(errno));
-  ss << in.rdbuf();
-  if (in.bad()) return make_error(Errc::io, path + ": read failed");
-  return ss.str();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error(path, errno);
+  if (S_ISDIR(st.st_mode)) return io_error(path, EISDIR);
+  const uint64_t limit = g_max_input_bytes;
+  auto too_large = [&] {
+    return Error{Errc::parse,
+                 path + ": larger than " + std::to_string(limit) + " bytes (--max-input)"};
+  };
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > limit) return too_large();
+  std::string out;
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error(path, errno);
+    if (n == 0) break;
+    if (out.size() + static_cast<uint64_t>(n) > limit) return too_large();
+    out.append(chunk, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<Time> parse_time_option(std::string_view option, std::string_view text) {
+  auto t = parse_time_text(text);
+  if (!t) return Error{Errc::invalid_argument, std::string(option) + ": " + t.error().message};
+  return t;
 }
 
 Status write_private_file(const std::string& path, ByteView data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(Errc::io, path + ": " + std::strerror(errno));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return io_error(path, errno);
   // An existing file keeps its mode through O_TRUNC; tighten it before writing the secret.
   // Only regular files: a device such as /dev/stdout must keep its mode.
   struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || ::fchmod(fd, 0600) == 0);
+  if (::fstat(fd.get(), &st) != 0 || (S_ISREG(st.st_mode) && ::fchmod(fd.get(), 0600) != 0))
+    return io_error(path, errno);
   size_t done = 0;
-  while (ok && done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
+    if (n <= 0) return io_error(path, n < 0 ? errno : EIO);
+    done += static_cast<size_t>(n);
   }
-  int saved = errno;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok) return make_error(Errc::io, path + ": " + std::strerror(saved));
+  const int raw = fd.release();
+  if (::close(raw) != 0) return io_error(path, errno);
   return {};
 }
 

@@ -1,22 +1,50 @@
-// Shared plumbing of the acon command-line tools: input, output, exit codes.
+// Shared plumbing of the acon command-line tools: the guarded main, bounded input, options every
+// tool has, output and exit codes.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "acon/common/bytes.h"
+#include "acon/common/x509.h"
+
+namespace CLI {
+class App;
+}
 
 namespace acon::tools {
 
-// Exit codes shared by every tool (ARCHITECTURE.md conventions).
+// Exit codes shared by every tool (docs/architecture.md, conventions).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRejected = 1;
 inline constexpr int kExitBadInput = 2;
 
+// Whole-file inputs (quotes, event logs, manifests, certificates, collateral, keys) are read up
+// to this many bytes; a larger input is refused before it is held in memory. Layer tarballs are
+// streamed and not bound by it. --max-input changes it for one run.
+inline constexpr uint64_t kDefaultMaxInputBytes = uint64_t{64} << 20;
+
+// Adds --max-input BYTES to `app` (every tool calls this once on its top-level app).
+void add_input_limit_option(CLI::App& app);
+uint64_t max_input_bytes();
+
+// Runs `body` and turns anything that escapes it into "<program>: <what>" on stderr and exit 2,
+// so that no input or option can end a tool with a signal. CLI11's parse errors keep CLI11's
+// own exit codes and messages (--help exits 0).
+int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& body);
+
 // Prints "<program>: <message>" to stderr; returns 1 for a verification failure, else 2.
 int fail(const Error& error);
 
-// Whole file, or standard input for "-".
+// Whole file, or standard input for "-", at most max_input_bytes(): a larger input is
+// "PATH: larger than N bytes (--max-input)"; a directory or unreadable path is Errc::io.
 Result<std::string> read_input(const std::string& path);
+
+// A --time style option: Unix seconds or RFC 3339 within what X.509 can express; the error
+// names the option.
+Result<Time> parse_time_option(std::string_view option, std::string_view text);
 
 // Writes secret material to a new or truncated file readable by the owner only.
 Status write_private_file(const std::string& path, ByteView data);

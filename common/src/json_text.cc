@@ -1,5 +1,5 @@
 // The pieces every compact JSON writer here shares: shortest number digits, minimal string
-// escaping, and the tree walk (JCS in jcs.cc; jq and Go forms in verifier/src/image/json_text.cc).
+// escaping, and the tree walk (JCS in jcs.cc; jq and Go forms in image/src/json_text.cc).
 #include <algorithm>
 #include <charconv>
 #include <cmath>

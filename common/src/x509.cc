@@ -124,6 +124,31 @@ Result<Time> parse_rfc3339(std::string_view text) {
   return Time{duration_cast<seconds>(t.time_since_epoch())};
 }
 
+Result<Time> parse_time_text(std::string_view text) {
+  // 9999-12-31T23:59:59Z, the last second GeneralizedTime can carry.
+  constexpr int64_t kLastX509Second = 253402300799;
+  constexpr int64_t kFirstX509Second = -62135596800;  // 0001-01-01T00:00:00Z
+  const bool digits_only = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return ch >= '0' && ch <= '9';
+  });
+  if (digits_only) {
+    int64_t seconds = 0;
+    for (char ch : text) {
+      seconds = seconds * 10 + (ch - '0');
+      if (seconds > kLastX509Second)
+        return make_error(Errc::parse, "time '" + std::string(text) +
+                                           "': after 9999-12-31T23:59:59Z, which X.509 "
+                                           "cannot express");
+    }
+    return Time(std::chrono::seconds(seconds));
+  }
+  ACON_TRY(Time t, parse_rfc3339(text));
+  const int64_t seconds = t.time_since_epoch().count();
+  if (seconds < kFirstX509Second || seconds > kLastX509Second)
+    return make_error(Errc::parse, "time '" + std::string(text) + "': outside the years 1..9999");
+  return t;
+}
+
 std::string format_rfc3339(Time t) {
   using namespace std::chrono;
   auto days = floor<std::chrono::days>(t);

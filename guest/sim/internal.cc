@@ -159,7 +159,7 @@ Bytes der_sequence(std::initializer_list<ByteView> items) {
 }
 
 Bytes sgx_extension_der(const PlatformTcb& platform) {
-  const std::string base(verifier::kSgxExtensionOid);
+  const std::string base(dcap::kSgxExtensionOid);
   auto element = [&](const std::string& suffix, ByteView value) {
     return der_sequence({der_oid(base + suffix), value});
   };

@@ -12,9 +12,9 @@
 #include "acon/common/hash.h"
 #include "acon/common/json.h"
 #include "acon/common/signature.h"
+#include "acon/dcap/claims.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
-#include "acon/verifier/claims.h"
 #include "internal.h"
 
 namespace acon::guest::sim {
@@ -26,7 +26,7 @@ using detail::derive;
 using detail::derive_p256_key;
 using detail::derive_serial;
 using OrderedJson = nlohmann::ordered_json;
-using verifier::TcbStatus;
+using dcap::TcbStatus;
 
 constexpr days kDay{1};
 constexpr uint32_t kTcbEvaluationDataNumber = 17;
@@ -100,7 +100,7 @@ Result<std::shared_ptr<const Simulator::Material>> make_material(ByteView seed, 
   // Root: a year before the issue date until Intel's root's end of 2049 (or 30 years, if later).
   Time root_start = issue - 365 * kDay;
   Time root_end = std::max(utc_date(2049, 12, 31) + 86399s, issue + 30 * 365 * kDay);
-  ACON_TRY(Certificate root, issue_certificate(ca_request(verifier::kSimulatedRootCommonName,
+  ACON_TRY(Certificate root, issue_certificate(ca_request(dcap::kSimulatedRootCommonName,
                                                           root_serial, root_start, root_end, 1),
                                                root_key.public_key(), root_key, nullptr));
   // PCK Platform CA: 15 years, path length 0.
@@ -128,7 +128,7 @@ Result<std::shared_ptr<const Simulator::Material>> make_material(ByteView seed, 
   pck_req.key_usage = kKeyUsageDigitalSignature | kKeyUsageNonRepudiation;
   pck_req.crl_distribution_points = {std::string(kPkiUrlBase) + "pckcrl?ca=platform&encoding=der"};
   pck_req.extensions.push_back(
-      {std::string(verifier::kSgxExtensionOid), detail::sgx_extension_der(platform), false});
+      {std::string(dcap::kSgxExtensionOid), detail::sgx_extension_der(platform), false});
   ACON_TRY(Certificate pck, issue_certificate(pck_req, pck_key.public_key(), pck_ca_key, &pck_ca));
 
   return std::make_shared<const Simulator::Material>(Simulator::Material{
@@ -171,7 +171,7 @@ OrderedJson components(ByteView svns, bool tdx) {
 OrderedJson level_status(OrderedJson level, Time date, TcbStatus status,
                          const std::vector<std::string>& advisories) {
   level["tcbDate"] = format_rfc3339(date);
-  level["tcbStatus"] = std::string(verifier::tcb_status_name(status));
+  level["tcbStatus"] = std::string(dcap::tcb_status_name(status));
   if (!advisories.empty()) level["advisoryIDs"] = advisories;
   return level;
 }
@@ -332,8 +332,8 @@ void wipe_strings(Json& value) {
   }
 }
 
-Result<verifier::TcbStatus> status_from(const std::string& name) {
-  auto status = verifier::tcb_status_from_name(name);
+Result<dcap::TcbStatus> status_from(const std::string& name) {
+  auto status = dcap::tcb_status_from_name(name);
   if (!status) return state_error("unknown TCB status '" + name + "'");
   return *status;
 }
@@ -370,8 +370,8 @@ Result<Simulator> Simulator::create(const CreateOptions& options) {
   p.pcesvn = 13;
   p.cpusvn = p.sgx_comp_svn;  // the raw CPUSVN carries the same SVNs on these platforms
   p.pce_id = {0, 0};
-  p.fmspc = verifier::kSimulatedFmspc;
-  p.sgx_type = verifier::SgxType::scalable;
+  p.fmspc = dcap::kSimulatedFmspc;
+  p.sgx_type = dcap::SgxType::scalable;
   p.tdx_tcb_svn = {6, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
   QeState& qe = sim.qe_;
@@ -487,8 +487,8 @@ Status Simulator::reissue_collateral(const CollateralDates& dates, const TcbPoli
   return {};
 }
 
-Result<verifier::Collateral> Simulator::collateral() const {
-  return verifier::parse_collateral_bundle(collateral_bundle_);
+Result<dcap::Collateral> Simulator::collateral() const {
+  return dcap::parse_collateral_bundle(collateral_bundle_);
 }
 
 namespace {
@@ -566,7 +566,7 @@ SecretBytes Simulator::to_state_json() const {
         {"mr_service_td", hex_encode(td_.mr_service_td)},
         {"rtmr", std::move(rtmrs)}}},
       {"tcb_policy",
-       {{"platform_status", verifier::tcb_status_name(policy_.platform_status)},
+       {{"platform_status", dcap::tcb_status_name(policy_.platform_status)},
         {"advisory_ids", policy_.advisory_ids},
         {"revoke_pck", policy_.revoke_pck}}},
       {"collateral_dates",
@@ -646,7 +646,7 @@ Result<Simulator> Simulator::from_state_json(std::string_view json) {
   ACON_TRY(p.fmspc, hex_array<6>(*platform, "fmspc"));
   ACON_TRY(uint8_t sgx_type, integer<uint8_t>(*platform, "sgx_type"));
   if (sgx_type > 2) return state_error("platform.sgx_type: expected 0, 1 or 2");
-  p.sgx_type = static_cast<verifier::SgxType>(sgx_type);
+  p.sgx_type = static_cast<dcap::SgxType>(sgx_type);
   ACON_TRY(p.platform_instance_id, hex_array<16>(*platform, "platform_instance_id"));
   ACON_TRY(p.tdx_tcb_svn, hex_array<16>(*platform, "tdx_tcb_svn"));
 

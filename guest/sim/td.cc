@@ -5,7 +5,7 @@
 #include "acon/common/hash.h"
 #include "acon/common/reader.h"
 #include "acon/common/signature.h"
-#include "acon/verifier/quote.h"
+#include "acon/tdx/quote.h"
 #include "internal.h"
 
 namespace acon::guest::sim {
@@ -123,14 +123,14 @@ Result<Bytes> Simulator::quote_from_report(ByteView report) const {
   ByteView tcb_info = report.subspan(kTeeTcbInfoOffset, kTeeTcbInfoSize);
   ByteView info = report.subspan(kTdInfoOffset, kTdInfoSize);
   Bytes attestation_key = m.attestation_key.public_key().ec_xy();
-  if (attestation_key.size() != verifier::kEcdsaP256PublicKeySize)
+  if (attestation_key.size() != tdx::kEcdsaP256PublicKeySize)
     return make_error(Errc::crypto, "sim: attestation key is not a P-256 key");
 
   // Header.
   Bytes quote;
   put_u16le(quote, quote_version_);
-  put_u16le(quote, verifier::kAttestationKeyEcdsaP256);
-  put_u32le(quote, verifier::kTeeTypeTdx);
+  put_u16le(quote, tdx::kAttestationKeyEcdsaP256);
+  put_u32le(quote, tdx::kTeeTypeTdx);
   put_zeros(quote, 4);
   put(quote, kIntelQeVendorId);
   Bytes qe_id_input = to_bytes("acon-sim QE id");
@@ -138,8 +138,8 @@ Result<Bytes> Simulator::quote_from_report(ByteView report) const {
   append(quote, ByteView(sha256(qe_id_input)).first(16));
   put_zeros(quote, 4);
   if (quote_version_ == 5) {
-    put_u16le(quote, static_cast<uint16_t>(verifier::BodyType::td_report15));
-    put_u32le(quote, verifier::kTdReport15Size);
+    put_u16le(quote, static_cast<uint16_t>(tdx::BodyType::td_report15));
+    put_u32le(quote, tdx::kTdReport15Size);
   }
 
   // Body: the TD report fields in quote order.
@@ -190,13 +190,13 @@ Result<Bytes> Simulator::quote_from_report(ByteView report) const {
   append(qe_cert_data, qe_report_signature);
   put_u16le(qe_cert_data, static_cast<uint16_t>(qe_auth_data.size()));
   append(qe_cert_data, qe_auth_data);
-  put_u16le(qe_cert_data, verifier::cert_data::kPckCertChain);
+  put_u16le(qe_cert_data, tdx::cert_data::kPckCertChain);
   put_u32le(qe_cert_data, static_cast<uint32_t>(chain.size()));
   append(qe_cert_data, as_bytes(chain));
 
   Bytes signature_data = quote_signature;
   append(signature_data, attestation_key);
-  put_u16le(signature_data, verifier::cert_data::kQeReportCertData);
+  put_u16le(signature_data, tdx::cert_data::kQeReportCertData);
   put_u32le(signature_data, static_cast<uint32_t>(qe_cert_data.size()));
   append(signature_data, qe_cert_data);
 

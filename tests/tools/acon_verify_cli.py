@@ -115,12 +115,12 @@ class Verify(unittest.TestCase):
 
 
 class FetchFromPcs(unittest.TestCase):
-    """--pcs over real HTTP: tests/verifier/pcs_replay_server.py replays the recorded go-tdx-guest
+    """--pcs over real HTTP: tests/verifier/dcap/pcs_replay_server.py replays the recorded go-tdx-guest
     PCS responses on loopback; the verdict must equal the one from the same collateral as a bundle."""
 
     def test_pcs_fetch_then_offline_cache_give_the_bundle_verdict(self):
         v = vector("gotdx-spr-e4-not-supported")
-        server_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verifier",
+        server_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "verifier", "dcap",
                                      "pcs_replay_server.py")
         server = subprocess.Popen(["/usr/bin/python3", server_script, data("go-tdx-guest")],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "acon/eventlog/event_log.h"
-#include "acon/verifier/tpm.h"
+#include "acon/tpm/quote.h"
 #include "tss_handles.h"
 
 namespace acon::guest {
@@ -237,7 +237,7 @@ Status VtpmBackend::Impl::create_ak() {
   ak = tss::TransientObject(esys.get(), handle);
 
   ACON_TRY(ak_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
-  auto parsed = verifier::tpm::parse_tpm2b_public(ak_public);
+  auto parsed = tpm::parse_tpm2b_public(ak_public);
   if (!parsed) return parsed.error().wrap("vtpm: attestation key");
   ak_key = std::move(parsed->key);
   ak_name = std::move(parsed->name);

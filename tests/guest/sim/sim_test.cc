@@ -12,24 +12,24 @@
 #include <string>
 
 #include "acon/common/hash.h"
+#include "acon/dcap/chain.h"
+#include "acon/dcap/claims.h"
+#include "acon/dcap/sgx_extension.h"
+#include "acon/dcap/verify.h"
 #include "acon/eventlog/decode.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/guest/sim/state.h"
-#include "acon/verifier/chain.h"
-#include "acon/verifier/claims.h"
-#include "acon/verifier/dcap.h"
-#include "acon/verifier/quote.h"
-#include "acon/verifier/sgx_extension.h"
+#include "acon/tdx/quote.h"
 
 namespace acon::guest::sim {
 namespace {
 
 using namespace std::chrono;
-using verifier::QvlStatus;
-using verifier::TcbStatus;
+using dcap::QvlStatus;
+using dcap::TcbStatus;
 
 Time at(std::string_view rfc3339) {
   auto r = parse_rfc3339(rfc3339);
@@ -56,30 +56,30 @@ ReportData report_data(uint8_t fill) {
   return data;
 }
 
-verifier::VerifyOptions trusting(const Simulator& sim, Time when = kCheck) {
-  verifier::VerifyOptions options;
+dcap::VerifyOptions trusting(const Simulator& sim, Time when = kCheck) {
+  dcap::VerifyOptions options;
   options.at = when;
   options.anchors.roots = {sim.root_ca()};
   return options;
 }
 
-verifier::QuoteVerdict verify(const Simulator& sim, const Bytes& quote,
-                              const verifier::VerifyOptions& options) {
+dcap::QuoteVerdict verify(const Simulator& sim, const Bytes& quote,
+                          const dcap::VerifyOptions& options) {
   auto collateral = sim.collateral();
   if (!collateral) throw std::runtime_error(collateral.error().to_string());
-  auto verdict = verifier::verify_quote(quote, *collateral, options);
+  auto verdict = dcap::verify_quote(quote, *collateral, options);
   if (!verdict) throw std::runtime_error(verdict.error().to_string());
   return *std::move(verdict);
 }
 
-verifier::QuoteVerdict verify_fresh_quote(const Simulator& sim, Time when = kCheck) {
+dcap::QuoteVerdict verify_fresh_quote(const Simulator& sim, Time when = kCheck) {
   auto quote = sim.quote(report_data(0x5A));
   if (!quote) throw std::runtime_error(quote.error().to_string());
   return verify(sim, *quote, trusting(sim, when));
 }
 
-std::string status_text(const verifier::QuoteVerdict& verdict) {
-  return std::string(verifier::qvl_status_text(verdict.status));
+std::string status_text(const dcap::QuoteVerdict& verdict) {
+  return std::string(dcap::qvl_status_text(verdict.status));
 }
 
 // A state file in a fresh temporary directory, removed afterwards.
@@ -102,13 +102,13 @@ TEST(SimQuote, V4ParsesWithTheSpecOffsets) {
   Simulator sim = make();
   auto quote = sim.quote(report_data(0x11));
   ASSERT_TRUE(quote.ok()) << quote.error().to_string();
-  auto parsed = verifier::parse_quote(*quote);
+  auto parsed = tdx::parse_quote(*quote);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
   EXPECT_EQ(parsed->header.version, 4);
-  EXPECT_EQ(parsed->header.attestation_key_type, verifier::kAttestationKeyEcdsaP256);
-  EXPECT_EQ(parsed->header.tee_type, verifier::kTeeTypeTdx);
+  EXPECT_EQ(parsed->header.attestation_key_type, tdx::kAttestationKeyEcdsaP256);
+  EXPECT_EQ(parsed->header.tee_type, tdx::kTeeTypeTdx);
   EXPECT_EQ(hex_encode(parsed->header.qe_vendor_id), "939a7233f79c4ca9940a0db3957f0607");
-  EXPECT_EQ(parsed->body_type, verifier::BodyType::td_report10);
+  EXPECT_EQ(parsed->body_type, tdx::BodyType::td_report10);
   const auto* td = parsed->td_report();
   ASSERT_NE(td, nullptr);
   // Offsets of spec §1.4's table for v4 quotes.
@@ -120,9 +120,8 @@ TEST(SimQuote, V4ParsesWithTheSpecOffsets) {
   EXPECT_EQ(parsed->signature.qe_auth_data.size(), 32u);
   EXPECT_EQ(parsed->offset_of(parsed->signature.qe_auth_data), 1220u);
   ASSERT_TRUE(parsed->signature.qe_report_certification.has_value());
-  EXPECT_EQ(parsed->signature.qe_report_certification->type,
-            verifier::cert_data::kQeReportCertData);
-  EXPECT_EQ(parsed->signature.pck_certification.type, verifier::cert_data::kPckCertChain);
+  EXPECT_EQ(parsed->signature.qe_report_certification->type, tdx::cert_data::kQeReportCertData);
+  EXPECT_EQ(parsed->signature.pck_certification.type, tdx::cert_data::kPckCertChain);
   EXPECT_EQ(parsed->padding_size(), 0u);
   EXPECT_TRUE(parsed->signature.unused_tail.empty());
   // The TD's fields land where the verifier reads them.
@@ -155,11 +154,11 @@ TEST(SimQuote, V5CarriesATd15Body) {
   Simulator sim = make(options);
   auto quote = sim.quote(report_data(0x22));
   ASSERT_TRUE(quote.ok());
-  auto parsed = verifier::parse_quote(*quote);
+  auto parsed = tdx::parse_quote(*quote);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
   EXPECT_EQ(parsed->header.version, 5);
-  EXPECT_EQ(parsed->body_type, verifier::BodyType::td_report15);
-  EXPECT_EQ(parsed->body_size, verifier::kTdReport15Size);
+  EXPECT_EQ(parsed->body_type, tdx::BodyType::td_report15);
+  EXPECT_EQ(parsed->body_size, tdx::kTdReport15Size);
   const auto* td15 = parsed->td_report15();
   ASSERT_NE(td15, nullptr);
   EXPECT_EQ(parsed->offset_of(td15->report_data), 574u);
@@ -180,7 +179,7 @@ TEST(SimPki, IntelShapedAndMarkedSimulated) {
             "C=US,ST=CA,L=Santa Clara,O=ACON Simulated TDX Platform,CN=ACON Simulated SGX Root CA");
   EXPECT_EQ(root.issuer(), root.subject());
   EXPECT_TRUE(root.is_ca());
-  EXPECT_NE(root.der(), verifier::intel_sgx_root_ca().der());
+  EXPECT_NE(root.der(), dcap::intel_sgx_root_ca().der());
   EXPECT_NE(sim.pck_platform_ca().subject().find("CN=ACON Simulated SGX PCK Platform CA"),
             std::string::npos);
   EXPECT_NE(sim.pck_certificate().subject().find("CN=ACON Simulated SGX PCK Certificate"),
@@ -189,22 +188,22 @@ TEST(SimPki, IntelShapedAndMarkedSimulated) {
             std::string::npos);
   EXPECT_FALSE(sim.pck_certificate().is_ca());
   // The SGX extension parses as the verifier reads it and says what the platform is.
-  auto ext = verifier::sgx_extension_of(sim.pck_certificate());
+  auto ext = dcap::sgx_extension_of(sim.pck_certificate());
   ASSERT_TRUE(ext.ok()) << ext.error().to_string();
-  EXPECT_EQ(ext->fmspc, verifier::kSimulatedFmspc);
+  EXPECT_EQ(ext->fmspc, dcap::kSimulatedFmspc);
   EXPECT_EQ(ext->tcb_comp_svn, sim.platform().sgx_comp_svn);
   EXPECT_EQ(ext->pcesvn, sim.platform().pcesvn);
   EXPECT_EQ(ext->cpusvn, sim.platform().cpusvn);
   EXPECT_EQ(ext->ppid, sim.platform().ppid);
   EXPECT_EQ(ext->pce_id, sim.platform().pce_id);
-  EXPECT_EQ(ext->sgx_type, verifier::SgxType::scalable);
+  EXPECT_EQ(ext->sgx_type, dcap::SgxType::scalable);
   ASSERT_TRUE(ext->platform_instance_id.has_value());
   EXPECT_EQ(*ext->platform_instance_id, sim.platform().platform_instance_id);
   ASSERT_TRUE(ext->configuration.has_value());
   EXPECT_EQ(ext->configuration->smt_enabled, true);
   auto chain = Certificate::all_from_pem(sim.pck_chain_pem());
   ASSERT_TRUE(chain.ok());
-  EXPECT_TRUE(verifier::is_simulated_pck_chain(*chain));
+  EXPECT_TRUE(dcap::is_simulated_pck_chain(*chain));
   // The chain and both CRLs verify with OpenSSL too, at the issue date.
   auto collateral = sim.collateral();
   ASSERT_TRUE(collateral.ok()) << collateral.error().to_string();
@@ -249,14 +248,13 @@ TEST(SimCollateral, SignedLikeIntelAndLoadable) {
   Simulator sim = make();
   auto collateral = sim.collateral();
   ASSERT_TRUE(collateral.ok()) << collateral.error().to_string();
+  EXPECT_TRUE(dcap::verify_signed_json(collateral->tcb_info, sim.tcb_signing_certificate()).ok());
   EXPECT_TRUE(
-      verifier::verify_signed_json(collateral->tcb_info, sim.tcb_signing_certificate()).ok());
-  EXPECT_TRUE(
-      verifier::verify_signed_json(collateral->qe_identity, sim.tcb_signing_certificate()).ok());
+      dcap::verify_signed_json(collateral->qe_identity, sim.tcb_signing_certificate()).ok());
   const auto& tcb = collateral->tcb_info.value;
   EXPECT_EQ(tcb.id, "TDX");
   EXPECT_EQ(tcb.version, 3u);
-  EXPECT_EQ(tcb.fmspc, verifier::kSimulatedFmspc);
+  EXPECT_EQ(tcb.fmspc, dcap::kSimulatedFmspc);
   EXPECT_EQ(tcb.issue_date, kIssue);
   EXPECT_EQ(tcb.next_update, kIssue + days(30));
   ASSERT_EQ(tcb.tdx_module_identities.size(), 1u);
@@ -273,14 +271,14 @@ TEST(SimCollateral, SignedLikeIntelAndLoadable) {
   // PCS-shaped responses carry the same signed bytes.
   auto response = sim.tcb_info_response();
   ASSERT_TRUE(response.ok());
-  auto parsed = verifier::parse_tcb_info_response(*response);
+  auto parsed = dcap::parse_tcb_info_response(*response);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
-  EXPECT_TRUE(verifier::verify_signed_json(*parsed, sim.tcb_signing_certificate()).ok());
+  EXPECT_TRUE(dcap::verify_signed_json(*parsed, sim.tcb_signing_certificate()).ok());
   auto qe_response = sim.qe_identity_response();
   ASSERT_TRUE(qe_response.ok());
-  auto qe_parsed = verifier::parse_qe_identity_response(*qe_response);
+  auto qe_parsed = dcap::parse_qe_identity_response(*qe_response);
   ASSERT_TRUE(qe_parsed.ok());
-  EXPECT_TRUE(verifier::verify_signed_json(*qe_parsed, sim.tcb_signing_certificate()).ok());
+  EXPECT_TRUE(dcap::verify_signed_json(*qe_parsed, sim.tcb_signing_certificate()).ok());
 }
 
 // ---- the real DCAP verifier ----
@@ -301,17 +299,16 @@ TEST(SimVerify, V4AndV5UpToDateWithTheSimRootOnly) {
     EXPECT_EQ(verdict.tcb->module_identity, "TDX_01");
     EXPECT_TRUE(verdict.advisory_ids.empty());
     EXPECT_FALSE(verdict.collateral_expired);
-    EXPECT_EQ(verdict.fmspc,
-              Bytes(verifier::kSimulatedFmspc.begin(), verifier::kSimulatedFmspc.end()));
-    auto parsed = verifier::parse_quote(*quote);
+    EXPECT_EQ(verdict.fmspc, Bytes(dcap::kSimulatedFmspc.begin(), dcap::kSimulatedFmspc.end()));
+    auto parsed = tdx::parse_quote(*quote);
     ASSERT_TRUE(parsed.ok());
-    EXPECT_TRUE(verifier::is_simulated_quote(*parsed));
-    EXPECT_EQ(verifier::quote_claims(*parsed)["simulated"], true);
+    EXPECT_TRUE(dcap::is_simulated_quote(*parsed));
+    EXPECT_EQ(dcap::quote_claims(*parsed)["simulated"], true);
     EXPECT_TRUE(verdict.simulated);
-    EXPECT_EQ(verifier::verdict_json(verdict)["simulated"], true);
+    EXPECT_EQ(dcap::verdict_json(verdict)["simulated"], true);
 
     // The default anchors (Intel's root) never accept it.
-    verifier::VerifyOptions defaults;
+    dcap::VerifyOptions defaults;
     defaults.at = kCheck;
     auto rejected = verify(sim, *quote, defaults);
     EXPECT_FALSE(rejected.accepted);
@@ -349,7 +346,7 @@ TEST(SimVerify, ConfiguredTcbStatusesAndAdvisories) {
       {TcbStatus::revoked, {}, QvlStatus::tcb_revoked, false},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(std::string(verifier::tcb_status_name(c.status)));
+    SCOPED_TRACE(std::string(dcap::tcb_status_name(c.status)));
     CreateOptions options;
     options.tcb.platform_status = c.status;
     options.tcb.advisory_ids = c.advisories;
@@ -530,7 +527,7 @@ TEST_F(StateDir, BackendExtendReadQuoteRoundTrip) {
 
   auto quote = backend.quote(report_data(0x77));
   ASSERT_TRUE(quote.ok()) << quote.error().to_string();
-  auto parsed = verifier::parse_quote(*quote);
+  auto parsed = tdx::parse_quote(*quote);
   ASSERT_TRUE(parsed.ok());
   auto rtmr3 = backend.read(3, HashAlg::sha384);
   ASSERT_TRUE(rtmr3.ok());

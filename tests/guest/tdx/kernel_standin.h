@@ -5,7 +5,7 @@
 //    TDX extend semantics, producing TDREPORTs and turning a TDREPORT into a quote the way a
 //    quoting enclave fills the quote body. The quote is a real Intel-signed quote (go-tdx-guest
 //    tdx_prod_quote_SPR_E4.dat) with its body fields replaced, so its layout parses with
-//    verifier::parse_quote but its signatures no longer verify; signatures are not the subject.
+//    tdx::parse_quote but its signatures no longer verify; signatures are not the subject.
 //
 //  - KernelTree: a temporary directory laid out like the kernel's file systems:
 //      sys/kernel/config/tsm/report/            configfs-tsm

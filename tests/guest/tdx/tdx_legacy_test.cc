@@ -9,7 +9,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/guest/tdx.h"
-#include "acon/verifier/quote.h"
+#include "acon/tdx/quote.h"
 #include "kernel_standin.h"
 #include "test_util.h"
 
@@ -81,9 +81,9 @@ TEST_F(TdxLegacyTest, RoundTripExtendReadQuote) {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
   auto quote = b.quote(data);
   ASSERT_TRUE(quote.ok()) << quote.error().to_string() << " / driver: " << driver.last_refusal();
-  auto parsed = verifier::parse_quote(*quote);
+  auto parsed = tdx::parse_quote(*quote);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
-  const verifier::TdReport10* td = parsed->td_report();
+  const tdx::TdReport10* td = parsed->td_report();
   ASSERT_NE(td, nullptr);
   EXPECT_EQ(to_vec(td->report_data), Bytes(data.begin(), data.end()));
   EXPECT_EQ(to_vec(td->rtmr[3]), expected3);
@@ -131,7 +131,7 @@ TEST_F(TdxLegacyTest, SelectedIdPrecedesTheQuote) {
   auto quote = backend.quote(data);
   ASSERT_TRUE(quote.ok()) << quote.error().to_string();
   EXPECT_EQ((*quote)[0], 0x04);  // the quote starts right after the id: version 4
-  EXPECT_TRUE(verifier::parse_quote(*quote).ok());
+  EXPECT_TRUE(tdx::parse_quote(*quote).ok());
 }
 
 TEST_F(TdxLegacyTest, ReadsComeFromTheTdreport) {

@@ -8,7 +8,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/guest/tdx.h"
-#include "acon/verifier/quote.h"
+#include "acon/tdx/quote.h"
 #include "kernel_standin.h"
 #include "test_util.h"
 
@@ -127,10 +127,10 @@ TEST_F(TdxTsmTest, RoundTripExtendReadQuote) {
   const ReportData data = acond_report_data(R"({"api_version":"1.0.0"})");
   auto quote = b.quote(data);
   ASSERT_TRUE(quote.ok()) << quote.error().to_string();
-  auto parsed = verifier::parse_quote(*quote);
+  auto parsed = tdx::parse_quote(*quote);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
   ASSERT_TRUE(parsed->is_tdx());
-  const verifier::TdReport10* td = parsed->td_report();
+  const tdx::TdReport10* td = parsed->td_report();
   ASSERT_NE(td, nullptr);
   EXPECT_EQ(to_vec(td->report_data), Bytes(data.begin(), data.end()));
   EXPECT_EQ(to_vec(td->rtmr[3]), expected3);

@@ -8,13 +8,13 @@
 #include "acon/common/signature.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/guest/vtpm.h"
-#include "acon/verifier/tpm.h"
+#include "acon/tpm/quote.h"
 #include "swtpm_process.h"
 
 namespace acon::guest {
 namespace {
 
-namespace vt = acon::verifier::tpm;
+namespace vt = acon::tpm;
 
 ReportData nonce_of(uint8_t seed) {
   ReportData d{};

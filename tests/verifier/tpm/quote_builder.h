@@ -10,7 +10,7 @@
 #include "acon/common/ossl.h"
 #include "acon/common/reader.h"
 #include "acon/common/signature.h"
-#include "acon/verifier/tpm.h"
+#include "acon/tpm/quote.h"
 
 namespace acon::test {
 
@@ -27,8 +27,8 @@ inline constexpr uint16_t kAlgRsapss = 0x0016;
 inline constexpr uint16_t kAlgEcdsa = 0x0018;
 
 struct AttestFields {
-  uint32_t magic = verifier::tpm::kTpmGeneratedValue;
-  uint16_t type = verifier::tpm::kStAttestQuote;
+  uint32_t magic = tpm::kTpmGeneratedValue;
+  uint16_t type = tpm::kStAttestQuote;
   Bytes signer = Bytes(34, 0x5A);
   Bytes extra_data = Bytes(64, 0x11);
   uint64_t clock = 123456;

@@ -2,10 +2,10 @@
 // make_swtpm_quote.sh): parsing, signature, nonce, PCR digest and AK trust, with no TPM running.
 #include <gtest/gtest.h>
 
-#include "acon/verifier/tpm.h"
+#include "acon/tpm/quote.h"
 #include "test_util.h"
 
-namespace acon::verifier::tpm {
+namespace acon::tpm {
 namespace {
 
 using test::read_data;
@@ -292,4 +292,4 @@ TEST(StoredRsaPssQuote, SignatureVerifies) {
 }
 
 }  // namespace
-}  // namespace acon::verifier::tpm
+}  // namespace acon::tpm

@@ -6,7 +6,7 @@
 #include "quote_builder.h"
 #include "test_util.h"
 
-namespace acon::verifier::tpm {
+namespace acon::tpm {
 namespace {
 
 using namespace acon::test;
@@ -317,4 +317,4 @@ TEST(TpmReplay, StartupLocalityAndResetValues) {
 }
 
 }  // namespace
-}  // namespace acon::verifier::tpm
+}  // namespace acon::tpm

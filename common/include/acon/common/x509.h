@@ -19,6 +19,10 @@ using Time = std::chrono::sys_seconds;
 // "2024-05-01T12:00:00Z" (also with fractional seconds or a numeric offset).
 Result<Time> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(Time t);
+// A time given by a person or a script: Unix seconds (decimal digits only) or RFC 3339. Only
+// times X.509 can express are accepted (0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z); anything
+// else is Errc::parse, never an exception or a wrapped value.
+Result<Time> parse_time_text(std::string_view text);
 
 class Certificate {
  public:

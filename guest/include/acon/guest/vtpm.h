@@ -16,7 +16,7 @@
 
 namespace acon::guest {
 
-// PCR values by bank, then by PCR index (the same type as acon::verifier::tpm::PcrValues).
+// PCR values by bank, then by PCR index (the same type as acon::tpm::PcrValues).
 using PcrValues = std::map<HashAlg, std::map<uint32_t, Bytes>>;
 
 struct PcrBankSelection {

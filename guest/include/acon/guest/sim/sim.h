@@ -26,9 +26,9 @@
 #include "acon/common/keys.h"
 #include "acon/common/result.h"
 #include "acon/common/x509.h"
+#include "acon/dcap/collateral.h"
+#include "acon/dcap/sgx_extension.h"
 #include "acon/guest/backend.h"
-#include "acon/verifier/collateral.h"
-#include "acon/verifier/sgx_extension.h"
 
 namespace acon::guest::sim {
 
@@ -44,8 +44,8 @@ struct PlatformTcb {
   uint16_t pcesvn = 0;
   std::array<uint8_t, 16> cpusvn{};
   std::array<uint8_t, 2> pce_id{};
-  std::array<uint8_t, 6> fmspc{};  // always verifier::kSimulatedFmspc
-  verifier::SgxType sgx_type = verifier::SgxType::scalable;
+  std::array<uint8_t, 6> fmspc{};  // always dcap::kSimulatedFmspc
+  dcap::SgxType sgx_type = dcap::SgxType::scalable;
   std::array<uint8_t, 16> platform_instance_id{};
   // TEE_TCB_SVN of the platform's current TDX module: the TCB info ladder is built around it.
   std::array<uint8_t, 16> tdx_tcb_svn{};
@@ -82,7 +82,7 @@ struct QeState {
 struct TcbPolicy {
   // Status of the TCB level that the platform (PCK SVNs + tdx_tcb_svn) matches. Anything other
   // than UpToDate also gets an UpToDate level above it, as real TCB info has.
-  verifier::TcbStatus platform_status = verifier::TcbStatus::up_to_date;
+  dcap::TcbStatus platform_status = dcap::TcbStatus::up_to_date;
   // Advisory IDs of that level when it is not UpToDate; empty = {"ACON-SIM-SA-00002"}.
   std::vector<std::string> advisory_ids;
   bool revoke_pck = false;  // list the PCK leaf in the PCK CRL (STATUS_SGX_PCK_REVOKED)
@@ -149,9 +149,9 @@ class Simulator {
   // Leaf, Platform CA, root: the type-5 certification data of every quote.
   std::string pck_chain_pem() const;
   // The flat collateral bundle (tests/data/quotes MANIFEST "Collateral format") that
-  // verifier::parse_collateral_bundle loads.
+  // dcap::parse_collateral_bundle loads.
   const std::string& collateral_bundle() const { return collateral_bundle_; }
-  Result<verifier::Collateral> collateral() const;
+  Result<dcap::Collateral> collateral() const;
   // PCS-style response bodies: {"tcbInfo":{...},"signature":"..."} and the QE identity's.
   Result<std::string> tcb_info_response() const;
   Result<std::string> qe_identity_response() const;

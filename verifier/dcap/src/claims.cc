@@ -1,0 +1,101 @@
+// Trustee-named claims of a TDX quote. See claims.h.
+#include "acon/dcap/claims.h"
+
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <string>
+
+#include "acon/dcap/chain.h"
+#include "acon/dcap/sgx_extension.h"
+
+namespace acon::dcap {
+namespace {
+
+// Trustee hex-encodes the raw little-endian bytes of integer header fields too.
+std::string hex_le(uint64_t value, size_t size) {
+  Bytes bytes(size);
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+  return hex_encode(bytes);
+}
+
+bool has_simulated_name(const Certificate& cert) {
+  const X509_NAME* name = X509_get_subject_name(cert.get());
+  for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    std::string_view cn(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                        static_cast<size_t>(ASN1_STRING_length(value)));
+    if (cn.substr(0, kSimulatedNamePrefix.size()) == kSimulatedNamePrefix) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_simulated_pck_chain(const std::vector<Certificate>& chain) {
+  if (chain.empty()) return false;
+  if (auto ext = sgx_extension_of(chain.front()); ext.ok() && ext->fmspc == kSimulatedFmspc)
+    return true;
+  return std::any_of(chain.begin(), chain.end(), has_simulated_name);
+}
+
+bool is_simulated_quote(const tdx::Quote& quote) {
+  auto chain = pck_chain_from_quote(quote);
+  return chain.ok() && is_simulated_pck_chain(*chain);
+}
+
+Json quote_claims(const tdx::Quote& quote) {
+  Json header = {
+      {"version", hex_le(quote.header.version, 2)},
+      {"att_key_type", hex_le(quote.header.attestation_key_type, 2)},
+      {"tee_type", hex_le(quote.header.tee_type, 4)},
+      {"reserved", hex_encode(quote.header.reserved)},
+      {"vendor_id", hex_encode(quote.header.qe_vendor_id)},
+      {"user_data", hex_encode(quote.header.user_data)},
+  };
+  Json claims = {{"quote", {{"header", std::move(header)}}}};
+  if (is_simulated_quote(quote)) claims["simulated"] = true;
+  if (quote.header.version == tdx::kQuoteVersionWithBodyDescriptor) {
+    claims["quote"]["type"] = hex_le(static_cast<uint16_t>(quote.body_type), 2);
+    claims["quote"]["size"] = hex_le(quote.body_size, 4);
+  }
+  const tdx::TdReport10* td = quote.td_report();
+  if (td == nullptr) return claims;
+
+  Json body = {
+      {"tcb_svn", hex_encode(td->tee_tcb_svn)},
+      {"mr_seam", hex_encode(td->mr_seam)},
+      {"mrsigner_seam", hex_encode(td->mr_signer_seam)},
+      {"seam_attributes", hex_encode(td->seam_attributes)},
+      {"td_attributes", hex_encode(td->td_attributes)},
+      {"xfam", hex_encode(td->xfam)},
+      {"mr_td", hex_encode(td->mr_td)},
+      {"mr_config_id", hex_encode(td->mr_config_id)},
+      {"mr_owner", hex_encode(td->mr_owner)},
+      {"mr_owner_config", hex_encode(td->mr_owner_config)},
+      {"rtmr_0", hex_encode(td->rtmr[0])},
+      {"rtmr_1", hex_encode(td->rtmr[1])},
+      {"rtmr_2", hex_encode(td->rtmr[2])},
+      {"rtmr_3", hex_encode(td->rtmr[3])},
+      {"report_data", hex_encode(td->report_data)},
+  };
+  if (const tdx::TdReport15* td15 = quote.td_report15()) {
+    body["tee_tcb_svn2"] = hex_encode(td15->tee_tcb_svn2);
+    body["mr_servicetd"] = hex_encode(td15->mr_service_td);
+  }
+  claims["quote"]["body"] = std::move(body);
+
+  tdx::TdAttributes attributes = td->attributes();
+  claims["td_attributes"] = {
+      {"debug", attributes.debug},
+      {"septve_disable", attributes.septve_disable},
+      {"protection_keys", attributes.protection_keys},
+      {"key_locker", attributes.key_locker},
+      {"perfmon", attributes.perfmon},
+  };
+  return claims;
+}
+
+}  // namespace acon::dcap
