@@ -1,8 +1,8 @@
 // Full DCAP verification of a real TDX v4 quote (phala-dcap-qvl/tdx_quote at its pinned time):
 // - BM_verify_cold (a): no cache; every chain, CRL and collateral signature checked (13 nominal
-//   ECDSA verifications, spec §5; 9 real ones: the root's self-signature is checked once per
-//   process and the root CA CRL / TCB signing certificate once per call), collateral parsed
-//   once outside the loop;
+//   ECDSA verifications, docs/dcap-verification.md §13; 9 real ones: the root's self-signature is
+//   checked once per process and the root CA CRL / TCB signing certificate once per call),
+//   collateral parsed once outside the loop;
 // - BM_verify_cold_with_collateral_parse: the same plus parsing the collateral bundle each time;
 // - BM_verify_collateral_cached (b): collateral verified before, the PCK chain (and QE report)
 //   verified anew;

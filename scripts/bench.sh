@@ -78,7 +78,7 @@ openssl speed -mr -seconds "$ossl_seconds" ecdsap256 >"$out/speed_ecdsa.txt" \
 
 # --- whole processes: acon-eventlog replay vs tpm2_eventlog ---
 # tpm2_eventlog 5.4 rejects raw CCELs (header pcrIndex 1, fill after the log), so it gets the
-# normalized copy (docs: specs/eventlog.md §8); acon-eventlog gets the raw 64 KiB area. Runs are
+# normalized copy (docs/eventlog-formats.md §9); acon-eventlog gets the raw 64 KiB area. Runs are
 # interleaved so both peers see the same machine load; output goes to /dev/null.
 command -v tpm2_eventlog >/dev/null || fail "tpm2_eventlog not found (Debian package tpm2-tools)"
 step "timing acon-eventlog replay vs tpm2_eventlog ($peer_runs runs each)"

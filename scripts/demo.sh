@@ -52,7 +52,7 @@ member $data/rfc7520_5_4_ecdh_es_a128kw.json key >"$work/p384.jwk"
 member $data/rfc7520_5_4_ecdh_es_a128kw.json compact >"$work/msg.jwe"
 $jose decrypt --key "$work/p384.jwk" --in "$work/msg.jwe"; echo
 
-echo "== 5. KBS resource release (shared/specs/kbs-protocol.md §1.5, §1.6)"
+echo "== 5. KBS resource release (CoCo Trustee: RFC 8785 report-data binding, RFC 7516 JWE)"
 $jose keygen --type ec-p256 --out "$work/tee.jwk" >"$work/tee-pub.jwk"
 echo "   TEE key (public JWK):  $(cat "$work/tee-pub.jwk")"
 nonce=$(head -c 32 /dev/urandom | base64)
@@ -84,7 +84,7 @@ image_id=$(img sign -k signer.pem -c signer.der acon.json | cut -d' ' -f1)
 echo "   Image ID: $image_id"
 img verify "$image_id" | sed 's/^/   /'
 
-echo "== 7. acond's measurement of that image in a simulated TD: RTMR3 and the runtime log (spec §c)"
+echo "== 7. acond's measurement of that image in a simulated TD: RTMR3 and the runtime log (docs/eventlog-formats.md §7)"
 init="INIT sha384/$(printf '0%.0s' $(seq 96))"
 printf '%s\ngithub.com/intel/ACON AddManifest %s\n' "$init" "$image_id" >"$work/rtmr3.log"
 $sim create --state "$work/td.json" --quote-version 5 >/dev/null

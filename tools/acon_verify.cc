@@ -1,6 +1,7 @@
 // acon-verify: verify an Intel TDX / SGX DCAP quote against its collateral in Intel QVL's order,
 // and print the status, advisories, TCB date and the key measurements.
-// Exit codes: 0 acceptable status (spec §2.7 non-terminal), 1 rejected, 2 unusable input or usage.
+// Exit codes: 0 acceptable status (QvE non-terminal, docs/dcap-verification.md §9), 1 rejected,
+// 2 unusable input or usage.
 #include <CLI/CLI.hpp>
 
 #include <cctype>
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
       ->required();
   auto* bundle =
       quote->add_option("--collateral", in.collateral,
-                        "Collateral bundle JSON (flat format of tests/data/quotes/MANIFEST.md)");
+                        "Collateral bundle JSON (flat format, docs/dcap-verification.md §3)");
   auto* pcs = quote->add_option(
       "--pcs", in.pcs,
       "Fetch collateral for the quote's FMSPC from this Intel PCS or PCCS base URL "

@@ -21,7 +21,7 @@ void check_accepted(const EnclaveIdentity& identity) {
   if (identity.version != 2 || identity.tcb_levels.empty()) abort();
   for (size_t i = 0; i < identity.tcb_levels.size(); ++i) {
     const TcbStatus status = identity.tcb_levels[i].status;
-    // QE levels never carry the SW-hardening statuses (§2.6).
+    // QE levels never carry the SW-hardening statuses (docs/dcap-verification.md §8).
     if (status == TcbStatus::sw_hardening_needed ||
         status == TcbStatus::configuration_and_sw_hardening_needed)
       abort();

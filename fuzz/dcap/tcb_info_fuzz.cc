@@ -17,7 +17,8 @@ void check_error(const acon::Error& error) {
   if (error.message.empty()) abort();
 }
 
-// Highest first by (sgx SVNs, pcesvn, tdx SVNs), as §2.6 requires for first-match evaluation.
+// Highest first by (sgx SVNs, pcesvn, tdx SVNs), as docs/dcap-verification.md §8 requires for
+// first-match evaluation.
 bool not_above(const TcbLevel& lower, const TcbLevel& higher) {
   for (size_t i = 0; i < kTcbComponentCount; ++i) {
     if (lower.sgx_components[i].svn != higher.sgx_components[i].svn)

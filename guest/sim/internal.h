@@ -45,7 +45,7 @@ Bytes der_oid(std::string_view dotted);
 Bytes der_small_integer(uint32_t value);  // minimal non-negative INTEGER
 Bytes der_sequence(std::initializer_list<ByteView> items);
 
-// The SGX extension's extnValue (shared/specs/tdx-quote-dcap.md §2.5) for a Platform CA PCK
+// The SGX extension's extnValue (docs/dcap-verification.md §6) for a Platform CA PCK
 // certificate: PPID, TCB (16 comp SVNs, PCESVN, CPUSVN), PCE-ID, FMSPC, SGX type, platform
 // instance ID, configuration (dynamic platform, cached keys, SMT enabled).
 Bytes sgx_extension_der(const PlatformTcb& platform);

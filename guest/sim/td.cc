@@ -1,5 +1,6 @@
 // The simulated TD's TDREPORT and the simulated TD-QE's DCAP quotes. Layouts: TDX module ABI
-// TDREPORT_STRUCT, shared/specs/tdx-quote-dcap.md §1; see docs/simulator.md.
+// TDREPORT_STRUCT (docs/tdx-quote.md §7), quote layout docs/tdx-quote.md §2-§6; see
+// docs/simulator.md.
 #include <string>
 
 #include "acon/common/hash.h"
@@ -34,7 +35,7 @@ constexpr size_t kTcbSvnRel = 8, kMrSeamRel = 24, kMrSignerSeamRel = 72, kSeamAt
 // TDINFO field offsets (relative).
 constexpr size_t kTdAttrRel = 0, kXfamRel = 8, kMrTdRel = 16, kRtmrRel = 208, kServTdRel = 400;
 
-// Intel's QE vendor ID (spec §1.1): QVL checks it, so the simulated QE carries it too.
+// Intel's QE vendor ID (docs/tdx-quote.md §2): QVL checks it, so the simulated QE carries it too.
 constexpr std::array<uint8_t, 16> kIntelQeVendorId = {
     0x93, 0x9A, 0x72, 0x33, 0xF7, 0x9C, 0x4C, 0xA9, 0x94, 0x0A, 0x0D, 0xB3, 0x95, 0x7F, 0x06, 0x07};
 

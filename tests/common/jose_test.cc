@@ -251,8 +251,10 @@ INSTANTIATE_TEST_SUITE_P(
                       JweCase{JweAlg::ECDH_ES_A128KW, 1}, JweCase{JweAlg::ECDH_ES_A192KW, 0},
                       JweCase{JweAlg::RSA_OAEP_256, 3}, JweCase{JweAlg::RSA1_5, 3}));
 
-// shared/specs/kbs-protocol.md §1.6: the CoCo client recomputes the AAD by re-serialising the
-// header with serde_json, so the protected header must be compact JSON with sorted keys.
+// CoCo KBS JWE response (trustee @ 78962cd4 kbs/src/jwe/mod.rs; guest-components @ 8246e5e0
+// kbs_protocol keypair.rs, kbs-types generate_aad): the CoCo client recomputes the AAD by
+// re-serialising the header with serde_json, so the protected header must be compact JSON with
+// sorted keys.
 TEST(Jwe, ProtectedHeaderIsCompactSortedJsonAsKbsEmitsIt) {
   auto key = PrivateKey::generate_ec(Curve::p256);
   ASSERT_TRUE(key.ok());

@@ -1,6 +1,6 @@
 // Event decoding and digest rules (decode.h) on the real logs of tests/data/eventlog, checked
 // against trustee's parse output (trustee/*_out.json) and against the per-type digest rules of
-// specs/eventlog.md §3; device path text; and hand-made malformed payloads.
+// docs/eventlog-formats.md §4; device path text; and hand-made malformed payloads.
 #include "acon/eventlog/decode.h"
 
 #include <gtest/gtest.h>
@@ -454,7 +454,8 @@ TEST(DecodeDigestRules, EveryRuleMatchesOnEveryRealLog) {
       }
     }
   }
-  // Counts over the 8 real logs in tests/data/eventlog (spec §3 counted 10 logs).
+  // Counts over the 8 real logs in tests/data/eventlog (docs/eventlog-formats.md §4 was checked on
+  // 10 logs).
   const std::map<std::string, size_t> expected = {
       {"separator", 16},
       {"efi_action", 23},

@@ -1,5 +1,5 @@
 // Reader and replay on every real log in tests/data/eventlog (expected values: expected.json,
-// copied from shared/testdata/eventlog), plus malformed inputs.
+// sources in tests/data/SOURCES.md), plus malformed inputs.
 #include "acon/eventlog/event_log.h"
 
 #include <gtest/gtest.h>
@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Corpus, RealLog, ::testing::ValuesIn(log_names()),
                            return n;
                          });
 
-// shared/specs/eventlog.md §9: RTMR0/1 equal the CCEL replay, RTMR2 additionally needs the IMA
+// docs/eventlog-formats.md §10: RTMR0/1 equal the CCEL replay, RTMR2 additionally needs the IMA
 // runtime log, RTMR3 stays zero.
 TEST(QuotePair, CcTrustedApiCcelPlusImaEqualsQuote) {
   Bytes ccel = test::read_data_bytes("eventlog/cc-trusted-api/ccel_data.bin");

@@ -1,5 +1,5 @@
 // Runtime logs: text AAEL, TCG2 AAEL, IMA — readers, and writers checked against the byte
-// vectors of ACON and CoCo (tests/data/acon/vectors.json, copied from shared/testdata/acon).
+// vectors of ACON and CoCo (tests/data/acon/vectors.json; sources in tests/data/SOURCES.md).
 #include "acon/eventlog/runtime.h"
 
 #include <gtest/gtest.h>

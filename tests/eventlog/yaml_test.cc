@@ -2,15 +2,16 @@
 // the tpm2-tools quirks it reproduces on synthetic logs.
 //
 // The oracle files are tpm2_eventlog 5.4-1 (Debian 12) output on *normalized* copies of the logs
-// (cut at the log end; header bytes 0..3 set to 0; MANIFEST.md notes). We parse the raw logs, so
-// exactly these differences are expected and are normalized below, nothing else:
+// (cut at the log end; header bytes 0..3 set to 0; docs/eventlog-formats.md §9). We parse the
+// raw logs, so exactly these differences are expected and are normalized below, nothing else:
 //  1. Header PCRIndex (EventNum 0): the oracle says 0 because its input was normalized; we print
 //     the index stored in the raw log (1 for OVMF). normalize_oracle() replaces that one line with
 //     the raw log's bytes 0..3 after checking it reads "  PCRIndex: 0".
 //  2. pcrs index 0: 5.4 extends EV_NO_ACTION records (bug fixed by tpm2-tools PR #3230), so for
 //     the GKE log it prints "0  : 0x1114…" from two SP800-155 events. The Replayer never extends
-//     EV_NO_ACTION (spec §5, §8), so normalize_oracle() drops index-0 lines from the oracle's
-//     pcrs block, and the test checks that our output has none either. Indexes 1..4 must agree.
+//     EV_NO_ACTION (docs/eventlog-formats.md §6, §9), so normalize_oracle() drops index-0 lines
+//     from the oracle's pcrs block, and the test checks that our output has none either. Indexes
+//     1..4 must agree.
 // Not needed: digest/hex case (both print lower case), event type or algorithm names (every type
 // and algorithm in these logs is one 5.4 knows), and no Event body is skipped: all agree exactly.
 #include "acon/eventlog/yaml.h"

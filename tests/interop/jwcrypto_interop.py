@@ -92,7 +92,7 @@ class JweInterop(Workspace):
                     token.allowed_algs = [alg, enc]
                     token.deserialize(out.decode().strip(), key)
                     self.assertEqual(token.payload, PLAINTEXT)
-                # The protected header is compact JSON with sorted keys (kbs-protocol.md §1.6).
+                # Protected header: compact JSON with sorted keys (trustee kbs/src/jwe/mod.rs).
                 flat = json.loads(self.acon("encrypt", "--key", pub, "--alg", alg, "--enc", enc,
                                             data=PLAINTEXT))
                 header = b64url_decode(flat["protected"]).decode()

@@ -111,7 +111,7 @@ TEST(SimQuote, V4ParsesWithTheSpecOffsets) {
   EXPECT_EQ(parsed->body_type, tdx::BodyType::td_report10);
   const auto* td = parsed->td_report();
   ASSERT_NE(td, nullptr);
-  // Offsets of spec §1.4's table for v4 quotes.
+  // Offsets of docs/tdx-quote.md §6's "absolute offsets" table for v4 quotes.
   EXPECT_EQ(parsed->offset_of(td->report_data), 568u);
   EXPECT_EQ(parsed->offset_of(parsed->signature.quote_signature), 636u);
   EXPECT_EQ(parsed->offset_of(parsed->signature.attestation_key), 700u);

@@ -22,7 +22,7 @@
 namespace acon::guest::test {
 namespace {
 
-// TD report 1.0 field offsets inside a quote body (tdx-quote-dcap.md §1.3), and where the same
+// TD report 1.0 field offsets inside a quote body (docs/tdx-quote.md §4), and where the same
 // field sits in a TDREPORT (TDX module ABI; the kernel's tdx-guest.c enum).
 struct FieldMap {
   size_t body_offset, tdreport_offset, size;

@@ -2,7 +2,7 @@
 // signature; a cache hit never hides a changed byte (QE report, its signature, the PCK chain, a
 // CRL, the collateral, the anchors: each altered gives the verdict an uncached run gives);
 // concurrent use is safe.
-// Expectations: shared/specs/tdx-quote-dcap.md §5 (13 verifications uncached, 1 warm).
+// Expectations: docs/dcap-verification.md §13 (13 verifications uncached, 1 warm).
 #include "acon/dcap/cache.h"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // DCAP crypto checks (PCK chain + CRLs, collateral issuer chains and signatures, QE report, quote
 // signature) on the real quotes and collateral in tests/data/quotes, the one-byte negative quotes,
-// foreign roots and Intel's synthetic sample; and the §2.8 collateral time summary at the pinned
-// times of shared/testdata/quotes/vectors.json.
-// Expectations: shared/specs/tdx-quote-dcap.md §2.1-2.4, §2.8.
+// foreign roots and Intel's synthetic sample; and the collateral time summary at the pinned
+// times of tests/data/quotes/vectors.json.
+// Expectations: docs/dcap-verification.md §2, §4, §5, §7, §10.
 #include "acon/dcap/chain.h"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // DCAP collateral loaders on the real collateral in tests/data/quotes (Phala flat bundles, raw
 // go-tdx-guest PCS responses, Intel's synthetic QVL sample), checked against an independent
 // nlohmann read of the same JSON; signatures over the exact signed bytes; hostile JSON.
-// Expectations: shared/specs/tdx-quote-dcap.md §2.3, §2.6, §3 and
-// shared/testdata/quotes/MANIFEST.md.
+// Expectations: docs/dcap-verification.md §3, §5, §8; sources of the data in
+// tests/data/SOURCES.md.
 #include "acon/dcap/collateral.h"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // the test starts tests/verifier/dcap/pcs_replay_server.py, which replays the recorded go-tdx-guest
 // PCS responses (tests/data/quotes/go-tdx-guest) with their issuer-chain headers on the PCS v4
 // paths, and checks that what comes back equals the flat bundle made from the same responses.
-// Expectations: shared/specs/tdx-quote-dcap.md §3 and §2.2.
+// Expectations: docs/dcap-verification.md §3 (and §4 for the PCK CRL's ca=).
 #include "acon/dcap/fetch.h"
 
 #include <fcntl.h>

@@ -4,7 +4,7 @@
 This is a replay of real data, not a model of PCS: the bodies and issuer-chain header values are
 the recorded go-tdx-guest PCS responses in tests/data/quotes/go-tdx-guest/ (sample_tcbInfo_response,
 sample_qeIdentity_response, pckcrl, rootcrl.der, *IssuerChain.urlenc), served on the PCS paths
-with the header names PCS uses (shared/specs/tdx-quote-dcap.md §3). The PCCS root CA CRL path
+with the header names PCS uses (docs/dcap-verification.md §3). The PCCS root CA CRL path
 serves the same DER as hex, as PCCS does.
 
 Fault injection for error-path tests: a path prefix /fault/<kind>/ turns any request into

@@ -1,6 +1,6 @@
-// The PCK certificate SGX extension (spec §2.5) on the real PCK leaf certificates inside the quotes
-// of tests/data/quotes and on Intel's synthetic sample PCK certificate, plus synthetic and hostile
-// DER built element by element.
+// The PCK certificate SGX extension (docs/dcap-verification.md §6) on the real PCK leaf
+// certificates inside the quotes of tests/data/quotes and on Intel's synthetic sample PCK
+// certificate, plus synthetic and hostile DER built element by element.
 #include "acon/dcap/sgx_extension.h"
 
 #include <gtest/gtest.h>
@@ -71,11 +71,11 @@ struct RealPck {
 void PrintTo(const RealPck& p, std::ostream* os) { *os << p.path; }
 
 // FMSPC and PCE-ID: the "fmspc"/"pceId" of each quote's TCB info in
-// shared/testdata/quotes/*/..collateral*.json and intel-qvl-sample/tcbInfo.json (B0C06F000000 for
+// tests/data/quotes/*/*collateral*.json and intel-qvl-sample/tcbInfo.json (B0C06F000000 for
 // tdx_quote, 90C06F000000 for tdx_quote_outdated, 20a06f000000 for near_quote, 50806f000000 for
 // the go-tdx-guest quote, 00A067110000 for sgx_quote, ed742af8adf5/8a67 for the Intel sample;
 // tdx-quote.hex and quote-from-tappd.hex carry the same PCK certificate, FMSPC b0c06f000000 per
-// MANIFEST.md). Every other value computed once, independently of this code, with
+// tests/data/SOURCES.md). Every other value computed once, independently of this code, with
 // `openssl asn1parse -in leaf.pem -strparse <offset of the extension's OCTET STRING>`.
 const RealPck kRealPcks[] = {
     {"quotes/phala-dcap-qvl/tdx_quote", "811dca2a26b952e85bb6448b097ba4fd",

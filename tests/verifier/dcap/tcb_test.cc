@@ -1,6 +1,6 @@
-// TCB evaluation (spec §2.4 items 3 and 6, §2.6, §2.7, §4 rows 1-3): hand-built TcbInfo /
-// EnclaveIdentity / SgxExtension cases for each rule, then the real quotes and collateral of
-// tests/data/quotes checked against tests/data/quotes/vectors.json.
+// TCB evaluation (docs/dcap-verification.md §7 steps 3 and 6, §8, §9, §12 rows 1-3): hand-built
+// TcbInfo / EnclaveIdentity / SgxExtension cases for each rule, then the real quotes and
+// collateral of tests/data/quotes checked against tests/data/quotes/vectors.json.
 #include "acon/dcap/tcb.h"
 
 #include <gtest/gtest.h>
@@ -386,7 +386,8 @@ TEST(TcbTd15, NoRelaunch) {
   EXPECT_FALSE(ev->relaunch);
   EXPECT_EQ(ev->status, QvlStatus::ok);
   // Current Revoked (QE level Revoked): no advice. At launch the OutOfDate module component
-  // converges first (spec §2.6 order: OutOfDate rule before Revoked rule), so launch is OutOfDate.
+  // converges first (docs/dcap-verification.md §8 order: OutOfDate rule before Revoked rule), so
+  // launch is OutOfDate.
   ev = evaluate_tdx_tcb(tdx_info(), qe(), pck(), launch, ByteView(up), 0);
   ASSERT_TRUE(ev.ok());
   EXPECT_EQ(ev->tcb_status, TcbStatus::out_of_date);

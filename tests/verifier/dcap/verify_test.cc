@@ -2,8 +2,8 @@
 // time: exactly Intel QVL's status, QvE result, advisory IDs, TCB status/date and expiry flag;
 // the tampered quotes in negative/; the time edges in strict mode; trust anchors; the verdict JSON
 // and the Trustee-named claims (claims.h).
-// Expectations: shared/specs/tdx-quote-dcap.md §2, shared/testdata/quotes/MANIFEST.md,
-// shared/specs/kbs-protocol.md §4.
+// Expectations: docs/dcap-verification.md §2-§11 and §14 (claims; trustee @ 78962cd4
+// deps/verifier/src/tdx/claims.rs); data sources in tests/data/SOURCES.md.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -220,7 +220,8 @@ TEST(VerifyQuote, VerdictCarriesSupplementalData) {
   EXPECT_LT(sup.latest_issue_date, sup.earliest_expiration_date);
   EXPECT_GT(sup.tcb_eval_ref_num, 0u);
   EXPECT_GT(sup.root_ca_crl_num + sup.pck_crl_num, 0u);
-  // QvE root_key_id: SHA-384 over the Intel SGX Root CA public key point (spec §2.1).
+  // QvE root_key_id: SHA-384 over the Intel SGX Root CA public key point
+  // (docs/dcap-verification.md §2, §10).
   EXPECT_EQ(hex_encode(sup.root_key_id),
             hex_encode(sha384(test::unhex(
                 "040ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f567918e2edc88e4"

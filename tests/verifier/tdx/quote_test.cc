@@ -1,5 +1,5 @@
 // Quote layout parsing on the real quotes in tests/data/quotes (expectations from
-// shared/specs/tdx-quote-dcap.md §1.4 and shared/testdata/quotes/vectors.json) and in
+// docs/tdx-quote.md §6 and tests/data/quotes/vectors.json) and in
 // tests/data/eventlog (registers from expected.json), plus malformed and synthetic quotes.
 #include "acon/tdx/quote.h"
 
@@ -68,7 +68,8 @@ struct RealQuote {
 
 void PrintTo(const RealQuote& q, std::ostream* os) { *os << q.path; }
 
-// Sizes: spec §1.4 and vectors.json; the rest computed once from the files with a hex viewer.
+// Sizes: docs/tdx-quote.md §6 and vectors.json; the rest computed once from the files with a hex
+// viewer.
 const RealQuote kRealQuotes[] = {
     {"quotes/phala-dcap-qvl/tdx_quote", 4, BodyType::td_report10, 632, 4300, 70, 3678, 32, true},
     {"quotes/phala-dcap-qvl/tdx_quote_outdated", 5, BodyType::td_report15, 702, 4300, 0, 3678, 32,
@@ -143,7 +144,7 @@ size_t offset_in(const Bytes& bytes, ByteView field) {
   return static_cast<size_t>(field.data() - bytes.data());
 }
 
-// Spec §1.4 "Absolute offsets in real quotes", v4 column (phala tdx_quote).
+// docs/tdx-quote.md §6 "Absolute offsets in real quotes", v4 column (phala tdx_quote).
 TEST(QuoteOffsets, V4MatchTheSpecTable) {
   const Bytes bytes = load_quote("quotes/phala-dcap-qvl/tdx_quote");
   auto q = parse_quote(bytes);
@@ -171,14 +172,14 @@ TEST(QuoteOffsets, V4MatchTheSpecTable) {
   EXPECT_EQ(offset_in(bytes, s.pck_certification.data), 1258u);
   EXPECT_EQ(q->offset_of(s.pck_certification.data), 1258u);
   EXPECT_EQ(offset_in(bytes, q->padding), 4936u);
-  // QE report fields (spec §1.5) relative to the QE report.
+  // QE report fields (docs/tdx-quote.md §5) relative to the QE report.
   EXPECT_EQ(offset_in(bytes, s.qe_report.mr_signer), 770u + 128);
   EXPECT_EQ(offset_in(bytes, s.qe_report.report_data), 770u + 320);
   // vectors.json phala-tdx-v4-uptodate details.
   EXPECT_EQ(hex(td.tee_tcb_svn), "06010300000000000000000000000000");
 }
 
-// Spec §1.4, v5 TD1.5 column (phala tdx_quote_outdated).
+// docs/tdx-quote.md §6, v5 TD1.5 column (phala tdx_quote_outdated).
 TEST(QuoteOffsets, V5Td15MatchTheSpecTable) {
   const Bytes bytes = load_quote("quotes/phala-dcap-qvl/tdx_quote_outdated");
   auto q = parse_quote(bytes);
@@ -209,7 +210,7 @@ TEST(QuoteOffsets, V5Td15MatchTheSpecTable) {
   EXPECT_EQ(hex(td->mr_service_td), std::string(96, '0'));
 }
 
-// v3: QE report right after the attestation key (spec §1.4, last paragraph).
+// v3: QE report right after the attestation key (docs/tdx-quote.md §6, v3 paragraph).
 TEST(QuoteOffsets, V3SgxHasNoType6Wrapper) {
   const Bytes bytes = load_quote("quotes/phala-dcap-qvl/sgx_quote");
   auto q = parse_quote(bytes);
@@ -260,8 +261,8 @@ TEST(QuoteAttributes, DecodesRealTdAttributes) {
   EXPECT_EQ(a.raw, 0x10000000u);
   EXPECT_TRUE(a.septve_disable);
   EXPECT_FALSE(a.debug || a.protection_keys || a.key_locker || a.perfmon);
-  // go-tdx-guest SPR E4: 0000004000000000 = PKS, and SEPT_VE_DISABLE clear (spec §2.9 mentions
-  // real quotes like this).
+  // go-tdx-guest SPR E4: 0000004000000000 = PKS, and SEPT_VE_DISABLE clear
+  // (docs/dcap-verification.md §11 mentions real quotes like this).
   const Bytes spr = load_quote("quotes/go-tdx-guest/tdx_prod_quote_SPR_E4.dat");
   auto q2 = parse_quote(spr);
   ASSERT_TRUE(q2.ok());
@@ -337,7 +338,7 @@ TEST(QuotePadding, SignatureDataLongerThanItsContentsKeepsTheTail) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tampered real quotes (shared/testdata/quotes/negative): one byte changed in a field that only
+// Tampered real quotes (tests/data/quotes/negative): one byte changed in a field that only
 // the cryptographic checks cover, so the layout still parses and the change shows in that field.
 
 struct Tampered {
@@ -464,7 +465,7 @@ struct SizeField {
   size_t remaining;  // bytes left in the enclosing region after the field
 };
 
-// Offsets from spec §1.4 (v4: phala tdx_quote; v5: tdx_quote_outdated; v3: sgx_quote).
+// Offsets from docs/tdx-quote.md §6 (v4: phala tdx_quote; v5: tdx_quote_outdated; v3: sgx_quote).
 const SizeField kSizeFields[] = {
     {"quotes/phala-dcap-qvl/tdx_quote", 632, 4, "quote.signature_data.size", 5006 - 636},
     {"quotes/phala-dcap-qvl/tdx_quote", 766, 4, "quote.signature_data.certification_data.size",
@@ -522,7 +523,7 @@ TEST(QuoteSizeFields, Type6BlockMustBeFilledExactly) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Header and descriptor rules (spec §1.1, §1.2).
+// Header and descriptor rules (docs/tdx-quote.md §2, §3).
 
 TEST(QuoteRules, VersionsOtherThan3To5AreRejected) {
   for (uint16_t version : {0, 1, 2, 6, 0xffff}) {
@@ -640,7 +641,7 @@ TEST(QuoteSynthetic, V5WithTdReport10) {
   auto q = parse_quote(bytes);
   ASSERT_TRUE(q.ok()) << q.error().to_string();
   EXPECT_EQ(q->body_type, BodyType::td_report10);
-  EXPECT_EQ(q->signed_region().size(), 638u);  // spec §1.2
+  EXPECT_EQ(q->signed_region().size(), 638u);  // docs/tdx-quote.md §3
   EXPECT_EQ(q->td_report15(), nullptr);
   EXPECT_EQ(offset_in(bytes, q->td_report()->report_data), 574u);
   EXPECT_EQ(hex(q->td_report()->raw), hex(ByteView(v4).subspan(48, 584)));

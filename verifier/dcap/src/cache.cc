@@ -84,17 +84,37 @@ bool pck_chain_matches(const Entry& entry, ByteView chain_bytes, const Collatera
 
 }  // namespace
 
+template <class Entry>
+template <class Matches>
+std::shared_ptr<const Entry> VerificationCache::Buckets<Entry>::find(uint64_t index,
+                                                                     const Matches& matches) const {
+  auto it = map.find(index);
+  if (it == map.end()) return nullptr;
+  for (const auto& entry : it->second)
+    if (matches(*entry)) return entry;
+  return nullptr;
+}
+
+template <class Entry>
+template <class Matches>
+void VerificationCache::Buckets<Entry>::insert(uint64_t index, std::shared_ptr<const Entry> entry,
+                                               size_t max_entries, const Matches& matches) {
+  if (count >= max_entries) clear();
+  auto& bucket = map[index];
+  if (std::any_of(bucket.begin(), bucket.end(), [&](const auto& known) { return matches(*known); }))
+    return;
+  bucket.push_back(std::move(entry));
+  ++count;
+}
+
 bool VerificationCache::collateral_verified(const Collateral& collateral,
                                             const TrustAnchors& anchors) {
-  const uint64_t index = collateral_index(collateral);
-  bool hit = false;
+  bool hit;
   {
     std::shared_lock lock(mutex_);
-    auto it = collateral_.find(index);
-    if (it != collateral_.end())
-      hit = std::any_of(it->second.begin(), it->second.end(), [&](const auto& entry) {
-        return collateral_matches(*entry, collateral, anchors);
-      });
+    hit = collateral_.find(collateral_index(collateral), [&](const CollateralEntry& entry) {
+      return collateral_matches(entry, collateral, anchors);
+    }) != nullptr;
   }
   ++(hit ? collateral_hits_ : collateral_misses_);
   return hit;
@@ -107,35 +127,22 @@ void VerificationCache::remember_collateral(const Collateral& collateral,
                       collateral.qe_identity.signed_json, collateral.qe_identity.signature,
                       collateral.tcb_info_issuer_chain, collateral.qe_identity_issuer_chain,
                       collateral.root_ca_crl, anchors.roots});
-  const uint64_t index = collateral_index(collateral);
   std::unique_lock lock(mutex_);
-  if (collateral_count_ >= max_entries_) {
-    collateral_.clear();
-    collateral_count_ = 0;
-  }
-  auto& bucket = collateral_[index];
-  if (std::any_of(bucket.begin(), bucket.end(), [&](const auto& known) {
-        return collateral_matches(*known, collateral, anchors);
-      }))
-    return;
-  bucket.push_back(std::move(entry));
-  ++collateral_count_;
+  collateral_.insert(
+      collateral_index(collateral), std::move(entry), max_entries_,
+      [&](const CollateralEntry& known) { return collateral_matches(known, collateral, anchors); });
 }
 
 std::shared_ptr<const VerifiedPckChain> VerificationCache::pck_chain(ByteView chain_bytes,
                                                                      const Collateral& collateral,
                                                                      const TrustAnchors& anchors) {
-  const uint64_t index = pck_chain_index(chain_bytes);
   std::shared_ptr<const VerifiedPckChain> found;
   {
     std::shared_lock lock(mutex_);
-    auto it = pck_chains_.find(index);
-    if (it != pck_chains_.end())
-      for (const auto& entry : it->second)
-        if (pck_chain_matches(*entry, chain_bytes, collateral, anchors)) {
-          found = entry->verified;
-          break;
-        }
+    auto entry = pck_chains_.find(pck_chain_index(chain_bytes), [&](const PckChainEntry& known) {
+      return pck_chain_matches(known, chain_bytes, collateral, anchors);
+    });
+    if (entry) found = entry->verified;
   }
   ++(found ? pck_chain_hits_ : pck_chain_misses_);
   return found;
@@ -146,19 +153,11 @@ void VerificationCache::remember_pck_chain(ByteView chain_bytes, const Collatera
   auto entry = std::make_shared<const PckChainEntry>(PckChainEntry{
       Bytes(chain_bytes.begin(), chain_bytes.end()), collateral.root_ca_crl, collateral.pck_crl,
       anchors.roots, std::make_shared<const VerifiedPckChain>(std::move(verified))});
-  const uint64_t index = pck_chain_index(chain_bytes);
   std::unique_lock lock(mutex_);
-  if (pck_chain_count_ >= max_entries_) {
-    pck_chains_.clear();
-    pck_chain_count_ = 0;
-  }
-  auto& bucket = pck_chains_[index];
-  if (std::any_of(bucket.begin(), bucket.end(), [&](const auto& known) {
-        return pck_chain_matches(*known, chain_bytes, collateral, anchors);
-      }))
-    return;
-  bucket.push_back(std::move(entry));
-  ++pck_chain_count_;
+  pck_chains_.insert(pck_chain_index(chain_bytes), std::move(entry), max_entries_,
+                     [&](const PckChainEntry& known) {
+                       return pck_chain_matches(known, chain_bytes, collateral, anchors);
+                     });
 }
 
 std::string VerificationCache::qe_report_key(const tdx::Quote& quote, const Certificate& pck_leaf) {
@@ -218,9 +217,7 @@ void VerificationCache::clear() {
   {
     std::unique_lock lock(mutex_);
     collateral_.clear();
-    collateral_count_ = 0;
     pck_chains_.clear();
-    pck_chain_count_ = 0;
     qe_reports_.clear();
   }
   for (auto* counter : {&collateral_hits_, &collateral_misses_, &pck_chain_hits_,

@@ -29,7 +29,7 @@ struct SignatureMemo {
 
 namespace {
 
-// Intel SGX Root CA (spec §2.1); DER SHA-256 kIntelSgxRootCaSha256.
+// Intel SGX Root CA (docs/dcap-verification.md §2); DER SHA-256 kIntelSgxRootCaSha256.
 constexpr std::string_view kIntelSgxRootCaPem = R"(-----BEGIN CERTIFICATE-----
 MIICjzCCAjSgAwIBAgIUImUM1lqdNInzg7SVUr9QGzknBqwwCgYIKoZIzj0EAwIw
 aDEaMBgGA1UEAwwRSW50ZWwgU0dYIFJvb3QgQ0ExGjAYBgNVBAoMEUludGVsIENv

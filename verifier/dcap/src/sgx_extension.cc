@@ -1,5 +1,5 @@
-// PCK certificate SGX extension (spec §2.5): a bounds-checked DER reader for exactly the
-// elements used there, and the element walk.
+// PCK certificate SGX extension (docs/dcap-verification.md §6): a bounds-checked DER reader for
+// exactly the elements used there, and the element walk.
 #include "acon/dcap/sgx_extension.h"
 
 #include <cstddef>

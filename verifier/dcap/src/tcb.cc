@@ -1,5 +1,5 @@
-// TCB evaluation (spec §2.4 items 3 and 6, §2.6, §2.7): QVL EvaluateTcb.cpp, TcbLevelCheck.cpp,
-// TdxModuleCheck.cpp, TDRelaunchCheck.cpp, EnclaveReportVerifier.cpp semantics.
+// TCB evaluation (docs/dcap-verification.md §7 steps 3 and 6, §8, §9): QVL EvaluateTcb.cpp,
+// TcbLevelCheck.cpp, TdxModuleCheck.cpp, TDRelaunchCheck.cpp, EnclaveReportVerifier.cpp semantics.
 #include "acon/dcap/tcb.h"
 
 #include <algorithm>

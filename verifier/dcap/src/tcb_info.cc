@@ -1,5 +1,5 @@
 // Typed models of Intel's TCB info (TDX v3, SGX v2/v3) and enclave identity (v2) JSON.
-// Field lists: shared/specs/tdx-quote-dcap.md §3; level order and statuses: §2.6.
+// Field lists: docs/dcap-verification.md §3; level order and statuses: §8.
 // nlohmann's typed accessors throw on a type mismatch, so every value goes through JsonNode,
 // which checks the type first and names the JSON path on failure.
 #include <algorithm>
@@ -120,7 +120,8 @@ constexpr std::array<std::pair<TcbStatus, std::string_view>, 7> kStatusNames{{
     {TcbStatus::revoked, "Revoked"},
 }};
 
-// The statuses QVL accepts for enclave identity levels (§2.6): no SW-hardening variants.
+// The statuses QVL accepts for enclave identity levels (docs/dcap-verification.md §8): no
+// SW-hardening variants.
 bool valid_for_enclave_identity(TcbStatus status) {
   return status != TcbStatus::sw_hardening_needed &&
          status != TcbStatus::configuration_and_sw_hardening_needed;
@@ -318,8 +319,9 @@ Result<TcbInfo> parse_tcb_info_json(std::string_view inner_json, std::string_vie
     ACON_TRY(TcbLevel level, parse_tcb_level(item, info.version, info.is_tdx()));
     info.tcb_levels.push_back(std::move(level));
   }
-  // §2.6: evaluation takes the first matching level, so the order must be highest first. Sorted
-  // as Phala's canonicalize_tcb_levels does (stable, so PCS's order survives among equals).
+  // docs/dcap-verification.md §8: evaluation takes the first matching level, so the order must be
+  // highest first. Sorted as Phala's canonicalize_tcb_levels does (stable, so PCS's order survives
+  // among equals).
   std::stable_sort(info.tcb_levels.begin(), info.tcb_levels.end(), level_sorts_higher);
   return info;
 }

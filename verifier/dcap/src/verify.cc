@@ -126,7 +126,7 @@ QvlStatus status_of(const Error& error, QvlStatus fallback) {
   return status ? *status : fallback;
 }
 
-// Nominal ECDSA verifications per stage (spec §5).
+// Nominal ECDSA verifications per stage (docs/dcap-verification.md §13).
 constexpr uint32_t kPckChainVerifications = 5;    // root, intermediate, leaf, 2 CRLs
 constexpr uint32_t kCollateralVerifications = 6;  // 2 x (TCB signing cert + root CRL + JSON)
 constexpr uint32_t kQeReportVerifications = 1;
@@ -195,7 +195,8 @@ QuoteVerdict failed(QuoteVerdict verdict, const Error& error, QvlStatus fallback
   return failed(std::move(verdict), status_of(error, fallback), error.message);
 }
 
-// §2.4 item 2: the TCB info fits the TEE and the PCK certificate (FMSPC, PCE-ID).
+// docs/dcap-verification.md §7 step 2: the TCB info fits the TEE and the PCK certificate (FMSPC,
+// PCE-ID).
 Status check_tcb_info_fits(const TcbInfo& tcb, const SgxExtension& pck, bool tdx) {
   auto mismatch = [](std::string why) {
     return make_error(Errc::verify_failed, "STATUS_TCB_INFO_MISMATCH: " + std::move(why));
@@ -355,7 +356,8 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
     if (cache != nullptr) cache->remember_collateral(collateral, options.anchors);
   }
 
-  // 3. Time (§2.8): only upper bounds count; expiry is a flag unless strict.
+  // 3. Time (docs/dcap-verification.md §10): only upper bounds count; expiry is a flag unless
+  // strict.
   CollateralTimes times = collateral_times(pck->chain, collateral);
   verdict.collateral_expired = collateral_expired(times, options.at);
   if (verdict.collateral_expired && options.strict_expiry) {
@@ -365,7 +367,8 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
                   expired ? expired->second : "collateral expired");
   }
 
-  // 4. The quote itself (sgxAttestationVerifyQuote, QuoteVerifier::verify, spec §2.4).
+  // 4. The quote itself (sgxAttestationVerifyQuote, QuoteVerifier::verify,
+  // docs/dcap-verification.md §7).
   if (!std::equal(std::begin(kIntelQeVendorId), std::end(kIntelQeVendorId),
                   quote.header.qe_vendor_id.begin(), quote.header.qe_vendor_id.end()))
     return failed(std::move(verdict), status_named("STATUS_UNSUPPORTED_QUOTE_FORMAT"),
@@ -402,7 +405,7 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   if (auto st = verify_quote_signature(quote); !st.ok())
     return failed(std::move(verdict), st.error(), status_named("STATUS_INVALID_QUOTE_SIGNATURE"));
 
-  // 5. TCB level evaluation (§2.6).
+  // 5. TCB level evaluation (docs/dcap-verification.md §8).
   const uint16_t qe_isvsvn = quote.signature.qe_report.isv_svn;
   Result<TcbEvaluation> evaluation =
       td != nullptr

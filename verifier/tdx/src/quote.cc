@@ -1,4 +1,4 @@
-// Quote layout parsing (spec shared/specs/tdx-quote-dcap.md §1). Field names in errors are the
+// Quote layout parsing (docs/tdx-quote.md §2-§6). Field names in errors are the
 // model's names, prefixed with their place in the quote ("quote.signature_data.qe_auth_data.size");
 // offsets are absolute in the caller's buffer.
 #include "acon/tdx/quote.h"

@@ -3,7 +3,7 @@
 // TD_QE identity (v2) signed the way Intel signs them, and a simulated TD whose TDREPORTs and DCAP
 // quotes (v4, and v5 with a TD 1.5 body) verify with the real DCAP verifier - when, and only when,
 // the simulator's root CA is configured as trust anchor. Also a firmware CCEL whose replay gives
-// the TD's RTMR0..2. Layouts: shared/specs/tdx-quote-dcap.md; details: docs/simulator.md.
+// the TD's RTMR0..2. Layouts: docs/tdx-quote.md; details: docs/simulator.md.
 //
 // Everything derives from a seed (HKDF-SHA-384, EC keys reduced mod n), or from a fresh random
 // one; ECDSA signatures use random nonces, so certificates and signed JSON differ between two

@@ -1,7 +1,7 @@
 // Caches of verified DCAP collateral, PCK chains and QE report signatures, so that repeated
-// quotes from one platform cost only the quote signature (spec §5: 13 nominal ECDSA
-// verifications uncached, 1 warm). Thread-safe: lookups take a shared lock, inserts an exclusive
-// one; counters are atomic.
+// quotes from one platform cost only the quote signature (docs/dcap-verification.md §13: 13 nominal
+// ECDSA verifications uncached, 1 warm). Thread-safe: lookups take a shared lock, inserts an
+// exclusive one; counters are atomic.
 //
 // An entry is reused only when every input of the cached verification is equal, compared byte
 // for byte (a hash only picks the candidates):
@@ -83,14 +83,27 @@ class VerificationCache {
  private:
   struct CollateralEntry;
   struct PckChainEntry;
+  // Entries keyed by a non-cryptographic hash of part of their inputs; each candidate in a
+  // bucket is compared in full. Emptied when it would exceed max_entries_. Guarded by mutex_.
+  template <class Entry>
+  struct Buckets {
+    std::unordered_map<uint64_t, std::vector<std::shared_ptr<const Entry>>> map;
+    size_t count = 0;
+    template <class Matches>
+    std::shared_ptr<const Entry> find(uint64_t index, const Matches& matches) const;
+    template <class Matches>
+    void insert(uint64_t index, std::shared_ptr<const Entry> entry, size_t max_entries,
+                const Matches& matches);
+    void clear() {
+      map.clear();
+      count = 0;
+    }
+  };
 
   size_t max_entries_;
   mutable std::shared_mutex mutex_;
-  // Keyed by a non-cryptographic hash of part of the inputs; each candidate is compared in full.
-  std::unordered_map<uint64_t, std::vector<std::shared_ptr<const CollateralEntry>>> collateral_;
-  size_t collateral_count_ = 0;
-  std::unordered_map<uint64_t, std::vector<std::shared_ptr<const PckChainEntry>>> pck_chains_;
-  size_t pck_chain_count_ = 0;
+  Buckets<CollateralEntry> collateral_;
+  Buckets<PckChainEntry> pck_chains_;
   std::unordered_set<std::string> qe_reports_;
 
   std::atomic<uint64_t> collateral_hits_{0};

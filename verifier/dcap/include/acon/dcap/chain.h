@@ -1,10 +1,11 @@
 // DCAP cryptographic checks in Intel QVL order: the PCK certificate chain and CRLs (trust anchor
 // by signature bytes), the TCB-info / QE-identity issuer chains and signatures, the QE report
 // signature and report data, and the quote signature. Plus the QvE collateral time summary.
-// Reference: shared/specs/tdx-quote-dcap.md §2.1-2.4 (items 1, 4, 5, 7), §2.8, §5.
+// Reference (every § in this file): docs/dcap-verification.md §2, §4, §5, §7 (steps 1, 4, 5,
+// 7), §10, §13.
 //
 // No function here looks at a clock or compares times: validity dates are returned (PckChain,
-// CollateralTimes) and the caller applies §2.8 (upper bounds only; expiry is a flag, not a
+// CollateralTimes) and the caller applies §10 (upper bounds only; expiry is a flag, not a
 // failure, unless the caller runs in strict mode). Every check failure is Errc::verify_failed
 // whose message starts with the Intel QVL status name, e.g.
 // "STATUS_SGX_PCK_REVOKED: PCK leaf serial 1a2b... is listed in the PCK CRL".
@@ -23,7 +24,7 @@
 
 namespace acon::dcap {
 
-// DER SHA-256 of the Intel SGX Root CA (spec §2.1), lower-case hex.
+// DER SHA-256 of the Intel SGX Root CA (docs/dcap-verification.md §2), lower-case hex.
 inline constexpr std::string_view kIntelSgxRootCaSha256 =
     "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3";
 
@@ -74,7 +75,7 @@ Result<std::vector<Certificate>> certificates_from_pem(
 bool same_certificate(const Certificate& a, const Certificate& b);
 bool same_crl(const Crl& a, const Crl& b);
 
-// §2.2 / §2.4 item 1: `chain_from_quote` is leaf, intermediate, root. Checks subject CNs and
+// §4 / §7 step 1: `chain_from_quote` is leaf, intermediate, root. Checks subject CNs and
 // issuers, every signature, the root against `anchors`, both CRL signatures (root CA CRL by the
 // root, PCK CRL by the intermediate), PCK CRL issuer == leaf issuer, intermediate not revoked by
 // the root CA CRL, leaf not revoked by the PCK CRL. No time checks.
@@ -82,13 +83,13 @@ Result<PckChain> verify_pck_chain(const std::vector<Certificate>& chain_from_quo
                                   const Crl& root_ca_crl, const Crl& pck_crl,
                                   const TrustAnchors& anchors);
 
-// §2.3: the TCB-info and QE-identity issuer chains ("Intel SGX TCB Signing" + root, each found
+// §5: the TCB-info and QE-identity issuer chains ("Intel SGX TCB Signing" + root, each found
 // by subject, not position) against `anchors` and the root CA CRL, then verify_signed_json for
 // both. No time checks.
 Status verify_collateral_signatures(const Collateral& collateral, const Crl& root_ca_crl,
                                     const TrustAnchors& anchors);
 
-// §2.4 items 4 and 5: the QE report signature (P-256/SHA-256, raw r||s) over the 384 raw report
+// §7 steps 4 and 5: the QE report signature (P-256/SHA-256, raw r||s) over the 384 raw report
 // bytes with the PCK leaf key; then SHA256(attestation_key || qe_auth_data) must equal
 // qe_report.report_data[0..32] (bytes 32..63 are not checked, as in QVL).
 Status verify_qe_report(const tdx::Quote& quote, const Certificate& pck_leaf);
@@ -96,11 +97,11 @@ Status verify_qe_report(const tdx::Quote& quote, const Certificate& pck_leaf);
 // QE authentication data (for a QE report whose signature is known to verify).
 Status verify_qe_report_data(const tdx::Quote& quote);
 
-// §2.4 item 7: the quote signature, made with the raw x||y P-256 attestation key over
+// §7 step 7: the quote signature, made with the raw x||y P-256 attestation key over
 // signed_region().
 Status verify_quote_signature(const tdx::Quote& quote);
 
-// §2.8 (QvE): over the PCK chain and both CRLs, the PCK-CRL issuer chain, the TCB-info and
+// §10 (QvE): over the PCK chain and both CRLs, the PCK-CRL issuer chain, the TCB-info and
 // QE-identity issuer chains and the TCB-info / QE-identity issueDate..nextUpdate:
 // earliest / latest lower bound and earliest upper bound.
 struct CollateralTimes {

@@ -1,6 +1,6 @@
 // The claims of a TDX quote under the names CoCo Trustee's TDX verifier gives them
-// (shared/specs/kbs-protocol.md §4, Trustee deps/verifier/src/tdx/claims.rs): raw fields as
-// lower-case hex of their quote bytes, TD attributes decoded.
+// (docs/dcap-verification.md §14; trustee @ 78962cd4 deps/verifier/src/tdx/claims.rs): raw fields
+// as lower-case hex of their quote bytes, TD attributes decoded.
 #pragma once
 
 #include <array>

@@ -1,8 +1,7 @@
 // DCAP collateral: Intel PCS v4 TCB info (TDX v3, SGX v2/v3) and enclave identity (TD_QE / QE
 // v2) as typed models, the issuer chains and CRLs that come with them, and loaders for the raw
 // PCS responses and for the flat "Phala" collateral bundle (QuoteCollateralV3).
-// Reference: shared/specs/tdx-quote-dcap.md §2.3, §2.6, §2.8, §3;
-// shared/testdata/quotes/MANIFEST.md.
+// Reference: docs/dcap-verification.md §3 (PCS v4 and the flat bundle), §5, §8, §10.
 //
 // Parsing only, plus the one signature check that needs the exact signed bytes
 // (verify_signed_json). Chain, CRL, time and TCB-level evaluation belong to later dcap/ stages.
@@ -161,7 +160,7 @@ Result<std::string> percent_decode(std::string_view text);
 // A CRL given as DER, PEM, or hex text of the DER (PCCS and the bundle's format).
 Result<Crl> parse_crl(ByteView der_pem_or_hex);
 
-// The flat collateral bundle (MANIFEST.md "Collateral format"): string members
+// The flat collateral bundle (docs/dcap-verification.md §3): string members
 // pck_crl_issuer_chain, root_ca_crl, pck_crl, tcb_info_issuer_chain, tcb_info,
 // tcb_info_signature, qe_identity_issuer_chain, qe_identity, qe_identity_signature, and an
 // optional pck_certificate_chain; other members are ignored.

@@ -1,7 +1,7 @@
 // Fetching DCAP collateral from Intel PCS v4 or a PCCS, with an on-disk cache, and loading it
 // offline from a collateral bundle file.
-// Reference: shared/specs/tdx-quote-dcap.md §3 (endpoints and issuer-chain headers) and §2.2
-// (the `ca=` of the PCK CRL follows the PCK intermediate CN "Platform" / "Processor").
+// Reference: docs/dcap-verification.md §3 (endpoints and issuer-chain headers; the `ca=` of the
+// PCK CRL follows the PCK intermediate CN "Platform" / "Processor").
 //
 // Everything fetched or read from the cache is only parsed here (parse_tcb_info_response,
 // parse_qe_identity_response, parse_issuer_chain, parse_crl); signatures, chains, CRLs and

@@ -1,7 +1,7 @@
 // The SGX extension of an Intel PCK certificate (OID 1.2.840.113741.1.13.1): PPID, the TCB the
 // certificate was issued for (16 SGX TCB component SVNs, PCESVN, CPUSVN), PCE-ID, FMSPC, SGX type
 // and, in certificates issued by the PCK Platform CA, the platform instance ID and configuration.
-// Reference: shared/specs/tdx-quote-dcap.md §2.5 (Intel QVL AttestationParsers ParserUtils.h,
+// Reference: docs/dcap-verification.md §6 (Intel QVL AttestationParsers ParserUtils.cpp,
 // Phala dcap-qvl oids.rs).
 //
 // The parser is a small, bounds-checked, non-recursive DER reader: definite minimal lengths of at

@@ -1,8 +1,8 @@
-// Pure TCB evaluation of DCAP quotes: TDX module identity (§2.4 item 3), QE identity (item 6),
+// Pure TCB evaluation of DCAP quotes: TDX module identity (§7 step 3), QE identity (step 6),
 // TCB level matching for TDX and SGX with status convergence, TCB date, advisory IDs and the
-// TD 1.5 relaunch rule (§2.6), and Intel QVL / QvE status codes (§2.7). The project follows the
-// newest Intel QVL (§4 rows 1-3). No signatures, chains or time checks here (other dcap/ stages).
-// Reference: shared/specs/tdx-quote-dcap.md §2.4, §2.6, §2.7, §4.
+// TD 1.5 relaunch rule (§8), and Intel QVL / QvE status codes (§9). The project follows the
+// newest Intel QVL (§12 rows 1-3). No signatures, chains or time checks here (other dcap/ stages).
+// Reference (every § in this file): docs/dcap-verification.md §7, §8, §9, §12.
 //
 // Outcomes: a TCB status that QVL reports as a result (UpToDate ... Revoked, TD relaunch) comes
 // back as a TcbEvaluation, Revoked included (QvE then fails the call; callers decide). Outcomes
@@ -44,7 +44,7 @@ enum class QvlStatus : uint32_t {
   // STATUS_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED
   tcb_configuration_and_sw_hardening_needed = 83,
   tdx_module_mismatch = 85,  // STATUS_TDX_MODULE_MISMATCH
-  // Newest QVL only, after STATUS_TDX_MODULE_MISMATCH in the enum (not in spec §2.7's list):
+  // Newest QVL only, after STATUS_TDX_MODULE_MISMATCH in the enum (absent from older QVLs):
   tcb_td_relaunch_advised = 86,  // STATUS_TCB_TD_RELAUNCH_ADVISED
   // STATUS_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
   tcb_td_relaunch_advised_configuration_needed = 87,
@@ -99,13 +99,13 @@ Result<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const EnclaveIde
 Result<TcbEvaluation> evaluate_sgx_tcb(const TcbInfo& tcb_info, const EnclaveIdentity& qe_identity,
                                        const SgxExtension& pck, uint16_t qe_isvsvn);
 
-// §2.4 item 3: the expected module (tdxModule, or the TDX_%02X identity when TEE_TCB_SVN[1] > 0)
+// §7 step 3: the expected module (tdxModule, or the TDX_%02X identity when TEE_TCB_SVN[1] > 0)
 // must exist, MRSIGNERSEAM equal its mrsigner, and SEAMATTRIBUTES be all zero and equal its
 // attributes (mask not applied, as QVL). Failures → STATUS_TDX_MODULE_MISMATCH.
 Status check_tdx_module_identity(const TcbInfo& tcb_info, ByteView tee_tcb_svn,
                                  ByteView mr_signer_seam, ByteView seam_attributes);
 
-// §2.4 item 6: (MISCSELECT & miscselectMask) == miscselect, (ATTRIBUTES & attributesMask) ==
+// §7 step 6: (MISCSELECT & miscselectMask) == miscselect, (ATTRIBUTES & attributesMask) ==
 // attributes bytewise, MRSIGNER and ISVPRODID equal. Failures → STATUS_QE_IDENTITY_MISMATCH.
 Status check_qe_identity(const EnclaveIdentity& qe_identity, const tdx::EnclaveReport& qe_report);
 

@@ -3,7 +3,7 @@
 // chains and signatures, QE report signature and report-data binding, QE identity, quote
 // signature, TDX module identity, TCB level evaluation (status convergence, advisory IDs, TCB
 // date, TD 1.5 relaunch advice). Collateral expiry is a flag as in QvE (strict mode fails).
-// Reference: shared/specs/tdx-quote-dcap.md §2.1-2.8, §4.
+// Reference: docs/dcap-verification.md §2-§10, §12.
 //
 // The verification time is an input (VerifyOptions::at); nothing here reads a clock.
 #pragma once
@@ -46,7 +46,8 @@ bool is_acceptable(QvlStatus status);
 // else SGX_QL_QV_RESULT_UNSPECIFIED.
 uint32_t qve_result_of(QvlStatus status);
 
-// QvE sgx_ql_qv_supplemental_t (spec §2.8), as far as collateral and quote determine it.
+// QvE sgx_ql_qv_supplemental_t (docs/dcap-verification.md §10), as far as collateral and quote
+// determine it.
 struct SupplementalData {
   Time earliest_issue_date{};
   Time latest_issue_date{};
@@ -96,9 +97,9 @@ struct QuoteVerdict {
   bool supplemental_valid = false;  // false when verification stopped before the TCB stage
   SupplementalData supplemental;
   std::optional<TcbEvaluation> tcb;
-  // ECDSA verifications this call performed, counted per stage as spec §5 does (PCK chain 5,
-  // TCB-info and QE-identity chains and signatures 6, QE report 1, quote 1); cache hits skip
-  // their stage's share.
+  // ECDSA verifications this call performed, counted per stage as docs/dcap-verification.md §13
+  // does (PCK chain 5, TCB-info and QE-identity chains and signatures 6, QE report 1, quote 1);
+  // cache hits skip their stage's share.
   uint32_t ecdsa_verifications = 0;
 };
 

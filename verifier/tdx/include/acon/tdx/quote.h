@@ -1,7 +1,8 @@
 // Byte layout of Intel DCAP quotes: v3 (SGX), v4 (TDX, TD report 1.0) and v5 (TDX or SGX with a
 // body descriptor: SGX enclave report, TD report 1.0, 1.5 and 1.5 Ex), parsed into a typed model.
 // Layout only: no signature, certificate or policy checks (those belong to verifier/dcap).
-// Reference: shared/specs/tdx-quote-dcap.md §1 (Intel QVL QuoteStructures.h, Quote.cpp).
+// Reference: docs/tdx-quote.md (intel/confidential-computing.tee.dcap.qvl @ d12717e3
+// QuoteStructures.h, QuoteConstants.h, Quote.cpp).
 //
 // Zero-copy: every ByteView in the model points into the buffer given to parse_quote(), so that
 // buffer must outlive the Quote (and must not be modified while the Quote is in use).
@@ -88,7 +89,7 @@ struct EnclaveReport {
   ByteView report_data;  // 64
 };
 
-// Decoded TDATTRIBUTES (spec §1.3; bit numbers of the little-endian u64).
+// Decoded TDATTRIBUTES (docs/tdx-quote.md §4; bit numbers of the little-endian u64).
 struct TdAttributes {
   uint64_t raw = 0;
   bool debug = false;            // bit 0 (TUD.DEBUG)
@@ -192,11 +193,11 @@ struct Quote {
   Result<std::string_view> pck_chain_pem() const;
 };
 
-// Parses and checks the layout rules of spec §1: version 3/4/5; attestation key type 2 (3 is
-// Errc::unsupported); TEE type consistent with the version and body type; v5 body sizes exact;
-// outer certification data type 6 for v4/v5 filled exactly by the QE report certification
-// data; inner type 1..5; every size within its enclosing region. Malformed input → Errc::parse
-// with the field name and absolute offset.
+// Parses and checks the layout rules of docs/tdx-quote.md §2-§6: version 3/4/5; attestation key
+// type 2 (3 is Errc::unsupported); TEE type consistent with the version and body type; v5 body
+// sizes exact; outer certification data type 6 for v4/v5 filled exactly by the QE report
+// certification data; inner type 1..5; every size within its enclosing region. Malformed input →
+// Errc::parse with the field name and absolute offset.
 Result<Quote> parse_quote(ByteView bytes);
 
 }  // namespace acon::tdx
