@@ -1,6 +1,7 @@
 #include "tool_util.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,21 @@ namespace acon::tools {
 int fail(const Error& error) {
   std::cerr << program_invocation_short_name << ": " << error.to_string() << "\n";
   return error.code == Errc::verify_failed ? kExitRejected : kExitBadInput;
+}
+
+void skip_openssl_cleanup_at_exit() {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kLeakChecked = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  constexpr bool kLeakChecked = true;
+#else
+  constexpr bool kLeakChecked = false;
+#endif
+#else
+  constexpr bool kLeakChecked = false;
+#endif
+  if (!kLeakChecked) OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
 }
 
 Result<std::string> read_input(const std::string& path) {
