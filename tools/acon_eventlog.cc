@@ -202,6 +202,7 @@ void add_log_options(CLI::App* cmd, Inputs& in) {
 
 int main(int argc, char** argv) {
   using namespace acon;
+  tools::skip_openssl_cleanup_at_exit();
   CLI::App app{
       "acon-eventlog: decode and replay TDX CCEL / TCG2 event logs and the runtime logs on top of "
       "them.\n"

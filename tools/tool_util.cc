@@ -1,6 +1,7 @@
 #include "tool_util.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,21 @@ int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& b
 int fail(const Error& error) {
   std::cerr << program_invocation_short_name << ": " << error.to_string() << "\n";
   return error.code == Errc::verify_failed ? kExitRejected : kExitBadInput;
+}
+
+void skip_openssl_cleanup_at_exit() {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kLeakChecked = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  constexpr bool kLeakChecked = true;
+#else
+  constexpr bool kLeakChecked = false;
+#endif
+#else
+  constexpr bool kLeakChecked = false;
+#endif
+  if (!kLeakChecked) OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
 }
 
 Result<std::string> read_input(const std::string& path) {
