@@ -137,8 +137,11 @@ int cmd_replay(const Inputs& in, const std::vector<std::string>& expect,
       return fail(make_error(Errc::invalid_argument, quote_path + ": not a TD quote"));
     // MRTD is measured by the TDX module at build time and never appears in the log. The quote
     // is only parsed here; `acon-verify quote` checks its signatures and collateral.
-    for (uint32_t i = 0; i < 4; ++i)
-      expected[i + 1] = Bytes(td->rtmr[i].begin(), td->rtmr[i].end());
+    const auto registers = tdx::ccel_registers(*td);
+    for (uint32_t index = 0; index < registers.size(); ++index) {
+      if (index != tdx::kCcelMrIndexMrtd)
+        expected[index] = Bytes(registers[index].begin(), registers[index].end());
+    }
   }
   const auto naming = format_options(in).naming;
   if (expected.empty()) {

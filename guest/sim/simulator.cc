@@ -15,6 +15,7 @@
 #include "acon/dcap/claims.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
+#include "acon/tdx/quote.h"
 #include "internal.h"
 
 namespace acon::guest::sim {
@@ -395,7 +396,7 @@ Result<Simulator> Simulator::create(const CreateOptions& options) {
   eventlog::Replayer replayer;
   ACON_CHECK(eventlog::replay(log, replayer));
   for (uint32_t i = 0; i < kRtmrCount; ++i)
-    td.rtmr[i] = first_bytes<48>(replayer.value(i + 1, HashAlg::sha384));  // CC MR 1..4
+    td.rtmr[i] = first_bytes<48>(replayer.value(tdx::ccel_mr_index_of_rtmr(i), HashAlg::sha384));
 
   ACON_TRY(sim.material_, make_material(view(seed), options.dates.issue_date, p));
   ACON_CHECK(sim.reissue_collateral(options.dates, options.tcb));

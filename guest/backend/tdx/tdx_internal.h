@@ -42,11 +42,11 @@ Result<Bytes> read_ccel(std::string_view backend, const std::filesystem::path& r
 // equals `data`.
 Result<Bytes> get_tdreport(std::string_view backend, IoctlDevice& device, const ReportData& data);
 
-// The quote must be a TDX quote (v4, or v5 with a TD body) long enough to hold its body, and its
-// REPORTDATA must equal `data`; `source` names where it came from in messages.
+// The quote must parse (tdx::parse_quote: layout only, no signature checks) with a TD body, and
+// its REPORTDATA must equal `data`; `source` names where it came from in messages.
 Status check_quote_binds(ByteView quote, const ReportData& data, std::string_view source);
 
 // The TDREPORT field for a TdMeasurement.
-ByteView tdreport_measurement(const TdReport& report, TdMeasurement which);
+ByteView tdreport_measurement(const tdx::TdReport& report, TdMeasurement which);
 
 }  // namespace acon::guest::tdx_detail

@@ -5,6 +5,9 @@
 //    acond/src/report.rs: struct tdx_extend_rtmr_req, tdx_quote_hdr, tdx_quote_req and the
 //    _IOR('T', 3 / 4) codes; the 4-byte big-endian message length after tdx_quote_hdr;
 //  - Intel DCAP qgs_msg_lib: qgs_msg_header_t, GET_QUOTE_REQ / GET_QUOTE_RESP (v1.0).
+// These are driver and QGS message layouts, not quote or TDREPORT layouts: the numbers below
+// (1024, 48, 64, ...) size the drivers' buffers; what is inside a TDREPORT or a quote is
+// acon::tdx's (verifier/tdx), which the backends parse with.
 #pragma once
 
 #include <sys/ioctl.h>
@@ -15,7 +18,7 @@
 namespace acon::guest::tdx_abi {
 
 inline constexpr size_t kReportDataLen = 64;
-inline constexpr size_t kReportLen = 1024;
+inline constexpr size_t kReportLen = 1024;  // == tdx::kTdReportSize, the driver's copy
 inline constexpr size_t kExtendDataLen = 48;
 
 struct TdxReportReq {

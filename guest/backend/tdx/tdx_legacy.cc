@@ -185,13 +185,13 @@ Status TdxLegacyBackend::extend(uint32_t index, HashAlg alg, ByteView digest) {
 Result<Bytes> TdxLegacyBackend::read(uint32_t index, HashAlg alg) {
   ACON_CHECK(check_rtmr_index(kBackend, index, alg));
   ACON_TRY(Bytes tdreport, get_tdreport(kBackend, *device_, ReportData{}));
-  ACON_TRY(TdReport parsed, parse_tdreport(tdreport));
+  ACON_TRY(tdx::TdReport parsed, tdx::parse_tdreport(tdreport));
   return Bytes(parsed.rtmr[index].begin(), parsed.rtmr[index].end());
 }
 
 Result<Bytes> TdxLegacyBackend::read_measurement(TdMeasurement which) {
   ACON_TRY(Bytes tdreport, get_tdreport(kBackend, *device_, ReportData{}));
-  ACON_TRY(TdReport parsed, parse_tdreport(tdreport));
+  ACON_TRY(tdx::TdReport parsed, tdx::parse_tdreport(tdreport));
   ByteView value = tdreport_measurement(parsed, which);
   return Bytes(value.begin(), value.end());
 }

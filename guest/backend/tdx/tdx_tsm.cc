@@ -81,7 +81,7 @@ std::string_view measurement_file(TdMeasurement which) {
 Result<Bytes> read_register_file(const std::filesystem::path& path) {
   auto value = read_whole_file(path, kMaxAttributeSize);
   if (!value) return value.error().wrap(std::string(kBackend));
-  if (value->size() != kRtmrSize) {
+  if (value->size() != tdx::kRtmrSize) {
     return make_error(Errc::parse, std::string(kBackend) + ": " + path.string() + ": " +
                                        std::to_string(value->size()) +
                                        " bytes, a TDX measurement register has 48");

@@ -116,7 +116,7 @@ TEST_F(TdxLegacyTest, GetQuoteRequestIsFramedLikeAcond) {
   EXPECT_EQ(seen.error_code, 0u);
   EXPECT_EQ(seen.report_size, 1024u);
   EXPECT_EQ(seen.id_list_size, 0u);
-  auto tdreport = parse_tdreport(seen.tdreport);
+  auto tdreport = tdx::parse_tdreport(seen.tdreport);
   ASSERT_TRUE(tdreport.ok());
   EXPECT_EQ(to_vec(tdreport->report_data), Bytes(64, 0xc3));
 }

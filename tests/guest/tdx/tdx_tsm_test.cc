@@ -199,7 +199,7 @@ TEST_F(TdxTsmTest, ShortOutblobFails) {
   test::KernelTree::Behaviour behaviour;
   behaviour.truncate_outblob = 100;
   tree.set_behaviour(behaviour);
-  expect_quote_error(Errc::parse, "quote of 100 bytes");
+  expect_quote_error(Errc::parse, "quote.body.mr_seam: needs 48 bytes at offset 64");
 }
 
 TEST_F(TdxTsmTest, ConcurrentWriterIsDetectedByGeneration) {
@@ -286,7 +286,7 @@ TEST_F(TdxTsmTest, ReportNeedsTheDevice) {
   TdxTsmBackend backend(o);
   auto report = backend.report(data);
   ASSERT_TRUE(report.ok()) << report.error().to_string();
-  auto parsed = parse_tdreport(*report);
+  auto parsed = tdx::parse_tdreport(*report);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(to_vec(parsed->report_data), Bytes(64, 0x77));
   EXPECT_EQ(driver.requests(), std::vector<unsigned long>{test::kGetReport0Code});

@@ -132,10 +132,6 @@ constexpr uint32_t kCollateralVerifications = 6;  // 2 x (TCB signing cert + roo
 constexpr uint32_t kQeReportVerifications = 1;
 constexpr uint32_t kQuoteVerifications = 1;
 
-// QVL QuoteConstants.h: Intel's QE vendor ID.
-constexpr uint8_t kIntelQeVendorId[16] = {0x93, 0x9A, 0x72, 0x33, 0xF7, 0x9C, 0x4C, 0xA9,
-                                          0x94, 0x0A, 0x0D, 0xB3, 0x95, 0x7F, 0x06, 0x07};
-
 uint32_t crl_number(const Crl& crl) {
   auto* number =
       static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr));
@@ -369,7 +365,7 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
 
   // 4. The quote itself (sgxAttestationVerifyQuote, QuoteVerifier::verify,
   // docs/dcap-verification.md §7).
-  if (!std::equal(std::begin(kIntelQeVendorId), std::end(kIntelQeVendorId),
+  if (!std::equal(tdx::kIntelQeVendorId.begin(), tdx::kIntelQeVendorId.end(),
                   quote.header.qe_vendor_id.begin(), quote.header.qe_vendor_id.end()))
     return failed(std::move(verdict), status_named("STATUS_UNSUPPORTED_QUOTE_FORMAT"),
                   "QE vendor ID " + hex_encode(quote.header.qe_vendor_id) + " is not Intel's");

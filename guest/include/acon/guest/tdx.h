@@ -21,51 +21,12 @@
 #include "acon/common/bytes.h"
 #include "acon/common/result.h"
 #include "acon/guest/backend.h"
+#include "acon/tdx/tdreport.h"
 
 namespace acon::guest {
 
-// ---- TDREPORT_STRUCT (TDX module ABI; the same offsets as the kernel's tdx-guest.c) ----
-
-inline constexpr size_t kTdReportSize = 1024;
-inline constexpr size_t kRtmrCount = 4;
-inline constexpr size_t kRtmrSize = 48;  // SHA-384
-inline constexpr uint8_t kTdReportTypeTdx = 0x81;
-
-inline constexpr size_t kTdReportDataOffset = 128;                  // REPORTMACSTRUCT.REPORTDATA
-inline constexpr size_t kTeeTcbInfoOffset = 256;                    // TEE_TCB_INFO (239 bytes)
-inline constexpr size_t kTdInfoOffset = 512;                        // TDINFO_STRUCT
-inline constexpr size_t kTdReportRtmrOffset = kTdInfoOffset + 208;  // RTMR0 (720)
-
-// Views into a 1024-byte TDREPORT; they point into the buffer given to parse_tdreport().
-struct TdReport {
-  ByteView raw;
-  // REPORTMACSTRUCT (0..255)
-  ByteView report_type;        // 4: type (0x81 = TDX), subtype, version, reserved
-  ByteView cpu_svn;            // 16 at 16
-  ByteView tee_tcb_info_hash;  // 48 at 32
-  ByteView tee_info_hash;      // 48 at 80
-  ByteView report_data;        // 64 at 128
-  ByteView mac;                // 32 at 224
-  // TEE_TCB_INFO (256..494)
-  ByteView tee_tcb_info;     // 239 at 256
-  ByteView tee_tcb_svn;      // 16 at 264
-  ByteView mr_seam;          // 48 at 280
-  ByteView mr_signer_seam;   // 48 at 328
-  ByteView seam_attributes;  // 8 at 376
-  // TDINFO_STRUCT (512..1023)
-  ByteView td_attributes;                 // 8 at 512
-  ByteView xfam;                          // 8 at 520
-  ByteView mr_td;                         // 48 at 528
-  ByteView mr_config_id;                  // 48 at 576
-  ByteView mr_owner;                      // 48 at 624
-  ByteView mr_owner_config;               // 48 at 672
-  std::array<ByteView, kRtmrCount> rtmr;  // 48 each at 720, 768, 816, 864
-  ByteView servtd_hash;                   // 48 at 912
-};
-
-// Exactly 1024 bytes whose REPORTTYPE.type is 0x81; anything else → Errc::parse naming the
-// field and offset.
-Result<TdReport> parse_tdreport(ByteView bytes);
+// The TDREPORT layout (parse_tdreport, TdReport, kTdReportSize, kRtmrCount, ...) is acon::tdx's
+// (verifier/tdx/include/acon/tdx/tdreport.h); this header is the backends' API only.
 
 // The registers a TD exposes besides its RTMRs (the TSM sysfs files of the same names).
 enum class TdMeasurement { mr_td, mr_config_id, mr_owner, mr_owner_config };

@@ -3,7 +3,7 @@
 // TD_QE identity (v2) signed the way Intel signs them, and a simulated TD whose TDREPORTs and DCAP
 // quotes (v4, and v5 with a TD 1.5 body) verify with the real DCAP verifier - when, and only when,
 // the simulator's root CA is configured as trust anchor. Also a firmware CCEL whose replay gives
-// the TD's RTMR0..2. Layouts: docs/tdx-quote.md; details: docs/simulator.md.
+// the TD's RTMR0..2. Layouts: acon::tdx (verifier/tdx); details: docs/simulator.md.
 //
 // Everything derives from a seed (HKDF-SHA-384, EC keys reduced mod n), or from a fresh random
 // one; ECDSA signatures use random nonces, so certificates and signed JSON differ between two
@@ -29,13 +29,14 @@
 #include "acon/dcap/collateral.h"
 #include "acon/dcap/sgx_extension.h"
 #include "acon/guest/backend.h"
+#include "acon/tdx/tdreport.h"
 
 namespace acon::guest::sim {
 
 using Measurement = std::array<uint8_t, 48>;  // SHA-384 sized: MRTD, RTMRs, MRSEAM, ...
 
-inline constexpr size_t kTdReportSize = 1024;
-inline constexpr size_t kRtmrCount = 4;
+using tdx::kRtmrCount;     // 4
+using tdx::kTdReportSize;  // 1024
 
 // What the PCK certificate certifies about the (simulated) platform.
 struct PlatformTcb {

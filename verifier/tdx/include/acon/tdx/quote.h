@@ -40,6 +40,11 @@ inline constexpr size_t kTdReport15ExSize = 885;
 inline constexpr size_t kEcdsaP256SignatureSize = 64;  // raw big-endian r || s
 inline constexpr size_t kEcdsaP256PublicKeySize = 64;  // raw x || y, no 0x04 prefix
 
+// Intel's QE vendor ID (QVL QuoteConstants.h INTEL_QE_VENDOR_ID): every quote from Intel's QE
+// carries it; dcap/ rejects any other.
+inline constexpr std::array<uint8_t, 16> kIntelQeVendorId = {
+    0x93, 0x9A, 0x72, 0x33, 0xF7, 0x9C, 0x4C, 0xA9, 0x94, 0x0A, 0x0D, 0xB3, 0x95, 0x7F, 0x06, 0x07};
+
 // The body type of a v5 descriptor; v3 and v4 quotes get the type their fixed body has.
 enum class BodyType : uint16_t {
   sgx_enclave_report = 1,
@@ -120,6 +125,16 @@ struct TdReport10 {
   TdAttributes attributes() const;  // decodes td_attributes
 };
 
+// CC measurement register (CCEL "MR index") of each TD register: 0 = MRTD, 1..4 = RTMR0..3.
+// Source: the UEFI specification's EFI_CC_MEASUREMENT_PROTOCOL (MapPcrToMrIndex) and Intel's TDX
+// Virtual Firmware Design Guide, "TD measurement": a TCG PCR maps to an MR index, MR index n >= 1
+// is RTMR[n - 1], and MR index 0 is MRTD, which the TDX module measures and no event log extends.
+inline constexpr size_t kCcelRegisterCount = 5;
+inline constexpr uint32_t kCcelMrIndexMrtd = 0;
+constexpr uint32_t ccel_mr_index_of_rtmr(uint32_t rtmr) { return rtmr + 1; }
+// The report's registers indexed by CCEL MR index: {mr_td, rtmr[0], .., rtmr[3]}.
+std::array<ByteView, kCcelRegisterCount> ccel_registers(const TdReport10& report);
+
 struct TdReport15 : TdReport10 {
   ByteView tee_tcb_svn2;   // 16: SVNs of the currently loaded module (TD-preserving update)
   ByteView mr_service_td;  // 48
@@ -199,5 +214,38 @@ struct Quote {
 // certification data; inner type 1..5; every size within its enclosing region. Malformed input →
 // Errc::parse with the field name and absolute offset.
 Result<Quote> parse_quote(ByteView bytes);
+
+// ---- Writing ----
+
+// Everything a quote holds besides what the writer derives (lengths, the v5 body descriptor, the
+// type-6 wrapper). Every fixed-size view is either empty (written as zeros) or exactly its size;
+// `raw` views and header.reserved are ignored (bytes 8..11 are qe_svn, pce_svn).
+struct QuoteFields {
+  QuoteHeader header;  // version 3, 4 or 5; the rest as parse_quote() requires
+  // The alternative decides the v5 body type: EnclaveReport 1, TdReport10 2, TdReport15 3,
+  // TdReport15Ex 4. Version 3 takes an EnclaveReport, version 4 a TdReport10.
+  QuoteBody body;
+  ByteView quote_signature;  // 64: r || s over write_quote_signed_region()
+  ByteView attestation_key;  // 64: x || y
+  EnclaveReport qe_report;
+  ByteView qe_report_signature;  // 64: r || s over write_enclave_report(qe_report)
+  ByteView qe_auth_data;
+  CertificationData pck_certification;  // type 1..5 (5: PEM chain)
+  ByteView unused_tail;                 // after the certification data, inside signature data
+  ByteView padding;                     // after the signature data
+};
+
+// The quote bytes: header, v5 body descriptor, body, signature data (v4/v5: with the QE part
+// inside a type-6 certification data block), padding. The result is checked with parse_quote();
+// inconsistent fields (a wrong size, a v4 quote with an SGX body, ...) are Errc::invalid_argument.
+// parse_quote(write_quote(f)) gives back every field of f, and write_quote of a parsed quote's
+// fields gives back its bytes.
+Result<Bytes> write_quote(const QuoteFields& fields);
+// Header, descriptor and body: the bytes the attestation key signs (Quote::signed_region()).
+Result<Bytes> write_quote_signed_region(const QuoteFields& fields);
+// The 384-byte SGX report body: what the PCK key signs for the QE report.
+Result<Bytes> write_enclave_report(const EnclaveReport& report);
+// The fields of a parsed quote, as write_quote() takes them (views into quote.bytes).
+QuoteFields quote_fields(const Quote& quote);
 
 }  // namespace acon::tdx
