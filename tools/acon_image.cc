@@ -547,7 +547,7 @@ int cmd_create(CLI::App& cmd, const CreateArgs& a) {
   m.policy.accepts = a.accepts;
   m.policy.reject_unaccepted = a.reject_unaccepted;
   for (const auto& problem : img::manifest_problems(m)) {
-    std::cerr << "acon-image: warning: " << problem << "\n";
+    std::cerr << "acon-image: warning: " << problem.message() << "\n";
   }
   if (auto s = write_file_atomic(a.output, pretty_json(img::manifest_to_json(m)), 0644); !s) {
     return fail(s.error());
@@ -659,9 +659,9 @@ int cmd_sign(const SignArgs& a) {
   if (!parsed) return fail(parsed.error().wrap(a.manifest));
   bool refused = false;
   for (const auto& problem : img::manifest_problems(*parsed)) {
-    // A layer-only (vendor) manifest has no entrypoint and is still worth signing.
-    const bool fatal = !problem.starts_with("manifest.entrypoint") && !a.force;
-    std::cerr << "acon-image: " << (fatal ? "" : "warning: ") << problem << "\n";
+    const bool fatal =
+        img::signing_severity(problem.kind) == img::ProblemSeverity::fatal && !a.force;
+    std::cerr << "acon-image: " << (fatal ? "" : "warning: ") << problem.message() << "\n";
     refused = refused || fatal;
   }
   if (refused) {
@@ -902,13 +902,11 @@ int cmd_verify(const VerifyArgs& a) {
     say("  image id:  " + sm->identity.image_id());
     say("  signature: ok");
     for (const auto& p : img::manifest_problems(sm->manifest)) {
-      const bool fatal = p.starts_with("manifest.policy") || p.starts_with("manifest.layers") ||
-                         p.starts_with("manifest.aliases");
-      if (fatal) {
-        problem(p);
+      if (img::verification_severity(p.kind) == img::ProblemSeverity::fatal) {
+        problem(p.message());
       } else {
-        item["warnings"].push_back(p);
-        say("  warning: " + p);
+        item["warnings"].push_back(p.message());
+        say("  warning: " + p.message());
       }
     }
     verified.push_back(std::move(*sm));
