@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -481,7 +482,16 @@ int run(int argc, char** argv) {
   create->add_flag("--no-restart", r.no_restart, "noRestart: forbid Restart");
   many(create, "--signal", r.signals,
        "Allowed signal (repeatable; negative = process group; the first is the restart signal)");
-  create->add_option("--max-instances", r.max_instances, "maxInstances")->capture_default_str();
+  create->add_option("--max-instances", r.max_instances, "maxInstances (0..2^64-1)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            uint64_t value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            return ec == std::errc() && end == text.data() + text.size() ? ""
+                                                                         : "expected 0..2^64-1";
+          },
+          "UINT64"))
+      ->capture_default_str();
   many(create, "--self-alias", r.self_aliases,
        "Image alias NAME:SVN in aliases.self[\".\"] (repeatable)");
   many(create, "--alias", r.content_aliases,

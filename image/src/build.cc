@@ -64,6 +64,12 @@ Result<StoredInput> store(Repository& repo, const LayerInput& input,
     case LayerSource::tarball: {
       std::optional<lay::FileSource> file;
       if (value != "-") {
+        // A device could feed the import without end; files and pipes end.
+        std::error_code ec;
+        const auto type = fs::status(value, ec).type();
+        if (!ec && type != fs::file_type::regular && type != fs::file_type::fifo) {
+          return make_error(Errc::io, "not a regular file or pipe");
+        }
         ACON_TRY(lay::FileSource f, lay::FileSource::open(value));
         file.emplace(std::move(f));
       } else {

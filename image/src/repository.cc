@@ -1,5 +1,7 @@
 #include "acon/image/repository.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include "acon/image/layers/create.h"
 #include "acon/image/layers/extract.h"
 #include "acon/image/manifest.h"
+#include "archive_util.h"
 #include "counting_stream.h"
 
 namespace acon::image {
@@ -56,6 +59,29 @@ Status write_bundle_files(const fs::path& dir, const SignedManifest& image) {
   return write_file_atomic(dir / kBundleSignatureFile, as_chars(image.signature));
 }
 
+// Reads `file` to its end as a (possibly compressed) tar stream, whatever its entries name: tells
+// a bundle that is not an archive at all (unusable input) from one whose entries are refused.
+Status check_tar_stream(const fs::path& file) {
+  lay::detail::ArchiveReadPtr a(archive_read_new());
+  if (!a) return make_error(Errc::crypto, "libarchive: out of memory");
+  archive_read_support_format_tar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_xz(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  const auto failure = [&] {
+    const char* msg = archive_error_string(a.get());
+    return make_error(Errc::parse, file.string() + ": tar: " + (msg ? msg : "malformed archive"));
+  };
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) return failure();
+  for (;;) {
+    archive_entry* entry = nullptr;
+    const int r = archive_read_next_header(a.get(), &entry);
+    if (r == ARCHIVE_EOF) return {};
+    if (r != ARCHIVE_OK || archive_read_data_skip(a.get()) != ARCHIVE_OK) return failure();
+  }
+}
+
 }  // namespace
 
 Result<std::string> read_bounded_file(const fs::path& path, uint64_t max_bytes) {
@@ -94,13 +120,18 @@ Result<Certificate> parse_certificate_file(ByteView data) {
 }
 
 Status write_file_atomic(const fs::path& path, std::string_view data, unsigned mode) {
+  // Renaming over a device or directory would replace it (as root, /dev/null too).
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(path, ec)) &&
+      !fs::is_regular_file(fs::symlink_status(path, ec))) {
+    return make_error(Errc::invalid_argument, path.string() + ": exists and is not a regular file");
+  }
   const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     ACON_TRY(lay::FileSink sink, lay::FileSink::create(tmp, mode));
     ACON_CHECK(sink.write(as_bytes(data)));
     ACON_CHECK(sink.close(false));
   }
-  std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
@@ -342,6 +373,12 @@ Result<ExportSummary> export_bundle(const Repository& repo, const std::vector<fs
       }
     }
   }
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(output, ec)) &&
+      !fs::is_regular_file(fs::symlink_status(output, ec))) {
+    return make_error(Errc::invalid_argument,
+                      output.string() + ": exists and is not a regular file");
+  }
   lay::CreateOptions options;
   options.uid = 0;
   options.gid = 0;
@@ -351,7 +388,6 @@ Result<ExportSummary> export_bundle(const Repository& repo, const std::vector<fs
   CountingSink counted(file, progress, total);
   auto written = lay::create_archive(members, counted, options);
   Status closed = written ? file.close(false) : Status(written.error());
-  std::error_code ec;
   if (!closed) {
     fs::remove(tmp, ec);
     return closed.error();
@@ -459,6 +495,11 @@ Result<std::vector<SignedManifest>> import_bundle(Repository& repo, const fs::pa
     return make_error(Errc::io, tmpl + ": " + std::strerror(errno));
   }
   StagingDir staging{fs::path(tmpl)};
+  // A bundle is a file: a device or pipe could feed the extraction without end.
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    return make_error(Errc::io, file.string() + ": not a regular file");
+  }
   ACON_TRY(lay::FileSource source, lay::FileSource::open(file));
   lay::ExtractOptions options;
   options.whiteouts = lay::WhiteoutMode::literal;
@@ -466,6 +507,9 @@ Result<std::vector<SignedManifest>> import_bundle(Repository& repo, const fs::pa
   CountingSource counted(source, progress, source.size().value_or(0));
   auto extracted = lay::extract_layer(counted, staging.path(), options);
   if (!extracted) {
+    // Not a tar stream at all (empty, truncated, garbage) is unusable input; a readable archive
+    // whose entries were refused (escaping paths, links, ...) is a bundle that failed its checks.
+    ACON_CHECK(check_tar_stream(file));
     return make_error(Errc::verify_failed, file.string() + ": " + extracted.error().message);
   }
   return import_staged(repo, staging.path(), profile, file.string(), note);

@@ -146,8 +146,10 @@ Result<std::vector<SignedManifest>> import_staged(Repository& repo,
                                                   CertProfile profile, const std::string& label,
                                                   const NoteFn& note = {});
 
-// Unpacks the bundle tarball `file` (plain or compressed) into a private staging directory inside
-// the repository, then import_staged(); the staging directory is always removed.
+// Unpacks the bundle tarball `file` (a regular file, plain or compressed) into a private staging
+// directory inside the repository, then import_staged(); the staging directory is always removed.
+// A file that is not a tar stream (empty, truncated, garbage) is Errc::parse or Errc::io; a
+// readable bundle whose entries are refused is Errc::verify_failed.
 Result<std::vector<SignedManifest>> import_bundle(Repository& repo,
                                                   const std::filesystem::path& file,
                                                   CertProfile profile, const NoteFn& note = {},
