@@ -441,10 +441,12 @@ Result<NameSvn> parse_name_svn(std::string_view text, bool allow_empty_name) {
 
 // ---- Validation -----------------------------------------------------------------------------
 
-std::vector<std::string> manifest_problems(const Manifest& m) {
-  std::vector<std::string> problems;
+std::vector<ManifestProblem> manifest_problems(const Manifest& m) {
+  using Kind = ManifestProblemKind;
+  std::vector<ManifestProblem> problems;
+  Kind kind = Kind::spec_version;
   auto add = [&](const std::string& field, const std::string& what) {
-    problems.push_back(field + ": " + what);
+    problems.push_back({kind, field, what});
   };
   auto quoted = [](const std::string& s) { return "'" + s + "'"; };
 
@@ -452,6 +454,7 @@ std::vector<std::string> manifest_problems(const Manifest& m) {
     add("manifest.aconSpecVersion",
         "expected [MAJOR, MINOR], got " + std::to_string(m.acon_spec_version->size()) + " numbers");
 
+  kind = Kind::layer;
   const auto& layers = m.layers_or_default();
   std::set<std::string> seen_layers;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -460,6 +463,7 @@ std::vector<std::string> manifest_problems(const Manifest& m) {
     if (!seen_layers.insert(layers[i]).second) add(field, quoted(layers[i]) + " is listed twice");
   }
 
+  kind = Kind::alias;
   for (const auto& [object, names] : m.aliases.contents) {
     std::string field = "manifest.aliases.contents[\"" + object + "\"]";
     if (auto r = parse_layer_ref(object); !r) add(field, r.error().message);
@@ -478,12 +482,15 @@ std::vector<std::string> manifest_problems(const Manifest& m) {
     }
   }
 
+  kind = Kind::entrypoint;
   if (m.entrypoint_or_default().empty())
     add("manifest.entrypoint", "is empty: acond cannot start the image");
+  kind = Kind::working_dir;
   if (m.working_dir.empty() || m.working_dir.front() != '/')
     add("manifest.workingDir", quoted(m.working_dir) + " is not an absolute path");
 
   // Env rules, as acond's get_env_vars() reads them.
+  kind = Kind::env;
   std::map<std::string, std::vector<std::string>> env_rules;
   const auto& env = m.env_or_default();
   for (size_t i = 0; i < env.size(); ++i) {
@@ -515,10 +522,12 @@ std::vector<std::string> manifest_problems(const Manifest& m) {
     }
   }
 
+  kind = Kind::signal;
   for (size_t i = 0; i < m.signals.size(); ++i)
     if (m.signals[i] == 0)
       add("manifest.signals[" + std::to_string(i) + "]", "signal 0 is not a signal");
 
+  kind = Kind::uid;
   std::set<uint32_t> seen_uids;
   const auto& uids = m.uids_or_default();
   for (size_t i = 0; i < uids.size(); ++i) {
@@ -527,16 +536,33 @@ std::vector<std::string> manifest_problems(const Manifest& m) {
     if (!seen_uids.insert(uids[i]).second) add(field, std::to_string(uids[i]) + " is listed twice");
   }
 
+  kind = Kind::policy;
   for (size_t i = 0; i < m.policy.accepts.size(); ++i)
     if (auto st = check_policy_rule(m.policy.accepts[i]); !st)
       add("manifest.policy.accepts[" + std::to_string(i) + "]", st.error().message);
   return problems;
 }
 
+ProblemSeverity signing_severity(ManifestProblemKind kind) {
+  return kind == ManifestProblemKind::entrypoint ? ProblemSeverity::warning
+                                                 : ProblemSeverity::fatal;
+}
+
+ProblemSeverity verification_severity(ManifestProblemKind kind) {
+  switch (kind) {
+    case ManifestProblemKind::layer:
+    case ManifestProblemKind::alias:
+    case ManifestProblemKind::policy:
+      return ProblemSeverity::fatal;
+    default:
+      return ProblemSeverity::warning;
+  }
+}
+
 Status validate_manifest(const Manifest& manifest) {
   auto problems = manifest_problems(manifest);
   if (problems.empty()) return {};
-  return make_error(Errc::parse, problems.front());
+  return make_error(Errc::parse, problems.front().message());
 }
 
 }  // namespace acon::image

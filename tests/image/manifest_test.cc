@@ -190,19 +190,43 @@ TEST(ManifestValidate, DocExampleIsReportedForSha224) {
   ASSERT_TRUE(m.ok());
   auto problems = manifest_problems(*m);
   std::vector<std::string> fields;
-  for (const auto& p : problems) fields.push_back(p.substr(0, p.find(':')));
-  EXPECT_EQ(fields, (std::vector<std::string>{
-                        "manifest.layers[0]",
-                        "manifest.aliases.contents[\"sha224/"
-                        "22dde86581f879abc2e77f1fff4a9da0654f846bc2744fe9ad361cb9\"]",
-                        "manifest.aliases.contents[\"signer/sha224/"
-                        "72a802570f2a1759d33e8297f7cebf9c8fb947db8930143ff313b142/SomeSharedLayer",
-                        "manifest.policy.accepts[2]"}));
+  for (const auto& p : problems) fields.push_back(p.field);
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{
+                "manifest.layers[0]",
+                "manifest.aliases.contents[\"sha224/"
+                "22dde86581f879abc2e77f1fff4a9da0654f846bc2744fe9ad361cb9\"]",
+                "manifest.aliases.contents[\"signer/sha224/"
+                "72a802570f2a1759d33e8297f7cebf9c8fb947db8930143ff313b142/SomeSharedLayer:2\"]",
+                "manifest.policy.accepts[2]"}));
   EXPECT_EQ(
-      problems[0],
+      problems[0].message(),
       "manifest.layers[0]: alias reference "
       "'signer/sha224/72a802570f2a1759d33e8297f7cebf9c8fb947db8930143ff313b142/SomeSharedLayer:2': "
       "hash must be sha256, sha384 or sha512");
+}
+
+// Each problem carries its kind; signing and verification decide severity from it alone.
+TEST(ManifestValidate, ProblemKindsAndSeverities) {
+  using Kind = ManifestProblemKind;
+  auto m = parse_manifest(
+      valid_with(R"("aconSpecVersion":[1],"layers":["sha384/00"],"aliases":{"self":{"x":["a:1"]}},)"
+                 R"("entrypoint":[],"workingDir":"rel","env":["A","A"],"signals":[0],"uids":[0],)"
+                 R"("policy":{"accepts":["bad"]})"));
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  std::vector<Kind> kinds;
+  for (const auto& p : manifest_problems(*m)) {
+    EXPECT_EQ(p.message(), p.field + ": " + p.detail);
+    kinds.push_back(p.kind);
+  }
+  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::spec_version, Kind::layer, Kind::alias,
+                                      Kind::entrypoint, Kind::working_dir, Kind::env, Kind::signal,
+                                      Kind::uid, Kind::policy}));
+  for (Kind k : kinds) {
+    EXPECT_EQ(signing_severity(k) == ProblemSeverity::warning, k == Kind::entrypoint);
+    EXPECT_EQ(verification_severity(k) == ProblemSeverity::fatal,
+              k == Kind::layer || k == Kind::alias || k == Kind::policy);
+  }
 }
 
 TEST(ManifestValidate, EnvRules) {

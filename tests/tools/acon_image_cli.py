@@ -225,6 +225,54 @@ class CreateSignVerify(ImageTestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("workingDir", out(p))
 
+    def test_hostile_inputs_are_exit_2_with_a_message(self):
+        m, image_id, _ = self.busybox_image()
+        self.ok("export", image_id, "-o", self.path("bundle.tar"))
+        with open(self.path("bundle.tar"), "rb") as f:
+            bundle = f.read()
+        for name, data in (("empty", b""), ("truncated.tar", bundle[:3000]),
+                           ("truncated.json", open(self.path("acon.json"), "rb").read()[:100]),
+                           ("truncated.der", open(self.path("signer.der"), "rb").read()[:100])):
+            with open(self.path(name), "wb") as f:
+                f.write(data)
+        key, cert, manifest = self.path("signer.pem"), self.path("signer.der"), self.path("acon.json")
+        bad_inputs = ["/dev/zero", "/dev/urandom", self.tmp, self.path("empty")]
+        cases = []
+        for bad in bad_inputs + [self.path("truncated.der")]:
+            cases += [("hash", bad), ("hash", cert, bad), ("sign", "-k", key, "-c", bad, manifest),
+                      ("sign", "-k", bad, "-c", cert, manifest)]
+        for bad in bad_inputs + [self.path("truncated.json")]:
+            cases += [("sign", "-k", key, "-c", cert, bad), ("alias-substitute", bad, "-o", self.path("o.json"))]
+        for bad in bad_inputs + [self.path("truncated.tar")]:
+            cases += [("import", bad), ("create", "--force", "-o", self.path("o.json"), "--tarball", bad),
+                      ("create", "--force", "-o", self.path("o.json"), "--docker-save", bad)]
+        cases += [("create", "--force", "-o", self.path("o.json"), "--oci", bad) for bad in bad_inputs]
+        cases += [("create", "--force", "-o", self.path("o.json"), "--rootfs", bad) for bad in bad_inputs[:2]]
+        cases += [("verify", bad) for bad in bad_inputs]
+        # Absurd numbers.
+        cases += [("--max-input", "-1", "hash", cert), ("--max-input", "99999999999999999999999", "hash", cert),
+                  ("--max-input", "10", "hash", cert),
+                  ("keygen", "-k", self.path("x.pem"), "-c", self.path("x.der"), "--type", "rsa",
+                   "--rsa-bits", "99999999999"),
+                  ("keygen", "-k", self.path("x.pem"), "-c", self.path("x.der"), "--days", "-1"),
+                  ("keygen", "-k", self.path("x.pem"), "-c", self.path("x.der"), "--days", "4294967296")]
+        for option, value in (("--max-instances", "-1"), ("--max-instances", "18446744073709551616"),
+                              ("--uid", "-5"), ("--signal", "99999999999"), ("--log-fd", "2147483648"),
+                              ("--mtime", "99999999999999999999"), ("--owner", "1:4294967296"),
+                              ("--alias", "@99999999999999999999=x")):
+            cases.append(("create", "--force", "-o", self.path("o.json"), "--rootfs", self.rootfs, option, value))
+        # Output paths that are not files are never replaced.
+        cases += [("export", image_id, "-o", "/dev/null"), ("create", "--force", "-o", self.tmp, "--rootfs", self.rootfs)]
+        for args in cases:
+            p = subprocess.run([TOOL, "--repo", self.repo, *args], cwd=self.tmp, capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=60, check=False)
+            self.assertEqual(p.returncode, 2, f"{args}: {out(p)}")
+            self.assertTrue(p.stderr.strip(), args)
+        self.assertEqual(os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode), True)
+        # The repository is unchanged: still the one image, and it verifies.
+        self.assertEqual(len(os.listdir(os.path.join(self.repo, "manifests", "sha384"))), 1)
+        self.assertEqual(self.tool("verify", image_id).returncode, 0)
+
     def test_keygen_types_and_key_safety(self):
         _, _, _ = self.keygen("p384")
         self.assertEqual(stat.S_IMODE(os.stat(self.path("p384.pem")).st_mode), 0o600)

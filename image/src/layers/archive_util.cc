@@ -49,10 +49,15 @@ la_ssize_t SourceFeed::read_callback(archive* a, void* self, const void** buffer
 }
 
 Status SourceFeed::drain() {
-  for (;;) {
+  for (uint64_t trailing = 0;;) {
     auto n = source_.read(buffer_);
     if (!n.ok()) return n.error();
     if (*n == 0) return {};
+    trailing += *n;
+    if (trailing > kMaxTrailingBytes) {
+      return make_error(Errc::parse, "tar: more than " + std::to_string(kMaxTrailingBytes) +
+                                         " bytes after the end-of-archive blocks");
+    }
     if (hasher_) hasher_->update(ByteView(buffer_.data(), *n));
     total_ += *n;
   }

@@ -61,7 +61,9 @@ class SourceFeed {
   // seeked over when the source allows it.
   int open(archive* a);
   // Reads what libarchive left unread (after the end-of-archive blocks) so that the digests
-  // cover the whole stream.
+  // cover the whole stream: record padding, at most kMaxTrailingBytes (tar's blocking factor
+  // pads to 10 KiB by default; a stream of zeros from a device would otherwise never end).
+  static constexpr uint64_t kMaxTrailingBytes = uint64_t{16} << 20;
   Status drain();
   LayerDigests digests() { return hasher_ ? hasher_->finish() : LayerDigests{}; }
   uint64_t bytes_read() const { return total_; }

@@ -76,8 +76,40 @@ Result<Manifest> parse_manifest(std::string_view bytes);
 //   ACON_CHECK(validate_manifest(*m));
 Status validate_manifest(const Manifest& manifest);
 
-// Every problem validate_manifest() would report, one message each (empty = valid).
-std::vector<std::string> manifest_problems(const Manifest& manifest);
+// What a manifest problem is about; tools decide from it whether the problem is fatal.
+enum class ManifestProblemKind {
+  spec_version,  // aconSpecVersion
+  layer,         // a layers entry
+  alias,         // an aliases.contents or aliases.self entry
+  entrypoint,    // no entrypoint (a layer-only vendor manifest)
+  working_dir,   // workingDir not absolute
+  env,           // env rules
+  signal,        // signals
+  uid,           // uids
+  policy,        // a policy.accepts rule
+};
+
+// One problem: its kind, the field it names and what is wrong.
+struct ManifestProblem {
+  ManifestProblemKind kind;
+  std::string field;   // "manifest.env[3]"
+  std::string detail;  // "'PATH=/bin' repeats an allowed value of PATH"
+  std::string message() const { return field + ": " + detail; }
+};
+
+// Every problem validate_manifest() would report, in field order (empty = valid).
+std::vector<ManifestProblem> manifest_problems(const Manifest& manifest);
+
+enum class ProblemSeverity { fatal, warning };
+
+// When signing: every problem is fatal except a missing entrypoint, since a layer-only (vendor)
+// manifest is still worth signing.
+ProblemSeverity signing_severity(ManifestProblemKind kind);
+
+// When verifying signed images: problems with layers, aliases and the launch policy change which
+// layers and images are loaded, so they reject the image; the others (acond's own run-time
+// checks) are warnings.
+ProblemSeverity verification_severity(ManifestProblemKind kind);
 
 // Canonical JSON text styles.
 enum class CanonicalStyle {
