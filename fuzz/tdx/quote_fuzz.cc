@@ -1,5 +1,7 @@
 // Quote parsing never crashes, fails only with parse/unsupported errors, and every view of an
-// accepted quote lies inside the input in layout order: header, body, signature data, padding.
+// accepted quote lies inside the input in layout order: header, body, signature data, padding;
+// and writing an accepted quote's fields (write_quote) gives back the input byte for byte.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -43,6 +45,10 @@ void check_accepted(const acon::tdx::Quote& q, ByteView input) {
   } else {
     abort();
   }
+  auto written = write_quote(quote_fields(q));
+  if (!written.ok() || written->size() != input.size() ||
+      !std::equal(written->begin(), written->end(), input.begin()))
+    abort();
   auto pem = q.pck_chain_pem();
   if (pem.ok() && (s.pck_certification.type != 5 || pem->size() > s.pck_certification.data.size()))
     abort();
