@@ -250,35 +250,11 @@ int run(int argc, char** argv) {
     auto changed = update_state(state, [&](Simulator& sim) { return td.apply(sim); });
     return changed ? 0 : fail(changed.error());
   }
-  if (*collateral) {
-    if (reissue) {
-      auto dates = coll.dates();
-      if (!dates) return fail(dates.error());
-      auto policy = coll.policy();
-      if (!policy) return fail(policy.error());
-      auto done = update_state(
-          state, [&](Simulator& sim) { return sim.reissue_collateral(*dates, *policy); });
-      if (!done) return fail(done.error());
-    }
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto written = tools::write_output(out, as_bytes(sim->collateral_bundle()), false);
-    return written ? 0 : fail(written.error());
-  }
-  if (*root) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    Bytes bytes = der ? sim->root_ca().der() : to_bytes(sim->root_ca().to_pem());
-    if (der && (out.empty() || out == "-")) return fail(usage("--der needs --out (binary output)"));
-    auto written = tools::write_output(out, bytes, false);
-    return written ? 0 : fail(written.error());
-  }
   if (*extend) {
     Bytes value;
     if (!digest.empty()) {
-      auto parsed = hex_decode(digest);
-      if (!parsed || parsed->size() != 48)
-        return fail(usage("--digest: expected 48 bytes as 96 hex digits"));
+      auto parsed = tools::parse_hex_option("--digest", digest, 48);
+      if (!parsed) return fail(parsed.error());
       value = *parsed;
     } else if (data_opt->count() > 0) {
       value = sha384(as_bytes(data));
@@ -289,31 +265,39 @@ int run(int argc, char** argv) {
     auto done = backend.extend(rtmr, HashAlg::sha384, value);
     return done ? 0 : fail(done.error());
   }
+  if (*collateral && reissue) {
+    auto dates = coll.dates();
+    if (!dates) return fail(dates.error());
+    auto policy = coll.policy();
+    if (!policy) return fail(policy.error());
+    auto done = update_state(
+        state, [&](Simulator& sim) { return sim.reissue_collateral(*dates, *policy); });
+    if (!done) return fail(done.error());
+  }
+  if (*root && der && (out.empty() || out == "-"))
+    return fail(usage("--der needs --out (binary output)"));
+  auto rd = report_data(report_data_hex);
+  if (!rd) return fail(rd.error());
+
+  // The remaining commands read the state as it now is.
+  auto sim = load_state(state);
+  if (!sim) return fail(sim.error());
   if (*read) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
     for (uint32_t i = 0; i < kRtmrCount; ++i)
       if (read_rtmr->count() == 0 || i == rtmr)
         std::cout << "rtmr" << i << ": " << hex_encode(sim->td().rtmr[i]) << "\n";
     return 0;
   }
-  if (*report || *quote) {
-    auto rd = report_data(report_data_hex);
-    if (!rd) return fail(rd.error());
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto bytes = *report ? sim->td_report(*rd) : sim->quote(*rd);
-    if (!bytes) return fail(bytes.error());
-    auto written = tools::write_output(out, *bytes, true);
-    return written ? 0 : fail(written.error());
-  }
-  if (*ccel) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto written = tools::write_output(out, sim->ccel(), true);
-    return written ? 0 : fail(written.error());
-  }
-  return tools::kExitBadInput;
+  Result<Bytes> output = Bytes();
+  if (*collateral) output = to_bytes(sim->collateral_bundle());
+  if (*root) output = der ? sim->root_ca().der() : to_bytes(sim->root_ca().to_pem());
+  if (*report) output = sim->td_report(*rd);
+  if (*quote) output = sim->quote(*rd);
+  if (*ccel) output = sim->ccel();
+  if (!output) return fail(output.error());
+  // Binary reports, quotes and logs go to a terminal as hex; PEM and JSON as they are.
+  auto written = tools::write_output(out, *output, *report || *quote || *ccel);
+  return written ? 0 : fail(written.error());
 }
 
 }  // namespace

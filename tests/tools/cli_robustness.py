@@ -241,7 +241,9 @@ class Robustness(unittest.TestCase):
                                                   "--in", device], device)
             for path in [self.dir, self.missing]:
                 self.expect_exit_2(tool, [command[0], "--key", key, *command[1:], "--in", path], path)
-        self.file_cases(tool, lambda f: ["verify", "--key", key, "--in", f], self.truncated(jws, "jws"))
+        # Cut inside the protected header: a JWS cut inside its signature is a bad signature (1).
+        self.file_cases(tool, lambda f: ["verify", "--key", key, "--in", f],
+                        self.truncated(jws, "jws", 10))
         self.file_cases(tool, lambda f: ["decrypt", "--key", key, "--in", f], self.truncated(jwe, "jwe"))
         self.file_cases(tool, lambda f: ["jcs", "--in", f], self.truncated(payload, "json"))
         self.default_limit_case(tool, ["jcs", "--in", "/dev/zero"])
