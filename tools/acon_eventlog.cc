@@ -48,17 +48,8 @@ Result<Loaded> load(const Inputs& in) {
     ACON_TRY(std::string text, tools::read_input(in.ima));
     auto ima = parse_ima_log(text);
     if (!ima) return ima.error().wrap(in.ima);
-    for (const auto& e : *ima) {
-      // The template hash is as long as the bank it extends (SHA-384 on TDX kernels).
-      HashAlg bank = e.template_hash.size() == 48   ? HashAlg::sha384
-                     : e.template_hash.size() == 64 ? HashAlg::sha512
-                     : e.template_hash.size() == 32 ? HashAlg::sha256
-                                                    : HashAlg::sha1;
-      if (hash_size(bank) != e.template_hash.size())
-        return make_error(Errc::parse, in.ima + ": line " + std::to_string(e.line_number) +
-                                           ": template hash length fits no bank");
-      ACON_CHECK(out.replay.extend(in.ima_index, bank, e.template_hash));
-    }
+    auto replayed = replay_ima_log(*ima, in.ima_index, out.replay);
+    if (!replayed) return replayed.error().wrap(in.ima);
   }
   if (!in.text_aael.empty()) {
     ACON_TRY(std::string text, tools::read_input(in.text_aael));
@@ -193,19 +184,15 @@ void add_log_options(CLI::App* cmd, Inputs& in) {
                   "IMA ASCII runtime log (ima-ng): template hashes extended after the CCEL");
   cmd->add_option("--ima-index", in.ima_index,
                   "Register the IMA log extends (CC MR index; 3 = RTMR2)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 23u));
   cmd->add_flag("--pcr", in.pcr_naming,
                 "Name registers as TPM PCRs (vTPM TCG2 logs) instead of MRTD/RTMRn");
   cmd->add_flag("--allow-zero-signature", in.allow_zero_signature,
                 "Accept guest-components' synthetic header whose Spec ID signature is all zero");
 }
 
-}  // namespace
-}  // namespace acon
-
-int main(int argc, char** argv) {
-  using namespace acon;
-  tools::skip_openssl_cleanup_at_exit();
+int run(int argc, char** argv) {
   CLI::App app{
       "acon-eventlog: decode and replay TDX CCEL / TCG2 event logs and the runtime logs on top of "
       "them.\n"
@@ -213,6 +200,7 @@ int main(int argc, char** argv) {
       "records are\n"
       "logged but never extended. Exit codes: 0 ok, 1 replay mismatch, 2 bad input or usage."};
   app.require_subcommand(1);
+  tools::add_input_limit_option(app);
   Inputs in;
   std::string format = "text", quote, bank = "sha384", table = kCcelTable;
   std::vector<std::string> expect;
@@ -236,14 +224,14 @@ int main(int argc, char** argv) {
   auto* tab = app.add_subcommand("table", "Print the ACPI CCEL table (type, LAML, LASA)");
   tab->add_option("file", table, "ACPI CCEL table file")->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : tools::kExitBadInput;
-  }
+  if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
   if (*dump) return cmd_dump(in, format);
   if (*rep) return cmd_replay(in, expect, quote, bank);
   if (*tab) return cmd_table(table);
   return tools::kExitBadInput;
 }
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) { return acon::tools::guarded_main(argc, argv, acon::run); }

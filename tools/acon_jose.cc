@@ -2,10 +2,7 @@
 // Exit codes: 0 ok, 1 rejected (signature or decryption failed), 2 unusable input or usage.
 #include <CLI/CLI.hpp>
 
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 
 #include "acon/common/jose.h"
 #include "tool_util.h"
@@ -16,16 +13,14 @@ namespace {
 using tools::fail;
 using tools::read_input;
 
-Result<PrivateKey> load_private_key(const std::string& path) {
-  ACON_TRY(std::string text, read_input(path));
+Result<PrivateKey> parse_private_key(const std::string& text) {
   if (text.find("-----BEGIN") != std::string::npos) return PrivateKey::from_pem(text);
   ACON_TRY(Json jwk, parse_json(text));
   return PrivateKey::from_jwk(jwk);
 }
 
 // A public key file may also hold a private key; only its public half is used.
-Result<PublicKey> load_public_key(const std::string& path) {
-  ACON_TRY(std::string text, read_input(path));
+Result<PublicKey> parse_public_key(const std::string& text) {
   if (text.find("PRIVATE KEY-----") != std::string::npos) {
     ACON_TRY(PrivateKey key, PrivateKey::from_pem(text));
     return key.public_key();
@@ -34,6 +29,20 @@ Result<PublicKey> load_public_key(const std::string& path) {
   ACON_TRY(Json jwk, parse_json(text));
   return PublicKey::from_jwk(jwk);
 }
+
+// The content of a file read whole, parsed; errors about the content name the file.
+template <typename Parse>
+auto load(const std::string& path, Parse parse) -> decltype(parse(std::string())) {
+  ACON_TRY(std::string text, read_input(path));
+  auto parsed = parse(text);
+  if (!parsed) return parsed.error().wrap(path);
+  return parsed;
+}
+
+Result<PrivateKey> load_private_key(const std::string& path) {
+  return load(path, parse_private_key);
+}
+Result<PublicKey> load_public_key(const std::string& path) { return load(path, parse_public_key); }
 
 Result<PrivateKey> generate(const std::string& type) {
   if (type == "ec-p256") return PrivateKey::generate_ec(Curve::p256);
@@ -127,7 +136,7 @@ int cmd_verify(const std::string& key_path, const std::vector<std::string>& alg_
   auto token = read_input(in);
   if (!token) return fail(token.error());
   auto jws = jose::jws_verify(trim(*token), *key, allowed);
-  if (!jws) return fail(jws.error());
+  if (!jws) return fail(jws.error().wrap(in));
   std::cout.write(reinterpret_cast<const char*>(jws->payload.data()),
                   static_cast<std::streamsize>(jws->payload.size()));
   return 0;
@@ -161,7 +170,7 @@ int cmd_decrypt(const std::string& key_path, const std::string& in) {
   auto jwe = read_input(in);
   if (!jwe) return fail(jwe.error());
   auto plaintext = jose::jwe_decrypt(trim(*jwe), *key);
-  if (!plaintext) return fail(plaintext.error());
+  if (!plaintext) return fail(plaintext.error().wrap(in));
   std::cout.write(reinterpret_cast<const char*>(plaintext->data()),
                   static_cast<std::streamsize>(plaintext->size()));
   return 0;
@@ -171,21 +180,18 @@ int cmd_jcs(const std::string& in) {
   auto text = read_input(in);
   if (!text) return fail(text.error());
   auto canonical = jcs_canonicalize_text(*text);
-  if (!canonical) return fail(canonical.error());
+  if (!canonical) return fail(canonical.error().wrap(in));
   std::cout << *canonical;
   return 0;
 }
 
-}  // namespace
-}  // namespace acon
-
-int main(int argc, char** argv) {
-  using namespace acon;
+int run(int argc, char** argv) {
   CLI::App app{
       "acon-jose: keys, JWS, JWE and JCS as acon uses them (KBS responses, tokens, report-data "
       "binding).\nKey files are JWK JSON or PEM. '-' reads standard input.\n"
       "Exit codes: 0 ok, 1 rejected (bad signature, failed decryption), 2 bad input or usage."};
   app.require_subcommand(1);
+  tools::add_input_limit_option(app);
 
   std::string key, type = "ec-p256", out, alg, enc = "A256GCM", header, in = "-";
   std::vector<std::string> algs;
@@ -235,12 +241,7 @@ int main(int argc, char** argv) {
   auto* jcs = app.add_subcommand("jcs", "Print the RFC 8785 canonical form of a JSON document");
   jcs->add_option("--in", in, "JSON file")->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
   if (*keygen) return cmd_keygen(type, out, pem);
   if (*pubkey) return cmd_pubkey(key, pem);
   if (*thumb) return cmd_thumbprint(key);
@@ -249,5 +250,10 @@ int main(int argc, char** argv) {
   if (*encrypt) return cmd_encrypt(key, alg, enc, compact, in);
   if (*decrypt) return cmd_decrypt(key, in);
   if (*jcs) return cmd_jcs(in);
-  return 2;
+  return tools::kExitBadInput;
 }
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) { return acon::tools::guarded_main(argc, argv, acon::run); }

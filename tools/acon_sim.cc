@@ -6,9 +6,7 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -28,65 +26,22 @@ using tools::fail;
 
 Error usage(std::string message) { return make_error(Errc::invalid_argument, std::move(message)); }
 
-// Unix seconds or RFC 3339.
-Result<Time> parse_time(const std::string& option, const std::string& text) {
-  if (!text.empty() && text.size() <= 12 && std::all_of(text.begin(), text.end(), [](char ch) {
-        return std::isdigit(static_cast<unsigned char>(ch));
-      }))
-    return Time(std::chrono::seconds(std::stoll(text)));
-  auto t = parse_rfc3339(text);
-  if (!t) return usage(option + ": " + t.error().message);
-  return t;
-}
-
 Time now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 template <size_t N>
-Result<std::array<uint8_t, N>> hex_exact(const std::string& option, const std::string& text) {
-  auto bytes = hex_decode(text);
-  if (!bytes || bytes->size() != N)
-    return usage(option + ": expected " + std::to_string(N) + " bytes as " + std::to_string(2 * N) +
-                 " hex digits");
+Result<std::array<uint8_t, N>> hex_exact(std::string_view option, const std::string& text) {
+  ACON_TRY(Bytes bytes, tools::parse_hex_option(option, text, N));
   std::array<uint8_t, N> out{};
-  std::copy(bytes->begin(), bytes->end(), out.begin());
+  std::copy(bytes.begin(), bytes.end(), out.begin());
   return out;
-}
-
-// A little-endian u64 field given as a number (0x... or decimal).
-Result<uint64_t> u64_option(const std::string& option, const std::string& text) {
-  try {
-    size_t used = 0;
-    uint64_t value = std::stoull(text, &used, 0);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  return usage(option + ": expected a number (decimal or 0x hex)");
-}
-
-// Quotes, reports, logs, certificates and collateral are public: an ordinary file (or a device
-// such as /dev/null, left as it is).
-Status write_output(const std::string& out, ByteView data, bool hex_on_stdout) {
-  if (out.empty() || out == "-") {
-    if (hex_on_stdout)
-      std::cout << hex_encode(data) << "\n";
-    else
-      std::cout << as_chars(data);
-    return {};
-  }
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  if (file)
-    file.write(reinterpret_cast<const char*>(data.data()),
-               static_cast<std::streamsize>(data.size()));
-  file.close();
-  if (!file) return make_error(Errc::io, out + ": write failed");
-  return {};
 }
 
 // TD fields settable at creation and with `set`.
 struct TdOptions {
-  std::string mr_td, mr_config_id, mr_owner, mr_owner_config, mr_seam, mr_service_td;
-  std::string tee_tcb_svn, tee_tcb_svn2, td_attributes, xfam;
-  uint16_t quote_version = 0;  // 0 = unchanged
+  // Unset options leave the field as it is; an empty value is an error like any other.
+  std::optional<std::string> mr_td, mr_config_id, mr_owner, mr_owner_config, mr_seam, mr_service_td,
+      tee_tcb_svn, tee_tcb_svn2, td_attributes, xfam;
+  std::optional<uint16_t> quote_version;
   bool td_relaunch = false;
 
   void add(CLI::App* cmd) {
@@ -104,7 +59,7 @@ struct TdOptions {
                     "TDATTRIBUTES as a number (default 0x10000000 = SEPT_VE_DISABLE)");
     cmd->add_option("--xfam", xfam, "XFAM as a number");
     cmd->add_option("--quote-version", quote_version, "Quote version: 4 (TD 1.0) or 5 (TD 1.5)")
-        ->check(CLI::IsMember({4, 5}));
+        ->check(CLI::Range(4, 5));
     cmd->add_flag(
         "--td-relaunch", td_relaunch,
         "Launch the TD one TDX module TCB level below the current one (TEE_TCB_SVN[2]-1): "
@@ -113,10 +68,10 @@ struct TdOptions {
 
   Status apply(Simulator& sim) const {
     TdState& td = sim.td();
-    auto measurement = [](const std::string& option, const std::string& text,
+    auto measurement = [](const std::string& option, const std::optional<std::string>& text,
                           Measurement& field) -> Status {
-      if (text.empty()) return {};
-      ACON_TRY(field, hex_exact<48>(option, text));
+      if (!text) return {};
+      ACON_TRY(field, hex_exact<48>(option, *text));
       return {};
     };
     ACON_CHECK(measurement("--mrtd", mr_td, td.mr_td));
@@ -125,19 +80,19 @@ struct TdOptions {
     ACON_CHECK(measurement("--mr-owner-config", mr_owner_config, td.mr_owner_config));
     ACON_CHECK(measurement("--mr-seam", mr_seam, td.mr_seam));
     ACON_CHECK(measurement("--mr-service-td", mr_service_td, td.mr_service_td));
-    if (!tee_tcb_svn.empty()) {
-      ACON_TRY(td.tee_tcb_svn, hex_exact<16>("--tee-tcb-svn", tee_tcb_svn));
+    if (tee_tcb_svn) {
+      ACON_TRY(td.tee_tcb_svn, hex_exact<16>("--tee-tcb-svn", *tee_tcb_svn));
     }
-    if (!tee_tcb_svn2.empty()) {
-      ACON_TRY(td.tee_tcb_svn2, hex_exact<16>("--tee-tcb-svn2", tee_tcb_svn2));
+    if (tee_tcb_svn2) {
+      ACON_TRY(td.tee_tcb_svn2, hex_exact<16>("--tee-tcb-svn2", *tee_tcb_svn2));
     }
-    if (!td_attributes.empty()) {
-      ACON_TRY(td.td_attributes, u64_option("--td-attributes", td_attributes));
+    if (td_attributes) {
+      ACON_TRY(td.td_attributes, tools::parse_u64_option("--td-attributes", *td_attributes));
     }
-    if (!xfam.empty()) {
-      ACON_TRY(td.xfam, u64_option("--xfam", xfam));
+    if (xfam) {
+      ACON_TRY(td.xfam, tools::parse_u64_option("--xfam", *xfam));
     }
-    if (quote_version != 0) ACON_CHECK(sim.set_quote_version(quote_version));
+    if (quote_version) ACON_CHECK(sim.set_quote_version(*quote_version));
     if (td_relaunch) ACON_CHECK(sim.launch_below_current_tcb());
     return {};
   }
@@ -145,8 +100,7 @@ struct TdOptions {
 
 // Collateral dates and TCB judgement, at creation and with `collateral --reissue`.
 struct CollateralOptions {
-  std::string issue_date, next_update, root_crl_next_update;
-  std::string tcb_status;
+  std::optional<std::string> issue_date, next_update, root_crl_next_update, tcb_status;
   std::vector<std::string> advisory_ids;
   bool revoke_pck = false;
 
@@ -170,25 +124,25 @@ struct CollateralOptions {
 
   Result<CollateralDates> dates() const {
     Time issue = now();
-    if (!issue_date.empty()) {
-      ACON_TRY(issue, parse_time("--issue-date", issue_date));
+    if (issue_date) {
+      ACON_TRY(issue, tools::parse_time_option("--issue-date", *issue_date));
     }
     CollateralDates out = default_dates(issue);
-    if (!next_update.empty()) {
-      ACON_TRY(out.next_update, parse_time("--next-update", next_update));
+    if (next_update) {
+      ACON_TRY(out.next_update, tools::parse_time_option("--next-update", *next_update));
     }
-    if (!root_crl_next_update.empty()) {
+    if (root_crl_next_update) {
       ACON_TRY(out.root_crl_next_update,
-               parse_time("--root-crl-next-update", root_crl_next_update));
+               tools::parse_time_option("--root-crl-next-update", *root_crl_next_update));
     }
     return out;
   }
 
   Result<TcbPolicy> policy() const {
     TcbPolicy out;
-    if (!tcb_status.empty()) {
-      auto status = dcap::tcb_status_from_name(tcb_status);
-      if (!status) return usage("--tcb-status: unknown status '" + tcb_status + "'");
+    if (tcb_status) {
+      auto status = dcap::tcb_status_from_name(*tcb_status);
+      if (!status) return usage("--tcb-status: unknown status '" + *tcb_status + "'");
       out.platform_status = *status;
     }
     out.advisory_ids = advisory_ids;
@@ -206,17 +160,14 @@ Result<guest::ReportData> report_data(const std::string& text) {
   return data;
 }
 
-}  // namespace
-}  // namespace acon
-
-int main(int argc, char** argv) {
-  using namespace acon;
+int run(int argc, char** argv) {
   CLI::App app{
       "acon-sim: the simulated TDX platform (Intel-shaped PKI and collateral, a TD with RTMRs,\n"
       "TDREPORTs, DCAP quotes v4/v5 and a CCEL), kept in a state file that holds private keys.\n"
       "Its quotes verify only against its own root (acon-verify quote --root), and every\n"
       "verifier output labels them \"simulated\". Exit codes: 0 ok, 2 bad input or usage."};
   app.require_subcommand(1);
+  tools::add_input_limit_option(app);
   std::string state, out, seed, digest, data, report_data_hex;
   uint32_t rtmr = 0;
   bool force = false, der = false, reissue = false;
@@ -273,12 +224,7 @@ int main(int argc, char** argv) {
   ccel->add_option("--state", state, "State file")->required();
   ccel->add_option("--out", out, "Write the binary log here (default: hex on stdout)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : tools::kExitBadInput;
-  }
+  if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
 
   if (*create) {
     if (!force && ::access(state.c_str(), F_OK) == 0)
@@ -291,7 +237,7 @@ int main(int argc, char** argv) {
     auto policy = coll.policy();
     if (!policy) return fail(policy.error());
     options.tcb = *policy;
-    if (td.quote_version != 0) options.quote_version = td.quote_version;
+    if (td.quote_version) options.quote_version = *td.quote_version;
     auto sim = Simulator::create(options);
     if (!sim) return fail(sim.error());
     if (auto applied = td.apply(*sim); !applied) return fail(applied.error());
@@ -304,35 +250,11 @@ int main(int argc, char** argv) {
     auto changed = update_state(state, [&](Simulator& sim) { return td.apply(sim); });
     return changed ? 0 : fail(changed.error());
   }
-  if (*collateral) {
-    if (reissue) {
-      auto dates = coll.dates();
-      if (!dates) return fail(dates.error());
-      auto policy = coll.policy();
-      if (!policy) return fail(policy.error());
-      auto done = update_state(
-          state, [&](Simulator& sim) { return sim.reissue_collateral(*dates, *policy); });
-      if (!done) return fail(done.error());
-    }
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto written = write_output(out, as_bytes(sim->collateral_bundle()), false);
-    return written ? 0 : fail(written.error());
-  }
-  if (*root) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    Bytes bytes = der ? sim->root_ca().der() : to_bytes(sim->root_ca().to_pem());
-    if (der && (out.empty() || out == "-")) return fail(usage("--der needs --out (binary output)"));
-    auto written = write_output(out, bytes, false);
-    return written ? 0 : fail(written.error());
-  }
   if (*extend) {
     Bytes value;
     if (!digest.empty()) {
-      auto parsed = hex_decode(digest);
-      if (!parsed || parsed->size() != 48)
-        return fail(usage("--digest: expected 48 bytes as 96 hex digits"));
+      auto parsed = tools::parse_hex_option("--digest", digest, 48);
+      if (!parsed) return fail(parsed.error());
       value = *parsed;
     } else if (data_opt->count() > 0) {
       value = sha384(as_bytes(data));
@@ -343,29 +265,42 @@ int main(int argc, char** argv) {
     auto done = backend.extend(rtmr, HashAlg::sha384, value);
     return done ? 0 : fail(done.error());
   }
+  if (*collateral && reissue) {
+    auto dates = coll.dates();
+    if (!dates) return fail(dates.error());
+    auto policy = coll.policy();
+    if (!policy) return fail(policy.error());
+    auto done = update_state(
+        state, [&](Simulator& sim) { return sim.reissue_collateral(*dates, *policy); });
+    if (!done) return fail(done.error());
+  }
+  if (*root && der && (out.empty() || out == "-"))
+    return fail(usage("--der needs --out (binary output)"));
+  auto rd = report_data(report_data_hex);
+  if (!rd) return fail(rd.error());
+
+  // The remaining commands read the state as it now is.
+  auto sim = load_state(state);
+  if (!sim) return fail(sim.error());
   if (*read) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
     for (uint32_t i = 0; i < kRtmrCount; ++i)
       if (read_rtmr->count() == 0 || i == rtmr)
         std::cout << "rtmr" << i << ": " << hex_encode(sim->td().rtmr[i]) << "\n";
     return 0;
   }
-  if (*report || *quote) {
-    auto rd = report_data(report_data_hex);
-    if (!rd) return fail(rd.error());
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto bytes = *report ? sim->td_report(*rd) : sim->quote(*rd);
-    if (!bytes) return fail(bytes.error());
-    auto written = write_output(out, *bytes, true);
-    return written ? 0 : fail(written.error());
-  }
-  if (*ccel) {
-    auto sim = load_state(state);
-    if (!sim) return fail(sim.error());
-    auto written = write_output(out, sim->ccel(), true);
-    return written ? 0 : fail(written.error());
-  }
-  return tools::kExitBadInput;
+  Result<Bytes> output = Bytes();
+  if (*collateral) output = to_bytes(sim->collateral_bundle());
+  if (*root) output = der ? sim->root_ca().der() : to_bytes(sim->root_ca().to_pem());
+  if (*report) output = sim->td_report(*rd);
+  if (*quote) output = sim->quote(*rd);
+  if (*ccel) output = sim->ccel();
+  if (!output) return fail(output.error());
+  // Binary reports, quotes and logs go to a terminal as hex; PEM and JSON as they are.
+  auto written = tools::write_output(out, *output, *report || *quote || *ccel);
+  return written ? 0 : fail(written.error());
 }
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) { return acon::tools::guarded_main(argc, argv, acon::run); }

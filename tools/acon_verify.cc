@@ -7,11 +7,10 @@
 #include <cctype>
 #include <chrono>
 #include <iostream>
+#include <optional>
 
-#include "acon/dcap/chain.h"
 #include "acon/dcap/claims.h"
 #include "acon/dcap/fetch.h"
-#include "acon/dcap/sgx_extension.h"
 #include "acon/dcap/verify.h"
 #include "tool_util.h"
 
@@ -39,15 +38,6 @@ Result<Bytes> decode_quote_file(const std::string& content) {
   return bytes;
 }
 
-// Unix seconds or RFC 3339.
-Result<Time> parse_time(const std::string& text) {
-  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
-        return std::isdigit(static_cast<unsigned char>(ch));
-      }))
-    return Time(std::chrono::seconds(std::stoll(text)));
-  return parse_rfc3339(text);
-}
-
 struct Inputs {
   std::string quote;
   std::string collateral;
@@ -56,20 +46,21 @@ struct Inputs {
   std::string root_crl_url;
   std::string cache_dir;  // on-disk collateral cache for --pcs
   bool offline = false;
-  std::string time;
+  std::optional<std::string> time;
   std::string root;
   bool json = false;
   bool strict = false;
 };
 
-void print_text(const QuoteVerdict& verdict, const Json& claims, bool simulated) {
+void print_text(const QuoteVerdict& verdict, const Json& claims) {
   std::cout << "status: " << qvl_status_text_label(verdict.status) << " "
             << qv_result_name(verdict.qv_result) << " "
             << (verdict.accepted ? "ACCEPTED" : "REJECTED") << "\n";
   // Right under the status, so nobody reads an accepted simulated quote as real hardware.
   std::cout << "simulated: "
-            << (simulated ? "YES - ACON simulated TDX platform, not evidence of real hardware"
-                          : "no")
+            << (verdict.simulated
+                    ? "YES - ACON simulated TDX platform, not evidence of real hardware"
+                    : "no")
             << "\n";
   if (!verdict.failure.empty()) std::cout << "failure: " << verdict.failure << "\n";
   if (verdict.tcb) {
@@ -93,32 +84,16 @@ void print_text(const QuoteVerdict& verdict, const Json& claims, bool simulated)
   std::cout << "\n";
 }
 
-Result<Collateral> load_bundle(const std::string& path) {
-  ACON_TRY(std::string text, tools::read_input(path));
-  auto collateral = parse_collateral_bundle(text);
-  if (!collateral) return collateral.error().wrap(path);
-  return collateral;
-}
-
 // The platform's FMSPC and PCK CA come from the PCK chain inside the quote; nothing fetched is
 // trusted before verify_quote checks its signatures.
-Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in) {
-  ACON_TRY(std::vector<Certificate> chain, pck_chain_from_quote(quote));
-  if (chain.size() < 2) return make_error(Errc::parse, "quote: PCK chain has no intermediate");
-  ACON_TRY(SgxExtension ext, sgx_extension_of(chain[0]));
-  std::string subject = chain[1].subject();
-  size_t cn = subject.rfind("CN=");
-  ACON_TRY(PckCa ca,
-           pck_ca_from_common_name(cn == std::string::npos ? subject : subject.substr(cn + 3)));
+Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in, Time now) {
   PcsConfig config;
   config.base_url = in.pcs;
   config.kind = in.pccs ? PcsConfig::Kind::pccs : PcsConfig::Kind::pcs;
   config.cache_dir = in.cache_dir;
   config.root_ca_crl_url = in.root_crl_url;
   config.offline = in.offline;
-  CollateralFetcher fetcher(config);
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return fetcher.fetch(ext.fmspc, ca, now);
+  return CollateralFetcher(config).fetch_for_quote(quote, now);
 }
 
 int cmd_quote(const Inputs& in) {
@@ -129,19 +104,20 @@ int cmd_quote(const Inputs& in) {
   auto quote = tdx::parse_quote(*quote_bytes);
   if (!quote) return fail(quote.error().wrap(in.quote));
 
-  Result<Collateral> collateral =
-      in.pcs.empty() ? load_bundle(in.collateral) : fetch_for(*quote, in);
-  if (!collateral) return fail(collateral.error());
-
   VerifyOptions options;
   options.strict_expiry = in.strict;
-  if (in.time.empty()) {
-    options.at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  } else {
-    auto at = parse_time(in.time);
-    if (!at) return fail(Error{Errc::invalid_argument, "--time: " + at.error().message});
+  const Time now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  options.at = now;
+  if (in.time) {
+    auto at = tools::parse_time_option("--time", *in.time);
+    if (!at) return fail(at.error());
     options.at = *at;
   }
+
+  Result<Collateral> collateral =
+      in.pcs.empty() ? load_collateral_bundle_file(in.collateral, tools::max_input_bytes())
+                     : fetch_for(*quote, in, now);
+  if (!collateral) return fail(collateral.error());
   if (!in.root.empty()) {
     auto root_bytes = tools::read_input(in.root);
     if (!root_bytes) return fail(root_bytes.error());
@@ -153,31 +129,26 @@ int cmd_quote(const Inputs& in) {
 
   auto verdict = verify_quote(*quote, *collateral, options);
   if (!verdict) return fail(verdict.error().wrap(in.quote));
-  Json claims = quote_claims(*quote);
-  const bool simulated = is_simulated_quote(*quote);
+  Json claims = quote_claims(*quote, *verdict);
   if (in.json) {
     Json out = verdict_json(*verdict);
-    out["simulated"] = simulated;
     out["verification_time"] = format_rfc3339(options.at);
     out["claims"] = std::move(claims);
     std::cout << out.dump(2) << "\n";
   } else {
-    print_text(*verdict, claims, simulated);
+    print_text(*verdict, claims);
   }
   return verdict->accepted ? tools::kExitOk : tools::kExitRejected;
 }
 
-}  // namespace
-}  // namespace acon
-
-int main(int argc, char** argv) {
-  using namespace acon;
+int run(int argc, char** argv) {
   CLI::App app{
       "acon-verify: verify Intel TDX / SGX DCAP quotes in Intel QVL's order.\n"
       "Exit codes: 0 acceptable status (OK, OutOfDate, ConfigurationNeeded, SWHardeningNeeded, "
       "TDRelaunchAdvised, ...),\n"
       "1 rejected, 2 bad input or usage."};
   app.require_subcommand(1);
+  tools::add_input_limit_option(app);
   Inputs in;
   auto* quote = app.add_subcommand("quote", "Verify a quote against its collateral");
   quote->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
@@ -204,12 +175,7 @@ int main(int argc, char** argv) {
                     "Trust anchor (DER or PEM) instead of the pinned Intel SGX Root CA");
   quote->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
   quote->add_flag("--json", in.json, "Print the verdict, supplemental data and claims as JSON");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : tools::kExitBadInput;
-  }
+  if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
   if (*quote) {
     if (in.collateral.empty() == in.pcs.empty()) {
       std::cerr << "acon-verify: give exactly one of --collateral and --pcs\n";
@@ -219,3 +185,8 @@ int main(int argc, char** argv) {
   }
   return tools::kExitBadInput;
 }
+
+}  // namespace
+}  // namespace acon
+
+int main(int argc, char** argv) { return acon::tools::guarded_main(argc, argv, acon::run); }

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -22,6 +23,17 @@ Error io_error(const std::string& path, int err) {
   return Error{Errc::io, path + ": " + std::strerror(err)};
 }
 
+Status write_all(int fd, const std::string& path, ByteView data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return io_error(path, n < 0 ? errno : EIO);
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 }  // namespace
 
 void add_input_limit_option(CLI::App& app) {
@@ -34,6 +46,7 @@ void add_input_limit_option(CLI::App& app) {
 uint64_t max_input_bytes() { return g_max_input_bytes; }
 
 int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& body) {
+  skip_openssl_cleanup_at_exit();
   try {
     return body(argc, argv);
   } catch (const std::bad_alloc&) {
@@ -44,6 +57,15 @@ int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& b
     std::cerr << program_invocation_short_name << ": unexpected failure\n";
   }
   return kExitBadInput;
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitBadInput;
+  }
+  return std::nullopt;
 }
 
 int fail(const Error& error) {
@@ -110,16 +132,51 @@ Status write_private_file(const std::string& path, ByteView data) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || (S_ISREG(st.st_mode) && ::fchmod(fd.get(), 0600) != 0))
     return io_error(path, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error(path, n < 0 ? errno : EIO);
-    done += static_cast<size_t>(n);
-  }
+  ACON_CHECK(write_all(fd.get(), path, data));
   const int raw = fd.release();
   if (::close(raw) != 0) return io_error(path, errno);
   return {};
+}
+
+Status write_output(const std::string& path, ByteView data, bool hex_on_stdout) {
+  if (path.empty() || path == "-") {
+    if (hex_on_stdout)
+      std::cout << hex_encode(data) << "\n";
+    else
+      std::cout << as_chars(data);
+    std::cout.flush();
+    if (!std::cout) return Error{Errc::io, "standard output: write failed"};
+    return {};
+  }
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (!fd.valid()) return io_error(path, errno);
+  ACON_CHECK(write_all(fd.get(), path, data));
+  const int raw = fd.release();
+  if (::close(raw) != 0) return io_error(path, errno);
+  return {};
+}
+
+Result<Bytes> parse_hex_option(std::string_view option, std::string_view text, size_t size) {
+  auto bytes = hex_decode(text);
+  if (!bytes || bytes->size() != size)
+    return Error{Errc::invalid_argument, std::string(option) + ": expected " +
+                                             std::to_string(size) + " bytes as " +
+                                             std::to_string(2 * size) + " hex digits"};
+  return bytes;
+}
+
+Result<uint64_t> parse_u64_option(std::string_view option, std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return Error{Errc::invalid_argument,
+                 std::string(option) + ": expected a number from 0 to 2^64-1 (decimal or 0x hex)"};
+  return value;
 }
 
 }  // namespace acon::tools

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,12 +36,17 @@ uint64_t max_input_bytes();
 // own exit codes and messages (--help exits 0).
 int guarded_main(int argc, char** argv, const std::function<int(int, char**)>& body);
 
+// Parses the command line into `app` (after add_input_limit_option). nullopt: go on and run the
+// command; otherwise the exit code, CLI11's message already printed: 0 for --help, 2 for a
+// usage error.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
+
 // Prints "<program>: <message>" to stderr; returns 1 for a verification failure, else 2.
 int fail(const Error& error);
 
-// Call first thing in main(), before any other OpenSSL call: OpenSSL then registers no atexit
-// handler freeing the tables its first fetch built (0.7 M instructions, 7% of an
-// `acon-eventlog dump`); the process exit returns that memory anyway. Configuration loading,
+// guarded_main calls this before anything else, so before any other OpenSSL call: OpenSSL then
+// registers no atexit handler freeing the tables its first fetch built (0.7 M instructions, 7% of
+// an `acon-eventlog dump`); the process exit returns that memory anyway. Configuration loading,
 // providers and everything else stay as they were. Sanitizer builds keep the cleanup, so that
 // leak checkers see OpenSSL's memory released as before.
 void skip_openssl_cleanup_at_exit();
@@ -55,5 +61,15 @@ Result<Time> parse_time_option(std::string_view option, std::string_view text);
 
 // Writes secret material to a new or truncated file readable by the owner only.
 Status write_private_file(const std::string& path, ByteView data);
+
+// Public output (quotes, reports, logs, certificates, collateral): standard output for "" or
+// "-" (as hex and a newline when `hex_on_stdout`, else the bytes), otherwise a new or truncated
+// file with the default mode; a device such as /dev/null is written as it is.
+Status write_output(const std::string& path, ByteView data, bool hex_on_stdout);
+
+// Option values checked in full, the error naming the option: exactly `size` bytes as hex, and
+// an unsigned 64-bit number in decimal or 0x hex (no sign, no spaces).
+Result<Bytes> parse_hex_option(std::string_view option, std::string_view text, size_t size);
+Result<uint64_t> parse_u64_option(std::string_view option, std::string_view text);
 
 }  // namespace acon::tools

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "acon/common/reader.h"
 
@@ -197,6 +199,20 @@ Result<std::vector<ImaEntry>> parse_ima_log(std::string_view text) {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+Status replay_ima_log(const std::vector<ImaEntry>& log, uint32_t index, Replayer& replayer) {
+  for (const ImaEntry& entry : log) {
+    // The template hash is as long as the bank it extends.
+    std::optional<HashAlg> bank;
+    for (HashAlg alg : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384, HashAlg::sha512})
+      if (hash_size(alg) == entry.template_hash.size()) bank = alg;
+    if (!bank)
+      return make_error(Errc::parse, "line " + std::to_string(entry.line_number) +
+                                         ": template hash length fits no bank");
+    ACON_CHECK(replayer.extend(index, *bank, entry.template_hash));
+  }
+  return {};
 }
 
 Status append_to_file(const std::string& path, ByteView record) {

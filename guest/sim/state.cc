@@ -44,6 +44,10 @@ class StateLock {
   UniqueFd fd_;  // closing it releases the flock
 };
 
+// A state document is a few KiB of keys, certificates and collateral; refuse a device or a
+// stray large file before holding it in memory.
+constexpr size_t kMaxStateBytes = size_t{4} << 20;
+
 Result<SecretBytes> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return io_error(path, "open");
@@ -54,6 +58,11 @@ Result<SecretBytes> read_file(const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return io_error(path, "read");
     if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > kMaxStateBytes) {
+      secure_zero(buffer, sizeof buffer);
+      return make_error(Errc::parse,
+                        path + ": larger than " + std::to_string(kMaxStateBytes) + " bytes");
+    }
     out.insert(out.end(), buffer, buffer + n);
   }
   secure_zero(buffer, sizeof buffer);

@@ -7,7 +7,9 @@
 
 #include <cstdio>
 
+#include "acon/common/hash.h"
 #include "acon/common/json.h"
+#include "acon/eventlog/event_log.h"
 #include "test_util.h"
 
 namespace acon::eventlog {
@@ -195,6 +197,55 @@ TEST(Ima, MalformedLinesNameTheLine) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.error().message.find("line 2"), std::string::npos) << r.error().message;
   }
+}
+
+// cc-trusted-api's paired capture: the CCEL and then the IMA log replay into RTMR2 (CC MR index
+// 3) exactly what the quote reports; without the IMA log they do not.
+TEST(Ima, ReplayAfterTheCcelGivesTheQuotedRtmr2) {
+  Bytes ccel = test::read_data_bytes("eventlog/cc-trusted-api/ccel_data.bin");
+  auto log = parse_event_log(ccel);
+  ASSERT_TRUE(log.ok()) << log.error().to_string();
+  auto ima = parse_ima_log(test::read_data("eventlog/cc-trusted-api/ima_log.bin"));
+  ASSERT_TRUE(ima.ok()) << ima.error().to_string();
+  ASSERT_FALSE(ima->empty());
+  Bytes quote = test::read_data_bytes("eventlog/cc-trusted-api/quote.bin");
+  ASSERT_GE(quote.size(), 48u + 472u);
+  // Quote header 48 bytes; RTMR2 at offset 424 of the TD report body.
+  const Bytes quoted_rtmr2(quote.begin() + 48 + 424, quote.begin() + 48 + 472);
+
+  Replayer ccel_only;
+  ASSERT_TRUE(replay(*log, ccel_only).ok());
+  EXPECT_NE(ccel_only.value(3, HashAlg::sha384), quoted_rtmr2);
+
+  Replayer with_ima;
+  ASSERT_TRUE(replay(*log, with_ima).ok());
+  ASSERT_TRUE(replay_ima_log(*ima, 3, with_ima).ok());
+  EXPECT_EQ(with_ima.value(3, HashAlg::sha384), quoted_rtmr2);
+}
+
+TEST(Ima, ReplayExtendsTheBankOfEachTemplateHashAndNamesABadLine) {
+  const std::string sha384_hash(96, 'a'), sha256_hash(64, 'c');
+  auto ima = parse_ima_log("10 " + sha384_hash + " ima-ng sha384:" + std::string(96, 'b') +
+                           " /bin/a\n10 " + sha256_hash + " ima-ng sha256:" + std::string(64, 'd') +
+                           " /bin/b\n");
+  ASSERT_TRUE(ima.ok()) << ima.error().to_string();
+  Replayer replayer;
+  ASSERT_TRUE(replay_ima_log(*ima, 3, replayer).ok());
+  Bytes expected_384(48, 0);
+  append(expected_384, *hex_decode(sha384_hash));
+  EXPECT_EQ(replayer.value(3, HashAlg::sha384), sha384(expected_384));
+  Bytes expected_256(32, 0);
+  append(expected_256, *hex_decode(sha256_hash));
+  EXPECT_EQ(replayer.value(3, HashAlg::sha256), sha256(expected_256));
+
+  auto odd = parse_ima_log("10 " + sha384_hash + " ima-ng sha384:00 /a\n10 " +
+                           std::string(40, 'e') + "00 ima-ng sha1:00 /b\n");
+  ASSERT_TRUE(odd.ok()) << odd.error().to_string();
+  Replayer untouched;
+  auto bad = replay_ima_log(*odd, 3, untouched);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::parse);
+  EXPECT_NE(bad.error().message.find("line 2"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

@@ -302,8 +302,7 @@ TEST(SimVerify, V4AndV5UpToDateWithTheSimRootOnly) {
     EXPECT_EQ(verdict.fmspc, Bytes(dcap::kSimulatedFmspc.begin(), dcap::kSimulatedFmspc.end()));
     auto parsed = tdx::parse_quote(*quote);
     ASSERT_TRUE(parsed.ok());
-    EXPECT_TRUE(dcap::is_simulated_quote(*parsed));
-    EXPECT_EQ(dcap::quote_claims(*parsed)["simulated"], true);
+    EXPECT_EQ(dcap::quote_claims(*parsed, verdict)["simulated"], true);
     EXPECT_TRUE(verdict.simulated);
     EXPECT_EQ(dcap::verdict_json(verdict)["simulated"], true);
 
@@ -315,6 +314,41 @@ TEST(SimVerify, V4AndV5UpToDateWithTheSimRootOnly) {
     EXPECT_NE(rejected.status, QvlStatus::ok);
     EXPECT_EQ(status_text(rejected), "STATUS_SGX_ROOT_CA_UNTRUSTED");
   }
+}
+
+// A quote whose PCK chain is not inside it (certification data type 3 instead of 5) verifies
+// with the chain from the collateral; it is still simulated, and the claims say so, because the
+// decision is made from the chain that was verified, not from the quote's own bytes.
+TEST(SimVerify, ChainFromCollateralStillReportsSimulated) {
+  Simulator sim = make();
+  auto quote = sim.quote(report_data(0x45));
+  ASSERT_TRUE(quote.ok());
+  Bytes without_chain = *quote;
+  {
+    auto parsed = tdx::parse_quote(without_chain);
+    ASSERT_TRUE(parsed.ok());
+    ASSERT_EQ(parsed->signature.pck_certification.type, tdx::cert_data::kPckCertChain);
+    // The inner certification data header: type (u16 LE), size (u32 LE), then the data.
+    const size_t type_offset = parsed->offset_of(parsed->signature.pck_certification.data) - 6;
+    without_chain[type_offset] = 3;  // PCK certificate ID, encrypted PPID (RSA-3072)
+  }
+  auto parsed = tdx::parse_quote(without_chain);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed->pck_chain_pem().ok());
+
+  auto collateral = sim.collateral();
+  ASSERT_TRUE(collateral.ok());
+  auto chain = dcap::pck_chain_from_pem(sim.pck_chain_pem());
+  ASSERT_TRUE(chain.ok());
+  collateral->pck_certificate_chain = *chain;
+  auto verdict = dcap::verify_quote(*parsed, *collateral, trusting(sim));
+  ASSERT_TRUE(verdict.ok()) << verdict.error().to_string();
+  EXPECT_TRUE(verdict->accepted) << verdict->failure;
+  EXPECT_TRUE(verdict->simulated);
+  EXPECT_EQ(dcap::verdict_json(*verdict)["simulated"], true);
+  EXPECT_EQ(dcap::quote_claims(*parsed, *verdict)["simulated"], true);
+  // Without a verdict the claims make no decision about the platform.
+  EXPECT_FALSE(dcap::quote_claims(*parsed).contains("simulated"));
 }
 
 TEST(SimVerify, TamperedQuoteIsRejected) {

@@ -450,6 +450,47 @@ TEST(FetchTest, BundleFilesLoadOffline) {
   EXPECT_EQ(not_bundle.error().code, Errc::parse);
 }
 
+TEST(FetchTest, BundleFilesAreBoundedAndNamed) {
+  const std::string path =
+      std::string(ACON_TEST_DATA) + "/" + std::string(kDir) + "/collateral_v4_phala_format.json";
+  auto small = load_collateral_bundle_file(path, 100);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().message, path + ": larger than 100 bytes");
+  auto endless = load_collateral_bundle_file("/dev/zero", 4096);
+  ASSERT_FALSE(endless.ok());
+  EXPECT_EQ(endless.error().message, "/dev/zero: larger than 4096 bytes");
+  auto directory = load_collateral_bundle_file(std::string(ACON_TEST_DATA));
+  ASSERT_FALSE(directory.ok());
+  EXPECT_EQ(directory.error().code, Errc::io);
+  EXPECT_NE(directory.error().message.find(ACON_TEST_DATA), std::string::npos);
+}
+
+// The FMSPC comes from the PCK certificate's SGX extension and the CA from the intermediate's
+// subject CN; the collateral fetched for them is what the replayed PCS serves for that platform.
+TEST(FetchTest, QuoteNamesItsPlatformAndItsCollateralIsFetched) {
+  Bytes bytes = test::read_data_bytes(std::string(kDir) + "/tdx_prod_quote_SPR_E4.dat");
+  auto quote = tdx::parse_quote(bytes);
+  ASSERT_TRUE(quote.ok()) << quote.error().to_string();
+  auto platform = quote_platform(*quote);
+  ASSERT_TRUE(platform.ok()) << platform.error().to_string();
+  EXPECT_EQ(Bytes(platform->fmspc.begin(), platform->fmspc.end()), kFmspc);
+  EXPECT_EQ(platform->ca, PckCa::platform);
+
+  ReplayServer server;
+  ASSERT_GT(server.port(), 0);
+  CollateralFetcher fetcher(pcs_config(server, ""));
+  auto got = fetcher.fetch_for_quote(*quote, fresh_time());
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  expect_same_collateral(*got, expected_bundle());
+
+  // A quote without a PEM chain (certification data other than type 5) names no platform.
+  Bytes no_chain = test::read_data_bytes("quotes/intel-qvl-sample/quote.dat");
+  auto sample = tdx::parse_quote(no_chain);
+  ASSERT_TRUE(sample.ok()) << sample.error().to_string();
+  EXPECT_FALSE(quote_platform(*sample).ok());
+  EXPECT_FALSE(fetcher.fetch_for_quote(*sample, fresh_time()).ok());
+}
+
 TEST(FetchTest, PckCaFollowsTheIntermediateCommonName) {
   EXPECT_EQ(*pck_ca_from_common_name("Intel SGX PCK Platform CA"), PckCa::platform);
   EXPECT_EQ(*pck_ca_from_common_name("Intel SGX PCK Processor CA"), PckCa::processor);

@@ -61,22 +61,6 @@ struct OsslStringFree {
   void operator()(void* p) const { OPENSSL_free(p); }
 };
 
-// The (first) commonName of a certificate's subject, UTF-8; empty when absent.
-std::string common_name(const Certificate& cert) {
-  const X509_NAME* name = X509_get_subject_name(cert.get());
-  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  if (index < 0) return {};
-  const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, index);
-  unsigned char* raw = nullptr;
-  int len = ASN1_STRING_to_UTF8(&raw, X509_NAME_ENTRY_get_data(entry));
-  if (len < 0) {
-    ERR_clear_error();
-    return {};
-  }
-  std::unique_ptr<unsigned char, OsslStringFree> owned(raw);
-  return std::string(reinterpret_cast<const char*>(owned.get()), static_cast<size_t>(len));
-}
-
 // Whether the (first) commonName of a certificate's subject contains `phrase`. Names in the
 // ASCII-compatible string types are searched in place; others are converted to UTF-8 first.
 bool cn_contains(const Certificate& cert, std::string_view phrase) {
@@ -94,7 +78,7 @@ bool cn_contains(const Certificate& cert, std::string_view phrase) {
       return text.find(phrase) != std::string_view::npos;
     }
     default:
-      return common_name(cert).find(phrase) != std::string::npos;
+      return subject_common_name(cert).find(phrase) != std::string::npos;
   }
 }
 
@@ -241,7 +225,8 @@ bool revoked(const Crl& crl, const Certificate& cert) {
 Status check_root(const Certificate& root, const TrustAnchors& anchors, std::string_view chain) {
   if (!cn_contains(root, kRootCn))
     return fail("STATUS_SGX_ROOT_CA_INVALID", std::string(chain) + ": root CN \"" +
-                                                  common_name(root) + "\" lacks \"SGX Root CA\"");
+                                                  subject_common_name(root) +
+                                                  "\" lacks \"SGX Root CA\"");
   if (!root_self_signed(root, anchors))
     return fail("STATUS_SGX_ROOT_CA_INVALID_ISSUER",
                 std::string(chain) + ": root is not self-signed");
@@ -315,6 +300,21 @@ struct TimeFold {
 };
 
 }  // namespace
+
+std::string subject_common_name(const Certificate& cert) {
+  const X509_NAME* name = X509_get_subject_name(cert.get());
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) return {};
+  const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, index);
+  unsigned char* raw = nullptr;
+  int len = ASN1_STRING_to_UTF8(&raw, X509_NAME_ENTRY_get_data(entry));
+  if (len < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::unique_ptr<unsigned char, OsslStringFree> owned(raw);
+  return std::string(reinterpret_cast<const char*>(owned.get()), static_cast<size_t>(len));
+}
 
 const Certificate& intel_sgx_root_ca() {
   static const Certificate root = [] {
@@ -430,13 +430,13 @@ Result<PckChain> verify_pck_chain(const std::vector<Certificate>& chain_from_quo
   // Subjects and issuers (QVL PckCertVerifier order).
   if (!cn_contains(root, kRootCn))
     return fail("STATUS_SGX_ROOT_CA_INVALID",
-                "PCK chain root CN \"" + common_name(root) + "\" lacks \"SGX Root CA\"");
+                "PCK chain root CN \"" + subject_common_name(root) + "\" lacks \"SGX Root CA\"");
   if (!cn_contains(intermediate, kIntermediateCn))
     return fail("STATUS_SGX_INTERMEDIATE_CA_INVALID",
-                "PCK intermediate CN \"" + common_name(intermediate) + "\" lacks \"CA\"");
+                "PCK intermediate CN \"" + subject_common_name(intermediate) + "\" lacks \"CA\"");
   if (!cn_contains(leaf, kPckLeafCn))
     return fail("STATUS_SGX_PCK_INVALID",
-                "PCK leaf CN \"" + common_name(leaf) + "\" lacks \"SGX PCK Certificate\"");
+                "PCK leaf CN \"" + subject_common_name(leaf) + "\" lacks \"SGX PCK Certificate\"");
   if (!issued_by(leaf, intermediate))
     return fail("STATUS_SGX_PCK_INVALID_ISSUER", "PCK leaf issuer is not the intermediate");
   if (!issued_by(intermediate, root))

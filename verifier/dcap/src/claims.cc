@@ -41,11 +41,6 @@ bool is_simulated_pck_chain(const std::vector<Certificate>& chain) {
   return std::any_of(chain.begin(), chain.end(), has_simulated_name);
 }
 
-bool is_simulated_quote(const tdx::Quote& quote) {
-  auto chain = pck_chain_from_quote(quote);
-  return chain.ok() && is_simulated_pck_chain(*chain);
-}
-
 Json quote_claims(const tdx::Quote& quote) {
   Json header = {
       {"version", hex_le(quote.header.version, 2)},
@@ -56,7 +51,6 @@ Json quote_claims(const tdx::Quote& quote) {
       {"user_data", hex_encode(quote.header.user_data)},
   };
   Json claims = {{"quote", {{"header", std::move(header)}}}};
-  if (is_simulated_quote(quote)) claims["simulated"] = true;
   if (quote.header.version == tdx::kQuoteVersionWithBodyDescriptor) {
     claims["quote"]["type"] = hex_le(static_cast<uint16_t>(quote.body_type), 2);
     claims["quote"]["size"] = hex_le(quote.body_size, 4);
@@ -95,6 +89,12 @@ Json quote_claims(const tdx::Quote& quote) {
       {"key_locker", attributes.key_locker},
       {"perfmon", attributes.perfmon},
   };
+  return claims;
+}
+
+Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict) {
+  Json claims = quote_claims(quote);
+  if (verdict.simulated) claims["simulated"] = true;
   return claims;
 }
 

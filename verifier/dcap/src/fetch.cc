@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "acon/common/unique_fd.h"
+#include "acon/dcap/chain.h"
+#include "acon/dcap/sgx_extension.h"
 
 namespace acon::dcap {
 
@@ -51,7 +53,6 @@ struct CollateralFetcher::Item {
 namespace {
 
 constexpr size_t kMaxHeaderBytes = size_t{64} << 10;
-constexpr size_t kMaxBundleBytes = size_t{16} << 20;
 constexpr std::string_view kCacheMagic = "acon-collateral-cache 1\n";
 
 Error io_error(std::string message) { return make_error(Errc::io, std::move(message)); }
@@ -265,7 +266,7 @@ Result<std::optional<std::string>> read_file_limited(const std::string& path, si
     in.read(buffer, sizeof buffer);
     const auto got = static_cast<size_t>(in.gcount());
     if (data.size() + got > limit)
-      return io_error(path + " exceeds " + std::to_string(limit) + " bytes");
+      return parse_error(path + ": larger than " + std::to_string(limit) + " bytes");
     data.append(buffer, got);
   }
   if (in.bad()) return io_error("cannot read " + path);
@@ -330,6 +331,14 @@ Result<PckCa> pck_ca_from_common_name(std::string_view common_name) {
                        std::string(common_name));
   }
   return platform ? PckCa::platform : PckCa::processor;
+}
+
+Result<QuotePlatform> quote_platform(const tdx::Quote& quote) {
+  ACON_TRY(std::vector<Certificate> chain, pck_chain_from_quote(quote));
+  if (chain.size() < 2) return parse_error("quote: PCK chain has no intermediate certificate");
+  ACON_TRY(SgxExtension extension, sgx_extension_of(chain[0]));
+  ACON_TRY(PckCa ca, pck_ca_from_common_name(subject_common_name(chain[1])));
+  return QuotePlatform{extension.fmspc, ca};
 }
 
 std::string_view pcs_kind_name(PcsConfig::Kind kind) {
@@ -497,8 +506,15 @@ Result<Collateral> CollateralFetcher::fetch(ByteView fmspc, PckCa ca, Time now) 
   };
 }
 
-Result<Collateral> load_collateral_bundle_file(const std::string& path) {
-  ACON_TRY(auto data, read_file_limited(path, kMaxBundleBytes));
+Result<Collateral> CollateralFetcher::fetch_for_quote(const tdx::Quote& quote, Time now) {
+  ACON_TRY(QuotePlatform platform, quote_platform(quote));
+  return fetch(platform.fmspc, platform.ca, now);
+}
+
+Result<Collateral> load_collateral_bundle_file(const std::string& path, size_t max_bytes) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return io_error(path + ": " + std::strerror(EISDIR));
+  ACON_TRY(auto data, read_file_limited(path, max_bytes));
   if (!data) return make_error(Errc::not_found, "collateral bundle " + path + " does not exist");
   auto collateral = parse_collateral_bundle(*data);
   if (!collateral) return collateral.error().wrap(path);

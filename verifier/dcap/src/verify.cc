@@ -308,6 +308,7 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   //    the PCK certificate's SGX extension.
   std::shared_ptr<const VerifiedPckChain> pck;
   if (cache != nullptr) pck = cache->pck_chain(chain_bytes, collateral, options.anchors);
+  const bool pck_cached = pck != nullptr;
   if (pck == nullptr) {
     std::vector<Certificate> chain;
     if (pem.ok()) {
@@ -321,6 +322,10 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
     } else {
       chain = collateral.pck_certificate_chain;
     }
+    // Decided here, once, from the chain this verification uses (the quote's own or the
+    // collateral's), before it is checked: a simulated quote stays labelled as one when it is
+    // rejected, say for want of the simulator's root. Claims and outputs take it from here.
+    verdict.simulated = is_simulated_pck_chain(chain);
     verdict.ecdsa_verifications += kPckChainVerifications;
     auto verified =
         verify_pck_chain(chain, collateral.root_ca_crl, collateral.pck_crl, options.anchors);
@@ -338,7 +343,9 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   }
   const SgxExtension& sgx = pck->sgx;
   verdict.fmspc.assign(sgx.fmspc.begin(), sgx.fmspc.end());
-  verdict.simulated = sgx.fmspc == kSimulatedFmspc;
+  if (pck_cached)
+    verdict.simulated =
+        is_simulated_pck_chain({pck->chain.leaf, pck->chain.intermediate, pck->chain.root});
 
   // 2. TCB-info and QE-identity issuer chains and signatures (sgxAttestationVerifyTCBInfo /
   //    sgxAttestationVerifyEnclaveIdentity).
@@ -457,7 +464,7 @@ Json verdict_json(const QuoteVerdict& verdict) {
       {"fmspc", hex_encode(verdict.fmspc)},
       {"collateral_expired", verdict.collateral_expired},
   };
-  if (verdict.simulated) out["simulated"] = true;
+  out["simulated"] = verdict.simulated;
   if (!verdict.failure.empty()) out["failure"] = verdict.failure;
   if (verdict.tcb) {
     out["tcb_status"] = tcb_status_name(verdict.tcb->tcb_status);

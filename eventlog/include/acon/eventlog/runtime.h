@@ -72,6 +72,10 @@ struct ImaEntry {
   std::string path;
 };
 Result<std::vector<ImaEntry>> parse_ima_log(std::string_view text);
+// Extends register `index` of a Replayer with each entry's template hash, in the bank of its
+// length (SHA-384 on TDX kernels; 20 SHA-1, 32 SHA-256, 64 SHA-512), after whatever the
+// Replayer holds (the CCEL). Errc::parse "line N: ..." for a length that fits no bank.
+Status replay_ima_log(const std::vector<ImaEntry>& log, uint32_t index, Replayer& replayer);
 
 // Appends one record to a log file and flushes it to storage (O_APPEND, fsync).
 Status append_to_file(const std::string& path, ByteView record);

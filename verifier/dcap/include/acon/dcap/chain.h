@@ -55,6 +55,9 @@ struct PckChain {
   std::vector<Validity> validity;
 };
 
+// The (first) commonName of a certificate's subject as UTF-8; empty when it has none.
+std::string subject_common_name(const Certificate& cert);
+
 // The type-5 PEM chain of a quote (leaf, intermediate, root). Errors → verify_failed with
 // STATUS_UNSUPPORTED_CERT_FORMAT (not type 5, not PEM, unparsable certificate). A certificate
 // whose DER equals one of `reusable` (say the trust anchors and the collateral's PCK CRL issuer

@@ -10,6 +10,7 @@
 
 #include "acon/common/json.h"
 #include "acon/common/x509.h"
+#include "acon/dcap/verify.h"
 #include "acon/tdx/quote.h"
 
 namespace acon::dcap {
@@ -25,8 +26,6 @@ inline constexpr std::string_view kSimulatedRootCommonName = "ACON Simulated SGX
 // True when a PCK chain (leaf first) carries either mark: the leaf's SGX extension FMSPC equals
 // kSimulatedFmspc, or some certificate's subject CN starts with kSimulatedNamePrefix.
 bool is_simulated_pck_chain(const std::vector<Certificate>& chain);
-// The same for the type-5 PCK chain inside a quote; false when the quote carries none.
-bool is_simulated_quote(const tdx::Quote& quote);
 
 // {"quote": {"header": {version, att_key_type, tee_type, reserved, vendor_id, user_data},
 //            "body": {tcb_svn, mr_seam, mrsigner_seam, seam_attributes, td_attributes, xfam,
@@ -35,7 +34,9 @@ bool is_simulated_quote(const tdx::Quote& quote);
 //            [, "type", "size" for v5]},
 //  "td_attributes": {debug, septve_disable, protection_keys, key_locker, perfmon}}
 // An SGX body gives the header only (Trustee's TDX verifier rejects SGX quotes). A quote from the
-// simulated platform (is_simulated_quote) also gets a top-level "simulated": true.
+// simulated platform gets a top-level "simulated": true only from the overload that takes the
+// verdict: whether evidence is simulated is decided by verify_quote from the chain it verified.
 Json quote_claims(const tdx::Quote& quote);
+Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict);
 
 }  // namespace acon::dcap

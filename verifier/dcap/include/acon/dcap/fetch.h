@@ -9,8 +9,10 @@
 // are returned as they are (and counted in FetchStats) so that the verifier reports the expiry.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,7 @@
 #include "acon/common/result.h"
 #include "acon/common/x509.h"
 #include "acon/dcap/collateral.h"
+#include "acon/tdx/quote.h"
 
 namespace acon::dcap {
 
@@ -27,6 +30,15 @@ enum class PckCa { platform, processor };
 std::string_view pck_ca_name(PckCa ca);  // "platform", "processor"
 // From the intermediate's subject CN ("Intel SGX PCK Platform CA" / "... Processor CA").
 Result<PckCa> pck_ca_from_common_name(std::string_view common_name);
+
+// Which collateral a quote needs: the FMSPC from the SGX extension of the PCK certificate in its
+// type-5 chain and the PCK CA from the intermediate's subject commonName. Only parsed, not
+// verified: verify_quote checks the chain and everything fetched for it.
+struct QuotePlatform {
+  std::array<uint8_t, 6> fmspc{};
+  PckCa ca = PckCa::platform;
+};
+Result<QuotePlatform> quote_platform(const tdx::Quote& quote);
 
 struct PcsConfig {
   enum class Kind { pcs, pccs };
@@ -68,6 +80,10 @@ class CollateralFetcher {
   // (network, HTTP status, cache files), not_found (offline and not cached), parse.
   Result<Collateral> fetch(ByteView fmspc, PckCa ca, Time now);
 
+  // The collateral for the platform a quote names (quote_platform): the FMSPC and PCK CA come
+  // from the quote's own PCK chain, so the quote must carry one (certification data type 5).
+  Result<Collateral> fetch_for_quote(const tdx::Quote& quote, Time now);
+
   const FetchStats& last_stats() const { return stats_; }
   const PcsConfig& config() const { return config_; }
 
@@ -85,7 +101,10 @@ class CollateralFetcher {
 };
 
 // Offline mode from a bundle: reads a flat collateral bundle (parse_collateral_bundle) from a
-// file of at most 16 MiB.
-Result<Collateral> load_collateral_bundle_file(const std::string& path);
+// file of at most `max_bytes` (a larger one is "PATH: larger than N bytes"). Errors name the
+// file: not_found when it does not exist, io when it cannot be read (a directory), parse.
+inline constexpr size_t kMaxCollateralBundleBytes = size_t{16} << 20;
+Result<Collateral> load_collateral_bundle_file(const std::string& path,
+                                               size_t max_bytes = kMaxCollateralBundleBytes);
 
 }  // namespace acon::dcap

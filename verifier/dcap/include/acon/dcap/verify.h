@@ -91,8 +91,9 @@ struct QuoteVerdict {
   Time tcb_date{};
   Bytes fmspc;  // empty when the PCK certificate was not reached
   bool collateral_expired = false;
-  // The PCK certificate carries the simulated platform's FMSPC marker (claims.h
-  // kSimulatedFmspc): evidence from acon-sim, never from real hardware. verdict_json says so.
+  // The verified PCK chain carries a mark of the simulated platform (claims.h
+  // is_simulated_pck_chain): evidence from acon-sim, never from real hardware. The one place
+  // this is decided; quote_claims(quote, verdict), verdict_json and acon-verify print it.
   bool simulated = false;
   bool supplemental_valid = false;  // false when verification stopped before the TCB stage
   SupplementalData supplemental;
@@ -113,7 +114,7 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
 
 // {"status": "STATUS_OK", "status_code": 0, "qv_result": "SGX_QL_QV_RESULT_OK", "accepted",
 //  "tcb_status", "advisory_ids", "tcb_date", "fmspc", "collateral_expired", "supplemental": {...}}
-// plus "simulated": true for a simulated platform's quote.
+// and "simulated": true|false (QuoteVerdict::simulated).
 Json verdict_json(const QuoteVerdict& verdict);
 
 }  // namespace acon::dcap
