@@ -501,9 +501,13 @@ int run(int argc, char** argv) {
        "policy.accepts rule HASH/SIGNER/MANIFEST (SIGNER may be *, MANIFEST a digest, * or "
        "NAME:SVN) (repeatable)");
   create->add_flag("--reject-unaccepted", r.reject_unaccepted, "policy.rejectUnaccepted");
-  create->add_option("--mtime", a.mtime,
-                     "Entry mtime for --rootfs layers: seconds, or 'preserve' (default: "
-                     "$SOURCE_DATE_EPOCH, else 0)");
+  create
+      ->add_option("--mtime", a.mtime,
+                   "Entry mtime for --rootfs layers: seconds, or 'preserve' (default: "
+                   "$SOURCE_DATE_EPOCH, else 0)")
+      ->check(CLI::Validator(
+          [](const std::string& v) { return v.empty() ? "an empty value is not a time" : ""; }, "",
+          "non-empty"));
   create->add_option("--owner", a.owner,
                      "UID:GID written for every --rootfs entry (default: the files' own)");
   create->add_flag("--allow-special-files", a.allow_special,

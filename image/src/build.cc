@@ -123,10 +123,17 @@ Result<lay::CreateOptions> rootfs_create_options(std::string_view mtime, std::st
   if (mtime == "preserve") {
     o.mtime.reset();
   } else {
+    // Seconds from 0001-01-01 to 9999-12-31T23:59:59Z: the range of every time acon takes
+    // (parse_time_text), and one that pax readers and `date` can all show.
+    constexpr int64_t kFirstSecond = -62135596800;
+    constexpr int64_t kLastSecond = 253402300799;
     int64_t seconds = 0;
     if (!parse_decimal(mtime.starts_with('+') ? mtime.substr(1) : mtime, seconds)) {
       return make_error(Errc::invalid_argument, "--mtime: expected seconds or 'preserve'");
     }
+    if (seconds < kFirstSecond || seconds > kLastSecond)
+      return make_error(Errc::invalid_argument,
+                        "--mtime: " + std::string(mtime) + " is outside the years 1..9999");
     o.mtime = seconds;
   }
   if (!owner.empty()) {

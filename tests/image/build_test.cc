@@ -46,7 +46,8 @@ TEST(BuildManifest, RootfsOptions) {
   EXPECT_TRUE(o->allow_special_files);
   EXPECT_FALSE(rootfs_create_options("preserve", "", false)->mtime.has_value());
   EXPECT_EQ(rootfs_create_options("-5", "", false)->mtime, -5);
-  for (const char* mtime : {"", "x", "1e3", "99999999999999999999", "12 "}) {
+  for (const char* mtime : {"", "x", "1e3", "99999999999999999999", "12 ", "9223372036854775807",
+                            "253402300800", "-62135596801"}) {
     EXPECT_FALSE(rootfs_create_options(mtime, "", false).ok()) << mtime;
   }
   for (const char* owner : {"1", "1:", ":1", "a:b", "1:4294967295", "1:99999999999", "1:2:3"}) {
