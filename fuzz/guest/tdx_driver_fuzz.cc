@@ -49,7 +49,7 @@ class FuzzedDriver final : public guest::IoctlDevice {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteView input(data, size);
-  auto report = guest::parse_tdreport(input);
+  auto report = acon::tdx::parse_tdreport(input);
   if (report.ok() && size != 1024) abort();
 
   guest::TdxLegacyBackend backend(std::make_unique<FuzzedDriver>(input), "/nonexistent");
