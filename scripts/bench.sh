@@ -83,16 +83,17 @@ openssl speed -mr -seconds "$ossl_seconds" ecdsap256 >"$out/speed_ecdsa.txt" \
 command -v tpm2_eventlog >/dev/null || fail "tpm2_eventlog not found (Debian package tpm2-tools)"
 step "timing acon-eventlog replay vs tpm2_eventlog ($peer_runs runs each)"
 "$python" - "$ccel" "$out" "$build_dir/tools/acon-eventlog" "$(command -v tpm2_eventlog)" \
-  "$peer_runs" >"$out/peer.json" <<'PY'
+  "$peer_runs" "$root/scripts" >"$out/peer.json" <<'PY'
 import json
 import statistics
-import struct
 import subprocess
 import sys
 import time
 
-ccel, out, acon_tool, tpm2_tool, runs = sys.argv[1:6]
+ccel, out, acon_tool, tpm2_tool, runs, scripts_dir = sys.argv[1:7]
 runs = int(runs)
+sys.path.insert(0, scripts_dir)
+import tcg_log  # noqa: E402
 
 
 def die(msg):
@@ -100,33 +101,10 @@ def die(msg):
     sys.exit(1)
 
 
-def log_end(buf):
-    """(first byte after the last TCG_PCR_EVENT2 record, records after the header): the log ends
-    where 8 x 0xFF / 8 x 0x00 (or fewer, up to the end of the buffer) follow a record."""
-    (spec_size,) = struct.unpack_from("<I", buf, 28)
-    (n_algs,) = struct.unpack_from("<I", buf, 32 + 24)
-    sizes = dict(struct.unpack_from("<HH", buf, 32 + 28 + 4 * i) for i in range(n_algs))
-    pos, records = 32 + spec_size, 0
-    while pos < len(buf):
-        head = buf[pos:pos + 8]
-        if head in (b"\xff" * len(head), b"\x00" * len(head)):
-            break
-        (count,) = struct.unpack_from("<I", buf, pos + 8)
-        pos += 12
-        for _ in range(count):
-            (alg,) = struct.unpack_from("<H", buf, pos)
-            pos += 2 + sizes[alg]
-        (data_size,) = struct.unpack_from("<I", buf, pos)
-        pos += 4 + data_size
-        records += 1
-    return pos, records
-
-
 with open(ccel, "rb") as f:
     raw = f.read()
-end, records = log_end(raw)
-normalized = bytearray(raw[:end])
-normalized[0:4] = b"\0\0\0\0"  # header pcrIndex: tpm2-tools requires 0, OVMF writes 1
+end, records = tcg_log.log_end(raw)
+normalized = tcg_log.normalized(raw)
 norm_path = f"{out}/ccel_normalized.bin"
 with open(norm_path, "wb") as f:
     f.write(normalized)

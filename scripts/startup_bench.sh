@@ -6,11 +6,11 @@
 #
 #   scripts/startup_bench.sh [LOG]
 #
-# LOG defaults to the cc-trusted-api CCEL in tests/data, normalised the way tpm2_eventlog 5.4
-# needs it (cut at the end of the log, header pcrIndex 0; specs/eventlog.md §8), and both tools
-# then read that same file. Before timing, both are run once and must print byte-identical YAML.
-# Any TCG2 log that tpm2_eventlog 5.4 reads can be given instead, e.g. a multi-bank vTPM log such
-# as tpm2-tools' test/integration/fixtures/event-gce-ubuntu-2104-log.bin.
+# LOG defaults to tests/data/eventlog/tpm2-tools/event-gce-ubuntu-2104-log.bin, a 3-bank vTPM
+# boot log (34 KB, 112 records). Any TCG2 log that tpm2_eventlog 5.4 reads can be given instead
+# (a raw CCEL area must first be cut at the end of the log and get header pcrIndex 0:
+# docs/eventlog-formats.md §9). Before timing, both tools are run once and must print
+# byte-identical YAML.
 #
 # Environment:
 #   BUILD_DIR      build directory holding tools/acon-eventlog (default: build-rel in the
@@ -50,10 +50,10 @@ tpm2=$(command -v tpm2_eventlog) || fail "tpm2_eventlog not found (Debian packag
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$python" - "$root" "$out" "$acon" "$tpm2" "$runs" "${1:-}" <<'PY'
+log=${1:-$root/tests/data/eventlog/tpm2-tools/event-gce-ubuntu-2104-log.bin}
+"$python" - "$root" "$out" "$acon" "$tpm2" "$runs" "$log" <<'PY'
 import os
 import statistics
-import struct
 import sys
 import time
 
@@ -66,41 +66,9 @@ def die(msg):
     sys.exit(1)
 
 
-def normalized_ccel(path):
-    """The TCG2 log in a raw CCEL area: up to the first byte after the last record (where
-    8 x 0xFF / 8 x 0x00 follow), header pcrIndex set to 0 (tpm2-tools requires 0)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    (spec_size,) = struct.unpack_from("<I", buf, 28)
-    (n_algs,) = struct.unpack_from("<I", buf, 32 + 24)
-    sizes = dict(struct.unpack_from("<HH", buf, 32 + 28 + 4 * i) for i in range(n_algs))
-    pos = 32 + spec_size
-    while pos < len(buf):
-        head = buf[pos:pos + 8]
-        if head in (b"\xff" * len(head), b"\x00" * len(head)):
-            break
-        (count,) = struct.unpack_from("<I", buf, pos + 8)
-        pos += 12
-        for _ in range(count):
-            (alg,) = struct.unpack_from("<H", buf, pos)
-            pos += 2 + sizes[alg]
-        (data_size,) = struct.unpack_from("<I", buf, pos)
-        pos += 4 + data_size
-    log = bytearray(buf[:pos])
-    log[0:4] = b"\0\0\0\0"
-    return bytes(log)
-
-
-if not log:
-    src = os.path.join(root, "tests/data/eventlog/cc-trusted-api/ccel_data.bin")
-    log = os.path.join(out, "ccel_data.normalized.bin")
-    with open(log, "wb") as f:
-        f.write(normalized_ccel(src))
-    label = "tests/data/eventlog/cc-trusted-api/ccel_data.bin, normalized"
-else:
-    label = log
-    if not os.path.isfile(log):
-        die(f"{log}: no such file")
+label = log
+if not os.path.isfile(log):
+    die(f"{log}: no such file")
 
 
 def capture(argv):

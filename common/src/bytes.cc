@@ -36,6 +36,17 @@ void secure_zero(void* data, size_t size) {
   if (data != nullptr && size > 0) OPENSSL_cleanse(data, size);
 }
 
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  for (size_t at = text.find(sep); at != std::string_view::npos; at = text.find(sep, start)) {
+    fields.push_back(text.substr(start, at - start));
+    start = at + 1;
+  }
+  fields.push_back(text.substr(start));
+  return fields;
+}
+
 void append_u32be(Bytes& out, uint32_t v) {
   out.push_back(static_cast<uint8_t>(v >> 24));
   out.push_back(static_cast<uint8_t>(v >> 16));

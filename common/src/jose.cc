@@ -37,18 +37,6 @@ bool is_ecdh(JweAlg alg) { return alg <= JweAlg::ECDH_ES_A256KW; }
 size_t kek_size(JweAlg alg) { return 16 + 8 * static_cast<size_t>(alg); }
 size_t cek_size(JweEnc enc) { return 16 + 8 * static_cast<size_t>(enc); }
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      parts.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return parts;
-}
-
 Error field_error(const Error& e, std::string_view field) { return e.wrap(field); }
 
 Result<Bytes> decode_field(std::string_view text, std::string_view field) {

@@ -14,20 +14,6 @@ constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-std::vector<std::string_view> split(std::string_view text, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t at = text.find(sep, start);
-    if (at == std::string_view::npos) {
-      parts.push_back(text.substr(start));
-      return parts;
-    }
-    parts.push_back(text.substr(start, at - start));
-    start = at + 1;
-  }
-}
-
 // A rule pre-split the way accept_image() reads it.
 struct ParsedRule {
   bool three_fields = false;

@@ -512,3 +512,11 @@ TEST(ResultTest, LibraryErrorsConvertToText) {
 
 }  // namespace
 }  // namespace acon
+
+TEST(SplitTest, KeepsEmptyFields) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(acon::split("a::b", ':'), (V{"a", "", "b"}));
+  EXPECT_EQ(acon::split("", ':'), (V{""}));
+  EXPECT_EQ(acon::split(":", ':'), (V{"", ""}));
+  EXPECT_EQ(acon::split("h.p.s", '.'), (V{"h", "p", "s"}));
+}

@@ -63,6 +63,10 @@ bool ct_equal(ByteView a, ByteView b);
 // Cryptographically secure random bytes from OpenSSL's DRBG.
 Result<Bytes> random_bytes(size_t n);
 
+// The fields of `text` between each `sep`, empty fields included: split("a::b", ':') is
+// {"a", "", "b"} and split("", ':') is {""}. The views point into `text`.
+std::vector<std::string_view> split(std::string_view text, char sep);
+
 // Lower-case hex.
 std::string hex_encode(ByteView data);
 // Accepts upper or lower case; rejects odd length and non-hex characters.
