@@ -234,4 +234,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace acon
 
-int main(int argc, char** argv) { return acon::tools::guarded_main(argc, argv, acon::run); }
+int main(int argc, char** argv) {
+  return acon::tools::guarded_main(argc, argv, acon::run, acon::tools::OpenSslUse::digests_only);
+}

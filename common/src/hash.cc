@@ -30,8 +30,9 @@ namespace {
 // and cipher comes from the provider the system policy selects. That first fetch is most of what
 // a short tool run costs (about 5.3 M instructions on OpenSSL 3.0: legacy name tables ~3.3 M, the
 // configuration file ~0.8 M, the error strings its loading pulls in ~0.9 M); skipping the
-// configuration (OPENSSL_INIT_NO_LOAD_CONFIG) would save ~1.9 M of it but would bypass that
-// policy, so it is loaded.
+// configuration (OPENSSL_INIT_NO_LOAD_CONFIG) saves ~1.9 M of it but bypasses that policy, so
+// the library loads it; only a process that computes nothing but digests of public data opts out
+// (acon-eventlog: tools/tool_util.h, OpenSslUse::digests_only).
 template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), void (*Free)(T*)>
 class FetchCache {
  public:
