@@ -1,17 +1,18 @@
 // acon-image: build, sign, inspect and verify ACON images in a local repository (the image half
 // of ACON's aconcli). Exit codes: 0 ok, 1 rejected (a signature, digest or launch policy does not
 // hold), 2 unusable input or usage. The repository and everything done with it live in the image
-// library (acon/image/repository.h, acon/image/build.h); this file is options and printing.
+// library (acon/image/repository.h, build.h, listing.h, progress.h); this file is options and
+// printing.
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "acon/image/build.h"
+#include "acon/image/listing.h"
+#include "acon/image/progress.h"
 #include "acon/image/repository.h"
 #include "tool_util.h"
 
@@ -33,58 +34,19 @@ using tools::kExitOk;
   if (!tmp.ok()) return fail(std::move(tmp).error() wrap_context); \
   decl = std::move(tmp).value()
 
-// A one-line progress bar on stderr, drawn only on a terminal and at most ten times a second.
-class Progress {
- public:
-  explicit Progress(std::string label) : label_(std::move(label)), enabled_(::isatty(2) == 1) {}
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-  ~Progress() { finish(); }
-  // The callback for the library, or none when not drawing.
-  img::ProgressFn fn() {
-    if (!enabled_) return {};
-    return [this](uint64_t done, uint64_t total) { update(done, total); };
-  }
-  void update(uint64_t done, uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr double kMiB = 1024.0 * 1024.0;
-    char line[160];
-    if (total > 0) {
-      const uint64_t shown = std::min(done, total);
-      std::string bar(static_cast<size_t>(30 * shown / total), '#');
-      bar.resize(30, '.');
-      std::snprintf(line, sizeof line, "\r%s [%s] %3d%% %.1f/%.1f MiB", label_.c_str(), bar.c_str(),
-                    static_cast<int>(100 * shown / total), static_cast<double>(shown) / kMiB,
-                    static_cast<double>(total) / kMiB);
-    } else {
-      std::snprintf(line, sizeof line, "\r%s %.1f MiB", label_.c_str(),
-                    static_cast<double>(done) / kMiB);
-    }
-    std::cerr << line << "\033[K" << std::flush;
-  }
-  void finish() {
-    if (drawn_) std::cerr << "\r\033[K" << std::flush;
-    drawn_ = false;
-  }
-
- private:
-  std::string label_;
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
-
 void warn(const std::string& text) { std::cerr << "acon-image: " << text << "\n"; }
+
+// Progress bars are drawn on standard error, and only when it is a terminal.
+img::ProgressBar::Sink progress_sink() {
+  if (::isatty(2) != 1) return {};
+  return [](std::string_view text) { std::cerr << text << std::flush; };
+}
 
 // A certificate file in DER or PEM, read bounded.
 Result<Certificate> load_certificate(const std::string& path) {
   ACON_TRY(std::string data, tools::read_input(path));
   auto cert = img::parse_certificate_file(as_bytes(data));
-  if (!cert) return cert.error().wrap(path);
-  return cert;
+  return cert ? cert : cert.error().wrap(path);
 }
 
 // Key files are read bounded into memory that is wiped when freed.
@@ -92,21 +54,12 @@ Result<PrivateKey> load_private_key(const std::string& path) {
   ACON_TRY(std::string text, tools::read_input(path));
   SecretBytes bytes(text.begin(), text.end());
   std::fill(text.begin(), text.end(), '\0');
-  auto key = PrivateKey::from_pem(as_chars(view(bytes)));
-  if (!key) key = PrivateKey::from_der(view(bytes));
-  if (!key) return key.error().wrap(path);
-  return key;
+  auto key = img::parse_private_key_file(view(bytes));
+  return key ? std::move(key) : key.error().wrap(path);
 }
 
 img::CanonicalStyle canonical_style(const std::string& name) {
   return name == "go" ? img::CanonicalStyle::go : img::CanonicalStyle::jq;
-}
-
-bool inside(const fs::path& path, const fs::path& dir) {
-  std::error_code ec;
-  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec),
-                 d = fs::weakly_canonical(dir, ec);
-  return std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second == d.end();
 }
 
 Status refuse_existing(const std::string& path, bool force) {
@@ -139,43 +92,30 @@ int cmd_create(CLI::App& cmd, Args& a) {
   if (a.output.empty()) a.output = "acon.json";
   if (auto s = refuse_existing(a.output, a.force); !s) return fail(s.error());
   CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
-  const std::string mtime = !a.mtime.empty()                     ? a.mtime
-                            : epoch != nullptr && *epoch != '\0' ? epoch
-                                                                 : "0";
+  const std::string mtime = a.mtime.empty() ? img::default_rootfs_mtime() : a.mtime;
   CLI_TRY(a.layer_options.create, img::rootfs_create_options(mtime, a.owner, a.allow_special));
   a.layer_options.checks.allow_special_files = a.allow_special;
   // Layers in command-line order across --rootfs, --tarball, --oci, --docker-save and --layer.
-  const std::map<std::string, img::LayerSource> sources = {
-      {"--rootfs", img::LayerSource::rootfs},
-      {"--tarball", img::LayerSource::tarball},
-      {"--oci", img::LayerSource::oci},
-      {"--docker-save", img::LayerSource::docker_save},
-      {"--layer", img::LayerSource::reference}};
-  std::vector<std::string> refs;
-  std::optional<image::layers::ImageConfig> config;
+  std::vector<img::LayerInput> inputs;
   std::map<const CLI::Option*, size_t> seen;
   for (const CLI::Option* opt : cmd.parse_order()) {
-    const auto source = sources.find(opt->get_name());
+    const auto source = img::layer_source_for_option(opt->get_name());
     const size_t index = seen[opt]++;
-    if (source == sources.end() || index >= opt->results().size()) continue;
-    const img::LayerInput input{source->second, opt->results()[index]};
-    Progress progress(
-        (source->second == img::LayerSource::oci || source->second == img::LayerSource::docker_save
-             ? source->first.substr(2)
-             : std::string("layer")) +
-        " " + input.value);
-    CLI_TRY(img::StoredInput stored,
-            img::store_layer_input(repo, input, a.layer_options, progress.fn()));
-    progress.finish();
+    if (source && index < opt->results().size()) inputs.push_back({*source, opt->results()[index]});
+  }
+  std::optional<img::ProgressBar> progress;
+  img::ImageBuildCallbacks callbacks;
+  callbacks.start = [&](const img::LayerInput& input) {
+    return progress.emplace(img::layer_input_label(input), progress_sink()).callback();
+  };
+  callbacks.stored = [&](const img::StoredInput& stored) {
+    progress.reset();
     for (const auto& layer : stored.stored) {
       std::cout << layer.digests.ref() << "\t" << layer.digests.size << " bytes\t" << layer.from
                 << "\n";
     }
-    refs.insert(refs.end(), stored.refs.begin(), stored.refs.end());
-    if (stored.config) config = stored.config;
-  }
-  CLI_TRY(img::Manifest m, img::build_manifest(a.request, refs, config));
+  };
+  CLI_TRY(img::Manifest m, img::build_image(repo, inputs, a.layer_options, a.request, callbacks));
   for (const auto& problem : img::manifest_problems(m)) warn("warning: " + problem.message());
   if (auto s = img::write_file_atomic(a.output, img::pretty_manifest(m)); !s)
     return fail(s.error());
@@ -184,7 +124,7 @@ int cmd_create(CLI::App& cmd, Args& a) {
 }
 
 int cmd_keygen(const Args& a) {
-  if (auto repo = img::Repository::locate(a.repo); repo.ok() && inside(a.key, repo->dir())) {
+  if (auto repo = img::Repository::locate(a.repo); repo.ok() && repo->holds(a.key)) {
     return fail(make_error(Errc::invalid_argument,
                            a.key + ": private keys are never stored in the repository"));
   }
@@ -215,22 +155,8 @@ int cmd_sign(const Args& a) {
   CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
   CLI_TRY(std::string text, tools::read_input(a.manifest));
   CLI_TRY_IN(img::Manifest parsed, img::parse_manifest(text), a.manifest);
-  bool refused = false;
-  for (const auto& problem : img::manifest_problems(parsed)) {
-    const bool fatal =
-        img::signing_severity(problem.kind) == img::ProblemSeverity::fatal && !a.force;
-    warn((fatal ? "" : "warning: ") + problem.message());
-    refused = refused || fatal;
-  }
-  if (refused) {
-    return fail(make_error(Errc::invalid_argument,
-                           a.manifest + ": not signed (fix the problems above or use --force)"));
-  }
-  for (const auto& layer : parsed.layers_or_default()) {
-    if (!layer.starts_with("signer/") && !repo.blobs().find(layer)) {
-      warn("warning: layer " + layer + " is not in the repository");
-    }
-  }
+  if (auto s = img::review_for_signing(repo, parsed, a.force, warn); !s)
+    return fail(s.error().wrap(a.manifest));
   CLI_TRY(Certificate cert, load_certificate(a.cert));
   CLI_TRY(PrivateKey key, load_private_key(a.key));
   CLI_TRY_IN(img::SignedManifest signed_manifest,
@@ -248,19 +174,17 @@ int cmd_hash(const Args& a) {
   CLI_TRY(Certificate cert, load_certificate(a.cert));
   CLI_TRY(std::string signer, img::signer_id(cert));
   std::cout << signer << "\t" << a.cert << "\n";
+  const auto style =
+      a.canonical == "none" ? std::nullopt : std::optional(canonical_style(a.canonical));
   int rc = kExitOk;
   for (const auto& path : a.images) {
     auto bytes = tools::read_input(path);
-    if (bytes && a.canonical != "none") {
-      bytes = img::canonicalize_json(std::string_view(*bytes), canonical_style(a.canonical));
-      if (!bytes) bytes = bytes.error().wrap(path);
-    }
-    if (!bytes) {
-      rc = fail(bytes.error());
+    auto id = bytes ? img::manifest_file_identity(cert, *bytes, style) : bytes.error();
+    if (!id) {
+      rc = fail(bytes ? id.error().wrap(path) : id.error());
       continue;
     }
-    CLI_TRY(img::ImageIdentity id, img::image_identity(cert, *bytes));
-    std::cout << id.image_id() << "\t" << path << "\n";
+    std::cout << id->image_id() << "\t" << path << "\n";
   }
   return rc;
 }
@@ -283,50 +207,12 @@ int cmd_alias_substitute(const Args& a) {
 
 int cmd_ls(const Args& a) {
   CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  const auto shorten = [&](const std::string& hex) {
-    return a.no_trunc || hex.size() <= 12 ? hex : hex.substr(0, 12);
-  };
-  Json list = Json::array();
-  const char* row = "%-14s %-14s %-7s %-8s %-6s %-20s %s\n";
-  if (!a.json)
-    std::printf(row, "MANIFEST", "SIGNER", "HASH", "STATUS", "LAYERS", "ALIASES", "ENTRYPOINT");
-  for (const auto& dir : repo.bundle_dirs()) {
-    Json item = {{"path", dir.string()}};
-    std::string status = "ok", signer = "-", aliases, entry;
-    size_t layers = 0;
-    auto b = img::read_bundle_dir(dir);
-    auto sm = b ? img::verify_bundle(*b, a.cert_profile()) : Result<img::SignedManifest>(b.error());
-    if (!sm) {
-      status = !b ? "unreadable" : sm.error().code == Errc::verify_failed ? "invalid" : "refused";
-      item["error"] = sm.error().to_string();
-      if (auto parsed = b ? img::parse_manifest(b->manifest) : Result<img::Manifest>(b.error())) {
-        layers = parsed->layers_or_default().size();
-      }
-    } else {
-      signer = sm->identity.signer_digest;
-      item["image_id"] = sm->identity.image_id();
-      item["signer_id"] = sm->identity.signer_id();
-      const auto& m = sm->manifest;
-      layers = m.layers_or_default().size();
-      item["layers"] = m.layers_or_default();
-      item["entrypoint"] = m.entrypoint_or_default();
-      std::vector<std::string> self;
-      for (const auto& [k, names] : m.aliases.self)
-        self.insert(self.end(), names.begin(), names.end());
-      item["aliases"] = self;
-      for (const auto& s : self) aliases += (aliases.empty() ? "" : ",") + s;
-      for (const auto& e : m.entrypoint_or_default()) entry += (entry.empty() ? "" : " ") + e;
-    }
-    item["status"] = status;
-    list.push_back(item);
-    if (!a.json) {
-      std::printf(row, shorten(dir.filename().string()).c_str(), shorten(signer).c_str(),
-                  dir.parent_path().filename().string().c_str(), status.c_str(),
-                  std::to_string(layers).c_str(), aliases.empty() ? "-" : aliases.c_str(),
-                  entry.c_str());
-    }
+  const auto rows = img::list_images(repo, a.cert_profile());
+  if (a.json) {
+    std::cout << img::image_listing_json(rows).dump(2) << "\n";
+  } else {
+    std::cout << img::image_listing_table(rows, a.no_trunc);
   }
-  if (a.json) std::cout << list.dump(2) << "\n";
   return kExitOk;
 }
 
@@ -339,54 +225,19 @@ int cmd_verify(const Args& a) {
     options.modes = {a.mode == "acond" ? img::PolicyMode::acond_greedy
                                        : img::PolicyMode::spec_graph};
   }
-  std::optional<Progress> progress;
+  std::optional<img::ProgressBar> progress;
   options.layer_progress = [&](const std::string& name) {
-    progress.emplace("hash " + name);
-    return progress->fn();
+    return progress.emplace("hash " + name, progress_sink()).callback();
   };
   // Load everything first: unusable input is exit 2 before any verdict.
-  std::vector<img::Bundle> bundles;
-  for (const auto& spec : a.images) {
-    CLI_TRY(fs::path dir, repo.find_bundle(spec));
-    CLI_TRY(img::Bundle b, img::read_bundle_dir(dir));
-    bundles.push_back(std::move(b));
-  }
+  CLI_TRY(std::vector<img::Bundle> bundles, repo.read_bundles(a.images));
   const img::ImageSetCheck check = img::check_image_set(repo, a.images, bundles, options);
   progress.reset();
-  const char* verdict = check.rejected ? "rejected" : "accepted";
   if (a.json) {
     std::cout << img::image_set_report(check).dump(2) << "\n";
-    return check.rejected ? tools::kExitRejected : kExitOk;
+  } else {
+    std::cout << img::image_set_text_report(check);
   }
-  for (const auto& image : check.images) {
-    std::cout << "image " << image.input << "\n";
-    if (image.signature_problem) std::cout << "  REJECTED: " << *image.signature_problem << "\n";
-    if (!image.image_id) continue;
-    std::cout << "  image id:  " << *image.image_id << "\n  signature: ok\n";
-    for (const auto& p : image.manifest_findings) {
-      const bool fatal = img::verification_severity(p.kind) == img::ProblemSeverity::fatal;
-      std::cout << (fatal ? "  REJECTED: " : "  warning: ") << p.message() << "\n";
-    }
-  }
-  for (const auto& image : check.images) {
-    if (!image.layers_ok) continue;
-    for (const auto& p : image.layer_problems)
-      std::cout << "  REJECTED (" << image.input << "): " << p << "\n";
-    std::cout << "  " << image.input << ": " << *image.layers_ok << " layer(s) ok\n";
-  }
-  for (const auto& run : check.policy) {
-    const std::string mode = run.mode == img::PolicyMode::acond_greedy ? "acond" : "spec";
-    for (const auto& admitted : run.admissions) {
-      std::cout << "policy[" << mode << "] " << check.images[admitted.image].input << ": "
-                << img::verdict_name(admitted.verdict)
-                << (admitted.reason ? " (" + *admitted.reason + ")" : "") << "\n";
-    }
-    if (const auto& g = run.graph_rejection) {
-      std::cout << "policy[spec] graph: " << img::verdict_name(g->verdict)
-                << (g->refusal ? " (" + g->refusal->reason + ")" : "") << "\n";
-    }
-  }
-  std::cout << "verdict: " << verdict << "\n";
   return check.rejected ? tools::kExitRejected : kExitOk;
 }
 
@@ -397,9 +248,9 @@ int cmd_export(const Args& a) {
     CLI_TRY(fs::path dir, repo.find_bundle(spec));
     roots.push_back(dir);
   }
-  Progress progress("export");
+  img::ProgressBar progress("export", progress_sink());
   CLI_TRY(img::ExportSummary done,
-          img::export_bundle(repo, roots, a.output, a.cert_profile(), progress.fn()));
+          img::export_bundle(repo, roots, a.output, a.cert_profile(), progress.callback()));
   progress.finish();
   std::cout << "exported " << done.images << " image(s), " << done.layers << " layer(s) to "
             << a.output << "\n";
@@ -410,8 +261,8 @@ int cmd_import(const Args& a) {
   CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
   int rc = kExitOk;
   for (const auto& file : a.images) {
-    Progress progress("import " + file);
-    auto imported = img::import_bundle(repo, file, a.cert_profile(), warn, progress.fn());
+    img::ProgressBar progress("import " + file, progress_sink());
+    auto imported = img::import_bundle(repo, file, a.cert_profile(), warn, progress.callback());
     progress.finish();
     if (!imported) {
       rc = std::max(rc, fail(imported.error()));
@@ -485,10 +336,11 @@ int run(int argc, char** argv) {
   create->add_option("--max-instances", r.max_instances, "maxInstances (0..2^64-1)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
-            uint64_t value = 0;
-            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-            return ec == std::errc() && end == text.data() + text.size() ? ""
-                                                                         : "expected 0..2^64-1";
+            // Checked in full here: CLI11 alone would read "010" as octal.
+            auto value = tools::parse_u64_option("--max-instances", text);
+            if (!value) return value.error().message;
+            text = std::to_string(*value);
+            return "";
           },
           "UINT64"))
       ->capture_default_str();
@@ -603,12 +455,7 @@ int run(int argc, char** argv) {
         ->capture_default_str();
   }
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : tools::kExitBadInput;
-  }
+  if (auto rc = tools::parse_command_line(app, argc, argv)) return *rc;
   if (*init) {
     CLI_TRY(img::Repository repo,
             img::Repository::create(fs::path(init_dir) / img::kRepositoryDirName));

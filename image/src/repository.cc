@@ -212,6 +212,23 @@ Result<Repository> Repository::locate(const std::string& option) {
                     "no .acon repository here or above (run acon-image init, or pass --repo)");
 }
 
+Result<std::vector<Bundle>> Repository::read_bundles(const std::vector<std::string>& specs) const {
+  std::vector<Bundle> bundles;
+  for (const auto& spec : specs) {
+    ACON_TRY(fs::path dir, find_bundle(spec));
+    ACON_TRY(Bundle bundle, read_bundle_dir(dir));
+    bundles.push_back(std::move(bundle));
+  }
+  return bundles;
+}
+
+bool Repository::holds(const fs::path& path) const {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec),
+                 d = fs::weakly_canonical(dir_, ec);
+  return std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second == d.end();
+}
+
 fs::path Repository::bundle_dir(HashAlg alg, const std::string& digest) const {
   return dir_ / "manifests" / std::string(hash_name(alg)) / digest;
 }
@@ -616,6 +633,41 @@ Json image_set_report(const ImageSetCheck& check) {
   }
   report["verdict"] = check.rejected ? "rejected" : "accepted";
   return report;
+}
+
+std::string image_set_text_report(const ImageSetCheck& check) {
+  std::string out;
+  for (const auto& image : check.images) {
+    out += "image " + image.input + "\n";
+    if (image.signature_problem) out += "  REJECTED: " + *image.signature_problem + "\n";
+    if (!image.image_id) continue;
+    out += "  image id:  " + *image.image_id + "\n  signature: ok\n";
+    for (const auto& p : image.manifest_findings) {
+      const bool fatal = verification_severity(p.kind) == ProblemSeverity::fatal;
+      out += (fatal ? "  REJECTED: " : "  warning: ") + p.message() + "\n";
+    }
+  }
+  for (const auto& image : check.images) {
+    if (!image.layers_ok) continue;
+    for (const auto& p : image.layer_problems) {
+      out += "  REJECTED (" + image.input + "): " + p + "\n";
+    }
+    out += "  " + image.input + ": " + std::to_string(*image.layers_ok) + " layer(s) ok\n";
+  }
+  for (const auto& run : check.policy) {
+    const std::string mode = run.mode == PolicyMode::acond_greedy ? "acond" : "spec";
+    for (const auto& admitted : run.admissions) {
+      out += "policy[" + mode + "] " + check.images[admitted.image].input + ": " +
+             std::string(verdict_name(admitted.verdict)) +
+             (admitted.reason ? " (" + *admitted.reason + ")" : "") + "\n";
+    }
+    if (const auto& g = run.graph_rejection) {
+      out += "policy[spec] graph: " + std::string(verdict_name(g->verdict)) +
+             (g->refusal ? " (" + g->refusal->reason + ")" : "") + "\n";
+    }
+  }
+  out += std::string("verdict: ") + (check.rejected ? "rejected" : "accepted") + "\n";
+  return out;
 }
 
 }  // namespace acon::image

@@ -95,6 +95,12 @@ class Repository {
   // An image given as a bundle directory path, an Image ID, "alg/digest", or a unique prefix (at
   // least 4 digits) of a manifest digest.
   Result<std::filesystem::path> find_bundle(const std::string& spec) const;
+  // find_bundle and read_bundle_dir for each spec, in order; the first error ends it.
+  Result<std::vector<Bundle>> read_bundles(const std::vector<std::string>& specs) const;
+
+  // Whether `path` (existing or not; relative to the working directory) lies inside the
+  // repository directory once symlinks of its existing part are resolved.
+  bool holds(const std::filesystem::path& path) const;
 
   // Signed manifests of the repository whose signatures hold, in listing order, with their
   // directories.
@@ -198,5 +204,9 @@ ImageSetCheck check_image_set(const Repository& repo, const std::vector<std::str
 
 // The JSON report of acon-image verify --json.
 Json image_set_report(const ImageSetCheck& check);
+
+// The text report of acon-image verify: per image its signature and manifest findings, then the
+// layer checks, the policy verdicts of each mode and "verdict: accepted|rejected".
+std::string image_set_text_report(const ImageSetCheck& check);
 
 }  // namespace acon::image
