@@ -31,10 +31,12 @@ std::string progress_line(std::string_view label, uint64_t done, uint64_t total)
   return std::string(label) + " [" + bar + numbers;
 }
 
-ProgressBar::ProgressBar(std::string label, Sink sink, Clock clock)
-    : label_(std::move(label)), sink_(std::move(sink)), clock_(std::move(clock)) {}
+ProgressBar::ProgressBar(Sink sink, Clock clock)
+    : sink_(std::move(sink)), clock_(std::move(clock)) {}
 
-layers::ProgressFn ProgressBar::callback() {
+layers::ProgressFn ProgressBar::start(std::string label) {
+  finish();
+  label_ = std::move(label);
   if (!sink_) return {};
   return [this](uint64_t done, uint64_t total) { update(done, total); };
 }

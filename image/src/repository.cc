@@ -212,21 +212,33 @@ Result<Repository> Repository::locate(const std::string& option) {
                     "no .acon repository here or above (run acon-image init, or pass --repo)");
 }
 
-Result<std::vector<Bundle>> Repository::read_bundles(const std::vector<std::string>& specs) const {
-  std::vector<Bundle> bundles;
+Result<std::vector<fs::path>> Repository::find_bundles(
+    const std::vector<std::string>& specs) const {
+  std::vector<fs::path> dirs;
   for (const auto& spec : specs) {
     ACON_TRY(fs::path dir, find_bundle(spec));
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+Result<std::vector<Bundle>> Repository::read_bundles(const std::vector<std::string>& specs) const {
+  ACON_TRY(std::vector<fs::path> dirs, find_bundles(specs));
+  std::vector<Bundle> bundles;
+  for (const auto& dir : dirs) {
     ACON_TRY(Bundle bundle, read_bundle_dir(dir));
     bundles.push_back(std::move(bundle));
   }
   return bundles;
 }
 
-bool Repository::holds(const fs::path& path) const {
+Status Repository::check_private_key_path(const fs::path& path) const {
   std::error_code ec;
   const fs::path p = fs::weakly_canonical(fs::absolute(path), ec),
                  d = fs::weakly_canonical(dir_, ec);
-  return std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second == d.end();
+  if (std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second != d.end()) return {};
+  return make_error(Errc::invalid_argument,
+                    path.string() + ": private keys are never stored in the repository");
 }
 
 fs::path Repository::bundle_dir(HashAlg alg, const std::string& digest) const {
@@ -633,6 +645,15 @@ Json image_set_report(const ImageSetCheck& check) {
   }
   report["verdict"] = check.rejected ? "rejected" : "accepted";
   return report;
+}
+
+Result<std::vector<PolicyMode>> policy_modes_named(std::string_view name) {
+  if (name == "acond") return std::vector<PolicyMode>{PolicyMode::acond_greedy};
+  if (name == "spec") return std::vector<PolicyMode>{PolicyMode::spec_graph};
+  if (name == "both")
+    return std::vector<PolicyMode>{PolicyMode::acond_greedy, PolicyMode::spec_graph};
+  return make_error(Errc::invalid_argument,
+                    "--mode: expected acond, spec or both, not '" + std::string(name) + "'");
 }
 
 std::string image_set_text_report(const ImageSetCheck& check) {

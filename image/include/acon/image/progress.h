@@ -23,17 +23,18 @@ class ProgressBar {
   using Sink = std::function<void(std::string_view)>;
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  // No sink: nothing is drawn and callback() is empty, so the library skips progress work.
-  explicit ProgressBar(std::string label, Sink sink, Clock clock = std::chrono::steady_clock::now);
+  // No sink: nothing is drawn and start() returns no callback, so the library skips progress work.
+  explicit ProgressBar(Sink sink, Clock clock = std::chrono::steady_clock::now);
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
   ~ProgressBar() { finish(); }
 
-  // The callback to hand to the library (empty without a sink); valid while this bar lives.
-  layers::ProgressFn callback();
-  // Redraws at most ten times a second; the first update always draws.
+  // Finishes the current line and starts one for `label`; returns the callback to hand to the
+  // library (empty without a sink), valid while this bar lives.
+  layers::ProgressFn start(std::string label);
+  // Redraws at most ten times a second; the first update after start() always draws.
   void update(uint64_t done, uint64_t total);
-  // Clears the line if anything was drawn; a later update draws again.
+  // Clears the line if anything was drawn.
   void finish();
 
  private:

@@ -95,12 +95,15 @@ class Repository {
   // An image given as a bundle directory path, an Image ID, "alg/digest", or a unique prefix (at
   // least 4 digits) of a manifest digest.
   Result<std::filesystem::path> find_bundle(const std::string& spec) const;
-  // find_bundle and read_bundle_dir for each spec, in order; the first error ends it.
+  // find_bundle for each spec, and then read_bundle_dir, in order; the first error ends it.
+  Result<std::vector<std::filesystem::path>> find_bundles(
+      const std::vector<std::string>& specs) const;
   Result<std::vector<Bundle>> read_bundles(const std::vector<std::string>& specs) const;
 
-  // Whether `path` (existing or not; relative to the working directory) lies inside the
-  // repository directory once symlinks of its existing part are resolved.
-  bool holds(const std::filesystem::path& path) const;
+  // Private keys are never stored in the repository: Errc::invalid_argument when `path`
+  // (existing or not; relative to the working directory) lies inside it once symlinks of its
+  // existing part are resolved.
+  Status check_private_key_path(const std::filesystem::path& path) const;
 
   // Signed manifests of the repository whose signatures hold, in listing order, with their
   // directories.
@@ -187,6 +190,9 @@ struct ImageSetCheck {
   std::vector<PolicyRun> policy;
   bool rejected = false;
 };
+
+// The launch-policy modes named "acond" (acond_greedy), "spec" (spec_graph) or "both".
+Result<std::vector<PolicyMode>> policy_modes_named(std::string_view name);
 
 struct ImageSetOptions {
   std::vector<PolicyMode> modes = {PolicyMode::acond_greedy, PolicyMode::spec_graph};
