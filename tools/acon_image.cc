@@ -18,7 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace img = image;
-using tools::fail;
 using tools::kExitOk;
 
 void warn(const std::string& text) { std::cerr << "acon-image: " << text << "\n"; }
@@ -27,12 +26,6 @@ void warn(const std::string& text) { std::cerr << "acon-image: " << text << "\n"
 template <class T>
 Result<T> in(const std::string& context, Result<T> result) {
   return result ? std::move(result) : Result<T>(result.error().wrap(context));
-}
-
-// Progress bars are drawn on standard error, and only when it is a terminal.
-img::ProgressBar::Sink progress_sink() {
-  if (::isatty(2) != 1) return {};
-  return [](std::string_view text) { std::cerr << text << std::flush; };
 }
 
 // Certificate (DER or PEM) and key files are read bounded; key bytes are wiped when freed.
@@ -47,22 +40,16 @@ Result<PrivateKey> load_private_key(const std::string& path) {
   return in(path, img::parse_private_key_file(view(bytes)));
 }
 
-Status refuse_existing(const std::string& path, bool force) {
-  std::error_code ec;
-  if (force || !fs::exists(path, ec)) return {};
-  return make_error(Errc::invalid_argument, path + " exists (use --force to overwrite)");
-}
-
 // Options every subcommand shares, and those of each one.
 struct Args {
   std::string repo, dir = ".", profile = "acond", canonical = "jq", output, cert, key, manifest;
   std::vector<std::string> images;
-  bool force = false, json = false, no_trunc = false, skip_layers = false, allow_special = false;
+  bool force = false, json = false, no_trunc = false, skip_layers = false;
   img::ManifestRequest request;  // create
   img::LayerInputOptions layer_options;
   std::optional<std::string> mtime;
-  std::string owner, max_instances = "1", mode = "both";  // mode: verify
-  img::TestSignerRequest signer;                          // keygen
+  std::string created = "acon.json", owner, max_instances = "1", mode = "both";  // mode: verify
+  img::TestSignerRequest signer;                                                 // keygen
   std::string subject = "CN=ACON test signer", hash = "sha384", cert_format = "der";
   img::CertProfile cert_profile() const {
     return profile == "aconcli" ? img::CertProfile::aconcli : img::CertProfile::acond;
@@ -80,14 +67,12 @@ Result<int> cmd_init(CLI::App&, Args& a) {
 }
 
 Result<int> cmd_create(CLI::App& cmd, Args& a) {
-  if (a.output.empty()) a.output = "acon.json";
-  ACON_CHECK(refuse_existing(a.output, a.force));
+  ACON_CHECK(img::refuse_existing(a.created, a.force));
   ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
   ACON_TRY(a.request.max_instances, tools::parse_u64_option("--max-instances", a.max_instances));
   ACON_TRY(a.layer_options.create,
            img::rootfs_create_options(a.mtime.value_or(img::default_rootfs_mtime()), a.owner,
-                                      a.allow_special));
-  a.layer_options.checks.allow_special_files = a.allow_special;
+                                      a.layer_options.checks.allow_special_files));
   // Layers in command-line order across --rootfs, --tarball, --oci, --docker-save and --layer.
   std::vector<img::LayerInput> inputs;
   std::map<const CLI::Option*, size_t> seen;
@@ -96,33 +81,28 @@ Result<int> cmd_create(CLI::App& cmd, Args& a) {
     const size_t index = seen[opt]++;
     if (source && index < opt->results().size()) inputs.push_back({*source, opt->results()[index]});
   }
-  img::ProgressBar progress(progress_sink());
-  img::ImageBuildCallbacks callbacks;
-  callbacks.start = [&](const auto& input) {
-    return progress.start(img::layer_input_label(input));
-  };
-  callbacks.stored = [&](const img::StoredInput& stored) {
-    progress.finish();
-    for (const auto& layer : stored.stored) {
-      std::cout << layer.digests.ref() << "\t" << layer.digests.size << " bytes\t" << layer.from
-                << "\n";
-    }
-  };
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+  const img::ImageBuildCallbacks callbacks{
+      [&](const auto& input) { return progress.start(img::layer_input_label(input)); },
+      [&](const img::StoredInput& stored) {
+        progress.finish();
+        for (const auto& l : stored.stored)
+          std::cout << l.digests.ref() << "\t" << l.digests.size << " bytes\t" << l.from << "\n";
+      }};
   ACON_TRY(img::Manifest m, img::build_image(repo, inputs, a.layer_options, a.request, callbacks));
   for (const auto& problem : img::manifest_problems(m)) warn("warning: " + problem.message());
-  ACON_CHECK(img::write_file_atomic(a.output, img::pretty_manifest(m)));
-  std::cout << "wrote " << a.output << "\n";
+  ACON_CHECK(img::write_file_atomic(a.created, img::pretty_manifest(m)));
+  std::cout << "wrote " << a.created << "\n";
   return kExitOk;
 }
 
 Result<int> cmd_keygen(CLI::App&, Args& a) {
   if (auto repo = img::Repository::locate(a.repo)) ACON_CHECK(repo->check_private_key_path(a.key));
-  for (const auto& out : {a.key, a.cert}) ACON_CHECK(refuse_existing(out, a.force));
-  img::TestSignerRequest& req = a.signer;
-  req.hash = *hash_from_name(a.hash);
-  ACON_TRY(req.subject, img::parse_subject(a.subject));
-  req.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  ACON_TRY(img::TestSigner signer, img::make_test_signer(req));
+  for (const auto& out : {a.key, a.cert}) ACON_CHECK(img::refuse_existing(out, a.force));
+  a.signer.hash = *hash_from_name(a.hash);
+  ACON_TRY(a.signer.subject, img::parse_subject(a.subject));
+  a.signer.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  ACON_TRY(img::TestSigner signer, img::make_test_signer(a.signer));
   const Certificate& cert = signer.certificate;
   ACON_CHECK(tools::write_private_file(a.key, view(signer.key.to_pem())));
   ACON_CHECK(img::write_file_atomic(
@@ -130,7 +110,7 @@ Result<int> cmd_keygen(CLI::App&, Args& a) {
   ACON_TRY(std::string id, img::signer_id(cert));
   std::cout << id << "\t" << a.cert << "\n";
   if (!img::signer_id(cert, img::CertProfile::acond)) {
-    warn("warning: acond refuses " + req.type + " certificates (aconcli accepts them)");
+    warn("warning: acond refuses " + a.signer.type + " certificates (aconcli accepts them)");
   }
   return kExitOk;
 }
@@ -161,7 +141,7 @@ Result<int> cmd_hash(CLI::App&, Args& a) {
   for (const auto& path : a.images) {  // every file, also after one fails
     auto bytes = tools::read_input(path);
     auto id = bytes ? in(path, img::manifest_file_identity(cert, *bytes, style)) : bytes.error();
-    if (!id) rc = fail(id.error());
+    if (!id) rc = tools::fail(id.error());
     if (id) std::cout << id->image_id() << "\t" << path << "\n";
   }
   return rc;
@@ -191,12 +171,11 @@ Result<int> cmd_ls(CLI::App&, Args& a) {
 
 Result<int> cmd_verify(CLI::App&, Args& a) {
   ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  img::ImageSetOptions options;
-  options.profile = a.cert_profile();
-  options.check_layers = !a.skip_layers;
-  ACON_TRY(options.modes, img::policy_modes_named(a.mode));
-  img::ProgressBar progress(progress_sink());
-  options.layer_progress = [&](const std::string& name) { return progress.start("hash " + name); };
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+  ACON_TRY(auto modes, img::policy_modes_named(a.mode));
+  const img::ImageSetOptions options{
+      modes, !a.skip_layers, a.cert_profile(),
+      [&](const auto& name) { return progress.start("hash " + name); }};
   // Load everything first: unusable input is exit 2 before any verdict.
   ACON_TRY(std::vector<img::Bundle> bundles, repo.read_bundles(a.images));
   const img::ImageSetCheck check = img::check_image_set(repo, a.images, bundles, options);
@@ -209,7 +188,7 @@ Result<int> cmd_verify(CLI::App&, Args& a) {
 Result<int> cmd_export(CLI::App&, Args& a) {
   ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
   ACON_TRY(std::vector<fs::path> roots, repo.find_bundles(a.images));
-  img::ProgressBar progress(progress_sink());
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
   ACON_TRY(img::ExportSummary done,
            img::export_bundle(repo, roots, a.output, a.cert_profile(), progress.start("export")));
   progress.finish();
@@ -222,11 +201,11 @@ Result<int> cmd_import(CLI::App&, Args& a) {
   ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
   int rc = kExitOk;
   for (const auto& file : a.images) {  // every bundle, also after one is refused
-    img::ProgressBar progress(progress_sink());
+    img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
     auto imported =
         img::import_bundle(repo, file, a.cert_profile(), warn, progress.start("import " + file));
     progress.finish();
-    if (!imported) rc = std::max(rc, fail(imported.error()));
+    if (!imported) rc = std::max(rc, tools::fail(imported.error()));
     if (!imported) continue;
     for (const auto& sm : *imported) std::cout << "imported " << sm.identity.image_id() << "\n";
   }
@@ -252,8 +231,13 @@ int run(int argc, char** argv) {
   const auto opt = [](CLI::App* cmd, const char* name, auto& into, const char* what) {
     return cmd->add_option(name, into, what)->allow_extra_args(false);
   };
-  const auto choice = [](CLI::Option* option, std::vector<std::string> choices) {
-    option->check(CLI::IsMember(std::move(choices)))->capture_default_str();
+  const auto choice = [&](CLI::App* cmd, const char* name, std::string& into, const char* what,
+                          std::vector<std::string> choices) {
+    opt(cmd, name, into, what)->check(CLI::IsMember(std::move(choices)))->capture_default_str();
+  };
+  const auto range = [&](CLI::App* cmd, const char* name, auto& into, const char* what, int low,
+                         int high) {
+    opt(cmd, name, into, what)->check(CLI::Range(low, high))->capture_default_str();
   };
   sub("init", cmd_init, "Create an empty repository (DIR/.acon)")
       ->add_option("dir", a.dir, "Where to create .acon")
@@ -264,19 +248,15 @@ int run(int argc, char** argv) {
   img::ManifestRequest& r = a.request;
   std::vector<std::string> inputs;  // read back in parse order by cmd_create
   opt(create, "--rootfs", inputs, "Root filesystem directory packed as one deterministic layer");
-  opt(create, "--tarball", inputs,
-      "Rootfs tarball (plain, gzip, zstd, xz, bzip2; '-' = stdin), stored uncompressed");
-  opt(create, "--oci", inputs,
-      "OCI image layout directory: its layers plus Entrypoint+Cmd, Env, WorkingDir");
-  opt(create, "--docker-save", inputs,
-      "`docker save` tarball (legacy or Docker 25+ OCI layout): as --oci");
-  opt(create, "--layer", inputs,
-      "Existing layer: sha384/HEX in the repository, or a vendor layer signer/HASH/SIGNER/NAME");
+  opt(create, "--tarball", inputs, "Rootfs tarball (plain/gzip/zstd/xz/bzip2; - = stdin)");
+  opt(create, "--oci", inputs, "OCI layout dir: its layers, Entrypoint+Cmd, Env, WorkingDir");
+  opt(create, "--docker-save", inputs, "`docker save` tarball (also Docker 25+): as --oci");
+  opt(create, "--layer", inputs, "sha384/HEX in the repository, or signer/HASH/SIGNER/NAME");
   opt(create, "--ref", a.layer_options.ref,
       "Which image of a multi-image --oci index (ref.name) or --docker-save (tag)");
   opt(create, "--platform", a.layer_options.platform, "Platform in multi-platform OCI indexes")
       ->capture_default_str();
-  opt(create, "-o,--output", a.output, "Manifest file to write (default: acon.json)");
+  opt(create, "-o,--output", a.created, "Manifest file to write")->capture_default_str();
   create->add_flag("--force", a.force, "Overwrite an existing manifest file");
   opt(create, "--entrypoint", r.entrypoint, "entrypoint element (replaces the image config's)");
   opt(create, "--env", r.env,
@@ -286,8 +266,7 @@ int run(int argc, char** argv) {
   opt(create, "--log-fd", r.log_fds, "logFDs entry");
   create->add_flag("--writable-fs", r.writable_fs, "writableFS: add a writable overlay layer");
   create->add_flag("--no-restart", r.no_restart, "noRestart: forbid Restart");
-  opt(create, "--signal", r.signals,
-      "Allowed signal (negative = process group; the first is the restart signal)");
+  opt(create, "--signal", r.signals, "Allowed signal (<0: process group; first: for restart)");
   opt(create, "--max-instances", a.max_instances, "maxInstances (0..2^64-1)")
       ->capture_default_str();
   opt(create, "--self-alias", r.self_aliases, "Image alias NAME:SVN in aliases.self[\".\"]");
@@ -299,21 +278,19 @@ int run(int argc, char** argv) {
   opt(create, "--mtime", a.mtime,
       "--rootfs entry mtime: seconds or 'preserve' (default: $SOURCE_DATE_EPOCH, else 0)");
   opt(create, "--owner", a.owner, "UID:GID for every --rootfs entry (default: the files' own)");
-  create->add_flag("--allow-special-files", a.allow_special,
+  create->add_flag("--allow-special-files", a.layer_options.checks.allow_special_files,
                    "Allow device nodes and FIFOs in layers (refused by default)");
   auto* keygen = sub("keygen", cmd_keygen,
                      "Make a test signer: a private key (PEM) and a self-signed certificate");
   opt(keygen, "-k,--key", a.key, "Private key output (PKCS#8 PEM, mode 0600)")->required();
   opt(keygen, "-c,--cert", a.cert, "Certificate output")->required();
-  choice(opt(keygen, "--type", a.signer.type, "p384 | p256 | p521 | rsa | ed25519"),
-         {"p384", "p256", "p521", "rsa", "ed25519"});
-  opt(keygen, "--rsa-bits", a.signer.rsa_bits, "RSA modulus size")->check(CLI::Range(2048, 16384));
-  choice(opt(keygen, "--hash", a.hash,
-             "Certificate signature hash, which is the hash of Signer and Image IDs"),
+  choice(keygen, "--type", a.signer.type, "Key type", {"p384", "p256", "p521", "rsa", "ed25519"});
+  range(keygen, "--rsa-bits", a.signer.rsa_bits, "RSA modulus size", 2048, 16384);
+  choice(keygen, "--hash", a.hash, "Certificate signature hash = hash of Signer and Image IDs",
          {"sha256", "sha384", "sha512"});
   opt(keygen, "--subject", a.subject, "Subject, TYPE=VALUE[,TYPE=VALUE...]")->capture_default_str();
-  opt(keygen, "--days", a.signer.days, "Validity in days")->check(CLI::Range(1, 36500));
-  choice(opt(keygen, "--cert-format", a.cert_format, "der | pem"), {"der", "pem"});
+  range(keygen, "--days", a.signer.days, "Validity in days", 1, 36500);
+  choice(keygen, "--cert-format", a.cert_format, "Certificate file format", {"der", "pem"});
   keygen->add_flag("--force", a.force, "Overwrite existing files");
   auto* sign = sub("sign", cmd_sign,
                    "Canonicalise and sign a manifest; store manifest, signature and certificate");
@@ -321,54 +298,48 @@ int run(int argc, char** argv) {
   opt(sign, "-k,--key", a.key, "Private key (PEM or DER)")->required();
   opt(sign, "-c,--cert", a.cert, "Signer certificate (DER or PEM)")->required();
   sign->add_flag("--force", a.force, "Sign despite manifest validation problems");
-  choice(opt(sign, "--canonical", a.canonical,
-             "jq (jq -jcS ., as ACON's doc) | go (aconcli's encoding/json)"),
-         {"jq", "go"});
+  choice(sign, "--canonical", a.canonical,
+         "jq (jq -jcS ., as ACON's doc) | go (aconcli's encoding/json)", {"jq", "go"});
   auto* hash = sub("hash", cmd_hash,
                    "Print the Signer ID of a certificate and the Image IDs manifests would get");
   opt(hash, "cert", a.cert, "Certificate (DER or PEM)")->required();
   hash->add_option("manifests", a.images, "Manifest files");
-  choice(opt(hash, "--canonical", a.canonical,
-             "Hash the jq or go canonical form (as sign stores it), or none (the bytes)"),
+  choice(hash, "--canonical", a.canonical,
+         "Hash the jq or go canonical form (as sign stores it), or none (the bytes)",
          {"jq", "go", "none"});
-  auto* alias =
-      sub("alias-substitute", cmd_alias_substitute,
-          "Replace layer digests aliased by signed repository manifests by signer/... refs");
+  auto* alias = sub("alias-substitute", cmd_alias_substitute,
+                    "Replace layer digests by the signer/... aliases of signed images");
   opt(alias, "manifest", a.manifest, "Manifest file (rewritten in place)")->required();
   opt(alias, "-o,--output", a.output, "Write the result here instead");
   auto* ls = sub("ls", cmd_ls, "List the images in the repository");
   ls->add_flag("--json", a.json, "JSON output");
   ls->add_flag("--no-trunc", a.no_trunc, "Full digests");
-  auto* verify = sub(
-      "verify", cmd_verify,
-      "Check signatures, IDs, layers and launch-policy compatibility of images loaded in order");
-  verify
-      ->add_option("images", a.images,
-                   "In load order: Image ID, [HASH/]digest prefix, or bundle dir")
+  auto* verify = sub("verify", cmd_verify,
+                     "Check signatures, IDs, layers and launch policy of images in load order");
+  verify->add_option("images", a.images, "Image ID, [HASH/]digest prefix or bundle dir")
       ->required();
-  choice(opt(verify, "--mode", a.mode,
-             "Launch-policy algorithm: acond (greedy, as acond) | spec (graph) | both"),
+  choice(verify, "--mode", a.mode,
+         "Launch-policy algorithm: acond (greedy, as acond) | spec (graph)",
          {"acond", "spec", "both"});
   verify->add_flag("--no-layers", a.skip_layers, "Skip the layer presence and digest checks");
   verify->add_flag("--json", a.json, "JSON report");
-  auto* exp =
-      sub("export", cmd_export,
-          "Write images (with the vendor manifests their layers need) and layers to a tarball");
+  auto* exp = sub("export", cmd_export,
+                  "Write images, the vendor images their layers need and the layers to a tarball");
   exp->add_option("images", a.images, "Images to export")->required();
   opt(exp, "-o,--output", a.output, "Bundle tarball to write")->required();
   auto* imp = sub("import", cmd_import,
                   "Verify exported bundles and add their manifests and layers to the repository");
   imp->add_option("files", a.images, "Bundle tarballs (plain or compressed)")->required();
   for (auto* cmd : {alias, ls, verify, exp, imp}) {
-    choice(opt(cmd, "--profile", a.profile,
-               "Certificate rules: acond (RSA/ECDSA with SHA-2) | aconcli (also Ed25519, RSA-PSS)"),
+    choice(cmd, "--profile", a.profile,
+           "Certificate rules: acond (RSA/ECDSA with SHA-2) | aconcli (also Ed25519, RSA-PSS)",
            {"acond", "aconcli"});
   }
   if (auto rc = tools::parse_command_line(app, argc, argv)) return *rc;
   for (auto& [cmd, body] : commands) {
     if (!*cmd) continue;
     auto rc = body(*cmd, a);
-    return rc ? *rc : fail(rc.error());
+    return rc ? *rc : tools::fail(rc.error());
   }
   return tools::kExitBadInput;
 }

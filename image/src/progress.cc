@@ -1,6 +1,9 @@
 #include "acon/image/progress.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 namespace acon::image {
@@ -29,6 +32,18 @@ std::string progress_line(std::string_view label, uint64_t done, uint64_t total)
                 static_cast<int>(share_of(shown, total, 100)), static_cast<double>(shown) / kMiB,
                 static_cast<double>(total) / kMiB);
   return std::string(label) + " [" + bar + numbers;
+}
+
+ProgressBar::Sink ProgressBar::terminal(int fd) {
+  if (::isatty(fd) != 1) return {};
+  return [fd](std::string_view text) {
+    while (!text.empty()) {
+      const ssize_t n = ::write(fd, text.data(), text.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a progress line is not worth an error
+      text.remove_prefix(static_cast<size_t>(n));
+    }
+  };
 }
 
 ProgressBar::ProgressBar(Sink sink, Clock clock)

@@ -119,6 +119,12 @@ Result<Certificate> parse_certificate_file(ByteView data) {
                                                            : Certificate::from_der(data);
 }
 
+Status refuse_existing(const fs::path& path, bool overwrite) {
+  std::error_code ec;
+  if (overwrite || !fs::exists(path, ec)) return {};
+  return make_error(Errc::invalid_argument, path.string() + " exists (use --force to overwrite)");
+}
+
 Status write_file_atomic(const fs::path& path, std::string_view data, unsigned mode) {
   // Renaming over a device or directory would replace it (as root, /dev/null too).
   std::error_code ec;

@@ -23,6 +23,10 @@ class ProgressBar {
   using Sink = std::function<void(std::string_view)>;
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
+  // Writes to file descriptor `fd` when it is a terminal; otherwise no sink (progress bars are
+  // for people watching, not for logs).
+  static Sink terminal(int fd);
+
   // No sink: nothing is drawn and start() returns no callback, so the library skips progress work.
   explicit ProgressBar(Sink sink, Clock clock = std::chrono::steady_clock::now);
   ProgressBar(const ProgressBar&) = delete;

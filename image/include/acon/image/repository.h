@@ -48,6 +48,10 @@ Result<std::string> read_bounded_file(const std::filesystem::path& path, uint64_
 // A certificate in DER or PEM (PEM when the text holds "-----BEGIN").
 Result<Certificate> parse_certificate_file(ByteView data);
 
+// Outputs are not replaced unasked: Errc::invalid_argument "PATH exists (use --force to
+// overwrite)" when `path` exists and `overwrite` is off.
+Status refuse_existing(const std::filesystem::path& path, bool overwrite);
+
 // Writes a file atomically (a temporary name in the same directory, then rename).
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data,
                          unsigned mode = 0644);
