@@ -325,6 +325,17 @@ TEST_F(CommandsTest, ImageSetTextReport) {
             "  REJECTED (broken): sha384/z: missing\n  broken: 0 layer(s) ok\nverdict: rejected\n");
 }
 
+TEST_F(CommandsTest, OutputsAreNotReplacedUnasked) {
+  EXPECT_TRUE(refuse_existing(tmp / "new.json", false).ok());
+  write_file(tmp / "old.json", "{}");
+  const Status refused = refuse_existing(tmp / "old.json", false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  EXPECT_EQ(refused.error().message,
+            (tmp / "old.json").string() + " exists (use --force to overwrite)");
+  EXPECT_TRUE(refuse_existing(tmp / "old.json", true).ok());
+}
+
 TEST_F(CommandsTest, PrivateKeysStayOutOfTheRepository) {
   EXPECT_TRUE(repo->check_private_key_path(tmp / "key.pem").ok());
   EXPECT_TRUE(repo->check_private_key_path(tmp / ".acon-other" / "key.pem").ok());

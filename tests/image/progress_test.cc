@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <limits>
 
 namespace acon::image {
@@ -87,6 +89,15 @@ TEST_F(ProgressBarTest, WithoutASinkNothingIsDrawnAndNoCallbackIsGiven) {
   bar.update(1, 2);
   bar.finish();
   EXPECT_TRUE(drawn.empty());
+}
+
+TEST(ProgressBarTerminal, NoSinkUnlessTheDescriptorIsATerminal) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  EXPECT_FALSE(ProgressBar::terminal(fds[1]));
+  EXPECT_FALSE(ProgressBar::terminal(-1));
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace
