@@ -1,17 +1,15 @@
 // acon-image: build, sign, inspect and verify ACON images in a local repository (the image half
-// of ACON's aconcli). Exit codes: 0 ok, 1 rejected (a signature, digest or launch policy does not
-// hold), 2 unusable input or usage. The repository and everything done with it live in the image
-// library (acon/image/repository.h, acon/image/build.h); this file is options and printing.
+// of ACON's aconcli). The repository and everything done with it live in the image library
+// (acon/image/repository.h, build.h, listing.h, progress.h); this file is options and printing.
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
 #include "acon/image/build.h"
+#include "acon/image/listing.h"
+#include "acon/image/progress.h"
 #include "acon/image/repository.h"
 #include "tool_util.h"
 
@@ -20,403 +18,195 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace img = image;
-using tools::fail;
 using tools::kExitOk;
-
-// As ACON_TRY, but a failure ends the subcommand: its message (prefixed with `context` in
-// CLI_TRY_IN) on stderr and the exit code of tools::fail().
-#define CLI_TRY(decl, expr) CLI_TRY_IMPL(ACON_CONCAT(cli_try_, __LINE__), decl, expr, )
-#define CLI_TRY_IN(decl, expr, context) \
-  CLI_TRY_IMPL(ACON_CONCAT(cli_try_, __LINE__), decl, expr, .wrap(context))
-#define CLI_TRY_IMPL(tmp, decl, expr, wrap_context)                \
-  auto tmp = (expr);                                               \
-  if (!tmp.ok()) return fail(std::move(tmp).error() wrap_context); \
-  decl = std::move(tmp).value()
-
-// A one-line progress bar on stderr, drawn only on a terminal and at most ten times a second.
-class Progress {
- public:
-  explicit Progress(std::string label) : label_(std::move(label)), enabled_(::isatty(2) == 1) {}
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-  ~Progress() { finish(); }
-  // The callback for the library, or none when not drawing.
-  img::ProgressFn fn() {
-    if (!enabled_) return {};
-    return [this](uint64_t done, uint64_t total) { update(done, total); };
-  }
-  void update(uint64_t done, uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr double kMiB = 1024.0 * 1024.0;
-    char line[160];
-    if (total > 0) {
-      const uint64_t shown = std::min(done, total);
-      std::string bar(static_cast<size_t>(30 * shown / total), '#');
-      bar.resize(30, '.');
-      std::snprintf(line, sizeof line, "\r%s [%s] %3d%% %.1f/%.1f MiB", label_.c_str(), bar.c_str(),
-                    static_cast<int>(100 * shown / total), static_cast<double>(shown) / kMiB,
-                    static_cast<double>(total) / kMiB);
-    } else {
-      std::snprintf(line, sizeof line, "\r%s %.1f MiB", label_.c_str(),
-                    static_cast<double>(done) / kMiB);
-    }
-    std::cerr << line << "\033[K" << std::flush;
-  }
-  void finish() {
-    if (drawn_) std::cerr << "\r\033[K" << std::flush;
-    drawn_ = false;
-  }
-
- private:
-  std::string label_;
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 void warn(const std::string& text) { std::cerr << "acon-image: " << text << "\n"; }
 
-// A certificate file in DER or PEM, read bounded.
-Result<Certificate> load_certificate(const std::string& path) {
-  ACON_TRY(std::string data, tools::read_input(path));
-  auto cert = img::parse_certificate_file(as_bytes(data));
-  if (!cert) return cert.error().wrap(path);
-  return cert;
+// `result`, its error prefixed with `context` (the file it came from).
+template <class T>
+Result<T> in(const std::string& context, Result<T> result) {
+  return result ? std::move(result) : Result<T>(result.error().wrap(context));
 }
 
-// Key files are read bounded into memory that is wiped when freed.
+// Certificate (DER or PEM) and key files are read bounded; key bytes are wiped when freed.
+Result<Certificate> load_certificate(const std::string& path) {
+  ACON_TRY(std::string data, tools::read_input(path));
+  return in(path, img::parse_certificate_file(as_bytes(data)));
+}
 Result<PrivateKey> load_private_key(const std::string& path) {
   ACON_TRY(std::string text, tools::read_input(path));
   SecretBytes bytes(text.begin(), text.end());
   std::fill(text.begin(), text.end(), '\0');
-  auto key = PrivateKey::from_pem(as_chars(view(bytes)));
-  if (!key) key = PrivateKey::from_der(view(bytes));
-  if (!key) return key.error().wrap(path);
-  return key;
-}
-
-img::CanonicalStyle canonical_style(const std::string& name) {
-  return name == "go" ? img::CanonicalStyle::go : img::CanonicalStyle::jq;
-}
-
-bool inside(const fs::path& path, const fs::path& dir) {
-  std::error_code ec;
-  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec),
-                 d = fs::weakly_canonical(dir, ec);
-  return std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second == d.end();
-}
-
-Status refuse_existing(const std::string& path, bool force) {
-  std::error_code ec;
-  if (force || !fs::exists(path, ec)) return {};
-  return make_error(Errc::invalid_argument, path + " exists (use --force to overwrite)");
+  return in(path, img::parse_private_key_file(view(bytes)));
 }
 
 // Options every subcommand shares, and those of each one.
 struct Args {
-  std::string repo, profile = "acond", canonical = "jq", output, cert, key, manifest;
+  std::string repo, dir = ".", profile = "acond", canonical = "jq", output, cert, key, manifest;
   std::vector<std::string> images;
   bool force = false, json = false, no_trunc = false, skip_layers = false;
-  // create
-  img::ManifestRequest request;
+  img::ManifestRequest request;  // create
   img::LayerInputOptions layer_options;
-  std::string mtime, owner;
-  bool allow_special = false;
-  // keygen
-  std::string type = "p384", subject = "CN=ACON test signer", hash = "sha384", cert_format = "der";
-  int rsa_bits = 3072;
-  unsigned days = 365;
-  std::string mode = "both";
+  std::optional<std::string> mtime;
+  std::string created = "acon.json", owner, max_instances = "1", mode = "both";  // mode: verify
+  img::TestSignerRequest signer;                                                 // keygen
+  std::string subject = "CN=ACON test signer", hash = "sha384", cert_format = "der";
   img::CertProfile cert_profile() const {
     return profile == "aconcli" ? img::CertProfile::aconcli : img::CertProfile::acond;
   }
+  img::CanonicalStyle canonical_style() const {
+    return canonical == "go" ? img::CanonicalStyle::go : img::CanonicalStyle::jq;
+  }
 };
 
-int cmd_create(CLI::App& cmd, Args& a) {
-  if (a.output.empty()) a.output = "acon.json";
-  if (auto s = refuse_existing(a.output, a.force); !s) return fail(s.error());
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
-  const std::string mtime = !a.mtime.empty()                     ? a.mtime
-                            : epoch != nullptr && *epoch != '\0' ? epoch
-                                                                 : "0";
-  CLI_TRY(a.layer_options.create, img::rootfs_create_options(mtime, a.owner, a.allow_special));
-  a.layer_options.checks.allow_special_files = a.allow_special;
+Result<int> cmd_init(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo,
+           img::Repository::create(fs::path(a.dir) / img::kRepositoryDirName));
+  std::cout << "initialized ACON repository " << repo.dir().string() << "\n";
+  return kExitOk;
+}
+
+Result<int> cmd_create(CLI::App& cmd, Args& a) {
+  ACON_CHECK(img::refuse_existing(a.created, a.force));
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  ACON_TRY(a.request.max_instances, tools::parse_u64_option("--max-instances", a.max_instances));
+  ACON_TRY(a.layer_options.create,
+           img::rootfs_create_options(a.mtime.value_or(img::default_rootfs_mtime()), a.owner,
+                                      a.layer_options.checks.allow_special_files));
   // Layers in command-line order across --rootfs, --tarball, --oci, --docker-save and --layer.
-  const std::map<std::string, img::LayerSource> sources = {
-      {"--rootfs", img::LayerSource::rootfs},
-      {"--tarball", img::LayerSource::tarball},
-      {"--oci", img::LayerSource::oci},
-      {"--docker-save", img::LayerSource::docker_save},
-      {"--layer", img::LayerSource::reference}};
-  std::vector<std::string> refs;
-  std::optional<image::layers::ImageConfig> config;
+  std::vector<img::LayerInput> inputs;
   std::map<const CLI::Option*, size_t> seen;
   for (const CLI::Option* opt : cmd.parse_order()) {
-    const auto source = sources.find(opt->get_name());
+    const auto source = img::layer_source_for_option(opt->get_name());
     const size_t index = seen[opt]++;
-    if (source == sources.end() || index >= opt->results().size()) continue;
-    const img::LayerInput input{source->second, opt->results()[index]};
-    Progress progress(
-        (source->second == img::LayerSource::oci || source->second == img::LayerSource::docker_save
-             ? source->first.substr(2)
-             : std::string("layer")) +
-        " " + input.value);
-    CLI_TRY(img::StoredInput stored,
-            img::store_layer_input(repo, input, a.layer_options, progress.fn()));
-    progress.finish();
-    for (const auto& layer : stored.stored) {
-      std::cout << layer.digests.ref() << "\t" << layer.digests.size << " bytes\t" << layer.from
-                << "\n";
-    }
-    refs.insert(refs.end(), stored.refs.begin(), stored.refs.end());
-    if (stored.config) config = stored.config;
+    if (source && index < opt->results().size()) inputs.push_back({*source, opt->results()[index]});
   }
-  CLI_TRY(img::Manifest m, img::build_manifest(a.request, refs, config));
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+  const img::ImageBuildCallbacks callbacks{
+      [&](const auto& input) { return progress.start(img::layer_input_label(input)); },
+      [&](const img::StoredInput& stored) {
+        progress.finish();
+        for (const auto& l : stored.stored)
+          std::cout << l.digests.ref() << "\t" << l.digests.size << " bytes\t" << l.from << "\n";
+      }};
+  ACON_TRY(img::Manifest m, img::build_image(repo, inputs, a.layer_options, a.request, callbacks));
   for (const auto& problem : img::manifest_problems(m)) warn("warning: " + problem.message());
-  if (auto s = img::write_file_atomic(a.output, img::pretty_manifest(m)); !s)
-    return fail(s.error());
-  std::cout << "wrote " << a.output << "\n";
+  ACON_CHECK(img::write_file_atomic(a.created, img::pretty_manifest(m)));
+  std::cout << "wrote " << a.created << "\n";
   return kExitOk;
 }
 
-int cmd_keygen(const Args& a) {
-  if (auto repo = img::Repository::locate(a.repo); repo.ok() && inside(a.key, repo->dir())) {
-    return fail(make_error(Errc::invalid_argument,
-                           a.key + ": private keys are never stored in the repository"));
-  }
-  for (const auto& out : {a.key, a.cert}) {
-    if (auto s = refuse_existing(out, a.force); !s) return fail(s.error());
-  }
-  img::TestSignerRequest req{a.type, a.rsa_bits, *hash_from_name(a.hash), {}, a.days, {}};
-  CLI_TRY(req.subject, img::parse_subject(a.subject));
-  req.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  CLI_TRY(img::TestSigner signer, img::make_test_signer(req));
-  const SecretBytes pem = signer.key.to_pem();
-  if (auto s = tools::write_private_file(a.key, view(pem)); !s) return fail(s.error());
+Result<int> cmd_keygen(CLI::App&, Args& a) {
+  if (auto repo = img::Repository::locate(a.repo)) ACON_CHECK(repo->check_private_key_path(a.key));
+  for (const auto& out : {a.key, a.cert}) ACON_CHECK(img::refuse_existing(out, a.force));
+  a.signer.hash = *hash_from_name(a.hash);
+  ACON_TRY(a.signer.subject, img::parse_subject(a.subject));
+  a.signer.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  ACON_TRY(img::TestSigner signer, img::make_test_signer(a.signer));
   const Certificate& cert = signer.certificate;
-  if (auto s = img::write_file_atomic(
-          a.cert, a.cert_format == "pem" ? cert.to_pem() : to_string(cert.der()));
-      !s) {
-    return fail(s.error());
-  }
-  CLI_TRY(std::string id, img::signer_id(cert));
+  ACON_CHECK(tools::write_private_file(a.key, view(signer.key.to_pem())));
+  ACON_CHECK(img::write_file_atomic(
+      a.cert, a.cert_format == "pem" ? cert.to_pem() : to_string(cert.der())));
+  ACON_TRY(std::string id, img::signer_id(cert));
   std::cout << id << "\t" << a.cert << "\n";
   if (!img::signer_id(cert, img::CertProfile::acond)) {
-    warn("warning: acond refuses " + a.type + " certificates (aconcli accepts them)");
+    warn("warning: acond refuses " + a.signer.type + " certificates (aconcli accepts them)");
   }
   return kExitOk;
 }
 
-int cmd_sign(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  CLI_TRY(std::string text, tools::read_input(a.manifest));
-  CLI_TRY_IN(img::Manifest parsed, img::parse_manifest(text), a.manifest);
-  bool refused = false;
-  for (const auto& problem : img::manifest_problems(parsed)) {
-    const bool fatal =
-        img::signing_severity(problem.kind) == img::ProblemSeverity::fatal && !a.force;
-    warn((fatal ? "" : "warning: ") + problem.message());
-    refused = refused || fatal;
-  }
-  if (refused) {
-    return fail(make_error(Errc::invalid_argument,
-                           a.manifest + ": not signed (fix the problems above or use --force)"));
-  }
-  for (const auto& layer : parsed.layers_or_default()) {
-    if (!layer.starts_with("signer/") && !repo.blobs().find(layer)) {
-      warn("warning: layer " + layer + " is not in the repository");
-    }
-  }
-  CLI_TRY(Certificate cert, load_certificate(a.cert));
-  CLI_TRY(PrivateKey key, load_private_key(a.key));
-  CLI_TRY_IN(img::SignedManifest signed_manifest,
-             img::sign_manifest_text(text, parsed, key, cert, canonical_style(a.canonical)),
-             a.manifest);
+Result<int> cmd_sign(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  ACON_TRY(std::string text, tools::read_input(a.manifest));
+  ACON_TRY(img::Manifest parsed, in(a.manifest, img::parse_manifest(text)));
+  ACON_CHECK(in(a.manifest, img::review_for_signing(repo, parsed, a.force, warn)));
+  ACON_TRY(Certificate cert, load_certificate(a.cert));
+  ACON_TRY(PrivateKey key, load_private_key(a.key));
+  ACON_TRY(img::SignedManifest signed_manifest,
+           in(a.manifest, img::sign_manifest_text(text, parsed, key, cert, a.canonical_style())));
   if (!img::id_hash_for_certificate(cert, img::CertProfile::acond)) {
     warn("warning: acond refuses this certificate type");
   }
-  if (auto dir = repo.store(signed_manifest); !dir) return fail(dir.error());
+  ACON_CHECK(repo.store(signed_manifest));
   std::cout << signed_manifest.identity.image_id() << "\n";
   return kExitOk;
 }
 
-int cmd_hash(const Args& a) {
-  CLI_TRY(Certificate cert, load_certificate(a.cert));
-  CLI_TRY(std::string signer, img::signer_id(cert));
+Result<int> cmd_hash(CLI::App&, Args& a) {
+  ACON_TRY(Certificate cert, load_certificate(a.cert));
+  ACON_TRY(std::string signer, img::signer_id(cert));
   std::cout << signer << "\t" << a.cert << "\n";
+  const auto style = a.canonical == "none" ? std::nullopt : std::optional(a.canonical_style());
   int rc = kExitOk;
-  for (const auto& path : a.images) {
+  for (const auto& path : a.images) {  // every file, also after one fails
     auto bytes = tools::read_input(path);
-    if (bytes && a.canonical != "none") {
-      bytes = img::canonicalize_json(std::string_view(*bytes), canonical_style(a.canonical));
-      if (!bytes) bytes = bytes.error().wrap(path);
-    }
-    if (!bytes) {
-      rc = fail(bytes.error());
-      continue;
-    }
-    CLI_TRY(img::ImageIdentity id, img::image_identity(cert, *bytes));
-    std::cout << id.image_id() << "\t" << path << "\n";
+    auto id = bytes ? in(path, img::manifest_file_identity(cert, *bytes, style)) : bytes.error();
+    if (!id) rc = tools::fail(id.error());
+    if (id) std::cout << id->image_id() << "\t" << path << "\n";
   }
   return rc;
 }
 
-int cmd_alias_substitute(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  CLI_TRY(std::string text, tools::read_input(a.manifest));
-  CLI_TRY_IN(img::Manifest m, img::parse_manifest(text), a.manifest);
-  CLI_TRY(img::AliasSubstitution out,
-          img::alias_substitute(m, repo.verified_manifests(a.cert_profile())));
+Result<int> cmd_alias_substitute(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  ACON_TRY(std::string text, tools::read_input(a.manifest));
+  ACON_TRY(img::Manifest m, in(a.manifest, img::parse_manifest(text)));
+  ACON_TRY(img::AliasSubstitution out,
+           img::alias_substitute(m, repo.verified_manifests(a.cert_profile())));
   for (const auto& [from, to] : out.replaced) std::cout << from << " -> " << to << "\n";
   for (const auto& rule : out.added_accepts) std::cout << "accepts += " << rule << "\n";
   if (out.replaced.empty()) std::cout << "no layer has an alias in the repository\n";
-  const std::string target = a.output.empty() ? a.manifest : a.output;
-  if (auto s = img::write_file_atomic(target, img::pretty_manifest(out.manifest)); !s) {
-    return fail(s.error());
-  }
+  ACON_CHECK(img::write_file_atomic(a.output.empty() ? a.manifest : a.output,
+                                    img::pretty_manifest(out.manifest)));
   return kExitOk;
 }
 
-int cmd_ls(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  const auto shorten = [&](const std::string& hex) {
-    return a.no_trunc || hex.size() <= 12 ? hex : hex.substr(0, 12);
-  };
-  Json list = Json::array();
-  const char* row = "%-14s %-14s %-7s %-8s %-6s %-20s %s\n";
-  if (!a.json)
-    std::printf(row, "MANIFEST", "SIGNER", "HASH", "STATUS", "LAYERS", "ALIASES", "ENTRYPOINT");
-  for (const auto& dir : repo.bundle_dirs()) {
-    Json item = {{"path", dir.string()}};
-    std::string status = "ok", signer = "-", aliases, entry;
-    size_t layers = 0;
-    auto b = img::read_bundle_dir(dir);
-    auto sm = b ? img::verify_bundle(*b, a.cert_profile()) : Result<img::SignedManifest>(b.error());
-    if (!sm) {
-      status = !b ? "unreadable" : sm.error().code == Errc::verify_failed ? "invalid" : "refused";
-      item["error"] = sm.error().to_string();
-      if (auto parsed = b ? img::parse_manifest(b->manifest) : Result<img::Manifest>(b.error())) {
-        layers = parsed->layers_or_default().size();
-      }
-    } else {
-      signer = sm->identity.signer_digest;
-      item["image_id"] = sm->identity.image_id();
-      item["signer_id"] = sm->identity.signer_id();
-      const auto& m = sm->manifest;
-      layers = m.layers_or_default().size();
-      item["layers"] = m.layers_or_default();
-      item["entrypoint"] = m.entrypoint_or_default();
-      std::vector<std::string> self;
-      for (const auto& [k, names] : m.aliases.self)
-        self.insert(self.end(), names.begin(), names.end());
-      item["aliases"] = self;
-      for (const auto& s : self) aliases += (aliases.empty() ? "" : ",") + s;
-      for (const auto& e : m.entrypoint_or_default()) entry += (entry.empty() ? "" : " ") + e;
-    }
-    item["status"] = status;
-    list.push_back(item);
-    if (!a.json) {
-      std::printf(row, shorten(dir.filename().string()).c_str(), shorten(signer).c_str(),
-                  dir.parent_path().filename().string().c_str(), status.c_str(),
-                  std::to_string(layers).c_str(), aliases.empty() ? "-" : aliases.c_str(),
-                  entry.c_str());
-    }
-  }
-  if (a.json) std::cout << list.dump(2) << "\n";
+Result<int> cmd_ls(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  const auto rows = img::list_images(repo, a.cert_profile());
+  std::cout << (a.json ? img::image_listing_json(rows).dump(2) + "\n"
+                       : img::image_listing_table(rows, a.no_trunc));
   return kExitOk;
 }
 
-int cmd_verify(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  img::ImageSetOptions options;
-  options.profile = a.cert_profile();
-  options.check_layers = !a.skip_layers;
-  if (a.mode != "both") {
-    options.modes = {a.mode == "acond" ? img::PolicyMode::acond_greedy
-                                       : img::PolicyMode::spec_graph};
-  }
-  std::optional<Progress> progress;
-  options.layer_progress = [&](const std::string& name) {
-    progress.emplace("hash " + name);
-    return progress->fn();
-  };
+Result<int> cmd_verify(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+  ACON_TRY(auto modes, img::policy_modes_named(a.mode));
+  const img::ImageSetOptions options{
+      modes, !a.skip_layers, a.cert_profile(),
+      [&](const auto& name) { return progress.start("hash " + name); }};
   // Load everything first: unusable input is exit 2 before any verdict.
-  std::vector<img::Bundle> bundles;
-  for (const auto& spec : a.images) {
-    CLI_TRY(fs::path dir, repo.find_bundle(spec));
-    CLI_TRY(img::Bundle b, img::read_bundle_dir(dir));
-    bundles.push_back(std::move(b));
-  }
+  ACON_TRY(std::vector<img::Bundle> bundles, repo.read_bundles(a.images));
   const img::ImageSetCheck check = img::check_image_set(repo, a.images, bundles, options);
-  progress.reset();
-  const char* verdict = check.rejected ? "rejected" : "accepted";
-  if (a.json) {
-    std::cout << img::image_set_report(check).dump(2) << "\n";
-    return check.rejected ? tools::kExitRejected : kExitOk;
-  }
-  for (const auto& image : check.images) {
-    std::cout << "image " << image.input << "\n";
-    if (image.signature_problem) std::cout << "  REJECTED: " << *image.signature_problem << "\n";
-    if (!image.image_id) continue;
-    std::cout << "  image id:  " << *image.image_id << "\n  signature: ok\n";
-    for (const auto& p : image.manifest_findings) {
-      const bool fatal = img::verification_severity(p.kind) == img::ProblemSeverity::fatal;
-      std::cout << (fatal ? "  REJECTED: " : "  warning: ") << p.message() << "\n";
-    }
-  }
-  for (const auto& image : check.images) {
-    if (!image.layers_ok) continue;
-    for (const auto& p : image.layer_problems)
-      std::cout << "  REJECTED (" << image.input << "): " << p << "\n";
-    std::cout << "  " << image.input << ": " << *image.layers_ok << " layer(s) ok\n";
-  }
-  for (const auto& run : check.policy) {
-    const std::string mode = run.mode == img::PolicyMode::acond_greedy ? "acond" : "spec";
-    for (const auto& admitted : run.admissions) {
-      std::cout << "policy[" << mode << "] " << check.images[admitted.image].input << ": "
-                << img::verdict_name(admitted.verdict)
-                << (admitted.reason ? " (" + *admitted.reason + ")" : "") << "\n";
-    }
-    if (const auto& g = run.graph_rejection) {
-      std::cout << "policy[spec] graph: " << img::verdict_name(g->verdict)
-                << (g->refusal ? " (" + g->refusal->reason + ")" : "") << "\n";
-    }
-  }
-  std::cout << "verdict: " << verdict << "\n";
+  progress.finish();
+  std::cout << (a.json ? img::image_set_report(check).dump(2) + "\n"
+                       : img::image_set_text_report(check));
   return check.rejected ? tools::kExitRejected : kExitOk;
 }
 
-int cmd_export(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
-  std::vector<fs::path> roots;
-  for (const auto& spec : a.images) {
-    CLI_TRY(fs::path dir, repo.find_bundle(spec));
-    roots.push_back(dir);
-  }
-  Progress progress("export");
-  CLI_TRY(img::ExportSummary done,
-          img::export_bundle(repo, roots, a.output, a.cert_profile(), progress.fn()));
+Result<int> cmd_export(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
+  ACON_TRY(std::vector<fs::path> roots, repo.find_bundles(a.images));
+  img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+  ACON_TRY(img::ExportSummary done,
+           img::export_bundle(repo, roots, a.output, a.cert_profile(), progress.start("export")));
   progress.finish();
   std::cout << "exported " << done.images << " image(s), " << done.layers << " layer(s) to "
             << a.output << "\n";
   return kExitOk;
 }
 
-int cmd_import(const Args& a) {
-  CLI_TRY(img::Repository repo, img::Repository::locate(a.repo));
+Result<int> cmd_import(CLI::App&, Args& a) {
+  ACON_TRY(img::Repository repo, img::Repository::locate(a.repo));
   int rc = kExitOk;
-  for (const auto& file : a.images) {
-    Progress progress("import " + file);
-    auto imported = img::import_bundle(repo, file, a.cert_profile(), warn, progress.fn());
+  for (const auto& file : a.images) {  // every bundle, also after one is refused
+    img::ProgressBar progress(img::ProgressBar::terminal(STDERR_FILENO));
+    auto imported =
+        img::import_bundle(repo, file, a.cert_profile(), warn, progress.start("import " + file));
     progress.finish();
-    if (!imported) {
-      rc = std::max(rc, fail(imported.error()));
-      continue;
-    }
+    if (!imported) rc = std::max(rc, tools::fail(imported.error()));
+    if (!imported) continue;
     for (const auto& sm : *imported) std::cout << "imported " << sm.identity.image_id() << "\n";
   }
   return rc;
@@ -425,205 +215,132 @@ int cmd_import(const Args& a) {
 int run(int argc, char** argv) {
   CLI::App app{
       "acon-image: build, sign and verify ACON images in a local repository (.acon/, aconcli's "
-      "layout).\n"
-      "Layers are uncompressed tarballs named by SHA-384; manifests are signed in canonical JSON.\n"
-      "Exit codes: 0 ok, 1 rejected (signature, digest or launch policy), 2 unusable input or "
-      "usage."};
+      "layout).\nLayers are uncompressed tarballs named by SHA-384; manifests are signed in "
+      "canonical JSON.\nExit codes: 0 ok, 1 rejected (signature, digest or launch policy), 2 "
+      "unusable input or usage."};
   app.require_subcommand(1);
   tools::add_input_limit_option(app);
   Args a;
   app.add_option("--repo", a.repo,
-                 "Repository: the .acon directory or a directory holding it (default: the "
-                 "nearest .acon in the working directory or above)");
-  const auto sub = [&](const char* name, const char* what) {
-    return app.add_subcommand(name, what);
+                 "Repository: .acon or a directory holding it (default: the nearest .acon up)");
+  using Body = Result<int> (*)(CLI::App&, Args&);
+  std::vector<std::pair<CLI::App*, Body>> commands;
+  const auto sub = [&](const char* name, Body body, const char* what) {
+    return commands.emplace_back(app.add_subcommand(name, what), body).first;
   };
-  const auto many = [](CLI::App* cmd, const char* name, auto& into, const char* what) {
-    cmd->add_option(name, into, what)->allow_extra_args(false);
+  const auto opt = [](CLI::App* cmd, const char* name, auto& into, const char* what) {
+    return cmd->add_option(name, into, what)->allow_extra_args(false);
   };
-  std::string init_dir = ".";
-  auto* init = sub("init", "Create an empty repository (DIR/.acon)");
-  init->add_option("dir", init_dir, "Where to create .acon")->capture_default_str();
-
+  const auto choice = [&](CLI::App* cmd, const char* name, std::string& into, const char* what,
+                          std::vector<std::string> choices) {
+    opt(cmd, name, into, what)->check(CLI::IsMember(std::move(choices)))->capture_default_str();
+  };
+  const auto range = [&](CLI::App* cmd, const char* name, auto& into, const char* what, int low,
+                         int high) {
+    opt(cmd, name, into, what)->check(CLI::Range(low, high))->capture_default_str();
+  };
+  sub("init", cmd_init, "Create an empty repository (DIR/.acon)")
+      ->add_option("dir", a.dir, "Where to create .acon")
+      ->capture_default_str();
   auto* create = sub(
-      "create",
+      "create", cmd_create,
       "Store layers from the given inputs (in command-line order) and write a manifest for them");
   img::ManifestRequest& r = a.request;
-  std::vector<std::string> layer_inputs;  // read back in parse order by cmd_create
-  many(create, "--rootfs", layer_inputs,
-       "Root filesystem directory packed as one deterministic layer (repeatable)");
-  many(create, "--tarball", layer_inputs,
-       "Rootfs tarball (plain, gzip, zstd, xz, bzip2; '-' = stdin) stored uncompressed as one "
-       "layer (repeatable)");
-  many(create, "--oci", layer_inputs,
-       "OCI image layout directory: its layers plus Entrypoint+Cmd, Env, WorkingDir");
-  many(create, "--docker-save", layer_inputs,
-       "`docker save` tarball (legacy or Docker 25+ OCI layout): as --oci");
-  many(create, "--layer", layer_inputs,
-       "Existing layer reference to include: sha384/HEX in the repository, or a vendor layer "
-       "signer/HASH/SIGNER/NAME (repeatable)");
-  create->add_option("--ref", a.layer_options.ref,
-                     "Which image of a multi-image --oci index (ref.name) or --docker-save (tag)");
-  create
-      ->add_option("--platform", a.layer_options.platform, "Platform in multi-platform OCI indexes")
+  std::vector<std::string> inputs;  // read back in parse order by cmd_create
+  opt(create, "--rootfs", inputs, "Root filesystem directory packed as one deterministic layer");
+  opt(create, "--tarball", inputs, "Rootfs tarball (plain/gzip/zstd/xz/bzip2; - = stdin)");
+  opt(create, "--oci", inputs, "OCI layout dir: its layers, Entrypoint+Cmd, Env, WorkingDir");
+  opt(create, "--docker-save", inputs, "`docker save` tarball (also Docker 25+): as --oci");
+  opt(create, "--layer", inputs, "sha384/HEX in the repository, or signer/HASH/SIGNER/NAME");
+  opt(create, "--ref", a.layer_options.ref,
+      "Which image of a multi-image --oci index (ref.name) or --docker-save (tag)");
+  opt(create, "--platform", a.layer_options.platform, "Platform in multi-platform OCI indexes")
       ->capture_default_str();
-  create->add_option("-o,--output", a.output, "Manifest file to write (default: acon.json)");
+  opt(create, "-o,--output", a.created, "Manifest file to write")->capture_default_str();
   create->add_flag("--force", a.force, "Overwrite an existing manifest file");
-  many(create, "--entrypoint", r.entrypoint,
-       "entrypoint element (repeatable; replaces the image config's)");
-  many(create, "--env", r.env,
-       "env rule: K (any value) or K=V (allowed value, first = default) (repeatable; replaces the "
-       "image config's)");
-  create->add_option("--working-dir", r.working_dir,
-                     "workingDir (default: the image config's, else /)");
-  many(create, "--uid", r.uids, "Extra UID mapped into the container (repeatable)");
-  many(create, "--log-fd", r.log_fds, "logFDs entry (repeatable)");
+  opt(create, "--entrypoint", r.entrypoint, "entrypoint element (replaces the image config's)");
+  opt(create, "--env", r.env,
+      "env rule K (any value) or K=V (allowed, first = default); replaces the image config's");
+  opt(create, "--working-dir", r.working_dir, "workingDir (default: the image config's, else /)");
+  opt(create, "--uid", r.uids, "Extra UID mapped into the container");
+  opt(create, "--log-fd", r.log_fds, "logFDs entry");
   create->add_flag("--writable-fs", r.writable_fs, "writableFS: add a writable overlay layer");
   create->add_flag("--no-restart", r.no_restart, "noRestart: forbid Restart");
-  many(create, "--signal", r.signals,
-       "Allowed signal (repeatable; negative = process group; the first is the restart signal)");
-  create->add_option("--max-instances", r.max_instances, "maxInstances (0..2^64-1)")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            uint64_t value = 0;
-            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-            return ec == std::errc() && end == text.data() + text.size() ? ""
-                                                                         : "expected 0..2^64-1";
-          },
-          "UINT64"))
+  opt(create, "--signal", r.signals, "Allowed signal (<0: process group; first: for restart)");
+  opt(create, "--max-instances", a.max_instances, "maxInstances (0..2^64-1)")
       ->capture_default_str();
-  many(create, "--self-alias", r.self_aliases,
-       "Image alias NAME:SVN in aliases.self[\".\"] (repeatable)");
-  many(create, "--alias", r.content_aliases,
-       "aliases.contents entry OBJECT=NAME; OBJECT is a layer reference or @N for this image's "
-       "N-th layer (repeatable)");
-  many(create, "--accept", r.accepts,
-       "policy.accepts rule HASH/SIGNER/MANIFEST (SIGNER may be *, MANIFEST a digest, * or "
-       "NAME:SVN) (repeatable)");
+  opt(create, "--self-alias", r.self_aliases, "Image alias NAME:SVN in aliases.self[\".\"]");
+  opt(create, "--alias", r.content_aliases,
+      "aliases.contents entry OBJECT=NAME (OBJECT: a layer reference, or @N: the N-th layer)");
+  opt(create, "--accept", r.accepts,
+      "policy.accepts rule HASH/SIGNER/MANIFEST (SIGNER may be *; MANIFEST a digest, *, NAME:SVN)");
   create->add_flag("--reject-unaccepted", r.reject_unaccepted, "policy.rejectUnaccepted");
-  create
-      ->add_option("--mtime", a.mtime,
-                   "Entry mtime for --rootfs layers: seconds, or 'preserve' (default: "
-                   "$SOURCE_DATE_EPOCH, else 0)")
-      ->check(CLI::Validator(
-          [](const std::string& v) { return v.empty() ? "an empty value is not a time" : ""; }, "",
-          "non-empty"));
-  create->add_option("--owner", a.owner,
-                     "UID:GID written for every --rootfs entry (default: the files' own)");
-  create->add_flag("--allow-special-files", a.allow_special,
+  opt(create, "--mtime", a.mtime,
+      "--rootfs entry mtime: seconds or 'preserve' (default: $SOURCE_DATE_EPOCH, else 0)");
+  opt(create, "--owner", a.owner, "UID:GID for every --rootfs entry (default: the files' own)");
+  create->add_flag("--allow-special-files", a.layer_options.checks.allow_special_files,
                    "Allow device nodes and FIFOs in layers (refused by default)");
-
-  auto* keygen =
-      sub("keygen", "Make a test signer: a private key (PEM) and a self-signed certificate");
-  keygen->add_option("-k,--key", a.key, "Private key output (PKCS#8 PEM, mode 0600)")->required();
-  keygen->add_option("-c,--cert", a.cert, "Certificate output")->required();
-  keygen->add_option("--type", a.type, "p384 | p256 | p521 | rsa | ed25519")
-      ->check(CLI::IsMember({"p384", "p256", "p521", "rsa", "ed25519"}))
-      ->capture_default_str();
-  keygen->add_option("--rsa-bits", a.rsa_bits, "RSA modulus size (2048..16384)")
-      ->check(CLI::Range(2048, 16384))
-      ->capture_default_str();
-  keygen
-      ->add_option("--hash", a.hash,
-                   "Certificate signature hash, which is the hash of Signer and Image IDs")
-      ->check(CLI::IsMember({"sha256", "sha384", "sha512"}))
-      ->capture_default_str();
-  keygen->add_option("--subject", a.subject, "Subject, TYPE=VALUE[,TYPE=VALUE...]")
-      ->capture_default_str();
-  keygen->add_option("--days", a.days, "Validity in days (1..36500)")
-      ->check(CLI::Range(1, 36500))
-      ->capture_default_str();
-  keygen->add_option("--cert-format", a.cert_format, "der | pem")
-      ->check(CLI::IsMember({"der", "pem"}))
-      ->capture_default_str();
+  auto* keygen = sub("keygen", cmd_keygen,
+                     "Make a test signer: a private key (PEM) and a self-signed certificate");
+  opt(keygen, "-k,--key", a.key, "Private key output (PKCS#8 PEM, mode 0600)")->required();
+  opt(keygen, "-c,--cert", a.cert, "Certificate output")->required();
+  choice(keygen, "--type", a.signer.type, "Key type", {"p384", "p256", "p521", "rsa", "ed25519"});
+  range(keygen, "--rsa-bits", a.signer.rsa_bits, "RSA modulus size", 2048, 16384);
+  choice(keygen, "--hash", a.hash, "Certificate signature hash = hash of Signer and Image IDs",
+         {"sha256", "sha384", "sha512"});
+  opt(keygen, "--subject", a.subject, "Subject, TYPE=VALUE[,TYPE=VALUE...]")->capture_default_str();
+  range(keygen, "--days", a.signer.days, "Validity in days", 1, 36500);
+  choice(keygen, "--cert-format", a.cert_format, "Certificate file format", {"der", "pem"});
   keygen->add_flag("--force", a.force, "Overwrite existing files");
-
-  auto* sign =
-      sub("sign", "Canonicalise and sign a manifest; store manifest, signature and certificate");
-  sign->add_option("manifest", a.manifest, "Manifest file")->required();
-  sign->add_option("-k,--key", a.key, "Private key (PEM or DER)")->required();
-  sign->add_option("-c,--cert", a.cert, "Signer certificate (DER or PEM)")->required();
+  auto* sign = sub("sign", cmd_sign,
+                   "Canonicalise and sign a manifest; store manifest, signature and certificate");
+  opt(sign, "manifest", a.manifest, "Manifest file")->required();
+  opt(sign, "-k,--key", a.key, "Private key (PEM or DER)")->required();
+  opt(sign, "-c,--cert", a.cert, "Signer certificate (DER or PEM)")->required();
   sign->add_flag("--force", a.force, "Sign despite manifest validation problems");
-
-  auto* hash =
-      sub("hash", "Print the Signer ID of a certificate and the Image IDs manifests would get");
-  hash->add_option("cert", a.cert, "Certificate (DER or PEM)")->required();
+  choice(sign, "--canonical", a.canonical,
+         "jq (jq -jcS ., as ACON's doc) | go (aconcli's encoding/json)", {"jq", "go"});
+  auto* hash = sub("hash", cmd_hash,
+                   "Print the Signer ID of a certificate and the Image IDs manifests would get");
+  opt(hash, "cert", a.cert, "Certificate (DER or PEM)")->required();
   hash->add_option("manifests", a.images, "Manifest files");
-  for (auto [cmd, what, choices] :
-       {std::tuple{sign, "jq (jq -jcS ., as ACON's doc) | go (aconcli's encoding/json)",
-                   std::vector<std::string>{"jq", "go"}},
-        std::tuple{hash,
-                   "Hash the jq or go canonical form (as sign stores it), or none (the bytes)",
-                   std::vector<std::string>{"jq", "go", "none"}}}) {
-    cmd->add_option("--canonical", a.canonical, what)
-        ->check(CLI::IsMember(choices))
-        ->capture_default_str();
-  }
-
-  auto* alias = sub("alias-substitute",
-                    "Replace layer digests that signed repository manifests alias by signer/... "
-                    "references, and accept those vendors");
-  alias->add_option("manifest", a.manifest, "Manifest file (rewritten in place)")->required();
-  alias->add_option("-o,--output", a.output, "Write the result here instead");
-
-  auto* ls = sub("ls", "List the images in the repository");
+  choice(hash, "--canonical", a.canonical,
+         "Hash the jq or go canonical form (as sign stores it), or none (the bytes)",
+         {"jq", "go", "none"});
+  auto* alias = sub("alias-substitute", cmd_alias_substitute,
+                    "Replace layer digests by the signer/... aliases of signed images");
+  opt(alias, "manifest", a.manifest, "Manifest file (rewritten in place)")->required();
+  opt(alias, "-o,--output", a.output, "Write the result here instead");
+  auto* ls = sub("ls", cmd_ls, "List the images in the repository");
   ls->add_flag("--json", a.json, "JSON output");
   ls->add_flag("--no-trunc", a.no_trunc, "Full digests");
-
-  auto* verify = sub(
-      "verify",
-      "Check signatures, IDs, layers and launch-policy compatibility of images loaded in order");
-  verify
-      ->add_option("images", a.images,
-                   "Images in load order: Image ID, [HASH/]digest prefix, or a bundle directory "
-                   "(acon.json, signer.cer, signature)")
+  auto* verify = sub("verify", cmd_verify,
+                     "Check signatures, IDs, layers and launch policy of images in load order");
+  verify->add_option("images", a.images, "Image ID, [HASH/]digest prefix or bundle dir")
       ->required();
-  verify
-      ->add_option("--mode", a.mode,
-                   "Launch-policy algorithm: acond (greedy, as acond) | spec (graph) | both")
-      ->check(CLI::IsMember({"acond", "spec", "both"}))
-      ->capture_default_str();
+  choice(verify, "--mode", a.mode,
+         "Launch-policy algorithm: acond (greedy, as acond) | spec (graph)",
+         {"acond", "spec", "both"});
   verify->add_flag("--no-layers", a.skip_layers, "Skip the layer presence and digest checks");
   verify->add_flag("--json", a.json, "JSON report");
-
-  auto* exp =
-      sub("export",
-          "Write images (with the vendor manifests their layers need) and layers to a tarball");
+  auto* exp = sub("export", cmd_export,
+                  "Write images, the vendor images their layers need and the layers to a tarball");
   exp->add_option("images", a.images, "Images to export")->required();
-  exp->add_option("-o,--output", a.output, "Bundle tarball to write")->required();
-
-  auto* imp =
-      sub("import", "Verify exported bundles and add their manifests and layers to the repository");
+  opt(exp, "-o,--output", a.output, "Bundle tarball to write")->required();
+  auto* imp = sub("import", cmd_import,
+                  "Verify exported bundles and add their manifests and layers to the repository");
   imp->add_option("files", a.images, "Bundle tarballs (plain or compressed)")->required();
   for (auto* cmd : {alias, ls, verify, exp, imp}) {
-    cmd->add_option(
-           "--profile", a.profile,
-           "Certificate rules: acond (RSA/ECDSA with SHA-2) | aconcli (also Ed25519, RSA-PSS)")
-        ->check(CLI::IsMember({"acond", "aconcli"}))
-        ->capture_default_str();
+    choice(cmd, "--profile", a.profile,
+           "Certificate rules: acond (RSA/ECDSA with SHA-2) | aconcli (also Ed25519, RSA-PSS)",
+           {"acond", "aconcli"});
   }
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : tools::kExitBadInput;
+  if (auto rc = tools::parse_command_line(app, argc, argv)) return *rc;
+  for (auto& [cmd, body] : commands) {
+    if (!*cmd) continue;
+    auto rc = body(*cmd, a);
+    return rc ? *rc : tools::fail(rc.error());
   }
-  if (*init) {
-    CLI_TRY(img::Repository repo,
-            img::Repository::create(fs::path(init_dir) / img::kRepositoryDirName));
-    std::cout << "initialized ACON repository " << repo.dir().string() << "\n";
-    return kExitOk;
-  }
-  if (*create) return cmd_create(*create, a);
-  if (*keygen) return cmd_keygen(a);
-  if (*sign) return cmd_sign(a);
-  if (*hash) return cmd_hash(a);
-  if (*alias) return cmd_alias_substitute(a);
-  if (*ls) return cmd_ls(a);
-  if (*verify) return cmd_verify(a);
-  if (*exp) return cmd_export(a);
-  if (*imp) return cmd_import(a);
   return tools::kExitBadInput;
 }
 

@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 namespace acon::image {
@@ -114,6 +115,54 @@ Result<StoredInput> store_layer_input(Repository& repo, const LayerInput& input,
     return stored.error().wrap(input.source == LayerSource::reference ? "--layer" : input.value);
   }
   return stored;
+}
+
+namespace {
+constexpr std::pair<LayerSource, std::string_view> kSourceOptions[] = {
+    {LayerSource::rootfs, "--rootfs"},   {LayerSource::tarball, "--tarball"},
+    {LayerSource::oci, "--oci"},         {LayerSource::docker_save, "--docker-save"},
+    {LayerSource::reference, "--layer"},
+};
+}  // namespace
+
+std::string_view layer_source_option(LayerSource source) {
+  for (const auto& [s, option] : kSourceOptions) {
+    if (s == source) return option;
+  }
+  return "";
+}
+
+std::optional<LayerSource> layer_source_for_option(std::string_view option) {
+  for (const auto& [source, name] : kSourceOptions) {
+    if (name == option) return source;
+  }
+  return std::nullopt;
+}
+
+std::string layer_input_label(const LayerInput& input) {
+  const bool image = input.source == LayerSource::oci || input.source == LayerSource::docker_save;
+  return (image ? std::string(layer_source_option(input.source).substr(2)) : "layer") + " " +
+         input.value;
+}
+
+std::string default_rootfs_mtime() {
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  return epoch != nullptr && *epoch != '\0' ? epoch : "0";
+}
+
+Result<Manifest> build_image(Repository& repo, const std::vector<LayerInput>& inputs,
+                             const LayerInputOptions& options, const ManifestRequest& request,
+                             const ImageBuildCallbacks& callbacks) {
+  std::vector<std::string> refs;
+  std::optional<lay::ImageConfig> config;
+  for (const auto& input : inputs) {
+    const ProgressFn progress = callbacks.start ? callbacks.start(input) : ProgressFn{};
+    ACON_TRY(StoredInput stored, store_layer_input(repo, input, options, progress));
+    if (callbacks.stored) callbacks.stored(stored);
+    refs.insert(refs.end(), stored.refs.begin(), stored.refs.end());
+    if (stored.config) config = stored.config;
+  }
+  return build_manifest(request, refs, config);
 }
 
 Result<lay::CreateOptions> rootfs_create_options(std::string_view mtime, std::string_view owner,
@@ -229,6 +278,38 @@ Result<TestSigner> make_test_signer(const TestSignerRequest& r) {
   req.signature_hash = r.hash;
   ACON_TRY(Certificate cert, issue_certificate(req, key->public_key(), *key, nullptr));
   return TestSigner{std::move(*key), std::move(cert)};
+}
+
+Result<PrivateKey> parse_private_key_file(ByteView data) {
+  auto key = PrivateKey::from_pem(as_chars(data));
+  if (!key) key = PrivateKey::from_der(data);
+  return key;
+}
+
+Status review_for_signing(const Repository& repo, const Manifest& manifest, bool force,
+                          const NoteFn& note) {
+  bool refused = false;
+  for (const auto& problem : manifest_problems(manifest)) {
+    const bool fatal = signing_severity(problem.kind) == ProblemSeverity::fatal && !force;
+    if (note) note((fatal ? "" : "warning: ") + problem.message());
+    refused = refused || fatal;
+  }
+  if (refused) {
+    return make_error(Errc::invalid_argument, "not signed (fix the problems above or use --force)");
+  }
+  for (const auto& layer : manifest.layers_or_default()) {
+    if (!layer.starts_with("signer/") && !repo.blobs().find(layer) && note) {
+      note("warning: layer " + layer + " is not in the repository");
+    }
+  }
+  return {};
+}
+
+Result<ImageIdentity> manifest_file_identity(const Certificate& certificate, std::string_view bytes,
+                                             std::optional<CanonicalStyle> style) {
+  if (!style) return image_identity(certificate, bytes);
+  ACON_TRY(std::string canonical, canonicalize_json(bytes, *style));
+  return image_identity(certificate, canonical);
 }
 
 Result<SignedManifest> sign_manifest_text(std::string_view text, const Manifest& parsed,

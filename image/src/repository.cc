@@ -119,6 +119,12 @@ Result<Certificate> parse_certificate_file(ByteView data) {
                                                            : Certificate::from_der(data);
 }
 
+Status refuse_existing(const fs::path& path, bool overwrite) {
+  std::error_code ec;
+  if (overwrite || !fs::exists(path, ec)) return {};
+  return make_error(Errc::invalid_argument, path.string() + " exists (use --force to overwrite)");
+}
+
 Status write_file_atomic(const fs::path& path, std::string_view data, unsigned mode) {
   // Renaming over a device or directory would replace it (as root, /dev/null too).
   std::error_code ec;
@@ -210,6 +216,35 @@ Result<Repository> Repository::locate(const std::string& option) {
   }
   return make_error(Errc::invalid_argument,
                     "no .acon repository here or above (run acon-image init, or pass --repo)");
+}
+
+Result<std::vector<fs::path>> Repository::find_bundles(
+    const std::vector<std::string>& specs) const {
+  std::vector<fs::path> dirs;
+  for (const auto& spec : specs) {
+    ACON_TRY(fs::path dir, find_bundle(spec));
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+Result<std::vector<Bundle>> Repository::read_bundles(const std::vector<std::string>& specs) const {
+  ACON_TRY(std::vector<fs::path> dirs, find_bundles(specs));
+  std::vector<Bundle> bundles;
+  for (const auto& dir : dirs) {
+    ACON_TRY(Bundle bundle, read_bundle_dir(dir));
+    bundles.push_back(std::move(bundle));
+  }
+  return bundles;
+}
+
+Status Repository::check_private_key_path(const fs::path& path) const {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec),
+                 d = fs::weakly_canonical(dir_, ec);
+  if (std::mismatch(p.begin(), p.end(), d.begin(), d.end()).second != d.end()) return {};
+  return make_error(Errc::invalid_argument,
+                    path.string() + ": private keys are never stored in the repository");
 }
 
 fs::path Repository::bundle_dir(HashAlg alg, const std::string& digest) const {
@@ -616,6 +651,50 @@ Json image_set_report(const ImageSetCheck& check) {
   }
   report["verdict"] = check.rejected ? "rejected" : "accepted";
   return report;
+}
+
+Result<std::vector<PolicyMode>> policy_modes_named(std::string_view name) {
+  if (name == "acond") return std::vector<PolicyMode>{PolicyMode::acond_greedy};
+  if (name == "spec") return std::vector<PolicyMode>{PolicyMode::spec_graph};
+  if (name == "both")
+    return std::vector<PolicyMode>{PolicyMode::acond_greedy, PolicyMode::spec_graph};
+  return make_error(Errc::invalid_argument,
+                    "--mode: expected acond, spec or both, not '" + std::string(name) + "'");
+}
+
+std::string image_set_text_report(const ImageSetCheck& check) {
+  std::string out;
+  for (const auto& image : check.images) {
+    out += "image " + image.input + "\n";
+    if (image.signature_problem) out += "  REJECTED: " + *image.signature_problem + "\n";
+    if (!image.image_id) continue;
+    out += "  image id:  " + *image.image_id + "\n  signature: ok\n";
+    for (const auto& p : image.manifest_findings) {
+      const bool fatal = verification_severity(p.kind) == ProblemSeverity::fatal;
+      out += (fatal ? "  REJECTED: " : "  warning: ") + p.message() + "\n";
+    }
+  }
+  for (const auto& image : check.images) {
+    if (!image.layers_ok) continue;
+    for (const auto& p : image.layer_problems) {
+      out += "  REJECTED (" + image.input + "): " + p + "\n";
+    }
+    out += "  " + image.input + ": " + std::to_string(*image.layers_ok) + " layer(s) ok\n";
+  }
+  for (const auto& run : check.policy) {
+    const std::string mode = run.mode == PolicyMode::acond_greedy ? "acond" : "spec";
+    for (const auto& admitted : run.admissions) {
+      out += "policy[" + mode + "] " + check.images[admitted.image].input + ": " +
+             std::string(verdict_name(admitted.verdict)) +
+             (admitted.reason ? " (" + *admitted.reason + ")" : "") + "\n";
+    }
+    if (const auto& g = run.graph_rejection) {
+      out += "policy[spec] graph: " + std::string(verdict_name(g->verdict)) +
+             (g->refusal ? " (" + g->refusal->reason + ")" : "") + "\n";
+    }
+  }
+  out += std::string("verdict: ") + (check.rejected ? "rejected" : "accepted") + "\n";
+  return out;
 }
 
 }  // namespace acon::image

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,19 @@ Result<StoredInput> store_layer_input(Repository& repo, const LayerInput& input,
                                       const LayerInputOptions& options,
                                       const ProgressFn& progress = {});
 
+// The command-line option naming each source ("--rootfs", "--tarball", "--oci", "--docker-save",
+// "--layer"), and back (nullopt for any other name).
+std::string_view layer_source_option(LayerSource source);
+std::optional<LayerSource> layer_source_for_option(std::string_view option);
+
+// What a progress bar says while an input is stored: "oci DIR", "docker-save FILE", or
+// "layer VALUE" for the single-layer sources.
+std::string layer_input_label(const LayerInput& input);
+
+// Entry mtime of rootfs layers when none is asked for: $SOURCE_DATE_EPOCH when set and not empty
+// (the reproducible-builds convention), else "0".
+std::string default_rootfs_mtime();
+
 // Options for rootfs layers: entry mtime as decimal seconds or "preserve" (keep the files'),
 // owner "UID:GID" or empty (keep the files'). Errors name --mtime / --owner.
 Result<layers::CreateOptions> rootfs_create_options(std::string_view mtime, std::string_view owner,
@@ -80,6 +94,21 @@ struct ManifestRequest {
 Result<Manifest> build_manifest(const ManifestRequest& request,
                                 const std::vector<std::string>& layer_refs,
                                 const std::optional<layers::ImageConfig>& config);
+
+// What build_image reports while it works.
+struct ImageBuildCallbacks {
+  // Before an input is stored: the progress callback for it (or none).
+  std::function<ProgressFn(const LayerInput&)> start;
+  // After an input is stored, before the next one starts.
+  std::function<void(const StoredInput&)> stored;
+};
+
+// acon-image create: stores every input in order (store_layer_input), then builds the manifest
+// for all their layers (build_manifest), with the image config of the last oci / docker_save
+// input. The first error ends it; inputs stored before it stay in the repository.
+Result<Manifest> build_image(Repository& repo, const std::vector<LayerInput>& inputs,
+                             const LayerInputOptions& options, const ManifestRequest& request,
+                             const ImageBuildCallbacks& callbacks = {});
 
 // Manifest text as acon-image writes it for editing: 4-space indented JSON and a newline.
 std::string pretty_manifest(const Manifest& manifest);
@@ -105,6 +134,22 @@ struct TestSigner {
   Certificate certificate;
 };
 Result<TestSigner> make_test_signer(const TestSignerRequest& request);
+
+// A private key file: PEM (PKCS#8 or traditional), else DER.
+Result<PrivateKey> parse_private_key_file(ByteView data);
+
+// What acon-image sign checks before signing, in order, each finding handed to `note`: every
+// manifest problem, as its message when signing_severity() makes it fatal and `force` is off,
+// else as "warning: MESSAGE"; then, unless a fatal problem stopped it, "warning: layer REF is
+// not in the repository" for each digest layer `repo` lacks. A fatal problem is
+// Errc::invalid_argument "not signed (fix the problems above or use --force)".
+Status review_for_signing(const Repository& repo, const Manifest& manifest, bool force,
+                          const NoteFn& note);
+
+// The Image ID a manifest file would get under `certificate`: its canonical form in `style`, as
+// sign_manifest_text signs it, or with no style its exact bytes.
+Result<ImageIdentity> manifest_file_identity(const Certificate& certificate, std::string_view bytes,
+                                             std::optional<CanonicalStyle> style);
 
 // Canonicalises manifest text (`parsed` is its parse) in `style`, checks the canonical bytes
 // still describe the same manifest (no number rounded), and signs them. The result is ready for

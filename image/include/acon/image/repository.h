@@ -48,6 +48,10 @@ Result<std::string> read_bounded_file(const std::filesystem::path& path, uint64_
 // A certificate in DER or PEM (PEM when the text holds "-----BEGIN").
 Result<Certificate> parse_certificate_file(ByteView data);
 
+// Outputs are not replaced unasked: Errc::invalid_argument "PATH exists (use --force to
+// overwrite)" when `path` exists and `overwrite` is off.
+Status refuse_existing(const std::filesystem::path& path, bool overwrite);
+
 // Writes a file atomically (a temporary name in the same directory, then rename).
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data,
                          unsigned mode = 0644);
@@ -95,6 +99,15 @@ class Repository {
   // An image given as a bundle directory path, an Image ID, "alg/digest", or a unique prefix (at
   // least 4 digits) of a manifest digest.
   Result<std::filesystem::path> find_bundle(const std::string& spec) const;
+  // find_bundle for each spec, and then read_bundle_dir, in order; the first error ends it.
+  Result<std::vector<std::filesystem::path>> find_bundles(
+      const std::vector<std::string>& specs) const;
+  Result<std::vector<Bundle>> read_bundles(const std::vector<std::string>& specs) const;
+
+  // Private keys are never stored in the repository: Errc::invalid_argument when `path`
+  // (existing or not; relative to the working directory) lies inside it once symlinks of its
+  // existing part are resolved.
+  Status check_private_key_path(const std::filesystem::path& path) const;
 
   // Signed manifests of the repository whose signatures hold, in listing order, with their
   // directories.
@@ -182,6 +195,9 @@ struct ImageSetCheck {
   bool rejected = false;
 };
 
+// The launch-policy modes named "acond" (acond_greedy), "spec" (spec_graph) or "both".
+Result<std::vector<PolicyMode>> policy_modes_named(std::string_view name);
+
 struct ImageSetOptions {
   std::vector<PolicyMode> modes = {PolicyMode::acond_greedy, PolicyMode::spec_graph};
   bool check_layers = true;
@@ -198,5 +214,9 @@ ImageSetCheck check_image_set(const Repository& repo, const std::vector<std::str
 
 // The JSON report of acon-image verify --json.
 Json image_set_report(const ImageSetCheck& check);
+
+// The text report of acon-image verify: per image its signature and manifest findings, then the
+// layer checks, the policy verdicts of each mode and "verdict: accepted|rejected".
+std::string image_set_text_report(const ImageSetCheck& check);
 
 }  // namespace acon::image
