@@ -204,17 +204,20 @@ Result<Bytes> sign_manifest(std::string_view manifest_bytes, const PrivateKey& k
 Status verify_manifest_signature(std::string_view manifest_bytes, ByteView signature,
                                  const Certificate& cert, CertProfile profile) {
   auto usable = manifest_signature_scheme(cert, profile);
-  if (!usable && profile == CertProfile::acond && !cert.public_key()) {
+  if (!usable && !cert.public_key()) {
     // acon's key floors (curves, RSA sizes, key types) are hardening, not acond's rule: acond
-    // verifies with any key OpenSSL reads. Say which of the two refuses.
-    auto alg = id_hash_for_certificate(cert, profile);
+    // verifies with any key OpenSSL reads. Say which of the two refuses (when acond's hash rule
+    // refuses the certificate, acond refuses it too and the profile's error stands).
+    auto alg = id_hash_for_certificate(cert, CertProfile::acond);
     if (alg) {
+      const char* profile_name = profile == CertProfile::acond ? "acond" : "aconcli";
       const std::string key = openssl_key_text(cert);
       const std::string why = cert.public_key().error().message;
       if (acond_signature_verifies(cert, *alg, manifest_bytes, signature))
         return make_error(Errc::unsupported,
-                          "acond would accept this signature; acon refuses it because its acond "
-                          "profile is stricter than acond about signer keys (" +
+                          std::string("acond would accept this signature; acon refuses it "
+                                      "because its ") +
+                              profile_name + " profile is stricter than acond about signer keys (" +
                               key + " with " + std::string(hash_name(*alg)) + ": " + why + ")");
       return make_error(Errc::verify_failed,
                         "manifest signature does not verify with certificate key " + key +

@@ -295,6 +295,15 @@ TEST_P(HardeningKeys, AcondWouldAcceptAconRefuses) {
             std::string::npos)
       << msg;
 
+  // The aconcli profile has the same key floors and says so in its own name.
+  r = verify_signed_manifest(doc_manifest(), sig, cert.der(), CertProfile::aconcli);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("acond would accept this signature; acon refuses it because "
+                                    "its aconcli profile is stricter than acond about signer keys",
+                                    0),
+            0u)
+      << r.error().message;
+
   // One altered manifest byte: acond refuses too, and the message says it is the signature.
   std::string altered = doc_manifest();
   altered[altered.size() / 2] ^= 1;
