@@ -10,6 +10,8 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <optional>
+#include <vector>
 
 namespace acon {
 namespace {
@@ -72,6 +74,80 @@ int next_pem_block(BIO* bio, std::initializer_list<std::string_view> names, Byte
     OPENSSL_free(data);
     if (match) return 1;
   }
+}
+
+// The first place where `der` (one complete TLV, already parsed by OpenSSL) breaks DER's length
+// and string-form rules: an indefinite length, a long-form or zero-padded length where a shorter
+// form exists, or a constructed encoding of a universal string type. OpenSSL's d2i takes all of
+// these (BER) and re-encodes them as DER, so without this check one certificate could arrive as
+// several byte strings, each with its own hash. Iterative, so hostile nesting cannot exhaust the
+// stack.
+std::optional<std::string> find_non_der(ByteView der) {
+  constexpr size_t kMaxDepth = 64;  // X.509 nests about 10 levels
+  std::vector<size_t> ends = {der.size()};
+  size_t pos = 0;
+  auto at = [](size_t offset, std::string what) {
+    return what + " at offset " + std::to_string(offset);
+  };
+  for (;;) {
+    while (ends.size() > 1 && pos == ends.back()) ends.pop_back();
+    if (pos == ends.back()) return std::nullopt;
+    const size_t end = ends.back();
+    const size_t start = pos;
+    const uint8_t tag = der[pos++];
+    if ((tag & 0x1f) == 0x1f) {  // high tag number: base-128, no leading 0x80, value >= 31
+      if (pos >= end || der[pos] == 0x80) return at(start, "non-minimal tag number");
+      uint64_t number = 0;
+      while (pos < end && (der[pos] & 0x80) != 0 && number < (uint64_t{1} << 56))
+        number = (number << 7) | (der[pos++] & 0x7f);
+      if (pos >= end) return at(start, "truncated tag");
+      number = (number << 7) | der[pos++];
+      if (number < 31) return at(start, "high-tag-number form for a tag below 31");
+    }
+    if (pos >= end) return at(start, "truncated length");
+    const uint8_t first = der[pos++];
+    size_t length = first;
+    if (first == 0x80) return at(start, "indefinite length (BER)");
+    if (first > 0x80) {
+      const size_t n = first & 0x7f;
+      if (n > sizeof(size_t) || n > end - pos) return at(start, "unusable length");
+      if (der[pos] == 0) return at(start, "length with a leading zero octet (BER)");
+      length = 0;
+      for (size_t i = 0; i < n; ++i) length = (length << 8) | der[pos++];
+      if (length < 0x80) return at(start, "long-form length below 128 (BER)");
+    }
+    if (length > end - pos) return at(start, "length past the end of its container");
+    const bool constructed = (tag & 0x20) != 0;
+    const bool universal = (tag & 0xc0) == 0;
+    if (constructed && universal && (tag & 0x1f) != 0x10 && (tag & 0x1f) != 0x11)
+      return at(start, "constructed string encoding (BER)");
+    if (constructed) {
+      if (ends.size() > kMaxDepth) return at(start, "nesting deeper than 64 levels");
+      ends.push_back(pos + length);
+    } else {
+      pos += length;
+    }
+  }
+}
+
+// OpenSSL's DER re-encoding of `der`, with the signed part (tbsCertificate) re-encoded from its
+// fields rather than copied from the cached input.
+Bytes reencode_certificate(ByteView der) {
+  const unsigned char* p = der.data();
+  ossl::X509Ptr copy(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!copy || i2d_re_X509_tbs(copy.get(), nullptr) <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  int len = i2d_X509(copy.get(), nullptr);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  Bytes out(static_cast<size_t>(len));
+  unsigned char* q = out.data();
+  i2d_X509(copy.get(), &q);
+  return out;
 }
 
 }  // namespace
@@ -173,7 +249,23 @@ Result<Certificate> Certificate::from_der(ByteView der) {
   if (p != der.data() + der.size())
     return parse_error("x509: trailing bytes after certificate at offset " +
                        std::to_string(p - der.data()));
-  return Certificate(std::move(cert));
+  // Identities (Signer IDs, pinned roots) hash the bytes as given, so only the one encoding a
+  // certificate has may be accepted: BER lengths re-encode to other bytes for the same
+  // certificate.
+  std::optional<std::string> fault = find_non_der(der);
+  if (!fault) {
+    Bytes again = reencode_certificate(der);
+    if (!std::equal(again.begin(), again.end(), der.begin(), der.end())) {
+      auto diff = std::mismatch(again.begin(), again.end(), der.begin(), der.end());
+      fault =
+          "an encoding DER does not allow at offset " + std::to_string(diff.second - der.begin());
+    }
+  }
+  if (fault)
+    return parse_error("x509: certificate is not DER (" + *fault +
+                       "): its DER re-encoding differs from the input, so the same certificate "
+                       "would have two byte strings and two identities; re-encode it as DER");
+  return Certificate(std::move(cert), std::make_shared<const Bytes>(der.begin(), der.end()));
 }
 
 Result<Certificate> Certificate::from_pem(std::string_view pem) {
@@ -201,14 +293,7 @@ Result<std::vector<Certificate>> Certificate::all_from_pem(std::string_view pem)
   return out;
 }
 
-Bytes Certificate::der() const {
-  int len = i2d_X509(cert_.get(), nullptr);
-  if (len <= 0) return {};
-  Bytes out(static_cast<size_t>(len));
-  unsigned char* p = out.data();
-  i2d_X509(cert_.get(), &p);
-  return out;
-}
+Bytes Certificate::der() const { return *der_; }
 
 std::string Certificate::to_pem() const {
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));

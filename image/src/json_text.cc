@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <system_error>
 
 #include "acon/common/utf8.h"
@@ -21,7 +22,12 @@ namespace {
 // writers' pieces come from common (utf8.h, json.h).
 class Reader {
  public:
-  explicit Reader(std::string_view text) : text_(text) {}
+  // skip_deep: values nested deeper than kMaxManifestDepth are checked as JSON but not kept
+  // (null stands in for them), and the offset of the first is in deep_at().
+  explicit Reader(std::string_view text, bool skip_deep = false)
+      : text_(text), skip_deep_(skip_deep) {}
+
+  std::optional<size_t> deep_at() const { return deep_at_; }
 
   Result<Json> document() {
     skip_ws();
@@ -57,6 +63,11 @@ class Reader {
 
   Status read_value(Json& out, size_t depth) {
     if (at_end()) return fail("unexpected end of input, expected a value");
+    if (skip_deep_ && depth + 1 > kMaxManifestDepth && (peek() == '{' || peek() == '[')) {
+      if (!deep_at_) deep_at_ = pos_;
+      out = nullptr;
+      return skip_nested();
+    }
     switch (peek()) {
       case '{':
         return read_object(out, depth + 1);
@@ -155,6 +166,54 @@ class Reader {
       out.push_back(std::move(value));
       return {};
     });
+  }
+
+  // Checks the object or array at pos_ as JSON without keeping it or recursing (its nesting is
+  // only bounded by the input), as serde_json's ignore_value skips a member it does not know.
+  Status skip_nested() {
+    std::string closers;  // the brackets still open, innermost last
+    bool need_item = true;
+    bool allow_close = true;
+    closers.push_back(peek() == '{' ? '}' : ']');
+    ++pos_;
+    for (;;) {
+      skip_ws();
+      if (at_end()) return fail("unexpected end of input in a nested value");
+      if (need_item && allow_close && peek() == closers.back()) need_item = false;
+      if (need_item) {
+        if (closers.back() == '}') {
+          if (peek() != '"') return fail("expected a member name");
+          std::string key;
+          ACON_CHECK(read_string(key));
+          skip_ws();
+          if (at_end() || peek() != ':') return fail("expected ':' after member name");
+          ++pos_;
+          skip_ws();
+          if (at_end()) return fail("unexpected end of input, expected a value");
+        }
+        if (peek() == '{' || peek() == '[') {
+          closers.push_back(peek() == '{' ? '}' : ']');
+          ++pos_;
+          allow_close = true;
+          continue;
+        }
+        Json scalar;
+        ACON_CHECK(read_value(scalar, 0));  // a scalar here: no recursion
+        need_item = false;
+        continue;
+      }
+      if (peek() == ',') {
+        ++pos_;
+        need_item = true;
+        allow_close = false;
+        continue;
+      }
+      if (peek() != closers.back())
+        return fail(std::string("expected ',' or '") + closers.back() + "' in a nested value");
+      ++pos_;
+      closers.pop_back();
+      if (closers.empty()) return {};
+    }
   }
 
   Result<uint32_t> read_hex4() {
@@ -324,6 +383,8 @@ class Reader {
 
   std::string_view text_;
   size_t pos_ = 0;
+  bool skip_deep_ = false;
+  std::optional<size_t> deep_at_;
 };
 
 // Go 1.21 encoding/json (HTML-safe by default): only \" \\ \n \r \t have short escapes.
@@ -401,6 +462,12 @@ const JsonTextFormat& format_of(CanonicalStyle style) {
 }  // namespace
 
 Result<Json> read_json(std::string_view text) { return Reader(text).document(); }
+
+Result<JsonSkippingDeep> read_json_skipping_deep(std::string_view text) {
+  Reader reader(text, true);
+  ACON_TRY(Json value, reader.document());
+  return JsonSkippingDeep{std::move(value), reader.deep_at()};
+}
 
 std::string jq_number(double value) {
   if (std::isnan(value)) return "null";

@@ -8,6 +8,7 @@
 // a signer can give such text one meaning.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,12 +18,26 @@
 
 namespace acon::image::detail {
 
-// serde_json's recursion limit: 128 levels fail, 127 are fine.
+// serde_json's recursion limit for the values it deserialises: 128 levels fail, 127 are fine.
+// Values under keys acond does not know are skipped by serde_json with no depth limit at all;
+// acon keeps the 127-level limit for them too (deliberate strictness: parse_manifest says so,
+// docs/acon-manifest.md lists it).
 inline constexpr size_t kMaxManifestDepth = 127;
 
 // Parses one JSON text (surrounding JSON whitespace allowed). Errors name the byte offset:
-// "json at offset 17: expected ':' after member name".
+// "json at offset 17: expected ':' after member name". Nesting deeper than kMaxManifestDepth is
+// an error.
 Result<Json> read_json(std::string_view text);
+
+// read_json, except that a value nested deeper than kMaxManifestDepth is checked as JSON without
+// recursion and replaced by null, and the offset of the first such value is returned, so that
+// the manifest parser can tell whether acond (which skips unknown members without a limit) would
+// load the text.
+struct JsonSkippingDeep {
+  Json value;
+  std::optional<size_t> deep_at;
+};
+Result<JsonSkippingDeep> read_json_skipping_deep(std::string_view text);
 
 // Writes `value` canonically in the given style (see CanonicalStyle).
 Result<std::string> write_canonical(const Json& value, CanonicalStyle style);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <span>
 
 #include "acon/image/policy.h"
 #include "json_text.h"
@@ -115,29 +116,59 @@ const Json* member(const Json& object, std::string_view key) {
 
 Error missing(const std::string& field) { return field_error(field, "missing required field"); }
 
-Result<Aliases> get_aliases(const Json& v) {
-  const std::string field = "manifest.aliases";
-  if (!v.is_object())
+// The fields of acond's serde structs in declaration order (acond/src/image.rs).
+constexpr std::string_view kManifestFields[] = {
+    "aconSpecVersion", "layers",       "aliases", "entrypoint", "env",
+    "workingDir",      "uids",         "logFDs",  "writableFS", "noRestart",
+    "signals",         "maxInstances", "policy"};
+constexpr std::string_view kAliasFields[] = {"contents", "self"};
+constexpr std::string_view kPolicyFields[] = {"accepts", "rejectUnaccepted"};
+
+// The object for a struct-typed value. serde (derive) also fills a struct from a JSON array, in
+// field order, with a missing trailing element taking the field's default (or failing for a
+// required field) and more elements than fields refused; such an array is turned into the object
+// acond would see, and `array_form` records the first field where that happened so that
+// parse_manifest can refuse the manifest saying acond would load it. `storage` holds the object.
+Result<const Json*> struct_members(const Json& v, std::span<const std::string_view> fields,
+                                   const std::string& field, Json& storage,
+                                   std::string& array_form) {
+  if (v.is_object()) return &v;
+  if (!v.is_array())
     return field_error(field, std::string("expected an object, got ") + type_name(v));
+  if (v.size() > fields.size())
+    return field_error(field, "expected an object, got an array of " + std::to_string(v.size()) +
+                                  " elements, which acond refuses too (serde reads this struct "
+                                  "from an array of at most " +
+                                  std::to_string(fields.size()) + ")");
+  storage = Json::object();
+  for (size_t i = 0; i < v.size(); ++i) storage[std::string(fields[i])] = v[i];
+  if (array_form.empty()) array_form = field;
+  return &storage;
+}
+
+Result<Aliases> get_aliases(const Json& v, std::string& array_form) {
+  const std::string field = "manifest.aliases";
+  Json storage;
+  ACON_TRY(const Json* object, struct_members(v, kAliasFields, field, storage, array_form));
   Aliases out;
-  if (const Json* c = member(v, "contents")) {
+  if (const Json* c = member(*object, "contents")) {
     ACON_TRY(out.contents, get_string_lists(*c, field + ".contents"));
   }
-  if (const Json* s = member(v, "self")) {
+  if (const Json* s = member(*object, "self")) {
     ACON_TRY(out.self, get_string_lists(*s, field + ".self"));
   }
   return out;
 }
 
-Result<LaunchPolicy> get_policy(const Json& v) {
+Result<LaunchPolicy> get_policy(const Json& v, std::string& array_form) {
   const std::string field = "manifest.policy";
-  if (!v.is_object())
-    return field_error(field, std::string("expected an object, got ") + type_name(v));
+  Json storage;
+  ACON_TRY(const Json* object, struct_members(v, kPolicyFields, field, storage, array_form));
   LaunchPolicy out;
-  if (const Json* a = member(v, "accepts")) {
+  if (const Json* a = member(*object, "accepts")) {
     ACON_TRY(out.accepts, get_strings(*a, field + ".accepts"));
   }
-  if (const Json* r = member(v, "rejectUnaccepted")) {
+  if (const Json* r = member(*object, "rejectUnaccepted")) {
     ACON_TRY(out.reject_unaccepted, get_bool(*r, field + ".rejectUnaccepted"));
   }
   return out;
@@ -193,11 +224,13 @@ const std::vector<std::string>& Manifest::env_or_default() const { return env ? 
 const std::vector<uint32_t>& Manifest::uids_or_default() const { return uids ? *uids : kNoU32; }
 
 Result<Manifest> parse_manifest(std::string_view bytes) {
-  auto parsed = detail::read_json(bytes);
+  auto parsed = detail::read_json_skipping_deep(bytes);
   if (!parsed) return parsed.error().wrap("manifest");
-  const Json& root = *parsed;
-  if (!root.is_object())
-    return field_error("manifest", std::string("expected an object, got ") + type_name(root));
+  std::string array_form;  // the first struct given as an array
+  Json root_storage;
+  ACON_TRY(const Json* root_object,
+           struct_members(parsed->value, kManifestFields, "manifest", root_storage, array_form));
+  const Json& root = *root_object;
 
   Manifest m;
   const std::string p = "manifest.";
@@ -212,7 +245,7 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
   }
   const Json* aliases = member(root, "aliases");
   if (!aliases) return missing(p + "aliases");
-  ACON_TRY(m.aliases, get_aliases(*aliases));
+  ACON_TRY(m.aliases, get_aliases(*aliases, array_form));
   if (const Json* v = member(root, "entrypoint")) {
     ACON_TRY(m.entrypoint, get_strings(*v, p + "entrypoint"));
   }
@@ -249,8 +282,25 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
   }
   const Json* policy = member(root, "policy");
   if (!policy) return missing(p + "policy");
-  ACON_TRY(m.policy, get_policy(*policy));
+  ACON_TRY(m.policy, get_policy(*policy, array_form));
 
+  // acond would load everything that reached this point. Two forms it loads are refused on
+  // purpose (docs/acon-manifest.md, "Stricter than acond"): the verdict says so.
+  if (parsed->deep_at)
+    return make_error(
+        Errc::parse,
+        "manifest: json at offset " + std::to_string(*parsed->deep_at) +
+            ": acond would load this; acon refuses it because a value under a key acond ignores "
+            "is nested deeper than " +
+            std::to_string(detail::kMaxManifestDepth) +
+            " levels (serde_json skips unknown members without a depth limit; acon reads every "
+            "value with serde_json's 127-level limit, so jq and other readers can hold it too)");
+  if (!array_form.empty())
+    return field_error(array_form,
+                       "acond would load this; acon refuses it because it is a JSON array where "
+                       "the manifest format has an object (serde fills a struct from an array "
+                       "in field order, but the array has no member names, so jq -cS, aconcli "
+                       "and the ACON spec read a different document)");
   for (auto it = root.begin(); it != root.end(); ++it)
     if (!known_keys().contains(it.key())) m.unknown[it.key()] = it.value();
   m.raw = std::string(bytes);

@@ -1,10 +1,16 @@
 #include "acon/image/signature.h"
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
+
+#include "acon/common/ossl.h"
 
 namespace acon::image {
 
@@ -45,6 +51,41 @@ std::string key_description(const PublicKey& key) {
       return "Ed25519";
   }
   return "unknown key";
+}
+
+// What acond's verify_signature() answers for this certificate, signature and bytes: rust-openssl's
+// Verifier::new(digest, key) and verify_oneshot, i.e. EVP_DigestVerifyInit with the digest named
+// by signatureAlgorithm and whatever key OpenSSL reads from the certificate, then
+// EVP_DigestVerify. Used only to word acon's own refusals of keys acond takes.
+bool acond_signature_verifies(const Certificate& cert, HashAlg alg, std::string_view bytes,
+                              ByteView signature) {
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  const EVP_MD* md = alg == HashAlg::sha256   ? EVP_sha256()
+                     : alg == HashAlg::sha384 ? EVP_sha384()
+                                              : EVP_sha512();
+  std::unique_ptr<EVP_MD_CTX, ossl::Deleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+  const bool ok =
+      key != nullptr && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                       reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+// The subject key as OpenSSL names its type ("DSA", "EC secp256k1", "RSA-1024", "RSA-PSS-2048").
+std::string openssl_key_text(const Certificate& cert) {
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  ERR_clear_error();
+  if (key == nullptr) return "unreadable";
+  const char* type = EVP_PKEY_get0_type_name(key);
+  std::string text = type != nullptr ? type : "unknown";
+  char group[64] = {};
+  size_t len = 0;
+  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+                                                                 group, sizeof group, &len) == 1)
+    return text + " " + group;
+  ERR_clear_error();
+  return text + "-" + std::to_string(EVP_PKEY_get_bits(key));
 }
 
 Result<Certificate> parse_certificate(ByteView der) {
@@ -162,7 +203,31 @@ Result<Bytes> sign_manifest(std::string_view manifest_bytes, const PrivateKey& k
 
 Status verify_manifest_signature(std::string_view manifest_bytes, ByteView signature,
                                  const Certificate& cert, CertProfile profile) {
-  ACON_TRY(SigScheme scheme, manifest_signature_scheme(cert, profile));
+  auto usable = manifest_signature_scheme(cert, profile);
+  if (!usable && !cert.public_key()) {
+    // acon's key floors (curves, RSA sizes, key types) are hardening, not acond's rule: acond
+    // verifies with any key OpenSSL reads. Say which of the two refuses (when acond's hash rule
+    // refuses the certificate, acond refuses it too and the profile's error stands).
+    auto alg = id_hash_for_certificate(cert, CertProfile::acond);
+    if (alg) {
+      const char* profile_name = profile == CertProfile::acond ? "acond" : "aconcli";
+      const std::string key = openssl_key_text(cert);
+      const std::string why = cert.public_key().error().message;
+      if (acond_signature_verifies(cert, *alg, manifest_bytes, signature))
+        return make_error(Errc::unsupported,
+                          std::string("acond would accept this signature; acon refuses it "
+                                      "because its ") +
+                              profile_name + " profile is stricter than acond about signer keys (" +
+                              key + " with " + std::string(hash_name(*alg)) + ": " + why + ")");
+      return make_error(Errc::verify_failed,
+                        "manifest signature does not verify with certificate key " + key +
+                            " with " + std::string(hash_name(*alg)) +
+                            ", so acond refuses it too (acon would also refuse the key: " + why +
+                            ")");
+    }
+  }
+  if (!usable) return usable.error();
+  const SigScheme scheme = *usable;
   ACON_TRY(PublicKey key, cert.public_key());
   auto st = verify(key, scheme, as_bytes(manifest_bytes), signature, EcdsaEncoding::der);
   if (st) return {};

@@ -1,6 +1,7 @@
 #include "acon/common/x509.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 
 #include <chrono>
 #include <optional>
@@ -140,6 +141,94 @@ TEST(X509Parse, TrailingBytesInsidePemBlockAreParseError) {
   EXPECT_EQ(code_of(Certificate::all_from_pem(read_data("x509/root.pem") +
                                               to_pem("CERTIFICATE", trailing))),
             Errc::parse);
+}
+
+// BER variants of Intel's SGX Root CA (a real certificate): OpenSSL's d2i_X509 takes each of
+// them and re-encodes it as the DER original, so they would be one certificate with several byte
+// strings and several Signer IDs. from_der refuses them, saying why.
+class X509BerVariants : public ::testing::Test {
+ protected:
+  // Intel's root is "30 82 02 8f | 30 82 02 34 <tbs> | <signatureAlgorithm> <signature>".
+  void SetUp() override {
+    der_ = read_data_bytes("x509/intel_sgx_root_ca.der");
+    ASSERT_EQ(hex_encode(ByteView(der_).first(8)), "3082028f30820234");
+  }
+  // The outer SEQUENCE's contents (everything after its 4-byte header).
+  Bytes body() const { return Bytes(der_.begin() + 4, der_.end()); }
+  Bytes tbs_contents() const { return Bytes(der_.begin() + 8, der_.begin() + 8 + 0x234); }
+  Bytes after_tbs() const { return Bytes(der_.begin() + 8 + 0x234, der_.end()); }
+  static Bytes cat(std::initializer_list<ByteView> parts) {
+    Bytes out;
+    for (ByteView p : parts) append(out, p);
+    return out;
+  }
+  // The variant parses with OpenSSL alone, re-encodes to the DER original, and from_der refuses
+  // it as non-DER.
+  void expect_refused(const Bytes& ber, std::string_view why) {
+    const unsigned char* p = ber.data();
+    X509* raw = d2i_X509(nullptr, &p, static_cast<long>(ber.size()));
+    ASSERT_NE(raw, nullptr) << "OpenSSL does not take this variant: " << why;
+    EXPECT_EQ(p, ber.data() + ber.size());
+    if (why != "inner") {
+      int len = i2d_X509(raw, nullptr);
+      Bytes again(static_cast<size_t>(len));
+      unsigned char* q = again.data();
+      i2d_X509(raw, &q);
+      EXPECT_EQ(again, der_) << why;
+    }
+    X509_free(raw);
+    auto r = Certificate::from_der(ber);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_EQ(r.error().code, Errc::parse);
+    EXPECT_NE(r.error().message.find("x509: certificate is not DER ("), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("its DER re-encoding differs from the input"),
+              std::string::npos)
+        << r.error().message;
+    auto from_pem = Certificate::from_pem(to_pem("CERTIFICATE", ber));
+    EXPECT_FALSE(from_pem.ok()) << why;
+  }
+  Bytes der_;
+};
+
+TEST_F(X509BerVariants, DerOriginalIsKeptByteForByte) {
+  auto cert = Certificate::from_der(der_);
+  ASSERT_TRUE(cert.ok()) << cert.error().to_string();
+  EXPECT_EQ(cert->der(), der_);
+}
+
+TEST_F(X509BerVariants, OuterSequenceLongFormLengths) {
+  expect_refused(cat({unhex("308300028f"), body()}), "30 83 00 LL LL");
+  expect_refused(cat({unhex("30840000028f"), body()}), "30 84 00 00 LL LL");
+  auto r = Certificate::from_der(cat({unhex("308300028f"), body()}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("length with a leading zero octet (BER) at offset 0"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(X509BerVariants, OuterSequenceIndefiniteLength) {
+  expect_refused(cat({unhex("3080"), body(), unhex("0000")}), "30 80 ... 00 00");
+  auto r = Certificate::from_der(cat({unhex("3080"), body(), unhex("0000")}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("indefinite length (BER) at offset 0"), std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(X509BerVariants, InnerNonMinimalLengths) {
+  // tbsCertificate with a 3-byte length: the outer SEQUENCE grows by one byte.
+  expect_refused(cat({unhex("30820290"), unhex("3083000234"), tbs_contents(), after_tbs()}),
+                 "inner");
+  // The version field [0] with a long-form length below 128 inside tbsCertificate (the
+  // signature no longer covers these bytes, but parsing does not check it).
+  Bytes tbs = tbs_contents();
+  ASSERT_EQ(hex_encode(ByteView(tbs).first(5)), "a003020102");
+  Bytes inner = cat({unhex("a08103"), ByteView(tbs).subspan(2)});
+  auto r = Certificate::from_der(cat({unhex("30820290"), unhex("30820235"), inner, after_tbs()}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("long-form length below 128 (BER) at offset 8"),
+            std::string::npos)
+      << r.error().message;
 }
 
 TEST(X509Parse, MalformedDerIsParseError) {

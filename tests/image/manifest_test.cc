@@ -134,9 +134,9 @@ TEST(ManifestParse, TypesAndRangesAreStrict) {
       parse_error(
           R"({"aliases":{},"workingDir":"/","signals":[],"policy":{"rejectUnaccepted":"yes"}})"),
       "manifest.policy.rejectUnaccepted: expected a boolean, got a string");
-  EXPECT_EQ(parse_error(R"({"aliases":[],"workingDir":"/","signals":[],"policy":{}})"),
-            "manifest.aliases: expected an object, got an array");
-  EXPECT_EQ(parse_error("[]"), "manifest: expected an object, got an array");
+  EXPECT_EQ(parse_error(R"({"aliases":"x","workingDir":"/","signals":[],"policy":{}})"),
+            "manifest.aliases: expected an object, got a string");
+  EXPECT_EQ(parse_error("7"), "manifest: expected an object, got an integer");
   // aconSpecVersion is a Vec<u32> in acond: any length parses (validation wants two).
   EXPECT_TRUE(parse_manifest(with(R"("aconSpecVersion":[1,0,7])")).ok());
 }
@@ -157,8 +157,84 @@ TEST(ManifestParse, JsonSyntaxErrorsNameTheOffset) {
   std::string deep(127, '[');
   deep += std::string(127, ']');
   EXPECT_TRUE(parse_manifest(with("\"d\":" + deep.substr(1, 252))).ok());
-  std::string too_deep = "\"d\":" + std::string(127, '[') + std::string(127, ']');
-  EXPECT_NE(parse_error(with(too_deep)).find("nesting deeper"), std::string::npos);
+}
+
+// ---- Forms acond loads and acon refuses on purpose (docs/acon-manifest.md) ------------------
+
+constexpr std::string_view kAcondWouldLoad = "acond would load this; acon refuses it because ";
+
+// serde fills a struct from a JSON array in field order (missing trailing fields take their
+// defaults): acond loads these manifests, acon refuses them and says so.
+TEST(ManifestAcondForms, StructsAsArraysAreRefusedAsDeliberateStrictness) {
+  const std::string array_reason =
+      std::string(kAcondWouldLoad) + "it is a JSON array where the manifest format has an object";
+  auto expect_array_refusal = [&](std::string_view text, std::string_view field) {
+    std::string e = parse_error(text);
+    EXPECT_EQ(e.rfind(std::string(field) + ": " + array_reason, 0), 0u) << text << "\n" << e;
+  };
+  expect_array_refusal(
+      R"({"aliases":{},"workingDir":"/","signals":[],"policy":[["sha384/*/abc"],true]})",
+      "manifest.policy");
+  expect_array_refusal(R"({"aliases":{},"workingDir":"/","signals":[],"policy":[]})",
+                       "manifest.policy");
+  expect_array_refusal(R"({"aliases":[],"workingDir":"/","signals":[],"policy":{}})",
+                       "manifest.aliases");
+  expect_array_refusal(R"({"aliases":[{"sha384/ab":["A"]}],"workingDir":"/","signals":[],)"
+                       R"("policy":{}})",
+                       "manifest.aliases");
+  // A whole manifest as a 13-element array, in acond's field order (aliases as an array too:
+  // the first array met is named).
+  expect_array_refusal(
+      R"([[1,0],[],[],["/bin/app"],[],"/",[],[],false,false,[15],1,{"accepts":[]}])", "manifest");
+  // An empty struct body gives the same model as an empty object, so acond loads it.
+  expect_array_refusal(R"([[1,0],[],{},[],[],"/",[],[],false,false,[],0,[[],false]])", "manifest");
+
+  // What acond refuses in array form is refused without the note: more elements than fields,
+  // a missing required field, a wrong type by position.
+  std::string e =
+      parse_error(R"({"aliases":{},"workingDir":"/","signals":[],"policy":[[],true,1]})");
+  EXPECT_EQ(e,
+            "manifest.policy: expected an object, got an array of 3 elements, which acond "
+            "refuses too (serde reads this struct from an array of at most 2)");
+  EXPECT_EQ(parse_error(R"([[1,0],[],{},[],[],"/",[],[],false,false,[],0])"),
+            "manifest.policy: missing required field");
+  EXPECT_EQ(parse_error("[]"), "manifest.aliases: missing required field");
+  EXPECT_EQ(parse_error(R"({"aliases":{},"workingDir":"/","signals":[],"policy":[true]})"),
+            "manifest.policy.accepts: expected an array, got a boolean");
+  EXPECT_EQ(parse_error(R"([[1,0],[],{},[],[],"/",[],[],false,false,[],-1,{}])"),
+            "manifest.maxInstances: expected u64, got -1 (out of range)");
+}
+
+// serde_json skips a member acond does not know without a depth limit; acon keeps the limit.
+TEST(ManifestAcondForms, DeepValuesUnderUnknownKeysAreRefusedAsDeliberateStrictness) {
+  // 127 levels: the manifest object is level 1, so "d" may hold 126.
+  EXPECT_TRUE(parse_manifest(with("\"d\":" + std::string(126, '[') + std::string(126, ']'))).ok());
+  for (size_t levels : {127, 128, 5000, 200000}) {
+    std::string deep = "\"d\":" + std::string(levels, '[') + std::string(levels, ']');
+    std::string e = parse_error(with(deep));
+    EXPECT_NE(e.find(std::string(kAcondWouldLoad) +
+                     "a value under a key acond ignores is nested deeper than 127 levels"),
+              std::string::npos)
+        << levels << ": " << e;
+    EXPECT_EQ(e.rfind("manifest: json at offset 186: ", 0), 0u) << e;  // the 127th '['
+  }
+  // Objects and scalars inside the deep value are checked as JSON all the same.
+  std::string objects = "\"d\":";
+  for (int i = 0; i < 200; ++i) objects += R"({"k":[1,"s",)";
+  objects += "null";
+  for (int i = 0; i < 200; ++i) objects += "]}";
+  EXPECT_NE(parse_error(with(objects)).find(kAcondWouldLoad), std::string::npos);
+  std::string broken = "\"d\":" + std::string(200, '[') + "1," + std::string(200, ']');
+  EXPECT_EQ(parse_error(with(broken)).find(kAcondWouldLoad), std::string::npos);
+  std::string unclosed =
+      std::string(kMinimal.substr(0, kMinimal.size() - 1)) + ",\"d\":" + std::string(200, '[');
+  EXPECT_NE(parse_error(unclosed).find("unexpected end of input"), std::string::npos);
+  EXPECT_NE(
+      parse_error(with("\"d\":" + std::string(200, '[') + "}")).find("unexpected character '}'"),
+      std::string::npos);
+  // Under a known key the nesting is a type error first, which acond refuses too.
+  std::string known = "\"layers\":" + std::string(200, '[') + std::string(200, ']');
+  EXPECT_EQ(parse_error(with(known)), "manifest.layers[0]: expected a string, got an array");
 }
 
 // ---- Validation ----------------------------------------------------------------------------

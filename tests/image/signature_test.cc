@@ -260,5 +260,92 @@ TEST(Signature, VerifySignedManifestOrderOfChecks) {
   EXPECT_EQ(r.error().code, Errc::verify_failed);
 }
 
+// Keys acond verifies with but acon's acond profile refuses (tests/data/acon/make_hardening.sh):
+// the refusal names itself as acon's hardening when acond would accept the signature, and as a
+// bad signature (acond's decision too) when it would not.
+struct HardeningCase {
+  const char* name;
+  const char* key_text;  // as the message names the key
+  HashAlg hash;
+};
+
+class HardeningKeys : public ::testing::TestWithParam<HardeningCase> {};
+
+TEST_P(HardeningKeys, AcondWouldAcceptAconRefuses) {
+  const HardeningCase& c = GetParam();
+  const std::string base = std::string("acon/hardening/") + c.name;
+  Certificate cert = cert_from(base + ".cert.der");
+  const Bytes sig = read_data_bytes(base + ".manifest.sig");
+  // acond's identity is still computable: the hash comes from signatureAlgorithm's name.
+  auto id = image_identity(cert, doc_manifest(), CertProfile::acond);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->hash, c.hash);
+  EXPECT_FALSE(cert.public_key().ok());
+
+  auto r = verify_signed_manifest(doc_manifest(), sig, cert.der(), CertProfile::acond);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::unsupported);
+  const std::string& msg = r.error().message;
+  EXPECT_EQ(msg.rfind("acond would accept this signature; acon refuses it because its acond "
+                      "profile is stricter than acond about signer keys (",
+                      0),
+            0u)
+      << msg;
+  EXPECT_NE(msg.find(std::string(c.key_text) + " with " + std::string(hash_name(c.hash))),
+            std::string::npos)
+      << msg;
+
+  // The aconcli profile has the same key floors and says so in its own name.
+  r = verify_signed_manifest(doc_manifest(), sig, cert.der(), CertProfile::aconcli);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("acond would accept this signature; acon refuses it because "
+                                    "its aconcli profile is stricter than acond about signer keys",
+                                    0),
+            0u)
+      << r.error().message;
+
+  // One altered manifest byte: acond refuses too, and the message says it is the signature.
+  std::string altered = doc_manifest();
+  altered[altered.size() / 2] ^= 1;
+  r = verify_signed_manifest(altered, sig, cert.der(), CertProfile::acond);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::verify_failed);
+  EXPECT_NE(r.error().message.find("so acond refuses it too"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().message.find("acond would accept"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Signature, HardeningKeys,
+    ::testing::Values(HardeningCase{"dsa2048", "DSA-2048", HashAlg::sha256},
+                      HardeningCase{"secp256k1", "EC secp256k1", HashAlg::sha256},
+                      HardeningCase{"brainpoolp384r1", "EC brainpoolP384r1", HashAlg::sha384},
+                      HardeningCase{"rsa1024", "RSA-1024", HashAlg::sha256},
+                      HardeningCase{"rsapss_key", "RSA-PSS-2048", HashAlg::sha384}),
+    [](const auto& test_info) { return std::string(test_info.param.name); });
+
+// A certificate in BER (the doc example's outer SEQUENCE with a non-minimal length) would have
+// its own Signer ID in acond, which hashes the bytes it receives; acon refuses it rather than
+// hash bytes other than the ones given.
+TEST(Identity, BerCertificateIsRefusedNotReencoded) {
+  Bytes der = read_data_bytes("acon/doc-example/cert.der");
+  ASSERT_GE(der.size(), 4u);
+  ASSERT_EQ(der[0], 0x30);
+  ASSERT_EQ(der[1], 0x82);
+  Bytes ber = {0x30, 0x83, 0x00, der[2], der[3]};
+  ber.insert(ber.end(), der.begin() + 4, der.end());
+  auto r = verify_signed_manifest(doc_manifest(), Bytes(8, 0), ber, CertProfile::acond);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::parse);
+  EXPECT_NE(r.error().message.find("Invalid certificate: not an X.509 DER certificate (x509: "
+                                   "certificate is not DER ("),
+            std::string::npos)
+      << r.error().message;
+  // The DER original's Signer ID is the hash of exactly its bytes.
+  Certificate cert = cert_from("acon/doc-example/cert.der");
+  EXPECT_EQ(signer_id(cert).value(), std::string("sha384/") + kDocSignerDigest);
+  EXPECT_EQ(hex_encode(digest(HashAlg::sha384, der).value()), kDocSignerDigest);
+}
+
 }  // namespace
 }  // namespace acon::image

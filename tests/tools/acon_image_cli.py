@@ -561,5 +561,69 @@ class VendorLayers(ImageTestCase):
         self.assertIn(".acon/blobs/sha384/" + vendor_layer.split("/")[1] + ".tar", names)
 
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+
+
+class AcondDifferences(ImageTestCase):
+    """Verdicts where acon is stricter than acond say so (docs/acon-manifest.md 1.2 and 3)."""
+
+    def bundle(self, name, manifest, signature, cert):
+        d = self.path(name)
+        os.makedirs(d)
+        for file, data in (("acon.json", manifest), ("signature", signature), ("signer.cer", cert)):
+            with open(os.path.join(d, file), "wb") as f:
+                f.write(data)
+        return d
+
+    def openssl_sign(self, key, data):
+        p = subprocess.run(["openssl", "dgst", "-sha384", "-sign", key], input=data,
+                           capture_output=True, check=True)
+        return p.stdout
+
+    def test_hardening_key_is_acon_refusal_not_acond_decision(self):
+        with open(os.path.join(DATA, "acon", "doc-example", "manifest.canonical.json"), "rb") as f:
+            manifest = f.read()
+        with open(os.path.join(DATA, "acon", "hardening", "secp256k1.cert.der"), "rb") as f:
+            cert = f.read()
+        with open(os.path.join(DATA, "acon", "hardening", "secp256k1.manifest.sig"), "rb") as f:
+            sig = f.read()
+        d = self.bundle("k1", manifest, sig, cert)
+        p = self.tool("verify", "--mode", "acond", "--no-layers", d)
+        self.assertEqual(p.returncode, 1, out(p))
+        self.assertIn("REJECTED: ", out(p))
+        self.assertIn("acond would accept this signature; acon refuses it because its acond "
+                      "profile is stricter than acond about signer keys (EC secp256k1 with sha256",
+                      out(p))
+        d = self.bundle("k1bad", manifest + b" ", sig, cert)
+        p = self.tool("verify", "--mode", "acond", "--no-layers", d)
+        self.assertEqual(p.returncode, 1, out(p))
+        self.assertIn("so acond refuses it too", out(p))
+        self.assertNotIn("acond would accept", out(p))
+
+    def test_array_form_manifest_is_acon_refusal(self):
+        key, cert, _ = self.keygen("signer")
+        with open(cert, "rb") as f:
+            cert_der = f.read()
+        manifest = (b'{"aliases":{},"entrypoint":["/bin/sh"],"policy":[["sha384/*/abc"],true],'
+                    b'"signals":[],"workingDir":"/"}')
+        d = self.bundle("arr", manifest, self.openssl_sign(key, manifest), cert_der)
+        p = self.tool("verify", "--mode", "acond", "--no-layers", d)
+        self.assertEqual(p.returncode, 1, out(p))
+        self.assertIn("manifest.policy: acond would load this; acon refuses it because it is a JSON "
+                      "array", out(p))
+
+    def test_ber_certificate_is_refused_not_hashed(self):
+        _, cert, _ = self.keygen("signer")
+        with open(cert, "rb") as f:
+            der = f.read()
+        self.assertEqual(der[0:2], b"\x30\x82")
+        ber = self.path("ber.der")
+        with open(ber, "wb") as f:
+            f.write(b"\x30\x80" + der[4:] + b"\x00\x00")
+        p = self.tool("hash", ber)
+        self.assertEqual(p.returncode, 2, out(p))
+        self.assertIn("certificate is not DER (indefinite length (BER) at offset 0)", out(p))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

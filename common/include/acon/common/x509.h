@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,12 +27,16 @@ Result<Time> parse_time_text(std::string_view text);
 
 class Certificate {
  public:
+  // DER only: BER forms OpenSSL would take (indefinite or non-minimal lengths, constructed
+  // strings, anything whose DER re-encoding differs from the input) are Errc::parse, as are
+  // bytes after the certificate. So der() is both the input and the one encoding.
   static Result<Certificate> from_der(ByteView der);
   // The first certificate in a PEM text.
   static Result<Certificate> from_pem(std::string_view pem);
   // Every certificate of a PEM bundle, in order; fails if there is none.
   static Result<std::vector<Certificate>> all_from_pem(std::string_view pem);
 
+  // The bytes the certificate was parsed from (hashes of a certificate are taken over these).
   Bytes der() const;
   // One "CERTIFICATE" PEM block, 64-column base64, ending in a newline.
   std::string to_pem() const;
@@ -54,8 +59,10 @@ class Certificate {
   X509* get() const { return cert_.get(); }
 
  private:
-  explicit Certificate(std::shared_ptr<X509> cert) : cert_(std::move(cert)) {}
-  std::shared_ptr<X509> cert_;  // immutable after parsing, so copies share it
+  Certificate(std::shared_ptr<X509> cert, std::shared_ptr<const Bytes> der)
+      : cert_(std::move(cert)), der_(std::move(der)) {}
+  std::shared_ptr<X509> cert_;        // immutable after parsing, so copies share it
+  std::shared_ptr<const Bytes> der_;  // the input bytes
 };
 
 class Crl {
