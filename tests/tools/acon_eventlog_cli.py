@@ -39,12 +39,24 @@ class Replay(unittest.TestCase):
 
     def test_text_aael_replays_into_rtmr3(self):
         want = EXPECTED["legacy_text_aael"]["trustee_aael_legacy/AAEL_data_1"]["expected_rtmr3"]
+        # The firmware log's own registers (RTMR0, RTMR1) must be compared too: a replay that
+        # leaves registers holding events unchecked proves nothing about those events.
+        p = run("replay", data("trustee/CCEL_data_ovmf"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        firmware = ["--expect=%s=%s" % tuple(l.split()) for l in p.stdout.decode().splitlines()]
+        self.assertEqual(len(firmware), 2)
         p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_1"),
-                "--expect", "RTMR3=" + want)
+                "--expect", "RTMR3=" + want, *firmware)
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
         p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_2"),
+                "--expect", "RTMR3=" + want, *firmware)
+        self.assertEqual(p.returncode, 1)
+        # RTMR3 alone: the CCEL events in RTMR0/RTMR1 are not covered, exit 1 naming them.
+        p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_1"),
                 "--expect", "RTMR3=" + want)
         self.assertEqual(p.returncode, 1)
+        self.assertIn("UNCOVERED", p.stdout.decode())
+        self.assertIn("event #1 (EV_EFI_HANDOFF_TABLES2)", p.stdout.decode())
 
     def test_every_log_replays_to_expected_values(self):
         for name, log in EXPECTED["logs"].items():

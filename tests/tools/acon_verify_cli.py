@@ -109,9 +109,12 @@ class Verify(unittest.TestCase):
                              "--time", "yesterday").returncode, 2)
         self.assertEqual(run("quote", "--quote", "/nonexistent", "--collateral", data(v["collateral"])).returncode, 2)
         self.assertEqual(run("quote").returncode, 2)
-        # Intel's sample quote has DER, not PEM, in its type-5 block: unusable.
-        self.assertEqual(run("quote", "--quote", data("intel-qvl-sample/quote.dat"), "--collateral",
-                             data(v["collateral"]), "--time", "1751624191").returncode, 2)
+        # Intel's sample quote has DER, not PEM, in its type-5 block: QVL finds no certificate
+        # in it and rejects the quote (exit 1), and the collateral's chain never stands in.
+        p = run("quote", "--quote", data("intel-qvl-sample/quote.dat"), "--collateral",
+                data(v["collateral"]), "--time", "1751624191")
+        self.assertEqual(p.returncode, 1, p.stderr.decode())
+        self.assertIn("STATUS_UNSUPPORTED_CERT_FORMAT", p.stdout.decode())
 
 
 class FetchFromPcs(unittest.TestCase):

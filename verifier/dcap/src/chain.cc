@@ -494,8 +494,8 @@ Result<std::vector<Certificate>> pck_chain_from_quote(
   const tdx::CertificationData& cert = quote.signature.pck_certification;
   if (cert.type != tdx::cert_data::kPckCertChain)
     return fail("STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE",
-                "PCK certification data type " + std::to_string(cert.type) +
-                    " at offset " + std::to_string(quote.offset_of(cert.data) - 6) +
+                "PCK certification data type " + std::to_string(cert.type) + " at offset " +
+                    std::to_string(quote.offset_of(cert.data) - 6) +
                     " is not 5 (PCK certificate chain); QvE verifies type 5 only");
   return pck_chain_from_pem(as_chars(cert.data), reusable);
 }

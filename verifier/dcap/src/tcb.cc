@@ -347,8 +347,8 @@ Result<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const EnclaveIde
       ev.tcb_status, {TcbStatus::out_of_date, TcbStatus::out_of_date_configuration_needed});
   const bool current_fine =
       is_one_of(current.tcb_status, {TcbStatus::up_to_date, TcbStatus::sw_hardening_needed,
-                                      TcbStatus::configuration_needed,
-                                      TcbStatus::configuration_and_sw_hardening_needed});
+                                     TcbStatus::configuration_needed,
+                                     TcbStatus::configuration_and_sw_hardening_needed});
   if (launch_out_of_date && current_fine) {
     ev.relaunch = needs_configuration(ev.tcb_status) || needs_configuration(current.tcb_status)
                       ? QvlStatus::tcb_td_relaunch_advised_configuration_needed

@@ -225,9 +225,10 @@ Status sort_refusing_duplicates(std::vector<Level>& levels, Higher higher, const
     const size_t a = order[k - 1];
     const size_t b = order[k];
     if (!higher(levels[a], levels[b]))
-      return node.error("entries [" + std::to_string(std::min(a, b)) + "] and [" +
-                        std::to_string(std::max(a, b)) +
-                        "] are the same TCB level (duplicated TCB levels are refused, as QVL does)");
+      return node.error(
+          "entries [" + std::to_string(std::min(a, b)) + "] and [" +
+          std::to_string(std::max(a, b)) +
+          "] are the same TCB level (duplicated TCB levels are refused, as QVL does)");
   }
   std::vector<Level> sorted;
   sorted.reserve(levels.size());

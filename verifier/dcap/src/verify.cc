@@ -292,7 +292,8 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   const bool chain_in_quote = certification.type == tdx::cert_data::kPckCertChain;
   if (!chain_in_quote) {
     if (!options.allow_collateral_pck_chain)
-      return failed(std::move(verdict), status_named("STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE"),
+      return failed(std::move(verdict),
+                    status_named("STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE"),
                     "PCK certification data type " + std::to_string(certification.type) +
                         " is not 5 (PCK certificate chain); QvE verifies type 5 only (the "
                         "collateral's PCK chain is used only when explicitly allowed)");

@@ -89,8 +89,9 @@ struct TcbEvaluation {
 
 // TDX (v4/v5 TD bodies). tee_tcb_svn: 16 bytes; tee_tcb_svn2: the TD 1.5 body's 16 bytes, or
 // nullopt for TD 1.0; when given, its evaluation failing fails the whole evaluation, as QVL's
-// checkTcbLevel does (the launch status does not stand in for it). Checks TCB info id "TDX" (version >= 3), FMSPC and PCE-ID against the PCK
-// (STATUS_TCB_INFO_MISMATCH) and QE identity id "TD_QE" (STATUS_QE_IDENTITY_MISMATCH) first.
+// checkTcbLevel does (the launch status does not stand in for it). Checks TCB info id "TDX"
+// (version >= 3), FMSPC and PCE-ID against the PCK (STATUS_TCB_INFO_MISMATCH) and QE identity id
+// "TD_QE" (STATUS_QE_IDENTITY_MISMATCH) first.
 Result<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const EnclaveIdentity& qe_identity,
                                        const SgxExtension& pck, ByteView tee_tcb_svn,
                                        std::optional<ByteView> tee_tcb_svn2, uint16_t qe_isvsvn);
