@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "acon/eventlog/format.h"
 #include "acon/eventlog/runtime.h"
@@ -43,6 +44,9 @@ Result<Loaded> load(const Inputs& in) {
       parse_event_log(as_bytes(out.bytes), {.allow_zero_signature = in.allow_zero_signature});
   if (!log) return log.error().wrap(in.log);
   out.log = std::move(*log);
+  if (!in.pcr_naming) {
+    if (auto st = check_ccel_indexes(out.log); !st) return st.error().wrap(in.log);
+  }
   ACON_CHECK(replay(out.log, out.replay));
   if (!in.ima.empty()) {
     ACON_TRY(std::string text, tools::read_input(in.ima));
@@ -143,6 +147,22 @@ int cmd_replay(const Inputs& in, const std::vector<std::string>& expect,
     return tools::kExitOk;
   }
   bool all = true;
+  // Every event must lie in a compared register, or the "match" proves nothing about it; the
+  // runtime logs extend one register each.
+  std::set<uint32_t> covered;
+  for (const auto& [index, value] : expected) covered.insert(index);
+  if (auto st = check_events_covered(loaded->log, covered); !st) {
+    std::cout << "UNCOVERED " << st.error().message << "\n";
+    all = false;
+  }
+  auto runtime_log_covered = [&](bool given, const char* option, uint32_t index) {
+    if (!given || covered.contains(index)) return true;
+    std::cout << "UNCOVERED " << option << " log extends " << register_name(index, naming)
+              << ", which the comparison does not cover\n";
+    return false;
+  };
+  all = runtime_log_covered(!in.ima.empty(), "--ima", in.ima_index) && all;
+  all = runtime_log_covered(!in.text_aael.empty(), "--text-aael", 4) && all;
   for (const auto& c : compare(loaded->replay, *bank, expected)) {
     std::cout << register_name(c.index, naming) << " " << (c.match ? "match   " : "MISMATCH") << " "
               << hex_encode(c.replayed);
@@ -198,7 +218,10 @@ int run(int argc, char** argv) {
       "them.\n"
       "Registers use CC MR indexes: 0 MRTD, 1 RTMR0, 2 RTMR1, 3 RTMR2, 4 RTMR3. EV_NO_ACTION "
       "records are\n"
-      "logged but never extended. Exit codes: 0 ok, 1 replay mismatch, 2 bad input or usage."};
+      "logged but never extended. A CCEL event outside RTMR0..3, or missing a Spec ID bank, is "
+      "refused; a replay\n"
+      "with an event in a register it does not compare fails. Exit codes: 0 ok, 1 replay "
+      "mismatch, 2 bad input or usage."};
   app.require_subcommand(1);
   tools::add_input_limit_option(app);
   Inputs in;

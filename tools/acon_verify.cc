@@ -50,6 +50,7 @@ struct Inputs {
   std::string root;
   bool json = false;
   bool strict = false;
+  bool allow_collateral_pck_chain = false;
 };
 
 void print_text(const QuoteVerdict& verdict, const Json& claims) {
@@ -62,6 +63,8 @@ void print_text(const QuoteVerdict& verdict, const Json& claims) {
                     ? "YES - ACON simulated TDX platform, not evidence of real hardware"
                     : "no")
             << "\n";
+  if (verdict.pck_chain_from_collateral)
+    std::cout << "pck_chain: from the collateral, not the quote (--allow-collateral-pck-chain)\n";
   if (!verdict.failure.empty()) std::cout << "failure: " << verdict.failure << "\n";
   if (verdict.tcb) {
     std::cout << "tcb_status: " << tcb_status_name(verdict.tcb->tcb_status) << "\n";
@@ -71,7 +74,13 @@ void print_text(const QuoteVerdict& verdict, const Json& claims) {
   if (verdict.advisory_ids.empty()) std::cout << " none";
   for (const std::string& id : verdict.advisory_ids) std::cout << " " << id;
   std::cout << "\n";
-  std::cout << "collateral_expired: " << (verdict.collateral_expired ? "yes" : "no") << "\n";
+  // QvE's status does not change with expiry; say plainly what an accepted verdict rests on.
+  std::cout << "collateral_expired: "
+            << (verdict.collateral_expired
+                    ? "YES - this verdict rests on expired collateral (revocations and TCB levels "
+                      "may be out of date); --strict rejects it"
+                    : "no")
+            << "\n";
   if (!verdict.fmspc.empty()) std::cout << "fmspc: " << hex_encode(verdict.fmspc) << "\n";
   if (!claims.contains("quote") || !claims["quote"].contains("body")) return;
   const Json& body = claims["quote"]["body"];
@@ -106,6 +115,7 @@ int cmd_quote(const Inputs& in) {
 
   VerifyOptions options;
   options.strict_expiry = in.strict;
+  options.allow_collateral_pck_chain = in.allow_collateral_pck_chain;
   const Time now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   options.at = now;
   if (in.time) {
@@ -174,6 +184,9 @@ int run(int argc, char** argv) {
   quote->add_option("--root", in.root,
                     "Trust anchor (DER or PEM) instead of the pinned Intel SGX Root CA");
   quote->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
+  quote->add_flag("--allow-collateral-pck-chain", in.allow_collateral_pck_chain,
+                  "Verify a quote without a type-5 PCK chain with the collateral's "
+                  "pck_certificate_chain (QvE rejects such quotes); the verdict says so");
   quote->add_flag("--json", in.json, "Print the verdict, supplemental data and claims as JSON");
   if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
   if (*quote) {

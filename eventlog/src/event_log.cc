@@ -263,11 +263,15 @@ Result<EventLog> parse_event_log(ByteView log, const ParseOptions& options) {
       ACON_TRY(e.index, r.u32("index"));
       ACON_TRY(e.type, r.u32("eventType"));
       ACON_TRY(uint32_t count, r.u32("digests.count"));
-      if (count == 0 || count > out.spec_id.algorithms.size())
+      // TCG PC Client PFP §10.2.2: every TCG_PCR_EVENT2 carries one digest per bank the Spec ID
+      // event lists. An event missing a bank would replay into some banks and not others, so a
+      // comparison in the bank it lacks could never prove it: the log is refused.
+      if (count != out.spec_id.algorithms.size())
         return make_error(Errc::parse, "digests.count at offset " + std::to_string(r.offset() - 4) +
-                                           ": " + std::to_string(count) + " (Spec ID lists " +
+                                           ": " + std::to_string(count) +
+                                           " digests, but the Spec ID lists " +
                                            std::to_string(out.spec_id.algorithms.size()) +
-                                           " algorithms)");
+                                           " algorithms and every event needs one for each");
       for (uint32_t i = 0; i < count; ++i) {
         ACON_TRY(uint16_t alg, r.u16("digests.hashAlg"));
         auto size = size_of(alg);

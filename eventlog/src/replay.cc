@@ -54,4 +54,64 @@ std::vector<RegisterComparison> compare(const Replayer& replayer, HashAlg alg,
   return out;
 }
 
+namespace {
+
+std::string describe(const Event& e) {
+  return "event #" + std::to_string(e.number) + " (" + event_type_name(e.type) + ") at offset " +
+         std::to_string(e.offset) + ", index " + std::to_string(e.index);
+}
+
+}  // namespace
+
+Status check_ccel_indexes(const EventLog& log) {
+  for (const Event& e : log.events) {
+    if (e.type == ev::kNoAction || (e.index >= 1 && e.index <= 4)) continue;
+    return make_error(
+        Errc::parse,
+        describe(e) + ": a CCEL event extends RTMR0..3 (CC MR index 1..4) only" +
+            (e.index == 0 ? "; MRTD is measured by the TDX module, never logged" : ""));
+  }
+  return {};
+}
+
+std::vector<const Event*> uncovered_events(const EventLog& log, const std::set<uint32_t>& covered) {
+  std::vector<const Event*> out;
+  for (const Event& e : log.events) {
+    if (e.type != ev::kNoAction && !covered.contains(e.index)) out.push_back(&e);
+  }
+  return out;
+}
+
+Status check_events_covered(const EventLog& log, const std::set<uint32_t>& covered) {
+  const std::vector<const Event*> outside = uncovered_events(log, covered);
+  if (outside.empty()) return {};
+  std::string message = std::to_string(outside.size()) +
+                        " event(s) in registers the comparison does not cover, so nothing "
+                        "proves them: ";
+  constexpr size_t kNamed = 16;  // enough to find them; a hostile log may hold millions
+  for (size_t i = 0; i < outside.size() && i < kNamed; ++i) {
+    if (i > 0) message += "; ";
+    message += describe(*outside[i]);
+  }
+  if (outside.size() > kNamed)
+    message += "; and " + std::to_string(outside.size() - kNamed) + " more";
+  return make_error(Errc::verify_failed, message);
+}
+
+std::vector<const Event*> proven_events(const EventLog& log,
+                                        const std::vector<RegisterComparison>& comparisons) {
+  std::set<uint32_t> compared;
+  std::set<uint32_t> matched;
+  for (const RegisterComparison& c : comparisons) {
+    compared.insert(c.index);
+    if (c.match) matched.insert(c.index);
+  }
+  std::vector<const Event*> out;
+  if (!uncovered_events(log, compared).empty()) return out;
+  for (const Event& e : log.events) {
+    if (e.type != ev::kNoAction && matched.contains(e.index)) out.push_back(&e);
+  }
+  return out;
+}
+
 }  // namespace acon::eventlog

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import tempfile
 import unittest
+import hashlib
 
 TOOL = os.environ.get("ACON_EVENTLOG", "acon-eventlog")
 DATA = os.path.join(os.environ.get("ACON_TEST_DATA", "tests/data"), "eventlog")
@@ -22,6 +23,26 @@ def data(path):
 def run(*args, stdin=None):
     return subprocess.run([TOOL, *args], input=stdin, capture_output=True, check=False)
 
+
+
+def crafted_log(events, banks=("sha256", "sha384")):
+    """A TCG2 log: the Spec ID header for `banks`, then (index, type, data, banks_digested)
+    records measuring `data` itself (digest = H(data)) in the banks listed."""
+    algs = {"sha256": (0x000B, hashlib.sha256), "sha384": (0x000C, hashlib.sha384)}
+    spec = b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, len(banks))
+    spec += b"".join(struct.pack("<HH", algs[b][0], algs[b][1]().digest_size) for b in banks) + b"\0"
+    out = struct.pack("<II", 0, 3) + bytes(20) + struct.pack("<I", len(spec)) + spec
+    for index, etype, data, digested in events:
+        out += struct.pack("<III", index, etype, len(digested))
+        out += b"".join(struct.pack("<H", algs[b][0]) + algs[b][1](data).digest() for b in digested)
+        out += struct.pack("<I", len(data)) + data
+    return out
+
+
+EVIL = b"kernel_cmdline: /vmlinuz console=ttyS0 init=/bin/evil"
+BOTH = ("sha256", "sha384")
+FIRMWARE = [(1, 0x80000007, b"firmware", BOTH), (2, 0x80000007, b"boot loader", BOTH),
+            (3, 0xD, b"kernel_cmdline: /vmlinuz", BOTH)]
 
 class Replay(unittest.TestCase):
     def test_ccel_plus_ima_matches_the_paired_quote(self):
@@ -39,12 +60,25 @@ class Replay(unittest.TestCase):
 
     def test_text_aael_replays_into_rtmr3(self):
         want = EXPECTED["legacy_text_aael"]["trustee_aael_legacy/AAEL_data_1"]["expected_rtmr3"]
+        # The firmware log's own registers (RTMR0, RTMR1) must be compared too: a replay that
+        # leaves registers holding events unchecked proves nothing about those events.
+        p = run("replay", data("trustee/CCEL_data_ovmf"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        firmware = ["--expect=%s=%s" % tuple(l.split()) for l in p.stdout.decode().splitlines()
+                    if not l.startswith("RTMR3 ")]
+        self.assertTrue(firmware)
         p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_1"),
-                "--expect", "RTMR3=" + want)
+                "--expect", "RTMR3=" + want, *firmware)
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
         p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_2"),
+                "--expect", "RTMR3=" + want, *firmware)
+        self.assertEqual(p.returncode, 1)
+        # RTMR3 alone: the CCEL events in RTMR0/RTMR1 are not covered, exit 1 naming them.
+        p = run("replay", data("trustee/CCEL_data_ovmf"), "--text-aael", data("trustee_aael_legacy/AAEL_data_1"),
                 "--expect", "RTMR3=" + want)
         self.assertEqual(p.returncode, 1)
+        self.assertIn("UNCOVERED", p.stdout.decode())
+        self.assertIn("event #1 (EV_EFI_HANDOFF_TABLES2)", p.stdout.decode())
 
     def test_every_log_replays_to_expected_values(self):
         for name, log in EXPECTED["logs"].items():
@@ -57,6 +91,48 @@ class Replay(unittest.TestCase):
                     printed = dict(l.split() for l in p.stdout.decode().splitlines())
                     for i, v in regs.items():
                         self.assertEqual(printed[["MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3"][int(i)]], v)
+
+
+class CraftedEvents(unittest.TestCase):
+    """Issue 17, finding 7: no event that no compared register proves may pass a replay."""
+
+    def replay(self, log, *args):
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(log)
+            f.flush()
+            registers = run("replay", f.name)
+            expect = ["--expect=%s=%s" % tuple(l.split()) for l in registers.stdout.decode().splitlines()]
+            return registers, run("replay", f.name, *expect, *args), run("dump", f.name)
+
+    def test_event_outside_rtmr0_to_3_is_refused(self):
+        for index in (0, 7):
+            with self.subTest(index=index):
+                _, p, dump = self.replay(crafted_log(FIRMWARE + [(index, 0xD, EVIL, BOTH)]))
+                self.assertEqual(p.returncode, 2, p.stdout.decode())
+                self.assertIn("event #4 (EV_IPL)", p.stderr.decode())
+                self.assertEqual(dump.returncode, 2)
+
+    def test_event_missing_a_bank_is_refused(self):
+        _, p, dump = self.replay(crafted_log(FIRMWARE + [(3, 0xD, EVIL, ("sha256",))]))
+        self.assertEqual(p.returncode, 2, p.stdout.decode())
+        self.assertIn("digests.count", p.stderr.decode())
+        self.assertEqual(dump.returncode, 2)
+
+    def test_event_in_an_uncompared_register_fails_the_replay(self):
+        log = crafted_log(FIRMWARE + [(3, 0xD, EVIL, BOTH)])
+        registers, p, _ = self.replay(log)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+        rtmr0 = [l for l in registers.stdout.decode().splitlines() if l.startswith("RTMR0 ")][0]
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(log)
+            f.flush()
+            p = run("replay", f.name, "--expect", "%s=%s" % tuple(rtmr0.split()))
+        self.assertEqual(p.returncode, 1)
+        out = p.stdout.decode()
+        self.assertIn("RTMR0 match", out)
+        self.assertIn("UNCOVERED", out)
+        self.assertIn("event #4 (EV_IPL)", out)
+        self.assertIn("event #2 (EV_EFI_ACTION)", out)
 
 
 class Dump(unittest.TestCase):

@@ -109,9 +109,12 @@ class Verify(unittest.TestCase):
                              "--time", "yesterday").returncode, 2)
         self.assertEqual(run("quote", "--quote", "/nonexistent", "--collateral", data(v["collateral"])).returncode, 2)
         self.assertEqual(run("quote").returncode, 2)
-        # Intel's sample quote has DER, not PEM, in its type-5 block: unusable.
-        self.assertEqual(run("quote", "--quote", data("intel-qvl-sample/quote.dat"), "--collateral",
-                             data(v["collateral"]), "--time", "1751624191").returncode, 2)
+        # Intel's sample quote has DER, not PEM, in its type-5 block: QVL finds no certificate
+        # in it and rejects the quote (exit 1), and the collateral's chain never stands in.
+        p = run("quote", "--quote", data("intel-qvl-sample/quote.dat"), "--collateral",
+                data(v["collateral"]), "--time", "1751624191")
+        self.assertEqual(p.returncode, 1, p.stderr.decode())
+        self.assertIn("STATUS_UNSUPPORTED_CERT_FORMAT", p.stdout.decode())
 
 
 class FetchFromPcs(unittest.TestCase):
@@ -147,6 +150,53 @@ class FetchFromPcs(unittest.TestCase):
     def test_pcs_and_collateral_are_exclusive(self):
         p = run("quote", "--quote", data("go-tdx-guest/tdx_prod_quote_SPR_E4.dat"))
         self.assertEqual(p.returncode, 2)
+
+
+class CraftedSimQuotes(unittest.TestCase):
+    """Issue 17, findings 2, 3 and 6, and the expired-collateral wording: crafted simulator quotes
+    (tests/data/quotes/sim-issue17/README.md) give Intel QvE's verdict."""
+
+    def verify(self, name, *extra, time="2025-06-02T00:00:00Z"):
+        d = "sim-issue17/"
+        return run("quote", "--quote", data(d + name), "--collateral", data(d + "collateral_with_pck_chain.json"),
+                   "--root", data(d + "root.pem"), "--time", time, *extra)
+
+    def test_verdicts(self):
+        cases = [("base4.bin", 0, "STATUS_OK", "quote"),
+                 ("cert5_stray_control_byte.bin", 0, "STATUS_OK", "quote"),
+                 ("cert5_nul_after_leaf.bin", 1, "STATUS_UNSUPPORTED_CERT_FORMAT", "quote"),
+                 ("cert1_collateral_chain.bin", 1, "STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE", "quote")]
+        for name, code, status, source in cases:
+            with self.subTest(quote=name):
+                p = self.verify(name, "--json")
+                self.assertEqual(p.returncode, code, p.stderr.decode())
+                out = json.loads(p.stdout)
+                self.assertEqual(out["status"], status)
+                self.assertEqual(out["pck_chain_source"], source)
+                if code == 0:
+                    self.assertTrue(out["simulated"])
+                    self.assertTrue(out["claims"]["simulated"])
+
+    def test_collateral_chain_only_when_allowed_and_then_said(self):
+        p = self.verify("cert1_collateral_chain.bin", "--allow-collateral-pck-chain", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json.loads(p.stdout)
+        self.assertEqual(out["pck_chain_source"], "collateral")
+        self.assertTrue(out["simulated"])  # decided from the chain verified, the collateral's
+        self.assertTrue(out["claims"]["simulated"])
+        p = self.verify("cert1_collateral_chain.bin", "--allow-collateral-pck-chain")
+        self.assertIn("simulated: YES", p.stdout.decode())
+        self.assertIn("pck_chain: from the collateral", p.stdout.decode())
+        # A type-5 quote never falls back, even when allowed.
+        self.assertEqual(self.verify("cert5_nul_after_leaf.bin", "--allow-collateral-pck-chain").returncode, 1)
+
+    def test_expired_collateral_is_said_plainly(self):
+        p = self.verify("base4.bin", time="2026-06-02T00:00:00Z")
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        line = [l for l in p.stdout.decode().splitlines() if l.startswith("collateral_expired:")][0]
+        self.assertIn("rests on expired collateral", line)
+        self.assertIn("--strict", line)
+        self.assertEqual(self.verify("base4.bin", "--strict", time="2026-06-02T00:00:00Z").returncode, 1)
 
 
 if __name__ == "__main__":

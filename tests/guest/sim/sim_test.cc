@@ -316,9 +316,10 @@ TEST(SimVerify, V4AndV5UpToDateWithTheSimRootOnly) {
   }
 }
 
-// A quote whose PCK chain is not inside it (certification data type 3 instead of 5) verifies
-// with the chain from the collateral; it is still simulated, and the claims say so, because the
-// decision is made from the chain that was verified, not from the quote's own bytes.
+// A quote whose PCK chain is not inside it (certification data type 3 instead of 5) is rejected
+// as QvE rejects it; when the caller explicitly allows the collateral's chain it verifies with
+// that chain, says so, and is still simulated, and the claims say so, because the decision is
+// made from the chain that was verified, not from the quote's own bytes.
 TEST(SimVerify, ChainFromCollateralStillReportsSimulated) {
   Simulator sim = make();
   auto quote = sim.quote(report_data(0x45));
@@ -341,9 +342,17 @@ TEST(SimVerify, ChainFromCollateralStillReportsSimulated) {
   auto chain = dcap::pck_chain_from_pem(sim.pck_chain_pem());
   ASSERT_TRUE(chain.ok());
   collateral->pck_certificate_chain = *chain;
-  auto verdict = dcap::verify_quote(*parsed, *collateral, trusting(sim));
+  auto by_default = dcap::verify_quote(*parsed, *collateral, trusting(sim));
+  ASSERT_TRUE(by_default.ok()) << by_default.error().to_string();
+  EXPECT_FALSE(by_default->accepted);
+  EXPECT_EQ(status_text(*by_default), "STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE");
+  auto allowing = trusting(sim);
+  allowing.allow_collateral_pck_chain = true;
+  auto verdict = dcap::verify_quote(*parsed, *collateral, allowing);
   ASSERT_TRUE(verdict.ok()) << verdict.error().to_string();
   EXPECT_TRUE(verdict->accepted) << verdict->failure;
+  EXPECT_TRUE(verdict->pck_chain_from_collateral);
+  EXPECT_EQ(dcap::verdict_json(*verdict)["pck_chain_source"], "collateral");
   EXPECT_TRUE(verdict->simulated);
   EXPECT_EQ(dcap::verdict_json(*verdict)["simulated"], true);
   EXPECT_EQ(dcap::quote_claims(*parsed, *verdict)["simulated"], true);

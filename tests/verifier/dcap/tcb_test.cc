@@ -394,12 +394,33 @@ TEST(TcbTd15, NoRelaunch) {
   EXPECT_EQ(ev->current_tcb_status, TcbStatus::revoked);
   EXPECT_FALSE(ev->relaunch);
   EXPECT_EQ(ev->status, QvlStatus::tcb_out_of_date);
-  // TEE_TCB_SVN2 matching nothing: no advice, launch status kept.
-  const Bytes none = svn({3, 2, 3});
-  ev = evaluate_tdx_tcb(tdx_info(), qe(), pck(), launch, ByteView(none), 4);
-  ASSERT_TRUE(ev.ok());
-  EXPECT_FALSE(ev->current_tcb_status);
-  EXPECT_EQ(ev->status, QvlStatus::tcb_out_of_date);
+}
+
+// QVL checkTcbLevel (TcbLevelCheck.cpp): when the current TCB (TEE_TCB_SVN2) cannot be evaluated,
+// that failure is the result; the launch status (OutOfDate or UpToDate here) does not stand in
+// for it (issue 17, finding 1).
+TEST(TcbTd15, FailedCurrentTcbEvaluationIsTheVerdict) {
+  const Bytes launch = svn({2, 1, 3});
+  const Bytes up = svn({3, 1, 3});
+  struct Case {
+    const char* what;
+    Bytes current;
+  };
+  const Case cases[] = {
+      // Module major version 2: the TCB info has no TDX_02 identity (a TD-preserving update
+      // to a module the TCB info does not list yet).
+      {"no TDX_02 module identity", svn({3, 2, 3})},
+      // Module minor version 0: below every TDX_01 level (isvsvn 3 and 1).
+      {"module minor below every TDX_01 level", svn({0, 1, 3})},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    for (const Bytes& launched : {launch, up}) {
+      auto ev = evaluate_tdx_tcb(tdx_info(), qe(), pck(), launched, ByteView(c.current), 4);
+      ASSERT_FALSE(ev.ok());
+      EXPECT_EQ(qvl_status_of(ev.error()), QvlStatus::tcb_not_supported) << ev.error().to_string();
+    }
+  }
 }
 
 TcbInfo sgx_info() {

@@ -203,10 +203,15 @@ TEST(VerifyQuote, UnusableInputIsAnErrorNotAVerdict) {
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.error().code, Errc::parse);
 
-  // Intel's sample holds DER certificates in its type-5 block: no usable PEM chain.
+  // Intel's sample holds DER certificates in its type-5 block: no PEM chain. QVL finds no
+  // CERTIFICATE block in it and rejects the quote (STATUS_UNSUPPORTED_CERT_FORMAT); it is a
+  // verdict, and the collateral's PCK chain never stands in for a type-5 block.
   Bytes sample = test::read_data_bytes("quotes/intel-qvl-sample/quote.dat");
   auto no_chain = verify_quote(sample, collateral, at_unix(1751624191));
-  ASSERT_FALSE(no_chain.ok());
+  ASSERT_TRUE(no_chain.ok()) << no_chain.error().to_string();
+  EXPECT_FALSE(no_chain->accepted);
+  EXPECT_EQ(qvl_status_text(no_chain->status), "STATUS_UNSUPPORTED_CERT_FORMAT");
+  EXPECT_FALSE(no_chain->pck_chain_from_collateral);
 }
 
 TEST(VerifyQuote, VerdictCarriesSupplementalData) {

@@ -305,9 +305,21 @@ TEST(TpmReplay, StartupLocalityAndResetValues) {
   EXPECT_EQ(mismatch.error().code, Errc::verify_failed);
   EXPECT_EQ(mismatch.error().message.rfind("PCR sha256:0: quoted ", 0), 0u);
 
+  // An event in a PCR the quote does not select is proven by nothing: the log is refused,
+  // naming it, even though every selected PCR matches (issue 17, finding 7).
+  PcrValues without_pcr2 = quoted;
+  without_pcr2[HashAlg::sha256].erase(2);
+  auto uncovered = check_event_log(*log, without_pcr2);
+  ASSERT_FALSE(uncovered.ok());
+  EXPECT_EQ(uncovered.error().code, Errc::verify_failed);
+  EXPECT_NE(uncovered.error().message.find("event #3 (EV_EFI_BOOT_SERVICES_DRIVER)"),
+            std::string::npos)
+      << uncovered.error().message;
+
   // A quoted bank the log has no digests for cannot be explained.
   PcrValues sha384_bank;
   sha384_bank[HashAlg::sha384][0] = Bytes(48, 1);
+  sha384_bank[HashAlg::sha384][2] = Bytes(48, 1);
   auto other_bank = check_event_log(*log, sha384_bank);
   ASSERT_FALSE(other_bank.ok());
   EXPECT_NE(other_bank.error().message.find("never extends it"), std::string::npos);

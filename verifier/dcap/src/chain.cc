@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "acon/common/hash.h"
@@ -347,6 +348,79 @@ bool same_crl(const Crl& a, const Crl& b) {
   return !der_a.empty() && der_a == crl_der(b);
 }
 
+namespace {
+
+// A certificate from its DER: one of `reusable` when the DER is equal (OpenSSL 3.0 spends about
+// 100 us decoding each certificate's public key), else a new parse.
+Result<Certificate> certificate_from_der(ByteView der,
+                                         std::span<const Certificate* const> reusable) {
+  for (const Certificate* candidate : reusable) {
+    // The signature bytes end the DER: a cheap test before comparing all of it.
+    ByteView sig = signature_bytes(*candidate);
+    if (sig.empty() || sig.size() > der.size() ||
+        !std::equal(sig.begin(), sig.end(), der.end() - static_cast<ptrdiff_t>(sig.size())))
+      continue;
+    if (equal_bytes(candidate->der(), der)) return *candidate;
+  }
+  return Certificate::from_der(der);
+}
+
+// One PEM block read by OpenSSL: its label, its header lines (Proc-Type, DEK-Info) and its DER.
+struct PemBlock {
+  std::unique_ptr<char, OsslStringFree> name;
+  std::unique_ptr<char, OsslStringFree> header;
+  std::unique_ptr<unsigned char, OsslStringFree> data;
+  long length = 0;
+};
+
+// The first PEM block in `bio`; nullopt at the end of the text, an error for a broken block.
+Result<std::optional<PemBlock>> next_pem_block(BIO* bio) {
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long length = 0;
+  if (PEM_read_bio(bio, &name, &header, &data, &length) != 1) {
+    unsigned long err = ERR_peek_last_error();
+    ERR_clear_error();
+    if (err == 0 || ERR_GET_REASON(err) == PEM_R_NO_START_LINE) return std::optional<PemBlock>();
+    return make_error(Errc::parse, "malformed PEM block");
+  }
+  PemBlock block;
+  block.name.reset(name);
+  block.header.reset(header);
+  block.data.reset(data);
+  block.length = length;
+  return std::optional<PemBlock>(std::move(block));
+}
+
+constexpr std::string_view kBeginCertificate = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kEndCertificate = "-----END CERTIFICATE-----";
+
+// The PEM text as QVL cuts a chain into certificates (docs/dcap-verification.md §4): the first
+// piece starts at the first BEGIN CERTIFICATE line, every later one at the first '-' after the
+// previous END CERTIFICATE line, and each ends with its END CERTIFICATE line; pieces without a
+// BEGIN CERTIFICATE line are dropped, and so is everything outside the pieces. No BEGIN / END
+// pair, or an END before the first BEGIN, gives no piece at all.
+std::vector<std::string_view> split_pem_chain(std::string_view text) {
+  const size_t first_begin = text.find(kBeginCertificate);
+  size_t end = text.find(kEndCertificate);
+  if (first_begin == std::string_view::npos || end == std::string_view::npos || first_begin >= end)
+    return {};
+  std::vector<std::string_view> pieces;
+  size_t start = first_begin;
+  while (end != std::string_view::npos) {
+    while (start < end && text[start] != '-') ++start;
+    const size_t piece_end = end + kEndCertificate.size();
+    std::string_view piece = text.substr(start, piece_end - start);
+    if (piece.find(kBeginCertificate) != std::string_view::npos) pieces.push_back(piece);
+    start = piece_end;
+    end = text.find(kEndCertificate, start);
+  }
+  return pieces;
+}
+
+}  // namespace
+
 Result<std::vector<Certificate>> certificates_from_pem(
     std::string_view pem, std::span<const Certificate* const> reusable) {
   auto bad = [](std::string why) { return make_error(Errc::parse, "x509: " + std::move(why)); };
@@ -357,39 +431,14 @@ Result<std::vector<Certificate>> certificates_from_pem(
   // The blocks Certificate::all_from_pem reads, with its messages: CERTIFICATE and X509
   // CERTIFICATE, other types skipped, a broken block an error.
   for (;;) {
-    char* name = nullptr;
-    char* header = nullptr;
-    unsigned char* data = nullptr;
-    long len = 0;
-    if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) {
-      unsigned long err = ERR_peek_last_error();
-      ERR_clear_error();
-      if (err == 0 || ERR_GET_REASON(err) == PEM_R_NO_START_LINE) break;
+    auto block = next_pem_block(bio.get());
+    if (!block.ok())
       return bad("malformed certificate #" + std::to_string(out.size() + 1) + " in PEM text");
-    }
-    std::unique_ptr<char, OsslStringFree> owned_name(name);
-    std::unique_ptr<char, OsslStringFree> owned_header(header);
-    std::unique_ptr<unsigned char, OsslStringFree> owned_data(data);
-    std::string_view type(name);
+    if (!block->has_value()) break;
+    std::string_view type((*block)->name.get());
     if (type != PEM_STRING_X509 && type != PEM_STRING_X509_OLD) continue;
-    ByteView der(data, static_cast<size_t>(len));
-    const Certificate* known = nullptr;
-    for (const Certificate* candidate : reusable) {
-      // The signature bytes end the DER: a cheap test before comparing all of it.
-      ByteView sig = signature_bytes(*candidate);
-      if (sig.empty() || sig.size() > der.size() ||
-          !std::equal(sig.begin(), sig.end(), der.end() - static_cast<ptrdiff_t>(sig.size())))
-        continue;
-      if (equal_bytes(candidate->der(), der)) {
-        known = candidate;
-        break;
-      }
-    }
-    if (known != nullptr) {
-      out.push_back(*known);
-      continue;
-    }
-    auto cert = Certificate::from_der(der);
+    auto cert = certificate_from_der(
+        ByteView((*block)->data.get(), static_cast<size_t>((*block)->length)), reusable);
     if (!cert.ok())
       return bad("certificate #" + std::to_string(out.size() + 1) +
                  " in PEM text: " + cert.error().message);
@@ -401,19 +450,54 @@ Result<std::vector<Certificate>> certificates_from_pem(
 
 Result<std::vector<Certificate>> pck_chain_from_pem(std::string_view pem,
                                                     std::span<const Certificate* const> reusable) {
-  auto chain = certificates_from_pem(pem, reusable);
-  if (!chain.ok())
-    return fail("STATUS_UNSUPPORTED_CERT_FORMAT", "PCK chain: " + chain.error().to_string());
+  // QvE hands QVL the certification data as a C string: the text ends at the first NUL.
+  pem = pem.substr(0, pem.find('\0'));
+  const std::vector<std::string_view> pieces = split_pem_chain(pem);
+  if (pieces.empty())
+    return fail("STATUS_UNSUPPORTED_CERT_FORMAT",
+                "PCK chain: no -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- block");
+  std::vector<Certificate> chain;
+  for (std::string_view piece : pieces) {
+    const std::string which = "PCK chain certificate #" + std::to_string(chain.size() + 1);
+    ossl::BioPtr bio(BIO_new_mem_buf(piece.data(), static_cast<int>(piece.size())));
+    if (!bio) return fail("STATUS_UNSUPPORTED_CERT_FORMAT", which + ": out of memory");
+    // QVL reads each piece with PEM_read_bio_X509, which passes over blocks of other labels.
+    Result<std::optional<PemBlock>> block = std::optional<PemBlock>();
+    std::string_view label;
+    do {
+      block = next_pem_block(bio.get());
+      if (!block.ok() || !block->has_value())
+        return fail("STATUS_UNSUPPORTED_CERT_FORMAT", which + ": malformed PEM block");
+      label = (*block)->name.get();
+    } while (label != PEM_STRING_X509 && label != PEM_STRING_X509_OLD);
+    // Only plain CERTIFICATE blocks count: QVL reads without a passphrase, so an encrypted block
+    // (Proc-Type / DEK-Info headers) never parses, and an "X509 CERTIFICATE" block takes the
+    // place of the piece's own certificate, which breaks the chain.
+    if (label != PEM_STRING_X509)
+      return fail("STATUS_UNSUPPORTED_CERT_FORMAT",
+                  which + ": PEM block labelled '" + std::string(label) + "', not 'CERTIFICATE'");
+    if ((*block)->header != nullptr && (*block)->header.get()[0] != '\0')
+      return fail("STATUS_UNSUPPORTED_CERT_FORMAT",
+                  which + ": PEM block has headers ('" + std::string((*block)->header.get()) +
+                      "'): encrypted or annotated blocks are not certificates");
+    auto cert = certificate_from_der(
+        ByteView((*block)->data.get(), static_cast<size_t>((*block)->length)), reusable);
+    if (!cert.ok())
+      return fail("STATUS_UNSUPPORTED_CERT_FORMAT", which + ": " + cert.error().message);
+    chain.push_back(*std::move(cert));
+  }
   return chain;
 }
 
 Result<std::vector<Certificate>> pck_chain_from_quote(
     const tdx::Quote& quote, std::span<const Certificate* const> reusable) {
-  auto pem = quote.pck_chain_pem();
-  if (!pem.ok())
-    return fail("STATUS_UNSUPPORTED_CERT_FORMAT",
-                "PCK certification data: " + pem.error().to_string());
-  return pck_chain_from_pem(*pem, reusable);
+  const tdx::CertificationData& cert = quote.signature.pck_certification;
+  if (cert.type != tdx::cert_data::kPckCertChain)
+    return fail("STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE",
+                "PCK certification data type " + std::to_string(cert.type) + " at offset " +
+                    std::to_string(quote.offset_of(cert.data) - 6) +
+                    " is not 5 (PCK certificate chain); QvE verifies type 5 only");
+  return pck_chain_from_pem(as_chars(cert.data), reusable);
 }
 
 Result<PckChain> verify_pck_chain(const std::vector<Certificate>& chain_from_quote,

@@ -335,19 +335,22 @@ Result<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const EnclaveIde
   ACON_TRY(TcbEvaluation ev, evaluate_once(tcb_info, qe_identity, pck, tee_tcb_svn, qe_isvsvn));
   if (!tee_tcb_svn2) return ev;
 
-  // TD 1.5 (TDRelaunchCheck.cpp): a TD launched on an out-of-date module that now runs on an
-  // up-to-date one (TD-preserving update) is advised to relaunch.
-  auto current = evaluate_once(tcb_info, qe_identity, pck, *tee_tcb_svn2, qe_isvsvn);
-  if (!current.ok()) return ev;
-  ev.current_tcb_status = current->tcb_status;
+  // TD 1.5 (QVL TcbLevelCheck.cpp checkTcbLevel): the current TCB (TEE_TCB_SVN2) is evaluated
+  // like the launch TCB, and its failure is the verdict - no level for SVN2, no TDX_%02X
+  // identity for its module major version, or no module level for its minor version rejects
+  // the quote, whatever the launch TCB was. Then (TDRelaunchCheck.cpp) a TD launched on an
+  // out-of-date module that now runs on an up-to-date one is advised to relaunch.
+  ACON_TRY(const TcbEvaluation current,
+           evaluate_once(tcb_info, qe_identity, pck, *tee_tcb_svn2, qe_isvsvn));
+  ev.current_tcb_status = current.tcb_status;
   const bool launch_out_of_date = is_one_of(
       ev.tcb_status, {TcbStatus::out_of_date, TcbStatus::out_of_date_configuration_needed});
   const bool current_fine =
-      is_one_of(current->tcb_status, {TcbStatus::up_to_date, TcbStatus::sw_hardening_needed,
-                                      TcbStatus::configuration_needed,
-                                      TcbStatus::configuration_and_sw_hardening_needed});
+      is_one_of(current.tcb_status, {TcbStatus::up_to_date, TcbStatus::sw_hardening_needed,
+                                     TcbStatus::configuration_needed,
+                                     TcbStatus::configuration_and_sw_hardening_needed});
   if (launch_out_of_date && current_fine) {
-    ev.relaunch = needs_configuration(ev.tcb_status) || needs_configuration(current->tcb_status)
+    ev.relaunch = needs_configuration(ev.tcb_status) || needs_configuration(current.tcb_status)
                       ? QvlStatus::tcb_td_relaunch_advised_configuration_needed
                       : QvlStatus::tcb_td_relaunch_advised;
     ev.status = *ev.relaunch;

@@ -211,6 +211,32 @@ Result<IsvTcbLevel> parse_isv_level(const JsonNode& node, LevelKind kind) {
   return level;
 }
 
+// Sorts `levels` with `higher` (stable) and refuses two levels neither of which sorts higher:
+// QVL keeps levels in a std::set ordered by that comparison, so such a pair cannot both be in
+// it and its parsers throw "Detected duplicated TCB levels" (TcbInfo.cpp, EnclaveIdentity.cpp,
+// TdxModuleIdentity.cpp) - the collateral is refused rather than the first one winning.
+template <class Level, class Higher>
+Status sort_refusing_duplicates(std::vector<Level>& levels, Higher higher, const JsonNode& node) {
+  std::vector<size_t> order(levels.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return higher(levels[a], levels[b]); });
+  for (size_t k = 1; k < order.size(); ++k) {
+    const size_t a = order[k - 1];
+    const size_t b = order[k];
+    if (!higher(levels[a], levels[b]))
+      return node.error(
+          "entries [" + std::to_string(std::min(a, b)) + "] and [" +
+          std::to_string(std::max(a, b)) +
+          "] are the same TCB level (duplicated TCB levels are refused, as QVL does)");
+  }
+  std::vector<Level> sorted;
+  sorted.reserve(levels.size());
+  for (size_t i : order) sorted.push_back(std::move(levels[i]));
+  levels = std::move(sorted);
+  return {};
+}
+
 Result<std::vector<IsvTcbLevel>> parse_isv_levels(const JsonNode& parent, LevelKind kind) {
   ACON_TRY(JsonNode node, parent.member("tcbLevels"));
   ACON_TRY(auto items, node.non_empty_array());
@@ -220,9 +246,21 @@ Result<std::vector<IsvTcbLevel>> parse_isv_levels(const JsonNode& parent, LevelK
     levels.push_back(std::move(level));
   }
   // Matching takes the first level at or below the report's ISV SVN, which is only right when
-  // the highest comes first; PCS serves that order, and a stable sort keeps it.
-  std::stable_sort(levels.begin(), levels.end(),
-                   [](const IsvTcbLevel& a, const IsvTcbLevel& b) { return a.isvsvn > b.isvsvn; });
+  // the highest comes first. QVL orders enclave identity levels by isvsvn, then tcbDate, newest
+  // first (IdentityTcbLevel::operator>), and TDX module levels by isvsvn alone
+  // (TdxModuleTcbLevel::operator>).
+  if (kind == LevelKind::enclave_identity) {
+    ACON_CHECK(sort_refusing_duplicates(
+        levels,
+        [](const IsvTcbLevel& a, const IsvTcbLevel& b) {
+          return a.isvsvn != b.isvsvn ? a.isvsvn > b.isvsvn : a.tcb_date > b.tcb_date;
+        },
+        node));
+  } else {
+    ACON_CHECK(sort_refusing_duplicates(
+        levels, [](const IsvTcbLevel& a, const IsvTcbLevel& b) { return a.isvsvn > b.isvsvn; },
+        node));
+  }
   return levels;
 }
 
@@ -320,9 +358,9 @@ Result<TcbInfo> parse_tcb_info_json(std::string_view inner_json, std::string_vie
     info.tcb_levels.push_back(std::move(level));
   }
   // docs/dcap-verification.md §8: evaluation takes the first matching level, so the order must be
-  // highest first. Sorted as Phala's canonicalize_tcb_levels does (stable, so PCS's order survives
-  // among equals).
-  std::stable_sort(info.tcb_levels.begin(), info.tcb_levels.end(), level_sorts_higher);
+  // highest first, as QVL's TcbLevel::operator> (and Phala's canonicalize_tcb_levels) order
+  // them; two levels with the same SVNs are refused.
+  ACON_CHECK(sort_refusing_duplicates(info.tcb_levels, level_sorts_higher, levels_node));
   return info;
 }
 

@@ -284,17 +284,29 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   VerificationCache* cache = options.cache;
   SignatureMemoScope memo;  // shared root CA CRL / TCB signing cert are verified once
 
-  // The PCK chain: from the quote (type 5 PEM), else from the collateral bundle. `chain_bytes`
-  // is what the chain is made of, for the cache: the PEM text, or the bundle certificates' DER.
-  auto pem = quote.pck_chain_pem();
-  if (!pem.ok() && collateral.pck_certificate_chain.empty())
-    return make_error(
-        Errc::unsupported,
-        "quote carries no PEM PCK chain and the collateral has none: " + pem.error().to_string());
+  // The PCK chain (docs/dcap-verification.md §4): the quote's own (certification data type 5),
+  // as QvE; the collateral bundle's only when the caller allows it for a quote of another type.
+  // `chain_bytes` is what the chain is made of, for the cache: the certification data, or the
+  // bundle certificates' DER.
+  const tdx::CertificationData& certification = quote.signature.pck_certification;
+  const bool chain_in_quote = certification.type == tdx::cert_data::kPckCertChain;
+  if (!chain_in_quote) {
+    if (!options.allow_collateral_pck_chain)
+      return failed(std::move(verdict),
+                    status_named("STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE"),
+                    "PCK certification data type " + std::to_string(certification.type) +
+                        " is not 5 (PCK certificate chain); QvE verifies type 5 only (the "
+                        "collateral's PCK chain is used only when explicitly allowed)");
+    if (collateral.pck_certificate_chain.empty())
+      return make_error(Errc::unsupported,
+                        "quote carries no PEM PCK chain (certification data type " +
+                            std::to_string(certification.type) + ") and the collateral has none");
+    verdict.pck_chain_from_collateral = true;
+  }
   Bytes bundle_chain;
   ByteView chain_bytes;
-  if (pem.ok()) {
-    chain_bytes = as_bytes(*pem);
+  if (chain_in_quote) {
+    chain_bytes = certification.data;
   } else if (cache != nullptr) {
     for (const Certificate& cert : collateral.pck_certificate_chain) {
       Bytes der = cert.der();
@@ -311,13 +323,15 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   const bool pck_cached = pck != nullptr;
   if (pck == nullptr) {
     std::vector<Certificate> chain;
-    if (pem.ok()) {
+    if (chain_in_quote) {
       // The root is normally the anchor and the intermediate the collateral's PCK CRL issuer.
       std::vector<const Certificate*> reusable;
       for (const Certificate& root : options.anchors.roots) reusable.push_back(&root);
       for (const Certificate& cert : collateral.pck_crl_issuer_chain) reusable.push_back(&cert);
-      auto parsed = pck_chain_from_pem(*pem, reusable);
-      if (!parsed.ok()) return parsed.error();
+      auto parsed = pck_chain_from_quote(quote, reusable);
+      if (!parsed.ok())
+        return failed(std::move(verdict), parsed.error(),
+                      status_named("STATUS_UNSUPPORTED_CERT_FORMAT"));
       chain = std::move(*parsed);
     } else {
       chain = collateral.pck_certificate_chain;
@@ -465,6 +479,7 @@ Json verdict_json(const QuoteVerdict& verdict) {
       {"collateral_expired", verdict.collateral_expired},
   };
   out["simulated"] = verdict.simulated;
+  out["pck_chain_source"] = verdict.pck_chain_from_collateral ? "collateral" : "quote";
   if (!verdict.failure.empty()) out["failure"] = verdict.failure;
   if (verdict.tcb) {
     out["tcb_status"] = tcb_status_name(verdict.tcb->tcb_status);

@@ -1,5 +1,6 @@
 // TCG2 event log replay against quoted PCRs.
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "acon/eventlog/replay.h"
@@ -55,6 +56,12 @@ Result<std::vector<PcrReplay>> replay_event_log(const eventlog::EventLog& log,
 }
 
 Status check_event_log(const eventlog::EventLog& log, const PcrValues& quoted) {
+  // An event in a PCR the quote does not select is proven by nothing (docs/eventlog-formats.md
+  // "Replay rules").
+  std::set<uint32_t> selected;
+  for (const auto& [bank, values] : quoted)
+    for (const auto& [index, value] : values) selected.insert(index);
+  ACON_CHECK(eventlog::check_events_covered(log, selected));
   ACON_TRY(std::vector<PcrReplay> replays, replay_event_log(log, quoted));
   for (const PcrReplay& r : replays) {
     if (r.match) continue;

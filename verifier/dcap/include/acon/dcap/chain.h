@@ -58,14 +58,18 @@ struct PckChain {
 // The (first) commonName of a certificate's subject as UTF-8; empty when it has none.
 std::string subject_common_name(const Certificate& cert);
 
-// The type-5 PEM chain of a quote (leaf, intermediate, root). Errors → verify_failed with
-// STATUS_UNSUPPORTED_CERT_FORMAT (not type 5, not PEM, unparsable certificate). A certificate
-// whose DER equals one of `reusable` (say the trust anchors and the collateral's PCK CRL issuer
-// chain) is that certificate rather than a new parse of the same bytes: OpenSSL 3.0 spends about
-// 100 us decoding each certificate's public key.
+// The type-5 PEM chain of a quote (leaf, intermediate, root), read as QVL and QvE read it
+// (docs/dcap-verification.md §4): only certification data type 5 (inside the type-6 wrapper of
+// v4/v5 quotes), else STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE; the text ends at the first
+// NUL; it is cut into pieces at "-----END CERTIFICATE-----" lines, bytes outside the pieces are
+// ignored; each piece's certificate must be a plain "CERTIFICATE" block (no "X509 CERTIFICATE"
+// label, no Proc-Type / DEK-Info headers). Errors → verify_failed with
+// STATUS_UNSUPPORTED_CERT_FORMAT. A certificate whose DER equals one of `reusable` (say the trust
+// anchors and the collateral's PCK CRL issuer chain) is that certificate rather than a new parse
+// of the same bytes: OpenSSL 3.0 spends about 100 us decoding each certificate's public key.
 Result<std::vector<Certificate>> pck_chain_from_quote(
     const tdx::Quote& quote, std::span<const Certificate* const> reusable = {});
-// The same from the PEM text itself (Quote::pck_chain_pem()).
+// The same from the certification data's text itself.
 Result<std::vector<Certificate>> pck_chain_from_pem(
     std::string_view pem, std::span<const Certificate* const> reusable = {});
 // Certificate::all_from_pem (same blocks, same Errc::parse messages), taking a certificate from

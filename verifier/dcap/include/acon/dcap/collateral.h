@@ -76,7 +76,7 @@ struct TdxModule {
 struct TdxModuleIdentity {
   std::string id;  // "TDX_01", "TDX_03", ... as served (QVL compares it upper-cased)
   TdxModule module;
-  std::vector<IsvTcbLevel> tcb_levels;  // sorted by isvsvn, highest first
+  std::vector<IsvTcbLevel> tcb_levels;  // sorted by isvsvn, highest first; no two equal
 };
 
 struct TcbInfo {
@@ -91,8 +91,9 @@ struct TcbInfo {
   std::optional<TdxModule> tdx_module;                   // TDX only
   std::vector<TdxModuleIdentity> tdx_module_identities;  // TDX only, may be empty
   // Sorted descending by (sgx components lexicographically, pcesvn, tdx components) as QVL's
-  // TcbLevel::operator> and Phala's canonicalize_tcb_levels order them; equal keys keep their
-  // served order. PCS already serves this order, so sorting changes nothing for real data.
+  // TcbLevel::operator> and Phala's canonicalize_tcb_levels order them. Two levels with equal
+  // keys are refused at parse time, as QVL refuses "duplicated TCB levels". PCS already serves
+  // this order, so sorting changes nothing for real data.
   std::vector<TcbLevel> tcb_levels;
 
   bool is_tdx() const { return id == "TDX"; }
@@ -112,7 +113,9 @@ struct EnclaveIdentity {
   std::array<uint8_t, 16> attributes_mask{};  // bytes in report order
   std::array<uint8_t, 32> mrsigner{};
   uint16_t isvprodid = 0;
-  std::vector<IsvTcbLevel> tcb_levels;  // sorted by isvsvn, highest first
+  // Sorted by isvsvn, then tcbDate, newest first (QVL IdentityTcbLevel::operator>); two levels
+  // with the same isvsvn and tcbDate are refused at parse time.
+  std::vector<IsvTcbLevel> tcb_levels;
 };
 
 // A parsed model together with what the signature covers: the exact bytes of the inner JSON

@@ -81,15 +81,17 @@ struct TcbEvaluation {
   size_t qe_level_index = 0;              // into EnclaveIdentity::tcb_levels
   std::vector<std::string> advisory_ids;  // platform ++ QE ++ module
   Time tcb_date{};                        // min(platform, QE, module tcbDate)
-  // TD 1.5: the converged status for TEE_TCB_SVN2 (nullopt when that SVN matches no level) and
-  // the relaunch advice (TDRelaunchCheck.cpp), which then also is `status`.
+  // TD 1.5: the converged status for TEE_TCB_SVN2 (nullopt for TD 1.0 bodies) and the relaunch
+  // advice (TDRelaunchCheck.cpp), which then also is `status`.
   std::optional<TcbStatus> current_tcb_status;
   std::optional<QvlStatus> relaunch;
 };
 
 // TDX (v4/v5 TD bodies). tee_tcb_svn: 16 bytes; tee_tcb_svn2: the TD 1.5 body's 16 bytes, or
-// nullopt for TD 1.0. Checks TCB info id "TDX" (version >= 3), FMSPC and PCE-ID against the PCK
-// (STATUS_TCB_INFO_MISMATCH) and QE identity id "TD_QE" (STATUS_QE_IDENTITY_MISMATCH) first.
+// nullopt for TD 1.0; when given, its evaluation failing fails the whole evaluation, as QVL's
+// checkTcbLevel does (the launch status does not stand in for it). Checks TCB info id "TDX"
+// (version >= 3), FMSPC and PCE-ID against the PCK (STATUS_TCB_INFO_MISMATCH) and QE identity id
+// "TD_QE" (STATUS_QE_IDENTITY_MISMATCH) first.
 Result<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const EnclaveIdentity& qe_identity,
                                        const SgxExtension& pck, ByteView tee_tcb_svn,
                                        std::optional<ByteView> tee_tcb_svn2, uint16_t qe_isvsvn);

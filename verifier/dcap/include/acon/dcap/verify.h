@@ -79,6 +79,12 @@ struct VerifyOptions {
   TrustAnchors anchors = default_trust_anchors();
   // Expired collateral fails the quote with the QVL expiry status instead of setting the flag.
   bool strict_expiry = false;
+  // QvE verifies only quotes that carry their PCK chain (certification data type 5, wrapped in
+  // type 6 by v4/v5 quotes); any other type is rejected with
+  // STATUS_UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE. Set this to verify such a quote with the
+  // collateral's pck_certificate_chain instead; the verdict then says so
+  // (QuoteVerdict::pck_chain_from_collateral). A type-5 quote always uses its own chain.
+  bool allow_collateral_pck_chain = false;
   VerificationCache* cache = nullptr;  // not owned; may be shared between threads
 };
 
@@ -95,6 +101,8 @@ struct QuoteVerdict {
   // is_simulated_pck_chain): evidence from acon-sim, never from real hardware. The one place
   // this is decided; quote_claims(quote, verdict), verdict_json and acon-verify print it.
   bool simulated = false;
+  // The PCK chain verified is the collateral's, not the quote's (allow_collateral_pck_chain).
+  bool pck_chain_from_collateral = false;
   bool supplemental_valid = false;  // false when verification stopped before the TCB stage
   SupplementalData supplemental;
   std::optional<TcbEvaluation> tcb;
@@ -104,8 +112,9 @@ struct QuoteVerdict {
   uint32_t ecdsa_verifications = 0;
 };
 
-// Errors (not verdicts) only for unusable input: the quote does not parse, or it carries no PEM
-// PCK chain and the collateral has none either. Every verification failure is a verdict with
+// Errors (not verdicts) only for unusable input: the quote does not parse, or
+// allow_collateral_pck_chain is set, the quote carries no PEM PCK chain and the collateral has
+// none either. Every verification failure is a verdict with
 // its QVL status and accepted == false.
 Result<QuoteVerdict> verify_quote(ByteView quote_bytes, const Collateral& collateral,
                                   const VerifyOptions& options);
@@ -114,7 +123,8 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
 
 // {"status": "STATUS_OK", "status_code": 0, "qv_result": "SGX_QL_QV_RESULT_OK", "accepted",
 //  "tcb_status", "advisory_ids", "tcb_date", "fmspc", "collateral_expired", "supplemental": {...}}
-// and "simulated": true|false (QuoteVerdict::simulated).
+// and "simulated": true|false (QuoteVerdict::simulated), plus "pck_chain_source": "quote" or
+// "collateral".
 Json verdict_json(const QuoteVerdict& verdict);
 
 }  // namespace acon::dcap

@@ -161,7 +161,8 @@ struct PcrReplay {
 // hold its reset value.
 Result<std::vector<PcrReplay>> replay_event_log(const eventlog::EventLog& log,
                                                 const PcrValues& quoted);
-// verify_failed naming the first PCR (bank and index) whose quoted value the log does not explain.
+// verify_failed naming the events in PCRs the quote does not select (nothing proves them), or
+// else the first PCR (bank and index) whose quoted value the log does not explain.
 Status check_event_log(const eventlog::EventLog& log, const PcrValues& quoted);
 
 }  // namespace acon::tpm
