@@ -7,10 +7,9 @@
 #   scripts/startup_bench.sh [LOG]
 #
 # LOG defaults to tests/data/eventlog/tpm2-tools/event-gce-ubuntu-2104-log.bin, a 3-bank vTPM
-# boot log (34 KB, 112 records). Any TCG2 log that tpm2_eventlog 5.4 reads can be given instead
-# (a raw CCEL area must first be cut at the end of the log and get header pcrIndex 0:
-# docs/eventlog-formats.md §9). Before timing, both tools are run once and must print
-# byte-identical YAML.
+# boot log (34 KB, 112 records). Any TPM TCG2 log that tpm2_eventlog 5.4 reads can be given
+# instead; acon-eventlog reads it with --pcr (TPM PCRs, not a CCEL's MRTD/RTMRs). Before timing,
+# both tools are run once and must print byte-identical YAML.
 #
 # Environment:
 #   BUILD_DIR      build directory holding tools/acon-eventlog (default: build-rel in the
@@ -86,7 +85,7 @@ def capture(argv):
     return os.waitstatus_to_exitcode(status), b"".join(chunks)
 
 
-dump = [acon, "dump", "--format", "yaml", log]
+dump = [acon, "dump", "--pcr", "--format", "yaml", log]
 help_ = [acon, "--help"]
 peer = [tpm2, log]
 rc_a, yaml_a = capture(dump)
