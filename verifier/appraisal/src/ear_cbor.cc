@@ -136,7 +136,7 @@ size_t encoded_size(const cbor_item_t* item) {
 // are exact for the preferred (shortest) encoding of lengths, which every encoder here emits.
 class Reader {
  public:
-  Reader(const cbor_item_t* root, size_t base_offset) : root_(root), base_(base_offset) {}
+  explicit Reader(size_t base_offset) : base_(base_offset) {}
 
   struct Step {
     const cbor_item_t* container;
@@ -281,7 +281,6 @@ class Reader {
   }
 
  private:
-  const cbor_item_t* root_;
   size_t base_;
   std::vector<Step> path_;
 };
@@ -489,7 +488,7 @@ Result<Bytes> ear_to_cbor(const Ear& ear) {
 
 Result<Ear> ear_from_cbor(ByteView cbor, size_t base_offset) {
   ACON_TRY(CborPtr root, load(cbor, base_offset, "ear cbor"));
-  Reader r(root.get(), base_offset);
+  Reader r(base_offset);
   size_t n = 0;
   ACON_TRY(const cbor_pair* pairs, r.map(root.get(), "claims", &n));
   Ear ear;
@@ -620,7 +619,7 @@ Result<CoseSign1> cose_sign1_decode(ByteView message) {
   if (message.empty() || message[0] != 0xd2)
     return make_error(Errc::parse, "cose_sign1 at offset 0: must begin with tag 18 (0xd2)");
   ACON_TRY(CborPtr body, load(message.subspan(1), 1, "cose_sign1"));
-  Reader r(body.get(), 1);
+  Reader r(1);
   if (!cbor_isa_array(body.get()) || cbor_array_size(body.get()) != 4)
     return r.fail("cose_sign1", "must be an array of 4");
   cbor_item_t** parts = cbor_array_handle(body.get());
@@ -631,7 +630,7 @@ Result<CoseSign1> cose_sign1_decode(ByteView message) {
     if (out.protected_header.empty()) return r.fail("cose_sign1.protected", "empty (no alg)");
     size_t at = r.offset() + head_size(out.protected_header.size());
     ACON_TRY(CborPtr header, load(out.protected_header, at, "cose_sign1.protected"));
-    Reader hr(header.get(), at);
+    Reader hr(at);
     size_t n = 0;
     ACON_TRY(const cbor_pair* pairs, hr.map(header.get(), "cose_sign1.protected", &n));
     for (size_t i = 0; i < n; ++i) {

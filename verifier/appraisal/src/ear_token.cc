@@ -83,21 +83,31 @@ Result<EarSigner> EarSigner::create(PrivateKey key, std::vector<Certificate> cha
       return make_error(Errc::invalid_argument,
                         "ear signer: the chain's leaf certifies a different key");
   }
-  return EarSigner(std::move(key), std::move(chain));
-}
-
-Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer) {
-  ACON_CHECK(validate_for_issue(ear));
-  Json jwk = signer.key().public_key().to_jwk();
+  // Trustee's header (ear_token/broker.rs): the signing key as a JWK carrying its alg and, when
+  // configured, the x5c chain (standard base64 DER, leaf first).
+  Json jwk = key.public_key().to_jwk();
   jwk["alg"] = "ES256";
-  if (!signer.chain().empty()) {
+  if (!chain.empty()) {
     Json x5c = Json::array();
-    for (const auto& cert : signer.chain()) x5c.push_back(base64_encode(cert.der()));
+    for (const auto& cert : chain) x5c.push_back(base64_encode(cert.der()));
     jwk["x5c"] = std::move(x5c);
   }
-  Json header = {{"typ", "JWT"}, {"jwk", std::move(jwk)}};
-  std::string payload = dump_compact(ear_to_json(ear));
-  return jose::jws_sign(signer.key(), jose::JwsAlg::ES256, as_bytes(payload), header);
+  Json header = {{"typ", "JWT"}, {"alg", "ES256"}, {"jwk", std::move(jwk)}};
+  std::string header_b64 = b64url(as_bytes(dump_compact(header)));
+  return EarSigner(std::move(key), std::move(chain), std::move(header_b64));
+}
+
+// The JWS compact form (RFC 7515 §7.1) written here rather than with jose::jws_sign, which would
+// rebuild and re-encode the constant header (2/3 of it the x5c chain) for every token.
+Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer) {
+  ACON_CHECK(validate_for_issue(ear));
+  std::string token = signer.jwt_header_b64();
+  token += '.';
+  token += b64url(as_bytes(dump_compact(ear_to_json(ear))));
+  ACON_TRY(Bytes signature, sign(signer.key(), kEs256, as_bytes(token), EcdsaEncoding::raw));
+  token += '.';
+  token += b64url(signature);
+  return token;
 }
 
 Result<Bytes> sign_ear_cwt(const Ear& ear, const EarSigner& signer) {

@@ -170,12 +170,17 @@ class EarSigner {
   static Result<EarSigner> create(PrivateKey key, std::vector<Certificate> chain = {});
   const PrivateKey& key() const { return key_; }
   const std::vector<Certificate>& chain() const { return chain_; }
+  // base64url of the JWT header, fixed per key and chain, so it is built once.
+  const std::string& jwt_header_b64() const { return jwt_header_b64_; }
 
  private:
-  EarSigner(PrivateKey key, std::vector<Certificate> chain)
-      : key_(std::move(key)), chain_(std::move(chain)) {}
+  EarSigner(PrivateKey key, std::vector<Certificate> chain, std::string jwt_header_b64)
+      : key_(std::move(key)),
+        chain_(std::move(chain)),
+        jwt_header_b64_(std::move(jwt_header_b64)) {}
   PrivateKey key_;
   std::vector<Certificate> chain_;
+  std::string jwt_header_b64_;
 };
 
 // Compact JWS with Trustee's header {"typ":"JWT","alg":"ES256","jwk":{"kty","crv","alg","x","y",
