@@ -15,7 +15,7 @@ packages=(
   # a software TPM for the vTPM backend tests; busybox-static is the demo image's rootfs
   swtpm swtpm-tools busybox-static
   # independent implementations used by interop tests
-  python3 python3-jwcrypto jq
+  python3 python3-jwcrypto python3-cbor2 python3-cryptography jq
 )
 
 missing=()

@@ -1,0 +1,254 @@
+// EAR model, encodings, JWT/CWT issuing and verification.
+#include <gtest/gtest.h>
+
+#include "acon/appraisal/ear.h"
+#include "acon/common/jose.h"
+
+namespace acon::appraisal {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Time kIat = Time(1767225600s);  // 2026-01-01T00:00:00Z
+
+Certificate make_root(const PrivateKey& key) {
+  CertificateRequest ca;
+  ca.subject = {{"CN", "EAR test root"}};
+  ca.serial = {1};
+  ca.not_before = kIat - 24h;
+  ca.not_after = kIat + 24h * 365;
+  ca.is_ca = true;
+  ca.key_usage = kKeyUsageKeyCertSign | kKeyUsageCrlSign;
+  return *issue_certificate(ca, key.public_key(), key, nullptr);
+}
+
+Certificate make_leaf(const PrivateKey& key, const PrivateKey& root_key, const Certificate& root) {
+  CertificateRequest ee;
+  ee.subject = {{"CN", "CoCo-Attestation-Service"}};
+  ee.serial = {2};
+  ee.not_before = kIat - 24h;
+  ee.not_after = kIat + 24h * 30;
+  ee.key_usage = kKeyUsageDigitalSignature;
+  return *issue_certificate(ee, key.public_key(), root_key, &root);
+}
+
+struct Pki {
+  PrivateKey root_key = *PrivateKey::generate_ec(Curve::p256);
+  PrivateKey leaf_key = *PrivateKey::generate_ec(Curve::p256);
+  Certificate root = make_root(root_key);
+  Certificate leaf = make_leaf(leaf_key, root_key, root);
+
+  EarSigner signer() const { return *EarSigner::create(leaf_key, {leaf}); }
+  EarVerifyOptions options(Time now = kIat + 10s) const {
+    EarVerifyOptions o;
+    o.now = now;
+    o.roots = {root};
+    return o;
+  }
+};
+
+const Pki& pki() {
+  static const Pki instance;
+  return instance;
+}
+
+Ear sample_ear() {
+  Ear ear;
+  ear.iat = kIat;
+  ear.exp = kIat + 5min;
+  ear.iss = "CoCo-Attestation-Service";
+  ear.aud = {"kbs.example"};
+  ear.verifier_id = {"https://confidentialcontainers.org", "attestation-service 0.1.0"};
+  TrustVector v;
+  v.set(TrustClaim::instance_identity, 0);
+  v.set(TrustClaim::configuration, ar4si::kApprovedConfig);
+  v.set(TrustClaim::executables, ar4si::kApprovedBoot);
+  v.set(TrustClaim::hardware, ar4si::kGenuineHardware);
+  Submod cpu0 = Submod::from_vector(
+      v, "default",
+      Json{{"tdx", {{"quote", {{"header", {{"version", "0400"}}}}}}},
+           {"report_data", "00ff"},
+           {"runtime_data_claims", {{"nonce", "abc"}, {"n", -5}, {"f", 1.5}, {"ok", true}}}});
+  cpu0.extra["ear.trustee.identifiers"] = {{"validated", {{"container_images", Json::array()}}}};
+  ear.submods["cpu0"] = cpu0;
+  return ear;
+}
+
+TEST(EarTier, Rules) {
+  EXPECT_EQ(tier_of(0), Tier::none);
+  EXPECT_EQ(tier_of(1), Tier::none);
+  EXPECT_EQ(tier_of(-1), Tier::none);
+  EXPECT_EQ(tier_of(2), Tier::affirming);
+  EXPECT_EQ(tier_of(31), Tier::affirming);
+  EXPECT_EQ(tier_of(32), Tier::warning);
+  EXPECT_EQ(tier_of(95), Tier::warning);
+  EXPECT_EQ(tier_of(96), Tier::contraindicated);
+  EXPECT_EQ(tier_of(99), Tier::contraindicated);
+  EXPECT_EQ(tier_of(-128), Tier::contraindicated);
+  TrustVector v;
+  EXPECT_FALSE(v.any_set());
+  v.set(TrustClaim::hardware, 2);
+  v.set(TrustClaim::executables, 33);
+  EXPECT_EQ(v.tier(), Tier::warning);
+  v.set(TrustClaim::file_system, 96);
+  EXPECT_EQ(v.tier(), Tier::contraindicated);
+  EXPECT_EQ(trust_claim_from_name("runtime-opaque"), TrustClaim::runtime_opaque);
+  EXPECT_EQ(tier_from_value(32), Tier::warning);
+  EXPECT_FALSE(tier_from_value(3));
+}
+
+TEST(EarJson, TrusteeLayoutAndRoundTrip) {
+  Ear ear = sample_ear();
+  Json j = ear_to_json(ear);
+  EXPECT_EQ(j["eat_profile"], "tag:github.com,2024:confidential-containers/Trustee");
+  EXPECT_EQ(j["submods"]["cpu0"]["ear.status"], "affirming");
+  EXPECT_EQ(j["submods"]["cpu0"]["ear.trustworthiness-vector"]["configuration"], 2);
+  EXPECT_EQ(j["submods"]["cpu0"]["ear.trustworthiness-vector"]["instance-identity"], 0);
+  EXPECT_FALSE(j["submods"]["cpu0"]["ear.trustworthiness-vector"].contains("file-system"));
+  EXPECT_EQ(j["ear.verifier-id"]["developer"], "https://confidentialcontainers.org");
+  EXPECT_EQ(j["aud"], "kbs.example");
+  auto back = ear_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(*back, ear);
+}
+
+TEST(EarCbor, RoundTripAndKeys) {
+  Ear ear = sample_ear();
+  auto cbor = ear_to_cbor(ear);
+  ASSERT_TRUE(cbor.ok());
+  auto back = ear_from_cbor(*cbor);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(*back, ear);
+  // A map of 7 pairs, first key 265 (eat_profile) in its shortest form: 0xa7 0x19 0x01 0x09.
+  ASSERT_GE(cbor->size(), 4u);
+  EXPECT_EQ((*cbor)[0], 0xa7);
+  EXPECT_EQ((*cbor)[1], 0x19);
+  EXPECT_EQ((*cbor)[2], 0x01);
+  EXPECT_EQ((*cbor)[3], 0x09);
+}
+
+TEST(EarCbor, ErrorsNameFieldAndOffset) {
+  // {265: "p", 6: "x"}: iat is text; it starts at offset 6.
+  Bytes bad = {0xa2, 0x19, 0x01, 0x09, 0x61, 'p', 0x06, 0x61, 'x'};
+  auto r = ear_from_cbor(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("iat at offset 7"), std::string::npos) << r.error().message;
+  Bytes truncated = {0xa1, 0x19, 0x01};
+  r = ear_from_cbor(truncated);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("offset 1:"), std::string::npos) << r.error().message;
+  Bytes deep(200, 0x81);
+  deep.push_back(0x00);
+  r = ear_from_cbor(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("nested deeper"), std::string::npos);
+}
+
+TEST(EarIssue, RefusesEmptyVectorAndNonP256) {
+  Ear ear = sample_ear();
+  ear.submods["cpu0"].trust_vector = {};
+  auto jwt = sign_ear_jwt(ear, pki().signer());
+  ASSERT_FALSE(jwt.ok());
+  EXPECT_NE(jwt.error().message.find("no claim is set"), std::string::npos);
+  EXPECT_FALSE(sign_ear_cwt(ear, pki().signer()).ok());
+  auto p384 = EarSigner::create(*PrivateKey::generate_ec(Curve::p384));
+  ASSERT_FALSE(p384.ok());
+  EXPECT_NE(p384.error().message.find("P-256"), std::string::npos);
+  // A chain whose leaf certifies another key.
+  EXPECT_FALSE(EarSigner::create(pki().root_key, {pki().leaf}).ok());
+}
+
+TEST(EarJwt, HeaderLayoutAndVerify) {
+  auto jwt = sign_ear_jwt(sample_ear(), pki().signer());
+  ASSERT_TRUE(jwt.ok()) << jwt.error().to_string();
+  auto parsed = jose::jws_parse(*jwt);
+  ASSERT_TRUE(parsed.ok());
+  const Json& h = parsed->header;
+  EXPECT_EQ(h["typ"], "JWT");
+  EXPECT_EQ(h["alg"], "ES256");
+  EXPECT_EQ(h["jwk"]["kty"], "EC");
+  EXPECT_EQ(h["jwk"]["crv"], "P-256");
+  EXPECT_EQ(h["jwk"]["alg"], "ES256");
+  EXPECT_EQ(h["jwk"]["x5c"].size(), 1u);
+  auto ear = verify_ear_jwt(*jwt, pki().options());
+  ASSERT_TRUE(ear.ok()) << ear.error().to_string();
+  EXPECT_EQ(*ear, sample_ear());
+  // Pinned key instead of roots.
+  EarVerifyOptions pinned;
+  pinned.now = kIat;
+  pinned.trusted_key = pki().leaf_key.public_key();
+  EXPECT_TRUE(verify_ear_jwt(*jwt, pinned).ok());
+  pinned.trusted_key = pki().root_key.public_key();
+  EXPECT_EQ(verify_ear_jwt(*jwt, pinned).error().code, Errc::verify_failed);
+}
+
+TEST(EarJwt, TimeAudienceAndTrust) {
+  auto jwt = *sign_ear_jwt(sample_ear(), pki().signer());
+  EXPECT_TRUE(verify_ear_jwt(jwt, pki().options(kIat + 5min + 60s)).ok());
+  EXPECT_EQ(verify_ear_jwt(jwt, pki().options(kIat + 5min + 61s)).error().code, Errc::expired);
+  EXPECT_TRUE(verify_ear_jwt(jwt, pki().options(kIat - 60s)).ok());
+  EXPECT_EQ(verify_ear_jwt(jwt, pki().options(kIat - 61s)).error().code, Errc::expired);
+  auto o = pki().options();
+  o.audience = "kbs.example";
+  EXPECT_TRUE(verify_ear_jwt(jwt, o).ok());
+  o.audience = "other-kbs";
+  auto r = verify_ear_jwt(jwt, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("aud"), std::string::npos);
+  // Another root: the chain does not verify.
+  Pki other;
+  EXPECT_EQ(verify_ear_jwt(jwt, other.options()).error().code, Errc::verify_failed);
+  EarVerifyOptions none;
+  none.now = kIat;
+  EXPECT_EQ(verify_ear_jwt(jwt, none).error().code, Errc::invalid_argument);
+  // Tampered payload.
+  auto dot = jwt.find('.');
+  std::string tampered = jwt;
+  tampered[dot + 5] = tampered[dot + 5] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(verify_ear_jwt(tampered, pki().options()).ok());
+  // Oversized.
+  o = pki().options();
+  o.max_token_bytes = 100;
+  EXPECT_EQ(verify_ear_jwt(jwt, o).error().code, Errc::parse);
+}
+
+TEST(EarJwt, RefusesOtherAlgorithms) {
+  // ES384 with the same header layout: refused before any key is consulted.
+  auto p384 = *PrivateKey::generate_ec(Curve::p384);
+  Json jwk = p384.public_key().to_jwk();
+  jwk["alg"] = "ES384";
+  auto token =
+      jose::jws_sign(p384, jose::JwsAlg::ES384, as_bytes(dump_compact(ear_to_json(sample_ear()))),
+                     Json{{"typ", "JWT"}, {"jwk", jwk}});
+  ASSERT_TRUE(token.ok());
+  auto r = verify_ear_jwt(*token, pki().options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::unsupported);
+  std::string none = b64url(as_bytes(R"({"alg":"none","typ":"JWT"})")) + "." +
+                     b64url(as_bytes(dump_compact(ear_to_json(sample_ear())))) + ".";
+  EXPECT_FALSE(verify_ear_jwt(none, pki().options()).ok());
+}
+
+TEST(EarCwt, SignAndVerify) {
+  auto cwt = sign_ear_cwt(sample_ear(), pki().signer());
+  ASSERT_TRUE(cwt.ok()) << cwt.error().to_string();
+  EXPECT_EQ((*cwt)[0], 0xd2);  // tag 18
+  auto ear = verify_ear_cwt(*cwt, pki().options());
+  ASSERT_TRUE(ear.ok()) << ear.error().to_string();
+  EXPECT_EQ(*ear, sample_ear());
+  EXPECT_EQ(verify_ear_cwt(*cwt, pki().options(kIat + 1h)).error().code, Errc::expired);
+  // Flip each byte of the message in turn: every change is refused, and none crashes.
+  size_t refused = 0;
+  for (size_t i = 0; i < cwt->size(); ++i) {
+    Bytes bad = *cwt;
+    bad[i] ^= 0x01;
+    refused += verify_ear_cwt(bad, pki().options()).ok() ? 0 : 1;
+  }
+  EXPECT_EQ(refused, cwt->size());
+  // Truncations.
+  for (size_t n = 0; n < cwt->size(); n += 7)
+    EXPECT_FALSE(verify_ear_cwt(ByteView(cwt->data(), n), pki().options()).ok());
+}
+
+}  // namespace
+}  // namespace acon::appraisal

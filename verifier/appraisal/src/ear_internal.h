@@ -1,0 +1,21 @@
+// Shared between the EAR encoders and the token code; not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "acon/appraisal/ear.h"
+
+namespace acon::appraisal {
+
+// 9999-12-31T23:59:59Z: times beyond it cannot be compared with a leeway without overflow and
+// are not what an attestation result means.
+inline constexpr int64_t kMaxEarTimeSeconds = 253402300799;
+Result<Time> time_from_seconds(int64_t seconds, std::string_view field);
+
+// Walks the CBOR item heads of `data` without building anything: refuses nesting deeper than
+// `max_depth`, truncation and reserved encodings, naming the byte offset (plus `base_offset`).
+// libcbor's decref recurses, so depth is bounded before anything is built.
+Status check_cbor_structure(ByteView data, size_t max_depth, size_t base_offset);
+
+}  // namespace acon::appraisal
