@@ -130,23 +130,23 @@ std::optional<std::string> find_non_der(ByteView der) {
   }
 }
 
-// OpenSSL's DER re-encoding of `der`, with the signed part (tbsCertificate) re-encoded from its
-// fields rather than copied from the cached input.
-Bytes reencode_certificate(ByteView der) {
-  const unsigned char* p = der.data();
-  ossl::X509Ptr copy(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!copy || i2d_re_X509_tbs(copy.get(), nullptr) <= 0) {
+// OpenSSL's DER encoding of the parsed `cert`, with the signed part (tbsCertificate) re-encoded
+// from its fields rather than copied from the cached input. This marks the cached tbs encoding
+// as rebuilt; the caller keeps `cert` only when the result equals the input, so the object then
+// holds exactly the input bytes again (and no second d2i_X509 is needed).
+Bytes reencode_certificate(X509* cert) {
+  if (i2d_re_X509_tbs(cert, nullptr) <= 0) {
     ERR_clear_error();
     return {};
   }
-  int len = i2d_X509(copy.get(), nullptr);
+  int len = i2d_X509(cert, nullptr);
   if (len <= 0) {
     ERR_clear_error();
     return {};
   }
   Bytes out(static_cast<size_t>(len));
   unsigned char* q = out.data();
-  i2d_X509(copy.get(), &q);
+  i2d_X509(cert, &q);
   return out;
 }
 
@@ -254,7 +254,7 @@ Result<Certificate> Certificate::from_der(ByteView der) {
   // certificate.
   std::optional<std::string> fault = find_non_der(der);
   if (!fault) {
-    Bytes again = reencode_certificate(der);
+    Bytes again = reencode_certificate(cert.get());
     if (!std::equal(again.begin(), again.end(), der.begin(), der.end())) {
       auto diff = std::mismatch(again.begin(), again.end(), der.begin(), der.end());
       fault =
