@@ -78,7 +78,8 @@ int cmd_dump(const Inputs& in, const std::string& format) {
                      .dump(2, ' ', false, Json::error_handler_t::replace)
               << "\n";
   } else if (format == "yaml") {
-    std::cout << to_tpm2_yaml(loaded->log, loaded->replay);
+    write_tpm2_yaml(loaded->log, loaded->replay,
+                    [](std::string_view piece) { std::cout.write(piece.data(), piece.size()); });
   } else {
     std::cout << to_text(loaded->log, loaded->replay, format_options(in));
   }

@@ -325,16 +325,21 @@ void pcrs(std::string& out, const Replayer& replay) {
 
 }  // namespace
 
-std::string to_tpm2_yaml(const EventLog& log, const Replayer& replay,
-                         const Tpm2YamlOptions& options) {
+void write_tpm2_yaml(const EventLog& log, const Replayer& replay,
+                     const std::function<void(std::string_view)>& sink,
+                     const Tpm2YamlOptions& options) {
+  constexpr size_t kPiece = 16384;
   std::string out;
-  // Each record's bytes come out as about 2.5 times as many characters of YAML (hex and labels).
-  size_t log_bytes = 0;
-  for (const Event& e : log.events) log_bytes += e.size;
-  out.reserve(4096 + 3 * log_bytes);
+  out.reserve(2 * kPiece);
+  auto flush_if_full = [&] {
+    if (out.size() < kPiece) return;
+    sink(out);
+    out.clear();
+  };
   out += "---\nversion: 1\nevents:\n";
   if (!log.events.empty()) header_event(out, log);
   for (size_t i = 1; i < log.events.size(); ++i) {
+    flush_if_full();
     const Event& e = log.events[i];
     out += "- EventNum: ";
     put_uint(out, e.number);
@@ -355,7 +360,19 @@ std::string to_tpm2_yaml(const EventLog& log, const Replayer& replay,
     event_body(out, e, options);
   }
   pcrs(out, replay);
-  return out;
+  if (!out.empty()) sink(out);
+}
+
+std::string to_tpm2_yaml(const EventLog& log, const Replayer& replay,
+                         const Tpm2YamlOptions& options) {
+  std::string text;
+  // Each record's bytes come out as about 2.5 times as many characters of YAML (hex and labels).
+  size_t log_bytes = 0;
+  for (const Event& e : log.events) log_bytes += e.size;
+  text.reserve(4096 + 3 * log_bytes);
+  write_tpm2_yaml(
+      log, replay, [&](std::string_view piece) { text += piece; }, options);
+  return text;
 }
 
 }  // namespace acon::eventlog

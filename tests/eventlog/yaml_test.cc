@@ -362,5 +362,24 @@ TEST(Tpm2YamlFormat, EmptyEventHasNoEventLine) {
   EXPECT_TRUE(event1_body(build_log({{1, ev::kEfiAction, {}}})).empty());
 }
 
+// The streamed form is the same text, in pieces no larger than one event past 16 KiB.
+TEST(Tpm2Yaml, StreamedPiecesJoinToTheWholeText) {
+  Bytes raw = test::read_data_bytes("eventlog/cc-trusted-api/ccel_data.bin");
+  auto log = parse_event_log(raw);
+  ASSERT_TRUE(log.ok()) << log.error().to_string();
+  Replayer replayer;
+  ASSERT_TRUE(replay(*log, replayer).ok());
+  std::string joined;
+  size_t pieces = 0, largest = 0;
+  write_tpm2_yaml(*log, replayer, [&](std::string_view piece) {
+    joined += piece;
+    ++pieces;
+    largest = std::max(largest, piece.size());
+  });
+  EXPECT_EQ(joined, to_tpm2_yaml(*log, replayer));
+  EXPECT_GT(pieces, 1u);
+  EXPECT_LT(largest, 2u * 16384);
+}
+
 }  // namespace
 }  // namespace acon::eventlog

@@ -2,6 +2,7 @@
 // prints, so tpm2-tools users can compare the two outputs line by line.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "acon/eventlog/event_log.h"
@@ -34,5 +35,11 @@ struct Tpm2YamlOptions {
 //   the YAML stays valid (5.4 prints them at column 0).
 std::string to_tpm2_yaml(const EventLog& log, const Replayer& replay,
                          const Tpm2YamlOptions& options = {});
+
+// The same text handed to `sink` in pieces of about 16 KiB, so that a tool printing a large log
+// never holds (and page-faults in) the whole text at once.
+void write_tpm2_yaml(const EventLog& log, const Replayer& replay,
+                     const std::function<void(std::string_view)>& sink,
+                     const Tpm2YamlOptions& options = {});
 
 }  // namespace acon::eventlog
