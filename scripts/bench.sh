@@ -42,8 +42,12 @@ fail() {
 }
 
 # --- build ---
+# A new build directory is made without the tests (they are not needed here); an existing one,
+# such as the one scripts/test.sh uses, keeps its own settings apart from what benchmarks need.
 step "configuring $build_dir (Release)"
-cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DACON_BUILD_TESTS=OFF \
+tests_off=()
+[ -f "$build_dir/CMakeCache.txt" ] || tests_off=(-DACON_BUILD_TESTS=OFF)
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${tests_off[@]}" \
   -DACON_BUILD_BENCH=ON >"$out/configure.log" 2>&1 ||
   { cat "$out/configure.log" >&2; fail "cmake configure"; }
 step "building acon_bench_crypto acon_bench_eventlog acon-eventlog"
