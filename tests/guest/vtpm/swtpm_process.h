@@ -63,13 +63,55 @@ class SwtpmProcess {
   ~SwtpmProcess() { stop(); }
 
   // Starts swtpm and waits until both its ports accept connections. Empty on success, else why not.
+  // Tests run in parallel, and a port pair found free can be taken (by another swtpm, or as the
+  // ephemeral source port of some connection) before swtpm binds it; swtpm then exits at once,
+  // and the start is retried on another pair.
   std::string start() {
     char dir_template[] = "/tmp/acon-swtpm-XXXXXX";
     if (!mkdtemp(dir_template)) return std::string("mkdtemp: ") + std::strerror(errno);
     dir_ = dir_template;
-    for (int attempt = 0; attempt < 20 && port_ == 0; ++attempt) port_ = free_port_pair();
-    if (port_ == 0) return "no free pair of TCP ports";
+    std::string why;
+    for (int launch_attempt = 0; launch_attempt < 5; ++launch_attempt) {
+      port_ = 0;
+      for (int attempt = 0; attempt < 20 && port_ == 0; ++attempt) port_ = free_port_pair();
+      if (port_ == 0) return "no free pair of TCP ports";
+      bool exited_early = false;
+      why = launch(exited_early);
+      if (why.empty() || !exited_early) return why;
+    }
+    return why;
+  }
 
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      int status = 0;
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          kill(pid_, SIGKILL);
+          waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      pid_ = -1;
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+
+  // The tpm2-tss TCTI configuration that reaches this swtpm.
+  std::string tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port_); }
+  const std::filesystem::path& dir() const { return dir_; }
+  int port() const { return port_; }
+
+ private:
+  // Runs swtpm on port_ / port_ + 1 and waits for both to accept connections.
+  std::string launch(bool& exited_early) {
     const std::string state = "dir=" + dir_.string();
     const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
     const std::string ctrl = "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1";
@@ -119,6 +161,7 @@ class SwtpmProcess {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        exited_early = true;
         return "swtpm exited during start-up (status " + std::to_string(status) + ")";
       }
       if (accepts(port_) && accepts(port_ + 1)) return {};
@@ -128,34 +171,6 @@ class SwtpmProcess {
            std::to_string(port_ + 1) + " within 5 s";
   }
 
-  void stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      int status = 0;
-      while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      pid_ = -1;
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-      dir_.clear();
-    }
-  }
-
-  // The tpm2-tss TCTI configuration that reaches this swtpm.
-  std::string tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port_); }
-  const std::filesystem::path& dir() const { return dir_; }
-  int port() const { return port_; }
-
- private:
   void reap() {
     int status = 0;
     if (pid_ > 0) waitpid(pid_, &status, 0);
