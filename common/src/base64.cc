@@ -27,26 +27,38 @@ Error b64_error(const std::string& what, size_t offset) {
 
 }  // namespace
 
-std::string base64_encode(ByteView data, Base64 variant) {
+void append_base64(std::string& out, ByteView data, Base64 variant) {
   const char* alphabet = is_url(variant) ? kUrl : kStandard;
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
+  const size_t rest = data.size() % 3;
+  const size_t full = data.size() - rest;
+  size_t length = full / 3 * 4;
+  if (rest > 0) length += is_padded(variant) ? 4 : rest + 1;
+  const size_t at = out.size();
+  out.resize(at + length);
+  char* p = out.data() + at;
+  for (size_t i = 0; i < full; i += 3) {
     uint32_t v = uint32_t{data[i]} << 16 | uint32_t{data[i + 1]} << 8 | data[i + 2];
-    out.push_back(alphabet[v >> 18]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    out.push_back(alphabet[(v >> 6) & 63]);
-    out.push_back(alphabet[v & 63]);
+    p[0] = alphabet[v >> 18];
+    p[1] = alphabet[(v >> 12) & 63];
+    p[2] = alphabet[(v >> 6) & 63];
+    p[3] = alphabet[v & 63];
+    p += 4;
   }
-  size_t rest = data.size() - i;
   if (rest > 0) {
-    uint32_t v = uint32_t{data[i]} << 16 | (rest == 2 ? uint32_t{data[i + 1]} << 8 : 0);
-    out.push_back(alphabet[v >> 18]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    if (rest == 2) out.push_back(alphabet[(v >> 6) & 63]);
-    if (is_padded(variant)) out.append(rest == 1 ? "==" : "=");
+    uint32_t v = uint32_t{data[full]} << 16 | (rest == 2 ? uint32_t{data[full + 1]} << 8 : 0);
+    *p++ = alphabet[v >> 18];
+    *p++ = alphabet[(v >> 12) & 63];
+    if (rest == 2) *p++ = alphabet[(v >> 6) & 63];
+    if (is_padded(variant)) {
+      *p++ = '=';
+      if (rest == 1) *p++ = '=';
+    }
   }
+}
+
+std::string base64_encode(ByteView data, Base64 variant) {
+  std::string out;
+  append_base64(out, data, variant);
   return out;
 }
 

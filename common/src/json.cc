@@ -1,7 +1,11 @@
 #include "acon/common/json.h"
 
+#include <array>
+#include <charconv>
 #include <set>
 #include <vector>
+
+#include "acon/common/utf8.h"
 
 namespace acon {
 
@@ -70,8 +74,97 @@ Result<Json> parse_json(std::string_view text, size_t max_depth) {
   }
 }
 
+namespace {
+
+// True when `s` is printable ASCII without '"' or '\\': written as it is, between quotes. Most
+// strings in attestation documents (hex digests, names, base64) are.
+bool plain_ascii(std::string_view s) {
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+    return plain;
+  }();
+  bool all = true;
+  for (char c : s) all &= kPlain[static_cast<uint8_t>(c)];
+  return all;
+}
+
+// Appends `s` as a JSON string if it is well-formed UTF-8; false (nothing written) otherwise.
+bool append_string(std::string& out, std::string_view s) {
+  if (plain_ascii(s)) {
+    out.push_back('"');
+    out += s;
+    out.push_back('"');
+    return true;
+  }
+  if (!is_valid_utf8(s)) return false;
+  append_json_string(out, s);
+  return true;
+}
+
+// nlohmann's dump checks every string byte by byte through its UTF-8 automaton; this walk writes
+// the same text (same member order, escapes and integers) with whole runs appended at once, and
+// leaves the rare cases — invalid UTF-8 to replace, floating-point numbers, binary values — to
+// nlohmann itself so that they come out exactly as before.
+void append_compact(std::string& out, const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!first) out.push_back(',');
+        first = false;
+        if (!append_string(out, it.key()))
+          out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace);
+        out.push_back(':');
+        append_compact(out, it.value());
+      }
+      out.push_back('}');
+      return;
+    }
+    case Json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& element : v) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_compact(out, element);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Json::value_t::string:
+      if (append_string(out, v.get_ref<const std::string&>())) return;
+      break;
+    case Json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: {
+      char buf[24];
+      auto end = v.is_number_unsigned()
+                     ? std::to_chars(buf, buf + sizeof buf, v.get<uint64_t>()).ptr
+                     : std::to_chars(buf, buf + sizeof buf, v.get<int64_t>()).ptr;
+      out.append(buf, end);
+      return;
+    }
+    default:
+      break;
+  }
+  out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void append_compact_json(std::string& out, const Json& value) { append_compact(out, value); }
+
 std::string dump_compact(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  append_compact(out, value);
+  return out;
 }
 
 Result<const Json*> json_get(const Json& object, std::string_view key) {

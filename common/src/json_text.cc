@@ -62,8 +62,15 @@ std::string decimal_exponent(const DecimalDigits& d, size_t min_exponent_digits)
 
 void append_json_string(std::string& out, std::string_view s, bool escape_delete) {
   out.push_back('"');
-  for (char c : s) {
-    switch (c) {
+  // Runs of characters written as they are go in one append: most strings (hex digests, names)
+  // need no escape at all.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<uint8_t>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\' && !(escape_delete && u == 0x7f)) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
       case '"':
         out += "\\\"";
         break;
@@ -86,17 +93,13 @@ void append_json_string(std::string& out, std::string_view s, bool escape_delete
         out += "\\t";
         break;
       default: {
-        const auto u = static_cast<uint8_t>(c);
-        if (u < 0x20 || (escape_delete && u == 0x7f)) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(u));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(u));
+        out += buf;
       }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

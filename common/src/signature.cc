@@ -108,20 +108,47 @@ Result<Bytes> ecdsa_raw_to_der(ByteView raw) {
   return der;
 }
 
+namespace {
+
+// One signature with a context set up for it (consumed).
+Result<Bytes> sign_with(EVP_MD_CTX* ctx, SigScheme scheme, ByteView message, EcdsaEncoding encoding,
+                        size_t field_size) {
+  size_t len = 0;
+  if (EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) != 1)
+    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  Bytes sig(len);
+  if (EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) != 1)
+    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  sig.resize(len);
+  if (scheme.kind == SigKind::ecdsa && encoding == EcdsaEncoding::raw)
+    return ecdsa_der_to_raw(sig, field_size);
+  return sig;
+}
+
+size_t field_size_of(const PrivateKey& key) {
+  return key.type() == KeyType::ec ? curve_field_size(*key.curve()) : 0;
+}
+
+}  // namespace
+
 Result<Bytes> sign(const PrivateKey& key, SigScheme scheme, ByteView message,
                    EcdsaEncoding encoding) {
   ACON_CHECK(check_fit(key.type(), scheme));
   ACON_TRY(auto ctx, init(key.get(), scheme, true));
-  size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size()) != 1)
-    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
-  Bytes sig(len);
-  if (EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) != 1)
-    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
-  sig.resize(len);
-  if (scheme.kind == SigKind::ecdsa && encoding == EcdsaEncoding::raw)
-    return ecdsa_der_to_raw(sig, curve_field_size(*key.curve()));
-  return sig;
+  return sign_with(ctx.get(), scheme, message, encoding, field_size_of(key));
+}
+
+Result<PreparedSigner> PreparedSigner::create(const PrivateKey& key, SigScheme scheme) {
+  ACON_CHECK(check_fit(key.type(), scheme));
+  ACON_TRY(auto ctx, init(key.get(), scheme, true));
+  return PreparedSigner(std::move(ctx), scheme, field_size_of(key));
+}
+
+Result<Bytes> PreparedSigner::sign(ByteView message, EcdsaEncoding encoding) const {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), ctx_.get()) != 1)
+    return make_error(Errc::crypto, "sign: copying the prepared context: " + ossl::drain_errors());
+  return sign_with(ctx.get(), scheme_, message, encoding, field_size_);
 }
 
 Status verify(const PublicKey& key, SigScheme scheme, ByteView message, ByteView signature,

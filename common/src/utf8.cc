@@ -50,6 +50,10 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t* code_point) {
 
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    if (static_cast<uint8_t>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
     const size_t n = utf8_sequence(s, i);
     if (n == 0) return false;
     i += n;

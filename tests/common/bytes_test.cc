@@ -122,6 +122,14 @@ TEST(Base64Test, Rfc4648Section10VectorsAllVariants) {
   }
 }
 
+TEST(Base64Test, AppendKeepsWhatIsThere) {
+  std::string out = "head.";
+  append_base64(out, as_bytes("foob"), Base64::url_nopad);
+  EXPECT_EQ(out, "head.Zm9vYg");
+  append_base64(out, as_bytes("f"), Base64::standard);
+  EXPECT_EQ(out, "head.Zm9vYgZg==");
+}
+
 TEST(Base64Test, DefaultVariantIsStandard) {
   EXPECT_EQ(base64_encode(as_bytes("fo")), "Zm8=");
   auto r = base64_decode("Zm8=");

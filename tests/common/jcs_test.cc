@@ -521,5 +521,26 @@ TEST(JsonDumpTest, CompactReplacesInvalidUtf8) {
   EXPECT_EQ(dump_compact(Json(std::string("a\xff"))), "\"a\xef\xbf\xbd\"");
 }
 
+// dump_compact writes its own text for speed; it must stay byte-identical to nlohmann's compact
+// dump, which it replaced, for every kind of value.
+TEST(JsonDumpTest, CompactEqualsNlohmannDump) {
+  Json doc = {
+      {"empty_object", Json::object()},
+      {"empty_array", Json::array()},
+      {"controls", std::string("q\"b\\s/\b\f\n\r\t\x01\x1f\x7f end")},
+      {"unicode", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+      {"invalid", std::string("ok\xff\xc3(\xed\xa0\x80 tail")},
+      {"numbers", {0, -1, 1, INT64_MIN, INT64_MAX, UINT64_MAX, 1.5, -0.0, 1e300, 3.0}},
+      {"literals", {true, false, nullptr}},
+      {"nested", {{"a", {{"b", {{"c", Json::array({Json::object()})}}}}}}},
+      {std::string("key\n\"\xff"), 1},
+      {"binary", Json::binary({1, 2, 3})},
+  };
+  EXPECT_EQ(dump_compact(doc), doc.dump(-1, ' ', false, Json::error_handler_t::replace));
+  for (const auto& [key, value] : doc.items())
+    EXPECT_EQ(dump_compact(value), value.dump(-1, ' ', false, Json::error_handler_t::replace))
+        << key;
+}
+
 }  // namespace
 }  // namespace acon

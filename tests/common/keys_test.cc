@@ -262,6 +262,26 @@ TEST_P(SignVerify, SignsVerifiesAndRejectsAlteredInput) {
   }
 }
 
+// A prepared signer signs any number of messages with the context set up once; each signature
+// verifies for its own message only.
+TEST_P(SignVerify, PreparedSignerSignsRepeatedly) {
+  auto key = make_key(GetParam().key);
+  ASSERT_TRUE(key.ok());
+  SigScheme scheme = GetParam().scheme;
+  auto signer = PreparedSigner::create(*key, scheme);
+  ASSERT_TRUE(signer.ok()) << signer.error().to_string();
+  for (EcdsaEncoding enc : {EcdsaEncoding::der, EcdsaEncoding::raw, EcdsaEncoding::raw}) {
+    for (std::string text : {"first message", "second, longer message"}) {
+      Bytes msg = to_bytes(text);
+      auto sig = signer->sign(msg, enc);
+      ASSERT_TRUE(sig.ok()) << sig.error().to_string();
+      EXPECT_TRUE(verify(key->public_key(), scheme, msg, *sig, enc).ok()) << text;
+      msg.back() ^= 1;
+      EXPECT_FALSE(verify(key->public_key(), scheme, msg, *sig, enc).ok()) << text;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSchemes, SignVerify,
                          ::testing::Values(SigCase{0, {SigKind::ecdsa, HashAlg::sha256}},
                                            SigCase{1, {SigKind::ecdsa, HashAlg::sha384}},
@@ -276,6 +296,8 @@ TEST(Signature, KeySchemeMismatchAndSha1AreRefused) {
   EXPECT_EQ(sign(*ec, {SigKind::rsa_pkcs1, HashAlg::sha256}, Bytes{1}).error().code,
             Errc::invalid_argument);
   EXPECT_EQ(sign(*ec, {SigKind::ecdsa, HashAlg::sha1}, Bytes{1}).error().code, Errc::unsupported);
+  EXPECT_EQ(PreparedSigner::create(*ec, {SigKind::rsa_pss, HashAlg::sha256}).error().code,
+            Errc::invalid_argument);
 }
 
 TEST(Signature, DerRawConversionRoundTripsAndRejectsGarbage) {

@@ -86,7 +86,7 @@ int issue(const std::string& dir) {
   if (!jwt || !cwt) return fail("signing failed");
   SecretBytes key_pem = leaf_key->to_pem();
   bool ok = write_file(dir + "/ear.jwt", *jwt) && write_file(dir + "/ear.cwt", as_chars(*cwt)) &&
-            write_file(dir + "/ear.json", dump_compact(ear_to_json(ear))) &&
+            write_file(dir + "/ear.json", ear_to_json_text(ear)) &&
             write_file(dir + "/root.pem", root->to_pem()) &&
             write_file(dir + "/leaf.pem", leaf->to_pem()) &&
             write_file(dir + "/leaf_key.pem", as_chars(view(key_pem)));
@@ -130,7 +130,7 @@ int verify_token(bool cwt, int argc, char** argv) {
     std::cerr << "refused: " << ear.error().to_string() << "\n";
     return 1;
   }
-  std::cout << dump_compact(ear_to_json(*ear)) << "\n";
+  std::cout << ear_to_json_text(*ear) << "\n";
   return 0;
 }
 

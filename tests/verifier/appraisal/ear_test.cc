@@ -99,7 +99,11 @@ TEST(EarTier, Rules) {
 
 TEST(EarJson, TrusteeLayoutAndRoundTrip) {
   Ear ear = sample_ear();
-  Json j = ear_to_json(ear);
+  auto tree = ear_to_json(ear);
+  ASSERT_TRUE(tree.ok()) << tree.error().to_string();
+  const Json& j = *tree;
+  // The text that is signed is compact with members in byte order, i.e. dump_compact's form.
+  EXPECT_EQ(ear_to_json_text(ear), dump_compact(j));
   EXPECT_EQ(j["eat_profile"], "tag:github.com,2024:confidential-containers/Trustee");
   EXPECT_EQ(j["submods"]["cpu0"]["ear.status"], "affirming");
   EXPECT_EQ(j["submods"]["cpu0"]["ear.trustworthiness-vector"]["configuration"], 2);
@@ -110,6 +114,31 @@ TEST(EarJson, TrusteeLayoutAndRoundTrip) {
   auto back = ear_from_json(j);
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(*back, ear);
+}
+
+TEST(EarJson, ExactTextOfASmallEar) {
+  Ear ear;
+  ear.iat = Time(std::chrono::seconds(1700000000));
+  ear.exp = ear.iat + std::chrono::minutes(5);
+  ear.iss = "CoCo-Attestation-Service";
+  ear.aud = {"a", "b"};
+  ear.verifier_id = {"dev", "build \"1\""};
+  TrustVector v;
+  v.set(TrustClaim::hardware, 2);
+  v.set(TrustClaim::configuration, 36);
+  Submod cpu0 = Submod::from_vector(v, "default", Json{{"tdx", {{"z", 1}, {"a", "\n"}}}});
+  cpu0.extra["ear.trustee.identifiers"] = Json{{"validated", Json::object()}};
+  cpu0.extra["ear.status"] = "overridden by the status";
+  ear.submods["cpu0"] = cpu0;
+  EXPECT_EQ(
+      ear_to_json_text(ear),
+      R"({"aud":["a","b"],"ear.verifier-id":{"build":"build \"1\"","developer":"dev"},)"
+      R"("eat_profile":"tag:github.com,2024:confidential-containers/Trustee","exp":1700000300,)"
+      R"("iat":1700000000,"iss":"CoCo-Attestation-Service","submods":{"cpu0":{)"
+      R"("ear.appraisal-policy-id":"default","ear.status":"warning",)"
+      R"("ear.trustee.identifiers":{"validated":{}},)"
+      R"("ear.trustworthiness-vector":{"configuration":36,"hardware":2},)"
+      R"("ear.veraison.annotated-evidence":{"tdx":{"a":"\n","z":1}}}}})");
 }
 
 TEST(EarCbor, RoundTripAndKeys) {
@@ -217,15 +246,14 @@ TEST(EarJwt, RefusesOtherAlgorithms) {
   auto p384 = *PrivateKey::generate_ec(Curve::p384);
   Json jwk = p384.public_key().to_jwk();
   jwk["alg"] = "ES384";
-  auto token =
-      jose::jws_sign(p384, jose::JwsAlg::ES384, as_bytes(dump_compact(ear_to_json(sample_ear()))),
-                     Json{{"typ", "JWT"}, {"jwk", jwk}});
+  auto token = jose::jws_sign(p384, jose::JwsAlg::ES384, as_bytes(ear_to_json_text(sample_ear())),
+                              Json{{"typ", "JWT"}, {"jwk", jwk}});
   ASSERT_TRUE(token.ok());
   auto r = verify_ear_jwt(*token, pki().options());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::unsupported);
   std::string none = b64url(as_bytes(R"({"alg":"none","typ":"JWT"})")) + "." +
-                     b64url(as_bytes(dump_compact(ear_to_json(sample_ear())))) + ".";
+                     b64url(as_bytes(ear_to_json_text(sample_ear()))) + ".";
   EXPECT_FALSE(verify_ear_jwt(none, pki().options()).ok());
 }
 

@@ -1,5 +1,6 @@
 // The EAR model, tier rules and the JSON claims set (the EAR draft's JSON form, Trustee's names).
 #include <cstdlib>
+#include <map>
 
 #include "acon/appraisal/ear.h"
 #include "ear_internal.h"
@@ -176,35 +177,96 @@ Status validate_for_issue(const Ear& ear) {
   return {};
 }
 
-Json ear_to_json(const Ear& ear) {
-  Json claims = Json::object();
-  claims["eat_profile"] = ear.profile;
-  claims["iat"] = seconds_of(ear.iat);
-  if (ear.exp) claims["exp"] = seconds_of(*ear.exp);
-  if (ear.nbf) claims["nbf"] = seconds_of(*ear.nbf);
-  if (ear.iss) claims["iss"] = *ear.iss;
-  if (ear.aud.size() == 1) claims["aud"] = ear.aud.front();
-  if (ear.aud.size() > 1) claims["aud"] = ear.aud;
-  claims["ear.verifier-id"] = {{"developer", ear.verifier_id.developer},
-                               {"build", ear.verifier_id.build}};
-  Json submods = Json::object();
-  for (const auto& [name, submod] : ear.submods) {
-    Json s = Json::object();
-    for (const auto& [extra_name, value] : submod.extra) s[extra_name] = value;
-    s["ear.status"] = tier_name(submod.status);
-    Json vector = Json::object();
-    for (size_t i = 0; i < kTrustClaimCount; ++i)
-      if (submod.trust_vector.claims[i])
-        vector[std::string(kClaimNames[i])] = static_cast<int>(*submod.trust_vector.claims[i]);
-    s["ear.trustworthiness-vector"] = vector;
-    if (submod.appraisal_policy_id) s["ear.appraisal-policy-id"] = *submod.appraisal_policy_id;
-    if (!submod.annotated_evidence.is_null())
-      s["ear.veraison.annotated-evidence"] = submod.annotated_evidence;
-    submods[name] = std::move(s);
-  }
-  claims["submods"] = std::move(submods);
-  return claims;
+namespace {
+
+// One JSON object's members as name -> compact value text. std::map orders the names by their
+// bytes, as nlohmann's object and serde_json's BTreeMap do, so the object written from it is
+// the text dump_compact gives for the equivalent tree.
+using MemberTexts = std::map<std::string, std::string, std::less<>>;
+
+std::string json_text_of(std::string_view s) {
+  std::string out;
+  append_compact_json(out, Json(s));
+  return out;
 }
+
+void append_object(std::string& out, const MemberTexts& members) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [name, value] : members) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_compact_json(out, Json(name));
+    out.push_back(':');
+    out += value;
+  }
+  out.push_back('}');
+}
+
+void append_submod(std::string& out, const Submod& submod) {
+  MemberTexts members;
+  for (const auto& [name, value] : submod.extra) {
+    std::string text;
+    append_compact_json(text, value);
+    members[name] = std::move(text);
+  }
+  members["ear.status"] = json_text_of(tier_name(submod.status));
+  MemberTexts vector;
+  for (size_t i = 0; i < kTrustClaimCount; ++i)
+    if (submod.trust_vector.claims[i])
+      vector[std::string(kClaimNames[i])] = std::to_string(*submod.trust_vector.claims[i]);
+  std::string vector_text;
+  append_object(vector_text, vector);
+  members["ear.trustworthiness-vector"] = std::move(vector_text);
+  if (submod.appraisal_policy_id)
+    members["ear.appraisal-policy-id"] = json_text_of(*submod.appraisal_policy_id);
+  if (!submod.annotated_evidence.is_null()) {
+    std::string evidence;
+    append_compact_json(evidence, submod.annotated_evidence);
+    members["ear.veraison.annotated-evidence"] = std::move(evidence);
+  }
+  append_object(out, members);
+}
+
+}  // namespace
+
+// Written as text rather than through a Json tree: issuing a token would otherwise copy the
+// annotated evidence (the bulk of the claims) into a new tree for every token.
+std::string ear_to_json_text(const Ear& ear) {
+  MemberTexts members;
+  members["eat_profile"] = json_text_of(ear.profile);
+  members["iat"] = std::to_string(seconds_of(ear.iat));
+  if (ear.exp) members["exp"] = std::to_string(seconds_of(*ear.exp));
+  if (ear.nbf) members["nbf"] = std::to_string(seconds_of(*ear.nbf));
+  if (ear.iss) members["iss"] = json_text_of(*ear.iss);
+  if (ear.aud.size() == 1) members["aud"] = json_text_of(ear.aud.front());
+  if (ear.aud.size() > 1) {
+    std::string aud;
+    append_compact_json(aud, Json(ear.aud));
+    members["aud"] = std::move(aud);
+  }
+  std::string verifier_id;
+  append_object(verifier_id, {{"build", json_text_of(ear.verifier_id.build)},
+                              {"developer", json_text_of(ear.verifier_id.developer)}});
+  members["ear.verifier-id"] = std::move(verifier_id);
+  std::string submods = "{";
+  bool first = true;
+  for (const auto& [name, submod] : ear.submods) {
+    if (!first) submods.push_back(',');
+    first = false;
+    append_compact_json(submods, Json(name));
+    submods.push_back(':');
+    append_submod(submods, submod);
+  }
+  submods.push_back('}');
+  members["submods"] = std::move(submods);
+  std::string out;
+  out.reserve(4096);
+  append_object(out, members);
+  return out;
+}
+
+Result<Json> ear_to_json(const Ear& ear) { return parse_json(ear_to_json_text(ear), SIZE_MAX); }
 
 Result<Ear> ear_from_json(const Json& claims) {
   if (!claims.is_object()) return claim_error("claims", "must be a JSON object");

@@ -94,19 +94,23 @@ Result<EarSigner> EarSigner::create(PrivateKey key, std::vector<Certificate> cha
   }
   Json header = {{"typ", "JWT"}, {"alg", "ES256"}, {"jwk", std::move(jwk)}};
   std::string header_b64 = b64url(as_bytes(dump_compact(header)));
-  return EarSigner(std::move(key), std::move(chain), std::move(header_b64));
+  ACON_TRY(PreparedSigner es256, PreparedSigner::create(key, kEs256));
+  return EarSigner(std::move(key), std::move(chain), std::move(header_b64), std::move(es256));
 }
 
 // The JWS compact form (RFC 7515 §7.1) written here rather than with jose::jws_sign, which would
 // rebuild and re-encode the constant header (2/3 of it the x5c chain) for every token.
 Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer) {
   ACON_CHECK(validate_for_issue(ear));
-  std::string token = signer.jwt_header_b64();
+  const std::string claims = ear_to_json_text(ear);
+  std::string token;
+  token.reserve(signer.jwt_header_b64().size() + claims.size() * 4 / 3 + 96);
+  token += signer.jwt_header_b64();
   token += '.';
-  token += b64url(as_bytes(dump_compact(ear_to_json(ear))));
-  ACON_TRY(Bytes signature, sign(signer.key(), kEs256, as_bytes(token), EcdsaEncoding::raw));
+  append_base64(token, as_bytes(claims), Base64::url_nopad);
+  ACON_TRY(Bytes signature, signer.es256().sign(as_bytes(token), EcdsaEncoding::raw));
   token += '.';
-  token += b64url(signature);
+  append_base64(token, signature, Base64::url_nopad);
   return token;
 }
 
@@ -115,7 +119,7 @@ Result<Bytes> sign_ear_cwt(const Ear& ear, const EarSigner& signer) {
   ACON_TRY(Bytes protected_header, cose_protected_header(signer.chain()));
   ACON_TRY(Bytes payload, ear_to_cbor(ear));
   ACON_TRY(Bytes to_be_signed, cose_sig_structure(protected_header, payload));
-  ACON_TRY(Bytes signature, sign(signer.key(), kEs256, to_be_signed, EcdsaEncoding::raw));
+  ACON_TRY(Bytes signature, signer.es256().sign(to_be_signed, EcdsaEncoding::raw));
   return cose_sign1_encode(protected_header, payload, signature);
 }
 

@@ -83,6 +83,8 @@ enum class Base64 {
 };
 
 std::string base64_encode(ByteView data, Base64 variant = Base64::standard);
+// base64_encode appending to `out`.
+void append_base64(std::string& out, ByteView data, Base64 variant = Base64::standard);
 // Strict: only the variant's alphabet, padding exactly as the variant demands, no whitespace,
 // and unused trailing bits must be zero (so every byte string has one accepted encoding).
 Result<Bytes> base64_decode(std::string_view text, Base64 variant = Base64::standard);

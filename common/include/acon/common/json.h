@@ -22,6 +22,8 @@ Result<Json> parse_json(std::string_view text, size_t max_depth = kMaxJsonDepth)
 // Compact, keys sorted by byte value (as serde_json and nlohmann order them); invalid UTF-8
 // in strings is replaced rather than thrown on.
 std::string dump_compact(const Json& value);
+// dump_compact appending to `out`.
+void append_compact_json(std::string& out, const Json& value);
 
 // RFC 8785 JSON Canonicalization Scheme: keys sorted by UTF-16 code units, ECMAScript number
 // formatting, minimal string escaping. Fails on invalid UTF-8, NaN/Infinity, or excess depth.

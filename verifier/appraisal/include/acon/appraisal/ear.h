@@ -16,6 +16,7 @@
 #include "acon/common/json.h"
 #include "acon/common/keys.h"
 #include "acon/common/result.h"
+#include "acon/common/signature.h"
 #include "acon/common/x509.h"
 
 namespace acon::appraisal {
@@ -151,8 +152,11 @@ struct Ear {
 // present) after iat.
 Status validate_for_issue(const Ear& ear);
 
-// JSON claims set with the names of the EAR draft's JSON form; times are integer seconds.
-Json ear_to_json(const Ear& ear);
+// JSON claims set with the names of the EAR draft's JSON form; times are integer seconds. The
+// text is compact with members in byte order of their names (dump_compact's form); the tree is
+// that text parsed.
+std::string ear_to_json_text(const Ear& ear);
+Result<Json> ear_to_json(const Ear& ear);
 Result<Ear> ear_from_json(const Json& claims);
 
 // CBOR claims set with the EAR draft's integer keys (docs/ear.md lists them), via libcbor.
@@ -172,15 +176,20 @@ class EarSigner {
   const std::vector<Certificate>& chain() const { return chain_; }
   // base64url of the JWT header, fixed per key and chain, so it is built once.
   const std::string& jwt_header_b64() const { return jwt_header_b64_; }
+  // ES256 with the signing operation set up once.
+  const PreparedSigner& es256() const { return es256_; }
 
  private:
-  EarSigner(PrivateKey key, std::vector<Certificate> chain, std::string jwt_header_b64)
+  EarSigner(PrivateKey key, std::vector<Certificate> chain, std::string jwt_header_b64,
+            PreparedSigner es256)
       : key_(std::move(key)),
         chain_(std::move(chain)),
-        jwt_header_b64_(std::move(jwt_header_b64)) {}
+        jwt_header_b64_(std::move(jwt_header_b64)),
+        es256_(std::move(es256)) {}
   PrivateKey key_;
   std::vector<Certificate> chain_;
   std::string jwt_header_b64_;
+  PreparedSigner es256_;
 };
 
 // Compact JWS with Trustee's header {"typ":"JWT","alg":"ES256","jwk":{"kty","crv","alg","x","y",
