@@ -160,6 +160,11 @@ TEST(BindingKbs, SkippedWithoutRuntimeDataFailsOnAnotherNonce) {
   EXPECT_EQ(check_binding_kbs(report_data, std::nullopt).outcome, Outcome::skipped);
   EXPECT_EQ(check_binding_kbs(report_data, runtime_data("a")).outcome, Outcome::pass);
   EXPECT_EQ(check_binding_kbs(report_data, runtime_data("b")).outcome, Outcome::fail);
+  // Correctly bound, but not this session's challenge.
+  EXPECT_EQ(check_binding_kbs(report_data, runtime_data("a"), "a").outcome, Outcome::pass);
+  const CheckResult replayed = check_binding_kbs(report_data, runtime_data("a"), "c");
+  EXPECT_EQ(replayed.outcome, Outcome::fail);
+  EXPECT_NE(replayed.reason.find("challenge nonce"), std::string::npos);
 }
 
 TEST(BindingAcon, ReportDataIsSha384OfAttestationDataThenSixteenZeros) {

@@ -185,10 +185,16 @@ Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data) {
   return jcs_canonicalize(object);
 }
 
-CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime) {
+CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                              const std::optional<std::string>& expected_nonce) {
   if (!runtime)
     return named("binding.kbs", Outcome::skipped,
                  "no KBS runtime data (nonce, tee-pubkey) was supplied");
+  if (expected_nonce && runtime->nonce != *expected_nonce)
+    return named("binding.kbs", Outcome::fail,
+                 "the runtime data's nonce \"" + runtime->nonce +
+                     "\" is not the challenge nonce \"" + *expected_nonce + "\"",
+                 Json{{"nonce", runtime->nonce}, {"expected_nonce", *expected_nonce}});
   auto jcs = kbs_runtime_data_jcs(*runtime);
   if (!jcs)
     return named("binding.kbs", Outcome::error,
@@ -272,7 +278,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
 
   ByteView report_data = evidence.platform == Platform::tdx ? quote->td_report()->report_data
                                                             : quote->enclave_report()->report_data;
-  out.checks.push_back(check_binding_kbs(report_data, evidence.runtime_data));
+  out.checks.push_back(
+      check_binding_kbs(report_data, evidence.runtime_data, options.expected_nonce));
   out.checks.push_back(check_binding_acon(report_data, evidence.attestation_data));
   out.claims["report_data"] = hex_encode(report_data);
   if (evidence.runtime_data) {

@@ -28,6 +28,9 @@ struct AppraisalOptions {
   std::optional<dcap::Collateral> collateral;
   dcap::CollateralFetcher* fetcher = nullptr;  // not owned
   dcap::VerificationCache* cache = nullptr;    // not owned
+  // The challenge nonce the KBS issued for this session: binding.kbs fails when the runtime data
+  // carries another (a correctly bound but replayed quote). Unset: the caller compares it.
+  std::optional<std::string> expected_nonce;
   // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
   std::optional<tpm::AkTrust> ak_trust;
   Bytes tpm_extra_data;
@@ -49,7 +52,8 @@ Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data);
 // The typed {"tee-pubkey","nonce","additional-evidence"} object (the runtime_data_claims).
 Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data);
 // "binding.kbs": REPORTDATA == SHA-384(JCS(...)) zero-padded to 64 bytes.
-CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime);
+CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                              const std::optional<std::string>& expected_nonce = std::nullopt);
 // "binding.acon": REPORTDATA == SHA-384(attestation_data bytes) ‖ 16 zero bytes, as acond builds
 // its report.
 CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data);
