@@ -263,6 +263,31 @@ TEST(SimulatedTd, EveryCheckPassesAndTheEvidenceIsLabelledSimulated) {
   EXPECT_EQ(events[2]["proven"], true);
 }
 
+// The same evidence through the evidence JSON and the KBS Attestation body appraises the same.
+TEST(SimulatedTd, LoadedFormsAppraiseLikeTheModel) {
+  SimulatedTd td = simulated_td();
+  const CheckResults direct = appraise_evidence(td.evidence, td.options).checks;
+  Evidence from_json = must(parse_evidence_json(evidence_to_json(td.evidence).dump()));
+  Json kbs = {{"init-data", {{"format", "toml"}, {"body", kInitData}}},
+              {"runtime-data",
+               {{"nonce", td.evidence.runtime_data->nonce},
+                {"tee-pubkey", td.evidence.runtime_data->tee_pubkey}}},
+              {"tee-evidence",
+               {{"primary_evidence",
+                 {{"cc_eventlog", base64_encode(*td.evidence.tdx.cc_eventlog)},
+                  {"quote", base64_encode(td.evidence.tdx.quote)}}},
+                {"additional_evidence", ""}}}};
+  Evidence from_kbs = must(load_kbs_attestation(kbs.dump(), "tdx"));
+  for (const Evidence* loaded : {&from_json, &from_kbs}) {
+    const CheckResults checks = appraise_evidence(*loaded, td.options).checks;
+    ASSERT_EQ(checks.size(), direct.size());
+    for (size_t i = 0; i < checks.size(); ++i) {
+      EXPECT_EQ(checks[i].name, direct[i].name);
+      EXPECT_EQ(checks[i].outcome, direct[i].outcome) << checks[i].name << ": " << checks[i].reason;
+    }
+  }
+}
+
 TEST(SimulatedTd, SimulatorRootNotConfiguredFailsTheSignature) {
   SimulatedTd td = simulated_td();
   td.options.anchors = dcap::default_trust_anchors();

@@ -123,7 +123,15 @@ QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& op
     return out;
   }
   tpm::PcrValues pcrs;
-  for (const auto& [bank, values] : evidence.vtpm.pcrs) pcrs[*hash_from_name(bank)] = values;
+  for (const auto& [bank, values] : evidence.vtpm.pcrs) {
+    auto alg = hash_from_name(bank);
+    if (!alg) {
+      out.signature.outcome = Outcome::error;
+      out.signature.reason = "PCR bank \"" + bank + "\" is not a hash algorithm";
+      return out;
+    }
+    pcrs[*alg] = values;
+  }
   tpm::AkEvidence ak_evidence;
   ak_evidence.key = ak->key;
   tpm::VerifyOptions verify;

@@ -398,7 +398,15 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
     return out;
   }
   tpm::PcrValues quoted;
-  for (const auto& [bank, values] : evidence.pcrs) quoted[*hash_from_name(bank)] = values;
+  for (const auto& [bank, values] : evidence.pcrs) {
+    auto alg = hash_from_name(bank);
+    if (!alg) {
+      out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                              "PCR bank \"" + bank + "\" is not a hash algorithm");
+      return out;
+    }
+    quoted[*alg] = values;
+  }
   auto replays = tpm::replay_event_log(*log, quoted);
   if (!replays) {
     out.unexplained = named("runtime_log.unexplained", Outcome::error,
