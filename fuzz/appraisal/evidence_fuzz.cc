@@ -1,0 +1,24 @@
+// The evidence JSON loader (and the KBS Attestation loader) never crash on arbitrary input; a
+// document that loads must write back to a document that loads to the same evidence; TDX
+// evidence that loads goes through the replay checks, which must not crash either.
+#include <cstdint>
+#include <cstdlib>
+
+#include "acon/appraisal/checks.h"
+#include "acon/appraisal/evidence.h"
+#include "fuzz_support.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace acon;
+  using namespace acon::appraisal;
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)load_kbs_attestation(text, "tdx");
+  auto evidence = parse_evidence_json(text);
+  if (!evidence.ok()) return 0;
+  const Json written = evidence_to_json(*evidence);
+  auto again = parse_evidence_json(written.dump());
+  if (!again.ok() || evidence_to_json(*again) != written) std::abort();
+  if (evidence->platform == Platform::tdx) (void)check_tdx_replay(evidence->tdx);
+  if (evidence->platform == Platform::vtpm) (void)check_vtpm_replay(evidence->vtpm);
+  return 0;
+}

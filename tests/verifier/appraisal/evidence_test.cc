@@ -1,0 +1,258 @@
+// The evidence loaders: KBS Attestation bodies, directory bundles and evidence JSON, with their
+// bounds and the member / file names their errors must carry.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "acon/appraisal/evidence.h"
+#include "test_util.h"
+
+namespace acon::appraisal {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <class T>
+T must(Result<T> result) {
+  if (!result) throw std::runtime_error(result.error().to_string());
+  return *std::move(result);
+}
+
+template <class T>
+std::string error_of(const Result<T>& result) {
+  return result ? std::string("(ok)") : result.error().message;
+}
+
+const Bytes kQuote = test::read_data_bytes("quotes/phala-dcap-qvl/tdx_quote");
+const Bytes kCcel = test::read_data_bytes("eventlog/trustee/CCEL_AAEL_alibabacloud");
+
+Json kbs_body() {
+  return {
+      {"init-data", {{"format", "toml"}, {"body", "version = \"0.1.0\"\n"}}},
+      {"runtime-data",
+       {{"nonce", "bm9uY2U="},
+        {"tee-pubkey",
+         {{"kty", "EC"}, {"crv", "P-256"}, {"alg", "ECDH-ES+A256KW"}, {"x", "x"}, {"y", "y"}}}}},
+      {"tee-evidence",
+       {{"primary_evidence",
+         {{"cc_eventlog", base64_encode(kCcel)}, {"quote", base64_encode(kQuote)}}},
+        {"additional_evidence", "{\"nvgpu\":[]}"}}}};
+}
+
+TEST(KbsAttestation, TdxBodyGivesQuoteLogRuntimeAndInitData) {
+  Evidence evidence = must(load_kbs_attestation(kbs_body().dump(), "tdx"));
+  EXPECT_EQ(evidence.platform, Platform::tdx);
+  EXPECT_EQ(evidence.tdx.quote, kQuote);
+  ASSERT_TRUE(evidence.tdx.cc_eventlog);
+  EXPECT_EQ(*evidence.tdx.cc_eventlog, kCcel);
+  ASSERT_TRUE(evidence.runtime_data);
+  EXPECT_EQ(evidence.runtime_data->nonce, "bm9uY2U=");
+  EXPECT_EQ(evidence.runtime_data->additional_evidence, "{\"nvgpu\":[]}");
+  ASSERT_TRUE(evidence.init_data);
+  EXPECT_EQ(evidence.init_data->format, "toml");
+}
+
+TEST(KbsAttestation, NullLogNullInitDataAndAbsentAdditionalEvidenceAreAllowed) {
+  Json body = kbs_body();
+  body["init-data"] = nullptr;
+  body["tee-evidence"]["primary_evidence"]["cc_eventlog"] = nullptr;
+  body["tee-evidence"].erase("additional_evidence");
+  Evidence evidence = must(load_kbs_attestation(body.dump(), "tdx"));
+  EXPECT_FALSE(evidence.tdx.cc_eventlog);
+  EXPECT_FALSE(evidence.init_data);
+  EXPECT_EQ(evidence.runtime_data->additional_evidence, "");
+  // Older attesters sent the primary evidence as a JSON string.
+  body["tee-evidence"]["primary_evidence"] = body["tee-evidence"]["primary_evidence"].dump();
+  EXPECT_EQ(must(load_kbs_attestation(body.dump(), "tdx")).tdx.quote, kQuote);
+}
+
+TEST(KbsAttestation, ErrorsNameTheMember) {
+  Json body = kbs_body();
+  body["tee-evidence"]["primary_evidence"]["quote"] = "!!";
+  EXPECT_NE(error_of(load_kbs_attestation(body.dump(), "tdx"))
+                .find("attestation.tee-evidence.primary_evidence.quote"),
+            std::string::npos);
+  body = kbs_body();
+  body["runtime-data"].erase("nonce");
+  EXPECT_NE(error_of(load_kbs_attestation(body.dump(), "tdx")).find("runtime-data.nonce"),
+            std::string::npos);
+  body = kbs_body();
+  body["tee-evidence"]["primary_evidence"]["extra"] = 1;
+  EXPECT_NE(error_of(load_kbs_attestation(body.dump(), "tdx")).find("extra: unknown member"),
+            std::string::npos);
+  EXPECT_NE(error_of(load_kbs_attestation(kbs_body().dump(), "snp")).find("snp"),
+            std::string::npos);
+  EXPECT_FALSE(load_kbs_attestation("{", "tdx").ok());
+  EXPECT_FALSE(load_kbs_attestation(std::string(kMaxEvidenceBytes + 1, ' '), "tdx").ok());
+}
+
+TEST(KbsAttestation, SgxBody) {
+  Json body = kbs_body();
+  body["tee-evidence"]["primary_evidence"] = {{"quote", base64_encode(kQuote)}};
+  Evidence evidence = must(load_kbs_attestation(body.dump(), "sgx"));
+  EXPECT_EQ(evidence.platform, Platform::sgx);
+  EXPECT_EQ(evidence.sgx.quote, kQuote);
+}
+
+Evidence full_tdx_evidence() {
+  Evidence evidence;
+  evidence.tdx.quote = kQuote;
+  evidence.tdx.ccel = kCcel;
+  evidence.tdx.runtime_aael = Bytes{1, 2, 3};
+  evidence.tdx.runtime_text_aael = "INIT sha384/00\n";
+  evidence.tdx.ima_log = "10 aa ima-ng sha384:bb /x\n";
+  evidence.runtime_data = RuntimeData{"n", Json{{"kty", "EC"}}, ""};
+  evidence.attestation_data = to_bytes("{\"api_version\":\"1.0.0\"}");
+  evidence.init_data = InitData{"toml", "version = \"0.1.0\"\n"};
+  evidence.collateral = "{\"tcb_info\":\"x\"}";
+  evidence.images.push_back({"0", to_bytes("{}"), Bytes{9}, std::nullopt});
+  return evidence;
+}
+
+void expect_same(const Evidence& a, const Evidence& b) {
+  EXPECT_EQ(evidence_to_json(a), evidence_to_json(b));
+}
+
+TEST(EvidenceJson, RoundTripsEveryMember) {
+  Evidence evidence = full_tdx_evidence();
+  Json json = evidence_to_json(evidence);
+  Evidence back = must(parse_evidence_json(json.dump()));
+  expect_same(evidence, back);
+  EXPECT_EQ(back.tdx.ccel, kCcel);
+  EXPECT_EQ(back.images.at(0).signature, Bytes{9});
+  EXPECT_FALSE(back.images.at(0).certificate);
+
+  Evidence vtpm;
+  vtpm.platform = Platform::vtpm;
+  vtpm.vtpm.quote = {1};
+  vtpm.vtpm.ak_public = {2};
+  vtpm.vtpm.pcrs["sha256"][7] = Bytes(32, 7);
+  vtpm.vtpm.event_log = Bytes{3};
+  Evidence vtpm_back = must(parse_evidence_json(evidence_to_json(vtpm).dump()));
+  EXPECT_EQ(vtpm_back.vtpm.pcrs["sha256"][7], Bytes(32, 7));
+  expect_same(vtpm, vtpm_back);
+}
+
+TEST(EvidenceJson, ErrorsNameTheMember) {
+  Json json = evidence_to_json(full_tdx_evidence());
+  auto error = [](const Json& document) { return error_of(parse_evidence_json(document.dump())); };
+  Json bad = json;
+  bad["tdx"]["ccel"] = "not base64!";
+  EXPECT_NE(error(bad).find("evidence.tdx.ccel"), std::string::npos) << error(bad);
+  bad = json;
+  bad["platform"] = "snp";
+  EXPECT_NE(error(bad).find("evidence.platform"), std::string::npos);
+  bad = json;
+  bad["sgx"] = {{"quote", ""}};
+  EXPECT_NE(error(bad).find("evidence.sgx"), std::string::npos);
+  bad = json;
+  bad["images"][0].erase("manifest");
+  EXPECT_NE(error(bad).find("evidence.images[0].manifest"), std::string::npos) << error(bad);
+  bad = json;
+  bad["tdx"]["quotes"] = "";
+  EXPECT_NE(error(bad).find("evidence.tdx.quotes: unknown member"), std::string::npos);
+  bad = json;
+  bad.erase("tdx");
+  EXPECT_NE(error(bad).find("evidence.tdx: missing"), std::string::npos);
+  bad = evidence_to_json([] {
+    Evidence vtpm;
+    vtpm.platform = Platform::vtpm;
+    return vtpm;
+  }());
+  bad["vtpm"]["pcrs"] = {{"sha256", {{"24", "00"}}}};
+  EXPECT_NE(error(bad).find("evidence.vtpm.pcrs.sha256.24"), std::string::npos) << error(bad);
+  EXPECT_FALSE(parse_evidence_json("[]").ok());
+  EXPECT_FALSE(parse_evidence_json(std::string(kMaxEvidenceBytes + 1, ' ')).ok());
+}
+
+class BundleDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("acon-evidence-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write(const fs::path& relative, ByteView bytes) {
+    fs::create_directories((dir_ / relative).parent_path());
+    std::ofstream out(dir_ / relative, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  }
+  void write(const fs::path& relative, std::string_view text) { write(relative, as_bytes(text)); }
+  fs::path dir_;
+};
+
+TEST_F(BundleDir, ReadsEveryNamedFile) {
+  write("quote.bin", kQuote);
+  write("ccel.bin", kCcel);
+  write("runtime_aael.txt", "INIT sha384/00\n");
+  write("ima.txt", "10 aa ima-ng sha384:bb /x\n");
+  write("runtime_data.json", R"({"nonce":"n","tee-pubkey":{"kty":"EC"}})");
+  write("attestation_data.json", "{}");
+  write("init_data.toml", "version = \"0.1.0\"\n");
+  write("collateral.json", "{}");
+  write("images/b/manifest.json", "{\"b\":1}");
+  write("images/a/manifest.json", "{\"a\":1}");
+  write("images/a/signature", "sig");
+  write("images/a/certificate.der", "der");
+  Evidence evidence = must(load_evidence_directory(dir_));
+  EXPECT_EQ(evidence.platform, Platform::tdx);
+  EXPECT_EQ(evidence.tdx.quote, kQuote);
+  EXPECT_EQ(evidence.tdx.ccel, kCcel);
+  EXPECT_EQ(evidence.tdx.runtime_text_aael, "INIT sha384/00\n");
+  EXPECT_EQ(evidence.runtime_data->nonce, "n");
+  EXPECT_EQ(evidence.init_data->format, "toml");
+  ASSERT_EQ(evidence.images.size(), 2u);
+  EXPECT_EQ(evidence.images[0].name, "a");
+  EXPECT_EQ(evidence.images[0].certificate, to_bytes("der"));
+  EXPECT_FALSE(evidence.images[1].signature);
+}
+
+TEST_F(BundleDir, SgxAndVtpmBundles) {
+  write("quote.bin", test::read_data_bytes("quotes/phala-dcap-qvl/sgx_quote"));
+  EXPECT_EQ(must(load_evidence_directory(dir_)).platform, Platform::sgx);
+  write("ccel.bin", kCcel);
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("ccel.bin"), std::string::npos);
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  write("tpm_quote.bin", test::read_data_bytes("tpm/quote.bin"));
+  write("ak.tpm2b_public", test::read_data_bytes("tpm/ak.tpm2b_public"));
+  write("pcrs.json", R"({"sha256":{"0":"00"}})");
+  Evidence evidence = must(load_evidence_directory(dir_));
+  EXPECT_EQ(evidence.platform, Platform::vtpm);
+  EXPECT_EQ(evidence.vtpm.pcrs["sha256"][0], Bytes{0});
+}
+
+TEST_F(BundleDir, ErrorsNameTheFile) {
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("quote.bin"), std::string::npos);
+  write("quote.bin", kQuote);
+  write("qoute.bin", kQuote);
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("qoute.bin: unknown bundle file"),
+            std::string::npos);
+  fs::remove(dir_ / "qoute.bin");
+  write("runtime_data.json", "{\"nonce\":1}");
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("runtime_data.json"), std::string::npos);
+  fs::remove(dir_ / "runtime_data.json");
+  write("images/x/manifest.json", "{}");
+  write("images/x/extra", "");
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("extra: unknown image file"),
+            std::string::npos);
+  fs::remove(dir_ / "images/x/extra");
+  fs::remove(dir_ / "images/x/manifest.json");
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("manifest.json: missing"),
+            std::string::npos);
+  fs::remove_all(dir_ / "images");
+  write("quote.bin", Bytes{4, 0, 0, 0, 0x99, 0, 0, 0});
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("tee_type at offset 4"),
+            std::string::npos);
+  EXPECT_FALSE(load_evidence_directory(dir_ / "absent").ok());
+}
+
+}  // namespace
+}  // namespace acon::appraisal

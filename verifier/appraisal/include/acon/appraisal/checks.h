@@ -1,0 +1,99 @@
+// The evidence checks of an appraisal (docs/evidence.md "Checks"): quote signature and TCB,
+// report-data bindings (KBS, ACON), init-data, register replay with the first divergent event
+// named, unexplained runtime-log records; and the claims-document members that come from
+// evidence (report_data, init_data, init_data_claims, runtime_data_claims, acon.simulated,
+// acon.runtime_events). Each check yields a CheckResult with a stable name; nothing here reads
+// a clock (AppraisalOptions::at).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "acon/appraisal/check.h"
+#include "acon/appraisal/evidence.h"
+#include "acon/common/hash.h"
+#include "acon/dcap/fetch.h"
+#include "acon/dcap/verify.h"
+#include "acon/tpm/quote.h"
+
+namespace acon::appraisal {
+
+struct AppraisalOptions {
+  Time at{};  // verification time for collateral, certificates and CRLs
+  // Trust anchors for the DCAP PCK chain. The simulated platform's root verifies only when it is
+  // configured here; its evidence is then labelled simulated in every check and claim.
+  dcap::TrustAnchors anchors = dcap::default_trust_anchors();
+  bool strict_expiry = false;
+  // Collateral when the evidence carries none; else the fetcher (PCS/PCCS/cache) is asked.
+  std::optional<dcap::Collateral> collateral;
+  dcap::CollateralFetcher* fetcher = nullptr;  // not owned
+  dcap::VerificationCache* cache = nullptr;    // not owned
+  // The challenge nonce the KBS issued for this session: binding.kbs fails when the runtime data
+  // carries another (a correctly bound but replayed quote). Unset: the caller compares it.
+  std::optional<std::string> expected_nonce;
+  // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
+  std::optional<tpm::AkTrust> ak_trust;
+  Bytes tpm_extra_data;
+};
+
+// ---- quote ----
+struct QuoteChecks {
+  CheckResult signature;                      // "quote.signature"
+  CheckResult tcb;                            // "quote.tcb"
+  std::optional<dcap::QuoteVerdict> verdict;  // DCAP quotes that reached a verdict
+  bool simulated = false;
+};
+QuoteChecks check_quote(const Evidence& evidence, const AppraisalOptions& options);
+
+// ---- report-data bindings ----
+// Trustee's KBS binding (kbs-protocol §1.5): JCS of {"additional-evidence","nonce","tee-pubkey"}
+// with the tee-pubkey re-serialised to its typed members. Errors name the missing JWK member.
+Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data);
+// The typed {"tee-pubkey","nonce","additional-evidence"} object (the runtime_data_claims).
+Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data);
+// "binding.kbs": REPORTDATA == SHA-384(JCS(...)) zero-padded to 64 bytes.
+CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                              const std::optional<std::string>& expected_nonce = std::nullopt);
+// "binding.acon": REPORTDATA == SHA-384(attestation_data bytes) ‖ 16 zero bytes, as acond builds
+// its report.
+CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data);
+
+// ---- init-data ----
+struct ParsedInitData {
+  HashAlg algorithm;
+  Bytes digest;                        // algorithm(body bytes)
+  Json claims;                         // Trustee's init_data_claims
+  bool policy_data_extracted = false;  // policy.rego replaced by agent_policy_claims
+};
+// Trustee's Initdata TOML: version (string), algorithm (sha256|sha384|sha512|sm3), data (string →
+// string). Errors name the key.
+Result<ParsedInitData> parse_init_data(const InitData& init_data);
+// "init_data": pad48(digest) (truncated when longer, as Trustee's regularize_data) == MRCONFIGID.
+// `claims` receives init_data_claims when the init-data parses.
+CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>& init_data,
+                            Json* claims = nullptr);
+
+// ---- replay and runtime logs ----
+struct ReplayChecks {
+  CheckResults registers;   // "replay.rtmr0".."replay.rtmr3" (TDX), "replay.pcr<N>" (vTPM)
+  CheckResult unexplained;  // "runtime_log.unexplained"
+  Json runtime_events = Json::array();  // acon.runtime_events
+};
+// Replays the TDX logs against the quote's RTMRs: CCEL (or cc_eventlog), then runtime TCG2 AAEL
+// records, text AAEL (RTMR3), IMA (RTMR2). `quote_bytes` must parse as a TD quote.
+ReplayChecks check_tdx_replay(const TdxEvidence& evidence);
+ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
+
+// ---- all of it ----
+struct EvidenceAppraisal {
+  CheckResults checks;
+  // The claims-document members that come from evidence: report_data, init_data,
+  // init_data_claims, runtime_data_claims (TDX; Trustee's spelling and encodings) and
+  // acon.simulated, acon.runtime_events.
+  Json claims = Json::object();
+  std::optional<dcap::QuoteVerdict> verdict;
+  bool simulated = false;
+};
+EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOptions& options);
+
+}  // namespace acon::appraisal

@@ -1,0 +1,109 @@
+// The evidence an appraisal starts from, per platform, and its three loaders: a KBS Attestation
+// body (Trustee's RCAR protocol), a directory bundle of named files, and one JSON evidence
+// document. Everything is held as bytes or text exactly as received: parsing the quote, the logs
+// and the manifests is the checks' work (checks.h), so that a malformed part becomes a named
+// failed check rather than a load error. docs/evidence.md describes the forms and file names.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "acon/common/bytes.h"
+#include "acon/common/json.h"
+#include "acon/common/result.h"
+
+namespace acon::appraisal {
+
+// Bounds on what a loader accepts: the whole document or bundle, and any one member or file.
+inline constexpr size_t kMaxEvidenceBytes = size_t{64} << 20;
+inline constexpr size_t kMaxEvidenceMemberBytes = size_t{16} << 20;
+inline constexpr size_t kMaxEvidenceImages = 256;
+
+enum class Platform { tdx, sgx, vtpm };
+std::string_view platform_name(Platform platform);  // "tdx", "sgx", "vtpm"
+// Trustee's `tee` values for the platforms acon appraises: "tdx", "sgx", "tpm"; and "vtpm".
+std::optional<Platform> platform_from_tee(std::string_view tee);
+
+// TDX: the quote and whichever event-log form the attester sent. The simulated TDX platform
+// gives the same evidence; only the quote verification tells them apart (by the PCK chain).
+struct TdxEvidence {
+  Bytes quote;
+  // CoCo's attester packing: the firmware CCEL, then the runtime TCG2 AAEL records, then fill.
+  std::optional<Bytes> cc_eventlog;
+  // Or the parts separately: the firmware CCEL and the runtime TCG2 AAEL records (EV_EVENT_TAG
+  // records without a header, as appended after the CCEL) ...
+  std::optional<Bytes> ccel;
+  std::optional<Bytes> runtime_aael;
+  // ... and the text runtime logs: ACON's / CoCo's legacy text AAEL (RTMR3), the IMA ASCII log.
+  std::optional<std::string> runtime_text_aael;
+  std::optional<std::string> ima_log;
+};
+
+struct SgxEvidence {
+  Bytes quote;  // DCAP v3 quote
+};
+
+// vTPM: TPM2_Quote output (TPM2B_ATTEST ‖ TPMT_SIGNATURE), the AK's TPM2B_PUBLIC, the quoted PCR
+// values by bank ("sha256" → index → value) and the TCG2 event log that should explain them.
+struct VtpmEvidence {
+  Bytes quote;
+  Bytes ak_public;
+  std::map<std::string, std::map<uint32_t, Bytes>> pcrs;
+  std::optional<Bytes> event_log;
+};
+
+// KBS runtime data, as the client sent it: the challenge nonce, its TEE public key (a JWK) and
+// the additional-evidence string ("" when none).
+struct RuntimeData {
+  std::string nonce;
+  Json tee_pubkey;
+  std::string additional_evidence;
+};
+
+// Init-data as the KBS Attestation carries it: {"format":"toml","body":"<TOML text>"}.
+struct InitData {
+  std::string format;
+  std::string body;
+};
+
+// An ACON image as the images checks need it (held as received; checked elsewhere).
+struct ImageEvidence {
+  std::string name;  // the bundle directory or document entry name
+  Bytes manifest;
+  std::optional<Bytes> signature;
+  std::optional<Bytes> certificate;
+};
+
+struct Evidence {
+  Platform platform = Platform::tdx;
+  TdxEvidence tdx;
+  SgxEvidence sgx;
+  VtpmEvidence vtpm;
+  std::optional<RuntimeData> runtime_data;
+  std::optional<Bytes> attestation_data;  // ACON acond's attestation_data JSON bytes
+  std::optional<InitData> init_data;
+  std::vector<ImageEvidence> images;
+  std::optional<std::string> collateral;  // flat DCAP collateral bundle JSON text
+};
+
+// (a) A KBS Attestation body (kbs-types `Attestation`: "init-data", "runtime-data",
+// "tee-evidence" {"primary_evidence", "additional_evidence"}) for the session's `tee`. TDX primary
+// evidence is {"cc_eventlog": base64|null, "quote": base64}; SGX {"quote": base64}. The
+// additional_evidence string becomes runtime_data.additional_evidence, as the KBS binds it.
+Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view tee);
+
+// (b) A directory bundle (docs/evidence.md "Bundle layout"). Unknown file names are errors, so a
+// misspelt file is never silently ignored.
+Result<Evidence> load_evidence_directory(const std::filesystem::path& dir);
+
+// (c) One JSON evidence document (docs/evidence.md "Evidence JSON"); bytes as base64 STANDARD.
+Result<Evidence> parse_evidence_json(std::string_view text);
+// The document parse_evidence_json reads back to equal evidence.
+Json evidence_to_json(const Evidence& evidence);
+
+}  // namespace acon::appraisal

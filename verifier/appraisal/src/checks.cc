@@ -1,0 +1,319 @@
+// Evidence checks: quote, bindings, and the appraisal that runs them all (checks.h). Replay of
+// the logs is in checks_replay.cc, init-data in init_data.cc.
+#include "acon/appraisal/checks.h"
+
+#include "acon/dcap/claims.h"
+#include "acon/tdx/quote.h"
+
+namespace acon::appraisal {
+namespace {
+
+CheckResult named(std::string name, Outcome outcome, std::string reason, Json detail = nullptr) {
+  return CheckResult{std::move(name), outcome, std::move(reason), std::move(detail)};
+}
+
+constexpr std::string_view kSimulatedLabel =
+    " - SIMULATED platform (ACON simulator's root CA was configured as a trust anchor): this is "
+    "not evidence of real hardware";
+
+Result<dcap::Collateral> collateral_for(const tdx::Quote& quote, const Evidence& evidence,
+                                        const AppraisalOptions& options) {
+  if (evidence.collateral) {
+    auto collateral = dcap::parse_collateral_bundle(*evidence.collateral);
+    if (!collateral) return collateral.error().wrap("evidence collateral");
+    return collateral;
+  }
+  if (options.collateral) return *options.collateral;
+  if (options.fetcher) {
+    auto collateral = options.fetcher->fetch_for_quote(quote, options.at);
+    if (!collateral) return collateral.error().wrap("collateral fetch");
+    return collateral;
+  }
+  return make_error(Errc::not_found,
+                    "no collateral: the evidence carries none and no collateral or PCS fetcher "
+                    "was configured");
+}
+
+QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& options) {
+  QuoteChecks out;
+  out.signature.name = "quote.signature";
+  out.tcb.name = "quote.tcb";
+  const Bytes& bytes = evidence.platform == Platform::tdx ? evidence.tdx.quote : evidence.sgx.quote;
+  auto skip_tcb = [&out](std::string why) {
+    out.tcb.outcome = Outcome::skipped;
+    out.tcb.reason = std::move(why);
+  };
+  auto quote = tdx::parse_quote(bytes);
+  if (!quote) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = "the quote does not parse: " + quote.error().message;
+    skip_tcb("the quote does not parse");
+    return out;
+  }
+  if (quote->is_tdx() != (evidence.platform == Platform::tdx)) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = std::string("the evidence is for ") +
+                           std::string(platform_name(evidence.platform)) + " but the quote is " +
+                           (quote->is_tdx() ? "a TDX quote" : "an SGX quote");
+    skip_tcb("the quote is for another platform");
+    return out;
+  }
+  auto collateral = collateral_for(*quote, evidence, options);
+  if (!collateral) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = "the quote cannot be verified: " + collateral.error().message;
+    skip_tcb("the quote was not verified");
+    return out;
+  }
+  dcap::VerifyOptions verify;
+  verify.at = options.at;
+  verify.anchors = options.anchors;
+  verify.strict_expiry = options.strict_expiry;
+  verify.cache = options.cache;
+  auto verdict = dcap::verify_quote(*quote, *collateral, verify);
+  if (!verdict) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = "the quote cannot be verified: " + verdict.error().message;
+    skip_tcb("the quote was not verified");
+    return out;
+  }
+  out.simulated = verdict->simulated;
+  const std::string label = out.simulated ? std::string(kSimulatedLabel) : std::string();
+  const std::string status = dcap::qvl_status_text_label(verdict->status);
+  Json detail = dcap::verdict_json(*verdict);
+  out.signature.detail = detail;
+  out.tcb.detail = detail;
+  if (!verdict->tcb) {
+    out.signature.outcome = Outcome::fail;
+    out.signature.reason = "DCAP verification failed with " + status +
+                           (verdict->failure.empty() ? "" : ": " + verdict->failure) + label;
+    skip_tcb("the quote's signatures did not verify, so no TCB level applies");
+  } else {
+    out.signature.outcome = Outcome::pass;
+    out.signature.reason =
+        "the PCK chain, collateral, QE report and quote signature verify" + label;
+    const std::string tcb_status(dcap::tcb_status_name(verdict->tcb->tcb_status));
+    if (verdict->accepted) {
+      out.tcb.outcome = Outcome::pass;
+      out.tcb.reason = "TCB status " + tcb_status + " (" + status + ") is acceptable" +
+                       (verdict->collateral_expired ? ", on expired collateral" : "") + label;
+    } else {
+      out.tcb.outcome = Outcome::fail;
+      out.tcb.reason = "TCB status " + tcb_status + " (" + status + ") is not acceptable" +
+                       (verdict->failure.empty() ? "" : ": " + verdict->failure) + label;
+    }
+  }
+  out.verdict = std::move(*verdict);
+  return out;
+}
+
+QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& options) {
+  QuoteChecks out;
+  out.signature.name = "quote.signature";
+  out.tcb = named("quote.tcb", Outcome::skipped, "a TPM quote has no TCB status");
+  if (!options.ak_trust) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = "no AK trust (pinned key or AK CA) was configured for vTPM quotes";
+    return out;
+  }
+  auto ak = tpm::parse_tpm2b_public(evidence.vtpm.ak_public);
+  if (!ak) {
+    out.signature.outcome = Outcome::error;
+    out.signature.reason = "the AK public key does not parse: " + ak.error().message;
+    return out;
+  }
+  tpm::PcrValues pcrs;
+  for (const auto& [bank, values] : evidence.vtpm.pcrs) {
+    auto alg = hash_from_name(bank);
+    if (!alg) {
+      out.signature.outcome = Outcome::error;
+      out.signature.reason = "PCR bank \"" + bank + "\" is not a hash algorithm";
+      return out;
+    }
+    pcrs[*alg] = values;
+  }
+  tpm::AkEvidence ak_evidence;
+  ak_evidence.key = ak->key;
+  tpm::VerifyOptions verify;
+  verify.expected_extra_data = options.tpm_extra_data;
+  verify.at = options.at;
+  auto verified =
+      tpm::verify_quote(evidence.vtpm.quote, pcrs, ak_evidence, *options.ak_trust, verify);
+  if (verified) {
+    out.signature.outcome = Outcome::pass;
+    out.signature.reason =
+        "the TPM quote is signed by the trusted AK, carries the expected extraData and its PCR "
+        "digest matches the quoted PCR values";
+  } else {
+    out.signature.outcome =
+        verified.error().code == Errc::verify_failed ? Outcome::fail : Outcome::error;
+    out.signature.reason = "TPM quote verification: " + verified.error().message;
+  }
+  return out;
+}
+
+std::string hex_or_empty(ByteView bytes) { return hex_encode(bytes); }
+
+}  // namespace
+
+QuoteChecks check_quote(const Evidence& evidence, const AppraisalOptions& options) {
+  if (evidence.platform == Platform::vtpm) return check_tpm_quote(evidence, options);
+  return check_dcap_quote(evidence, options);
+}
+
+// ---- bindings ----
+
+Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data) {
+  const Json& jwk = runtime_data.tee_pubkey;
+  if (!jwk.is_object()) return make_error(Errc::parse, "tee-pubkey: not a JWK object");
+  ACON_TRY(std::string kty, json_get_string(jwk, "kty"));
+  // kbs-types TeePubKey, tagged by kty: only these members survive its re-serialisation.
+  std::vector<const char*> members;
+  if (kty == "EC")
+    members = {"crv", "alg", "x", "y"};
+  else if (kty == "RSA")
+    members = {"alg", "n", "e"};
+  else if (kty == "AKP")
+    members = {"alg", "pub"};
+  else
+    return make_error(Errc::unsupported, "tee-pubkey.kty: \"" + kty + "\" is not EC, RSA or AKP");
+  Json typed = {{"kty", kty}};
+  for (const char* name : members) {
+    auto value = json_get_string(jwk, name);
+    if (!value) return value.error().wrap("tee-pubkey");
+    typed[name] = *value;
+  }
+  return Json{{"tee-pubkey", std::move(typed)},
+              {"nonce", runtime_data.nonce},
+              {"additional-evidence", runtime_data.additional_evidence}};
+}
+
+Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data) {
+  ACON_TRY(Json object, kbs_runtime_data_object(runtime_data));
+  return jcs_canonicalize(object);
+}
+
+CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                              const std::optional<std::string>& expected_nonce) {
+  if (!runtime)
+    return named("binding.kbs", Outcome::skipped,
+                 "no KBS runtime data (nonce, tee-pubkey) was supplied");
+  if (expected_nonce && runtime->nonce != *expected_nonce)
+    return named("binding.kbs", Outcome::fail,
+                 "the runtime data's nonce \"" + runtime->nonce +
+                     "\" is not the challenge nonce \"" + *expected_nonce + "\"",
+                 Json{{"nonce", runtime->nonce}, {"expected_nonce", *expected_nonce}});
+  auto jcs = kbs_runtime_data_jcs(*runtime);
+  if (!jcs)
+    return named("binding.kbs", Outcome::error,
+                 "the runtime data cannot be hashed: " + jcs.error().message);
+  Bytes expected = sha384(as_bytes(*jcs));
+  expected.resize(64, 0);
+  Json detail = {{"jcs", *jcs},
+                 {"expected_report_data", hex_encode(expected)},
+                 {"report_data", hex_or_empty(report_data)}};
+  if (ct_equal(expected, report_data))
+    return named("binding.kbs", Outcome::pass,
+                 "REPORTDATA equals SHA-384 of the canonical runtime data (nonce, tee-pubkey, "
+                 "additional-evidence), zero-padded to 64 bytes",
+                 std::move(detail));
+  return named("binding.kbs", Outcome::fail,
+               "REPORTDATA differs from SHA-384 of the canonical runtime data padded to 64 bytes "
+               "(nonce \"" +
+                   runtime->nonce + "\"): the quote was not made for this nonce and key",
+               std::move(detail));
+}
+
+CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data) {
+  if (!attestation_data)
+    return named("binding.acon", Outcome::skipped, "no ACON attestation_data was supplied");
+  Bytes expected = sha384(*attestation_data);
+  expected.resize(64, 0);
+  Json detail = {{"expected_report_data", hex_encode(expected)},
+                 {"report_data", hex_or_empty(report_data)}};
+  if (ct_equal(expected, report_data))
+    return named("binding.acon", Outcome::pass,
+                 "REPORTDATA equals SHA-384 of the attestation_data bytes followed by 16 zero "
+                 "bytes, as acond builds it",
+                 std::move(detail));
+  return named("binding.acon", Outcome::fail,
+               "REPORTDATA differs from SHA-384 of the attestation_data bytes followed by 16 zero "
+               "bytes",
+               std::move(detail));
+}
+
+// ---- the appraisal ----
+
+EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOptions& options) {
+  EvidenceAppraisal out;
+  QuoteChecks quote_checks = check_quote(evidence, options);
+  out.simulated = quote_checks.simulated;
+  out.verdict = std::move(quote_checks.verdict);
+  out.checks.push_back(std::move(quote_checks.signature));
+  out.checks.push_back(std::move(quote_checks.tcb));
+
+  Json acon = {{"simulated", out.simulated}, {"runtime_events", Json::array()}};
+  auto add_all = [&out](CheckResults checks) {
+    for (CheckResult& check : checks) out.checks.push_back(std::move(check));
+  };
+
+  if (evidence.platform == Platform::vtpm) {
+    add_all({named("binding.kbs", Outcome::skipped,
+                   "a vTPM quote binds its nonce through extraData, checked by quote.signature"),
+             named("binding.acon", Outcome::skipped,
+                   "a vTPM quote binds its nonce through extraData, checked by quote.signature"),
+             named("init_data", Outcome::skipped, "a vTPM quote has no MRCONFIGID")});
+    ReplayChecks replay = check_vtpm_replay(evidence.vtpm);
+    add_all(std::move(replay.registers));
+    out.checks.push_back(std::move(replay.unexplained));
+    out.claims["acon"] = std::move(acon);
+    return out;
+  }
+
+  const Bytes& bytes = evidence.platform == Platform::tdx ? evidence.tdx.quote : evidence.sgx.quote;
+  auto quote = tdx::parse_quote(bytes);
+  const bool usable = quote && quote->is_tdx() == (evidence.platform == Platform::tdx);
+  if (!usable) {
+    const std::string why =
+        "the quote does not parse as a " + std::string(platform_name(evidence.platform)) + " quote";
+    for (const char* name :
+         {"binding.kbs", "binding.acon", "init_data", "replay.rtmr0", "replay.rtmr1",
+          "replay.rtmr2", "replay.rtmr3", "runtime_log.unexplained"})
+      out.checks.push_back(named(name, Outcome::error, why));
+    out.claims["acon"] = std::move(acon);
+    return out;
+  }
+
+  ByteView report_data = evidence.platform == Platform::tdx ? quote->td_report()->report_data
+                                                            : quote->enclave_report()->report_data;
+  out.checks.push_back(
+      check_binding_kbs(report_data, evidence.runtime_data, options.expected_nonce));
+  out.checks.push_back(check_binding_acon(report_data, evidence.attestation_data));
+  out.claims["report_data"] = hex_encode(report_data);
+  if (evidence.runtime_data) {
+    auto runtime_claims = kbs_runtime_data_object(*evidence.runtime_data);
+    out.claims["runtime_data_claims"] = runtime_claims ? *runtime_claims : Json(nullptr);
+  } else {
+    out.claims["runtime_data_claims"] = nullptr;
+  }
+
+  if (evidence.platform == Platform::tdx) {
+    const tdx::TdReport10& report = *quote->td_report();
+    Json init_claims = nullptr;
+    out.checks.push_back(check_init_data(report.mr_config_id, evidence.init_data, &init_claims));
+    out.claims["init_data"] = hex_encode(report.mr_config_id);
+    out.claims["init_data_claims"] = std::move(init_claims);
+    ReplayChecks replay = check_tdx_replay(evidence.tdx);
+    add_all(std::move(replay.registers));
+    out.checks.push_back(std::move(replay.unexplained));
+    acon["runtime_events"] = std::move(replay.runtime_events);
+  } else {
+    add_all({named("init_data", Outcome::skipped, "an SGX quote has no MRCONFIGID"),
+             named("runtime_log.unexplained", Outcome::skipped,
+                   "SGX evidence carries no runtime log")});
+  }
+  out.claims["acon"] = std::move(acon);
+  return out;
+}
+
+}  // namespace acon::appraisal

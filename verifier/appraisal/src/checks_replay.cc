@@ -1,0 +1,442 @@
+// Replay checks: the quote's registers against the event logs, with the first event no quoted
+// value explains named (docs/evidence.md "replay.<register>"), and runtime-log records nothing in
+// the evidence explains. The register arithmetic is eventlog's Replayer; this file only decides
+// which record goes into which register, in which order, and reads the prefixes.
+#include <set>
+
+#include "acon/appraisal/checks.h"
+#include "acon/eventlog/event_log.h"
+#include "acon/eventlog/replay.h"
+#include "acon/eventlog/runtime.h"
+#include "acon/tdx/quote.h"
+
+namespace acon::appraisal {
+namespace {
+
+using eventlog::Event;
+using eventlog::EventLog;
+using eventlog::Replayer;
+
+constexpr uint32_t kRtmr2 = 3;  // CC MR indexes
+constexpr uint32_t kRtmr3 = 4;
+
+// One record that changes a register: an extend, or the text AAEL's INIT start value.
+struct Step {
+  Step(uint32_t index_, std::string where_, Bytes digest_, bool runtime_, bool sets_start_ = false)
+      : index(index_),
+        where(std::move(where_)),
+        digest(std::move(digest_)),
+        runtime(runtime_),
+        sets_start(sets_start_) {}
+  uint32_t index;
+  std::string where;  // "CCEL event #12 (EV_IPL) at offset 4242"
+  Bytes digest;
+  bool runtime = false;
+  bool sets_start = false;  // text AAEL INIT: the register's value is stated, not extended
+  Json event = nullptr;     // acon.runtime_events entry (runtime records only)
+};
+
+CheckResult named(std::string name, Outcome outcome, std::string reason, Json detail = nullptr) {
+  return CheckResult{std::move(name), outcome, std::move(reason), std::move(detail)};
+}
+
+std::string register_name(uint32_t index) {
+  return "rtmr" + std::to_string(index - 1);  // CC MR index 1..4
+}
+
+struct TdxLogs {
+  Bytes buffer;  // the TCG2 log the EventLog views point into
+  std::optional<EventLog> log;
+  size_t firmware_end = SIZE_MAX;  // events at or after this offset are runtime records
+};
+
+Result<TdxLogs> parse_tdx_logs(const TdxEvidence& evidence) {
+  TdxLogs out;
+  if (evidence.cc_eventlog && (evidence.ccel || evidence.runtime_aael))
+    return make_error(Errc::parse,
+                      "cc_eventlog and ccel/runtime_aael are both given: send one form");
+  if (evidence.runtime_aael && !evidence.ccel)
+    return make_error(Errc::parse, "runtime_aael: the TCG2 AAEL records need the CCEL they follow");
+  eventlog::ParseOptions options;
+  if (evidence.cc_eventlog) {
+    // guest-components writes a zero-signature header when the firmware left no CCEL.
+    options.allow_zero_signature = true;
+    out.buffer = *evidence.cc_eventlog;
+  } else if (evidence.ccel) {
+    auto firmware = eventlog::parse_event_log(*evidence.ccel);
+    if (!firmware) return firmware.error().wrap("ccel");
+    out.firmware_end = firmware->end_offset;
+    out.buffer.assign(evidence.ccel->begin(), evidence.ccel->begin() + firmware->end_offset);
+    if (evidence.runtime_aael) append(out.buffer, *evidence.runtime_aael);
+  } else {
+    return out;
+  }
+  auto log = eventlog::parse_event_log(out.buffer, options);
+  if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
+  out.log = std::move(*log);
+  return out;
+}
+
+std::string describe(const Event& event, bool runtime) {
+  return std::string(runtime ? "runtime AAEL record" : "CCEL event") + " #" +
+         std::to_string(event.number) + " (" + eventlog::event_type_name(event.type) + ", index " +
+         std::to_string(event.index) + ") at offset " + std::to_string(event.offset);
+}
+
+Json aael_json(const eventlog::AaelEvent& event) {
+  return {{"domain", event.domain}, {"operation", event.operation}, {"content", event.content}};
+}
+
+struct Collected {
+  std::vector<Step> steps;
+  std::vector<std::string> unexplained;  // records outside every quoted register
+  std::vector<std::string> errors;       // runtime logs that do not parse
+  bool any_log = false;
+  bool any_runtime_log = false;
+};
+
+void collect_tcg2(const TdxLogs& logs, Collected& out) {
+  if (!logs.log) return;
+  out.any_log = true;
+  const std::set<uint32_t> quoted = {1, 2, 3, 4};
+  std::set<size_t> uncovered;
+  for (const Event* event : eventlog::uncovered_events(*logs.log, quoted)) {
+    uncovered.insert(event->number);
+  }
+  for (const Event& event : logs.log->events) {
+    if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
+    std::optional<eventlog::AaelEvent> aael;
+    if (event.type == eventlog::ev::kEventTag)
+      if (auto parsed = eventlog::parse_aael_tagged_event(event.data)) aael = *parsed;
+    const bool runtime = event.offset >= logs.firmware_end || aael.has_value();
+    if (runtime) out.any_runtime_log = true;
+    const std::string where = describe(event, runtime);
+    if (uncovered.contains(event.number)) {
+      out.unexplained.push_back(where + ": the quote has no register for index " +
+                                std::to_string(event.index));
+      continue;
+    }
+    auto digest = event.digest(eventlog::tpm_alg::kSha384);
+    if (!digest) {
+      out.unexplained.push_back(where + ": no SHA-384 digest, so it cannot be replayed");
+      continue;
+    }
+    Step step{event.index, where, Bytes(digest->begin(), digest->end()), runtime};
+    if (runtime) {
+      step.event = {{"source", "aael"},
+                    {"register", register_name(event.index)},
+                    {"index", event.index},
+                    {"digest", hex_encode(*digest)},
+                    {"type", eventlog::event_type_name(event.type)}};
+      if (aael) step.event.update(aael_json(*aael));
+    }
+    out.steps.push_back(std::move(step));
+  }
+}
+
+void collect_text_aael(const std::string& text, Collected& out) {
+  out.any_runtime_log = true;
+  auto log = eventlog::parse_text_aael(text);
+  if (!log) {
+    out.errors.push_back("runtime text AAEL: " + log.error().message);
+    return;
+  }
+  if (log->alg != HashAlg::sha384) {
+    out.errors.push_back("runtime text AAEL: a " + std::string(hash_name(log->alg)) +
+                         " log cannot replay into RTMR3, a SHA-384 register");
+    return;
+  }
+  // The INIT line states RTMR3's value when the log started, then is itself extended.
+  Step init{kRtmr3, "text AAEL INIT line", log->init_value, true, true};
+  init.event = {{"source", "text_aael"},
+                {"register", "rtmr3"},
+                {"index", kRtmr3},
+                {"line", 1},
+                {"event", log->init_line}};
+  out.steps.push_back(std::move(init));
+  auto line_digest = [&log](std::string_view line) { return *digest(log->alg, line); };
+  // The steps below must be eventlog's text AAEL replay, record by record.
+  Replayer check;
+  check.set(kRtmr3, log->alg, log->init_value);
+  Status chained = check.extend(kRtmr3, log->alg, line_digest(log->init_line));
+  for (const auto& line : log->lines)
+    if (chained) chained = check.extend(kRtmr3, log->alg, line_digest(line.text));
+  if (!chained || check.value(kRtmr3, log->alg) != eventlog::replay_text_aael(*log)) {
+    out.errors.push_back("runtime text AAEL: its record-by-record replay disagrees with eventlog");
+    return;
+  }
+  out.steps.push_back(Step{kRtmr3, "text AAEL line 1 (INIT)", line_digest(log->init_line), true});
+  for (const auto& line : log->lines) {
+    Step step{kRtmr3, "text AAEL line " + std::to_string(line.line_number), line_digest(line.text),
+              true};
+    step.event = {{"source", "text_aael"},
+                  {"register", "rtmr3"},
+                  {"index", kRtmr3},
+                  {"line", line.line_number},
+                  {"digest", hex_encode(step.digest)},
+                  {"event", line.text}};
+    step.event.update(aael_json(line.event));
+    out.steps.push_back(std::move(step));
+  }
+}
+
+void collect_ima(const std::string& text, Collected& out) {
+  out.any_runtime_log = true;
+  auto log = eventlog::parse_ima_log(text);
+  if (!log) {
+    out.errors.push_back("IMA log: " + log.error().message);
+    return;
+  }
+  for (const eventlog::ImaEntry& entry : *log) {
+    const std::string where =
+        "IMA line " + std::to_string(entry.line_number) + " (" + entry.path + ")";
+    // Linux on TDX maps PCR 10 to RTMR2; cc-trusted-api kernels write the RTMR number, 2.
+    if (entry.pcr != 10 && entry.pcr != 2) {
+      out.unexplained.push_back(where + ": PCR " + std::to_string(entry.pcr) + " maps to no RTMR");
+      continue;
+    }
+    if (entry.template_hash.size() != 48) {
+      out.unexplained.push_back(where + ": template hash of " +
+                                std::to_string(entry.template_hash.size()) +
+                                " bytes is not the SHA-384 an RTMR takes");
+      continue;
+    }
+    Step step{kRtmr2, where, entry.template_hash, true};
+    step.event = {{"source", "ima"},
+                  {"register", "rtmr2"},
+                  {"index", kRtmr2},
+                  {"line", entry.line_number},
+                  {"digest", hex_encode(entry.template_hash)},
+                  {"template", entry.template_name},
+                  {"file_hash", entry.file_hash_alg + ":" + hex_encode(entry.file_hash)},
+                  {"path", entry.path}};
+    out.steps.push_back(std::move(step));
+  }
+}
+
+struct RegisterOutcome {
+  CheckResult check;
+  std::vector<std::string> unexplained_runtime;  // runtime records past the quoted value
+  bool match = false;
+};
+
+// Replays the steps of one register prefix by prefix. The quote pins the final value only, so:
+// - the whole sequence gives the quoted value: pass;
+// - a proper prefix gives it: the records after that prefix are not in the quote (logged after
+//   the quote was taken, or logged without an extend): the first of them is named;
+// - no prefix gives it: some record was altered, reordered or dropped, or an extend has no log
+//   entry. The quote cannot say which record, and the reason says so instead of guessing.
+RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& steps,
+                                ByteView quoted) {
+  RegisterOutcome out;
+  const std::string name = "replay." + register_name(index);
+  const std::string upper = "RTMR" + std::to_string(index - 1);
+  Replayer replayer;
+  std::optional<size_t> matching_prefix;
+  if (ct_equal(replayer.value(index, HashAlg::sha384), quoted)) matching_prefix = 0;
+  size_t runtime_count = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& step = *steps[i];
+    if (step.runtime) ++runtime_count;
+    if (step.sets_start) {
+      replayer.set(index, HashAlg::sha384, step.digest);
+    } else if (auto extended = replayer.extend(index, HashAlg::sha384, step.digest); !extended) {
+      out.check = named(name, Outcome::error, step.where + ": " + extended.error().message);
+      return out;
+    }
+    // A stated start value is not an extend the quote could have stopped after.
+    if (!matching_prefix && !step.sets_start &&
+        ct_equal(replayer.value(index, HashAlg::sha384), quoted))
+      matching_prefix = i + 1;
+  }
+  const Bytes replayed = replayer.value(index, HashAlg::sha384);
+  Json detail = {{"register", upper},
+                 {"quoted", hex_encode(quoted)},
+                 {"replayed", hex_encode(replayed)},
+                 {"events", steps.size()},
+                 {"runtime_events", runtime_count}};
+  if (ct_equal(replayed, quoted)) {
+    out.match = true;
+    out.check = named(name, Outcome::pass,
+                      upper + " replays to the quoted value from " + std::to_string(steps.size()) +
+                          " events (" + std::to_string(runtime_count) + " runtime)",
+                      std::move(detail));
+    return out;
+  }
+  if (matching_prefix && *matching_prefix < steps.size()) {
+    const size_t first = *matching_prefix;
+    detail["matching_prefix"] = first;
+    detail["first_unexplained_event"] = steps[first]->where;
+    for (size_t i = first; i < steps.size(); ++i)
+      if (steps[i]->runtime && !steps[i]->sets_start)
+        out.unexplained_runtime.push_back(steps[i]->where);
+    out.check = named(
+        name, Outcome::fail,
+        upper + ": the first " + std::to_string(first) + " of " + std::to_string(steps.size()) +
+            " events reproduce the quoted value; " + steps[first]->where + " and the " +
+            std::to_string(steps.size() - first - 1) +
+            " after it are not in the quote (logged after the quote was taken, or never extended)",
+        std::move(detail));
+    return out;
+  }
+  if (steps.empty()) {
+    out.check = named(name, Outcome::fail,
+                      upper + " is " + hex_encode(quoted) +
+                          " but the log has no event for it: an extend without a log entry",
+                      std::move(detail));
+    return out;
+  }
+  out.check = named(name, Outcome::fail,
+                    upper + ": the quote holds " + hex_encode(quoted) + ", the replay of " +
+                        std::to_string(steps.size()) + " events gives " + hex_encode(replayed) +
+                        ", and no prefix of the events reproduces the quoted value: an event was "
+                        "altered, reordered or removed, or an extend has no log entry (the quote "
+                        "cannot tell which event)",
+                    std::move(detail));
+  return out;
+}
+
+}  // namespace
+
+ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
+  ReplayChecks out;
+  auto quote = tdx::parse_quote(evidence.quote);
+  if (!quote || !quote->td_report()) {
+    const std::string why = "the quote does not parse as a TD quote";
+    for (uint32_t index = 1; index <= 4; ++index)
+      out.registers.push_back(named("replay." + register_name(index), Outcome::error, why));
+    out.unexplained = named("runtime_log.unexplained", Outcome::error, why);
+    return out;
+  }
+  const tdx::TdReport10& report = *quote->td_report();
+
+  Collected collected;
+  auto logs = parse_tdx_logs(evidence);
+  if (!logs) {
+    for (uint32_t index = 1; index <= 4; ++index)
+      out.registers.push_back(named("replay." + register_name(index), Outcome::error,
+                                    "the event log does not parse: " + logs.error().message));
+    out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                            "the event log does not parse: " + logs.error().message);
+    return out;
+  }
+  collect_tcg2(*logs, collected);
+  if (evidence.runtime_text_aael) collect_text_aael(*evidence.runtime_text_aael, collected);
+  if (evidence.ima_log) collect_ima(*evidence.ima_log, collected);
+  collected.any_log = collected.any_log || collected.any_runtime_log;
+
+  std::vector<std::string> unexplained = collected.unexplained;
+  std::vector<bool> matched(5, false);
+  for (uint32_t index = 1; index <= 4; ++index) {
+    std::vector<const Step*> steps;
+    bool has_runtime = false;
+    for (const Step& step : collected.steps)
+      if (step.index == index) {
+        steps.push_back(&step);
+        has_runtime = has_runtime || step.runtime;
+      }
+    if (!collected.any_log) {
+      out.registers.push_back(named("replay." + register_name(index), Outcome::skipped,
+                                    "no event log in the evidence"));
+      continue;
+    }
+    if (index == kRtmr3 && !collected.errors.empty() && evidence.runtime_text_aael) {
+      out.registers.push_back(named("replay.rtmr3", Outcome::error,
+                                    "a runtime log does not parse: " + collected.errors.front()));
+      continue;
+    }
+    RegisterOutcome outcome = replay_register(index, steps, report.rtmr[index - 1]);
+    matched[index] = outcome.match;
+    for (std::string& where : outcome.unexplained_runtime)
+      unexplained.push_back(where + ": logged but not in the quoted " + std::string("RTMR") +
+                            std::to_string(index - 1));
+    if (!outcome.match && has_runtime && outcome.unexplained_runtime.empty() &&
+        outcome.check.outcome == Outcome::fail)
+      unexplained.push_back("the runtime records of RTMR" + std::to_string(index - 1) +
+                            " do not replay to its quoted value");
+    out.registers.push_back(std::move(outcome.check));
+  }
+
+  for (const Step& step : collected.steps) {
+    if (!step.runtime || step.event.is_null()) continue;
+    Json event = step.event;
+    event["proven"] = matched[step.index];
+    out.runtime_events.push_back(std::move(event));
+  }
+
+  if (!collected.errors.empty()) {
+    out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                            "a runtime log does not parse: " + collected.errors.front(),
+                            Json{{"errors", collected.errors}});
+  } else if (!unexplained.empty()) {
+    out.unexplained =
+        named("runtime_log.unexplained", Outcome::fail,
+              std::to_string(unexplained.size()) +
+                  " log record(s) nothing in the quote explains; first: " + unexplained.front(),
+              Json{{"records", unexplained}});
+  } else if (!collected.any_runtime_log) {
+    out.unexplained =
+        named("runtime_log.unexplained", Outcome::skipped, "no runtime log in the evidence");
+  } else {
+    out.unexplained = named("runtime_log.unexplained", Outcome::pass,
+                            "every runtime log record is explained by a quoted register");
+  }
+  return out;
+}
+
+ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
+  ReplayChecks out;
+  if (!evidence.event_log) {
+    out.unexplained =
+        named("runtime_log.unexplained", Outcome::skipped, "no event log in the evidence");
+    return out;
+  }
+  auto log = eventlog::parse_event_log(*evidence.event_log);
+  if (!log) {
+    out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                            "the vTPM event log does not parse: " + log.error().message);
+    return out;
+  }
+  tpm::PcrValues quoted;
+  for (const auto& [bank, values] : evidence.pcrs) {
+    auto alg = hash_from_name(bank);
+    if (!alg) {
+      out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                              "PCR bank \"" + bank + "\" is not a hash algorithm");
+      return out;
+    }
+    quoted[*alg] = values;
+  }
+  auto replays = tpm::replay_event_log(*log, quoted);
+  if (!replays) {
+    out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                            "the vTPM event log cannot be replayed: " + replays.error().message);
+    return out;
+  }
+  const bool several_banks = quoted.size() > 1;
+  for (const tpm::PcrReplay& pcr : *replays) {
+    std::string name = "replay.pcr" + std::to_string(pcr.index);
+    if (several_banks) name += "." + std::string(hash_name(pcr.bank));
+    Json detail = {{"bank", hash_name(pcr.bank)},
+                   {"quoted", hex_encode(pcr.quoted)},
+                   {"replayed", hex_encode(pcr.replayed)},
+                   {"in_log", pcr.in_log}};
+    const std::string label =
+        "PCR" + std::to_string(pcr.index) + " (" + std::string(hash_name(pcr.bank)) + ")";
+    out.registers.push_back(
+        pcr.match
+            ? named(name, Outcome::pass, label + " replays to the quoted value", std::move(detail))
+            : named(name, Outcome::fail,
+                    label + ": the quote holds " + hex_encode(pcr.quoted) +
+                        ", the event log replays to " + hex_encode(pcr.replayed),
+                    std::move(detail)));
+  }
+  auto covered = tpm::check_event_log(*log, quoted);
+  out.unexplained = covered
+                        ? named("runtime_log.unexplained", Outcome::pass,
+                                "every event-log record is explained by a quoted PCR")
+                        : named("runtime_log.unexplained", Outcome::fail, covered.error().message);
+  return out;
+}
+
+}  // namespace acon::appraisal
