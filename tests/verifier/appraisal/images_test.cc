@@ -437,3 +437,61 @@ TEST_F(Images, TextAndTcg2LogsAgreeWithThePlainEvents) {
 
 }  // namespace
 }  // namespace acon::appraisal
+
+namespace acon::appraisal {
+namespace {
+
+// ACON's own vectors: the rtmr3.log of aconcli's attest test (set2's image, then Finalize),
+// replayed to its published RTMR3, and the Image ID example of ACON's doc/Image.md.
+TEST(ImagesRealVectors, AconcliRtmr3LogAndDocExample) {
+  auto vectors = parse_json(test::read_data("acon/vectors.json"));
+  ASSERT_TRUE(vectors.ok());
+  const Json& steps = (*vectors)["rtmr3_replay"]["steps"];
+  std::string text;
+  for (const auto& step : steps) text += step["line"].get<std::string>() + "\n";
+  auto log = eventlog::parse_text_aael(text);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  bool proven = hex_encode(eventlog::replay_text_aael(*log)) ==
+                steps.back()["rtmr3_after"].get<std::string>();
+  ASSERT_TRUE(proven);
+  auto events = runtime_log_events(*log, proven);
+  const std::string logged_id =
+      "sha384/7ec795c3fe89687d4514a1e4f95b2421012fd0b877eba9d5d5f33a1314fe7e10a5b38b0890d890df59b7"
+      "16f55f41e2ff/1be479a625d00cc800da463a19baf111a5f69fa1858d78d124813236bc5b198bd551648273a0f6"
+      "5824b13490263362ef";
+
+  // The manifest that test signed is not published; one signed now with set2's key carries the
+  // same Signer ID, so it is taken for the logged image and its ID (manifest digest) differs.
+  auto key = PrivateKey::from_pem(test::read_data("acon/aconcli-set2/priv.pem"));
+  auto cert = Certificate::from_der(test::read_data_bytes("acon/aconcli-set2/cert.der"));
+  ASSERT_TRUE(key.ok() && cert.ok());
+  Signer set2{*key, *cert, *image::image_identity(*cert, ""), ""};
+  Signed mine = sign(set2, app_manifest({layer_digest("set2")}, {}, false), "set2");
+  std::vector<ProvidedImage> provided = {mine.provided};
+  ImageAppraisal a = appraise_images(events, provided);
+  EXPECT_EQ(check(a, "runtime_log.acon_events").outcome, Outcome::pass);
+  EXPECT_EQ(check(a, "runtime_log.acon_finalized").outcome, Outcome::pass);
+  EXPECT_EQ(check(a, "runtime_log.acon_finalized").detail["log_index"], 3);  // after INIT
+  const CheckResult& id = check(a, "image." + logged_id + ".id");
+  EXPECT_EQ(id.outcome, Outcome::fail) << dump(a);
+  EXPECT_EQ(id.detail["recomputed"], mine.image_id);
+  EXPECT_EQ(check(a, "image." + logged_id + ".signature").outcome, Outcome::pass);
+  ASSERT_EQ(a.images.size(), 1u);
+  EXPECT_EQ(a.images[0]["signer_digest"], set2.identity.signer_digest);
+
+  // doc/Image.md's manifest and certificate give its published Image ID; no signature is
+  // published with them, so the signature check fails while the ID check passes.
+  const Json& example = (*vectors)["image_id_example"];
+  const std::string doc_id = example["image_id"].get<std::string>();
+  ProvidedImage doc{"doc-example",
+                    test::read_data_bytes("acon/doc-example/manifest.canonical.json"), Bytes{},
+                    test::read_data_bytes("acon/doc-example/cert.der")};
+  a = appraise_images(proven_events({add_manifest(doc_id)}), std::span(&doc, 1));
+  EXPECT_EQ(check(a, "image." + doc_id + ".id").outcome, Outcome::pass) << dump(a);
+  EXPECT_EQ(check(a, "image." + doc_id + ".manifest").outcome, Outcome::pass);
+  EXPECT_EQ(check(a, "image." + doc_id + ".signature").outcome, Outcome::fail);
+  EXPECT_EQ(a.images[0]["verdict"]["acond"], "accepted");
+}
+
+}  // namespace
+}  // namespace acon::appraisal
