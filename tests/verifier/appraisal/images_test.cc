@@ -228,6 +228,10 @@ TEST_F(Images, ProvidedImageTheLogDoesNotNameIsInformational) {
     }
   }
   EXPECT_EQ(a.images.size(), 1u);
+  // A second copy of a logged image is not "unlogged".
+  provided = {vendor.provided, vendor.provided};
+  a = appraise_images(events, provided);
+  EXPECT_EQ(check(a, "image.unlogged").outcome, Outcome::pass);
 }
 
 TEST_F(Images, IncompatibleSetFailsBothModesNamingImageAndRule) {
@@ -334,6 +338,13 @@ TEST_F(Images, EventsAcondNeverWritesAreFailures) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_NE(p[0]["problem"].get<std::string>().find("not an Image ID"), std::string::npos);
 
+  // Bytes that are not UTF-8 are quoted as U+FFFD, so reports stay valid JSON.
+  p = problems_of({"github.com/intel/ACON Bad\xff op"});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0]["problem"].get<std::string>().find("'Bad\xef\xbf\xbd'"), std::string::npos)
+      << p.dump();
+  EXPECT_NO_THROW(p.dump());
+
   // Other domains' events are counted, not judged.
   ImageAppraisal ok = appraise_images(
       proven_events({"github.com/confidential-containers PullImage {}", add_manifest(app.image_id),
@@ -428,11 +439,23 @@ TEST_F(Images, TextAndTcg2LogsAgreeWithThePlainEvents) {
   append(broken, eventlog::measured_record(4, eventlog::ev::kEventTag,
                                            std::array<HashAlg, 1>{HashAlg::sha384}, tagged)
                      .value());
+  // So is one whose text is not UTF-8 (Trustee refuses both).
+  Bytes not_utf8 =
+      eventlog::aael_tagged_event({"github.com/intel/ACON", "AddManifest", "\xc0"}).value();
+  append(broken, eventlog::measured_record(4, eventlog::ev::kEventTag,
+                                           std::array<HashAlg, 1>{HashAlg::sha384}, not_utf8)
+                     .value());
   auto broken_log = eventlog::parse_event_log(broken);
   ASSERT_TRUE(broken_log.ok()) << broken_log.error().message;
   auto refused = runtime_log_events(*broken_log, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("event #1"), std::string::npos) << refused.error().message;
+  broken_log->events.erase(broken_log->events.begin() + 1);
+  refused = runtime_log_events(*broken_log, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("event #2 at offset"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("not UTF-8"), std::string::npos);
 }
 
 }  // namespace

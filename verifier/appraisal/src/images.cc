@@ -2,9 +2,11 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "acon/common/hash.h"
+#include "acon/common/utf8.h"
 #include "acon/common/x509.h"
 #include "acon/image/manifest.h"
 #include "acon/image/policy.h"
@@ -27,26 +29,28 @@ std::vector<RuntimeLogEvent> runtime_log_events(const eventlog::TextAael& log, b
 Result<std::vector<RuntimeLogEvent>> runtime_log_events(
     const eventlog::EventLog& log, std::span<const eventlog::Event* const> proven) {
   std::vector<RuntimeLogEvent> out;
+  const std::set<const eventlog::Event*> proven_set(proven.begin(), proven.end());
   for (const auto& event : log.events) {
     if (event.type != eventlog::ev::kEventTag || event.data.size() < 4) continue;
     uint32_t tag = uint32_t{event.data[0]} | uint32_t{event.data[1]} << 8 |
                    uint32_t{event.data[2]} << 16 | uint32_t{event.data[3]} << 24;
     if (tag != eventlog::kAaelEventTag) continue;
+    auto where = [&] {
+      return "event #" + std::to_string(event.number) + " at offset " +
+             std::to_string(event.offset) + ": ";
+    };
     auto aael = eventlog::parse_aael_tagged_event(event.data);
-    if (!aael)
-      return make_error(Errc::parse, "event #" + std::to_string(event.number) + " at offset " +
-                                         std::to_string(event.offset) + ": " +
-                                         aael.error().message);
+    if (!aael) return make_error(Errc::parse, where() + aael.error().message);
     RuntimeLogEvent out_event;
     out_event.index = event.number;
+    out_event.text = aael->domain + " " + aael->operation + " " + aael->content;
+    if (!is_valid_utf8(out_event.text))
+      return make_error(Errc::parse, where() + "AAEL event text is not UTF-8");
     if (auto d = event.digest(eventlog::tpm_alg::kSha384))
       out_event.digest = Bytes(d->begin(), d->end());
     else if (!event.digests.empty())
       out_event.digest = Bytes(event.digests[0].value.begin(), event.digests[0].value.end());
-    out_event.text = aael->domain + " " + aael->operation + " " + aael->content;
-    for (const eventlog::Event* p : proven) {
-      if (p == &event) out_event.proven = true;
-    }
+    out_event.proven = proven_set.contains(&event);
     out.push_back(std::move(out_event));
   }
   return out;
@@ -78,6 +82,22 @@ struct EventScan {
   std::vector<size_t> unproven;  // log indexes of unproven events
 };
 
+// Event text quoted in reasons and details: a text log may hold any bytes, JSON needs UTF-8.
+std::string readable(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      append_utf8(out, kUnicodeReplacement);
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 bool is_decimal(std::string_view text) {
   if (text.empty() || text.size() > 19) return false;
   for (char c : text) {
@@ -102,7 +122,7 @@ EventScan scan_events(std::span<const RuntimeLogEvent> events) {
     }
     ++scan.acon_events;
     auto report = [&](std::string problem) {
-      scan.problems.push_back({event.index, event.text, std::move(problem)});
+      scan.problems.push_back({event.index, readable(event.text), readable(problem)});
     };
     auto parsed = eventlog::parse_aael_line(event.text, /*allow_two_fields=*/true);
     if (!parsed) {
@@ -142,14 +162,14 @@ EventScan scan_events(std::span<const RuntimeLogEvent> events) {
       const std::string& content = parsed->content;
       if (content.empty()) continue;
       if (!is_decimal(content)) {
-        report("Finalize content '" + content +
+        report("Finalize content '" + readable(content) +
                "' is not the decimal number of loaded images acond writes");
       } else if (std::stoull(content) != first_index.size()) {
         report("Finalize records " + content + " loaded images, the log names " +
                std::to_string(first_index.size()) + " distinct Image IDs before it");
       }
     } else {
-      report("unknown operation '" + op + "' in the " + std::string(kAconEventDomain) +
+      report("unknown operation '" + readable(op) + "' in the " + std::string(kAconEventDomain) +
              " namespace" + (after_finalize ? " (after Finalize)" : ""));
     }
   }
@@ -173,7 +193,8 @@ std::vector<Candidate> prepare(std::span<const ProvidedImage> provided,
   for (size_t i = 0; i < provided.size(); ++i) {
     Candidate c;
     c.provided = &provided[i];
-    c.label = provided[i].name.empty() ? "provided image #" + std::to_string(i) : provided[i].name;
+    c.label = provided[i].name.empty() ? "provided image #" + std::to_string(i)
+                                       : readable(provided[i].name);
     auto cert = Certificate::from_der(provided[i].certificate_der);
     if (!cert) {
       c.problem = "certificate: " + cert.error().message;
@@ -337,10 +358,11 @@ ImageAppraisal appraise_images(std::span<const RuntimeLogEvent> events,
   for (auto& c : candidates) {
     if (!c.identity) continue;
     auto it = states.find(c.identity->image_id());
-    if (it == states.end() || it->second.candidate) continue;
+    if (it == states.end()) continue;
+    c.used = true;  // a second copy of an image already paired is named by the log too
+    if (it->second.candidate) continue;
     it->second.candidate = &c;
     it->second.id_matches = true;
-    c.used = true;
   }
   for (const auto& id : distinct) {
     ImageState& state = states[id];
