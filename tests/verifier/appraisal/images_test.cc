@@ -213,6 +213,26 @@ TEST_F(Images, BadSignatureFailsOnlyTheSignature) {
   EXPECT_EQ(check(a, "runtime_log.acon_events").outcome, Outcome::pass);
 }
 
+TEST_F(Images, ManifestAcondCannotParseFailsAndLeavesThePolicyUnknown) {
+  // Signed bytes with the right Image ID that miss acond's required keys.
+  const std::string bytes = R"({"workingDir":"/"})";
+  Bytes sig = image::sign_manifest(bytes, vendor_signer.key, vendor_signer.cert).value();
+  const std::string id = image::image_identity(vendor_signer.cert, bytes)->image_id();
+  std::vector<ProvidedImage> provided = {{"bare", to_bytes(bytes), sig, vendor_signer.cert.der()},
+                                         app.provided};
+  ImageAppraisal a = appraise_images(
+      proven_events({add_manifest(app.image_id), add_manifest(id), kFinalizeText}), provided);
+  const CheckResult& manifest = check(a, "image." + id + ".manifest");
+  EXPECT_EQ(manifest.outcome, Outcome::fail);
+  EXPECT_NE(manifest.reason.find("does not parse as acond parses manifests"), std::string::npos)
+      << manifest.reason;
+  EXPECT_EQ(check(a, "image." + id + ".id").outcome, Outcome::pass);
+  EXPECT_EQ(check(a, "image." + id + ".signature").outcome, Outcome::pass);
+  EXPECT_EQ(check(a, "launch_policy.spec").outcome, Outcome::skipped);
+  EXPECT_EQ(a.images[1]["provided"], true);
+  EXPECT_EQ(a.images[1]["aliases"], nullptr);
+}
+
 TEST_F(Images, ProvidedImageTheLogDoesNotNameIsInformational) {
   auto events = proven_events({add_manifest(vendor.image_id), kFinalizeText});
   std::vector<ProvidedImage> provided = {vendor.provided, app.provided};
@@ -333,6 +353,9 @@ TEST_F(Images, EventsAcondNeverWritesAreFailures) {
   EXPECT_NE(p[0]["problem"].get<std::string>().find("already logged at log index 1"),
             std::string::npos);
   EXPECT_NE(p[1]["problem"].get<std::string>().find("records 2 loaded images"), std::string::npos);
+  p = problems_of({add_manifest(app.image_id), "github.com/intel/ACON Finalize +1"});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0]["problem"].get<std::string>().find("not the decimal number"), std::string::npos);
   // Content that is no Image ID.
   p = problems_of({"github.com/intel/ACON AddManifest sha384/zz/yy"});
   ASSERT_EQ(p.size(), 1u);

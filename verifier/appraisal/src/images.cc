@@ -1,5 +1,6 @@
 #include "acon/appraisal/images.h"
 
+#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -98,12 +99,12 @@ std::string readable(std::string_view text) {
   return out;
 }
 
-bool is_decimal(std::string_view text) {
-  if (text.empty() || text.size() > 19) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
+// Finalize's image count as acond writes it: plain decimal digits, no sign, no spaces.
+std::optional<uint64_t> parse_count(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 EventScan scan_events(std::span<const RuntimeLogEvent> events) {
@@ -161,10 +162,11 @@ EventScan scan_events(std::span<const RuntimeLogEvent> events) {
       // acon log mode writes no content; coco mode writes the number of images loaded.
       const std::string& content = parsed->content;
       if (content.empty()) continue;
-      if (!is_decimal(content)) {
+      auto count = parse_count(content);
+      if (!count) {
         report("Finalize content '" + readable(content) +
                "' is not the decimal number of loaded images acond writes");
-      } else if (std::stoull(content) != first_index.size()) {
+      } else if (*count != first_index.size()) {
         report("Finalize records " + content + " loaded images, the log names " +
                std::to_string(first_index.size()) + " distinct Image IDs before it");
       }
@@ -266,22 +268,26 @@ CheckResult policy_check(std::string name, std::string_view mode_text, const Pol
     // A missing policy can both admit and refuse others, so no verdict is sound without it.
     check.outcome = Outcome::skipped;
     detail["unknown_images"] = unknown;
-    check.reason = "the launch policy of " + std::to_string(unknown.size()) +
-                   " logged image(s) is unknown (no provided manifest with its Image ID, first " +
-                   unknown.front() + "), so " + std::string(mode_text) +
-                   " cannot be evaluated; the known images were " +
-                   (refused ? "not all admitted" : "all admitted");
+    check.reason =
+        "the launch policy of " + std::to_string(unknown.size()) +
+        " logged image(s) is unknown (no provided manifest with its Image ID that parses; first " +
+        unknown.front() + "), so " + std::string(mode_text) +
+        " cannot be evaluated; the known images were " +
+        (refused ? "not all admitted" : "all admitted");
     check.detail = std::move(detail);
     return check;
   }
   if (refused) {
     const auto& a = *run.admissions[*refused];
     check.outcome = Outcome::fail;
-    check.reason = std::string(mode_text) + " refuses image " + logged[*refused].image_id +
-                   " at log index " + std::to_string(logged[*refused].log_index) + " (" +
-                   std::string(image::verdict_name(a.verdict)) + ")" +
-                   (a.refusal ? ": " + a.refusal->reason : std::string()) +
-                   "; the log names an image set acond could not have measured this way";
+    check.reason =
+        std::string(mode_text) + " refuses image " + logged[*refused].image_id + " at log index " +
+        std::to_string(logged[*refused].log_index) + " (" +
+        std::string(image::verdict_name(a.verdict)) + ")" +
+        (a.refusal ? ": " + a.refusal->reason : std::string()) +
+        (run.pod.mode() == image::PolicyMode::acond_greedy
+             ? "; acond would not have admitted it, so it could not have measured this log"
+             : "; the logged image set breaks the specification's launch-policy rule");
     if (a.refusal && !a.refusal->rule.empty()) check.reason += " (rule '" + a.refusal->rule + "')";
     check.detail = std::move(detail);
     return check;
