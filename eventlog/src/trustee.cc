@@ -190,8 +190,6 @@ std::optional<std::string> utf8_strict(ByteView bytes) {
 
 Json string_details(std::string s) { return Json{{"string", std::move(s)}}; }
 
-std::string hex_byte_list(ByteView b) { return hex_encode(b); }
-
 // GUID as Trustee's device-path parsers print it: Data1..3 little-endian, upper case.
 std::string uefi_guid_upper(ByteView g) {
   char buf[40];
@@ -373,7 +371,7 @@ Result<Json> boot_services_app_details(ByteView data) {
     auto text = device_node_text(type, sub, node_data);
     nodes.push_back(text ? *text
                          : "Path(" + std::to_string(type) + "," + std::to_string(sub) + "," +
-                               hex_byte_list(node_data) + ")");
+                               hex_encode(node_data) + ")");
     at += length;
   } while (at < path.size());
   return Json{{"device_paths", std::move(nodes)}};

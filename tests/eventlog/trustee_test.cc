@@ -58,6 +58,66 @@ Event event_of(uint32_t type, ByteView data, std::vector<Digest> digests = {}) {
   return e;
 }
 
+// An EV_EFI_BOOT_SERVICES_APPLICATION event whose device path is one node plus the end node.
+Bytes image_load_with_node(uint8_t type, uint8_t sub, const Bytes& node_data) {
+  Bytes path = {type, sub, static_cast<uint8_t>(node_data.size() + 4), 0};
+  path.insert(path.end(), node_data.begin(), node_data.end());
+  path.insert(path.end(), {0x7f, 0xff, 0x04, 0x00});
+  Bytes event(32, 0);
+  event[24] = static_cast<uint8_t>(path.size());
+  event.insert(event.end(), path.begin(), path.end());
+  return event;
+}
+
+// Node texts from the unit tests of Trustee's device path parsers (trustee @ 78962cd4
+// deps/eventlog/src/ccel/device_paths/*.rs): the same node bytes must give the same text.
+TEST(TrusteeEntries, DevicePathNodesPrintAsTrusteePrintsThem) {
+  struct Case {
+    uint8_t type, sub;
+    const char* hex;
+    const char* text;
+  };
+  const Case cases[] = {
+      {1, 1, "0001", "Pci(0,1)"},
+      {2, 1, "d041030a02000000", "ACPI(PNP0A03,2)"},
+      {3, 5, "0000", "USB(0,0)"},
+      {3, 0x0b, "001320f5fa77000000000000000000000000000000000000000000000000000001",
+       "Mac(001320F5FA77,0x01)"},
+      {3, 0x0c, "0100A8C06400A8C00000BC0C0600010000000000000000",
+       "IPv4(192.168.0.100,TCP,Static,192.168.0.1)"},
+      {3, 0x15, "00010203040506070001020304050607",
+       "FibreEx(0x0001020304050607,0x0001020304050607)"},
+      {4, 1, "0f000000002800000000000000500300000000005e27f1007553d5439eb5de2add4c99320202",
+       "HD(15,GPT,00F1275E-5375-43D5-9EB5-DE2ADD4C9932,0x2800,0x35000)"},
+      {4, 1, "00000000000000000000000000000000000000000000000000000000431202a0000000000101",
+       "HD(0,MBR,0x00000000)"},
+      {4, 1, "01000000000800000000000000E02E0000000000431202a000000000431202a0000000000101",
+       "HD(1,MBR,0xa0021243,0x800,0x2ee000)"},
+      {4, 3, "f8d1c555cd04b5468a20e56cbb3052d0", "VenMedia(55C5D1F8-04CD-46B5-8A20-E56CBB3052D0,)"},
+      {4, 4, "6b00650072006e0065006c000000", "File(kernel)"},
+      {5, 1, "0500000000", "BBS(USB,,0)"},
+      {5, 1, "F0FF000000", "BBS(65520,,0)"},
+      {5, 1, "8000000041424300", "BBS(DEV,ABC,0)"},
+      // Parsers that reject the node leave the generic form, in decimal.
+      {1, 2, "0000", "Path(1,2,0000)"},
+      {3, 0x0b, "0013", "Path(3,11,0013)"},
+  };
+  for (const Case& c : cases) {
+    Bytes node = *hex_decode(c.hex);
+    Bytes data = image_load_with_node(c.type, c.sub, node);
+    auto entry = trustee_event_entry(event_of(ev::kEfiBootServicesApplication, data));
+    ASSERT_TRUE(entry.ok()) << c.text << ": " << entry.error().to_string();
+    EXPECT_EQ((*entry)["details"], (Json{{"device_paths", {c.text}}})) << c.hex;
+  }
+  // A path too short for a node header, and a node longer than the path, are refused.
+  Bytes truncated = image_load_with_node(4, 4, {});
+  truncated[24] = 6;
+  EXPECT_FALSE(trustee_event_entry(event_of(ev::kEfiBootServicesApplication, truncated)).ok());
+  Bytes overlong = image_load_with_node(1, 1, {0, 1});
+  overlong[34] = 40;
+  EXPECT_FALSE(trustee_event_entry(event_of(ev::kEfiBootServicesApplication, overlong)).ok());
+}
+
 TEST(TrusteeEntries, RefusesWhatTrusteeRefuses) {
   const Bytes bad_utf8 = {0x41, 0xFF};
   auto action = trustee_event_entry(event_of(ev::kEfiAction, bad_utf8));
