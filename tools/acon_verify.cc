@@ -1,5 +1,6 @@
 // acon-verify: verify an Intel TDX / SGX DCAP quote against its collateral in Intel QVL's order,
-// and print the status, advisories, TCB date and the key measurements.
+// and print the status, advisories, TCB date and the key measurements (`quote`), or the claims
+// document a CoCo Trustee policy reads, with its checks (`claims`, docs/claims.md).
 // Exit codes: 0 acceptable status (QvE non-terminal, docs/dcap-verification.md §9), 1 rejected,
 // 2 unusable input or usage.
 #include <CLI/CLI.hpp>
@@ -9,9 +10,11 @@
 #include <iostream>
 #include <optional>
 
+#include "acon/appraisal/claims.h"
 #include "acon/dcap/claims.h"
 #include "acon/dcap/fetch.h"
 #include "acon/dcap/verify.h"
+#include "acon/eventlog/event_log.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -51,6 +54,8 @@ struct Inputs {
   bool json = false;
   bool strict = false;
   bool allow_collateral_pck_chain = false;
+  std::string eventlog;  // claims: the TD's CCEL event log
+  bool compact = false;  // claims: one-line JSON
 };
 
 void print_text(const QuoteVerdict& verdict, const Json& claims) {
@@ -105,13 +110,24 @@ Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in, Time now
   return CollateralFetcher(config).fetch_for_quote(quote, now);
 }
 
-int cmd_quote(const Inputs& in) {
+// A quote read, parsed and verified; `quote` views into `bytes`, so this stays where it is made.
+struct Verified {
+  Bytes bytes;
+  tdx::Quote quote;
+  QuoteVerdict verdict;
+  Time at{};
+};
+
+// Reads, parses and verifies the quote of `in` into `out`; an exit code when that fails.
+std::optional<int> verify_inputs(const Inputs& in, Verified& out) {
   auto content = tools::read_input(in.quote);
   if (!content) return fail(content.error());
   auto quote_bytes = decode_quote_file(*content);
   if (!quote_bytes) return fail(quote_bytes.error().wrap(in.quote));
-  auto quote = tdx::parse_quote(*quote_bytes);
+  out.bytes = std::move(*quote_bytes);
+  auto quote = tdx::parse_quote(out.bytes);
   if (!quote) return fail(quote.error().wrap(in.quote));
+  out.quote = *quote;
 
   VerifyOptions options;
   options.strict_expiry = in.strict;
@@ -126,7 +142,7 @@ int cmd_quote(const Inputs& in) {
 
   Result<Collateral> collateral =
       in.pcs.empty() ? load_collateral_bundle_file(in.collateral, tools::max_input_bytes())
-                     : fetch_for(*quote, in, now);
+                     : fetch_for(out.quote, in, now);
   if (!collateral) return fail(collateral.error());
   if (!in.root.empty()) {
     auto root_bytes = tools::read_input(in.root);
@@ -137,18 +153,56 @@ int cmd_quote(const Inputs& in) {
     options.anchors.roots = {*root};
   }
 
-  auto verdict = verify_quote(*quote, *collateral, options);
+  auto verdict = verify_quote(out.quote, *collateral, options);
   if (!verdict) return fail(verdict.error().wrap(in.quote));
-  Json claims = quote_claims(*quote, *verdict);
+  out.verdict = std::move(*verdict);
+  out.at = options.at;
+  return std::nullopt;
+}
+
+int cmd_quote(const Inputs& in) {
+  Verified v;
+  if (auto code = verify_inputs(in, v)) return *code;
+  Json claims = quote_claims(v.quote, v.verdict);
   if (in.json) {
-    Json out = verdict_json(*verdict);
-    out["verification_time"] = format_rfc3339(options.at);
+    Json out = verdict_json(v.verdict);
+    out["verification_time"] = format_rfc3339(v.at);
     out["claims"] = std::move(claims);
     std::cout << out.dump(2) << "\n";
   } else {
-    print_text(*verdict, claims);
+    print_text(v.verdict, claims);
   }
-  return verdict->accepted ? tools::kExitOk : tools::kExitRejected;
+  return v.verdict.accepted ? tools::kExitOk : tools::kExitRejected;
+}
+
+// {"claims": <the claims document, appraisal/claims.h>, "checks": [<CheckResult>...]}. Trustee
+// issues claims only after verification succeeds; this prints them either way and lets the
+// checks (and the exit code) say whether Trustee would have issued them.
+int cmd_claims(const Inputs& in) {
+  Verified v;
+  if (auto code = verify_inputs(in, v)) return *code;
+  std::string log_bytes;
+  std::optional<eventlog::EventLog> ccel;
+  if (!in.eventlog.empty()) {
+    auto read = tools::read_input(in.eventlog);
+    if (!read) return fail(read.error());
+    log_bytes = std::move(*read);
+    auto parsed = eventlog::parse_event_log(as_bytes(log_bytes));
+    if (!parsed) return fail(parsed.error().wrap(in.eventlog));
+    ccel = std::move(*parsed);
+  }
+  appraisal::ClaimsDocument doc =
+      appraisal::tdx_claims(v.quote, v.verdict, ccel ? &*ccel : nullptr);
+  Json checks = Json::array();
+  bool rejected = false;
+  for (const appraisal::CheckResult& check : doc.checks) {
+    checks.push_back(appraisal::check_to_json(check));
+    if (check.outcome == appraisal::Outcome::fail || check.outcome == appraisal::Outcome::error)
+      rejected = true;
+  }
+  Json out = {{"claims", std::move(doc.claims)}, {"checks", std::move(checks)}};
+  std::cout << (in.compact ? out.dump() : out.dump(2)) << "\n";
+  return rejected ? tools::kExitRejected : tools::kExitOk;
 }
 
 int run(int argc, char** argv) {
@@ -161,40 +215,52 @@ int run(int argc, char** argv) {
   tools::add_input_limit_option(app);
   Inputs in;
   auto* quote = app.add_subcommand("quote", "Verify a quote against its collateral");
-  quote->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
-      ->required();
-  auto* bundle =
-      quote->add_option("--collateral", in.collateral,
+  auto* claims = app.add_subcommand(
+      "claims",
+      "Verify a quote (and replay its CCEL) and print the claims document a CoCo Trustee policy "
+      "reads (docs/claims.md) with the checks beside it: {\"claims\": ..., \"checks\": [...]}.\n"
+      "Trustee issues claims only after verification succeeds; this prints them either way and "
+      "exits 1 when a check fails (quote.dcap: a terminal QVL result; ccel.replay: the log does "
+      "not replay to RTMR0..3 or Trustee would refuse it), 0 when none does");
+  for (CLI::App* sub : {quote, claims}) {
+    sub->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
+        ->required();
+    auto* bundle =
+        sub->add_option("--collateral", in.collateral,
                         "Collateral bundle JSON (flat format, docs/dcap-verification.md §3)");
-  auto* pcs = quote->add_option(
-      "--pcs", in.pcs,
-      "Fetch collateral for the quote's FMSPC from this Intel PCS or PCCS base URL "
-      "(e.g. https://api.trustedservices.intel.com)");
-  bundle->excludes(pcs);
-  pcs->excludes(bundle);
-  quote->add_flag("--pccs", in.pccs, "The --pcs URL is a PCCS (root CA CRL served as hex)");
-  quote->add_option(
-      "--root-crl-url", in.root_crl_url,
-      "With --pcs: where to fetch the Intel SGX Root CA CRL (default: Intel's URL for a PCS, "
-      "<pcs>/sgx/certification/v4/rootcacrl for a PCCS)");
-  quote->add_option("--cache-dir", in.cache_dir, "On-disk collateral cache for --pcs");
-  quote->add_flag("--offline", in.offline, "With --pcs: use only the cache, never the network");
-  quote->add_option("--time", in.time,
+    auto* pcs = sub->add_option(
+        "--pcs", in.pcs,
+        "Fetch collateral for the quote's FMSPC from this Intel PCS or PCCS base URL "
+        "(e.g. https://api.trustedservices.intel.com)");
+    bundle->excludes(pcs);
+    pcs->excludes(bundle);
+    sub->add_flag("--pccs", in.pccs, "The --pcs URL is a PCCS (root CA CRL served as hex)");
+    sub->add_option(
+        "--root-crl-url", in.root_crl_url,
+        "With --pcs: where to fetch the Intel SGX Root CA CRL (default: Intel's URL for a PCS, "
+        "<pcs>/sgx/certification/v4/rootcacrl for a PCCS)");
+    sub->add_option("--cache-dir", in.cache_dir, "On-disk collateral cache for --pcs");
+    sub->add_flag("--offline", in.offline, "With --pcs: use only the cache, never the network");
+    sub->add_option("--time", in.time,
                     "Verification time: unix seconds or RFC 3339 (default: now)");
-  quote->add_option("--root", in.root,
+    sub->add_option("--root", in.root,
                     "Trust anchor (DER or PEM) instead of the pinned Intel SGX Root CA");
-  quote->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
-  quote->add_flag("--allow-collateral-pck-chain", in.allow_collateral_pck_chain,
+    sub->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
+    sub->add_flag("--allow-collateral-pck-chain", in.allow_collateral_pck_chain,
                   "Verify a quote without a type-5 PCK chain with the collateral's "
                   "pck_certificate_chain (QvE rejects such quotes); the verdict says so");
+  }
   quote->add_flag("--json", in.json, "Print the verdict, supplemental data and claims as JSON");
+  claims->add_option("--eventlog", in.eventlog,
+                     "The TD's CCEL event log (the raw log area, as in Trustee's cc_eventlog)");
+  claims->add_flag("--compact", in.compact, "One-line JSON instead of 2-space indented");
   if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
-  if (*quote) {
+  if (*quote || *claims) {
     if (in.collateral.empty() == in.pcs.empty()) {
       std::cerr << "acon-verify: give exactly one of --collateral and --pcs\n";
       return tools::kExitBadInput;
     }
-    return cmd_quote(in);
+    return *quote ? cmd_quote(in) : cmd_claims(in);
   }
   return tools::kExitBadInput;
 }

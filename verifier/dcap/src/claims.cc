@@ -80,6 +80,8 @@ Json quote_claims(const tdx::Quote& quote) {
     body["mr_servicetd"] = hex_encode(td15->mr_service_td);
   }
   claims["quote"]["body"] = std::move(body);
+  claims["report_data"] = hex_encode(td->report_data);
+  claims["init_data"] = hex_encode(td->mr_config_id);
 
   tdx::TdAttributes attributes = td->attributes();
   claims["td_attributes"] = {
@@ -89,12 +91,79 @@ Json quote_claims(const tdx::Quote& quote) {
       {"key_locker", attributes.key_locker},
       {"perfmon", attributes.perfmon},
   };
+  if (auto chain = pck_chain_from_quote(quote); chain.ok() && !chain->empty()) {
+    if (auto ext = sgx_extension_of(chain->front()); ext.ok() && ext->platform_instance_id) {
+      std::array<uint8_t, 16> reversed = *ext->platform_instance_id;
+      std::reverse(reversed.begin(), reversed.end());
+      claims["platform_instance_id"] = hex_encode(reversed);
+    }
+  }
   return claims;
 }
 
 Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict) {
   Json claims = quote_claims(quote);
   if (verdict.simulated) claims["simulated"] = true;
+  return claims;
+}
+
+std::string_view trustee_tcb_status(uint32_t qv_result) {
+  switch (qv_result) {
+    case 0:
+      return "UpToDate";
+    case 0xA001:
+      return "ConfigurationNeeded";
+    case 0xA002:
+      return "OutOfDate";
+    case 0xA003:
+      return "OutOfDateConfigurationNeeded";
+    case 0xA007:
+      return "SWHardeningNeeded";
+    case 0xA008:
+      return "ConfigurationAndSWHardeningNeeded";
+    case 0xA009:
+      return "TDRelaunchAdvised";
+    case 0xA00A:
+      return "TDRelaunchAdvisedConfigurationNeeded";
+    default:
+      return "TerminalStatus";
+  }
+}
+
+Json tcb_claims(const QuoteVerdict& verdict) {
+  if (!verdict.supplemental_valid) return Json::object();
+  const SupplementalData& sup = verdict.supplemental;
+  Json claims = {
+      {"earliest_issue_date", format_rfc3339(sup.earliest_issue_date)},
+      {"latest_issue_date", format_rfc3339(sup.latest_issue_date)},
+      {"earliest_expiration_date", format_rfc3339(sup.earliest_expiration_date)},
+      {"tcb_date", format_rfc3339(sup.tcb_level_date_tag)},
+      {"pck_crl_num", sup.pck_crl_num},
+      {"root_ca_crl_num", sup.root_ca_crl_num},
+      {"tcb_eval_num", sup.tcb_eval_ref_num},
+      {"platform_provider_id", hex_encode(sup.ppid)},
+      {"root_key_id", hex_encode(sup.root_key_id)},
+      {"tcb_status", trustee_tcb_status(verdict.qv_result)},
+      {"collateral_expiration_status", verdict.collateral_expired ? "1" : "0"},
+      {"advisory_ids", sup.sa_list},
+  };
+  switch (sup.sgx_type) {
+    case SgxType::standard:
+      claims["sgx_type"] = "Standard";
+      break;
+    case SgxType::scalable:
+      claims["sgx_type"] = "Scalable";
+      break;
+    case SgxType::scalable_with_integrity:
+      claims["sgx_type"] = "Scalable with Integrity";
+      break;
+  }
+  if (sup.sgx_type != SgxType::standard) {
+    // QvE reports PCK_FLAG_UNDEFINED (2) for a Processor CA PCK; Trustee's `== 1` makes it false.
+    claims["is_dynamic_platform"] = sup.dynamic_platform.value_or(false);
+    claims["is_cached_keys"] = sup.cached_keys.value_or(false);
+    claims["is_smt_enabled"] = sup.smt_enabled.value_or(false);
+  }
   return claims;
 }
 

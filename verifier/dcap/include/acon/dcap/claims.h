@@ -32,11 +32,34 @@ bool is_simulated_pck_chain(const std::vector<Certificate>& chain);
 //                     mr_td, mr_config_id, mr_owner, mr_owner_config, rtmr_0..rtmr_3,
 //                     report_data[, tee_tcb_svn2, mr_servicetd]}
 //            [, "type", "size" for v5]},
-//  "td_attributes": {debug, septve_disable, protection_keys, key_locker, perfmon}}
+//  "td_attributes": {debug, septve_disable, protection_keys, key_locker, perfmon},
+//  "report_data": <body report_data>, "init_data": <body mr_config_id>
+//  [, "platform_instance_id": <hex>]}
+// report_data and init_data sit beside "quote" as in Trustee's verifier output (its
+// attestation service then lifts them to the top of the policy input). platform_instance_id is
+// present when the quote's PCK leaf carries one (Platform CA PCKs), its 16 bytes reversed as
+// Trustee prints them (it reads the little-endian GUID as a u128 and writes it big-endian).
 // An SGX body gives the header only (Trustee's TDX verifier rejects SGX quotes). A quote from the
 // simulated platform gets a top-level "simulated": true only from the overload that takes the
 // verdict: whether evidence is simulated is decided by verify_quote from the chain it verified.
 Json quote_claims(const tdx::Quote& quote);
 Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict);
+
+// The claims Trustee derives from QVL's supplemental data (trustee @ 78962cd4
+// deps/verifier/src/intel_dcap/claims.rs), from the verdict: earliest_issue_date,
+// latest_issue_date, earliest_expiration_date, tcb_date (RFC 3339, "2024-03-13T00:00:00Z"),
+// pck_crl_num, root_ca_crl_num, tcb_eval_num (numbers), platform_provider_id (PPID hex),
+// sgx_type ("Standard", "Scalable", "Scalable with Integrity") and, for a scalable type,
+// is_dynamic_platform / is_cached_keys / is_smt_enabled (false when the PCK does not say),
+// root_key_id, tcb_status (Trustee's name of the QvE result: "UpToDate", "OutOfDate",
+// "TDRelaunchAdvised", ...; "TerminalStatus" for results Trustee refuses),
+// collateral_expiration_status ("0" or "1") and advisory_ids (QvE's sa_list: the matched
+// platform TCB level's IDs). Trustee's tcb_date_current / tcb_status_current /
+// advisory_ids_current (QVL supplemental minor version 5) are not produced (docs/claims.md §4).
+// An empty object when verification stopped before the TCB stage (no supplemental data).
+Json tcb_claims(const QuoteVerdict& verdict);
+
+// Trustee's name of a QvE result (sgx_ql_qv_result_t), as tcb_claims writes tcb_status.
+std::string_view trustee_tcb_status(uint32_t qv_result);
 
 }  // namespace acon::dcap
