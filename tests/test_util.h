@@ -4,10 +4,13 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "acon/common/bytes.h"
 #include "acon/common/keys.h"
+#include "acon/common/x509.h"
 
 namespace acon::test {
 
@@ -31,6 +34,13 @@ inline Bytes read_hex_data(const std::string& relative) {
   if (digits.starts_with("0x")) digits.erase(0, 2);
   auto r = hex_decode(digits);
   return r ? *r : Bytes{};
+}
+
+// A fixed RFC 3339 time for tests (verification times are passed in, never read from a clock).
+inline Time at(std::string_view rfc3339) {
+  auto r = parse_rfc3339(rfc3339);
+  if (!r) throw std::runtime_error(r.error().to_string());
+  return *r;
 }
 
 inline Bytes unhex(std::string_view hex) {

@@ -1,10 +1,12 @@
-// Event decoding never crashes on any event type with any data; rendering a parsed log (JSON,
-// text, tpm2-style YAML) never crashes either.
+// Event decoding never crashes on any event type with any data, in acon's decoders or as
+// Trustee's uefi_event_logs entries (trustee.h); rendering a parsed log (JSON, text, tpm2-style
+// YAML, Trustee's entries) never crashes either.
 #include <cstdint>
 #include <cstring>
 
 #include "acon/eventlog/decode.h"
 #include "acon/eventlog/format.h"
+#include "acon/eventlog/trustee.h"
 #include "acon/eventlog/yaml.h"
 #include "fuzz_support.h"
 
@@ -38,6 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     e.data = acon::ByteView(data + 4, size - 4);
     (void)decode_event(e);
     (void)device_path_to_text(e.data);
+    if (auto entry = trustee_event_entry(e)) (void)entry->dump();
   }
   if (auto log = parse_event_log(acon::ByteView(data, size))) {
     Replayer replayer;
@@ -45,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)to_json(*log, replayer).dump();
     (void)to_text(*log, replayer);
     (void)to_tpm2_yaml(*log, replayer);
+    if (auto entries = trustee_uefi_event_logs(*log)) (void)entries->dump();
   }
   return 0;
 }

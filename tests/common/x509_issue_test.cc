@@ -10,17 +10,14 @@
 #include <vector>
 
 #include "acon/common/x509.h"
+#include "test_util.h"
 
 namespace acon {
 namespace {
 
 using namespace std::chrono;
 
-Time at(std::string_view rfc3339) {
-  auto r = parse_rfc3339(rfc3339);
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return *r;
-}
+using test::at;
 
 PrivateKey p256() {
   auto key = PrivateKey::generate_ec(Curve::p256);

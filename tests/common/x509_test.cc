@@ -39,11 +39,7 @@ Crl crl(const std::string& name) {
   return *std::move(r);
 }
 
-Time at(std::string_view rfc3339) {
-  auto r = parse_rfc3339(rfc3339);
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return *r;
-}
+using test::at;
 
 template <class T>
 std::optional<Errc> code_of(const Result<T>& r) {

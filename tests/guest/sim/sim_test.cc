@@ -23,6 +23,7 @@
 #include "acon/guest/sim/sim.h"
 #include "acon/guest/sim/state.h"
 #include "acon/tdx/quote.h"
+#include "test_util.h"
 
 namespace acon::guest::sim {
 namespace {
@@ -31,11 +32,7 @@ using namespace std::chrono;
 using dcap::QvlStatus;
 using dcap::TcbStatus;
 
-Time at(std::string_view rfc3339) {
-  auto r = parse_rfc3339(rfc3339);
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return *r;
-}
+using test::at;
 
 const Time kIssue = at("2025-06-01T00:00:00Z");
 const Time kCheck = kIssue + hours(24);

@@ -15,6 +15,7 @@
 #include "acon/dcap/verify.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/tdx/quote.h"
+#include "test_util.h"
 
 namespace acon::dcap {
 namespace {
@@ -22,11 +23,7 @@ namespace {
 using guest::sim::CreateOptions;
 using guest::sim::Simulator;
 
-Time at(std::string_view rfc3339) {
-  auto r = parse_rfc3339(rfc3339);
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return *r;
-}
+using test::at;
 
 const Time kIssue = at("2025-06-01T00:00:00Z");
 const Time kCheck = kIssue + std::chrono::hours(24);
