@@ -188,6 +188,16 @@ TEST(InitData, ParsesAsTrusteeAndExtractsAgentPolicyClaims) {
   EXPECT_EQ(parsed.claims["agent_policy_claims"]["containers"][0]["image"], "pause");
 }
 
+// Found by fuzz_init_data (U+FEFB where a value ends): refused, not handed to toml++.
+TEST(InitData, CodePointsTheTomlLibraryMishandlesAreRefused) {
+  auto parsed = parse_init_data({"toml",
+                                 "version = \"0.1.0\"\nalgorithm = -shSt5cty\xef\xbb\xbb"
+                                 "cEgor = 1\n"});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("line 2: character U+FEFB"), std::string::npos)
+      << parsed.error().message;
+}
+
 TEST(InitData, RejectsWhatTrusteeRejects) {
   auto error_of = [](const std::string& body, const std::string& format = "toml") {
     auto parsed = parse_init_data({format, body});

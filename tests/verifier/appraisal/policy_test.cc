@@ -51,6 +51,18 @@ TEST(PolicyParse, MinimalPolicy) {
   }
 }
 
+// Found by fuzz_policy: toml++ 3.x reaches __builtin_unreachable on some non-ASCII code points
+// (src/toml_guard.h); such text is refused before toml++ sees it, with its line.
+TEST(PolicyParse, CodePointsTheTomlLibraryMishandlesAreRefused) {
+  auto p = parse_policy("version = 1\nversio\xc5\xbf@@n = 1\nid = \"tcb\"\n", "crash.toml");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message.find("line 2: character U+017F"), std::string::npos)
+      << p.error().message;
+  // Code points toml++ handles stay accepted inside strings.
+  EXPECT_TRUE(
+      parse_policy("version = 1\nid = \"\xe2\x82\xac \xf0\x9f\x98\x80\"\n", "ok.toml").ok());
+}
+
 TEST(PolicyParse, UnknownKeysRefusedWithTheirLine) {
   struct Case {
     std::string text;

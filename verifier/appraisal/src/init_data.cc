@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "acon/appraisal/checks.h"
+#include "toml_guard.h"
 
 namespace acon::appraisal {
 namespace {
@@ -67,6 +68,7 @@ Result<ParsedInitData> parse_init_data(const InitData& init_data) {
   if (init_data.body.size() > kMaxEvidenceMemberBytes)
     return make_error(Errc::parse, "init_data.body: larger than " +
                                        std::to_string(kMaxEvidenceMemberBytes) + " bytes");
+  ACON_CHECK(refuse_tomlpp_mishandled(init_data.body, "init_data.body"));
   toml::parse_result parsed = toml::parse(std::string_view(init_data.body));
   if (!parsed) return make_error(Errc::parse, "init_data.body: " + toml_error_text(parsed.error()));
   const toml::table& root = parsed.table();
@@ -115,7 +117,9 @@ Result<ParsedInitData> parse_init_data(const InitData& init_data) {
 
   for (const char* key : {"cdh.toml", "aa.toml"}) {
     if (!claims.contains(key)) continue;
-    toml::parse_result inner = toml::parse(claims[key].get_ref<const std::string&>());
+    const auto& text = claims[key].get_ref<const std::string&>();
+    if (!refuse_tomlpp_mishandled(text, key)) continue;  // kept as text, as any unparsable value
+    toml::parse_result inner = toml::parse(text);
     if (inner) claims[key] = toml_to_json(inner.table());
   }
   if (claims.contains("policy.rego")) {

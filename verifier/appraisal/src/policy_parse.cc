@@ -8,6 +8,7 @@
 
 #include "acon/appraisal/policy.h"
 #include "acon/common/bytes.h"
+#include "toml_guard.h"
 
 namespace acon::appraisal {
 namespace {
@@ -274,6 +275,8 @@ Result<Policy> parse_policy(std::string_view toml_text, std::string_view source_
     return parser.error_at(1, "policy of " + std::to_string(toml_text.size()) +
                                   " bytes exceeds the limit of " + std::to_string(kMaxPolicyBytes));
   }
+  if (auto refused = refuse_tomlpp_mishandled(toml_text, source_name); !refused)
+    return refused.error();
   toml::parse_result parsed = toml::parse(toml_text, source_name);
   if (!parsed) {
     const auto& error = parsed.error();
