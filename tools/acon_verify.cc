@@ -10,7 +10,7 @@
 #include <iostream>
 #include <optional>
 
-#include "acon/appraisal/claims.h"
+#include "acon/appraisal/checks.h"
 #include "acon/dcap/claims.h"
 #include "acon/dcap/fetch.h"
 #include "acon/dcap/verify.h"
@@ -110,16 +110,18 @@ Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in, Time now
   return CollateralFetcher(config).fetch_for_quote(quote, now);
 }
 
-// A quote read, parsed and verified; `quote` views into `bytes`, so this stays where it is made.
-struct Verified {
+// A quote read and parsed, with the collateral and options to verify it; `quote` views into
+// `bytes`, so this stays where it is made.
+struct Loaded {
   Bytes bytes;
   tdx::Quote quote;
-  QuoteVerdict verdict;
-  Time at{};
+  std::optional<Collateral> collateral;
+  VerifyOptions options;
 };
 
-// Reads, parses and verifies the quote of `in` into `out`; an exit code when that fails.
-std::optional<int> verify_inputs(const Inputs& in, Verified& out) {
+// Reads and parses the quote of `in`, and loads or fetches its collateral; an exit code when that
+// fails.
+std::optional<int> load_inputs(const Inputs& in, Loaded& out) {
   auto content = tools::read_input(in.quote);
   if (!content) return fail(content.error());
   auto quote_bytes = decode_quote_file(*content);
@@ -129,7 +131,7 @@ std::optional<int> verify_inputs(const Inputs& in, Verified& out) {
   if (!quote) return fail(quote.error().wrap(in.quote));
   out.quote = *quote;
 
-  VerifyOptions options;
+  VerifyOptions& options = out.options;
   options.strict_expiry = in.strict;
   options.allow_collateral_pck_chain = in.allow_collateral_pck_chain;
   const Time now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -144,6 +146,7 @@ std::optional<int> verify_inputs(const Inputs& in, Verified& out) {
       in.pcs.empty() ? load_collateral_bundle_file(in.collateral, tools::max_input_bytes())
                      : fetch_for(out.quote, in, now);
   if (!collateral) return fail(collateral.error());
+  out.collateral = std::move(*collateral);
   if (!in.root.empty()) {
     auto root_bytes = tools::read_input(in.root);
     if (!root_bytes) return fail(root_bytes.error());
@@ -152,55 +155,63 @@ std::optional<int> verify_inputs(const Inputs& in, Verified& out) {
     if (!root) return fail(root.error().wrap(in.root));
     options.anchors.roots = {*root};
   }
-
-  auto verdict = verify_quote(out.quote, *collateral, options);
-  if (!verdict) return fail(verdict.error().wrap(in.quote));
-  out.verdict = std::move(*verdict);
-  out.at = options.at;
   return std::nullopt;
 }
 
 int cmd_quote(const Inputs& in) {
-  Verified v;
-  if (auto code = verify_inputs(in, v)) return *code;
-  Json claims = quote_claims(v.quote, v.verdict);
+  Loaded loaded;
+  if (auto code = load_inputs(in, loaded)) return *code;
+  auto verified = verify_quote(loaded.quote, *loaded.collateral, loaded.options);
+  if (!verified) return fail(verified.error().wrap(in.quote));
+  const QuoteVerdict& verdict = *verified;
+  Json claims = quote_claims(loaded.quote, verdict);
   if (in.json) {
-    Json out = verdict_json(v.verdict);
-    out["verification_time"] = format_rfc3339(v.at);
+    Json out = verdict_json(verdict);
+    out["verification_time"] = format_rfc3339(loaded.options.at);
     out["claims"] = std::move(claims);
     std::cout << out.dump(2) << "\n";
   } else {
-    print_text(v.verdict, claims);
+    print_text(verdict, claims);
   }
-  return v.verdict.accepted ? tools::kExitOk : tools::kExitRejected;
+  return verdict.accepted ? tools::kExitOk : tools::kExitRejected;
 }
 
-// {"claims": <the claims document, appraisal/claims.h>, "checks": [<CheckResult>...]}. Trustee
+// {"claims": <the claims document, appraisal/checks.h>, "checks": [<CheckResult>...]}: the
+// appraisal library's evidence step over the quote and its event log, without a policy. Trustee
 // issues claims only after verification succeeds; this prints them either way and lets the
 // checks (and the exit code) say whether Trustee would have issued them.
 int cmd_claims(const Inputs& in) {
-  Verified v;
-  if (auto code = verify_inputs(in, v)) return *code;
-  std::string log_bytes;
-  std::optional<eventlog::EventLog> ccel;
+  Loaded loaded;
+  if (auto code = load_inputs(in, loaded)) return *code;
+  appraisal::Evidence evidence;
+  evidence.platform = loaded.quote.is_tdx() ? appraisal::Platform::tdx : appraisal::Platform::sgx;
+  (loaded.quote.is_tdx() ? evidence.tdx.quote : evidence.sgx.quote) = loaded.bytes;
   if (!in.eventlog.empty()) {
     auto read = tools::read_input(in.eventlog);
     if (!read) return fail(read.error());
-    log_bytes = std::move(*read);
-    auto parsed = eventlog::parse_event_log(as_bytes(log_bytes));
-    if (!parsed) return fail(parsed.error().wrap(in.eventlog));
-    ccel = std::move(*parsed);
+    evidence.tdx.cc_eventlog = to_bytes(*read);
+    // A file that is no event log at all is unusable input (exit 2), named by its path; what a
+    // log that parses says is the checks' business.
+    eventlog::ParseOptions parse;
+    parse.allow_zero_signature = true;
+    if (auto log = eventlog::parse_event_log(*evidence.tdx.cc_eventlog, parse); !log)
+      return fail(log.error().wrap(in.eventlog));
   }
-  appraisal::ClaimsDocument doc =
-      appraisal::tdx_claims(v.quote, v.verdict, ccel ? &*ccel : nullptr);
+  appraisal::AppraisalOptions options;
+  options.at = loaded.options.at;
+  options.anchors = loaded.options.anchors;
+  options.strict_expiry = loaded.options.strict_expiry;
+  options.allow_collateral_pck_chain = loaded.options.allow_collateral_pck_chain;
+  options.collateral = std::move(loaded.collateral);
+  appraisal::EvidenceAppraisal result = appraisal::appraise_evidence(evidence, options);
   Json checks = Json::array();
   bool rejected = false;
-  for (const appraisal::CheckResult& check : doc.checks) {
+  for (const appraisal::CheckResult& check : result.checks) {
     checks.push_back(appraisal::check_to_json(check));
     if (check.outcome == appraisal::Outcome::fail || check.outcome == appraisal::Outcome::error)
       rejected = true;
   }
-  Json out = {{"claims", std::move(doc.claims)}, {"checks", std::move(checks)}};
+  Json out = {{"claims", std::move(result.claims)}, {"checks", std::move(checks)}};
   std::cout << (in.compact ? out.dump() : out.dump(2)) << "\n";
   return rejected ? tools::kExitRejected : tools::kExitOk;
 }
@@ -217,11 +228,13 @@ int run(int argc, char** argv) {
   auto* quote = app.add_subcommand("quote", "Verify a quote against its collateral");
   auto* claims = app.add_subcommand(
       "claims",
-      "Verify a quote (and replay its CCEL) and print the claims document a CoCo Trustee policy "
-      "reads (docs/claims.md) with the checks beside it: {\"claims\": ..., \"checks\": [...]}.\n"
+      "Verify a quote (and replay its event log) and print the claims document a CoCo Trustee "
+      "policy reads (docs/claims.md) with the appraisal checks beside it: {\"claims\": ..., "
+      "\"checks\": [...]}.\n"
       "Trustee issues claims only after verification succeeds; this prints them either way and "
-      "exits 1 when a check fails (quote.dcap: a terminal QVL result; ccel.replay: the log does "
-      "not replay to RTMR0..3 or Trustee would refuse it), 0 when none does");
+      "exits 1 when a check fails or cannot be made (quote.signature / quote.tcb: the quote or its "
+      "TCB is not acceptable; replay.rtmr*: the log does not replay to the quote; "
+      "claims.uefi_event_logs: Trustee would refuse the log), 0 when none does");
   for (CLI::App* sub : {quote, claims}) {
     sub->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
         ->required();

@@ -116,8 +116,10 @@ class Claims(unittest.TestCase):
         expected = read_json(os.path.join(DATA, "trustee/parse_tdx_claims_expected.json"))
         self.assertEqual(verifier_output, expected)
         checks = {c["name"]: c for c in out["checks"]}
-        self.assertEqual(checks["quote.dcap"]["outcome"], "fail")
-        self.assertEqual(checks["ccel.replay"]["outcome"], "fail")
+        self.assertEqual(checks["quote.signature"]["outcome"], "fail")
+        self.assertIn("FMSPC", checks["quote.signature"]["reason"])
+        self.assertEqual(checks["replay.rtmr0"]["outcome"], "fail")
+        self.assertEqual(checks["claims.uefi_event_logs"]["outcome"], "pass")
 
     def test_event_log_entries_equal_trustees_parse_output(self):
         for log in ["CCEL_data", "CCEL_data_ovmf", "CCEL_data_grub", "CCEL_data_grub_gke",
@@ -141,7 +143,15 @@ class Claims(unittest.TestCase):
         self.assertEqual(tdx["collateral_expiration_status"], "0")
         self.assertEqual(tdx["advisory_ids"], [])
         self.assertEqual(tdx["sgx_type"], "Scalable")
-        self.assertEqual([c["outcome"] for c in out["checks"]], ["pass", "skipped"])
+        outcomes = {c["name"]: c["outcome"] for c in out["checks"]}
+        self.assertEqual(outcomes["quote.signature"], "pass")
+        self.assertEqual(outcomes["quote.tcb"], "pass")
+        # Nothing else was given, so nothing else is claimed either way.
+        self.assertEqual({o for n, o in outcomes.items() if not n.startswith("quote.")},
+                         {"skipped"})
+        self.assertEqual(set(out["claims"]),
+                         {"tdx", "report_data", "init_data", "init_data_claims",
+                          "runtime_data_claims", "acon"})
 
     def test_unusable_input_exits_2(self):
         with tempfile.NamedTemporaryFile() as junk:

@@ -108,7 +108,7 @@ Evidence full_tdx_evidence() {
   evidence.attestation_data = to_bytes("{\"api_version\":\"1.0.0\"}");
   evidence.init_data = InitData{"toml", "version = \"0.1.0\"\n"};
   evidence.collateral = "{\"tcb_info\":\"x\"}";
-  evidence.images.push_back({"0", to_bytes("{}"), Bytes{9}, std::nullopt});
+  evidence.images.push_back({"0", to_bytes("{}"), Bytes{9}, {}});
   return evidence;
 }
 
@@ -123,7 +123,7 @@ TEST(EvidenceJson, RoundTripsEveryMember) {
   expect_same(evidence, back);
   EXPECT_EQ(back.tdx.ccel, kCcel);
   EXPECT_EQ(back.images.at(0).signature, Bytes{9});
-  EXPECT_FALSE(back.images.at(0).certificate);
+  EXPECT_TRUE(back.images.at(0).certificate_der.empty());
 
   Evidence vtpm;
   vtpm.platform = Platform::vtpm;
@@ -210,8 +210,8 @@ TEST_F(BundleDir, ReadsEveryNamedFile) {
   EXPECT_EQ(evidence.init_data->format, "toml");
   ASSERT_EQ(evidence.images.size(), 2u);
   EXPECT_EQ(evidence.images[0].name, "a");
-  EXPECT_EQ(evidence.images[0].certificate, to_bytes("der"));
-  EXPECT_FALSE(evidence.images[1].signature);
+  EXPECT_EQ(evidence.images[0].certificate_der, to_bytes("der"));
+  EXPECT_TRUE(evidence.images[1].signature.empty());
 }
 
 TEST_F(BundleDir, SgxAndVtpmBundles) {

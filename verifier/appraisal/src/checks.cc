@@ -2,8 +2,10 @@
 // the logs is in checks_replay.cc, init-data in init_data.cc.
 #include "acon/appraisal/checks.h"
 
+#include "acon/appraisal/claims.h"
 #include "acon/dcap/claims.h"
 #include "acon/tdx/quote.h"
+#include "tdx_logs.h"
 
 namespace acon::appraisal {
 namespace {
@@ -69,6 +71,7 @@ QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& o
   verify.at = options.at;
   verify.anchors = options.anchors;
   verify.strict_expiry = options.strict_expiry;
+  verify.allow_collateral_pck_chain = options.allow_collateral_pck_chain;
   verify.cache = options.cache;
   auto verdict = dcap::verify_quote(*quote, *collateral, verify);
   if (!verdict) {
@@ -256,6 +259,16 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   auto add_all = [&out](CheckResults checks) {
     for (CheckResult& check : checks) out.checks.push_back(std::move(check));
   };
+  std::vector<RuntimeLogEvent> aael_events;
+  // The images the runtime log names, re-checked in log order; last, whatever the platform, so
+  // every appraisal lists the same check names.
+  auto finish = [&]() {
+    ImageAppraisal images = appraise_images(aael_events, evidence.images, options.images);
+    add_all(std::move(images.checks));
+    acon["images"] = std::move(images.images);
+    out.claims["acon"] = std::move(acon);
+    return std::move(out);
+  };
 
   if (evidence.platform == Platform::vtpm) {
     add_all({named("binding.kbs", Outcome::skipped,
@@ -266,8 +279,7 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     ReplayChecks replay = check_vtpm_replay(evidence.vtpm);
     add_all(std::move(replay.registers));
     out.checks.push_back(std::move(replay.unexplained));
-    out.claims["acon"] = std::move(acon);
-    return out;
+    return finish();
   }
 
   const Bytes& bytes = evidence.platform == Platform::tdx ? evidence.tdx.quote : evidence.sgx.quote;
@@ -278,10 +290,9 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
         "the quote does not parse as a " + std::string(platform_name(evidence.platform)) + " quote";
     for (const char* name :
          {"binding.kbs", "binding.acon", "init_data", "replay.rtmr0", "replay.rtmr1",
-          "replay.rtmr2", "replay.rtmr3", "runtime_log.unexplained"})
+          "replay.rtmr2", "replay.rtmr3", "runtime_log.unexplained", "claims.uefi_event_logs"})
       out.checks.push_back(named(name, Outcome::error, why));
-    out.claims["acon"] = std::move(acon);
-    return out;
+    return finish();
   }
 
   ByteView report_data = evidence.platform == Platform::tdx ? quote->td_report()->report_data
@@ -297,23 +308,36 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     out.claims["runtime_data_claims"] = nullptr;
   }
 
-  if (evidence.platform == Platform::tdx) {
-    const tdx::TdReport10& report = *quote->td_report();
-    Json init_claims = nullptr;
-    out.checks.push_back(check_init_data(report.mr_config_id, evidence.init_data, &init_claims));
-    out.claims["init_data"] = hex_encode(report.mr_config_id);
-    out.claims["init_data_claims"] = std::move(init_claims);
-    ReplayChecks replay = check_tdx_replay(evidence.tdx);
-    add_all(std::move(replay.registers));
-    out.checks.push_back(std::move(replay.unexplained));
-    acon["runtime_events"] = std::move(replay.runtime_events);
-  } else {
+  if (evidence.platform != Platform::tdx) {
     add_all({named("init_data", Outcome::skipped, "an SGX quote has no MRCONFIGID"),
              named("runtime_log.unexplained", Outcome::skipped,
                    "SGX evidence carries no runtime log")});
+    return finish();
   }
-  out.claims["acon"] = std::move(acon);
-  return out;
+  const tdx::TdReport10& report = *quote->td_report();
+  Json init_claims = nullptr;
+  out.checks.push_back(check_init_data(report.mr_config_id, evidence.init_data, &init_claims));
+  out.claims["init_data"] = hex_encode(report.mr_config_id);
+  out.claims["init_data_claims"] = std::move(init_claims);
+
+  // The logs are parsed once for the replay and for Trustee's uefi_event_logs.
+  Result<TdxLogs> logs = parse_tdx_logs(evidence.tdx);
+  ReplayChecks replay = check_tdx_replay(evidence.tdx, report, logs);
+  add_all(std::move(replay.registers));
+  out.checks.push_back(std::move(replay.unexplained));
+  acon["runtime_events"] = std::move(replay.runtime_events);
+  aael_events = std::move(replay.aael_events);
+
+  if (out.verdict) {
+    ClaimsDocument trustee =
+        tdx_claims(*quote, *out.verdict, logs && logs->log ? &*logs->log : nullptr);
+    out.claims["tdx"] = std::move(trustee.claims["tdx"]);
+    out.checks.push_back(std::move(trustee.event_log));
+  } else {
+    out.checks.push_back(named("claims.uefi_event_logs", Outcome::error,
+                               "the quote reached no verdict, so Trustee issues no claims"));
+  }
+  return finish();
 }
 
 }  // namespace acon::appraisal

@@ -2,13 +2,16 @@
 // value explains named (docs/evidence.md "replay.<register>"), and runtime-log records nothing in
 // the evidence explains. The register arithmetic is eventlog's Replayer; this file only decides
 // which record goes into which register, in which order, and reads the prefixes.
+#include <map>
 #include <set>
 
 #include "acon/appraisal/checks.h"
+#include "acon/appraisal/images.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/tdx/quote.h"
+#include "tdx_logs.h"
 
 namespace acon::appraisal {
 namespace {
@@ -34,6 +37,7 @@ struct Step {
   bool runtime = false;
   bool sets_start = false;  // text AAEL INIT: the register's value is stated, not extended
   Json event = nullptr;     // acon.runtime_events entry (runtime records only)
+  std::optional<RuntimeLogEvent> aael;  // the AAEL event it records, for the images checks
 };
 
 CheckResult named(std::string name, Outcome outcome, std::string reason, Json detail = nullptr) {
@@ -42,39 +46,6 @@ CheckResult named(std::string name, Outcome outcome, std::string reason, Json de
 
 std::string register_name(uint32_t index) {
   return "rtmr" + std::to_string(index - 1);  // CC MR index 1..4
-}
-
-struct TdxLogs {
-  Bytes buffer;  // the TCG2 log the EventLog views point into
-  std::optional<EventLog> log;
-  size_t firmware_end = SIZE_MAX;  // events at or after this offset are runtime records
-};
-
-Result<TdxLogs> parse_tdx_logs(const TdxEvidence& evidence) {
-  TdxLogs out;
-  if (evidence.cc_eventlog && (evidence.ccel || evidence.runtime_aael))
-    return make_error(Errc::parse,
-                      "cc_eventlog and ccel/runtime_aael are both given: send one form");
-  if (evidence.runtime_aael && !evidence.ccel)
-    return make_error(Errc::parse, "runtime_aael: the TCG2 AAEL records need the CCEL they follow");
-  eventlog::ParseOptions options;
-  if (evidence.cc_eventlog) {
-    // guest-components writes a zero-signature header when the firmware left no CCEL.
-    options.allow_zero_signature = true;
-    out.buffer = *evidence.cc_eventlog;
-  } else if (evidence.ccel) {
-    auto firmware = eventlog::parse_event_log(*evidence.ccel);
-    if (!firmware) return firmware.error().wrap("ccel");
-    out.firmware_end = firmware->end_offset;
-    out.buffer.assign(evidence.ccel->begin(), evidence.ccel->begin() + firmware->end_offset);
-    if (evidence.runtime_aael) append(out.buffer, *evidence.runtime_aael);
-  } else {
-    return out;
-  }
-  auto log = eventlog::parse_event_log(out.buffer, options);
-  if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
-  out.log = std::move(*log);
-  return out;
 }
 
 std::string describe(const Event& event, bool runtime) {
@@ -103,6 +74,14 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
   for (const Event* event : eventlog::uncovered_events(*logs.log, quoted)) {
     uncovered.insert(event->number);
   }
+  // The AAEL events as the images checks read them; a tagged record that does not parse makes
+  // the whole log unusable, as Trustee refuses it.
+  std::map<size_t, RuntimeLogEvent> aael_events;
+  if (auto events = runtime_log_events(*logs.log, {}); !events) {
+    out.errors.push_back("TCG2 runtime records: " + events.error().message);
+  } else {
+    for (RuntimeLogEvent& event : *events) aael_events.emplace(event.index, std::move(event));
+  }
   for (const Event& event : logs.log->events) {
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
     std::optional<eventlog::AaelEvent> aael;
@@ -129,6 +108,8 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
                     {"digest", hex_encode(*digest)},
                     {"type", eventlog::event_type_name(event.type)}};
       if (aael) step.event.update(aael_json(*aael));
+      if (auto found = aael_events.find(event.number); found != aael_events.end())
+        step.aael = std::move(found->second);
     }
     out.steps.push_back(std::move(step));
   }
@@ -166,9 +147,11 @@ void collect_text_aael(const std::string& text, Collected& out) {
     return;
   }
   out.steps.push_back(Step{kRtmr3, "text AAEL line 1 (INIT)", line_digest(log->init_line), true});
-  for (const auto& line : log->lines) {
-    Step step{kRtmr3, "text AAEL line " + std::to_string(line.line_number), line_digest(line.text),
-              true};
+  std::vector<RuntimeLogEvent> events = runtime_log_events(*log, /*proven=*/false);
+  for (size_t i = 0; i < log->lines.size(); ++i) {
+    const auto& line = log->lines[i];
+    Step step{kRtmr3, "text AAEL line " + std::to_string(line.line_number),
+              std::move(events[i].digest), true};
     step.event = {{"source", "text_aael"},
                   {"register", "rtmr3"},
                   {"index", kRtmr3},
@@ -176,6 +159,8 @@ void collect_text_aael(const std::string& text, Collected& out) {
                   {"digest", hex_encode(step.digest)},
                   {"event", line.text}};
     step.event.update(aael_json(line.event));
+    events[i].digest = step.digest;
+    step.aael = std::move(events[i]);
     out.steps.push_back(std::move(step));
   }
 }
@@ -218,6 +203,9 @@ struct RegisterOutcome {
   CheckResult check;
   std::vector<std::string> unexplained_runtime;  // runtime records past the quoted value
   bool match = false;
+  // The steps the quoted value proves: all of them on a match, else those of the prefix that
+  // reproduces it (the rest were logged after the quote, or never extended), else none.
+  size_t proven_steps = 0;
 };
 
 // Replays the steps of one register prefix by prefix. The quote pins the final value only, so:
@@ -257,6 +245,7 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
                  {"runtime_events", runtime_count}};
   if (ct_equal(replayed, quoted)) {
     out.match = true;
+    out.proven_steps = steps.size();
     out.check = named(name, Outcome::pass,
                       upper + " replays to the quoted value from " + std::to_string(steps.size()) +
                           " events (" + std::to_string(runtime_count) + " runtime)",
@@ -265,6 +254,7 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
   }
   if (matching_prefix && *matching_prefix < steps.size()) {
     const size_t first = *matching_prefix;
+    out.proven_steps = first;
     detail["matching_prefix"] = first;
     detail["first_unexplained_event"] = steps[first]->where;
     for (size_t i = first; i < steps.size(); ++i)
@@ -298,20 +288,50 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
 
 }  // namespace
 
+Result<TdxLogs> parse_tdx_logs(const TdxEvidence& evidence) {
+  TdxLogs out;
+  if (evidence.cc_eventlog && (evidence.ccel || evidence.runtime_aael))
+    return make_error(Errc::parse,
+                      "cc_eventlog and ccel/runtime_aael are both given: send one form");
+  if (evidence.runtime_aael && !evidence.ccel)
+    return make_error(Errc::parse, "runtime_aael: the TCG2 AAEL records need the CCEL they follow");
+  eventlog::ParseOptions options;
+  if (evidence.cc_eventlog) {
+    // guest-components writes a zero-signature header when the firmware left no CCEL.
+    options.allow_zero_signature = true;
+    out.buffer = *evidence.cc_eventlog;
+  } else if (evidence.ccel) {
+    auto firmware = eventlog::parse_event_log(*evidence.ccel);
+    if (!firmware) return firmware.error().wrap("ccel");
+    out.firmware_end = firmware->end_offset;
+    out.buffer.assign(evidence.ccel->begin(), evidence.ccel->begin() + firmware->end_offset);
+    if (evidence.runtime_aael) append(out.buffer, *evidence.runtime_aael);
+  } else {
+    return out;
+  }
+  auto log = eventlog::parse_event_log(out.buffer, options);
+  if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
+  out.log = std::move(*log);
+  return out;
+}
+
 ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
-  ReplayChecks out;
   auto quote = tdx::parse_quote(evidence.quote);
   if (!quote || !quote->td_report()) {
+    ReplayChecks out;
     const std::string why = "the quote does not parse as a TD quote";
     for (uint32_t index = 1; index <= 4; ++index)
       out.registers.push_back(named("replay." + register_name(index), Outcome::error, why));
     out.unexplained = named("runtime_log.unexplained", Outcome::error, why);
     return out;
   }
-  const tdx::TdReport10& report = *quote->td_report();
+  return check_tdx_replay(evidence, *quote->td_report(), parse_tdx_logs(evidence));
+}
 
+ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10& report,
+                              const Result<TdxLogs>& logs) {
+  ReplayChecks out;
   Collected collected;
-  auto logs = parse_tdx_logs(evidence);
   if (!logs) {
     for (uint32_t index = 1; index <= 4; ++index)
       out.registers.push_back(named("replay." + register_name(index), Outcome::error,
@@ -326,7 +346,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
   collected.any_log = collected.any_log || collected.any_runtime_log;
 
   std::vector<std::string> unexplained = collected.unexplained;
-  std::vector<bool> matched(5, false);
+  std::set<const Step*> proven;
   for (uint32_t index = 1; index <= 4; ++index) {
     std::vector<const Step*> steps;
     bool has_runtime = false;
@@ -346,7 +366,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
       continue;
     }
     RegisterOutcome outcome = replay_register(index, steps, report.rtmr[index - 1]);
-    matched[index] = outcome.match;
+    proven.insert(steps.begin(), steps.begin() + static_cast<ptrdiff_t>(outcome.proven_steps));
     for (std::string& where : outcome.unexplained_runtime)
       unexplained.push_back(where + ": logged but not in the quoted " + std::string("RTMR") +
                             std::to_string(index - 1));
@@ -358,9 +378,14 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
   }
 
   for (const Step& step : collected.steps) {
+    const bool is_proven = proven.contains(&step);
+    if (step.aael) {
+      out.aael_events.push_back(*step.aael);
+      out.aael_events.back().proven = is_proven;
+    }
     if (!step.runtime || step.event.is_null()) continue;
     Json event = step.event;
-    event["proven"] = matched[step.index];
+    event["proven"] = is_proven;
     out.runtime_events.push_back(std::move(event));
   }
 

@@ -338,11 +338,13 @@ Result<Evidence> parse_evidence_json(std::string_view text) {
       const std::string image_path = "evidence.images[" + std::to_string(i) + "]";
       ACON_CHECK(
           only_members(images[i], image_path, {"name", "manifest", "signature", "certificate"}));
-      ImageEvidence image;
+      ProvidedImage image;
       ACON_TRY(image.name, string_member(images[i], "name", image_path));
       ACON_TRY(image.manifest, base64_member(images[i], "manifest", image_path));
-      ACON_TRY(image.signature, optional_base64(images[i], "signature", image_path));
-      ACON_TRY(image.certificate, optional_base64(images[i], "certificate", image_path));
+      ACON_TRY(auto signature, optional_base64(images[i], "signature", image_path));
+      ACON_TRY(auto certificate, optional_base64(images[i], "certificate", image_path));
+      image.signature = signature.value_or(Bytes{});
+      image.certificate_der = certificate.value_or(Bytes{});
       evidence.images.push_back(std::move(image));
     }
   }
@@ -385,10 +387,11 @@ Json evidence_to_json(const Evidence& evidence) {
   if (evidence.collateral) out["collateral"] = *evidence.collateral;
   if (!evidence.images.empty()) {
     Json images = Json::array();
-    for (const ImageEvidence& image : evidence.images) {
+    for (const ProvidedImage& image : evidence.images) {
       Json entry = {{"name", image.name}, {"manifest", base64_encode(image.manifest)}};
-      put(entry, "signature", image.signature);
-      put(entry, "certificate", image.certificate);
+      if (!image.signature.empty()) entry["signature"] = base64_encode(image.signature);
+      if (!image.certificate_der.empty())
+        entry["certificate"] = base64_encode(image.certificate_der);
       images.push_back(std::move(entry));
     }
     out["images"] = std::move(images);
@@ -480,14 +483,16 @@ Result<Evidence> load_evidence_directory(const fs::path& dir) {
         if (name != "manifest.json" && name != "signature" && name != "certificate.der")
           return make_error(Errc::parse, entry.path().string() + ": unknown image file");
       }
-      ImageEvidence image;
+      ProvidedImage image;
       image.name = image_dir.filename().string();
       ACON_TRY(auto manifest, read_bundle_file(image_dir / "manifest.json", total));
       if (!manifest)
         return make_error(Errc::not_found, (image_dir / "manifest.json").string() + ": missing");
       image.manifest = std::move(*manifest);
-      ACON_TRY(image.signature, read_bundle_file(image_dir / "signature", total));
-      ACON_TRY(image.certificate, read_bundle_file(image_dir / "certificate.der", total));
+      ACON_TRY(auto signature, read_bundle_file(image_dir / "signature", total));
+      ACON_TRY(auto certificate, read_bundle_file(image_dir / "certificate.der", total));
+      image.signature = signature.value_or(Bytes{});
+      image.certificate_der = certificate.value_or(Bytes{});
       evidence.images.push_back(std::move(image));
     }
   }

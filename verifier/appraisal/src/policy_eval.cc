@@ -246,6 +246,9 @@ struct Forced {
   int8_t value;
   std::string rule;
   std::string reason;
+  // A floor raises a better value to `value` and leaves a worse one alone; other forced values
+  // replace the policy's.
+  bool floor = false;
 };
 
 std::vector<Forced> hard_rules(const Policy& policy, const Json& claims,
@@ -283,6 +286,18 @@ std::vector<Forced> hard_rules(const Policy& policy, const Json& claims,
     } else if (starts_with(name, "launch_policy.")) {
       out.push_back({TrustClaim::executables, ar4si::kContraindicatedRuntime, rule,
                      because(check, "an image violates the launch policy")});
+    } else if (starts_with(name, "image.") && ends_with(name, ".id")) {
+      out.push_back({TrustClaim::executables, ar4si::kContraindicatedRuntime, rule,
+                     because(check, "a provided manifest is not the one measured")});
+    } else if (name == "runtime_log.acon_events" || name == "claims.uefi_event_logs") {
+      out.push_back({TrustClaim::executables, ar4si::kContraindicatedRuntime, rule,
+                     because(check, "the event log is not one a genuine TD writes")});
+    } else if (starts_with(name, "image.") && ends_with(name, ".manifest")) {
+      out.push_back({TrustClaim::executables, ar4si::kUnrecognizedRuntime, rule,
+                     because(check, "an image ran whose manifest was not provided"), true});
+    } else if (name == "runtime_log.unexplained") {
+      out.push_back({TrustClaim::executables, ar4si::kUnrecognizedRuntime, rule,
+                     because(check, "the log records what the quote does not prove"), true});
     }
   }
   auto flag = [&](std::initializer_list<const char*> path) {
@@ -365,7 +380,10 @@ Result<Appraisal> evaluate(const Policy& policy, const Json& claims, const Check
   }
   for (auto& forced : hard_rules(policy, claims, checks)) {
     Explanation& explanation = out.explanations[static_cast<size_t>(forced.claim)];
-    if (explanation.rule.starts_with("hard rule") && explanation.value >= forced.value) continue;
+    if (forced.floor
+            ? explanation.value >= forced.value
+            : explanation.rule.starts_with("hard rule") && explanation.value >= forced.value)
+      continue;
     explanation.value = forced.value;
     explanation.rule = std::move(forced.rule);
     explanation.reason = std::move(forced.reason);

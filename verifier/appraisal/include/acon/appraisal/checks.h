@@ -1,9 +1,8 @@
 // The evidence checks of an appraisal (docs/evidence.md "Checks"): quote signature and TCB,
 // report-data bindings (KBS, ACON), init-data, register replay with the first divergent event
-// named, unexplained runtime-log records; and the claims-document members that come from
-// evidence (report_data, init_data, init_data_claims, runtime_data_claims, acon.simulated,
-// acon.runtime_events). Each check yields a CheckResult with a stable name; nothing here reads
-// a clock (AppraisalOptions::at).
+// named, unexplained runtime-log records, the images the runtime log names; and the claims
+// document built from them. Each check yields a CheckResult with a stable name; nothing here
+// reads a clock (AppraisalOptions::at).
 #pragma once
 
 #include <optional>
@@ -11,6 +10,7 @@
 
 #include "acon/appraisal/check.h"
 #include "acon/appraisal/evidence.h"
+#include "acon/appraisal/images.h"
 #include "acon/common/hash.h"
 #include "acon/dcap/fetch.h"
 #include "acon/dcap/verify.h"
@@ -24,6 +24,8 @@ struct AppraisalOptions {
   // configured here; its evidence is then labelled simulated in every check and claim.
   dcap::TrustAnchors anchors = dcap::default_trust_anchors();
   bool strict_expiry = false;
+  // Verify a quote without a PCK chain with the collateral's (QvE refuses such quotes).
+  bool allow_collateral_pck_chain = false;
   // Collateral when the evidence carries none; else the fetcher (PCS/PCCS/cache) is asked.
   std::optional<dcap::Collateral> collateral;
   dcap::CollateralFetcher* fetcher = nullptr;  // not owned
@@ -34,6 +36,8 @@ struct AppraisalOptions {
   // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
   std::optional<tpm::AkTrust> ak_trust;
   Bytes tpm_extra_data;
+  // Which image certificates count (acond's rule by default).
+  ImageCheckOptions images;
 };
 
 // ---- quote ----
@@ -78,6 +82,9 @@ struct ReplayChecks {
   CheckResults registers;   // "replay.rtmr0".."replay.rtmr3" (TDX), "replay.pcr<N>" (vTPM)
   CheckResult unexplained;  // "runtime_log.unexplained"
   Json runtime_events = Json::array();  // acon.runtime_events
+  // The AAEL events of the runtime logs in log order (TCG2 records, then text AAEL lines), each
+  // proven when the quoted register's value covers it: what appraise_images() re-checks.
+  std::vector<RuntimeLogEvent> aael_events;
 };
 // Replays the TDX logs against the quote's RTMRs: CCEL (or cc_eventlog), then runtime TCG2 AAEL
 // records, text AAEL (RTMR3), IMA (RTMR2). `quote_bytes` must parse as a TD quote.
@@ -85,11 +92,16 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence);
 ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
 
 // ---- all of it ----
+// Every check of the evidence and the whole claims document, before any policy:
+//   checks, in this order: quote.signature, quote.tcb, binding.kbs, binding.acon, init_data,
+//     replay.* (rtmr0..3, or the vTPM's PCRs), runtime_log.unexplained, claims.uefi_event_logs
+//     (TDX), then the images checks of appraise_images() (images.h);
+//   claims: {"tdx": Trustee's TDX claims (claims.h), "report_data", "init_data",
+//     "init_data_claims", "runtime_data_claims" (Trustee's spelling and encodings),
+//     "acon": {"simulated", "runtime_events", "images"}}.
+// A part that cannot be checked is a check with outcome error, never a missing one.
 struct EvidenceAppraisal {
   CheckResults checks;
-  // The claims-document members that come from evidence: report_data, init_data,
-  // init_data_claims, runtime_data_claims (TDX; Trustee's spelling and encodings) and
-  // acon.simulated, acon.runtime_events.
   Json claims = Json::object();
   std::optional<dcap::QuoteVerdict> verdict;
   bool simulated = false;

@@ -71,12 +71,14 @@ struct InitData {
   std::string body;
 };
 
-// An ACON image as the images checks need it (held as received; checked elsewhere).
-struct ImageEvidence {
-  std::string name;  // the bundle directory or document entry name
-  Bytes manifest;
-  std::optional<Bytes> signature;
-  std::optional<Bytes> certificate;
+// An ACON image as the relying party received it (from the deployer, aconcli's repository, or
+// an evidence bundle): exact bytes, nothing parsed yet; the images checks (images.h) parse it.
+// An empty signature or certificate is one that was not provided.
+struct ProvidedImage {
+  std::string name;  // where it came from, for messages ("images/0"); may be empty
+  Bytes manifest;    // the manifest bytes as signed
+  Bytes signature;
+  Bytes certificate_der;
 };
 
 struct Evidence {
@@ -87,7 +89,7 @@ struct Evidence {
   std::optional<RuntimeData> runtime_data;
   std::optional<Bytes> attestation_data;  // ACON acond's attestation_data JSON bytes
   std::optional<InitData> init_data;
-  std::vector<ImageEvidence> images;
+  std::vector<ProvidedImage> images;
   std::optional<std::string> collateral;  // flat DCAP collateral bundle JSON text
 };
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "acon/appraisal/check.h"
+#include "acon/appraisal/evidence.h"
 #include "acon/common/bytes.h"
 #include "acon/common/json.h"
 #include "acon/common/result.h"
@@ -50,15 +51,6 @@ std::vector<RuntimeLogEvent> runtime_log_events(const eventlog::TextAael& log, b
 // naming the record, as Trustee refuses such a log.
 Result<std::vector<RuntimeLogEvent>> runtime_log_events(
     const eventlog::EventLog& log, std::span<const eventlog::Event* const> proven);
-
-// An image as the relying party received it (from the deployer, aconcli's repository, or an
-// evidence bundle): exact bytes, nothing parsed yet.
-struct ProvidedImage {
-  std::string name;  // where it came from, for messages ("images/0"); may be empty
-  Bytes manifest;    // the manifest bytes as signed
-  Bytes signature;
-  Bytes certificate_der;
-};
 
 struct ImageCheckOptions {
   // Which certificates count: acond's rule by default (what the logged acond accepted).

@@ -118,7 +118,7 @@ struct Appraisal {
 };
 
 // Hard rules, applied after the policy and whatever it says (a forced value replaces the policy's;
-// of several, the highest stays):
+// of several, the highest stays; an "at least" value only raises a better one):
 //   quote.signature fail            -> hardware 99, instance-identity 99 (crypto validation failed)
 //   quote.signature error           -> hardware 97 (the verifier could not recognise the hardware)
 //   binding.* fail                  -> instance-identity 96 (report data not bound to this session)
@@ -126,6 +126,10 @@ struct Appraisal {
 //   replay.* fail                   -> executables 96 (the event log does not replay to the RTMRs)
 //   image.*.signature fail          -> executables 99
 //   launch_policy.* fail            -> executables 96
+//   image.*.id fail                 -> executables 96 (the manifest is not the one measured)
+//   runtime_log.acon_events fail, claims.uefi_event_logs fail -> executables 96
+//   image.*.manifest fail           -> executables at least 33 (an image nobody can judge ran)
+//   runtime_log.unexplained fail    -> executables at least 33 (logged but not quoted)
 //   acon.simulated true, not allowed             -> hardware 96
 //   tdx.td_attributes.debug true, not allowed    -> configuration 96
 // A reference value that has expired at `now` matches nothing. Errc::invalid_argument when
