@@ -1,15 +1,19 @@
 // acon-verify: verify an Intel TDX / SGX DCAP quote against its collateral in Intel QVL's order,
-// and print the status, advisories, TCB date and the key measurements (`quote`), or the claims
-// document a CoCo Trustee policy reads, with its checks (`claims`, docs/claims.md).
-// Exit codes: 0 acceptable status (QvE non-terminal, docs/dcap-verification.md §9), 1 rejected,
-// 2 unusable input or usage.
+// and print the status, advisories, TCB date and the key measurements (`quote`); the claims
+// document a CoCo Trustee policy reads, with its checks (`claims`, docs/claims.md); or the whole
+// appraisal of an evidence bundle under a policy, with its EAR (`appraise`,
+// docs/appraisal-policy.md).
+// Exit codes: 0 acceptable status / affirming (QvE non-terminal, docs/dcap-verification.md §9),
+// 1 rejected, 2 unusable input or usage.
 #include <CLI/CLI.hpp>
 
 #include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
+#include "acon/appraisal/appraise.h"
 #include "acon/appraisal/checks.h"
 #include "acon/dcap/claims.h"
 #include "acon/dcap/fetch.h"
@@ -56,6 +60,13 @@ struct Inputs {
   bool allow_collateral_pck_chain = false;
   std::string eventlog;  // claims: the TD's CCEL event log
   bool compact = false;  // claims: one-line JSON
+  // appraise:
+  std::string evidence;                       // bundle directory or evidence JSON
+  std::string policy;                         // policy TOML
+  std::vector<std::string> reference_values;  // RVPS messages
+  std::optional<std::string> nonce;           // the challenge nonce the runtime data must carry
+  std::vector<std::string> audience;
+  std::string ear_key;  // P-256 private key (PEM) to sign the EAR with
 };
 
 void print_text(const QuoteVerdict& verdict, const Json& claims) {
@@ -216,6 +227,87 @@ int cmd_claims(const Inputs& in) {
   return rejected ? tools::kExitRejected : tools::kExitOk;
 }
 
+// The appraisal library from end to end (appraise.h) over an evidence bundle: checks, claims,
+// the policy's trust vector with an explanation per claim, and the EAR, signed when a key is
+// given. Exit 0 when ear.status is affirming, 1 otherwise, 2 for unusable input.
+int cmd_appraise(const Inputs& in) {
+  std::error_code ec;
+  Result<appraisal::Evidence> evidence = std::filesystem::is_directory(in.evidence, ec)
+                                             ? appraisal::load_evidence_directory(in.evidence)
+                                             : [&]() -> Result<appraisal::Evidence> {
+    ACON_TRY(std::string text, tools::read_input(in.evidence));
+    return appraisal::parse_evidence_json(text);
+  }();
+  if (!evidence) return fail(evidence.error().wrap(in.evidence));
+  auto policy_text = tools::read_input(in.policy);
+  if (!policy_text) return fail(policy_text.error());
+  auto policy = appraisal::parse_policy(*policy_text, in.policy);
+  if (!policy) return fail(policy.error());
+
+  appraisal::AppraiseOptions options;
+  appraisal::AppraisalOptions& ev = options.evidence;
+  ev.at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  if (in.time) {
+    auto at = tools::parse_time_option("--time", *in.time);
+    if (!at) return fail(at.error());
+    ev.at = *at;
+  }
+  ev.strict_expiry = in.strict;
+  ev.allow_collateral_pck_chain = in.allow_collateral_pck_chain;
+  ev.expected_nonce = in.nonce;
+  if (!in.collateral.empty()) {
+    auto collateral = load_collateral_bundle_file(in.collateral, tools::max_input_bytes());
+    if (!collateral) return fail(collateral.error());
+    ev.collateral = std::move(*collateral);
+  }
+  if (!in.root.empty()) {
+    auto root_bytes = tools::read_input(in.root);
+    if (!root_bytes) return fail(root_bytes.error());
+    auto root = Certificate::from_der(as_bytes(*root_bytes));
+    if (!root) root = Certificate::from_pem(*root_bytes);
+    if (!root) return fail(root.error().wrap(in.root));
+    ev.anchors.roots = {*root};
+  }
+  appraisal::ReferenceValueStore references;
+  for (const std::string& path : in.reference_values) {
+    auto message = tools::read_input(path);
+    if (!message) return fail(message.error());
+    if (auto registered = references.register_message(*message, ev.at); !registered)
+      return fail(registered.error().wrap(path));
+  }
+  options.audience = in.audience;
+
+  auto result = appraisal::appraise(*evidence, *policy, references, options);
+  if (!result) return fail(result.error());
+  Json out = Json::object();
+  out["status"] = appraisal::tier_name(result->appraisal.status);
+  Json explanations = Json::array();
+  for (const appraisal::Explanation& e : result->appraisal.explanations)
+    explanations.push_back(e.to_string());
+  out["explanations"] = std::move(explanations);
+  Json checks = Json::array();
+  for (const appraisal::CheckResult& check : result->evidence.checks)
+    checks.push_back(appraisal::check_to_json(check));
+  out["checks"] = std::move(checks);
+  auto ear = appraisal::ear_to_json(result->ear);
+  if (!ear) return fail(ear.error());
+  out["ear"] = std::move(*ear);
+  if (!in.ear_key.empty()) {
+    auto pem = tools::read_input(in.ear_key);
+    if (!pem) return fail(pem.error());
+    auto key = PrivateKey::from_pem(*pem);
+    if (!key) return fail(key.error().wrap(in.ear_key));
+    auto signer = appraisal::EarSigner::create(std::move(*key));
+    if (!signer) return fail(signer.error().wrap(in.ear_key));
+    auto jwt = appraisal::sign_ear_jwt(result->ear, *signer);
+    if (!jwt) return fail(jwt.error());
+    out["ear_jwt"] = std::move(*jwt);
+  }
+  std::cout << (in.compact ? out.dump() : out.dump(2)) << "\n";
+  return result->appraisal.status == appraisal::Tier::affirming ? tools::kExitOk
+                                                                : tools::kExitRejected;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "acon-verify: verify Intel TDX / SGX DCAP quotes in Intel QVL's order.\n"
@@ -264,10 +356,35 @@ int run(int argc, char** argv) {
                   "pck_certificate_chain (QvE rejects such quotes); the verdict says so");
   }
   quote->add_flag("--json", in.json, "Print the verdict, supplemental data and claims as JSON");
+  auto* appraise = app.add_subcommand(
+      "appraise",
+      "Appraise evidence under a policy (docs/appraisal-policy.md) and print {\"status\", "
+      "\"explanations\", \"checks\", \"ear\"[, \"ear_jwt\"]}: the same decision the KBS makes.\n"
+      "Exit 0 when ear.status is affirming, 1 otherwise, 2 for unusable input");
+  appraise
+      ->add_option("--evidence", in.evidence,
+                   "Evidence bundle directory or evidence JSON (docs/evidence.md)")
+      ->required();
+  appraise->add_option("--policy", in.policy, "Appraisal policy TOML")->required();
+  appraise->add_option("--reference-values", in.reference_values,
+                       "RVPS message (Trustee's sample form) with reference values; repeatable");
+  appraise->add_option("--collateral", in.collateral,
+                       "DCAP collateral bundle when the evidence carries none");
+  appraise->add_option("--time", in.time,
+                       "Appraisal time: unix seconds or RFC 3339 (default: now)");
+  appraise->add_option("--root", in.root,
+                       "Trust anchor (DER or PEM) instead of the pinned Intel SGX Root CA");
+  appraise->add_flag("--strict", in.strict, "Fail on expired collateral instead of flagging it");
+  appraise->add_option("--nonce", in.nonce, "The challenge nonce the KBS runtime data must carry");
+  appraise->add_option("--audience", in.audience, "The EAR's aud; repeatable");
+  appraise->add_option("--ear-key", in.ear_key,
+                       "P-256 private key (PEM) to sign the EAR with; adds \"ear_jwt\"");
+  appraise->add_flag("--compact", in.compact, "One-line JSON instead of 2-space indented");
   claims->add_option("--eventlog", in.eventlog,
                      "The TD's CCEL event log (the raw log area, as in Trustee's cc_eventlog)");
   claims->add_flag("--compact", in.compact, "One-line JSON instead of 2-space indented");
   if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
+  if (*appraise) return cmd_appraise(in);
   if (*quote || *claims) {
     if (in.collateral.empty() == in.pcs.empty()) {
       std::cerr << "acon-verify: give exactly one of --collateral and --pcs\n";
