@@ -19,8 +19,14 @@ image=$(cd "$build/tools" && pwd)/acon-image
 sim=$build/tools/acon-sim
 logs=tests/data/eventlog
 data=tests/data/jose
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# DEMO_KEEP=DIR keeps every file the demo writes (bundle, appraisal.json with the EAR) in DIR.
+if [ -n "${DEMO_KEEP:-}" ]; then
+  work=$DEMO_KEEP
+  mkdir -p "$work"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 py=/usr/bin/python3
 member() { $py -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v,str) else json.dumps(v))' "$@"; }
 
