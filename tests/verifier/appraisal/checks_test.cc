@@ -176,6 +176,28 @@ TEST(BindingAcon, ReportDataIsSha384OfAttestationDataThenSixteenZeros) {
   EXPECT_EQ(check_binding_acon(report_data, attestation_data).outcome, Outcome::fail);
 }
 
+// The spec's example: nonce_lo 0x1122334455667788, nonce_hi 0x99aabbccddeeff00.
+TEST(BindingAcon, RequestorNonceIsTheReportRequestsNonce) {
+  const Bytes nonce = acon_requestor_nonce(0x1122334455667788, 0x99aabbccddeeff00);
+  EXPECT_EQ(nonce,
+            (Bytes{136, 119, 102, 85, 68, 51, 34, 17, 0, 255, 238, 221, 204, 187, 170, 153}));
+  const Bytes attestation_data = to_bytes(
+      R"({"api_version":"1.0.0","requestor_nonce":[136,119,102,85,68,51,34,17,0,255,238,221,204,)"
+      R"(187,170,153],"acond_nonce":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],)"
+      R"("attestation_data":{}})");
+  Bytes report_data = sha384(attestation_data);
+  report_data.resize(64, 0);
+  EXPECT_EQ(check_binding_acon(report_data, attestation_data, nonce).outcome, Outcome::pass);
+  const CheckResult replayed =
+      check_binding_acon(report_data, attestation_data, acon_requestor_nonce(1, 2));
+  EXPECT_EQ(replayed.outcome, Outcome::fail);
+  EXPECT_NE(replayed.reason.find("replayed"), std::string::npos) << replayed.reason;
+  const Bytes no_nonce = to_bytes(R"({"api_version":"1.0.0"})");
+  Bytes bound = sha384(no_nonce);
+  bound.resize(64, 0);
+  EXPECT_EQ(check_binding_acon(bound, no_nonce, nonce).outcome, Outcome::error);
+}
+
 // ---- init_data ----
 
 TEST(InitData, ParsesAsTrusteeAndExtractsAgentPolicyClaims) {

@@ -227,21 +227,56 @@ CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeD
                std::move(detail));
 }
 
-CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data) {
+Bytes acon_requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi) {
+  Bytes out;
+  for (uint64_t half : {nonce_lo, nonce_hi})
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(half >> (8 * i)));
+  return out;
+}
+
+CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data,
+                               const std::optional<Bytes>& requestor_nonce) {
   if (!attestation_data)
     return named("binding.acon", Outcome::skipped, "no ACON attestation_data was supplied");
   Bytes expected = sha384(*attestation_data);
   expected.resize(64, 0);
   Json detail = {{"expected_report_data", hex_encode(expected)},
                  {"report_data", hex_or_empty(report_data)}};
-  if (ct_equal(expected, report_data))
-    return named("binding.acon", Outcome::pass,
-                 "REPORTDATA equals SHA-384 of the attestation_data bytes followed by 16 zero "
-                 "bytes, as acond builds it",
+  if (!ct_equal(expected, report_data))
+    return named("binding.acon", Outcome::fail,
+                 "REPORTDATA differs from SHA-384 of the attestation_data bytes followed by 16 "
+                 "zero bytes",
                  std::move(detail));
-  return named("binding.acon", Outcome::fail,
-               "REPORTDATA differs from SHA-384 of the attestation_data bytes followed by 16 zero "
-               "bytes",
+  const std::string bound =
+      "REPORTDATA equals SHA-384 of the attestation_data bytes followed by 16 zero bytes, as "
+      "acond builds it";
+  if (!requestor_nonce) return named("binding.acon", Outcome::pass, bound, std::move(detail));
+  // acond writes requestor_nonce as 16 integers (serde's [u8; 16]).
+  auto json = parse_json(as_chars(*attestation_data));
+  Bytes carried;
+  const Json* nonce = json && json->is_object() && json->contains("requestor_nonce")
+                          ? &(*json)["requestor_nonce"]
+                          : nullptr;
+  if (nonce && nonce->is_array() && nonce->size() == 16)
+    for (const Json& byte : *nonce)
+      if (byte.is_number_unsigned() && byte.get<uint64_t>() <= 255)
+        carried.push_back(static_cast<uint8_t>(byte.get<uint64_t>()));
+  if (carried.size() != 16)
+    return named("binding.acon", Outcome::error,
+                 "attestation_data has no requestor_nonce of 16 byte values (" +
+                     (json ? std::string("member missing or malformed")
+                           : "not JSON: " + json.error().message) +
+                     ")",
+                 std::move(detail));
+  detail["requestor_nonce"] = hex_encode(carried);
+  detail["expected_requestor_nonce"] = hex_encode(*requestor_nonce);
+  if (!ct_equal(carried, *requestor_nonce))
+    return named("binding.acon", Outcome::fail,
+                 "attestation_data's requestor_nonce " + hex_encode(carried) +
+                     " is not the nonce of this Report request " + hex_encode(*requestor_nonce) +
+                     " (a replayed report)",
+                 std::move(detail));
+  return named("binding.acon", Outcome::pass, bound + ", and it carries this request's nonce",
                std::move(detail));
 }
 
@@ -299,7 +334,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
                                                             : quote->enclave_report()->report_data;
   out.checks.push_back(
       check_binding_kbs(report_data, evidence.runtime_data, options.expected_nonce));
-  out.checks.push_back(check_binding_acon(report_data, evidence.attestation_data));
+  out.checks.push_back(
+      check_binding_acon(report_data, evidence.attestation_data, options.expected_requestor_nonce));
   out.claims["report_data"] = hex_encode(report_data);
   if (evidence.runtime_data) {
     auto runtime_claims = kbs_runtime_data_object(*evidence.runtime_data);

@@ -33,6 +33,9 @@ struct AppraisalOptions {
   // The challenge nonce the KBS issued for this session: binding.kbs fails when the runtime data
   // carries another (a correctly bound but replayed quote). Unset: the caller compares it.
   std::optional<std::string> expected_nonce;
+  // The nonce an auditor sent in acond's Report request (acon_requestor_nonce()): binding.acon
+  // fails when attestation_data carries another. Unset: not compared.
+  std::optional<Bytes> expected_requestor_nonce;
   // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
   std::optional<tpm::AkTrust> ak_trust;
   Bytes tpm_extra_data;
@@ -59,8 +62,13 @@ Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data);
 CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
                               const std::optional<std::string>& expected_nonce = std::nullopt);
 // "binding.acon": REPORTDATA == SHA-384(attestation_data bytes) ‖ 16 zero bytes, as acond builds
-// its report.
-CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data);
+// its report; and, when `requestor_nonce` is given, the JSON's "requestor_nonce" (16 integers) is
+// those bytes: the nonce the caller sent in its Report request, LE8(nonce_lo) ‖ LE8(nonce_hi).
+CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data,
+                               const std::optional<Bytes>& requestor_nonce = std::nullopt);
+// The 16 requestor_nonce bytes of acond's Report request (nonce_lo, nonce_hi) as attestation_data
+// carries them.
+Bytes acon_requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi);
 
 // ---- init-data ----
 struct ParsedInitData {
