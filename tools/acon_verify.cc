@@ -121,6 +121,19 @@ Result<Collateral> fetch_for(const tdx::Quote& quote, const Inputs& in, Time now
   return CollateralFetcher(config).fetch_for_quote(quote, now);
 }
 
+// --root replaces the pinned Intel root with the one given (DER or PEM); an exit code when it
+// cannot be read.
+std::optional<int> load_root(const Inputs& in, TrustAnchors& anchors) {
+  if (in.root.empty()) return std::nullopt;
+  auto root_bytes = tools::read_input(in.root);
+  if (!root_bytes) return fail(root_bytes.error());
+  auto root = Certificate::from_der(as_bytes(*root_bytes));
+  if (!root) root = Certificate::from_pem(*root_bytes);
+  if (!root) return fail(root.error().wrap(in.root));
+  anchors.roots = {*root};
+  return std::nullopt;
+}
+
 // A quote read and parsed, with the collateral and options to verify it; `quote` views into
 // `bytes`, so this stays where it is made.
 struct Loaded {
@@ -158,14 +171,7 @@ std::optional<int> load_inputs(const Inputs& in, Loaded& out) {
                      : fetch_for(out.quote, in, now);
   if (!collateral) return fail(collateral.error());
   out.collateral = std::move(*collateral);
-  if (!in.root.empty()) {
-    auto root_bytes = tools::read_input(in.root);
-    if (!root_bytes) return fail(root_bytes.error());
-    auto root = Certificate::from_der(as_bytes(*root_bytes));
-    if (!root) root = Certificate::from_pem(*root_bytes);
-    if (!root) return fail(root.error().wrap(in.root));
-    options.anchors.roots = {*root};
-  }
+  if (auto code = load_root(in, options.anchors)) return *code;
   return std::nullopt;
 }
 
@@ -260,14 +266,7 @@ int cmd_appraise(const Inputs& in) {
     if (!collateral) return fail(collateral.error());
     ev.collateral = std::move(*collateral);
   }
-  if (!in.root.empty()) {
-    auto root_bytes = tools::read_input(in.root);
-    if (!root_bytes) return fail(root_bytes.error());
-    auto root = Certificate::from_der(as_bytes(*root_bytes));
-    if (!root) root = Certificate::from_pem(*root_bytes);
-    if (!root) return fail(root.error().wrap(in.root));
-    ev.anchors.roots = {*root};
-  }
+  if (auto code = load_root(in, ev.anchors)) return *code;
   appraisal::ReferenceValueStore references;
   for (const std::string& path : in.reference_values) {
     auto message = tools::read_input(path);
