@@ -10,6 +10,7 @@
 
 #include "acon/common/bytes.h"
 #include "acon/common/keys.h"
+#include "acon/common/result.h"
 #include "acon/common/x509.h"
 
 namespace acon::test {
@@ -41,6 +42,14 @@ inline Time at(std::string_view rfc3339) {
   auto r = parse_rfc3339(rfc3339);
   if (!r) throw std::runtime_error(r.error().to_string());
   return *r;
+}
+
+// The value of a Result the test cannot go on without; its error otherwise, as a test failure
+// (gtest reports the exception with the message).
+template <class T>
+T must(Result<T> result) {
+  if (!result) throw std::runtime_error(result.error().to_string());
+  return *std::move(result);
 }
 
 inline Bytes unhex(std::string_view hex) {

@@ -30,11 +30,7 @@ using test::at;
 const Time kIssue = at("2025-06-01T00:00:00Z");
 const Time kCheck = kIssue + std::chrono::hours(24);
 
-template <class T>
-T must(Result<T> result) {
-  if (!result) throw std::runtime_error(result.error().to_string());
-  return *std::move(result);
-}
+using test::must;
 
 std::string dump(const AttestationResult& r) {
   std::string out;

@@ -24,11 +24,7 @@ using test::at;
 const Time kIssue = at("2025-06-01T00:00:00Z");
 const Time kCheck = kIssue + std::chrono::hours(24);
 
-template <class T>
-T must(Result<T> result) {
-  if (!result) throw std::runtime_error(result.error().to_string());
-  return *std::move(result);
-}
+using test::must;
 
 const CheckResult& get(const CheckResults& checks, std::string_view name) {
   const CheckResult* check = find_check(checks, name);

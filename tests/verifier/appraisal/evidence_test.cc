@@ -15,11 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <class T>
-T must(Result<T> result) {
-  if (!result) throw std::runtime_error(result.error().to_string());
-  return *std::move(result);
-}
+using test::must;
 
 template <class T>
 std::string error_of(const Result<T>& result) {
