@@ -112,11 +112,10 @@ struct Fixture {
     o.cache = &cache;
     return o;
   }();
-  Policy policy = must(
-      parse_policy(read_file(std::string(ACON_SOURCE_DIR) +
-                             "/verifier/appraisal/policies/default_cpu.toml"),
-                   "default_cpu.toml"),
-      "policy");
+  Policy policy = must(parse_policy(read_file(std::string(ACON_SOURCE_DIR) +
+                                              "/verifier/appraisal/policies/default_cpu.toml"),
+                                    "default_cpu.toml"),
+                       "policy");
   tdx::Quote quote = must(tdx::parse_quote(evidence.tdx.quote), "quote");
   eventlog::EventLog ccel = must(eventlog::parse_event_log(*evidence.tdx.ccel), "ccel");
   // Filled by warm_up(): the outputs of each step, the inputs of the next in the part benches.
