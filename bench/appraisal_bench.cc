@@ -20,6 +20,20 @@
 // verify with raw OpenSSL EVP calls) and BM_es256_sign_prepared (one ES256 sign) are the crypto
 // floors: a warm appraisal holds one verify (the quote signature) and one sign (the token).
 // Every counter is a rate per CPU second.
+//
+// Measured here (2-vCPU dev VM, load average 7.7, 1 thread, CPU time): pipeline 2.69 ms (372/s,
+// 7% of the 5,000/s target); parts: appraise_evidence 575 us (quote check 161 us, replay 254 us),
+// tdx_claims with the two parses 2.2 ms, evaluate 196 us, EAR JWT of the 70 KB token 524 us;
+// floors: P-256 verify 82 us, ES256 sign 33 us. Where the pipeline's time goes (perf):
+// - 48% tdx_claims, of it 34% dcap::quote_claims re-reading the PCK chain from the quote's PEM
+//   (pck_chain_from_quote -> d2i_X509, whose OpenSSL 3.0 public-key decoder lookup,
+//   OSSL_DECODER_CTX_new_for_pkey, is most of it) although the warm verification needed none of
+//   it, and 12% eventlog::trustee_uefi_event_logs building the 98 event entries;
+// - 17% appraise_evidence: the quote signature (one verify, plus the attestation key decoded into
+//   an EVP_PKEY, plus a copy of the collateral), the replay (per-event strings and JSON);
+// - 12% sign_ear_jwt: the 52 KB claims text, its base64url, SHA-256 of 70 KB, one signature;
+// - 11% evaluate: explanation strings built for every condition (Evaluator::all_of);
+// - about 20% throughout: malloc/free and nlohmann trees built and destroyed.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 

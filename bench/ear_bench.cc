@@ -8,6 +8,7 @@
 // The EAR carries a TDX-shaped annotated evidence (~2 KiB of claims, as Trustee's cpu0) and a
 // one-certificate chain. Target (issue 11): JWT sign >= 20,000/s per core.
 // Measured here (2-vCPU dev VM shared with other builds, OpenSSL 3.0, 1 thread): see docs/ear.md.
+// BM_part_*: the claims JSON text and its base64url alone, the non-signature parts of a JWT.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
