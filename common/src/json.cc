@@ -91,13 +91,13 @@ bool plain_ascii(std::string_view s) {
   const char* const end = p + s.size();
 #ifdef __SSE2__
   // As signed bytes, 0x80..0xff are negative, so "printable ASCII" is one signed comparison.
-  const __m128i space_minus_one = _mm_set1_epi8(0x1f);
+  const __m128i space = _mm_set1_epi8(0x20);
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   for (; end - p >= 16; p += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i bad =
-        _mm_or_si128(_mm_cmpgt_epi8(space_minus_one, x) /* below 0x20 or 0x80 and above */,
+        _mm_or_si128(_mm_cmpgt_epi8(space, x) /* below 0x20 or 0x80 and above */,
                      _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
     if (_mm_movemask_epi8(bad) != 0) return false;
   }
