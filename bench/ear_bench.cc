@@ -8,6 +8,7 @@
 // The EAR carries a TDX-shaped annotated evidence (~2 KiB of claims, as Trustee's cpu0) and a
 // one-certificate chain. Target (issue 11): JWT sign >= 20,000/s per core.
 // Measured here (2-vCPU dev VM shared with other builds, OpenSSL 3.0, 1 thread): see docs/ear.md.
+// BM_part_*: the claims JSON text and its base64url alone, the non-signature parts of a JWT.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -173,6 +174,30 @@ void BM_ear_jwt_sign(benchmark::State& state) {
   state.counters["token_bytes"] = static_cast<double>(f.jwt.size());
 }
 BENCHMARK(BM_ear_jwt_sign);
+
+// The two non-signature parts of a JWT: the claims set as text, and its base64url.
+void BM_part_ear_json_text(benchmark::State& state) {
+  const auto& f = fixture();
+  for (auto _ : state) {
+    std::string text = ear_to_json_text(f.ear);
+    benchmark::DoNotOptimize(text);
+  }
+  state.counters["texts"] = benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["text_bytes"] = static_cast<double>(ear_to_json_text(f.ear).size());
+}
+BENCHMARK(BM_part_ear_json_text);
+
+void BM_part_base64url_claims(benchmark::State& state) {
+  const auto& f = fixture();
+  const std::string text = ear_to_json_text(f.ear);
+  for (auto _ : state) {
+    std::string encoded;
+    append_base64(encoded, as_bytes(text), Base64::url_nopad);
+    benchmark::DoNotOptimize(encoded);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_part_base64url_claims);
 
 void BM_ear_cwt_sign(benchmark::State& state) {
   const auto& f = fixture();

@@ -356,13 +356,17 @@ print("acon/ref is a speed ratio: acon rate / reference rate, or for the process
       "MR||digest (96 B) per extended event.")
 PY
 
-# --- images, layers and DCAP verification: each program prints its own ratio counters ---
-# (layer hashing / raw SHA-384 in the same run, policy admission into a 1,000-image pod, manifest
-# verification / raw ECDSA, DCAP verifications/s / raw P-256 verifies/s).
-step "building acon_bench_layer acon_bench_image_policy acon_bench_verify"
-cmake --build "$build_dir" --target acon_bench_layer acon_bench_image_policy acon_bench_verify \
+# --- images, layers, DCAP verification, EAR tokens and whole appraisals: each program prints
+# its own rate counters next to the raw crypto it is bounded by, measured in the same run ---
+# (layer hashing / raw SHA-384, policy admission into a 1,000-image pod, manifest verification /
+# raw ECDSA, DCAP verifications/s / raw P-256 verifies/s, EAR JWT/CWT issuing / prepared ES256
+# signs/s, appraisals/s / each part, raw P-256 verify, ES256 sign).
+benches=(acon_bench_layer acon_bench_image_policy acon_bench_verify acon_bench_ear
+  acon_bench_appraisal)
+step "building ${benches[*]}"
+cmake --build "$build_dir" --target "${benches[@]}" \
   >"$out/build2.log" 2>&1 || { tail -n 40 "$out/build2.log" >&2; fail "build"; }
-for b in acon_bench_layer acon_bench_image_policy acon_bench_verify; do
+for b in "${benches[@]}"; do
   echo
   echo "$b (min_time ${min_time}s x ${reps} repetitions, medians)"
   "$build_dir/bench/$b" --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \

@@ -1,4 +1,5 @@
 #include <array>
+#include <cstring>
 
 #include "acon/common/bytes.h"
 
@@ -21,6 +22,16 @@ constexpr std::array<uint8_t, 256> make_table(const char* alphabet) {
 constexpr auto kStandardTable = make_table(kStandard);
 constexpr auto kUrlTable = make_table(kUrl);
 
+// Every 12-bit value as its two characters, for encoding.
+using Pairs = std::array<std::array<char, 2>, 4096>;
+constexpr Pairs make_pairs(const char* alphabet) {
+  Pairs pairs{};
+  for (size_t v = 0; v < pairs.size(); ++v) pairs[v] = {alphabet[v >> 6], alphabet[v & 63]};
+  return pairs;
+}
+constexpr Pairs kStandardPairs = make_pairs(kStandard);
+constexpr Pairs kUrlPairs = make_pairs(kUrl);
+
 Error b64_error(const std::string& what, size_t offset) {
   return make_error(Errc::parse, "base64: " + what + " at offset " + std::to_string(offset));
 }
@@ -29,6 +40,7 @@ Error b64_error(const std::string& what, size_t offset) {
 
 void append_base64(std::string& out, ByteView data, Base64 variant) {
   const char* alphabet = is_url(variant) ? kUrl : kStandard;
+  const auto& pairs = is_url(variant) ? kUrlPairs : kStandardPairs;
   const size_t rest = data.size() % 3;
   const size_t full = data.size() - rest;
   size_t length = full / 3 * 4;
@@ -36,16 +48,26 @@ void append_base64(std::string& out, ByteView data, Base64 variant) {
   const size_t at = out.size();
   out.resize(at + length);
   char* p = out.data() + at;
-  for (size_t i = 0; i < full; i += 3) {
-    uint32_t v = uint32_t{data[i]} << 16 | uint32_t{data[i + 1]} << 8 | data[i + 2];
-    p[0] = alphabet[v >> 18];
-    p[1] = alphabet[(v >> 12) & 63];
-    p[2] = alphabet[(v >> 6) & 63];
-    p[3] = alphabet[v & 63];
-    p += 4;
+  const uint8_t* in = data.data();
+  // Six input bytes become eight characters: four 12-bit lookups, one 8-byte store.
+  size_t i = 0;
+  for (; i + 6 <= full; i += 6, p += 8) {
+    const uint32_t a = uint32_t{in[i]} << 16 | uint32_t{in[i + 1]} << 8 | in[i + 2];
+    const uint32_t b = uint32_t{in[i + 3]} << 16 | uint32_t{in[i + 4]} << 8 | in[i + 5];
+    char chunk[8];
+    std::memcpy(chunk, pairs[a >> 12].data(), 2);
+    std::memcpy(chunk + 2, pairs[a & 0xfff].data(), 2);
+    std::memcpy(chunk + 4, pairs[b >> 12].data(), 2);
+    std::memcpy(chunk + 6, pairs[b & 0xfff].data(), 2);
+    std::memcpy(p, chunk, 8);
+  }
+  for (; i < full; i += 3, p += 4) {
+    const uint32_t v = uint32_t{in[i]} << 16 | uint32_t{in[i + 1]} << 8 | in[i + 2];
+    std::memcpy(p, pairs[v >> 12].data(), 2);
+    std::memcpy(p + 2, pairs[v & 0xfff].data(), 2);
   }
   if (rest > 0) {
-    uint32_t v = uint32_t{data[full]} << 16 | (rest == 2 ? uint32_t{data[full + 1]} << 8 : 0);
+    uint32_t v = uint32_t{in[full]} << 16 | (rest == 2 ? uint32_t{in[full + 1]} << 8 : 0);
     *p++ = alphabet[v >> 18];
     *p++ = alphabet[(v >> 12) & 63];
     if (rest == 2) *p++ = alphabet[(v >> 6) & 63];

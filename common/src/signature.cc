@@ -5,13 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include <climits>
+#include <cstring>
+#include <string>
 #include <utility>
 
 namespace acon {
 namespace {
-
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, ossl::Deleter<ECDSA_SIG_free>>;
 
 const char* md_name(HashAlg h) {
   switch (h) {
@@ -58,22 +57,44 @@ Result<ossl::MdCtxPtr> init(EVP_PKEY* key, SigScheme scheme, bool signing) {
 
 }  // namespace
 
+// Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } in DER, read directly (no BIGNUMs): the
+// sequence length in short form or 0x81 nn, each integer in short form, positive and minimal.
 Result<Bytes> ecdsa_der_to_raw(ByteView der, size_t field_size) {
-  if (der.size() > INT_MAX) return make_error(Errc::parse, "ecdsa: signature too long");
-  const unsigned char* p = der.data();
-  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig || p != der.data() + der.size()) {
-    ERR_clear_error();
-    return make_error(Errc::parse, "ecdsa: malformed DER signature");
+  auto malformed = [](const char* what, size_t offset) {
+    return make_error(Errc::parse, std::string("ecdsa: malformed DER signature: ") + what +
+                                       " at offset " + std::to_string(offset));
+  };
+  if (der.size() < 2 || der[0] != 0x30) return malformed("SEQUENCE expected", 0);
+  size_t pos = 2;
+  size_t length = der[1];
+  if (length == 0x81) {
+    if (der.size() < 3 || der[2] < 0x80) return malformed("sequence length", 1);
+    length = der[2];
+    pos = 3;
+  } else if (length >= 0x80) {
+    return malformed("sequence length", 1);
   }
-  const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
-  const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
-  if (static_cast<size_t>(BN_num_bytes(r)) > field_size ||
-      static_cast<size_t>(BN_num_bytes(s)) > field_size)
-    return make_error(Errc::parse, "ecdsa: r or s larger than the curve");
+  if (length != der.size() - pos) return malformed("sequence length does not end the input", 1);
   Bytes raw(2 * field_size);
-  BN_bn2binpad(r, raw.data(), static_cast<int>(field_size));
-  BN_bn2binpad(s, raw.data() + field_size, static_cast<int>(field_size));
+  for (size_t half = 0; half < 2; ++half) {
+    const char* name = half == 0 ? "r" : "s";
+    if (der.size() - pos < 2 || der[pos] != 0x02) return malformed("INTEGER expected", pos);
+    const size_t int_length = der[pos + 1];
+    if (int_length == 0 || int_length >= 0x80 || int_length > der.size() - pos - 2)
+      return malformed(name, pos + 1);
+    ByteView value = der.subspan(pos + 2, int_length);
+    if (value[0] & 0x80) return malformed("negative integer", pos + 2);
+    if (value.size() > 1 && value[0] == 0) {
+      if (!(value[1] & 0x80)) return malformed("integer not minimal", pos + 2);
+      value = value.subspan(1);
+    }
+    if (value.size() > field_size)
+      return make_error(Errc::parse, std::string("ecdsa: ") + name + " larger than the curve");
+    std::memcpy(raw.data() + half * field_size + (field_size - value.size()), value.data(),
+                value.size());
+    pos += 2 + int_length;
+  }
+  if (pos != der.size()) return malformed("bytes after s", pos);
   return raw;
 }
 
@@ -110,13 +131,16 @@ Result<Bytes> ecdsa_raw_to_der(ByteView raw) {
 
 namespace {
 
-// One signature with a context set up for it (consumed).
+// One signature with a context set up for it (consumed). The buffer is sized once from the
+// key's largest signature, and FINALISE lets EVP_DigestSignFinal use the context itself instead
+// of duplicating it first (OpenSSL 3.0 copies it so that the caller could go on updating).
 Result<Bytes> sign_with(EVP_MD_CTX* ctx, SigScheme scheme, ByteView message, EcdsaEncoding encoding,
                         size_t field_size) {
-  size_t len = 0;
-  if (EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) != 1)
-    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  const int max_size = EVP_PKEY_get_size(EVP_PKEY_CTX_get0_pkey(EVP_MD_CTX_get_pkey_ctx(ctx)));
+  if (max_size <= 0) return make_error(Errc::crypto, "sign: key without a signature size");
+  size_t len = static_cast<size_t>(max_size);
   Bytes sig(len);
+  EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
   if (EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) != 1)
     return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
   sig.resize(len);

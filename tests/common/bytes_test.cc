@@ -130,6 +130,33 @@ TEST(Base64Test, AppendKeepsWhatIsThere) {
   EXPECT_EQ(out, "head.Zm9vYgZg==");
 }
 
+// The encoder takes six bytes at a time: every length around that step, every byte value.
+TEST(Base64Test, EncodesEveryLengthAndByteValueAndDecodesBack) {
+  Bytes data(256);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + 3);
+  for (size_t length = 0; length <= data.size(); ++length) {
+    ByteView part = ByteView(data).first(length);
+    for (Base64 variant : {Base64::standard, Base64::url, Base64::url_nopad}) {
+      std::string text = base64_encode(part, variant);
+      auto back = base64_decode(text, variant);
+      ASSERT_TRUE(back.ok()) << length;
+      EXPECT_EQ(*back, Bytes(part.begin(), part.end())) << length;
+    }
+  }
+  // Against a bit-by-bit reference for the bytes 0..255 in order.
+  Bytes all(256);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint8_t>(i);
+  std::string expected;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (size_t bit = 0; bit < all.size() * 8; bit += 6) {
+    unsigned v = 0;
+    for (size_t b = bit; b < bit + 6; ++b)
+      v = v << 1 | (b < all.size() * 8 ? (all[b / 8] >> (7 - b % 8)) & 1 : 0);
+    expected.push_back(alphabet[v]);
+  }
+  EXPECT_EQ(base64_encode(all, Base64::url_nopad), expected);
+}
+
 TEST(Base64Test, DefaultVariantIsStandard) {
   EXPECT_EQ(base64_encode(as_bytes("fo")), "Zm8=");
   auto r = base64_decode("Zm8=");

@@ -542,5 +542,25 @@ TEST(JsonDumpTest, CompactEqualsNlohmannDump) {
         << key;
 }
 
+// Plain strings are recognised 16 and 8 bytes at a time: every byte that needs an escape or is
+// not ASCII must be found at every position of a word and of the tail, in keys and in values.
+TEST(JsonDumpTest, CompactEscapesAtEveryPositionOfALongString) {
+  for (char special : {'"', '\\', '\x01', '\x1f', '\x7f', '\x80', '\xc3', '\xff'}) {
+    for (size_t length : {1, 7, 8, 9, 15, 16, 17, 31, 33, 40}) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, 'a');
+        text[at] = special;
+        Json doc = {{text, text}, {"array", {text}}};
+        EXPECT_EQ(dump_compact(doc), doc.dump(-1, ' ', false, Json::error_handler_t::replace))
+            << "byte " << int(static_cast<uint8_t>(special)) << " at " << at << " of " << length;
+      }
+    }
+  }
+  // The bytes next to the ranges: space and '~' are plain, and so are '!' and '#' around '"'.
+  std::string edges(40, ' ');
+  for (size_t i = 0; i < edges.size(); ++i) edges[i] = " ~!#[]"[i % 6];
+  EXPECT_EQ(dump_compact(Json(edges)), "\"" + edges + "\"");
+}
+
 }  // namespace
 }  // namespace acon

@@ -317,6 +317,21 @@ TEST(Signature, DerRawConversionRoundTripsAndRejectsGarbage) {
   // r and s of a P-384 signature do not fit 32-byte halves (but for a 2^-256 chance).
   EXPECT_FALSE(ecdsa_der_to_raw(*der, 32).ok());
   EXPECT_FALSE(ecdsa_raw_to_der(Bytes(63, 1)).ok());
+  // DER only: a negative or non-minimal integer, a long-form length where short form fits, an
+  // empty integer, a wrong tag.
+  EXPECT_FALSE(ecdsa_der_to_raw(Bytes{0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01}, 32).ok());
+  EXPECT_FALSE(
+      ecdsa_der_to_raw(Bytes{0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01}, 32).ok());
+  EXPECT_FALSE(
+      ecdsa_der_to_raw(Bytes{0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01}, 32).ok());
+  EXPECT_FALSE(ecdsa_der_to_raw(Bytes{0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01}, 32).ok());
+  EXPECT_FALSE(ecdsa_der_to_raw(Bytes{0x30, 0x06, 0x03, 0x01, 0x01, 0x02, 0x01, 0x01}, 32).ok());
+  // Small values are right-aligned in their half; 0x00 0x80 is the minimal form of 128.
+  auto small = ecdsa_der_to_raw(Bytes{0x30, 0x07, 0x02, 0x01, 0x05, 0x02, 0x02, 0x00, 0x80}, 4);
+  ASSERT_TRUE(small.ok()) << small.error().to_string();
+  EXPECT_EQ(*small, (Bytes{0, 0, 0, 5, 0, 0, 0, 0x80}));
+  EXPECT_EQ(*ecdsa_raw_to_der(*small),
+            (Bytes{0x30, 0x07, 0x02, 0x01, 0x05, 0x02, 0x02, 0x00, 0x80}));
   // A raw signature of the wrong length never verifies.
   EXPECT_EQ(verify(key->public_key(), {SigKind::ecdsa, HashAlg::sha384}, Bytes{1, 2, 3},
                    ByteView(*raw).first(90), EcdsaEncoding::raw)

@@ -116,6 +116,38 @@ TEST(EarJson, TrusteeLayoutAndRoundTrip) {
   EXPECT_EQ(*back, ear);
 }
 
+// The claims text is written member by member; a submod's extra members are merged into the
+// name order of its own members, and one with an own member's name gives way to it only when
+// that member is present.
+TEST(EarJson, ExtraMembersMergeInNameOrder) {
+  Ear ear = sample_ear();
+  Submod& cpu0 = ear.submods["cpu0"];
+  cpu0.appraisal_policy_id.reset();
+  cpu0.extra["a"] = 1;
+  cpu0.extra["ear.appraisal-policy-id"] = "from extra";
+  cpu0.extra["ear.status"] = "replaced";
+  cpu0.extra["ear.t"] = "between status and vector";
+  cpu0.extra["zz"] = Json::array({"last"});
+  ear.submods["a-second"] = cpu0;
+  Json expected = Json::object();
+  for (const auto& [name, value] : cpu0.extra) expected[name] = value;
+  expected["ear.status"] = tier_name(cpu0.status);
+  Json vector = Json::object();
+  for (size_t i = 0; i < kTrustClaimCount; ++i)
+    if (cpu0.trust_vector.claims[i])
+      vector[std::string(trust_claim_name(static_cast<TrustClaim>(i)))] =
+          *cpu0.trust_vector.claims[i];
+  expected["ear.trustworthiness-vector"] = vector;
+  expected["ear.veraison.annotated-evidence"] = cpu0.annotated_evidence;
+  const std::string text = ear_to_json_text(ear);
+  auto parsed = parse_json(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_EQ((*parsed)["submods"]["cpu0"], expected);
+  EXPECT_EQ((*parsed)["submods"]["a-second"], expected);
+  EXPECT_EQ((*parsed)["submods"]["cpu0"]["ear.appraisal-policy-id"], "from extra");
+  EXPECT_EQ(text, dump_compact(*parsed));  // members in name order
+}
+
 TEST(EarJson, ExactTextOfASmallEar) {
   Ear ear;
   ear.iat = Time(std::chrono::seconds(1700000000));

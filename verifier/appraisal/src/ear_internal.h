@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "acon/appraisal/ear.h"
@@ -12,6 +13,9 @@ namespace acon::appraisal {
 // are not what an attestation result means.
 inline constexpr int64_t kMaxEarTimeSeconds = 253402300799;
 Result<Time> time_from_seconds(int64_t seconds, std::string_view field);
+
+// ear_to_json_text appending to `out` (the JWT writer encodes it from a scratch buffer).
+void append_ear_json_text(std::string& out, const Ear& ear);
 
 // Walks the CBOR item heads of `data` without building anything: refuses nesting deeper than
 // `max_depth`, truncation and reserved encodings, naming the byte offset (plus `base_offset`).

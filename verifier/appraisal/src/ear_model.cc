@@ -1,6 +1,8 @@
 // The EAR model, tier rules and the JSON claims set (the EAR draft's JSON form, Trustee's names).
+#include <array>
+#include <charconv>
 #include <cstdlib>
-#include <map>
+#include <utility>
 
 #include "acon/appraisal/ear.h"
 #include "ear_internal.h"
@@ -179,90 +181,176 @@ Status validate_for_issue(const Ear& ear) {
 
 namespace {
 
-// One JSON object's members as name -> compact value text. std::map orders the names by their
-// bytes, as nlohmann's object and serde_json's BTreeMap do, so the object written from it is
-// the text dump_compact gives for the equivalent tree.
-using MemberTexts = std::map<std::string, std::string, std::less<>>;
+// The claims set is written straight into one string, members in the byte order of their names
+// (the order of nlohmann's object and serde_json's BTreeMap), so the text is what dump_compact
+// gives for the equivalent tree. The fixed member names below are listed in that order; only a
+// submod's extra members have names known at run time, and they are merged in.
 
-std::string json_text_of(std::string_view s) {
-  std::string out;
-  append_compact_json(out, Json(s));
-  return out;
+// True when `s` can be written between quotes as it is: printable ASCII without '"' or '\\'.
+// Written as comparisons rather than a table so that the compiler vectorizes it.
+bool plain_ascii(std::string_view s) {
+  bool plain = true;
+  for (char c : s) {
+    const auto u = static_cast<uint8_t>(c);
+    plain &= (u >= 0x20) & (u < 0x80) & (u != '"') & (u != '\\');
+  }
+  return plain;
 }
 
-void append_object(std::string& out, const MemberTexts& members) {
+void append_string(std::string& out, std::string_view s) {
+  if (plain_ascii(s)) {
+    out.push_back('"');
+    out += s;
+    out.push_back('"');
+  } else {
+    append_compact_json(out, Json(s));  // escapes; invalid UTF-8 replaced as dump_compact does
+  }
+}
+
+void append_integer(std::string& out, int64_t value) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+}
+
+// The trust claims in the byte order of their names.
+constexpr std::array<TrustClaim, kTrustClaimCount> kClaimsByName = [] {
+  std::array<TrustClaim, kTrustClaimCount> order{};
+  for (size_t i = 0; i < kTrustClaimCount; ++i) order[i] = static_cast<TrustClaim>(i);
+  for (size_t i = 0; i < order.size(); ++i)
+    for (size_t j = i + 1; j < order.size(); ++j)
+      if (kClaimNames[static_cast<size_t>(order[j])] < kClaimNames[static_cast<size_t>(order[i])])
+        std::swap(order[i], order[j]);
+  return order;
+}();
+
+void append_vector(std::string& out, const TrustVector& vector) {
   out.push_back('{');
   bool first = true;
-  for (const auto& [name, value] : members) {
+  for (TrustClaim claim : kClaimsByName) {
+    const auto value = vector.get(claim);
+    if (!value) continue;
     if (!first) out.push_back(',');
     first = false;
-    append_compact_json(out, Json(name));
-    out.push_back(':');
-    out += value;
+    out.push_back('"');
+    out += kClaimNames[static_cast<size_t>(claim)];
+    out += "\":";
+    append_integer(out, *value);
   }
   out.push_back('}');
 }
 
 void append_submod(std::string& out, const Submod& submod) {
-  MemberTexts members;
+  // The submod's own members, in name order; a member of `extra` with one of these names is
+  // replaced by it.
+  struct Fixed {
+    std::string_view name;
+    bool present;
+  };
+  const std::array<Fixed, 4> fixed = {{
+      {"ear.appraisal-policy-id", submod.appraisal_policy_id.has_value()},
+      {"ear.status", true},
+      {"ear.trustworthiness-vector", true},
+      {"ear.veraison.annotated-evidence", !submod.annotated_evidence.is_null()},
+  }};
+  auto write_fixed = [&](size_t which) {
+    out.push_back('"');
+    out += fixed[which].name;
+    out += "\":";
+    switch (which) {
+      case 0:
+        append_string(out, *submod.appraisal_policy_id);
+        break;
+      case 1:
+        append_string(out, tier_name(submod.status));
+        break;
+      case 2:
+        append_vector(out, submod.trust_vector);
+        break;
+      default:
+        append_compact_json(out, submod.annotated_evidence);
+    }
+  };
+  out.push_back('{');
+  bool first = true;
+  auto separate = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+  };
+  size_t next = 0;  // the first fixed member not yet written
   for (const auto& [name, value] : submod.extra) {
-    std::string text;
-    append_compact_json(text, value);
-    members[name] = std::move(text);
+    for (; next < fixed.size() && fixed[next].name <= name; ++next) {
+      if (!fixed[next].present) continue;
+      separate();
+      write_fixed(next);
+    }
+    if (next > 0 && fixed[next - 1].name == name && fixed[next - 1].present) continue;
+    separate();
+    append_string(out, name);
+    out.push_back(':');
+    append_compact_json(out, value);
   }
-  members["ear.status"] = json_text_of(tier_name(submod.status));
-  MemberTexts vector;
-  for (size_t i = 0; i < kTrustClaimCount; ++i)
-    if (submod.trust_vector.claims[i])
-      vector[std::string(kClaimNames[i])] = std::to_string(*submod.trust_vector.claims[i]);
-  std::string vector_text;
-  append_object(vector_text, vector);
-  members["ear.trustworthiness-vector"] = std::move(vector_text);
-  if (submod.appraisal_policy_id)
-    members["ear.appraisal-policy-id"] = json_text_of(*submod.appraisal_policy_id);
-  if (!submod.annotated_evidence.is_null()) {
-    std::string evidence;
-    append_compact_json(evidence, submod.annotated_evidence);
-    members["ear.veraison.annotated-evidence"] = std::move(evidence);
+  for (; next < fixed.size(); ++next) {
+    if (!fixed[next].present) continue;
+    separate();
+    write_fixed(next);
   }
-  append_object(out, members);
+  out.push_back('}');
 }
 
 }  // namespace
 
+void append_ear_json_text(std::string& out, const Ear& ear) {
+  out += "{";
+  if (ear.aud.size() == 1) {
+    out += "\"aud\":";
+    append_string(out, ear.aud.front());
+    out += ",";
+  } else if (ear.aud.size() > 1) {
+    out += "\"aud\":[";
+    for (size_t i = 0; i < ear.aud.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      append_string(out, ear.aud[i]);
+    }
+    out += "],";
+  }
+  out += "\"ear.verifier-id\":{\"build\":";
+  append_string(out, ear.verifier_id.build);
+  out += ",\"developer\":";
+  append_string(out, ear.verifier_id.developer);
+  out += "},\"eat_profile\":";
+  append_string(out, ear.profile);
+  if (ear.exp) {
+    out += ",\"exp\":";
+    append_integer(out, seconds_of(*ear.exp));
+  }
+  out += ",\"iat\":";
+  append_integer(out, seconds_of(ear.iat));
+  if (ear.iss) {
+    out += ",\"iss\":";
+    append_string(out, *ear.iss);
+  }
+  if (ear.nbf) {
+    out += ",\"nbf\":";
+    append_integer(out, seconds_of(*ear.nbf));
+  }
+  out += ",\"submods\":{";
+  bool first = true;
+  for (const auto& [name, submod] : ear.submods) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_string(out, name);
+    out.push_back(':');
+    append_submod(out, submod);
+  }
+  out += "}}";
+}
+
 // Written as text rather than through a Json tree: issuing a token would otherwise copy the
 // annotated evidence (the bulk of the claims) into a new tree for every token.
 std::string ear_to_json_text(const Ear& ear) {
-  MemberTexts members;
-  members["eat_profile"] = json_text_of(ear.profile);
-  members["iat"] = std::to_string(seconds_of(ear.iat));
-  if (ear.exp) members["exp"] = std::to_string(seconds_of(*ear.exp));
-  if (ear.nbf) members["nbf"] = std::to_string(seconds_of(*ear.nbf));
-  if (ear.iss) members["iss"] = json_text_of(*ear.iss);
-  if (ear.aud.size() == 1) members["aud"] = json_text_of(ear.aud.front());
-  if (ear.aud.size() > 1) {
-    std::string aud;
-    append_compact_json(aud, Json(ear.aud));
-    members["aud"] = std::move(aud);
-  }
-  std::string verifier_id;
-  append_object(verifier_id, {{"build", json_text_of(ear.verifier_id.build)},
-                              {"developer", json_text_of(ear.verifier_id.developer)}});
-  members["ear.verifier-id"] = std::move(verifier_id);
-  std::string submods = "{";
-  bool first = true;
-  for (const auto& [name, submod] : ear.submods) {
-    if (!first) submods.push_back(',');
-    first = false;
-    append_compact_json(submods, Json(name));
-    submods.push_back(':');
-    append_submod(submods, submod);
-  }
-  submods.push_back('}');
-  members["submods"] = std::move(submods);
   std::string out;
   out.reserve(4096);
-  append_object(out, members);
+  append_ear_json_text(out, ear);
   return out;
 }
 

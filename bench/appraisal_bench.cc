@@ -1,0 +1,341 @@
+// Appraisal of real TDX evidence per core, next to the cost of its parts measured in the same run
+// (issue 11: >= 5,000 appraisals/s per core).
+//
+// Evidence: the phala-dcap-qvl TDX v4 quote with its Intel collateral at the pinned time (warm
+// dcap::VerificationCache: the collateral and PCK chain were verified before, as for a platform
+// seen before), the cc-trusted-api CCEL (tests/data/eventlog/cc-trusted-api/ccel_data.bin) and 10
+// TCG2 AAEL runtime records (EV_EVENT_TAG, written with eventlog's aael_record). tests/data holds
+// no quote that has both Intel collateral and its own CCEL (the cc-trusted-api quote matches its
+// CCEL but has no collateral here), so the CCEL and the AAEL records come from another TD than the
+// quote: the replay checks fail and the policy gives executables 96. That costs what a passing
+// replay costs (every event is hashed and compared either way); the figures are costs, not an
+// accepted appraisal.
+//
+// BM_appraise_pipeline runs today's public API in the order the coming appraise(evidence, policy,
+// references, options) will: appraise_evidence (quote signature + TCB, bindings, init-data,
+// replay) -> tdx_claims (with the quote and CCEL parsed again, as appraise() will not need to)
+// -> evaluate (policies/default_cpu.toml, reference values for its names) -> sign_ear_jwt (the
+// claims document as the submod's annotated evidence, as Trustee). It moves to appraise() when
+// that lands. BM_part_* time each step alone on the same inputs; BM_p256_verify_raw (one P-256
+// verify with raw OpenSSL EVP calls) and BM_es256_sign_prepared (one ES256 sign) are the crypto
+// floors: a warm appraisal holds one verify (the quote signature) and one sign (the token).
+// Every counter is a rate per CPU second.
+//
+// Measured here (2-vCPU dev VM, load average 7.7, 1 thread, CPU time): pipeline 2.69 ms (372/s,
+// 7% of the 5,000/s target); parts: appraise_evidence 575 us (quote check 161 us, replay 254 us),
+// tdx_claims with the two parses 2.2 ms, evaluate 196 us, EAR JWT of the 70 KB token 524 us;
+// floors: P-256 verify 82 us, ES256 sign 33 us. Where the pipeline's time goes (perf):
+// - 48% tdx_claims, of it 34% dcap::quote_claims re-reading the PCK chain from the quote's PEM
+//   (pck_chain_from_quote -> d2i_X509, whose OpenSSL 3.0 public-key decoder lookup,
+//   OSSL_DECODER_CTX_new_for_pkey, is most of it) although the warm verification needed none of
+//   it, and 12% eventlog::trustee_uefi_event_logs building the 98 event entries;
+// - 17% appraise_evidence: the quote signature (one verify, plus the attestation key decoded into
+//   an EVP_PKEY, plus a copy of the collateral), the replay (per-event strings and JSON);
+// - 12% sign_ear_jwt: the 52 KB claims text, its base64url, SHA-256 of 70 KB, one signature;
+// - 11% evaluate: explanation strings built for every condition (Evaluator::all_of);
+// - about 20% throughout: malloc/free and nlohmann trees built and destroyed.
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "acon/appraisal/checks.h"
+#include "acon/appraisal/claims.h"
+#include "acon/appraisal/ear.h"
+#include "acon/appraisal/policy.h"
+#include "acon/appraisal/reference_values.h"
+#include "acon/common/signature.h"
+#include "acon/dcap/cache.h"
+#include "acon/dcap/collateral.h"
+#include "acon/eventlog/event_log.h"
+#include "acon/eventlog/runtime.h"
+#include "acon/tdx/quote.h"
+
+namespace {
+
+using namespace acon;
+using namespace acon::appraisal;
+using namespace std::chrono_literals;
+
+constexpr int64_t kPinnedTime = 1751624191;  // vectors.json phala-tdx-v4-uptodate
+constexpr int kAaelRecords = 10;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "acon_bench_appraisal: %s\n", what.c_str());
+  std::exit(1);
+}
+
+template <class T>
+T must(Result<T> r, const char* what) {
+  if (!r.ok()) die(std::string(what) + ": " + r.error().to_string());
+  return std::move(r).value();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().empty()) die("cannot read " + path);
+  return ss.str();
+}
+std::string read_data(const std::string& relative) {
+  return read_file(std::string(ACON_TEST_DATA) + "/" + relative);
+}
+
+// The claims-document members from the evidence checks joined with the TDX verifier's claims
+// (what appraise() will do): top-level members set, the "acon" sections merged.
+Json join_claims(Json document, const Json& from_evidence) {
+  for (const auto& [name, value] : from_evidence.items()) {
+    if (name == "acon" && document.contains("acon") && value.is_object()) {
+      for (const auto& [member, v] : value.items()) document["acon"][member] = v;
+    } else {
+      document[name] = value;
+    }
+  }
+  return document;
+}
+
+struct Fixture {
+  const Time now = Time(std::chrono::seconds(kPinnedTime));
+  Evidence evidence = [] {
+    Evidence e;
+    e.platform = Platform::tdx;
+    e.tdx.quote = to_bytes(read_data("quotes/phala-dcap-qvl/tdx_quote"));
+    e.tdx.ccel = to_bytes(read_data("eventlog/cc-trusted-api/ccel_data.bin"));
+    Bytes aael;
+    for (int i = 0; i < kAaelRecords; ++i) {
+      eventlog::AaelEvent event{"github.com/confidential-containers", "CreateContainer",
+                                "registry.example/app:" + std::to_string(i)};
+      Bytes record = must(eventlog::aael_record(4, HashAlg::sha384, event), "aael record");
+      aael.insert(aael.end(), record.begin(), record.end());
+    }
+    e.tdx.runtime_aael = std::move(aael);
+    return e;
+  }();
+  dcap::VerificationCache cache;
+  AppraisalOptions options = [this] {
+    AppraisalOptions o;
+    o.at = now;
+    o.collateral = must(
+        dcap::parse_collateral_bundle(read_data("quotes/phala-dcap-qvl/tdx_quote_collateral.json")),
+        "collateral");
+    o.cache = &cache;
+    return o;
+  }();
+  Policy policy = must(parse_policy(read_file(std::string(ACON_SOURCE_DIR) +
+                                              "/verifier/appraisal/policies/default_cpu.toml"),
+                                    "default_cpu.toml"),
+                       "policy");
+  tdx::Quote quote = must(tdx::parse_quote(evidence.tdx.quote), "quote");
+  eventlog::EventLog ccel = must(eventlog::parse_event_log(*evidence.tdx.ccel), "ccel");
+  // Filled by warm_up(): the outputs of each step, the inputs of the next in the part benches.
+  EvidenceAppraisal evidence_appraisal;
+  Json claims;
+  CheckResults checks;
+  ReferenceValueStore references;
+  Appraisal appraisal;
+  Ear ear;
+  PrivateKey signing_key = must(PrivateKey::generate_ec(Curve::p256), "key");
+  EarSigner signer = must(EarSigner::create(signing_key), "signer");
+
+  Fixture() {
+    evidence_appraisal = appraise_evidence(evidence, options);  // warms the cache
+    if (!evidence_appraisal.verdict || !evidence_appraisal.verdict->accepted)
+      die("the quote does not verify at its pinned time");
+    ClaimsDocument doc = tdx_claims(quote, *evidence_appraisal.verdict, &ccel);
+    claims = join_claims(doc.claims, evidence_appraisal.claims);
+    checks = evidence_appraisal.checks;
+    checks.insert(checks.end(), doc.checks.begin(), doc.checks.end());
+    // Reference values for every name default_cpu.toml asks for: the quote's own registers (so
+    // those conditions are evaluated to the end) and one digest for the CCEL kernel events.
+    auto put = [&](const std::string& name, Json value) {
+      ReferenceValue rv;
+      rv.name = name;
+      rv.expiration = now + 24h * 365;
+      rv.values = {std::move(value)};
+      references.put(std::move(rv));
+    };
+    const Json& body = claims["tdx"]["quote"]["body"];
+    for (const char* name : {"mr_td", "rtmr_1", "rtmr_2", "xfam"}) put(name, body[name]);
+    put("tdvfkernel", std::string(96, '0'));
+    put("tdvfkernelparams", std::string(96, '0'));
+    appraisal = must(evaluate(policy, claims, checks, references, now), "evaluate");
+    ear = make_ear(appraisal, claims);
+  }
+
+  Ear make_ear(const Appraisal& a, Json annotated) const {
+    Ear e;
+    e.iat = now;
+    e.exp = now + 5min;
+    e.iss = "CoCo-Attestation-Service";
+    e.verifier_id = {"https://confidentialcontainers.org", "acon"};
+    e.submods["cpu0"] = a.to_submod(std::move(annotated));
+    return e;
+  }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+void rate(benchmark::State& state, const char* name) {
+  state.counters[name] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_appraise_pipeline(benchmark::State& state) {
+  Fixture& f = fixture();
+  size_t token_bytes = 0;
+  for (auto _ : state) {
+    EvidenceAppraisal evidence = appraise_evidence(f.evidence, f.options);
+    if (!evidence.verdict) {
+      state.SkipWithError("no quote verdict");
+      break;
+    }
+    auto quote = tdx::parse_quote(f.evidence.tdx.quote);
+    auto ccel = eventlog::parse_event_log(*f.evidence.tdx.ccel);
+    if (!quote.ok() || !ccel.ok()) {
+      state.SkipWithError("quote or CCEL does not parse");
+      break;
+    }
+    ClaimsDocument doc = tdx_claims(*quote, *evidence.verdict, &*ccel);
+    Json claims = join_claims(std::move(doc.claims), evidence.claims);
+    CheckResults checks = std::move(evidence.checks);
+    checks.insert(checks.end(), doc.checks.begin(), doc.checks.end());
+    auto appraisal = evaluate(f.policy, claims, checks, f.references, f.now);
+    if (!appraisal.ok()) {
+      state.SkipWithError("evaluate failed");
+      break;
+    }
+    auto token = sign_ear_jwt(f.make_ear(*appraisal, std::move(claims)), f.signer);
+    if (!token.ok()) {
+      state.SkipWithError("sign_ear_jwt failed");
+      break;
+    }
+    token_bytes = token->size();
+    benchmark::DoNotOptimize(token);
+  }
+  rate(state, "appraisals");
+  state.counters["token_bytes"] = static_cast<double>(token_bytes);
+}
+BENCHMARK(BM_appraise_pipeline);
+
+// appraise_evidence alone: quote signature (warm cache), TCB, bindings, init-data, replay of the
+// CCEL and the AAEL records.
+void BM_part_appraise_evidence(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    EvidenceAppraisal evidence = appraise_evidence(f.evidence, f.options);
+    benchmark::DoNotOptimize(evidence);
+  }
+  rate(state, "appraisals");
+}
+BENCHMARK(BM_part_appraise_evidence);
+
+// The quote check inside it: DCAP verification with the warm cache.
+void BM_part_check_quote(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    QuoteChecks quote = check_quote(f.evidence, f.options);
+    benchmark::DoNotOptimize(quote);
+  }
+  rate(state, "quotes");
+}
+BENCHMARK(BM_part_check_quote);
+
+// The replay inside it: CCEL (98 events) and 10 AAEL records parsed and replayed against RTMR0-3.
+void BM_part_replay(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    ReplayChecks replay = check_tdx_replay(f.evidence.tdx);
+    benchmark::DoNotOptimize(replay);
+  }
+  rate(state, "replays");
+}
+BENCHMARK(BM_part_replay);
+
+// The TDX verifier's claims from the parsed quote, verdict and CCEL, plus parsing both again
+// (what BM_appraise_pipeline does) and joining the evidence members.
+void BM_part_tdx_claims(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    auto quote = tdx::parse_quote(f.evidence.tdx.quote);
+    auto ccel = eventlog::parse_event_log(*f.evidence.tdx.ccel);
+    ClaimsDocument doc = tdx_claims(*quote, *f.evidence_appraisal.verdict, &*ccel);
+    Json claims = join_claims(std::move(doc.claims), f.evidence_appraisal.claims);
+    benchmark::DoNotOptimize(claims);
+  }
+  rate(state, "documents");
+}
+BENCHMARK(BM_part_tdx_claims);
+
+void BM_part_evaluate(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    auto appraisal = evaluate(f.policy, f.claims, f.checks, f.references, f.now);
+    benchmark::DoNotOptimize(appraisal);
+  }
+  rate(state, "evaluations");
+}
+BENCHMARK(BM_part_evaluate);
+
+// The EAR built from the appraisal (the claims document copied in as annotated evidence) and
+// signed as a JWT.
+void BM_part_sign_ear_jwt(benchmark::State& state) {
+  Fixture& f = fixture();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    auto token = sign_ear_jwt(f.make_ear(f.appraisal, f.claims), f.signer);
+    bytes = token.ok() ? token->size() : 0;
+    benchmark::DoNotOptimize(token);
+  }
+  rate(state, "tokens");
+  state.counters["token_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_part_sign_ear_jwt);
+
+// One ES256 signature over a JWT-sized input with the prepared signer (the floor of signing).
+void BM_es256_sign_prepared(benchmark::State& state) {
+  Fixture& f = fixture();
+  const std::string input(6000, 'a');
+  for (auto _ : state) {
+    auto sig = f.signer.es256().sign(as_bytes(input), EcdsaEncoding::raw);
+    benchmark::DoNotOptimize(sig);
+  }
+  rate(state, "signs");
+}
+BENCHMARK(BM_es256_sign_prepared);
+
+// One P-256 verify of the quote's signature with raw OpenSSL EVP calls: the floor of the warm
+// quote check.
+void BM_p256_verify_raw(benchmark::State& state) {
+  Fixture& f = fixture();
+  PublicKey key = must(PublicKey::from_ec_xy(Curve::p256, f.quote.signature.attestation_key),
+                       "attestation key");
+  const Bytes der = must(ecdsa_raw_to_der(f.quote.signature.quote_signature), "signature");
+  const ByteView signed_region = f.quote.signed_region();
+  for (auto _ : state) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    int ok = ctx != nullptr &&
+             EVP_DigestVerifyInit_ex(ctx, nullptr, "SHA256", nullptr, nullptr, key.get(),
+                                     nullptr) == 1 &&
+             EVP_DigestVerify(ctx, der.data(), der.size(), signed_region.data(),
+                              signed_region.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+      state.SkipWithError("raw verify failed");
+      break;
+    }
+  }
+  rate(state, "verifies");
+}
+BENCHMARK(BM_p256_verify_raw);
+
+}  // namespace
+
+BENCHMARK_MAIN();
