@@ -11,20 +11,18 @@
 // replay costs (every event is hashed and compared either way); the figures are costs, not an
 // accepted appraisal.
 //
-// BM_appraise_pipeline runs today's public API in the order the coming appraise(evidence, policy,
-// references, options) will: appraise_evidence (quote signature + TCB, bindings, init-data,
-// replay) -> tdx_claims (with the quote and CCEL parsed again, as appraise() will not need to)
-// -> evaluate (policies/default_cpu.toml, reference values for its names) -> sign_ear_jwt (the
-// claims document as the submod's annotated evidence, as Trustee). It moves to appraise() when
-// that lands. BM_part_* time each step alone on the same inputs; BM_p256_verify_raw (one P-256
+// BM_appraise_pipeline is what a KBS does per attestation: appraise(evidence, policy, references,
+// options) (quote signature + TCB, bindings, init-data, replay, Trustee's TDX claims, images, the
+// policy, policies/default_cpu.toml with reference values for its names, and the EAR) then
+// sign_ear_jwt. BM_part_* time each step alone on the same inputs; BM_p256_verify_raw (one P-256
 // verify with raw OpenSSL EVP calls) and BM_es256_sign_prepared (one ES256 sign) are the crypto
 // floors: a warm appraisal holds one verify (the quote signature) and one sign (the token).
 // Every counter is a rate per CPU second.
 //
-// Measured here (2-vCPU dev VM, load average 7.7, 1 thread, CPU time): pipeline 2.69 ms (372/s,
-// 7% of the 5,000/s target); parts: appraise_evidence 575 us (quote check 161 us, replay 254 us),
-// tdx_claims with the two parses 2.2 ms, evaluate 196 us, EAR JWT of the 70 KB token 524 us;
-// floors: P-256 verify 82 us, ES256 sign 33 us. Where the pipeline's time goes (perf):
+// Measured before appraise() joined the steps (2-vCPU dev VM, load average 7.7, 1 thread, CPU
+// time): pipeline 2.69 ms (372/s, 7% of the 5,000/s target); parts: evidence checks 575 us (quote
+// check 161 us, replay 254 us), tdx_claims with two parses 2.2 ms, evaluate 196 us, EAR JWT of the
+// 70 KB token 524 us; floors: P-256 verify 82 us, ES256 sign 33 us. Where the time went (perf):
 // - 48% tdx_claims, of it 34% dcap::quote_claims re-reading the PCK chain from the quote's PEM
 //   (pck_chain_from_quote -> d2i_X509, whose OpenSSL 3.0 public-key decoder lookup,
 //   OSSL_DECODER_CTX_new_for_pkey, is most of it) although the warm verification needed none of
@@ -43,6 +41,7 @@
 #include <sstream>
 #include <string>
 
+#include "acon/appraisal/appraise.h"
 #include "acon/appraisal/checks.h"
 #include "acon/appraisal/claims.h"
 #include "acon/appraisal/ear.h"
@@ -86,19 +85,6 @@ std::string read_data(const std::string& relative) {
   return read_file(std::string(ACON_TEST_DATA) + "/" + relative);
 }
 
-// The claims-document members from the evidence checks joined with the TDX verifier's claims
-// (what appraise() will do): top-level members set, the "acon" sections merged.
-Json join_claims(Json document, const Json& from_evidence) {
-  for (const auto& [name, value] : from_evidence.items()) {
-    if (name == "acon" && document.contains("acon") && value.is_object()) {
-      for (const auto& [member, v] : value.items()) document["acon"][member] = v;
-    } else {
-      document[name] = value;
-    }
-  }
-  return document;
-}
-
 struct Fixture {
   const Time now = Time(std::chrono::seconds(kPinnedTime));
   Evidence evidence = [] {
@@ -117,25 +103,24 @@ struct Fixture {
     return e;
   }();
   dcap::VerificationCache cache;
-  AppraisalOptions options = [this] {
-    AppraisalOptions o;
-    o.at = now;
-    o.collateral = must(
+  AppraiseOptions appraise_options = [this] {
+    AppraiseOptions o;
+    o.evidence.at = now;
+    o.evidence.collateral = must(
         dcap::parse_collateral_bundle(read_data("quotes/phala-dcap-qvl/tdx_quote_collateral.json")),
         "collateral");
-    o.cache = &cache;
+    o.evidence.cache = &cache;
     return o;
   }();
+  const AppraisalOptions& options = appraise_options.evidence;
   Policy policy = must(parse_policy(read_file(std::string(ACON_SOURCE_DIR) +
                                               "/verifier/appraisal/policies/default_cpu.toml"),
                                     "default_cpu.toml"),
                        "policy");
   tdx::Quote quote = must(tdx::parse_quote(evidence.tdx.quote), "quote");
   eventlog::EventLog ccel = must(eventlog::parse_event_log(*evidence.tdx.ccel), "ccel");
-  // Filled by warm_up(): the outputs of each step, the inputs of the next in the part benches.
+  // The outputs of each step, the inputs of the next in the part benches.
   EvidenceAppraisal evidence_appraisal;
-  Json claims;
-  CheckResults checks;
   ReferenceValueStore references;
   Appraisal appraisal;
   Ear ear;
@@ -146,10 +131,6 @@ struct Fixture {
     evidence_appraisal = appraise_evidence(evidence, options);  // warms the cache
     if (!evidence_appraisal.verdict || !evidence_appraisal.verdict->accepted)
       die("the quote does not verify at its pinned time");
-    ClaimsDocument doc = tdx_claims(quote, *evidence_appraisal.verdict, &ccel);
-    claims = join_claims(doc.claims, evidence_appraisal.claims);
-    checks = evidence_appraisal.checks;
-    checks.insert(checks.end(), doc.checks.begin(), doc.checks.end());
     // Reference values for every name default_cpu.toml asks for: the quote's own registers (so
     // those conditions are evaluated to the end) and one digest for the CCEL kernel events.
     auto put = [&](const std::string& name, Json value) {
@@ -159,22 +140,14 @@ struct Fixture {
       rv.values = {std::move(value)};
       references.put(std::move(rv));
     };
-    const Json& body = claims["tdx"]["quote"]["body"];
+    const Json& body = evidence_appraisal.claims["tdx"]["quote"]["body"];
     for (const char* name : {"mr_td", "rtmr_1", "rtmr_2", "xfam"}) put(name, body[name]);
     put("tdvfkernel", std::string(96, '0'));
     put("tdvfkernelparams", std::string(96, '0'));
-    appraisal = must(evaluate(policy, claims, checks, references, now), "evaluate");
-    ear = make_ear(appraisal, claims);
-  }
-
-  Ear make_ear(const Appraisal& a, Json annotated) const {
-    Ear e;
-    e.iat = now;
-    e.exp = now + 5min;
-    e.iss = "CoCo-Attestation-Service";
-    e.verifier_id = {"https://confidentialcontainers.org", "acon"};
-    e.submods["cpu0"] = a.to_submod(std::move(annotated));
-    return e;
+    AttestationResult result =
+        must(appraise(evidence, policy, references, appraise_options), "appraise");
+    appraisal = result.appraisal;
+    ear = result.ear;
   }
 };
 
@@ -192,27 +165,12 @@ void BM_appraise_pipeline(benchmark::State& state) {
   Fixture& f = fixture();
   size_t token_bytes = 0;
   for (auto _ : state) {
-    EvidenceAppraisal evidence = appraise_evidence(f.evidence, f.options);
-    if (!evidence.verdict) {
-      state.SkipWithError("no quote verdict");
+    auto result = appraise(f.evidence, f.policy, f.references, f.appraise_options);
+    if (!result.ok() || !result->evidence.verdict) {
+      state.SkipWithError("appraise failed or the quote reached no verdict");
       break;
     }
-    auto quote = tdx::parse_quote(f.evidence.tdx.quote);
-    auto ccel = eventlog::parse_event_log(*f.evidence.tdx.ccel);
-    if (!quote.ok() || !ccel.ok()) {
-      state.SkipWithError("quote or CCEL does not parse");
-      break;
-    }
-    ClaimsDocument doc = tdx_claims(*quote, *evidence.verdict, &*ccel);
-    Json claims = join_claims(std::move(doc.claims), evidence.claims);
-    CheckResults checks = std::move(evidence.checks);
-    checks.insert(checks.end(), doc.checks.begin(), doc.checks.end());
-    auto appraisal = evaluate(f.policy, claims, checks, f.references, f.now);
-    if (!appraisal.ok()) {
-      state.SkipWithError("evaluate failed");
-      break;
-    }
-    auto token = sign_ear_jwt(f.make_ear(*appraisal, std::move(claims)), f.signer);
+    auto token = sign_ear_jwt(result->ear, f.signer);
     if (!token.ok()) {
       state.SkipWithError("sign_ear_jwt failed");
       break;
@@ -226,7 +184,7 @@ void BM_appraise_pipeline(benchmark::State& state) {
 BENCHMARK(BM_appraise_pipeline);
 
 // appraise_evidence alone: quote signature (warm cache), TCB, bindings, init-data, replay of the
-// CCEL and the AAEL records.
+// CCEL and the AAEL records, Trustee's TDX claims, the images checks.
 void BM_part_appraise_evidence(benchmark::State& state) {
   Fixture& f = fixture();
   for (auto _ : state) {
@@ -259,16 +217,12 @@ void BM_part_replay(benchmark::State& state) {
 }
 BENCHMARK(BM_part_replay);
 
-// The TDX verifier's claims from the parsed quote, verdict and CCEL, plus parsing both again
-// (what BM_appraise_pipeline does) and joining the evidence members.
+// The TDX verifier's claims from the parsed quote, verdict and CCEL (inside appraise_evidence).
 void BM_part_tdx_claims(benchmark::State& state) {
   Fixture& f = fixture();
   for (auto _ : state) {
-    auto quote = tdx::parse_quote(f.evidence.tdx.quote);
-    auto ccel = eventlog::parse_event_log(*f.evidence.tdx.ccel);
-    ClaimsDocument doc = tdx_claims(*quote, *f.evidence_appraisal.verdict, &*ccel);
-    Json claims = join_claims(std::move(doc.claims), f.evidence_appraisal.claims);
-    benchmark::DoNotOptimize(claims);
+    ClaimsDocument doc = tdx_claims(f.quote, *f.evidence_appraisal.verdict, &f.ccel);
+    benchmark::DoNotOptimize(doc);
   }
   rate(state, "documents");
 }
@@ -277,20 +231,20 @@ BENCHMARK(BM_part_tdx_claims);
 void BM_part_evaluate(benchmark::State& state) {
   Fixture& f = fixture();
   for (auto _ : state) {
-    auto appraisal = evaluate(f.policy, f.claims, f.checks, f.references, f.now);
+    auto appraisal = evaluate(f.policy, f.evidence_appraisal.claims, f.evidence_appraisal.checks,
+                              f.references, f.now);
     benchmark::DoNotOptimize(appraisal);
   }
   rate(state, "evaluations");
 }
 BENCHMARK(BM_part_evaluate);
 
-// The EAR built from the appraisal (the claims document copied in as annotated evidence) and
-// signed as a JWT.
+// The EAR of the appraisal (the claims document as annotated evidence) signed as a JWT.
 void BM_part_sign_ear_jwt(benchmark::State& state) {
   Fixture& f = fixture();
   size_t bytes = 0;
   for (auto _ : state) {
-    auto token = sign_ear_jwt(f.make_ear(f.appraisal, f.claims), f.signer);
+    auto token = sign_ear_jwt(f.ear, f.signer);
     bytes = token.ok() ? token->size() : 0;
     benchmark::DoNotOptimize(token);
   }

@@ -11,7 +11,7 @@ namespace acon::appraisal {
 ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& verdict,
                           const eventlog::EventLog* ccel) {
   ClaimsDocument doc;
-  Json tdx = dcap::quote_claims(quote);
+  Json tdx = dcap::quote_claims(quote, dcap::verified_supplemental(verdict));
   doc.claims = Json::object();
   for (const char* lifted : {"report_data", "init_data"}) {
     if (tdx.contains(lifted)) {

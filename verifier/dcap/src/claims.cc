@@ -41,7 +41,7 @@ bool is_simulated_pck_chain(const std::vector<Certificate>& chain) {
   return std::any_of(chain.begin(), chain.end(), has_simulated_name);
 }
 
-Json quote_claims(const tdx::Quote& quote) {
+Json quote_claims(const tdx::Quote& quote, const SupplementalData* verified) {
   Json header = {
       {"version", hex_le(quote.header.version, 2)},
       {"att_key_type", hex_le(quote.header.attestation_key_type, 2)},
@@ -91,18 +91,28 @@ Json quote_claims(const tdx::Quote& quote) {
       {"key_locker", attributes.key_locker},
       {"perfmon", attributes.perfmon},
   };
-  if (auto chain = pck_chain_from_quote(quote); chain.ok() && !chain->empty()) {
-    if (auto ext = sgx_extension_of(chain->front()); ext.ok() && ext->platform_instance_id) {
-      std::array<uint8_t, 16> reversed = *ext->platform_instance_id;
-      std::reverse(reversed.begin(), reversed.end());
-      claims["platform_instance_id"] = hex_encode(reversed);
-    }
+  std::optional<std::array<uint8_t, 16>> platform_instance_id;
+  if (verified) {
+    platform_instance_id = verified->platform_instance_id;
+  } else if (auto chain = pck_chain_from_quote(quote); chain.ok() && !chain->empty()) {
+    if (auto ext = sgx_extension_of(chain->front()); ext.ok())
+      platform_instance_id = ext->platform_instance_id;
+  }
+  if (platform_instance_id) {
+    std::array<uint8_t, 16> reversed = *platform_instance_id;
+    std::reverse(reversed.begin(), reversed.end());
+    claims["platform_instance_id"] = hex_encode(reversed);
   }
   return claims;
 }
 
+const SupplementalData* verified_supplemental(const QuoteVerdict& verdict) {
+  return verdict.supplemental_valid && !verdict.pck_chain_from_collateral ? &verdict.supplemental
+                                                                          : nullptr;
+}
+
 Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict) {
-  Json claims = quote_claims(quote);
+  Json claims = quote_claims(quote, verified_supplemental(verdict));
   if (verdict.simulated) claims["simulated"] = true;
   return claims;
 }

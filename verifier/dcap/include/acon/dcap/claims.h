@@ -42,8 +42,13 @@ bool is_simulated_pck_chain(const std::vector<Certificate>& chain);
 // An SGX body gives the header only (Trustee's TDX verifier rejects SGX quotes). A quote from the
 // simulated platform gets a top-level "simulated": true only from the overload that takes the
 // verdict: whether evidence is simulated is decided by verify_quote from the chain it verified.
-Json quote_claims(const tdx::Quote& quote);
+// `verified`: the supplemental data of a verdict whose PCK chain came from this quote; its
+// platform_instance_id (read from the same PCK leaf) is used instead of parsing the quote's chain
+// again, which costs more than the rest of the claims together.
+Json quote_claims(const tdx::Quote& quote, const SupplementalData* verified = nullptr);
 Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict);
+// The verdict's supplemental data when it was read from the quote's own PCK chain, else null.
+const SupplementalData* verified_supplemental(const QuoteVerdict& verdict);
 
 // The claims Trustee derives from QVL's supplemental data (trustee @ 78962cd4
 // deps/verifier/src/intel_dcap/claims.rs), from the verdict: earliest_issue_date,
