@@ -96,6 +96,17 @@ TEST(TomlGuard, NonAsciiInInitDataKeysValuesAndCommentsIsAccepted) {
       std::string::npos);
 }
 
+// The fuzzers' seeds with non-ASCII comments, keys and strings of every kind.
+TEST(TomlGuard, NonAsciiSeedsAreAccepted) {
+  auto policy = parse_policy(read_data("fuzz/policy/non_ascii_text.toml"), "seed.toml");
+  ASSERT_TRUE(policy.ok()) << policy.error().to_string();
+  EXPECT_EQ(policy->id, "richtlinie-\xc5\xbf\xc3\xa9");
+  Json claims = init_data_claims(read_data("fuzz/init_data/non_ascii_text.toml"));
+  EXPECT_EQ(claims["Schl\xc3\xbcssel"], "Wert \xc5\xbf");
+  EXPECT_EQ(claims["cdh.toml"]["note"], "Zeile eins \xc5\xbf");
+  EXPECT_EQ(claims["\xef\xbb\xbb"], "\xe3\x81\x82");
+}
+
 TEST(TomlGuard, CrashInputsFoundByTheFuzzersAreRefusedWithTheirLine) {
   EXPECT_NE(policy_refusal(read_data("fuzz/policy/tomlpp_unreachable_u017f.toml"))
                 .find("guard.toml: line 1: character U+017F"),
