@@ -63,8 +63,11 @@ constexpr bool agrees_with_tomlpp(uint32_t first, uint32_t last) {
   }
   return true;
 }
-static_assert(agrees_with_tomlpp(0, 0x3FFF) && agrees_with_tomlpp(0x4000, 0x7FFF) &&
-              agrees_with_tomlpp(0x8000, 0xBFFF) && agrees_with_tomlpp(0xC000, 0xFFFF));
+// (One assertion per quarter: compilers bound the steps of one constant evaluation.)
+static_assert(agrees_with_tomlpp(0, 0x3FFF));
+static_assert(agrees_with_tomlpp(0x4000, 0x7FFF));
+static_assert(agrees_with_tomlpp(0x8000, 0xBFFF));
+static_assert(agrees_with_tomlpp(0xC000, 0xFFFF));
 // Above U+FFFF both answer false without a table.
 
 struct CodePoint {
