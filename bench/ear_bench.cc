@@ -16,6 +16,7 @@
 
 #include "acon/appraisal/ear.h"
 #include "acon/common/signature.h"
+#include "verifier/appraisal/ear_pki.h"
 
 namespace {
 
@@ -68,34 +69,9 @@ Json tdx_claims() {
             {"tee-pubkey", {{"kty", "EC"}, {"crv", "P-256"}, {"x", "abc"}, {"y", "def"}}}}}};
 }
 
-struct Fixture {
-  PrivateKey root_key = must(PrivateKey::generate_ec(Curve::p256), "root key");
-  PrivateKey leaf_key = must(PrivateKey::generate_ec(Curve::p256), "leaf key");
-  Certificate root = must(issue_certificate(
-                              [] {
-                                CertificateRequest r;
-                                r.subject = {{"CN", "bench root"}};
-                                r.serial = {1};
-                                r.not_before = kIat - 24h;
-                                r.not_after = kIat + 24h * 365;
-                                r.is_ca = true;
-                                r.key_usage = kKeyUsageKeyCertSign;
-                                return r;
-                              }(),
-                              root_key.public_key(), root_key, nullptr),
-                          "root");
-  Certificate leaf = must(issue_certificate(
-                              [] {
-                                CertificateRequest r;
-                                r.subject = {{"CN", "CoCo-Attestation-Service"}};
-                                r.serial = {2};
-                                r.not_before = kIat - 24h;
-                                r.not_after = kIat + 24h * 30;
-                                r.key_usage = kKeyUsageDigitalSignature;
-                                return r;
-                              }(),
-                              leaf_key.public_key(), root_key, &root),
-                          "leaf");
+struct Fixture : test::EarPki {
+  Fixture() : EarPki(must(test::make_ear_pki(kIat, "bench root"), "test PKI")) {}
+
   EarSigner signer = must(EarSigner::create(leaf_key, {leaf}), "signer");
   Ear ear = [] {
     Ear e;

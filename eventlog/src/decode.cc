@@ -19,6 +19,7 @@
 
 #include "acon/common/reader.h"
 #include "acon/common/utf8.h"
+#include "uefi_text.h"
 
 namespace acon::eventlog {
 namespace {
@@ -132,26 +133,6 @@ void put_text_or_hex(ByteView data, Json& d) {
   }
 }
 
-std::string guid_text(ByteView g, bool upper) {
-  static constexpr char kLower[] = "0123456789abcdef";
-  static constexpr char kUpper[] = "0123456789ABCDEF";
-  const char* digits = upper ? kUpper : kLower;
-  // Data1 (u32), Data2 (u16), Data3 (u16) are little-endian; Data4 is 8 bytes in order.
-  static constexpr int kOrder[] = {3,  2, 1, 0,  -1, 5,  4,  -1, 7,  6,
-                                   -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
-  std::string out;
-  out.reserve(36);
-  for (int i : kOrder) {
-    if (i < 0) {
-      out.push_back('-');
-      continue;
-    }
-    out.push_back(digits[g[static_cast<size_t>(i)] >> 4]);
-    out.push_back(digits[g[static_cast<size_t>(i)] & 0xF]);
-  }
-  return out;
-}
-
 // ---- device paths ----
 
 struct PathNodes {
@@ -160,15 +141,6 @@ struct PathNodes {
   size_t problem_offset = 0;  // where the unreadable node starts, relative to the path
   std::string problem;        // why it cannot be read
 };
-
-// An EISA compressed PNP ID (ACPI _HID/_CID) as text: "PNP0A03".
-std::string eisa_id(uint32_t id) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%c%c%c%04X", static_cast<char>(((id >> 10) & 0x1F) + 'A' - 1),
-                static_cast<char>(((id >> 5) & 0x1F) + 'A' - 1),
-                static_cast<char>((id & 0x1F) + 'A' - 1), id >> 16);
-  return buf;
-}
 
 constexpr uint32_t kPnpEisaPrefix = 0x41D0;  // "PNP" compressed
 
@@ -231,7 +203,7 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
   auto guid = [&]() -> std::optional<std::string> {
     auto g = r.bytes(kGuidSize, "GUID");
     if (!g) return std::nullopt;
-    return guid_text(*g, true);
+    return guid_text(*g, HexCase::upper);
   };
   switch (type) {
     case 1:  // hardware
@@ -362,7 +334,7 @@ std::optional<std::string> node_text(uint8_t type, uint8_t subtype, ByteView bod
                               (static_cast<uint32_t>((*sig)[3]) << 24));
             s += buf;
           } else if (*sig_type == 2) {
-            s += "GPT," + guid_text(*sig, true) + ",";
+            s += "GPT," + guid_text(*sig, HexCase::upper) + ",";
           } else {
             s += std::to_string(*sig_type) + ",0,";
           }
@@ -1099,7 +1071,35 @@ std::string device_path_to_text(ByteView path) { return join_nodes(device_path_n
 
 std::string guid_to_text(ByteView guid16) {
   if (guid16.size() != kGuidSize) return {};
-  return guid_text(guid16, false);
+  return guid_text(guid16, HexCase::lower);
+}
+
+std::string guid_text(ByteView g, HexCase hex_case) {
+  static constexpr char kLower[] = "0123456789abcdef";
+  static constexpr char kUpper[] = "0123456789ABCDEF";
+  const char* digits = hex_case == HexCase::upper ? kUpper : kLower;
+  // Data1 (u32), Data2 (u16), Data3 (u16) are little-endian; Data4 is 8 bytes in order.
+  static constexpr int kOrder[] = {3,  2, 1, 0,  -1, 5,  4,  -1, 7,  6,
+                                   -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
+  std::string out;
+  out.reserve(36);
+  for (int i : kOrder) {
+    if (i < 0) {
+      out.push_back('-');
+      continue;
+    }
+    out.push_back(digits[g[static_cast<size_t>(i)] >> 4]);
+    out.push_back(digits[g[static_cast<size_t>(i)] & 0xF]);
+  }
+  return out;
+}
+
+std::string eisa_id(uint32_t id) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%c%c%c%04X", static_cast<char>(((id >> 10) & 0x1F) + 'A' - 1),
+                static_cast<char>(((id >> 5) & 0x1F) + 'A' - 1),
+                static_cast<char>((id & 0x1F) + 'A' - 1), id >> 16);
+  return buf;
 }
 
 }  // namespace acon::eventlog

@@ -11,6 +11,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/common/utf8.h"
+#include "uefi_text.h"
 
 namespace acon::eventlog {
 namespace {
@@ -190,14 +191,6 @@ std::optional<std::string> utf8_strict(ByteView bytes) {
 
 Json string_details(std::string s) { return Json{{"string", std::move(s)}}; }
 
-// GUID as Trustee's device-path parsers print it: Data1..3 little-endian, upper case.
-std::string uefi_guid_upper(ByteView g) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X", le32(g, 0),
-                le16(g, 4), le16(g, 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
-  return buf;
-}
-
 std::string hex_prefixed(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
@@ -219,13 +212,7 @@ std::optional<std::string> device_node_text(uint8_t type, uint8_t sub, ByteView 
       return "Pci(" + std::to_string(d[0]) + "," + std::to_string(d[1]) + ")";
     case 0x02: {  // ACPI
       if (sub != 0x01 || d.size() < 8) return std::nullopt;
-      uint32_t hid = le32(d, 0), uid = le32(d, 4);
-      uint32_t vendor = hid & 0xFFFF;
-      char buf[16];
-      std::snprintf(buf, sizeof buf, "%c%c%c%04X", static_cast<char>(((vendor >> 10) & 0x1F) + '@'),
-                    static_cast<char>(((vendor >> 5) & 0x1F) + '@'),
-                    static_cast<char>((vendor & 0x1F) + '@'), hid >> 16);
-      return "ACPI(" + std::string(buf) + "," + std::to_string(uid) + ")";
+      return "ACPI(" + eisa_id(le32(d, 0)) + "," + std::to_string(le32(d, 4)) + ")";
     }
     case 0x03:  // messaging
       switch (sub) {
@@ -279,7 +266,7 @@ std::optional<std::string> device_node_text(uint8_t type, uint8_t sub, ByteView 
             std::snprintf(buf, sizeof buf, "0x%08x", le32(d, 20));
             prefix = "MBR", sig = buf;
           } else if (d[36] == 0x02) {
-            prefix = "GPT", sig = uefi_guid_upper(d.subspan(20, 16));
+            prefix = "GPT", sig = guid_text(d.subspan(20, 16), HexCase::upper);
           } else {
             return std::nullopt;
           }
@@ -289,7 +276,7 @@ std::optional<std::string> device_node_text(uint8_t type, uint8_t sub, ByteView 
         }
         case 0x03:
           if (d.size() < kGuidSize) return std::nullopt;
-          return "VenMedia(" + uefi_guid_upper(d.subspan(0, kGuidSize)) + "," +
+          return "VenMedia(" + guid_text(d.subspan(0, kGuidSize), HexCase::upper) + "," +
                  hex_encode(d.subspan(kGuidSize)) + ")";
         case 0x04:
           if (d.empty() || d.size() % 2 != 0) return std::nullopt;

@@ -10,6 +10,7 @@
 #include "acon/image/listing.h"
 #include "acon/image/repository.h"
 #include "layer_test_util.h"
+#include "repository_fixture.h"
 
 namespace acon::image {
 namespace {
@@ -18,37 +19,13 @@ namespace fs = std::filesystem;
 using test::TempDir;
 using test::write_file;
 
-TestSigner signer(const std::string& type) {
-  TestSignerRequest req;
-  req.type = type;
-  req.subject = {{"CN", "commands " + type}};
-  req.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  auto s = make_test_signer(req);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  return std::move(*s);
-}
+TestSigner signer(const std::string& type) { return test::make_signer("commands " + type, type); }
 
-class CommandsTest : public ::testing::Test {
+class CommandsTest : public test::RepositoryFixture {
  protected:
-  void SetUp() override {
-    auto r = Repository::create(tmp / ".acon");
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    repo.emplace(std::move(*r));
-  }
-
   LayerInput rootfs(const std::string& name, const std::string& content) {
     write_file(tmp / name / "file", content);
     return {LayerSource::rootfs, (tmp / name).string()};
-  }
-
-  SignedManifest sign_and_store(const Manifest& m, const TestSigner& s) {
-    const std::string text = pretty_manifest(m);
-    auto parsed = parse_manifest(text);
-    EXPECT_TRUE(parsed.ok());
-    auto sm = sign_manifest_text(text, *parsed, s.key, s.certificate, CanonicalStyle::jq);
-    EXPECT_TRUE(sm.ok()) << sm.error().message;
-    EXPECT_TRUE(repo->store(*sm).ok());
-    return *sm;
   }
 
   // An application image of one stored layer, aliased "app:1", entrypoint /bin/app run.
@@ -61,8 +38,6 @@ class CommandsTest : public ::testing::Test {
     return sign_and_store(*m, s);
   }
 
-  TempDir tmp;
-  std::optional<Repository> repo;
   TestSigner p384 = signer("p384");
 };
 

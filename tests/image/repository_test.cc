@@ -10,6 +10,7 @@
 #include "acon/image/build.h"
 #include "acon/image/layers/create.h"
 #include "layer_test_util.h"
+#include "repository_fixture.h"
 
 namespace acon::image {
 namespace {
@@ -18,39 +19,14 @@ namespace fs = std::filesystem;
 using test::TempDir;
 using test::write_file;
 
-TestSigner signer(const char* cn) {
-  TestSignerRequest req;
-  req.subject = {{"CN", cn}};
-  req.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  auto s = make_test_signer(req);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  return std::move(*s);
-}
-
-class RepositoryTest : public ::testing::Test {
+class RepositoryTest : public test::RepositoryFixture {
  protected:
-  void SetUp() override {
-    auto r = Repository::create(tmp / ".acon");
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    repo.emplace(std::move(*r));
-  }
-
   // A layer of one file, stored in the repository; returns its reference.
   std::string add_layer(const std::string& content) {
     write_file(tmp / "rootfs" / "file", content);
     auto stored = store_layer_input(*repo, {LayerSource::rootfs, (tmp / "rootfs").string()}, {});
     EXPECT_TRUE(stored.ok()) << stored.error().message;
     return stored->refs.at(0);
-  }
-
-  SignedManifest sign_and_store(const Manifest& m, const TestSigner& s) {
-    const std::string text = pretty_manifest(m);
-    auto parsed = parse_manifest(text);
-    EXPECT_TRUE(parsed.ok());
-    auto sm = sign_manifest_text(text, *parsed, s.key, s.certificate, CanonicalStyle::jq);
-    EXPECT_TRUE(sm.ok()) << sm.error().message;
-    EXPECT_TRUE(repo->store(*sm).ok());
-    return *sm;
   }
 
   // A vendor image (layer-only, aliasing its layer as "base") and an application using it by
@@ -73,10 +49,8 @@ class RepositoryTest : public ::testing::Test {
     return {vendor, sign_and_store(*app_m, app_signer)};
   }
 
-  TempDir tmp;
-  std::optional<Repository> repo;
-  TestSigner vendor_signer = signer("vendor");
-  TestSigner app_signer = signer("app");
+  TestSigner vendor_signer = test::make_signer("vendor");
+  TestSigner app_signer = test::make_signer("app");
 };
 
 TEST_F(RepositoryTest, OpenCreateLocate) {

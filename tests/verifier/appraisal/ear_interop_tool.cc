@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "acon/appraisal/ear.h"
+#include "ear_pki.h"
 
 namespace {
 
@@ -37,27 +38,9 @@ int fail(const std::string& what) {
 
 int issue(const std::string& dir) {
   const Time iat = Time(1767225600s);  // 2026-01-01T00:00:00Z
-  auto root_key = PrivateKey::generate_ec(Curve::p256);
-  auto leaf_key = PrivateKey::generate_ec(Curve::p256);
-  if (!root_key || !leaf_key) return fail("key generation failed");
-  CertificateRequest ca;
-  ca.subject = {{"CN", "EAR interop root"}};
-  ca.serial = {1};
-  ca.not_before = iat - 24h;
-  ca.not_after = iat + 24h * 365;
-  ca.is_ca = true;
-  ca.key_usage = kKeyUsageKeyCertSign;
-  auto root = issue_certificate(ca, root_key->public_key(), *root_key, nullptr);
-  if (!root) return fail(root.error().to_string());
-  CertificateRequest ee;
-  ee.subject = {{"CN", "CoCo-Attestation-Service"}};
-  ee.serial = {2};
-  ee.not_before = iat - 24h;
-  ee.not_after = iat + 24h * 30;
-  ee.key_usage = kKeyUsageDigitalSignature;
-  auto leaf = issue_certificate(ee, leaf_key->public_key(), *root_key, &*root);
-  if (!leaf) return fail(leaf.error().to_string());
-  auto signer = EarSigner::create(*leaf_key, {*leaf});
+  auto pki = test::make_ear_pki(iat, "EAR interop root");
+  if (!pki) return fail(pki.error().to_string());
+  auto signer = EarSigner::create(pki->leaf_key, {pki->leaf});
   if (!signer) return fail(signer.error().to_string());
 
   Ear ear;
@@ -84,11 +67,11 @@ int issue(const std::string& dir) {
   auto jwt = sign_ear_jwt(ear, *signer);
   auto cwt = sign_ear_cwt(ear, *signer);
   if (!jwt || !cwt) return fail("signing failed");
-  SecretBytes key_pem = leaf_key->to_pem();
+  SecretBytes key_pem = pki->leaf_key.to_pem();
   bool ok = write_file(dir + "/ear.jwt", *jwt) && write_file(dir + "/ear.cwt", as_chars(*cwt)) &&
             write_file(dir + "/ear.json", ear_to_json_text(ear)) &&
-            write_file(dir + "/root.pem", root->to_pem()) &&
-            write_file(dir + "/leaf.pem", leaf->to_pem()) &&
+            write_file(dir + "/root.pem", pki->root.to_pem()) &&
+            write_file(dir + "/leaf.pem", pki->leaf.to_pem()) &&
             write_file(dir + "/leaf_key.pem", as_chars(view(key_pem)));
   return ok ? 0 : fail("cannot write to " + dir);
 }

@@ -3,6 +3,7 @@
 
 #include "acon/appraisal/ear.h"
 #include "acon/common/jose.h"
+#include "ear_pki.h"
 
 namespace acon::appraisal {
 namespace {
@@ -11,32 +12,8 @@ using namespace std::chrono_literals;
 
 const Time kIat = Time(1767225600s);  // 2026-01-01T00:00:00Z
 
-Certificate make_root(const PrivateKey& key) {
-  CertificateRequest ca;
-  ca.subject = {{"CN", "EAR test root"}};
-  ca.serial = {1};
-  ca.not_before = kIat - 24h;
-  ca.not_after = kIat + 24h * 365;
-  ca.is_ca = true;
-  ca.key_usage = kKeyUsageKeyCertSign | kKeyUsageCrlSign;
-  return *issue_certificate(ca, key.public_key(), key, nullptr);
-}
-
-Certificate make_leaf(const PrivateKey& key, const PrivateKey& root_key, const Certificate& root) {
-  CertificateRequest ee;
-  ee.subject = {{"CN", "CoCo-Attestation-Service"}};
-  ee.serial = {2};
-  ee.not_before = kIat - 24h;
-  ee.not_after = kIat + 24h * 30;
-  ee.key_usage = kKeyUsageDigitalSignature;
-  return *issue_certificate(ee, key.public_key(), root_key, &root);
-}
-
-struct Pki {
-  PrivateKey root_key = *PrivateKey::generate_ec(Curve::p256);
-  PrivateKey leaf_key = *PrivateKey::generate_ec(Curve::p256);
-  Certificate root = make_root(root_key);
-  Certificate leaf = make_leaf(leaf_key, root_key, root);
+struct Pki : test::EarPki {
+  Pki() : EarPki(*test::make_ear_pki(kIat, "EAR test root")) {}
 
   EarSigner signer() const { return *EarSigner::create(leaf_key, {leaf}); }
   EarVerifyOptions options(Time now = kIat + 10s) const {

@@ -31,6 +31,15 @@ const CheckResult& check(const ImageAppraisal& a, const std::string& name) {
   return c ? *c : missing;
 }
 
+// The check `name` failed, and its reason says `because`.
+const CheckResult& expect_failed(const ImageAppraisal& a, const std::string& name,
+                                 std::string_view because) {
+  const CheckResult& c = check(a, name);
+  EXPECT_EQ(c.outcome, Outcome::fail) << name;
+  EXPECT_NE(c.reason.find(because), std::string::npos) << name << ": " << c.reason;
+  return c;
+}
+
 std::string dump(const ImageAppraisal& a) {
   Json checks = Json::array();
   for (const auto& c : a.checks) checks.push_back(check_to_json(c));
@@ -99,9 +108,7 @@ TEST_F(Images, WithoutTheVendorTheAliasDanglesAndTheImageIsMissing) {
   auto events = proven_events({add_manifest(app.image_id), add_manifest(vendor.image_id)});
   std::vector<ProvidedImage> provided = {app.provided};
   ImageAppraisal a = appraise_images(events, provided);
-  const CheckResult& manifest = check(a, "image." + vendor.image_id + ".manifest");
-  EXPECT_EQ(manifest.outcome, Outcome::fail);
-  EXPECT_NE(manifest.reason.find("no provided manifest"), std::string::npos) << manifest.reason;
+  expect_failed(a, "image." + vendor.image_id + ".manifest", "no provided manifest");
   EXPECT_EQ(check(a, "image." + vendor.image_id + ".id").outcome, Outcome::skipped);
   EXPECT_EQ(check(a, "image." + vendor.image_id + ".signature").outcome, Outcome::skipped);
   // The vendor's policy is unknown, so neither mode can give a verdict on the set.
@@ -153,9 +160,7 @@ TEST_F(Images, BadSignatureFailsOnlyTheSignature) {
       proven_events({add_manifest(app.image_id), add_manifest(vendor.image_id), kFinalizeText});
   std::vector<ProvidedImage> provided = {app.provided, bad};
   ImageAppraisal a = appraise_images(events, provided);
-  const CheckResult& sig = check(a, "image." + vendor.image_id + ".signature");
-  EXPECT_EQ(sig.outcome, Outcome::fail);
-  EXPECT_NE(sig.reason.find("Invalid digital signature"), std::string::npos) << sig.reason;
+  expect_failed(a, "image." + vendor.image_id + ".signature", "Invalid digital signature");
   EXPECT_EQ(check(a, "image." + vendor.image_id + ".id").outcome, Outcome::pass);
   EXPECT_EQ(check(a, "image." + app.image_id + ".signature").outcome, Outcome::pass);
   // The ID matches, so the policy acond measured is known and still evaluated.
@@ -173,10 +178,7 @@ TEST_F(Images, ManifestAcondCannotParseFailsAndLeavesThePolicyUnknown) {
                                          app.provided};
   ImageAppraisal a = appraise_images(
       proven_events({add_manifest(app.image_id), add_manifest(id), kFinalizeText}), provided);
-  const CheckResult& manifest = check(a, "image." + id + ".manifest");
-  EXPECT_EQ(manifest.outcome, Outcome::fail);
-  EXPECT_NE(manifest.reason.find("does not parse as acond parses manifests"), std::string::npos)
-      << manifest.reason;
+  expect_failed(a, "image." + id + ".manifest", "does not parse as acond parses manifests");
   EXPECT_EQ(check(a, "image." + id + ".id").outcome, Outcome::pass);
   EXPECT_EQ(check(a, "image." + id + ".signature").outcome, Outcome::pass);
   EXPECT_EQ(check(a, "launch_policy.spec").outcome, Outcome::skipped);
@@ -213,9 +215,7 @@ TEST_F(Images, IncompatibleSetFailsBothModesNamingImageAndRule) {
   std::vector<ProvidedImage> provided = {app.provided, stranger.provided};
   ImageAppraisal a = appraise_images(events, provided);
   for (const char* name : {"launch_policy.acond", "launch_policy.spec"}) {
-    const CheckResult& c = check(a, name);
-    EXPECT_EQ(c.outcome, Outcome::fail) << name;
-    EXPECT_NE(c.reason.find(stranger.image_id), std::string::npos) << c.reason;
+    const CheckResult& c = expect_failed(a, name, stranger.image_id);
     EXPECT_EQ(c.detail["image_id"], stranger.image_id);
     EXPECT_EQ(c.detail["log_index"], 2);
     EXPECT_EQ(c.detail["verdict"], "rejected");

@@ -29,6 +29,14 @@ Policy must_parse(std::string_view text) {
   return policy.ok() ? *policy : Policy{};
 }
 
+// A policy whose one tier gives hardware 2 when every condition in `conditions` (the inside of a
+// TOML array of inline tables) holds; hardware is 97 otherwise.
+Policy hardware_policy(std::string_view id, std::string_view conditions) {
+  return must_parse("version = 1\nid = \"" + std::string(id) +
+                    "\"\n[hardware]\ndefault = 97\n[[hardware.tiers]]\nvalue = 2\nwhen = [" +
+                    std::string(conditions) + "]\n");
+}
+
 std::string rvps_message(const Json& payload) {
   Json m = {{"version", "0.1.0"},
             {"type", "sample"},
@@ -230,15 +238,7 @@ TEST(PolicyEvaluate, ContraindicatedSaysWhy) {
 }
 
 TEST(PolicyEvaluate, SingleTierExplanationIsTheFailure) {
-  Policy p = must_parse(R"(
-version = 1
-id = "p"
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ claim = "tdx.tcb_status", one_of = ["UpToDate"] }]
-)");
+  Policy p = hardware_policy("p", R"({ claim = "tdx.tcb_status", one_of = ["UpToDate"] })");
   auto a = evaluate(p, tcb_claims("OutOfDate"), {}, {}, kNow);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->explanation(TrustClaim::hardware).to_string(),
@@ -281,17 +281,9 @@ TEST(PolicyEvaluate, MissingReferenceValueAndClaim) {
 }
 
 TEST(PolicyEvaluate, MinimumSvnByteWiseAndInteger) {
-  Policy p = must_parse(R"(
-version = 1
-id = "svn"
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [
+  Policy p = hardware_policy("svn", R"(
   { claim = "tdx.quote.body.tcb_svn", min = "03010200" },
   { claim = "/tdx/pce.svn", min = 13 },
-]
 )");
   auto run = [&](std::string_view svn, int pce) {
     Json claims = {{"tdx", {{"quote", {{"body", {{"tcb_svn", svn}}}}}, {"pce.svn", pce}}}};
