@@ -54,7 +54,17 @@ function(acon_apply_pch)
   acon_collect_targets(${PROJECT_SOURCE_DIR} targets)
   foreach(target ${targets})
     get_target_property(type ${target} TYPE)
-    if(NOT type MATCHES "^(STATIC_LIBRARY|SHARED_LIBRARY|EXECUTABLE)$")
+    if(NOT type MATCHES "^(STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$")
+      continue()
+    endif()
+    # ccache refuses every compile that uses a PCH ("uncacheable") unless told that the PCH's
+    # macros and __TIME__ need not enter the hash; the sources here use neither.
+    get_target_property(launcher ${target} CXX_COMPILER_LAUNCHER)
+    if(launcher MATCHES "ccache")
+      set_property(TARGET ${target} PROPERTY CXX_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env
+                   CCACHE_SLOPPINESS=pch_defines,time_macros ${launcher})
+    endif()
+    if(target MATCHES "^acon_pch_(lib|test)$")
       continue()
     endif()
     get_target_property(definitions ${target} COMPILE_DEFINITIONS)
