@@ -67,8 +67,13 @@ function(acon_apply_pch)
     if(target MATCHES "^acon_pch_(lib|test)$")
       continue()
     endif()
+    # The test PCH carries GoogleTest's definitions and ACON_TEST_DATA: only a target with both
+    # (a GoogleTest binary from tests/) may use it; benchmarks define ACON_TEST_DATA without
+    # GoogleTest.
     get_target_property(definitions ${target} COMPILE_DEFINITIONS)
-    if(TARGET acon_pch_test AND "${definitions}" MATCHES "ACON_TEST_DATA=")
+    get_target_property(libraries ${target} LINK_LIBRARIES)
+    if(TARGET acon_pch_test AND "${definitions}" MATCHES "ACON_TEST_DATA="
+       AND "${libraries}" MATCHES "GTest::gtest")
       # The test binaries' own options (-O1, tests/CMakeLists.txt) go to their PCH too.
       get_target_property(options ${target} COMPILE_OPTIONS)
       if(options)
