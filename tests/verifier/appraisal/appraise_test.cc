@@ -334,7 +334,10 @@ TEST(Appraise, EveryTamperedInputGivesItsNamedFailure) {
        [](AconTd& td) {
          td.measure_and_quote(td.log_lines);
          Bytes& manifest = td.evidence.images[1].manifest;
-         auto pos = std::search(manifest.begin(), manifest.end(), "/bin/app", "/bin/app" + 8);
+         const std::string_view entrypoint = "/bin/app";
+         auto pos =
+             std::search(manifest.begin(), manifest.end(), entrypoint.begin(), entrypoint.end());
+         ASSERT_NE(pos, manifest.end());
          *(pos + 1) = 'B';
        },
        // Its signature no longer verifies either: crypto validation failed outranks it.
