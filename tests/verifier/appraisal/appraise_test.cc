@@ -246,6 +246,17 @@ TEST(Appraise, SimulatedAconTdIsAffirmingAndItsEarCarriesTheClaims) {
   EXPECT_EQ(must(verify_ear_cwt(cwt, verify)), ear);
   verify.audience = "https://other-kbs.example";
   EXPECT_FALSE(verify_ear_jwt(jwt, verify).ok());
+
+  // What acon-verify prints: the status, one explanation per trust claim, every check, the EAR.
+  const Json printed = must(attestation_result_json(r));
+  EXPECT_EQ(printed["status"], "affirming");
+  EXPECT_EQ(printed["explanations"].size(), r.appraisal.explanations.size());
+  EXPECT_EQ(printed["checks"], checks_to_json(r.evidence.checks));
+  EXPECT_EQ(printed["ear"], must(ear_to_json(ear)));
+  EXPECT_FALSE(any_failed(r.evidence.checks));
+  CheckResults failed = r.evidence.checks;
+  failed.back().outcome = Outcome::error;
+  EXPECT_TRUE(any_failed(failed));
 }
 
 TEST(Appraise, SimulatedEvidenceIsContraindicatedUnlessThePolicyAllowsIt) {

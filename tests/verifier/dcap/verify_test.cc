@@ -245,6 +245,19 @@ TEST(VerifyQuote, VerdictCarriesSupplementalData) {
   EXPECT_FALSE(verdict.simulated);  // a real Intel platform
   EXPECT_EQ(json["simulated"], false);
 
+  // The text report: status first, then whether the platform is simulated, then the rest.
+  const Bytes quote_bytes = load_vector_quote(vector_named("phala-tdx-v4-uptodate"));
+  const tdx::Quote quote = test::must(tdx::parse_quote(quote_bytes));
+  const std::string text = verdict_text(verdict, quote_claims(quote, verdict));
+  EXPECT_EQ(text.rfind("status: STATUS_OK(0) SGX_QL_QV_RESULT_OK ACCEPTED\nsimulated: no\n", 0), 0u)
+      << text;
+  for (const std::string line :
+       {"tcb_status: UpToDate\n", "tcb_date: 2024-03-13T00:00:00Z\n", "advisories: none\n",
+        "collateral_expired: no\n", "fmspc: b0c06f000000\n"})
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  EXPECT_NE(text.find("mr_td: " + hex_encode(quote.td_report()->mr_td) + "\n"), std::string::npos);
+  EXPECT_NE(text.find("td_attributes_decoded: debug=0"), std::string::npos) << text;
+
   QuoteVerdict sgx = verdict_of("phala-sgx-v3");
   EXPECT_EQ(verdict_json(sgx)["tcb_status"], "ConfigurationAndSWHardeningNeeded");
   EXPECT_FALSE(sgx.supplemental.sa_list.empty());

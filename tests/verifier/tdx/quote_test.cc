@@ -699,5 +699,25 @@ TEST(QuoteSynthetic, V5SgxBody) {
   EXPECT_EQ(q->enclave_report()->isv_svn, get_u32(sgx, 48 + 258) & 0xffff);
 }
 
+TEST(QuoteFile, BinaryAndHexTextGiveTheSameBytes) {
+  const Bytes binary = load_quote("quotes/phala-dcap-qvl/tdx_quote");
+  const std::string text(binary.begin(), binary.end());
+  auto as_is = decode_quote_file(text);
+  ASSERT_TRUE(as_is.ok());
+  EXPECT_EQ(*as_is, binary);
+  for (const std::string& hex_text : {hex_encode(binary), "0x" + hex_encode(binary) + "\n",
+                                      "  \t0X" + hex_encode(binary) + " \r\n"}) {
+    auto decoded = decode_quote_file(hex_text);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+    EXPECT_EQ(*decoded, binary);
+  }
+  // Not all hex: returned as it is (parse_quote judges it); odd-length hex: an error.
+  EXPECT_EQ(*decode_quote_file("0x12 34"), to_bytes("0x12 34"));
+  EXPECT_EQ(*decode_quote_file(""), Bytes());
+  auto odd = decode_quote_file("abc");
+  ASSERT_FALSE(odd.ok());
+  EXPECT_NE(odd.error().message.find("hex quote"), std::string::npos) << odd.error().to_string();
+}
+
 }  // namespace
 }  // namespace acon::tdx

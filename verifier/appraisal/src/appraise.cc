@@ -47,4 +47,16 @@ Result<AttestationResult> appraise(const Evidence& evidence, const Policy& polic
   return out;
 }
 
+Result<Json> attestation_result_json(const AttestationResult& result) {
+  Json out = Json::object();
+  out["status"] = tier_name(result.appraisal.status);
+  Json explanations = Json::array();
+  for (const Explanation& explanation : result.appraisal.explanations)
+    explanations.push_back(explanation.to_string());
+  out["explanations"] = std::move(explanations);
+  out["checks"] = checks_to_json(result.evidence.checks);
+  ACON_TRY(out["ear"], ear_to_json(result.ear));
+  return out;
+}
+
 }  // namespace acon::appraisal

@@ -1,5 +1,7 @@
 #include "acon/appraisal/check.h"
 
+#include <algorithm>
+
 namespace acon::appraisal {
 
 std::string_view outcome_name(Outcome outcome) {
@@ -22,6 +24,18 @@ Json check_to_json(const CheckResult& check) {
               {"reason", check.reason}};
   if (!check.detail.is_null()) out["detail"] = check.detail;
   return out;
+}
+
+Json checks_to_json(const CheckResults& checks) {
+  Json out = Json::array();
+  for (const CheckResult& check : checks) out.push_back(check_to_json(check));
+  return out;
+}
+
+bool any_failed(const CheckResults& checks) {
+  return std::any_of(checks.begin(), checks.end(), [](const CheckResult& check) {
+    return check.outcome == Outcome::fail || check.outcome == Outcome::error;
+  });
 }
 
 const CheckResult* find_check(const CheckResults& checks, std::string_view name) {

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <sstream>
 #include <string>
 
 #include "acon/dcap/chain.h"
@@ -175,6 +176,47 @@ Json tcb_claims(const QuoteVerdict& verdict) {
     claims["is_smt_enabled"] = sup.smt_enabled.value_or(false);
   }
   return claims;
+}
+
+std::string verdict_text(const QuoteVerdict& verdict, const Json& claims) {
+  std::ostringstream out;
+  out << "status: " << qvl_status_text_label(verdict.status) << " "
+      << qv_result_name(verdict.qv_result) << " " << (verdict.accepted ? "ACCEPTED" : "REJECTED")
+      << "\n";
+  // Right under the status, so nobody reads an accepted simulated quote as real hardware.
+  out << "simulated: "
+      << (verdict.simulated ? "YES - ACON simulated TDX platform, not evidence of real hardware"
+                            : "no")
+      << "\n";
+  if (verdict.pck_chain_from_collateral)
+    out << "pck_chain: from the collateral, not the quote (--allow-collateral-pck-chain)\n";
+  if (!verdict.failure.empty()) out << "failure: " << verdict.failure << "\n";
+  if (verdict.tcb) {
+    out << "tcb_status: " << tcb_status_name(verdict.tcb->tcb_status) << "\n";
+    out << "tcb_date: " << format_rfc3339(verdict.tcb_date) << "\n";
+  }
+  out << "advisories:";
+  if (verdict.advisory_ids.empty()) out << " none";
+  for (const std::string& id : verdict.advisory_ids) out << " " << id;
+  out << "\n";
+  // QvE's status does not change with expiry; say plainly what an accepted verdict rests on.
+  out << "collateral_expired: "
+      << (verdict.collateral_expired
+              ? "YES - this verdict rests on expired collateral (revocations and TCB levels "
+                "may be out of date); --strict rejects it"
+              : "no")
+      << "\n";
+  if (!verdict.fmspc.empty()) out << "fmspc: " << hex_encode(verdict.fmspc) << "\n";
+  if (!claims.contains("quote") || !claims["quote"].contains("body")) return out.str();
+  const Json& body = claims["quote"]["body"];
+  for (const char* name : {"mr_td", "rtmr_0", "rtmr_1", "rtmr_2", "rtmr_3", "report_data",
+                           "mr_config_id", "td_attributes", "xfam"})
+    out << name << ": " << body[name].get<std::string>() << "\n";
+  out << "td_attributes_decoded:";
+  for (const auto& [name, value] : claims["td_attributes"].items())
+    out << " " << name << "=" << (value.get<bool>() ? 1 : 0);
+  out << "\n";
+  return out.str();
 }
 
 }  // namespace acon::dcap

@@ -4,6 +4,7 @@
 #include "acon/tdx/quote.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <string>
 
@@ -399,6 +400,21 @@ Result<Quote> parse_quote(ByteView bytes) {
   q.padding = reader.rest();
   ACON_CHECK(parse_signature_data(q, q.signature));
   return q;
+}
+
+Result<Bytes> decode_quote_file(std::string_view content) {
+  const auto space = [](char ch) { return std::isspace(static_cast<unsigned char>(ch)) != 0; };
+  std::string_view text = content;
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  if (text.starts_with("0x") || text.starts_with("0X")) text.remove_prefix(2);
+  const bool hex = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+  });
+  if (!hex) return to_bytes(content);
+  auto bytes = hex_decode(text);
+  if (!bytes) return bytes.error().wrap("hex quote");
+  return bytes;
 }
 
 }  // namespace acon::tdx

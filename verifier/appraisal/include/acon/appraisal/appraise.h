@@ -48,4 +48,8 @@ Result<AttestationResult> appraise(const Evidence& evidence, const Policy& polic
                                    const ReferenceValueStore& references,
                                    const AppraiseOptions& options);
 
+// What an auditor reads and acon-verify prints: {"status": "<tier>", "explanations": ["<claim>:
+// <value> (<why>)", ...], "checks": [<check_to_json>...], "ear": <ear_to_json>}.
+Result<Json> attestation_result_json(const AttestationResult& result);
+
 }  // namespace acon::appraisal

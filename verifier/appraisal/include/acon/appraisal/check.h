@@ -39,6 +39,10 @@ using CheckResults = std::vector<CheckResult>;
 
 // {"name","outcome","reason"[, "detail"]}
 Json check_to_json(const CheckResult& check);
+// [check_to_json(check)...] in order.
+Json checks_to_json(const CheckResults& checks);
+// True when a check failed or could not be made.
+bool any_failed(const CheckResults& checks);
 // The first check with the given name, or nullptr.
 const CheckResult* find_check(const CheckResults& checks, std::string_view name);
 

@@ -47,6 +47,11 @@ bool is_simulated_pck_chain(const std::vector<Certificate>& chain);
 // again, which costs more than the rest of the claims together.
 Json quote_claims(const tdx::Quote& quote, const SupplementalData* verified = nullptr);
 Json quote_claims(const tdx::Quote& quote, const QuoteVerdict& verdict);
+// The verdict as `acon-verify quote` prints it, one "name: value" line each: status, whether the
+// platform is simulated (right under the status), failure, TCB status and date, advisories,
+// whether the collateral had expired, FMSPC, then the body's measurements from `claims`
+// (quote_claims) and the decoded TD attributes.
+std::string verdict_text(const QuoteVerdict& verdict, const Json& claims);
 // The verdict's supplemental data when it was read from the quote's own PCK chain, else null.
 const SupplementalData* verified_supplemental(const QuoteVerdict& verdict);
 

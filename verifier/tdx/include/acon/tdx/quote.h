@@ -215,6 +215,12 @@ struct Quote {
 // Errc::parse with the field name and absolute offset.
 Result<Quote> parse_quote(ByteView bytes);
 
+// The bytes of a quote file, which tools receive in two forms: the binary quote, or ASCII hex of
+// it (optionally 0x-prefixed, surrounded by whitespace). Hex only when every byte is a hex digit
+// or that whitespace, which a binary quote (starting 03/04/05 00) never is; anything else is
+// returned as it is for parse_quote to judge.
+Result<Bytes> decode_quote_file(std::string_view content);
+
 // ---- Writing ----
 
 // Everything a quote holds besides what the writer derives (lengths, the v5 body descriptor, the
