@@ -100,14 +100,34 @@ echo "== 7. acond's measurement of that image in a simulated TD: RTMR3 and the r
 init="INIT sha384/$(printf '0%.0s' $(seq 96))"
 printf '%s\ngithub.com/intel/ACON AddManifest %s\ngithub.com/intel/ACON Finalize\n' "$init" \
   "$image_id" >"$work/rtmr3.log"
+# The TD was launched with this init-data (CoCo's form): MRCONFIGID holds its SHA-384.
+cat >"$work/init_data.toml" <<'TOML'
+version = "0.1.0"
+algorithm = "sha384"
+[data]
+"aa.toml" = '''
+[token_configs.kbs]
+url = "https://kbs.example"
+'''
+TOML
 $sim create --state "$work/td.json" --quote-version 5 >/dev/null
+$sim set --state "$work/td.json" \
+  --mr-config-id "$(openssl dgst -sha384 -r "$work/init_data.toml" | cut -d' ' -f1)" >/dev/null
 while IFS= read -r line; do $sim extend --state "$work/td.json" --rtmr 3 --data "$line" >/dev/null; done <"$work/rtmr3.log"
 $sim ccel --state "$work/td.json" --out "$work/ccel.bin"
 $sim collateral --state "$work/td.json" --out "$work/collateral.json"
 $sim root --state "$work/td.json" --out "$work/sim-root.pem"
-nonce=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-$sim quote --state "$work/td.json" --report-data "$nonce" --out "$work/quote.bin"
-echo "   quote v5 with REPORTDATA = a fresh 32-byte nonce: $(stat -c %s "$work/quote.bin") bytes"
+# acond's Report: the auditor's 16-byte nonce inside attestation_data, and REPORTDATA =
+# SHA-384(attestation_data) followed by 16 zero bytes.
+$py - "$image_id" >"$work/attestation_data.json" <<'PY'
+import json, os, sys
+nonce = lambda: list(os.urandom(16))
+print(json.dumps({"api_version": "1.0.0", "requestor_nonce": nonce(), "acond_nonce": nonce(),
+                  "attestation_data": {sys.argv[1]: {}}}, separators=(",", ":")), end="")
+PY
+report_data=$(openssl dgst -sha384 -r "$work/attestation_data.json" | cut -d' ' -f1)$(printf '0%.0s' $(seq 32))
+$sim quote --state "$work/td.json" --report-data "$report_data" --out "$work/quote.bin"
+echo "   quote v5, REPORTDATA = SHA-384(attestation_data) || 0^16, MRCONFIGID = SHA-384(init-data): $(stat -c %s "$work/quote.bin") bytes"
 
 echo "== 8. The auditor: quote against the simulator's root (labelled simulated), logs against the quote"
 $verify quote --quote "$work/quote.bin" --collateral "$work/collateral.json" --root "$work/sim-root.pem" \
@@ -124,6 +144,7 @@ bundle=$work/bundle
 mkdir -p "$bundle/images/app"
 cp "$work/quote.bin" "$work/ccel.bin" "$work/collateral.json" "$bundle/"
 cp "$work/rtmr3.log" "$bundle/runtime_aael.txt"
+cp "$work/attestation_data.json" "$work/init_data.toml" "$bundle/"
 stored=$(dirname "$(find "$work/.acon/manifests" -name acon.json | head -1)")
 cp "$stored/acon.json" "$bundle/images/app/manifest.json"
 cp "$stored/signature" "$bundle/images/app/signature"
@@ -138,32 +159,9 @@ payload = {"mr_td": [sys.argv[1]], "acon_signers": [sys.argv[2]]}
 print(json.dumps({"version": "0.1.0", "type": "sample",
                   "payload": base64.b64encode(json.dumps(payload).encode()).decode()}))
 PY
-cat >"$work/policy.toml" <<'TOML'
-version = 1
-id = "demo"
-allow_simulated = true   # this demo's TD is simulated; shipped policies refuse that
-
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [
-  { check = "quote.signature" },
-  { check = "quote.tcb" },
-  { claim = "tdx.quote.body.mr_td", in_reference = "mr_td" },
-]
-
-[executables]
-default = 33
-[[executables.tiers]]
-value = 2
-when = [
-  { check = "replay.rtmr3" },
-  { check = "runtime_log.acon_finalized" },
-  { check = "launch_policy.acond" },
-  { all = "acon.images", where = [{ claim = "signer_digest", in_reference = "acon_signers" }] },
-]
-TOML
+# The policy acon ships for ACON TDs, with one change: this TD is simulated, which it refuses.
+sed 's/^allow_simulated = false/allow_simulated = true/' \
+  verifier/appraisal/policies/acon_td.toml >"$work/policy.toml"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/ear-key.pem" 2>/dev/null
 $verify appraise --evidence "$bundle" --policy "$work/policy.toml" \
   --reference-values "$work/reference_values.json" --root "$work/sim-root.pem" \

@@ -56,46 +56,14 @@ std::string rvps_message(const Json& payload) {
       .dump();
 }
 
-// The operator's policy for ACON TDs on the simulated platform: the session is bound, the quote
-// and MRTD are known, the init-data is the measured one, RTMR3 replays through a closed image
-// set that acond's launch policy admits, and every image comes from a known signer.
-const std::string kPolicy = R"(version = 1
-id = "acon-e2e"
-allow_simulated = true
-
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [
-  { check = "quote.signature" },
-  { check = "quote.tcb" },
-  { claim = "tdx.quote.body.mr_td", in_reference = "mr_td" },
-]
-
-[configuration]
-default = 36
-[[configuration.tiers]]
-value = 2
-when = [{ check = "init_data" }, { claim = "tdx.td_attributes.debug", is = false }]
-
-[executables]
-default = 33
-[[executables.tiers]]
-value = 2
-when = [
-  { check = "replay.rtmr3" },
-  { check = "runtime_log.acon_finalized" },
-  { check = "launch_policy.acond" },
-  { all = "acon.images", where = [{ claim = "signer_digest", in_reference = "acon_signers" }] },
-]
-)";
+// A policy shipped in verifier/appraisal/policies/. The simulated TD's tests allow simulated
+// evidence, as an operator trying acon without TDX does; the shipped files refuse it.
+Policy shipped_policy(const std::string& name, bool allow_simulated = false) {
+  Policy policy =
+      must(parse_policy(test::read_data("../../verifier/appraisal/policies/" + name), name));
+  policy.allow_simulated = allow_simulated;
+  return policy;
+}
 
 const std::string kInitData =
     "version = \"0.1.0\"\n"
@@ -123,7 +91,7 @@ struct AconTd {
   Simulator sim;
   std::vector<std::string> log_lines;  // the event lines after INIT, as logged
   Evidence evidence;
-  Policy policy = must(parse_policy(kPolicy, "acon-e2e.toml"));
+  Policy policy = shipped_policy("acon_td.toml", /*allow_simulated=*/true);
   ReferenceValueStore references;
   AppraiseOptions options;
 
@@ -226,7 +194,7 @@ TEST(Appraise, SimulatedAconTdIsAffirmingAndItsEarCarriesTheClaims) {
   ASSERT_EQ(ear.submods.count("cpu0"), 1u);
   const Submod& cpu0 = ear.submods.at("cpu0");
   EXPECT_EQ(cpu0.status, Tier::affirming);
-  EXPECT_EQ(cpu0.appraisal_policy_id, "acon-e2e");
+  EXPECT_EQ(cpu0.appraisal_policy_id, "acon_td");
   std::set<std::string> members;
   for (auto it = cpu0.annotated_evidence.begin(); it != cpu0.annotated_evidence.end(); ++it)
     members.insert(it.key());
@@ -443,10 +411,17 @@ std::tuple<Evidence, AppraiseOptions> real_tdx(const std::string& vector_id) {
   return {evidence, options};
 }
 
-Policy default_cpu_policy() {
-  return must(parse_policy(test::read_data("../../verifier/appraisal/policies/default_cpu.toml"),
-                           "default_cpu.toml"));
+// What ships is secure by default: neither policy accepts a simulated or a debug TD.
+TEST(Appraise, ShippedPoliciesRefuseSimulatedAndDebugTds) {
+  for (const std::string name : {"acon_td.toml", "default_cpu.toml"}) {
+    const Policy policy =
+        must(parse_policy(test::read_data("../../verifier/appraisal/policies/" + name), name));
+    EXPECT_FALSE(policy.allow_simulated) << name;
+    EXPECT_FALSE(policy.allow_debug) << name;
+  }
 }
+
+Policy default_cpu_policy() { return shipped_policy("default_cpu.toml"); }
 
 TEST(Appraise, RealUpToDateQuoteUnderTrusteesDefaultPolicyIsAWarningForItsUnknownRuntime) {
   auto [evidence, options] = real_tdx("phala-tdx-v4-uptodate");
