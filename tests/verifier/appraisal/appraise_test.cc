@@ -19,6 +19,7 @@
 #include "acon/guest/sim/sim.h"
 #include "image_fixtures.h"
 #include "test_util.h"
+#include "vtpm_fixture.h"
 
 namespace acon::appraisal {
 namespace {
@@ -470,22 +471,9 @@ TEST(Appraise, RealQuoteWithAForgedSignatureIsCryptoValidationFailed) {
 // ---- the stored swtpm quote ----
 
 TEST(Appraise, SwtpmQuoteIsAffirmingUnderAVtpmPolicyAndRefusedWithAnotherNonce) {
-  Evidence evidence;
-  evidence.platform = Platform::vtpm;
-  evidence.vtpm.quote = test::read_data_bytes("tpm/quote.bin");
-  evidence.vtpm.ak_public = test::read_data_bytes("tpm/ak.tpm2b_public");
-  for (auto [bank, file, size] : {std::tuple{"sha256", "tpm/pcrs_sha256.bin", 32},
-                                  std::tuple{"sha384", "tpm/pcrs_sha384.bin", 48}}) {
-    Bytes values = test::read_data_bytes(file);
-    for (uint32_t index = 0; index < 24; ++index)
-      evidence.vtpm.pcrs[bank][index] =
-          Bytes(values.begin() + index * size, values.begin() + (index + 1) * size);
-  }
+  auto [evidence, evidence_options] = test::stored_vtpm(kCheck);
   AppraiseOptions options;
-  options.evidence.at = kCheck;
-  options.evidence.ak_trust =
-      tpm::AkTrust::pinned(must(tpm::parse_tpm2b_public(evidence.vtpm.ak_public)).key);
-  options.evidence.tpm_extra_data = test::read_hex_data("tpm/nonce.hex");
+  options.evidence = std::move(evidence_options);
   const Policy policy = must(parse_policy(R"(version = 1
 id = "vtpm"
 [hardware]

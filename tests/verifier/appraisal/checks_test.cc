@@ -13,6 +13,7 @@
 #include "acon/eventlog/runtime.h"
 #include "acon/guest/sim/sim.h"
 #include "test_util.h"
+#include "vtpm_fixture.h"
 
 namespace acon::appraisal {
 namespace {
@@ -530,44 +531,10 @@ TEST(RealLogs, LegacyTextAaelExplainsRtmr3) {
 namespace acon::appraisal {
 namespace {
 
-// The stored swtpm quote (tests/data/tpm/make_swtpm_quote.sh) with an event log rebuilt from the
-// script's measurements: H(text) into PCRs 0, 4, 7 and 0 in both banks.
-struct StoredVtpm {
-  Evidence evidence;
-  AppraisalOptions options;
-};
-
-StoredVtpm stored_vtpm(bool with_separator = true) {
-  StoredVtpm out;
-  Evidence& evidence = out.evidence;
-  evidence.platform = Platform::vtpm;
-  evidence.vtpm.quote = test::read_data_bytes("tpm/quote.bin");
-  evidence.vtpm.ak_public = test::read_data_bytes("tpm/ak.tpm2b_public");
-  for (auto [bank, file, size] : {std::tuple{"sha256", "tpm/pcrs_sha256.bin", 32},
-                                  std::tuple{"sha384", "tpm/pcrs_sha384.bin", 48}}) {
-    Bytes values = test::read_data_bytes(file);
-    for (uint32_t index = 0; index < 24; ++index)
-      evidence.vtpm.pcrs[bank][index] =
-          Bytes(values.begin() + index * size, values.begin() + (index + 1) * size);
-  }
-  const HashAlg banks[] = {HashAlg::sha256, HashAlg::sha384};
-  Bytes log = must(eventlog::spec_id_record(banks));
-  std::vector<std::pair<uint32_t, std::string>> measurements = {
-      {0, "firmware"}, {4, "bootloader"}, {7, "secure-boot-config"}};
-  if (with_separator) measurements.push_back({0, "separator"});
-  for (const auto& [index, text] : measurements)
-    append(log,
-           must(eventlog::measured_record(index, eventlog::ev::kAction, banks, as_bytes(text))));
-  evidence.vtpm.event_log = log;
-  out.options.at = kCheck;
-  auto ak = must(tpm::parse_tpm2b_public(evidence.vtpm.ak_public));
-  out.options.ak_trust = tpm::AkTrust::pinned(ak.key);
-  out.options.tpm_extra_data = test::read_hex_data("tpm/nonce.hex");
-  return out;
-}
+using test::StoredVtpm;
 
 TEST(Vtpm, StoredSwtpmQuoteVerifiesAndItsLogReplays) {
-  StoredVtpm vtpm = stored_vtpm();
+  StoredVtpm vtpm = test::stored_vtpm(kCheck);
   EvidenceAppraisal result = appraise_evidence(vtpm.evidence, vtpm.options);
   EXPECT_EQ(outcome(result.checks, "quote.signature"), Outcome::pass) << dump(result.checks);
   EXPECT_EQ(outcome(result.checks, "quote.tcb"), Outcome::skipped);
@@ -577,12 +544,12 @@ TEST(Vtpm, StoredSwtpmQuoteVerifiesAndItsLogReplays) {
 }
 
 TEST(Vtpm, WrongNonceMissingEventAndNoTrustAreNamed) {
-  StoredVtpm vtpm = stored_vtpm();
+  StoredVtpm vtpm = test::stored_vtpm(kCheck);
   vtpm.options.tpm_extra_data[0] ^= 1;
   EvidenceAppraisal result = appraise_evidence(vtpm.evidence, vtpm.options);
   EXPECT_EQ(outcome(result.checks, "quote.signature"), Outcome::fail) << dump(result.checks);
 
-  StoredVtpm missing = stored_vtpm(false);
+  StoredVtpm missing = test::stored_vtpm(kCheck, false);
   result = appraise_evidence(missing.evidence, missing.options);
   EXPECT_EQ(outcome(result.checks, "replay.pcr0.sha256"), Outcome::fail);
   EXPECT_EQ(outcome(result.checks, "replay.pcr4.sha256"), Outcome::pass);
