@@ -90,7 +90,7 @@ QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& o
   const std::string status = dcap::qvl_status_text_label(verdict->status);
   Json detail = dcap::verdict_json(*verdict);
   out.signature.detail = detail;
-  out.tcb.detail = detail;
+  out.tcb.detail = std::move(detail);
   if (!verdict->tcb) {
     out.signature.outcome = Outcome::fail;
     out.signature.reason = "DCAP verification failed with " + status +
