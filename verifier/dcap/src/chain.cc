@@ -1,6 +1,5 @@
 // DCAP certificate-chain, CRL and signature checks in Intel QVL order. See chain.h.
 #include "acon/dcap/chain.h"
-#include "acon/dcap/cache.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -18,6 +17,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/common/signature.h"
+#include "acon/dcap/cache.h"
 
 namespace acon::dcap {
 
