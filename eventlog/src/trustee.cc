@@ -3,6 +3,7 @@
 #include "acon/eventlog/trustee.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <optional>
@@ -189,7 +190,9 @@ std::optional<std::string> utf8_strict(ByteView bytes) {
   return std::string(s);
 }
 
-Json string_details(std::string s) { return Json{{"string", std::move(s)}}; }
+Json string_details(std::string s) {
+  return JsonObjectBuilder().add("string", std::move(s)).build();
+}
 
 std::string hex_prefixed(uint64_t v) {
   char buf[24];
@@ -361,7 +364,7 @@ Result<Json> boot_services_app_details(ByteView data) {
                                hex_encode(node_data) + ")");
     at += length;
   } while (at < path.size());
-  return Json{{"device_paths", std::move(nodes)}};
+  return JsonObjectBuilder().add("device_paths", std::move(nodes)).build();
 }
 
 // UEFI_VARIABLE_DATA; the GUID as the plain hex of its bytes in 4-2-2-2-6 groups.
@@ -389,11 +392,13 @@ Result<Json> efi_variable_details(ByteView data) {
   std::string guid = hex_encode(g.subspan(0, 4)) + "-" + hex_encode(g.subspan(4, 2)) + "-" +
                      hex_encode(g.subspan(6, 2)) + "-" + hex_encode(g.subspan(8, 2)) + "-" +
                      hex_encode(g.subspan(10, 6));
-  return Json{{"unicode_name", *name},
-              {"unicode_name_length", name_units},
-              {"variable_data", variable_data},
-              {"variable_data_length", data_length},
-              {"variable_name", guid}};
+  return JsonObjectBuilder()
+      .add("unicode_name", std::move(*name))
+      .add("unicode_name_length", name_units)
+      .add("variable_data", std::move(variable_data))
+      .add("variable_data_length", data_length)
+      .add("variable_name", std::move(guid))
+      .build();
 }
 
 // TCG_PCClientTaggedEvent; the AAEL tag's "domain operation content" split into "data".
@@ -423,9 +428,11 @@ Result<Json> event_tag_details(ByteView data) {
   std::string content_text(s.substr(second + 1));
   Json content = Json::parse(content_text, nullptr, false);
   if (content.is_discarded()) content = content_text;
-  details["data"] = Json{{"domain", std::string(s.substr(0, first))},
-                         {"operation", std::string(s.substr(first + 1, second - first - 1))},
-                         {"content", std::move(content)}};
+  details["data"] = JsonObjectBuilder()
+                        .add("content", std::move(content))
+                        .add("domain", s.substr(0, first))
+                        .add("operation", s.substr(first + 1, second - first - 1))
+                        .build();
   details["unicode_name"] = "AAEL";
   return details;
 }
@@ -504,19 +511,40 @@ Result<Json> details_of(const Event& e) {
 
 }  // namespace
 
-Result<Json> trustee_event_entry(const Event& event) {
-  const std::string at = "event " + std::to_string(event.number) + ": ";
+namespace {
+
+// One hasher per algorithm for all the events of a log: an EVP_MD_CTX made once, not per event.
+class EventHashers {
+ public:
+  Result<Hasher*> get(HashAlg alg) {
+    std::optional<Hasher>& slot = by_alg_[static_cast<size_t>(alg)];
+    if (!slot) {
+      ACON_TRY(Hasher hasher, Hasher::create(alg));
+      slot.emplace(std::move(hasher));
+    }
+    return &*slot;
+  }
+
+ private:
+  std::array<std::optional<Hasher>, static_cast<size_t>(HashAlg::sm3) + 1> by_alg_;
+};
+
+Result<Json> event_entry(const Event& event, EventHashers& hashers) {
+  // The message prefix, built only for an error.
+  auto at = [&event] { return "event " + std::to_string(event.number) + ": "; };
   auto type_name = trustee_type_name(event.type);
   if (!type_name)
-    return make_error(Errc::parse, at + "event type " + event_type_name(event.type) +
+    return make_error(Errc::parse, at() + "event type " + event_type_name(event.type) +
                                        " is not one Trustee knows");
-  Json digests = Json::array();
+  Json::array_t digests;
+  digests.reserve(event.digests.size());
   for (const Digest& d : event.digests) {
     auto alg_name = trustee_alg_name(d.alg);
     if (!alg_name)
-      return make_error(Errc::parse, at + "digest algorithm " + tpm_alg_name(d.alg) +
+      return make_error(Errc::parse, at() + "digest algorithm " + tpm_alg_name(d.alg) +
                                          " is not one Trustee knows");
-    digests.push_back(Json{{"alg", std::string(*alg_name)}, {"digest", hex_encode(d.value)}});
+    digests.push_back(
+        JsonObjectBuilder().add("alg", *alg_name).add("digest", hex_encode(d.value)).build());
   }
   // Trustee hashes the whole event data with each digest's algorithm in order and stops at the
   // first mismatch; an algorithm it cannot compute (SHA-1, RSA, TDES) before that fails the log.
@@ -524,10 +552,14 @@ Result<Json> trustee_event_entry(const Event& event) {
   for (const Digest& d : event.digests) {
     std::optional<HashAlg> alg = hash_for_tpm_alg(d.alg);
     if (!alg || *alg == HashAlg::sha1)
-      return make_error(Errc::parse, at + "digest algorithm " + tpm_alg_name(d.alg) +
+      return make_error(Errc::parse, at() + "digest algorithm " + tpm_alg_name(d.alg) +
                                          " cannot be checked against the event data by Trustee");
-    ACON_TRY(Bytes computed, digest(*alg, event.data));
-    if (!std::equal(computed.begin(), computed.end(), d.value.begin(), d.value.end())) {
+    ACON_TRY(Hasher * hasher, hashers.get(*alg));
+    std::array<uint8_t, 64> computed;
+    const std::span<uint8_t> out(computed.data(), hash_size(*alg));
+    hasher->update(event.data);
+    hasher->finish_into(out);
+    if (!std::equal(out.begin(), out.end(), d.value.begin(), d.value.end())) {
       matches = false;
       break;
     }
@@ -535,19 +567,33 @@ Result<Json> trustee_event_entry(const Event& event) {
   auto details = details_of(event);
   if (!details)
     return make_error(Errc::parse,
-                      at + event_type_name(event.type) + " data " + details.error().message);
-  return Json{{"details", std::move(*details)}, {"digest_matches_event", matches},
-              {"digests", std::move(digests)},  {"event", base64_encode(event.data)},
-              {"index", event.index},           {"type_name", std::string(*type_name)}};
+                      at() + event_type_name(event.type) + " data " + details.error().message);
+  return JsonObjectBuilder()
+      .add("details", std::move(*details))
+      .add("digest_matches_event", matches)
+      .add("digests", std::move(digests))
+      .add("event", base64_encode(event.data))
+      .add("index", event.index)
+      .add("type_name", *type_name)
+      .build();
+}
+
+}  // namespace
+
+Result<Json> trustee_event_entry(const Event& event) {
+  EventHashers hashers;
+  return event_entry(event, hashers);
 }
 
 Result<Json> trustee_uefi_event_logs(const EventLog& log) {
-  Json entries = Json::array();
+  EventHashers hashers;
+  Json::array_t entries;
+  entries.reserve(log.events.empty() ? 0 : log.events.size() - 1);
   for (size_t i = 1; i < log.events.size(); ++i) {
-    ACON_TRY(Json entry, trustee_event_entry(log.events[i]));
+    ACON_TRY(Json entry, event_entry(log.events[i], hashers));
     entries.push_back(std::move(entry));
   }
-  return entries;
+  return Json(std::move(entries));
 }
 
 }  // namespace acon::eventlog

@@ -562,5 +562,30 @@ TEST(JsonDumpTest, CompactEscapesAtEveryPositionOfALongString) {
   EXPECT_EQ(dump_compact(Json(edges)), "\"" + edges + "\"");
 }
 
+// JsonObjectBuilder gives the object the initializer-list constructor gives, whatever order the
+// members come in (in key order each goes to the end without a search; out of order it is
+// placed where it belongs); a repeated key keeps its first value, as emplace does.
+TEST(JsonObjectBuilderTest, SameObjectAsTheInitializerList) {
+  const Json expected = {{"a", 1}, {"b", "two"}, {"c", Json::array({1, 2})}, {"d", nullptr}};
+  EXPECT_EQ(JsonObjectBuilder()
+                .add("a", 1)
+                .add("b", "two")
+                .add("c", Json::array({1, 2}))
+                .add("d", nullptr)
+                .build(),
+            expected);
+  EXPECT_EQ(JsonObjectBuilder()
+                .add("d", nullptr)
+                .add("b", "two")
+                .add("c", Json::array({1, 2}))
+                .add("a", 1)
+                .build(),
+            expected);
+  const Json built = JsonObjectBuilder().add("k", 1).add("k", 2).build();
+  EXPECT_EQ(dump_compact(built), "{\"k\":1}");
+  EXPECT_TRUE(JsonObjectBuilder().build().is_object());
+  EXPECT_EQ(dump_compact(JsonObjectBuilder().add("z", 1).add("a", 2).build()), "{\"a\":2,\"z\":1}");
+}
+
 }  // namespace
 }  // namespace acon

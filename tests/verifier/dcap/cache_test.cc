@@ -89,6 +89,45 @@ TEST(VerificationCache, SecondQuoteOfAPlatformCostsOneVerification) {
   EXPECT_EQ(stats.qe_report_misses, 1u);
 }
 
+// The attestation key is decoded once per distinct key, the signature made with it is checked
+// every time: a remembered key never turns an altered quote signature into a good one.
+TEST(VerificationCache, AttestationKeyIsDecodedOnceButEverySignatureIsChecked) {
+  Platform p;
+  ASSERT_TRUE(p.collateral.ok());
+  auto parsed = tdx::parse_quote(p.quote);
+  ASSERT_TRUE(parsed.ok());
+  VerificationCache cache;
+  VerifyOptions options = options_with(&cache);
+  auto warm_up = verify_quote(p.quote, *p.collateral, options);
+  ASSERT_TRUE(warm_up.ok());
+  EXPECT_TRUE(warm_up->accepted);
+
+  const ByteView xy = parsed->signature.attestation_key;
+  auto cached = cache.attestation_key(xy);
+  auto fresh = PublicKey::from_ec_xy(Curve::p256, xy);
+  ASSERT_TRUE(cached.ok() && fresh.ok());
+  EXPECT_TRUE(*cached == *fresh);
+
+  const size_t signature_at = parsed->offset_of(parsed->signature.quote_signature);
+  for (size_t byte : {size_t{0}, size_t{31}, size_t{32}, size_t{63}}) {
+    Bytes altered = p.quote;
+    altered[signature_at + byte] ^= 0x01;
+    auto verdict = verify_quote(altered, *p.collateral, options);
+    ASSERT_TRUE(verdict.ok());
+    EXPECT_FALSE(verdict->accepted) << "signature byte " << byte;
+    EXPECT_EQ(qvl_status_text(verdict->status), "STATUS_INVALID_QUOTE_SIGNATURE");
+  }
+  auto again = verify_quote(p.quote, *p.collateral, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->accepted);
+
+  // A point off the curve is refused every time, never remembered.
+  Bytes off_curve(xy.begin(), xy.end());
+  off_curve.back() ^= 0x01;
+  EXPECT_FALSE(cache.attestation_key(off_curve).ok());
+  EXPECT_FALSE(cache.attestation_key(off_curve).ok());
+}
+
 TEST(VerificationCache, EqualBytesInOtherObjectsHit) {
   Platform p;
   ASSERT_TRUE(p.collateral.ok());

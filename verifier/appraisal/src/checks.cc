@@ -18,18 +18,22 @@ constexpr std::string_view kSimulatedLabel =
     " - SIMULATED platform (ACON simulator's root CA was configured as a trust anchor): this is "
     "not evidence of real hardware";
 
-Result<dcap::Collateral> collateral_for(const tdx::Quote& quote, const Evidence& evidence,
-                                        const AppraisalOptions& options) {
+// The configured collateral is used in place (it is read-only and holds the TCB info, QE
+// identity, CRLs and chain, tens of KB that a copy per appraisal would duplicate); collateral
+// that comes with the evidence or from a fetch is owned by `owned`.
+Result<const dcap::Collateral*> collateral_for(const tdx::Quote& quote, const Evidence& evidence,
+                                               const AppraisalOptions& options,
+                                               std::optional<dcap::Collateral>& owned) {
   if (evidence.collateral) {
     auto collateral = dcap::parse_collateral_bundle(*evidence.collateral);
     if (!collateral) return collateral.error().wrap("evidence collateral");
-    return collateral;
+    return &owned.emplace(std::move(*collateral));
   }
-  if (options.collateral) return *options.collateral;
+  if (options.collateral) return &*options.collateral;
   if (options.fetcher) {
     auto collateral = options.fetcher->fetch_for_quote(quote, options.at);
     if (!collateral) return collateral.error().wrap("collateral fetch");
-    return collateral;
+    return &owned.emplace(std::move(*collateral));
   }
   return make_error(Errc::not_found,
                     "no collateral: the evidence carries none and no collateral or PCS fetcher "
@@ -60,7 +64,8 @@ QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& o
     skip_tcb("the quote is for another platform");
     return out;
   }
-  auto collateral = collateral_for(*quote, evidence, options);
+  std::optional<dcap::Collateral> owned_collateral;
+  auto collateral = collateral_for(*quote, evidence, options, owned_collateral);
   if (!collateral) {
     out.signature.outcome = Outcome::error;
     out.signature.reason = "the quote cannot be verified: " + collateral.error().message;
@@ -73,7 +78,7 @@ QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& o
   verify.strict_expiry = options.strict_expiry;
   verify.allow_collateral_pck_chain = options.allow_collateral_pck_chain;
   verify.cache = options.cache;
-  auto verdict = dcap::verify_quote(*quote, *collateral, verify);
+  auto verdict = dcap::verify_quote(*quote, **collateral, verify);
   if (!verdict) {
     out.signature.outcome = Outcome::error;
     out.signature.reason = "the quote cannot be verified: " + verdict.error().message;
@@ -85,7 +90,7 @@ QuoteChecks check_dcap_quote(const Evidence& evidence, const AppraisalOptions& o
   const std::string status = dcap::qvl_status_text_label(verdict->status);
   Json detail = dcap::verdict_json(*verdict);
   out.signature.detail = detail;
-  out.tcb.detail = detail;
+  out.tcb.detail = std::move(detail);
   if (!verdict->tcb) {
     out.signature.outcome = Outcome::fail;
     out.signature.reason = "DCAP verification failed with " + status +

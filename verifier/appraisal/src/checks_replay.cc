@@ -23,16 +23,28 @@ using eventlog::Replayer;
 constexpr uint32_t kRtmr2 = 3;  // CC MR indexes
 constexpr uint32_t kRtmr3 = 4;
 
+std::string describe(const Event& event, bool runtime) {
+  return std::string(runtime ? "runtime AAEL record" : "CCEL event") + " #" +
+         std::to_string(event.number) + " (" + eventlog::event_type_name(event.type) + ", index " +
+         std::to_string(event.index) + ") at offset " + std::to_string(event.offset);
+}
+
 // One record that changes a register: an extend, or the text AAEL's INIT start value.
 struct Step {
   Step(uint32_t index_, std::string where_, Bytes digest_, bool runtime_, bool sets_start_ = false)
       : index(index_),
-        where(std::move(where_)),
+        where_text(std::move(where_)),
         digest(std::move(digest_)),
         runtime(runtime_),
         sets_start(sets_start_) {}
+  // A TCG2 event: its description is written only when a message names it.
+  Step(const Event& event_, Bytes digest_, bool runtime_)
+      : index(event_.index), tcg2(&event_), digest(std::move(digest_)), runtime(runtime_) {}
+  // "CCEL event #12 (EV_IPL, index 1) at offset 4242"
+  std::string where() const { return tcg2 != nullptr ? describe(*tcg2, runtime) : where_text; }
   uint32_t index;
-  std::string where;  // "CCEL event #12 (EV_IPL) at offset 4242"
+  std::string where_text;       // for records of the text logs
+  const Event* tcg2 = nullptr;  // for TCG2 events, in the parsed log that outlives the step
   Bytes digest;
   bool runtime = false;
   bool sets_start = false;  // text AAEL INIT: the register's value is stated, not extended
@@ -46,12 +58,6 @@ CheckResult named(std::string name, Outcome outcome, std::string reason, Json de
 
 std::string register_name(uint32_t index) {
   return "rtmr" + std::to_string(index - 1);  // CC MR index 1..4
-}
-
-std::string describe(const Event& event, bool runtime) {
-  return std::string(runtime ? "runtime AAEL record" : "CCEL event") + " #" +
-         std::to_string(event.number) + " (" + eventlog::event_type_name(event.type) + ", index " +
-         std::to_string(event.index) + ") at offset " + std::to_string(event.offset);
 }
 
 Json aael_json(const eventlog::AaelEvent& event) {
@@ -89,18 +95,19 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
       if (auto parsed = eventlog::parse_aael_tagged_event(event.data)) aael = *parsed;
     const bool runtime = event.offset >= logs.firmware_end || aael.has_value();
     if (runtime) out.any_runtime_log = true;
-    const std::string where = describe(event, runtime);
     if (uncovered.contains(event.number)) {
-      out.unexplained.push_back(where + ": the quote has no register for index " +
+      out.unexplained.push_back(describe(event, runtime) +
+                                ": the quote has no register for index " +
                                 std::to_string(event.index));
       continue;
     }
     auto digest = event.digest(eventlog::tpm_alg::kSha384);
     if (!digest) {
-      out.unexplained.push_back(where + ": no SHA-384 digest, so it cannot be replayed");
+      out.unexplained.push_back(describe(event, runtime) +
+                                ": no SHA-384 digest, so it cannot be replayed");
       continue;
     }
-    Step step{event.index, where, Bytes(digest->begin(), digest->end()), runtime};
+    Step step{event, Bytes(digest->begin(), digest->end()), runtime};
     if (runtime) {
       step.event = {{"source", "aael"},
                     {"register", register_name(event.index)},
@@ -229,7 +236,7 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
     if (step.sets_start) {
       replayer.set(index, HashAlg::sha384, step.digest);
     } else if (auto extended = replayer.extend(index, HashAlg::sha384, step.digest); !extended) {
-      out.check = named(name, Outcome::error, step.where + ": " + extended.error().message);
+      out.check = named(name, Outcome::error, step.where() + ": " + extended.error().message);
       return out;
     }
     // A stated start value is not an extend the quote could have stopped after.
@@ -256,14 +263,14 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
     const size_t first = *matching_prefix;
     out.proven_steps = first;
     detail["matching_prefix"] = first;
-    detail["first_unexplained_event"] = steps[first]->where;
+    detail["first_unexplained_event"] = steps[first]->where();
     for (size_t i = first; i < steps.size(); ++i)
       if (steps[i]->runtime && !steps[i]->sets_start)
-        out.unexplained_runtime.push_back(steps[i]->where);
+        out.unexplained_runtime.push_back(steps[i]->where());
     out.check = named(
         name, Outcome::fail,
         upper + ": the first " + std::to_string(first) + " of " + std::to_string(steps.size()) +
-            " events reproduce the quoted value; " + steps[first]->where + " and the " +
+            " events reproduce the quoted value; " + steps[first]->where() + " and the " +
             std::to_string(steps.size() - first - 1) +
             " after it are not in the quote (logged after the quote was taken, or never extended)",
         std::move(detail));
@@ -377,14 +384,14 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10
     out.registers.push_back(std::move(outcome.check));
   }
 
-  for (const Step& step : collected.steps) {
+  for (Step& step : collected.steps) {
     const bool is_proven = proven.contains(&step);
     if (step.aael) {
-      out.aael_events.push_back(*step.aael);
+      out.aael_events.push_back(std::move(*step.aael));
       out.aael_events.back().proven = is_proven;
     }
     if (!step.runtime || step.event.is_null()) continue;
-    Json event = step.event;
+    Json event = std::move(step.event);
     event["proven"] = is_proven;
     out.runtime_events.push_back(std::move(event));
   }

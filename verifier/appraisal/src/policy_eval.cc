@@ -96,39 +96,56 @@ std::string describe(const Condition& c) {
 
 struct Verdict {
   bool holds = true;
-  std::string why;  // when it does not hold
+  std::string why;  // when it does not hold, and only when it was asked for
 };
 
-Verdict fails(std::string why) { return {false, std::move(why)}; }
+// Evaluation runs in two modes: Explain builds the text of every failure (the explanation lists
+// them all), the other only decides. An "any" over a log's 98 entries fails for almost every
+// entry, and its explanation does not mention them, so it asks without Explain; whoever needs
+// the text of a failure evaluates that one condition again with Explain.
+template <bool Explain, class Why>
+Verdict fails(Why&& why) {
+  if constexpr (Explain) {
+    return {false, std::forward<Why>(why)()};
+  } else {
+    return {false, {}};
+  }
+}
 
 class Evaluator {
  public:
   Evaluator(const CheckResults& checks, const ReferenceValueStore& references, Time now)
       : checks_(checks), references_(references), now_(now) {}
 
+  template <bool Explain>
   Verdict condition(const Condition& c, const Json& root) const {
     if (c.kind == ConditionKind::check) {
       const CheckResult* check = find_check(checks_, c.check);
-      if (!check) return fails("check " + c.check + " was not run");
+      if (!check) return fails<Explain>([&] { return "check " + c.check + " was not run"; });
       if (check->passed()) return {};
-      std::string why = "check " + c.check + " is " + std::string(outcome_name(check->outcome));
-      if (!check->reason.empty()) why += ": " + check->reason;
-      return fails(why);
+      return fails<Explain>([&] {
+        std::string why = "check " + c.check + " is " + std::string(outcome_name(check->outcome));
+        if (!check->reason.empty()) why += ": " + check->reason;
+        return why;
+      });
     }
     const Json* value = resolve(root, c.path);
-    if (!value) return fails(c.path.text + " is absent");
+    if (!value) return fails<Explain>([&] { return c.path.text + " is absent"; });
     if (c.kind == ConditionKind::any || c.kind == ConditionKind::all) {
-      return over_elements(c, *value);
+      return over_elements<Explain>(c, *value);
     }
-    return test(c, *value);
+    return test<Explain>(c, *value);
   }
 
-  // Every condition is evaluated, so that the explanation lists all that fail.
+  // Every condition is evaluated, so that the explanation lists all that fail; without Explain
+  // the first failure decides.
+  template <bool Explain>
   Verdict all_of(const std::vector<Condition>& conditions, const Json& root) const {
     Verdict out;
     for (const auto& c : conditions) {
-      Verdict one = condition(c, root);
+      Verdict one = condition<Explain>(c, root);
       if (one.holds) continue;
+      if constexpr (!Explain) return one;
       if (!out.holds) out.why += "; ";
       out.holds = false;
       out.why += one.why;
@@ -137,55 +154,73 @@ class Evaluator {
   }
 
  private:
+  template <bool Explain>
   Verdict over_elements(const Condition& c, const Json& value) const {
-    if (!value.is_array()) return fails(c.path.text + " is not an array");
+    if (!value.is_array()) return fails<Explain>([&] { return c.path.text + " is not an array"; });
     if (c.kind == ConditionKind::all) {
       for (size_t i = 0; i < value.size(); ++i) {
-        Verdict one = all_of(c.where, value[i]);
-        if (!one.holds) return fails(c.path.text + "[" + std::to_string(i) + "]: " + one.why);
+        if (all_of<false>(c.where, value[i]).holds) continue;
+        return fails<Explain>([&] {
+          return c.path.text + "[" + std::to_string(i) +
+                 "]: " + all_of<true>(c.where, value[i]).why;
+        });
       }
       return {};
     }
     for (const auto& element : value) {
-      if (all_of(c.where, element).holds) return {};
+      if (all_of<false>(c.where, element).holds) return {};
     }
-    return fails("no element of " + c.path.text + " (" + std::to_string(value.size()) + ") has " +
-                 describe_all(c.where));
+    return fails<Explain>([&] {
+      return "no element of " + c.path.text + " (" + std::to_string(value.size()) + ") has " +
+             describe_all(c.where);
+    });
   }
 
+  template <bool Explain>
   Verdict test(const Condition& c, const Json& value) const {
     const std::string& p = c.path.text;
     switch (c.test) {
       case ConditionTest::equals:
         if (value == c.operand) return {};
-        return fails(p + " is " + shown(value) + ", expected " + shown(c.operand));
+        return fails<Explain>(
+            [&] { return p + " is " + shown(value) + ", expected " + shown(c.operand); });
       case ConditionTest::one_of:
         if (std::find(c.operand.begin(), c.operand.end(), value) != c.operand.end()) return {};
-        return fails(p + " is " + shown(value) + ", allowed: " + shown_list(c.operand));
+        return fails<Explain>(
+            [&] { return p + " is " + shown(value) + ", allowed: " + shown_list(c.operand); });
       case ConditionTest::in_reference: {
         const auto& name = c.operand.get_ref<const std::string&>();
         auto reference = references_.get(name, now_);
-        if (!reference) return fails(p + " cannot match: " + reference.error().message);
+        if (!reference)
+          return fails<Explain>([&] { return p + " cannot match: " + reference.error().message; });
         if ((*reference)->contains(value)) return {};
-        return fails(p + " is " + shown(value) + ", not among the " +
-                     std::to_string((*reference)->values.size()) + " values of reference value '" +
-                     name + "'");
+        return fails<Explain>([&] {
+          return p + " is " + shown(value) + ", not among the " +
+                 std::to_string((*reference)->values.size()) + " values of reference value '" +
+                 name + "'";
+        });
       }
       case ConditionTest::min:
-        return minimum(c, value);
+        return minimum<Explain>(c, value);
       case ConditionTest::is:
         if (value == c.operand) return {};
-        return fails(p + " is " + shown(value) + ", required: " + shown(c.operand));
+        return fails<Explain>(
+            [&] { return p + " is " + shown(value) + ", required: " + shown(c.operand); });
       case ConditionTest::contains:
         if (value.is_array() && std::find(value.begin(), value.end(), c.operand) != value.end()) {
           return {};
         }
-        return fails(p + " is " + shown(value) + ", which does not contain " + shown(c.operand));
+        return fails<Explain>([&] {
+          return p + " is " + shown(value) + ", which does not contain " + shown(c.operand);
+        });
       case ConditionTest::subset_of: {
-        if (!value.is_array()) return fails(p + " is " + shown(value) + ", not an array");
+        if (!value.is_array())
+          return fails<Explain>([&] { return p + " is " + shown(value) + ", not an array"; });
         for (const auto& member : value) {
           if (std::find(c.operand.begin(), c.operand.end(), member) == c.operand.end()) {
-            return fails(p + " has " + shown(member) + ", allowed: " + shown_list(c.operand));
+            return fails<Explain>([&] {
+              return p + " has " + shown(member) + ", allowed: " + shown_list(c.operand);
+            });
           }
         }
         return {};
@@ -193,11 +228,12 @@ class Evaluator {
       case ConditionTest::none:
         break;
     }
-    return fails(p + ": no test");
+    return fails<Explain>([&] { return p + ": no test"; });
   }
 
   // Integers compare as integers; a hex operand compares byte by byte, each byte of the claim
   // at least the operand's (TCB SVN arrays are ordered component-wise, not as numbers).
+  template <bool Explain>
   static Verdict minimum(const Condition& c, const Json& value) {
     const std::string& p = c.path.text;
     if (c.operand.is_number_integer()) {
@@ -207,23 +243,30 @@ class Evaluator {
       } else if (value.is_number_integer()) {
         if (value.get<int64_t>() >= min) return {};
       } else {
-        return fails(p + " is " + shown(value) + ", not an integer");
+        return fails<Explain>([&] { return p + " is " + shown(value) + ", not an integer"; });
       }
-      return fails(p + " is " + shown(value) + ", below the minimum " + shown(c.operand));
+      return fails<Explain>(
+          [&] { return p + " is " + shown(value) + ", below the minimum " + shown(c.operand); });
     }
     const auto& min_text = c.operand.get_ref<const std::string&>();
     auto min = hex_decode(min_text);
-    if (!value.is_string()) return fails(p + " is " + shown(value) + ", not a hex string");
+    if (!value.is_string())
+      return fails<Explain>([&] { return p + " is " + shown(value) + ", not a hex string"; });
     auto actual = hex_decode(value.get_ref<const std::string&>());
-    if (!actual || !min) return fails(p + " is " + shown(value) + ", not a hex string");
+    if (!actual || !min)
+      return fails<Explain>([&] { return p + " is " + shown(value) + ", not a hex string"; });
     if (actual->size() != min->size()) {
-      return fails(p + " has " + std::to_string(actual->size()) + " bytes, the minimum " +
-                   std::to_string(min->size()));
+      return fails<Explain>([&] {
+        return p + " has " + std::to_string(actual->size()) + " bytes, the minimum " +
+               std::to_string(min->size());
+      });
     }
     for (size_t i = 0; i < actual->size(); ++i) {
       if ((*actual)[i] < (*min)[i]) {
-        return fails(p + " byte " + std::to_string(i) + " is " + hex_literal((*actual)[i], 2) +
-                     ", below the minimum " + hex_literal((*min)[i], 2) + " (" + min_text + ")");
+        return fails<Explain>([&] {
+          return p + " byte " + std::to_string(i) + " is " + hex_literal((*actual)[i], 2) +
+                 ", below the minimum " + hex_literal((*min)[i], 2) + " (" + min_text + ")";
+        });
       }
     }
     return {};
@@ -352,7 +395,7 @@ Result<Appraisal> evaluate(const Policy& policy, const Json& claims, const Check
     bool decided = false;
     for (size_t t = 0; t < rules.tiers.size() && !decided; ++t) {
       const PolicyTier& tier = rules.tiers[t];
-      auto outcome = evaluator.all_of(tier.when, claims);
+      auto outcome = evaluator.all_of<true>(tier.when, claims);
       if (outcome.holds) {
         explanation.value = tier.value;
         explanation.rule =

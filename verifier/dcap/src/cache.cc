@@ -202,6 +202,19 @@ void VerificationCache::remember_qe_report(const std::string& key) {
   qe_reports_.insert(key);
 }
 
+Result<PublicKey> VerificationCache::attestation_key(ByteView xy) {
+  const std::string key(as_chars(xy));
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = attestation_keys_.find(key); it != attestation_keys_.end()) return it->second;
+  }
+  ACON_TRY(PublicKey decoded, PublicKey::from_ec_xy(Curve::p256, xy));
+  std::unique_lock lock(mutex_);
+  if (attestation_keys_.size() >= max_entries_) attestation_keys_.clear();
+  attestation_keys_.emplace(key, decoded);
+  return decoded;
+}
+
 CacheStats VerificationCache::stats() const {
   CacheStats out;
   out.collateral_hits = collateral_hits_.load();
@@ -219,6 +232,7 @@ void VerificationCache::clear() {
     collateral_.clear();
     pck_chains_.clear();
     qe_reports_.clear();
+    attestation_keys_.clear();
   }
   for (auto* counter : {&collateral_hits_, &collateral_misses_, &pck_chain_hits_,
                         &pck_chain_misses_, &qe_report_hits_, &qe_report_misses_})

@@ -17,6 +17,7 @@
 
 #include "acon/common/hash.h"
 #include "acon/common/signature.h"
+#include "acon/dcap/cache.h"
 
 namespace acon::dcap {
 
@@ -607,8 +608,9 @@ Status verify_qe_report_data(const tdx::Quote& quote) {
   return {};
 }
 
-Status verify_quote_signature(const tdx::Quote& quote) {
-  auto key = PublicKey::from_ec_xy(Curve::p256, quote.signature.attestation_key);
+Status verify_quote_signature(const tdx::Quote& quote, VerificationCache* cache) {
+  auto key = cache != nullptr ? cache->attestation_key(quote.signature.attestation_key)
+                              : PublicKey::from_ec_xy(Curve::p256, quote.signature.attestation_key);
   if (!key.ok())
     return fail("STATUS_INVALID_QUOTE_SIGNATURE",
                 "attestation key is not a P-256 point: " + key.error().to_string());

@@ -419,7 +419,7 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
   if (auto st = check_qe_identity(qe_identity, quote.signature.qe_report); !st.ok())
     return failed(std::move(verdict), st.error(), QvlStatus::qe_identity_mismatch);
   verdict.ecdsa_verifications += kQuoteVerifications;
-  if (auto st = verify_quote_signature(quote); !st.ok())
+  if (auto st = verify_quote_signature(quote, cache); !st.ok())
     return failed(std::move(verdict), st.error(), status_named("STATUS_INVALID_QUOTE_SIGNATURE"));
 
   // 5. TCB level evaluation (docs/dcap-verification.md §8).

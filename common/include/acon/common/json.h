@@ -65,6 +65,22 @@ struct JsonTextFormat {
 // (with utf16_member_order) and whatever the format's writers refuse.
 Result<std::string> write_json_text(const Json& value, const JsonTextFormat& format);
 
+// Builds an object member by member. A member added after every key already there (the order
+// the object keeps them in) goes to the end of the map without a search; nlohmann's
+// initializer-list constructor {{"k", v}, ...} instead makes a two-element array per member and
+// checks the whole list's shape first, which is most of what a small object costs to build.
+class JsonObjectBuilder {
+ public:
+  JsonObjectBuilder& add(std::string_view key, Json value) {
+    members_.emplace_hint(members_.end(), key, std::move(value));
+    return *this;
+  }
+  Json build() { return Json(std::move(members_)); }  // leaves the builder empty
+
+ private:
+  Json::object_t members_;
+};
+
 // Member access with errors that name the member.
 Result<std::string> json_get_string(const Json& object, std::string_view key);
 Result<const Json*> json_get(const Json& object, std::string_view key);

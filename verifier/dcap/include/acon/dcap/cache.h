@@ -77,6 +77,11 @@ class VerificationCache {
   bool qe_report_verified(const std::string& key);
   void remember_qe_report(const std::string& key);
 
+  // The raw x||y P-256 attestation key of a quote as an OpenSSL key, decoded once per distinct
+  // key: a platform's QE signs all its quotes with one key, and decoding it costs most of an
+  // ECDSA verification. A decoded key, not a result: nothing about a signature is remembered.
+  Result<PublicKey> attestation_key(ByteView xy);
+
   CacheStats stats() const;
   void clear();
 
@@ -105,6 +110,7 @@ class VerificationCache {
   Buckets<CollateralEntry> collateral_;
   Buckets<PckChainEntry> pck_chains_;
   std::unordered_set<std::string> qe_reports_;
+  std::unordered_map<std::string, PublicKey> attestation_keys_;  // by x||y
 
   std::atomic<uint64_t> collateral_hits_{0};
   std::atomic<uint64_t> collateral_misses_{0};

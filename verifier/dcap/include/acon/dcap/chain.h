@@ -104,9 +104,12 @@ Status verify_qe_report(const tdx::Quote& quote, const Certificate& pck_leaf);
 // QE authentication data (for a QE report whose signature is known to verify).
 Status verify_qe_report_data(const tdx::Quote& quote);
 
+class VerificationCache;
+
 // §7 step 7: the quote signature, made with the raw x||y P-256 attestation key over
-// signed_region().
-Status verify_quote_signature(const tdx::Quote& quote);
+// signed_region(). With a cache, the key is decoded through it (VerificationCache::
+// attestation_key); the signature is verified every time.
+Status verify_quote_signature(const tdx::Quote& quote, VerificationCache* cache = nullptr);
 
 // §10 (QvE): over the PCK chain and both CRLs, the PCK-CRL issuer chain, the TCB-info and
 // QE-identity issuer chains and the TCB-info / QE-identity issueDate..nextUpdate:
