@@ -169,6 +169,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(guest::Backend& backend, RuntimeO
   if (options.state_dir.empty()) {
     return make_error(Errc::invalid_argument, "acond: no state directory");
   }
+  // Layer links point into the content store by absolute path, so the directory is made absolute
+  // before anything is linked.
+  std::error_code ec;
+  options.state_dir = fs::absolute(options.state_dir, ec);
+  if (ec) return make_error(Errc::io, options.state_dir.string() + ": " + ec.message());
   ACON_CHECK(make_dirs(options.state_dir / "contents" / "sha384"));
   ACON_CHECK(make_dirs(options.state_dir / "images"));
   fs::path log_path = options.log_path.value_or(
