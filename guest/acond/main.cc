@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -136,7 +137,9 @@ int run(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log_line("acond event=stopping signal=" + std::to_string(signal_number));
-  server->Shutdown();
+  // Calls in progress get a grace period (an AddBlob may be unpacking a large layer); after it,
+  // gRPC cancels what is left and idle client connections are dropped.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
   log_line("acond event=stopped");
   return tools::kExitOk;

@@ -12,6 +12,10 @@
 #include "acond_fixtures.h"
 
 namespace acon::acond {
+
+// Test names and messages show the mode's name.
+void PrintTo(LogMode mode, std::ostream* out) { *out << log_mode_name(mode); }
+
 namespace {
 
 using namespace test_fixtures;
