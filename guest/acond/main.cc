@@ -12,6 +12,7 @@
 #include <string>
 
 #include "acon/acond/grpc_service.h"
+#include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/runtime.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
@@ -60,9 +61,13 @@ int run(int argc, char** argv) {
   app.add_option("--sim-state", sim_state,
                  "State file of the simulated platform (acon-sim create)");
   app.add_option("--state-dir", state_dir, "Directory for contents, images and logs")->required();
-  app.add_option("--tcp-port", tcp_port, "TCP port (0: any free port, printed at start)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
+  std::string kernel_cmdline;
+  app.add_option("--kernel-cmdline", kernel_cmdline,
+                 "Read ACON's acond.* keys from this file (e.g. /proc/cmdline); flags win");
+  auto* tcp_port_option =
+      app.add_option("--tcp-port", tcp_port, "TCP port (0: any free port, printed at start)")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 65535));
   app.add_option("--tcp-address", tcp_address, "Address to listen on")->capture_default_str();
   app.add_flag("--no-tcp", no_tcp, "Do not listen on TCP (only --unix)");
   app.add_option("--unix", unix_path, "Also listen on this Unix socket");
@@ -76,6 +81,17 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
+  if (!kernel_cmdline.empty()) {
+    auto text = tools::read_input(kernel_cmdline);
+    if (!text) return tools::fail(text.error());
+    auto config = acond::parse_kernel_cmdline(*text);
+    if (!config) return tools::fail(config.error());
+    if (config->vsock_conn) {
+      return tools::fail(make_error(Errc::unsupported,
+                                    "acond.vsock_conn: vsock is not supported in this version"));
+    }
+    if (tcp_port_option->count() == 0) tcp_port = config->tcp_port;
+  }
   auto mode = acond::parse_log_mode(log_mode);
   if (!mode) return tools::fail(mode.error());
   if (policy_mode != "acond" && policy_mode != "spec") {
