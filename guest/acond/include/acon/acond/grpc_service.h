@@ -1,0 +1,60 @@
+// The gRPC face of acond: ACON's acon.grpc.AconService (AddManifest, Finalize, AddBlob, Report,
+// GetManifest; Start, Restart, Exec, Kill and Inspect are not implemented yet and answer
+// UNIMPLEMENTED from the generated base class) and this project's acon.evidence.EvidenceService.
+// Each handler maps a Runtime call to the reply, RpcError to a gRPC status, and catches whatever
+// escapes (Unknown "Unexpected error", as ACON answers relay failures).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "acon.grpc.pb.h"
+#include "acon/acond/runtime.h"
+#include "acon_evidence.grpc.pb.h"
+
+namespace acon::acond {
+
+// One structured log line per event: "acond event=<name> key=value ...". Never given secrets:
+// the handlers pass RPC names, codes, sizes and Image IDs only.
+using LogSink = std::function<void(const std::string& line)>;
+
+class AconServiceImpl final : public acon::grpc::AconService::Service {
+ public:
+  AconServiceImpl(Runtime& runtime, LogSink log) : runtime_(runtime), log_(std::move(log)) {}
+
+  ::grpc::Status AddManifest(::grpc::ServerContext* context,
+                             const acon::grpc::AddManifestRequest* request,
+                             acon::grpc::AddManifestResponse* response) override;
+  ::grpc::Status Finalize(::grpc::ServerContext* context, const google::protobuf::Empty* request,
+                          google::protobuf::Empty* response) override;
+  ::grpc::Status AddBlob(::grpc::ServerContext* context, const acon::grpc::AddBlobRequest* request,
+                         google::protobuf::Empty* response) override;
+  ::grpc::Status Report(::grpc::ServerContext* context, const acon::grpc::ReportRequest* request,
+                        acon::grpc::ReportResponse* response) override;
+  ::grpc::Status GetManifest(::grpc::ServerContext* context,
+                             const acon::grpc::GetManifestRequest* request,
+                             acon::grpc::GetManifestResponse* response) override;
+
+ private:
+  Runtime& runtime_;
+  LogSink log_;
+};
+
+class EvidenceServiceImpl final : public acon::evidence::EvidenceService::Service {
+ public:
+  EvidenceServiceImpl(Runtime& runtime, LogSink log) : runtime_(runtime), log_(std::move(log)) {}
+
+  ::grpc::Status Evidence(::grpc::ServerContext* context, const acon::grpc::ReportRequest* request,
+                          acon::evidence::EvidenceResponse* response) override;
+
+ private:
+  Runtime& runtime_;
+  LogSink log_;
+};
+
+// ReportReply into ACON's ReportResponse (mrlog 0..3 as ACON fills it).
+void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response);
+
+}  // namespace acon::acond

@@ -1,0 +1,173 @@
+// acond's pod and the semantics of its RPCs, independent of gRPC: the gRPC service, the tests
+// and any other transport call these and map RpcError to their own status. Behaviour follows
+// ACON's acond at commit 3430805 (AconService over gRPC), with the deliberate differences
+// docs/acond.md lists. Every call is serialised under one pod lock.
+//
+// State directory layout (all created by acond):
+//   contents/sha384/<hex>/            an unpacked layer (sha384 of the tarball bytes)
+//   contents/sha256|sha512/<hex>      symlinks to the sha384 directory
+//   contents/signer/<H>/<S>/<NAME>    layer aliases a signer's manifest defines
+//   images/<H>/<S>/<M>/               a loaded image: acon-manifest.json (the exact bytes),
+//                                     certificate.der, l/<i> links to its layers
+//   images/<H>/<S>/<NAME>             image aliases (-> <M>)
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "acon/acond/measurement_log.h"
+#include "acon/common/bytes.h"
+#include "acon/guest/backend.h"
+#include "acon/image/policy.h"
+#include "acon/image/signature.h"
+
+namespace acon::acond {
+
+// The status codes acond answers with (gRPC numbering): ACON's four, and FailedPrecondition,
+// which only our own refusals use.
+enum class RpcCode : int {
+  unknown = 2,
+  invalid_argument = 3,
+  deadline_exceeded = 4,
+  permission_denied = 7,
+  failed_precondition = 9,
+};
+std::string_view rpc_code_name(RpcCode code);
+
+// ACON's message texts where aconcli or users depend on them.
+namespace messages {
+inline constexpr std::string_view kManifestsFinalized = "Manifests finalized";
+inline constexpr std::string_view kInvalidSignature = "Invalid digital signature";
+inline constexpr std::string_view kInvalidCertificate = "Invalid certificate";
+inline constexpr std::string_view kIncompatiblePolicies =
+    "Incompatible polices";  // ACON's spelling
+inline constexpr std::string_view kNoReferencingManifest = "No referencing manifest";
+inline constexpr std::string_view kNoImages = "No images in current TD";
+inline constexpr std::string_view kInvalidRequestType = "Invalid request type";
+inline constexpr std::string_view kInvalidImageId = "Invalid Image ID";
+}  // namespace messages
+
+struct RpcError {
+  RpcCode code = RpcCode::unknown;
+  std::string message;  // what the client receives
+};
+
+// A value or an RpcError, like acon::Result but with the client-facing status.
+template <class T>
+class [[nodiscard]] RpcResult {
+ public:
+  RpcResult(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  RpcResult(RpcError error) : v_(std::move(error)) {}  // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const RpcError& error() const& { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, RpcError> v_;
+};
+struct Done {};
+using RpcStatus = RpcResult<Done>;
+
+struct RuntimeOptions {
+  std::filesystem::path state_dir;  // contents/ and images/ (created)
+  LogMode log_mode = LogMode::coco;
+  // Default: <state_dir>/aael (coco) or <state_dir>/rtmr3.log (acon).
+  std::optional<std::filesystem::path> log_path;
+  image::PolicyMode policy_mode = image::PolicyMode::acond_greedy;
+};
+
+struct AddManifestReply {
+  std::string image_id;
+  std::vector<std::string> missing_layers;
+};
+
+struct ManifestReply {
+  std::string manifest;  // the bytes as they were signed and added
+  Bytes certificate_der;
+};
+
+struct ReportReply {
+  Bytes data;                                          // TDREPORT (request type 0) or quote (1)
+  std::map<uint32_t, std::vector<std::string>> mrlog;  // 0..3; only 3 carries entries
+  std::string attestation_data;                        // the JSON REPORTDATA binds
+};
+
+// What a verifier needs beyond a report to replay RTMR0..3 (our addition, not ACON's).
+struct EvidenceReply {
+  ReportReply report;
+  std::string backend;
+  Bytes firmware_event_log;
+  LogMode log_mode = LogMode::coco;
+  Bytes runtime_log;  // coco: headerless TCG2 AAEL records; acon: the text log
+};
+
+// ACON's report request types.
+inline constexpr uint32_t kRequestTdReport = 0;
+inline constexpr uint32_t kRequestQuote = 1;
+
+// The attestation_data JSON acond binds into REPORTDATA: api_version, requestor_nonce (the u128
+// (hi << 64) | lo as 16 little-endian bytes), acond_nonce, then every loaded image (sorted by
+// Image ID) with its containers (none in this version: {}), compact as serde_json writes it.
+std::string attestation_data_json(uint64_t nonce_lo, uint64_t nonce_hi, ByteView acond_nonce,
+                                  const std::vector<std::string>& image_ids);
+// REPORTDATA = SHA-384(attestation_data) || 16 zero bytes.
+guest::ReportData attestation_report_data(std::string_view attestation_data);
+
+class Runtime {
+ public:
+  // Opens the state directory and the measurement log (completing a pending write-ahead record).
+  // The backend must outlive the Runtime.
+  static Result<std::unique_ptr<Runtime>> open(guest::Backend& backend, RuntimeOptions options);
+
+  RpcResult<AddManifestReply> add_manifest(std::string_view manifest, ByteView signature,
+                                           ByteView certificate_der);
+  RpcStatus finalize();
+  RpcStatus add_blob(uint32_t alg, ByteView data);
+  RpcResult<ManifestReply> get_manifest(std::string_view image_id);
+  RpcResult<ReportReply> report(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
+  RpcResult<EvidenceReply> evidence(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
+
+  bool finalized() const;
+  size_t image_count() const;
+  const RuntimeOptions& options() const { return options_; }
+  LogMode log_mode() const { return options_.log_mode; }
+
+ private:
+  struct Image {
+    image::SignedManifest signed_manifest;
+    std::filesystem::path dir;
+  };
+
+  Runtime(guest::Backend& backend, RuntimeOptions options, MeasurementLog log);
+  RpcResult<ReportReply> report_locked(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
+  std::vector<std::string> missing_layers_of(const Image& image) const;
+  RpcStatus check_alias_links(const image::SignedManifest& candidate) const;
+  Status create_alias_links(const image::SignedManifest& candidate) const;
+  Status store_image(const image::SignedManifest& candidate,
+                     const std::filesystem::path& dir) const;
+  Status unpack_blob(ByteView data, const std::string& sha384_hex,
+                     const std::vector<std::pair<std::string, std::string>>& other_refs) const;
+
+  mutable std::mutex mutex_;
+  guest::Backend* backend_;
+  RuntimeOptions options_;
+  MeasurementLog log_;
+  image::Pod pod_;
+  std::vector<Image> images_;  // load order
+  bool finalized_ = false;
+};
+
+}  // namespace acon::acond

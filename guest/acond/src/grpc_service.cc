@@ -1,0 +1,144 @@
+#include "acon/acond/grpc_service.h"
+
+#include <chrono>
+#include <exception>
+#include <string_view>
+
+#include "acon/common/json.h"
+
+namespace acon::acond {
+namespace {
+
+::grpc::Status to_status(const RpcError& error) {
+  return {static_cast<::grpc::StatusCode>(static_cast<int>(error.code)), error.message};
+}
+
+// Runs one handler: its result becomes the status, an escaping exception Unknown "Unexpected
+// error"; one log line per call with the outcome and the duration.
+template <class Body>
+::grpc::Status guarded(const LogSink& log, std::string_view rpc, std::string details, Body&& body) {
+  auto start = std::chrono::steady_clock::now();
+  ::grpc::Status status;
+  try {
+    status = body(details);
+  } catch (const std::exception& e) {
+    status = {::grpc::StatusCode::UNKNOWN, "Unexpected error"};
+    details += " exception=\"" + std::string(e.what()) + "\"";
+  } catch (...) {
+    status = {::grpc::StatusCode::UNKNOWN, "Unexpected error"};
+  }
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  if (log) {
+    try {
+      std::string line = "acond event=rpc rpc=" + std::string(rpc) +
+                         " code=" + std::to_string(static_cast<int>(status.error_code())) +
+                         " us=" + std::to_string(us) + details;
+      if (!status.ok()) line += " message=" + Json(status.error_message()).dump();
+      log(line);
+    } catch (...) {
+      // Logging must not turn a reply into a failure.
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
+  response->set_data(reply.data.data(), reply.data.size());
+  response->set_attestation_data(reply.attestation_data);
+  auto* mrlog = response->mutable_mrlog();
+  for (const auto& [index, entries] : reply.mrlog) {
+    auto& log = (*mrlog)[index];
+    for (const auto& entry : entries) log.add_logs(entry);
+  }
+}
+
+::grpc::Status AconServiceImpl::AddManifest(::grpc::ServerContext*,
+                                            const acon::grpc::AddManifestRequest* request,
+                                            acon::grpc::AddManifestResponse* response) {
+  return guarded(log_, "AddManifest", "", [&](std::string& details) {
+    const auto& sig = request->signature();
+    const auto& cert = request->certificate();
+    auto reply = runtime_.add_manifest(
+        request->manifest(), ByteView(reinterpret_cast<const uint8_t*>(sig.data()), sig.size()),
+        ByteView(reinterpret_cast<const uint8_t*>(cert.data()), cert.size()));
+    if (!reply) return to_status(reply.error());
+    details += " image_id=" + reply->image_id +
+               " missing_layers=" + std::to_string(reply->missing_layers.size());
+    response->set_image_id(reply->image_id);
+    for (const auto& layer : reply->missing_layers) response->add_missing_layers(layer);
+    return ::grpc::Status::OK;
+  });
+}
+
+::grpc::Status AconServiceImpl::Finalize(::grpc::ServerContext*, const google::protobuf::Empty*,
+                                         google::protobuf::Empty*) {
+  return guarded(log_, "Finalize", "", [&](std::string&) {
+    auto done = runtime_.finalize();
+    return done ? ::grpc::Status::OK : to_status(done.error());
+  });
+}
+
+::grpc::Status AconServiceImpl::AddBlob(::grpc::ServerContext*,
+                                        const acon::grpc::AddBlobRequest* request,
+                                        google::protobuf::Empty*) {
+  std::string details =
+      " alg=" + std::to_string(request->alg()) + " bytes=" + std::to_string(request->data().size());
+  return guarded(log_, "AddBlob", details, [&](std::string&) {
+    const auto& data = request->data();
+    auto done = runtime_.add_blob(
+        request->alg(), ByteView(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+    return done ? ::grpc::Status::OK : to_status(done.error());
+  });
+}
+
+::grpc::Status AconServiceImpl::Report(::grpc::ServerContext*,
+                                       const acon::grpc::ReportRequest* request,
+                                       acon::grpc::ReportResponse* response) {
+  std::string details = " request_type=" + std::to_string(request->request_type());
+  return guarded(log_, "Report", details, [&](std::string&) {
+    auto reply = runtime_.report(request->nonce_lo(), request->nonce_hi(), request->request_type());
+    if (!reply) return to_status(reply.error());
+    to_proto(*reply, response);
+    return ::grpc::Status::OK;
+  });
+}
+
+::grpc::Status AconServiceImpl::GetManifest(::grpc::ServerContext*,
+                                            const acon::grpc::GetManifestRequest* request,
+                                            acon::grpc::GetManifestResponse* response) {
+  return guarded(log_, "GetManifest", "", [&](std::string&) {
+    auto reply = runtime_.get_manifest(request->image_id());
+    if (!reply) return to_status(reply.error());
+    response->set_manifest(reply->manifest);
+    response->set_certificate(reply->certificate_der.data(), reply->certificate_der.size());
+    return ::grpc::Status::OK;
+  });
+}
+
+::grpc::Status EvidenceServiceImpl::Evidence(::grpc::ServerContext*,
+                                             const acon::grpc::ReportRequest* request,
+                                             acon::evidence::EvidenceResponse* response) {
+  std::string details = " request_type=" + std::to_string(request->request_type());
+  return guarded(log_, "Evidence", details, [&](std::string&) {
+    auto reply =
+        runtime_.evidence(request->nonce_lo(), request->nonce_hi(), request->request_type());
+    if (!reply) return to_status(reply.error());
+    to_proto(reply->report, response->mutable_report());
+    response->set_backend(reply->backend);
+    response->set_firmware_event_log(reply->firmware_event_log.data(),
+                                     reply->firmware_event_log.size());
+    response->set_log_mode(std::string(log_mode_name(reply->log_mode)));
+    if (reply->log_mode == LogMode::coco) {
+      response->set_runtime_aael(reply->runtime_log.data(), reply->runtime_log.size());
+    } else {
+      response->set_runtime_text_aael(std::string(as_chars(reply->runtime_log)));
+    }
+    return ::grpc::Status::OK;
+  });
+}
+
+}  // namespace acon::acond

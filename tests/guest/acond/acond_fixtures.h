@@ -1,0 +1,156 @@
+// Shared by the acond tests: a simulated TD in a temporary directory, signed images from the test
+// keys of tests/data/acon/certs, layer tarballs, and the checks a verifier makes on a report.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "acon/appraisal/checks.h"
+#include "acon/common/hash.h"
+#include "acon/guest/sim/sim.h"
+#include "acon/guest/sim/state.h"
+#include "acon/image/layers/create.h"
+#include "acon/image/manifest.h"
+#include "acon/image/signature.h"
+#include "acon/tdx/quote.h"
+#include "test_util.h"
+
+namespace acon::acond::test_fixtures {
+
+using acon::test::at;
+using acon::test::must;
+
+inline const Time kIssue = at("2025-06-01T00:00:00Z");
+inline const Time kCheck = at("2025-06-02T00:00:00Z");
+
+// A fresh directory under TMPDIR, removed with the object.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "acond-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes a simulated platform's state to `path` (RTMR3 as the TDX module starts it: zero).
+inline guest::sim::Simulator create_sim_state(const std::string& path) {
+  guest::sim::CreateOptions options;
+  options.seed = sha256(as_bytes(std::string_view("acond_test")));
+  options.dates = guest::sim::default_dates(kIssue);
+  auto sim = must(guest::sim::Simulator::create(options));
+  sim.td().rtmr[3] = {};
+  EXPECT_TRUE(guest::sim::save_state(path, sim).ok());
+  return sim;
+}
+
+struct Signer {
+  PrivateKey key;
+  Certificate cert;
+  std::string rule_prefix;  // "HASH/SIGNER/"
+};
+
+inline Signer load_signer(const std::string& name) {
+  auto key = must(PrivateKey::from_pem(acon::test::read_data("acon/certs/" + name + ".key.pem")));
+  auto cert =
+      must(Certificate::from_der(acon::test::read_data_bytes("acon/certs/" + name + ".cert.der")));
+  auto identity = must(image::image_identity(cert, "", image::CertProfile::acond));
+  std::string prefix = std::string(hash_name(identity.hash)) + "/" + identity.signer_digest + "/";
+  return {std::move(key), std::move(cert), prefix};
+}
+
+// A manifest as AddManifest receives it: the exact bytes, their signature, the DER certificate.
+struct SignedImage {
+  std::string manifest;
+  Bytes signature;
+  Bytes certificate;
+  std::string image_id;
+};
+
+inline SignedImage sign(const Signer& signer, const image::Manifest& manifest) {
+  auto bytes = must(image::serialize_manifest(manifest, image::CanonicalStyle::go));
+  auto signature = must(image::sign_manifest(bytes, signer.key, signer.cert));
+  auto identity = must(image::image_identity(signer.cert, bytes, image::CertProfile::acond));
+  return {bytes, signature, signer.cert.der(), identity.image_id()};
+}
+
+inline image::Manifest app_manifest(std::vector<std::string> layers,
+                                    std::vector<std::string> accepts, bool reject_unaccepted) {
+  image::Manifest m;
+  m.layers = std::move(layers);
+  m.entrypoint = std::vector<std::string>{"/bin/app"};
+  m.working_dir = "/";
+  m.policy.accepts = std::move(accepts);
+  m.policy.reject_unaccepted = reject_unaccepted;
+  return m;
+}
+
+// A layer tarball with one file, and its manifest reference "sha384/<hex>".
+struct Layer {
+  Bytes tar;
+  std::string ref;
+};
+
+inline Layer make_layer(const std::filesystem::path& scratch, const std::string& content) {
+  std::filesystem::path root = scratch / ("rootfs-" + hex_encode(sha256(as_bytes(content))));
+  std::filesystem::create_directories(root / "etc");
+  {
+    std::ofstream out(root / "etc" / "hello");
+    out << content;
+  }
+  image::layers::MemorySink sink;
+  auto digests = must(image::layers::create_layer(root, sink));
+  return {sink.data(), digests.ref(HashAlg::sha384)};
+}
+
+// What a relying party checks: the quote under the simulated root, the binding of
+// attestation_data, and the replay of the firmware CCEL plus the runtime log to RTMR0..3.
+inline void expect_evidence_verifies(const guest::sim::Simulator& sim, ByteView quote,
+                                     const std::string& attestation_data, ByteView ccel,
+                                     bool coco_log, ByteView runtime_log, uint64_t nonce_lo,
+                                     uint64_t nonce_hi) {
+  appraisal::Evidence evidence;
+  evidence.platform = appraisal::Platform::tdx;
+  evidence.tdx.quote.assign(quote.begin(), quote.end());
+  evidence.tdx.ccel = Bytes(ccel.begin(), ccel.end());
+  if (coco_log) {
+    evidence.tdx.runtime_aael = Bytes(runtime_log.begin(), runtime_log.end());
+  } else {
+    evidence.tdx.runtime_text_aael = std::string(as_chars(runtime_log));
+  }
+  appraisal::AppraisalOptions options;
+  options.at = kCheck;
+  options.anchors.roots = {sim.root_ca()};
+  options.collateral = must(sim.collateral());
+  auto quote_checks = appraisal::check_quote(evidence, options);
+  EXPECT_TRUE(quote_checks.signature.passed()) << quote_checks.signature.reason;
+  EXPECT_TRUE(quote_checks.simulated);
+
+  auto parsed = must(tdx::parse_quote(quote));
+  auto binding =
+      appraisal::check_binding_acon(parsed.td_report()->report_data, to_bytes(attestation_data),
+                                    appraisal::acon_requestor_nonce(nonce_lo, nonce_hi));
+  EXPECT_TRUE(binding.passed()) << binding.reason;
+
+  auto replay = appraisal::check_tdx_replay(evidence.tdx);
+  ASSERT_EQ(replay.registers.size(), 4u);
+  for (const auto& check : replay.registers)
+    EXPECT_TRUE(check.passed()) << check.name << ": " << check.reason;
+  EXPECT_TRUE(replay.unexplained.passed()) << replay.unexplained.reason;
+}
+
+}  // namespace acon::acond::test_fixtures
