@@ -7,11 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-# Intel's aconcli (ACON 3430805), when it sits beside the project: acond's interoperability test
-# drives a real acond with it (and prints SKIP without it).
-if [[ -z "${ACON_ACONCLI:-}" && -x ../shared/tools/aconcli/aconcli ]]; then
-  export ACON_ACONCLI=$PWD/../shared/tools/aconcli/aconcli
-fi
+# ACON_ACONCLI=PATH: Intel's aconcli (ACON 3430805); acond's interoperability test drives a real
+# acond with it, and prints SKIP without it.
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 # shellcheck disable=SC2086  # CMAKE_ARGS is a list of words on purpose
