@@ -17,6 +17,7 @@
 #include "acon/image/manifest.h"
 #include "acon/image/signature.h"
 #include "acon/tdx/quote.h"
+#include "image/signed_images.h"
 #include "test_util.h"
 
 namespace acon::acond::test_fixtures {
@@ -58,45 +59,16 @@ inline guest::sim::Simulator create_sim_state(const std::string& path) {
   return sim;
 }
 
-struct Signer {
-  PrivateKey key;
-  Certificate cert;
-  std::string rule_prefix;  // "HASH/SIGNER/"
-};
+using acon::test::app_manifest;
+using acon::test::SignedImage;
+using Signer = acon::test::ImageSigner;
 
-inline Signer load_signer(const std::string& name) {
-  auto key = must(PrivateKey::from_pem(acon::test::read_data("acon/certs/" + name + ".key.pem")));
-  auto cert =
-      must(Certificate::from_der(acon::test::read_data_bytes("acon/certs/" + name + ".cert.der")));
-  auto identity = must(image::image_identity(cert, "", image::CertProfile::acond));
-  std::string prefix = std::string(hash_name(identity.hash)) + "/" + identity.signer_digest + "/";
-  return {std::move(key), std::move(cert), prefix};
-}
+inline Signer load_signer(const std::string& name) { return acon::test::load_image_signer(name); }
 
-// A manifest as AddManifest receives it: the exact bytes, their signature, the DER certificate.
-struct SignedImage {
-  std::string manifest;
-  Bytes signature;
-  Bytes certificate;
-  std::string image_id;
-};
-
+// Signed as aconcli signs (Go's canonical JSON), with the Image ID acond computes.
 inline SignedImage sign(const Signer& signer, const image::Manifest& manifest) {
-  auto bytes = must(image::serialize_manifest(manifest, image::CanonicalStyle::go));
-  auto signature = must(image::sign_manifest(bytes, signer.key, signer.cert));
-  auto identity = must(image::image_identity(signer.cert, bytes, image::CertProfile::acond));
-  return {bytes, signature, signer.cert.der(), identity.image_id()};
-}
-
-inline image::Manifest app_manifest(std::vector<std::string> layers,
-                                    std::vector<std::string> accepts, bool reject_unaccepted) {
-  image::Manifest m;
-  m.layers = std::move(layers);
-  m.entrypoint = std::vector<std::string>{"/bin/app"};
-  m.working_dir = "/";
-  m.policy.accepts = std::move(accepts);
-  m.policy.reject_unaccepted = reject_unaccepted;
-  return m;
+  return acon::test::sign_image(signer, manifest, image::CanonicalStyle::go,
+                                image::CertProfile::acond);
 }
 
 // A layer tarball with one file, and its manifest reference "sha384/<hex>".
