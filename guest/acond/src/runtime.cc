@@ -1,4 +1,5 @@
 #include "acon/acond/runtime.h"
+#include "acon/image/attestation_data.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -108,15 +109,6 @@ Result<std::vector<AliasLink>> alias_links(const image::SignedManifest& candidat
   return out;
 }
 
-void append_nonce(std::string& out, ByteView bytes) {
-  out += '[';
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(bytes[i]);
-  }
-  out += ']';
-}
-
 }  // namespace
 
 std::string_view rpc_code_name(RpcCode code) {
@@ -133,36 +125,6 @@ std::string_view rpc_code_name(RpcCode code) {
       return "FailedPrecondition";
   }
   return "Unknown";
-}
-
-std::string attestation_data_json(uint64_t nonce_lo, uint64_t nonce_hi, ByteView acond_nonce,
-                                  const std::vector<std::string>& image_ids) {
-  uint8_t requestor[16];
-  for (int i = 0; i < 8; ++i) {
-    requestor[i] = static_cast<uint8_t>(nonce_lo >> (8 * i));
-    requestor[8 + i] = static_cast<uint8_t>(nonce_hi >> (8 * i));
-  }
-  std::vector<std::string> sorted = image_ids;
-  std::sort(sorted.begin(), sorted.end());
-  std::string out = R"({"api_version":"1.0.0","requestor_nonce":)";
-  append_nonce(out, requestor);
-  out += R"(,"acond_nonce":)";
-  append_nonce(out, acond_nonce);
-  out += R"(,"attestation_data":{)";
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    if (i) out += ',';
-    out += Json(sorted[i]).dump();
-    out += ":{}";
-  }
-  out += "}}";
-  return out;
-}
-
-guest::ReportData attestation_report_data(std::string_view attestation_data) {
-  guest::ReportData out{};
-  Bytes digest = sha384(as_bytes(attestation_data));
-  std::copy(digest.begin(), digest.end(), out.begin());
-  return out;
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::open(guest::Backend& backend, RuntimeOptions options) {
@@ -421,12 +383,15 @@ RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_
   std::vector<std::string> ids;
   for (const auto& loaded : images_) ids.push_back(loaded.signed_manifest.identity.image_id());
   ReportReply reply;
-  reply.attestation_data = attestation_data_json(nonce_lo, nonce_hi, *acond_nonce, ids);
+  reply.attestation_data = image::write_attestation_data(image::requestor_nonce(nonce_lo, nonce_hi),
+                                                         *acond_nonce, std::move(ids));
   reply.mrlog = {{0, {}}, {1, {}}, {2, {}}, {3, log_.entries()}};
   if (request_type != kRequestTdReport && request_type != kRequestQuote) {
     return rpc_error(RpcCode::invalid_argument, messages::kInvalidRequestType);
   }
-  auto report_data = attestation_report_data(reply.attestation_data);
+  guest::ReportData report_data{};
+  const Bytes bound = image::attestation_report_data(as_bytes(reply.attestation_data));
+  std::copy(bound.begin(), bound.end(), report_data.begin());
   auto data = request_type == kRequestTdReport ? backend_->report(report_data)
                                                : backend_->quote(report_data);
   if (!data) return internal(data.error());

@@ -13,6 +13,7 @@
 #include "acon/common/hash.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/guest/sim/state.h"
+#include "acon/image/attestation_data.h"
 #include "acon/image/layers/create.h"
 #include "acon/image/manifest.h"
 #include "acon/image/signature.h"
@@ -115,7 +116,7 @@ inline void expect_evidence_verifies(const guest::sim::Simulator& sim, ByteView 
   auto parsed = must(tdx::parse_quote(quote));
   auto binding =
       appraisal::check_binding_acon(parsed.td_report()->report_data, to_bytes(attestation_data),
-                                    appraisal::acon_requestor_nonce(nonce_lo, nonce_hi));
+                                    image::requestor_nonce(nonce_lo, nonce_hi));
   EXPECT_TRUE(binding.passed()) << binding.reason;
 
   auto replay = appraisal::check_tdx_replay(evidence.tdx);

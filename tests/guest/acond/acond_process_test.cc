@@ -14,6 +14,7 @@
 
 #include "acon.grpc.pb.h"
 #include "acon/acond/runtime.h"
+#include "acon/image/attestation_data.h"
 #include "acon_evidence.grpc.pb.h"
 #include "acond_fixtures.h"
 
@@ -250,11 +251,12 @@ CommandResult run_command(const std::string& command) {
 
 TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
   const char* aconcli = std::getenv("ACON_ACONCLI");
-  if (aconcli == nullptr || !fs::exists(aconcli)) {
-    std::printf("SKIP: ACON_ACONCLI is %s; set it to Intel's aconcli (ACON 3430805)\n",
-                aconcli == nullptr ? "unset" : "not an existing file");
-    GTEST_SKIP() << "ACON_ACONCLI unset or absent";
+  if (aconcli == nullptr) {
+    std::printf("SKIP: ACON_ACONCLI is unset; set it to Intel's aconcli (ACON 3430805)\n");
+    GTEST_SKIP() << "ACON_ACONCLI is unset; set it to Intel's aconcli (ACON 3430805)";
   }
+  // Named but missing is a broken set-up, not a reason to skip: the run would look covered.
+  ASSERT_EQ(::access(aconcli, X_OK), 0) << "ACON_ACONCLI=" << aconcli << " is not an executable";
   Session session;
   AcondProcess acond(session.dir.path(), {});
   ASSERT_NE(acond.port(), 0) << acond.log();
@@ -317,7 +319,7 @@ TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
   auto json_at = reported.output.find(R"({"api_version")");
   ASSERT_NE(json_at, std::string::npos);
   std::string json = reported.output.substr(json_at, reported.output.find('\n', json_at) - json_at);
-  auto report_data = attestation_report_data(json);
+  auto report_data = image::attestation_report_data(as_bytes(json));
   EXPECT_TRUE(std::equal(report_data.begin(), report_data.end(), tdreport.begin() + 128));
 
   // A second run finds the image loaded with no missing layer and finalizes (the default); a

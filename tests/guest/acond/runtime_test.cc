@@ -9,6 +9,7 @@
 #include "acon/acond/measurement_log.h"
 #include "acon/acond/runtime.h"
 #include "acon/eventlog/runtime.h"
+#include "acon/image/attestation_data.h"
 #include "acond_fixtures.h"
 
 namespace acon::acond {
@@ -152,13 +153,14 @@ TEST(WriteAhead, ParserNamesTheShortField) {
 
 TEST(AttestationData, JsonAndReportDataAsAcondWritesThem) {
   Bytes acond_nonce(16, 7);
-  std::string json = attestation_data_json(0x1122334455667788, 0x99aabbccddeeff00, acond_nonce,
-                                           {"sha384/b/2", "sha384/a/1"});
+  std::string json =
+      image::write_attestation_data(image::requestor_nonce(0x1122334455667788, 0x99aabbccddeeff00),
+                                    acond_nonce, {"sha384/b/2", "sha384/a/1"});
   EXPECT_EQ(json,
             R"({"api_version":"1.0.0","requestor_nonce":[136,119,102,85,68,51,34,17,0,255,238,)"
             R"(221,204,187,170,153],"acond_nonce":[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7],)"
             R"("attestation_data":{"sha384/a/1":{},"sha384/b/2":{}}})");
-  auto report_data = attestation_report_data(json);
+  auto report_data = image::attestation_report_data(as_bytes(json));
   Bytes digest = sha384(as_bytes(json));
   EXPECT_TRUE(std::equal(digest.begin(), digest.end(), report_data.begin()));
   EXPECT_TRUE(
@@ -365,7 +367,7 @@ TEST(Runtime, ReportNeedsAnImageAndAKnownType) {
   ASSERT_TRUE(tdreport.ok());
   EXPECT_EQ(tdreport->data.size(), 1024u);
   EXPECT_TRUE(td.sim.verify_td_report(tdreport->data).ok());
-  auto report_data = attestation_report_data(tdreport->attestation_data);
+  auto report_data = image::attestation_report_data(as_bytes(tdreport->attestation_data));
   // TDREPORT: REPORTMACSTRUCT's REPORTDATA at offset 128.
   EXPECT_TRUE(std::equal(report_data.begin(), report_data.end(), tdreport->data.begin() + 128));
 }

@@ -12,6 +12,7 @@
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/guest/sim/sim.h"
+#include "acon/image/attestation_data.h"
 #include "test_util.h"
 #include "vtpm_fixture.h"
 
@@ -175,7 +176,7 @@ TEST(BindingAcon, ReportDataIsSha384OfAttestationDataThenSixteenZeros) {
 
 // The spec's example: nonce_lo 0x1122334455667788, nonce_hi 0x99aabbccddeeff00.
 TEST(BindingAcon, RequestorNonceIsTheReportRequestsNonce) {
-  const Bytes nonce = acon_requestor_nonce(0x1122334455667788, 0x99aabbccddeeff00);
+  const Bytes nonce = image::requestor_nonce(0x1122334455667788, 0x99aabbccddeeff00);
   EXPECT_EQ(nonce,
             (Bytes{136, 119, 102, 85, 68, 51, 34, 17, 0, 255, 238, 221, 204, 187, 170, 153}));
   const Bytes attestation_data = to_bytes(
@@ -186,7 +187,7 @@ TEST(BindingAcon, RequestorNonceIsTheReportRequestsNonce) {
   report_data.resize(64, 0);
   EXPECT_EQ(check_binding_acon(report_data, attestation_data, nonce).outcome, Outcome::pass);
   const CheckResult replayed =
-      check_binding_acon(report_data, attestation_data, acon_requestor_nonce(1, 2));
+      check_binding_acon(report_data, attestation_data, image::requestor_nonce(1, 2));
   EXPECT_EQ(replayed.outcome, Outcome::fail);
   EXPECT_NE(replayed.reason.find("replayed"), std::string::npos) << replayed.reason;
   const Bytes no_nonce = to_bytes(R"({"api_version":"1.0.0"})");

@@ -2,6 +2,8 @@
 // the logs is in checks_replay.cc, init-data in init_data.cc.
 #include "acon/appraisal/checks.h"
 
+#include "acon/image/attestation_data.h"
+
 #include "acon/appraisal/claims.h"
 #include "acon/dcap/claims.h"
 #include "acon/tdx/quote.h"
@@ -232,19 +234,11 @@ CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeD
                std::move(detail));
 }
 
-Bytes acon_requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi) {
-  Bytes out;
-  for (uint64_t half : {nonce_lo, nonce_hi})
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(half >> (8 * i)));
-  return out;
-}
-
 CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data,
                                const std::optional<Bytes>& requestor_nonce) {
   if (!attestation_data)
     return named("binding.acon", Outcome::skipped, "no ACON attestation_data was supplied");
-  Bytes expected = sha384(*attestation_data);
-  expected.resize(64, 0);
+  Bytes expected = image::attestation_report_data(*attestation_data);
   Json detail = {{"expected_report_data", hex_encode(expected)},
                  {"report_data", hex_or_empty(report_data)}};
   if (!ct_equal(expected, report_data))
@@ -256,23 +250,9 @@ CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>&
       "REPORTDATA equals SHA-384 of the attestation_data bytes followed by 16 zero bytes, as "
       "acond builds it";
   if (!requestor_nonce) return named("binding.acon", Outcome::pass, bound, std::move(detail));
-  // acond writes requestor_nonce as 16 integers (serde's [u8; 16]).
-  auto json = parse_json(as_chars(*attestation_data));
-  Bytes carried;
-  const Json* nonce = json && json->is_object() && json->contains("requestor_nonce")
-                          ? &(*json)["requestor_nonce"]
-                          : nullptr;
-  if (nonce && nonce->is_array() && nonce->size() == 16)
-    for (const Json& byte : *nonce)
-      if (byte.is_number_unsigned() && byte.get<uint64_t>() <= 255)
-        carried.push_back(static_cast<uint8_t>(byte.get<uint64_t>()));
-  if (carried.size() != 16)
-    return named("binding.acon", Outcome::error,
-                 "attestation_data has no requestor_nonce of 16 byte values (" +
-                     (json ? std::string("member missing or malformed")
-                           : "not JSON: " + json.error().message) +
-                     ")",
-                 std::move(detail));
+  auto read = image::read_requestor_nonce(as_chars(*attestation_data));
+  if (!read) return named("binding.acon", Outcome::error, read.error().message, std::move(detail));
+  const Bytes& carried = *read;
   detail["requestor_nonce"] = hex_encode(carried);
   detail["expected_requestor_nonce"] = hex_encode(*requestor_nonce);
   if (!ct_equal(carried, *requestor_nonce))

@@ -118,13 +118,6 @@ struct EvidenceReply {
 inline constexpr uint32_t kRequestTdReport = 0;
 inline constexpr uint32_t kRequestQuote = 1;
 
-// The attestation_data JSON acond binds into REPORTDATA: api_version, requestor_nonce (the u128
-// (hi << 64) | lo as 16 little-endian bytes), acond_nonce, then every loaded image (sorted by
-// Image ID) with its containers (none in this version: {}), compact as serde_json writes it.
-std::string attestation_data_json(uint64_t nonce_lo, uint64_t nonce_hi, ByteView acond_nonce,
-                                  const std::vector<std::string>& image_ids);
-// REPORTDATA = SHA-384(attestation_data) || 16 zero bytes.
-guest::ReportData attestation_report_data(std::string_view attestation_data);
 
 class Runtime {
  public:

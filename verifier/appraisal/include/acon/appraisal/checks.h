@@ -33,7 +33,7 @@ struct AppraisalOptions {
   // The challenge nonce the KBS issued for this session: binding.kbs fails when the runtime data
   // carries another (a correctly bound but replayed quote). Unset: the caller compares it.
   std::optional<std::string> expected_nonce;
-  // The nonce an auditor sent in acond's Report request (acon_requestor_nonce()): binding.acon
+  // The nonce an auditor sent in acond's Report request (image::requestor_nonce()): binding.acon
   // fails when attestation_data carries another. Unset: not compared.
   std::optional<Bytes> expected_requestor_nonce;
   // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
@@ -66,9 +66,6 @@ CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeD
 // those bytes: the nonce the caller sent in its Report request, LE8(nonce_lo) ‖ LE8(nonce_hi).
 CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data,
                                const std::optional<Bytes>& requestor_nonce = std::nullopt);
-// The 16 requestor_nonce bytes of acond's Report request (nonce_lo, nonce_hi) as attestation_data
-// carries them.
-Bytes acon_requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi);
 
 // ---- init-data ----
 struct ParsedInitData {

@@ -1,0 +1,69 @@
+#include "acon/image/attestation_data.h"
+
+#include <algorithm>
+
+#include "acon/common/hash.h"
+#include "acon/common/json.h"
+
+namespace acon::image {
+namespace {
+
+void append_byte_array(std::string& out, ByteView bytes) {
+  out += '[';
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(bytes[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+Bytes requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi) {
+  Bytes out;
+  for (uint64_t half : {nonce_lo, nonce_hi})
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(half >> (8 * i)));
+  return out;
+}
+
+std::string write_attestation_data(ByteView requestor_nonce, ByteView acond_nonce,
+                                   std::vector<std::string> image_ids) {
+  std::sort(image_ids.begin(), image_ids.end());
+  std::string out = R"({"api_version":"1.0.0","requestor_nonce":)";
+  append_byte_array(out, requestor_nonce);
+  out += R"(,"acond_nonce":)";
+  append_byte_array(out, acond_nonce);
+  out += R"(,"attestation_data":{)";
+  for (size_t i = 0; i < image_ids.size(); ++i) {
+    if (i) out += ',';
+    out += Json(image_ids[i]).dump();
+    out += ":{}";
+  }
+  out += "}}";
+  return out;
+}
+
+Bytes attestation_report_data(ByteView attestation_data) {
+  Bytes out = sha384(attestation_data);
+  out.resize(64, 0);
+  return out;
+}
+
+Result<Bytes> read_requestor_nonce(std::string_view attestation_data) {
+  auto json = parse_json(attestation_data);
+  if (!json) return make_error(Errc::parse, "attestation_data: not JSON: " + json.error().message);
+  const Json* nonce = json->is_object() && json->contains("requestor_nonce")
+                          ? &(*json)["requestor_nonce"]
+                          : nullptr;
+  Bytes out;
+  if (nonce && nonce->is_array() && nonce->size() == 16)
+    for (const Json& byte : *nonce)
+      if (byte.is_number_unsigned() && byte.get<uint64_t>() <= 255)
+        out.push_back(static_cast<uint8_t>(byte.get<uint64_t>()));
+  if (out.size() != 16)
+    return make_error(Errc::parse,
+                      "attestation_data.requestor_nonce: missing or not 16 byte values");
+  return out;
+}
+
+}  // namespace acon::image
