@@ -137,6 +137,13 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
     } else {
       response->set_runtime_text_aael(std::string(as_chars(reply->runtime_log)));
     }
+    for (const image::SignedManifest& loaded : reply->images) {
+      auto* out = response->add_images();
+      out->set_image_id(loaded.identity.image_id());
+      out->set_manifest(loaded.manifest.raw);
+      out->set_signature(loaded.signature.data(), loaded.signature.size());
+      out->set_certificate(loaded.certificate_der.data(), loaded.certificate_der.size());
+    }
     return ::grpc::Status::OK;
   });
 }

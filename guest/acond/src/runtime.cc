@@ -420,6 +420,7 @@ RpcResult<EvidenceReply> Runtime::evidence(uint64_t nonce_lo, uint64_t nonce_hi,
   auto runtime_log = log_.contents();
   if (!runtime_log) return internal(runtime_log.error());
   reply.runtime_log = std::move(*runtime_log);
+  for (const Image& image : images_) reply.images.push_back(image.signed_manifest);
   return reply;
 }
 

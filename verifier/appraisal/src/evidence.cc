@@ -6,6 +6,7 @@
 #include <set>
 
 #include "acon/common/hash.h"
+#include "acon/image/repository.h"
 
 namespace acon::appraisal {
 namespace {
@@ -349,6 +350,65 @@ Result<Evidence> parse_evidence_json(std::string_view text) {
     }
   }
   return evidence;
+}
+
+Status write_evidence_directory(const Evidence& evidence, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return make_error(Errc::invalid_argument, dir.string() + ": exists");
+  if (evidence.init_data && evidence.init_data->format != "toml")
+    return make_error(Errc::unsupported, "init-data in format '" + evidence.init_data->format +
+                                             "' has no bundle file (init_data.toml only)");
+  if (evidence.images.size() > kMaxEvidenceImages)
+    return make_error(Errc::invalid_argument,
+                      "more than " + std::to_string(kMaxEvidenceImages) + " images");
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
+  auto put = [&](const fs::path& path, std::string_view data) {
+    return image::write_file_atomic(path, data);
+  };
+  auto put_optional = [&](const char* name, const std::optional<Bytes>& bytes) -> Status {
+    return bytes ? put(dir / name, as_chars(*bytes)) : Status{};
+  };
+  auto put_text = [&](const char* name, const std::optional<std::string>& text) -> Status {
+    return text ? put(dir / name, *text) : Status{};
+  };
+  switch (evidence.platform) {
+    case Platform::tdx:
+      ACON_CHECK(put(dir / "quote.bin", as_chars(evidence.tdx.quote)));
+      ACON_CHECK(put_optional("cc_eventlog.bin", evidence.tdx.cc_eventlog));
+      ACON_CHECK(put_optional("ccel.bin", evidence.tdx.ccel));
+      ACON_CHECK(put_optional("runtime_aael.bin", evidence.tdx.runtime_aael));
+      ACON_CHECK(put_text("runtime_aael.txt", evidence.tdx.runtime_text_aael));
+      ACON_CHECK(put_text("ima.txt", evidence.tdx.ima_log));
+      break;
+    case Platform::sgx:
+      ACON_CHECK(put(dir / "quote.bin", as_chars(evidence.sgx.quote)));
+      break;
+    case Platform::vtpm:
+      ACON_CHECK(put(dir / "tpm_quote.bin", as_chars(evidence.vtpm.quote)));
+      ACON_CHECK(put(dir / "ak.tpm2b_public", as_chars(evidence.vtpm.ak_public)));
+      ACON_CHECK(put(dir / "pcrs.json", pcrs_to_json(evidence.vtpm.pcrs).dump()));
+      ACON_CHECK(put_optional("tpm_eventlog.bin", evidence.vtpm.event_log));
+      break;
+  }
+  if (evidence.runtime_data)
+    ACON_CHECK(put(dir / "runtime_data.json", runtime_data_to_json(*evidence.runtime_data).dump()));
+  ACON_CHECK(put_optional("attestation_data.json", evidence.attestation_data));
+  if (evidence.init_data) ACON_CHECK(put(dir / "init_data.toml", evidence.init_data->body));
+  ACON_CHECK(put_text("collateral.json", evidence.collateral));
+  for (size_t i = 0; i < evidence.images.size(); ++i) {
+    const ProvidedImage& image = evidence.images[i];
+    std::string name = std::to_string(i);
+    const fs::path image_dir = dir / "images" / (std::string(3 - name.size(), '0') + name);
+    fs::create_directories(image_dir, ec);
+    if (ec) return make_error(Errc::io, image_dir.string() + ": " + ec.message());
+    ACON_CHECK(put(image_dir / "manifest.json", as_chars(image.manifest)));
+    if (!image.signature.empty())
+      ACON_CHECK(put(image_dir / "signature", as_chars(image.signature)));
+    if (!image.certificate_der.empty())
+      ACON_CHECK(put(image_dir / "certificate.der", as_chars(image.certificate_der)));
+  }
+  return {};
 }
 
 Json evidence_to_json(const Evidence& evidence) {

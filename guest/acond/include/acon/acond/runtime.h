@@ -112,6 +112,7 @@ struct EvidenceReply {
   Bytes firmware_event_log;
   LogMode log_mode = LogMode::coco;
   Bytes runtime_log;  // coco: headerless TCG2 AAEL records; acon: the text log
+  std::vector<image::SignedManifest> images;  // every loaded image, in load order
 };
 
 // ACON's report request types.

@@ -103,6 +103,12 @@ Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view te
 // misspelt file is never silently ignored.
 Result<Evidence> load_evidence_directory(const std::filesystem::path& dir);
 
+// Writes `evidence` as a directory bundle that load_evidence_directory reads back to equal
+// evidence (images as images/000, images/001, ... in their order). `dir` is created and must not
+// exist yet, so an old bundle's files never mix with new ones. Init-data in a format other than
+// TOML has no bundle file: Errc::unsupported.
+Status write_evidence_directory(const Evidence& evidence, const std::filesystem::path& dir);
+
 // (c) One JSON evidence document (docs/evidence.md "Evidence JSON"); bytes as base64 STANDARD.
 Result<Evidence> parse_evidence_json(std::string_view text);
 // The document parse_evidence_json reads back to equal evidence.
