@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""End-to-end checks of acon-client against a real acond process on the simulated TDX platform:
+images signed with acon-image are loaded from the repository with their layers (several images,
+one Finalize), acond's refusals reach the caller with ACON's code and message (exit 1), and a
+report becomes an evidence bundle that verifies on the spot and again with acon-verify.
+
+Usage: ACON_CLIENT=... ACOND=... ACON_IMAGE=... ACON_SIM=... ACON_VERIFY=... python3 acon_client_cli.py
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
+ACOND = os.environ.get("ACOND", "acond")
+IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
+SIM = os.environ.get("ACON_SIM", "acon-sim")
+VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
+BUSYBOX = "/bin/busybox"
+
+
+def run(tool, *args, cwd=None):
+    return subprocess.run([tool, *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def must(tool, *args, cwd=None):
+    p = run(tool, *args, cwd=cwd)
+    if p.returncode != 0:
+        raise AssertionError(f"{tool} {' '.join(args)}: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+class Acond:
+    """acond on the simulator, listening on a free loopback port."""
+
+    def __init__(self, work, name, *extra):
+        self.state = os.path.join(work, name)
+        self.log_path = os.path.join(work, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [ACOND, "--backend", "sim", "--sim-state", os.path.join(work, "td.json"),
+             "--state-dir", self.state, "--tcp-port", "0", "--tcp-address", "127.0.0.1", *extra],
+            stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = re.search(r"tcp_port=(\d+)", open(self.log_path).read())
+            if m:
+                self.target = "tcp://127.0.0.1:" + m.group(1)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("acond did not start:\n" + open(self.log_path).read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self.log.close()
+
+
+class AconClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="acon-client-")
+        w = cls.work
+        rootfs = os.path.join(w, "rootfs")
+        os.makedirs(os.path.join(rootfs, "bin"))
+        shutil.copy(BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
+        os.symlink("busybox", os.path.join(rootfs, "bin", "sh"))
+        must(IMAGE, "init", ".", cwd=w)
+        must(IMAGE, "keygen", "-k", "signer.pem", "-c", "signer.der", cwd=w)
+
+        def image(name, *options):
+            must(IMAGE, "create", "-o", name + ".json", "--rootfs", "rootfs", "--entrypoint",
+                 "/bin/sh", "--signal", "15", *options, cwd=w)
+            return must(IMAGE, "sign", "-k", "signer.pem", "-c", "signer.der", name + ".json",
+                        cwd=w).split()[0]
+
+        cls.app = image("app", "--env", "MODE=a")
+        cls.sidecar = image("sidecar", "--env", "MODE=b")
+        # Rejects every image it does not accept, so it cannot join a TD that runs anything.
+        cls.loner = image("loner", "--env", "MODE=c", "--reject-unaccepted")
+        must(SIM, "create", "--state", os.path.join(w, "td.json"))
+        must(SIM, "collateral", "--state", os.path.join(w, "td.json"), "--out",
+             os.path.join(w, "collateral.json"))
+        must(SIM, "root", "--state", os.path.join(w, "td.json"), "--out",
+             os.path.join(w, "root.pem"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def client(self, acond, *args):
+        return run(CLIENT, "-c", acond.target, *args, cwd=self.work)
+
+    def test_load_refusals_and_a_verified_report(self):
+        acond = Acond(self.work, "td1")
+        try:
+            # Nothing loaded yet: ACON's Report refusal, exit 1.
+            p = self.client(acond, "report", "--nonce", "1")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn('Unknown "No images in current TD"', p.stderr)
+
+            p = self.client(acond, "load", "--no-finalize", self.app)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.split()[0], self.app)
+            self.assertRegex(p.stdout, r"\+sha384/[0-9a-f]{96}")  # the layer was sent
+            self.assertNotIn("finalized", p.stdout)
+
+            p = self.client(acond, "load", "--no-finalize", self.loner)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn('PermissionDenied "Incompatible polices"', p.stderr)
+
+            # A new image lists all its layers as missing (ACON computes missing_layers before
+            # the image's directory exists), so the shared layer is sent again; then Finalize.
+            p = self.client(acond, "load", self.sidecar)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            lines = p.stdout.splitlines()
+            self.assertEqual(lines[0].split()[0], self.sidecar)
+            self.assertEqual(lines[1:], ["finalized"])
+
+            p = self.client(acond, "load", self.app)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn('AddManifest: PermissionDenied "Manifests finalized"', p.stderr)
+            p = self.client(acond, "finalize")
+            self.assertEqual(p.returncode, 1)
+
+            # aconcli's report: the RTMR3 entries, attestation_data, the quote written out.
+            quote = os.path.join(self.work, "quote.bin")
+            p = self.client(acond, "report", "--nonce", "0x1122334455667788",
+                            "0x99aabbccddeeff00", "-o", quote)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            lines = p.stdout.splitlines()
+            self.assertEqual(lines[0], "github.com/intel/ACON AddManifest " + self.app)
+            self.assertEqual(lines[1], "github.com/intel/ACON AddManifest " + self.sidecar)
+            self.assertTrue(lines[2].startswith("github.com/intel/ACON Finalize"))
+            data = json.loads(lines[3])
+            self.assertEqual(data["requestor_nonce"],
+                             [136, 119, 102, 85, 68, 51, 34, 17, 0, 255, 238, 221, 204, 187, 170, 153])
+            self.assertEqual(sorted(data["attestation_data"]), sorted([self.app, self.sidecar]))
+            self.assertGreater(os.path.getsize(quote), 1000)
+
+            # The evidence bundle, verified on the spot against the simulator's root ...
+            bundle = os.path.join(self.work, "bundle")
+            p = self.client(acond, "report", "--nonce", "7", "8", "--bundle", bundle, "--verify",
+                            "--root", "root.pem", "--collateral", "collateral.json")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("2 image(s)", p.stdout)
+            for check in ("quote.signature", "binding.acon", "replay.rtmr3",
+                          "launch_policy.acond", "image." + self.sidecar + ".signature"):
+                self.assertRegex(p.stdout, r"(?m)^ok +" + re.escape(check) + ":", check)
+            self.assertNotIn("FAIL", p.stdout)
+            # ... and its quote again by an auditor with acon-verify, from the file alone.
+            p = run(VERIFY, "quote", "--quote", os.path.join(bundle, "quote.bin"), "--root",
+                    os.path.join(self.work, "root.pem"), "--collateral",
+                    os.path.join(self.work, "collateral.json"))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+            # Without the simulator's root configured, the same evidence is rejected.
+            p = self.client(acond, "report", "--bundle", os.path.join(self.work, "b2"),
+                            "--verify", "--collateral", "collateral.json")
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"(?m)^FAIL +quote.signature:")
+
+            # An existing bundle directory is never overwritten.
+            p = self.client(acond, "report", "--bundle", bundle)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("exists", p.stderr)
+        finally:
+            acond.stop()
+
+    def test_unusable_input_is_exit_2(self):
+        p = run(CLIENT, "-c", "vsock://3:1024", "finalize")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("expected tcp://HOST:PORT", p.stderr)
+        # Nothing listens on port 1 of the loopback.
+        p = run(CLIENT, "-c", "127.0.0.1:1", "--deadline", "2", "finalize")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        p = run(CLIENT, "load", "--repo", os.path.join(self.work, "absent"), "x")
+        self.assertEqual(p.returncode, 2)
+        p = run(CLIENT, "report", "--verify")
+        self.assertEqual(p.returncode, 2)  # --verify needs --bundle
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
