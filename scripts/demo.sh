@@ -4,19 +4,23 @@
 # real quote with Intel's collateral, a runtime text AAEL against another quote, the crypto layer
 # on published vectors (RFC 7520) and the KBS resource-release exchange (RFC 8785 report-data
 # binding, then a JWE to the TEE key); then the image story end to end on the simulated TDX
-# platform: busybox rootfs -> signed ACON image -> measured into RTMR3 -> quote -> auditor.
+# platform: busybox rootfs -> signed ACON image -> loaded into a real acond process with
+# acon-client (verified, admitted by launch policy, measured into RTMR3 and its runtime log) ->
+# report as an evidence bundle -> auditor -> relying party's appraisal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh >/dev/null
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$build" acon-jose acon-eventlog acon-verify acon-image acon-sim >/dev/null
+ninja -C "$build" acon-jose acon-eventlog acon-verify acon-image acon-sim acon-client acond >/dev/null
 jose=$build/tools/acon-jose
 eventlog=$build/tools/acon-eventlog
 verify=$build/tools/acon-verify
 image=$(cd "$build/tools" && pwd)/acon-image
 sim=$build/tools/acon-sim
+client=$build/tools/acon-client
+acond=$build/guest/acond/acond
 logs=tests/data/eventlog
 data=tests/data/jose
 # DEMO_KEEP=DIR keeps every file the demo writes (bundle, appraisal.json with the EAR) in DIR.
@@ -25,8 +29,13 @@ if [ -n "${DEMO_KEEP:-}" ]; then
   mkdir -p "$work"
 else
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
 fi
+acond_pid=
+cleanup() {
+  if [ -n "$acond_pid" ]; then kill "$acond_pid" 2>/dev/null || true; wait "$acond_pid" 2>/dev/null || true; fi
+  if [ -z "${DEMO_KEEP:-}" ]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT
 py=/usr/bin/python3
 member() { $py -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v,str) else json.dumps(v))' "$@"; }
 
@@ -96,10 +105,7 @@ image_id=$(img sign -k signer.pem -c signer.der acon.json | cut -d' ' -f1)
 echo "   Image ID: $image_id"
 img verify "$image_id" | sed 's/^/   /'
 
-echo "== 7. acond's measurement of that image in a simulated TD: RTMR3 and the runtime log (docs/eventlog-formats.md §7)"
-init="INIT sha384/$(printf '0%.0s' $(seq 96))"
-printf '%s\ngithub.com/intel/ACON AddManifest %s\ngithub.com/intel/ACON Finalize\n' "$init" \
-  "$image_id" >"$work/rtmr3.log"
+echo "== 7. acond, a real process on the simulated TDX platform, admits that image (acon-client load)"
 # The TD was launched with this init-data (CoCo's form): MRCONFIGID holds its SHA-384.
 cat >"$work/init_data.toml" <<'TOML'
 version = "0.1.0"
@@ -113,44 +119,42 @@ TOML
 $sim create --state "$work/td.json" --quote-version 5 >/dev/null
 $sim set --state "$work/td.json" \
   --mr-config-id "$(openssl dgst -sha384 -r "$work/init_data.toml" | cut -d' ' -f1)" >/dev/null
-while IFS= read -r line; do $sim extend --state "$work/td.json" --rtmr 3 --data "$line" >/dev/null; done <"$work/rtmr3.log"
-$sim ccel --state "$work/td.json" --out "$work/ccel.bin"
 $sim collateral --state "$work/td.json" --out "$work/collateral.json"
 $sim root --state "$work/td.json" --out "$work/sim-root.pem"
-# acond's Report: the auditor's 16-byte nonce inside attestation_data, and REPORTDATA =
-# SHA-384(attestation_data) followed by 16 zero bytes.
-$py - "$image_id" >"$work/attestation_data.json" <<'PY'
-import json, os, sys
-nonce = lambda: list(os.urandom(16))
-print(json.dumps({"api_version": "1.0.0", "requestor_nonce": nonce(), "acond_nonce": nonce(),
-                  "attestation_data": {sys.argv[1]: {}}}, separators=(",", ":")), end="")
-PY
-report_data=$(openssl dgst -sha384 -r "$work/attestation_data.json" | cut -d' ' -f1)$(printf '0%.0s' $(seq 32))
-$sim quote --state "$work/td.json" --report-data "$report_data" --out "$work/quote.bin"
-echo "   quote v5, REPORTDATA = SHA-384(attestation_data) || 0^16, MRCONFIGID = SHA-384(init-data): $(stat -c %s "$work/quote.bin") bytes"
+$acond --backend sim --sim-state "$work/td.json" --state-dir "$work/acond" \
+  --tcp-address 127.0.0.1 --tcp-port 0 2>"$work/acond.log" &
+acond_pid=$!
+for _ in $(seq 200); do grep -q tcp_port= "$work/acond.log" && break; sleep 0.05; done
+port=$(sed -n 's/.*tcp_port=\([0-9]*\).*/\1/p' "$work/acond.log")
+[ -n "$port" ] || { cat "$work/acond.log"; exit 1; }
+echo "   acond listening on 127.0.0.1:$port (backend sim, coco log: TCG2 AAEL records for RTMR3)"
+# AddManifest (signature, launch policy, measured into RTMR3), AddBlob for the missing layer,
+# Finalize: the same RPCs Intel's aconcli sends.
+$client -c "127.0.0.1:$port" load --repo "$work/.acon" "$image_id" | sed 's/^/   /'
+echo "   acond's log: $(grep -c 'event=rpc' "$work/acond.log" || true) RPCs, e.g. $(grep -m1 'rpc=AddManifest' "$work/acond.log" | cut -c1-110)"
 
-echo "== 8. The auditor: quote against the simulator's root (labelled simulated), logs against the quote"
-$verify quote --quote "$work/quote.bin" --collateral "$work/collateral.json" --root "$work/sim-root.pem" \
+echo "== 8. The auditor: acond's report as an evidence bundle, verified on the spot and by hand"
+# The auditor's nonce goes into attestation_data; REPORTDATA = SHA-384(attestation_data) || 0^16.
+bundle=$work/bundle
+$client -c "127.0.0.1:$port" report --nonce "$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')" \
+  --bundle "$bundle" --verify --root "$work/sim-root.pem" --collateral "$work/collateral.json" \
+  | cut -c1-150 | sed 's/^/   /'
+$verify quote --quote "$bundle/quote.bin" --collateral "$work/collateral.json" --root "$work/sim-root.pem" \
   | sed -n '1,3p' | sed 's/^/   /'
-if $verify quote --quote "$work/quote.bin" --collateral "$work/collateral.json" >/dev/null; then
+if $verify quote --quote "$bundle/quote.bin" --collateral "$work/collateral.json" >/dev/null; then
   echo "   !! a simulated quote verified against Intel's root"; exit 1
 fi
 echo "   with only Intel's root configured the same quote is rejected (exit 1)"
-$eventlog replay "$work/ccel.bin" --text-aael "$work/rtmr3.log" --quote "$work/quote.bin" | sed 's/^/   /'
-grep -q "AddManifest $image_id\$" "$work/rtmr3.log" && echo "   the log's AddManifest names the image signed in step 6: $image_id"
+# CoCo's packing: the firmware CCEL followed by the runtime records replays RTMR0..3.
+cat "$bundle/ccel.bin" "$bundle/runtime_aael.bin" >"$work/cc_eventlog.bin"
+$eventlog replay "$work/cc_eventlog.bin" --quote "$bundle/quote.bin" | sed 's/^/   /'
 
 echo "== 9. The relying party's appraisal of that TD (what the KBS decides): checks, policy, EAR"
-bundle=$work/bundle
-mkdir -p "$bundle/images/app"
-cp "$work/quote.bin" "$work/ccel.bin" "$work/collateral.json" "$bundle/"
-cp "$work/rtmr3.log" "$bundle/runtime_aael.txt"
-cp "$work/attestation_data.json" "$work/init_data.toml" "$bundle/"
-stored=$(dirname "$(find "$work/.acon/manifests" -name acon.json | head -1)")
-cp "$stored/acon.json" "$bundle/images/app/manifest.json"
-cp "$stored/signature" "$bundle/images/app/signature"
-cp "$stored/signer.cer" "$bundle/images/app/certificate.der"
+# The bundle acond's report gave, with what the relying party holds besides: the TD's init-data
+# and the collateral.
+cp "$work/init_data.toml" "$work/collateral.json" "$bundle/"
 # The relying party's reference values: this TD's MRTD and the image signer it trusts.
-mr_td=$($verify claims --quote "$work/quote.bin" --collateral "$work/collateral.json" \
+mr_td=$($verify claims --quote "$bundle/quote.bin" --collateral "$work/collateral.json" \
   --root "$work/sim-root.pem" --compact | $py -c 'import json,sys; print(json.load(sys.stdin)["claims"]["tdx"]["quote"]["body"]["mr_td"])')
 signer=$(echo "$image_id" | cut -d/ -f2)
 $py - "$mr_td" "$signer" >"$work/reference_values.json" <<'PY'
