@@ -211,7 +211,7 @@ int run(int argc, char** argv) {
   tools::add_input_limit_option(app);
   Inputs in;
   app.add_option("-c,--connect", in.client.target,
-                 "acond's address: tcp://HOST:PORT, HOST:PORT or unix:///PATH")
+                 "acond's address: tcp://HOST:PORT, HOST:PORT, unix:///PATH or vsock://CID:PORT")
       ->capture_default_str();
   app.add_option("--deadline", in.deadline_seconds, "Seconds each RPC may take (AddBlob: 600)")
       ->capture_default_str()

@@ -1,6 +1,7 @@
 // acond: serves ACON's AconService (and acon.evidence.EvidenceService) over gRPC on TCP and/or
 // a Unix socket, measuring admitted images through a guest backend. docs/acond.md.
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 
 #include "acon/acond/grpc_service.h"
 #include "acon/acond/kernel_cmdline.h"
+#include "acon/acond/listener.h"
 #include "acon/acond/runtime.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
@@ -71,6 +73,9 @@ int run(int argc, char** argv) {
   app.add_option("--tcp-address", tcp_address, "Address to listen on")->capture_default_str();
   app.add_flag("--no-tcp", no_tcp, "Do not listen on TCP (only --unix)");
   app.add_option("--unix", unix_path, "Also listen on this Unix socket");
+  int64_t vsock_port = -1;
+  app.add_option("--vsock-port", vsock_port, "Also listen on AF_VSOCK, any CID, this port")
+      ->check(CLI::Range(int64_t{0}, int64_t{4294967294}));
   app.add_option("--log-mode", log_mode, "Runtime log format: coco (TCG2 AAEL) or acon (text)")
       ->capture_default_str();
   app.add_option("--log-path", log_path, "Runtime log file (default: in --state-dir)");
@@ -86,9 +91,10 @@ int run(int argc, char** argv) {
     if (!text) return tools::fail(text.error());
     auto config = acond::parse_kernel_cmdline(*text);
     if (!config) return tools::fail(config.error());
-    if (config->vsock_conn) {
-      return tools::fail(make_error(Errc::unsupported,
-                                    "acond.vsock_conn: vsock is not supported in this version"));
+    // ACON serves exactly one listener: vsock when acond.vsock_conn is given, else TCP.
+    if (config->vsock_conn && vsock_port < 0) {
+      vsock_port = config->vsock_port;
+      if (tcp_port_option->count() == 0) no_tcp = true;
     }
     if (tcp_port_option->count() == 0) tcp_port = config->tcp_port;
   }
@@ -99,8 +105,8 @@ int run(int argc, char** argv) {
         make_error(Errc::invalid_argument,
                    "--policy-mode: expected acond or spec, got '" + policy_mode + "'"));
   }
-  if (no_tcp && unix_path.empty()) {
-    return tools::fail(make_error(Errc::invalid_argument, "--no-tcp needs --unix"));
+  if (no_tcp && unix_path.empty() && vsock_port < 0) {
+    return tools::fail(make_error(Errc::invalid_argument, "--no-tcp needs --unix or --vsock-port"));
   }
   auto backend = make_backend(backend_name, sim_state);
   if (!backend) return tools::fail(backend.error());
@@ -144,15 +150,31 @@ int run(int argc, char** argv) {
                                                 std::to_string(tcp_port) +
                                                 (unix_path.empty() ? "" : " / " + unix_path)));
   }
+  // gRPC 1.51 has no vsock addresses: acond accepts vsock connections and hands each to the
+  // server as a connected socket.
+  std::unique_ptr<acond::AcceptLoop> vsock;
+  if (vsock_port >= 0) {
+    auto listener = acond::vsock_listen(static_cast<uint32_t>(vsock_port));
+    auto loop = listener ? acond::AcceptLoop::start(std::move(*listener),
+                                                    [&server](UniqueFd connection) {
+                                                      ::grpc::AddInsecureChannelFromFd(
+                                                          server.get(), connection.release());
+                                                    })
+                         : listener.error();
+    if (!loop) return tools::fail(loop.error());
+    vsock = std::move(*loop);
+  }
   log_line("acond event=listening backend=" + std::string((*backend)->name()) +
            " log_mode=" + log_mode + " policy_mode=" + policy_mode +
            " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
            " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +
+           " vsock_port=" + (vsock_port < 0 ? std::string("none") : std::to_string(vsock_port)) +
            " state_dir=" + state_dir + " log_path=" + (*runtime)->options().log_path->string());
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log_line("acond event=stopping signal=" + std::to_string(signal_number));
+  vsock.reset();
   // Calls in progress get a grace period (an AddBlob may be unpacking a large layer); after it,
   // gRPC cancels what is left and idle client connections are dropped.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

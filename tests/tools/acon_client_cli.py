@@ -174,9 +174,12 @@ class AconClientTest(unittest.TestCase):
             acond.stop()
 
     def test_unusable_input_is_exit_2(self):
-        p = run(CLIENT, "-c", "vsock://3:1024", "finalize")
+        p = run(CLIENT, "-c", "ftp://x:1", "finalize")
         self.assertEqual(p.returncode, 2)
         self.assertIn("expected tcp://HOST:PORT", p.stderr)
+        p = run(CLIENT, "-c", "vsock://x:1", "finalize")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("expected vsock://CID:PORT", p.stderr)
         # Nothing listens on port 1 of the loopback.
         p = run(CLIENT, "-c", "127.0.0.1:1", "--deadline", "2", "finalize")
         self.assertEqual(p.returncode, 2, p.stderr)

@@ -1,8 +1,10 @@
 #include "acon/acond/client.h"
 
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 
 #include "acon.grpc.pb.h"
+#include "acon/acond/listener.h"
 #include "acon_evidence.grpc.pb.h"
 
 namespace acon::acond {
@@ -71,14 +73,38 @@ ReportReply from_proto(const acon::grpc::ReportResponse& response) {
 
 }  // namespace
 
+Result<std::pair<uint32_t, uint32_t>> vsock_target(std::string_view target) {
+  auto error = make_error(Errc::invalid_argument,
+                          "target '" + std::string(target) + "': expected vsock://CID:PORT");
+  if (!starts_with(target, "vsock://")) return error;
+  target.remove_prefix(8);
+  const size_t colon = target.find(':');
+  if (colon == std::string_view::npos) return error;
+  auto number = [](std::string_view text) -> std::optional<uint32_t> {
+    if (text.empty() || text.size() > 10) return std::nullopt;
+    uint64_t value = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (value > UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(value);
+  };
+  auto cid = number(target.substr(0, colon));
+  auto port = number(target.substr(colon + 1));
+  if (!cid || !port) return error;
+  return std::make_pair(*cid, *port);
+}
+
 Result<std::string> grpc_target(std::string_view target) {
   if (starts_with(target, "unix://")) return std::string(target);
   if (starts_with(target, "tcp://")) target.remove_prefix(6);
   if (target.empty() || target.find("://") != std::string_view::npos ||
       target.find(':') == std::string_view::npos) {
-    return make_error(Errc::invalid_argument,
-                      "target '" + std::string(target) +
-                          "': expected tcp://HOST:PORT, HOST:PORT or unix:///PATH");
+    return make_error(
+        Errc::invalid_argument,
+        "target '" + std::string(target) +
+            "': expected tcp://HOST:PORT, HOST:PORT, unix:///PATH or vsock://CID:PORT");
   }
   // aconcli accepts ":PORT" for the local host.
   if (target.front() == ':') return "127.0.0.1" + std::string(target);
@@ -86,13 +112,23 @@ Result<std::string> grpc_target(std::string_view target) {
 }
 
 Result<Client> Client::connect(const ClientOptions& options) {
-  ACON_TRY(std::string target, grpc_target(options.target));
   ::grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(static_cast<int>(options.max_message));
   arguments.SetMaxSendMessageSize(static_cast<int>(options.max_message));
   auto stubs = std::make_unique<Stubs>();
-  stubs->channel =
-      ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), arguments);
+  if (starts_with(options.target, "vsock://")) {
+    // gRPC 1.51 cannot dial vsock: connect here and give gRPC the connected socket.
+    ACON_TRY(auto address, vsock_target(options.target));
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.deadline);
+    ACON_TRY(UniqueFd socket,
+             vsock_connect(address.first, address.second, static_cast<int>(timeout.count())));
+    stubs->channel =
+        ::grpc::CreateCustomInsecureChannelFromFd("acond", socket.release(), arguments);
+  } else {
+    ACON_TRY(std::string target, grpc_target(options.target));
+    stubs->channel =
+        ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), arguments);
+  }
   stubs->acon = acon::grpc::AconService::NewStub(stubs->channel);
   stubs->evidence = acon::evidence::EvidenceService::NewStub(stubs->channel);
   return Client(std::move(stubs), options);

@@ -6,8 +6,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -264,6 +262,12 @@ Status write_all(int fd, ByteView bytes) {
   while (done < bytes.size()) {
     ssize_t sent = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // A non-blocking connection whose reader is slow: wait for room, boundedly.
+      pollfd waiting{fd, POLLOUT, 0};
+      if (::poll(&waiting, 1, 10000) > 0) continue;
+      return make_error(Errc::io, "send: the reader took no data for 10 s");
+    }
     if (sent < 0) return make_error(Errc::io, errno_text("send"));
     done += static_cast<size_t>(sent);
   }
@@ -286,46 +290,24 @@ Result<std::unique_ptr<Server>> Server::start(const std::filesystem::path& socke
   if (::chmod(socket_path.c_str(), 0666) != 0 || ::listen(listener.get(), 64) != 0) {
     return make_error(Errc::io, errno_text("listen " + socket_path.string()));
   }
-  int wake[2];
-  if (::pipe2(wake, O_CLOEXEC) != 0) return make_error(Errc::io, errno_text("pipe"));
-  std::unique_ptr<Server> server(new Server(socket_path, std::move(listener), UniqueFd(wake[0]),
-                                            UniqueFd(wake[1]), std::move(handler), std::move(log),
-                                            read_timeout_ms));
-  server->thread_ = std::thread([raw = server.get()] { raw->serve(); });
+  std::unique_ptr<Server> server(
+      new Server(socket_path, std::move(handler), std::move(log), read_timeout_ms));
+  ACON_TRY(server->loop_,
+           AcceptLoop::start(std::move(listener), [raw = server.get()](UniqueFd connection) {
+             raw->answer(connection.get());
+           }));
   return server;
 }
 
-Server::Server(std::filesystem::path path, UniqueFd listener, UniqueFd wake_read,
-               UniqueFd wake_write, Handler handler, ServerLog log, int read_timeout_ms)
+Server::Server(std::filesystem::path path, Handler handler, ServerLog log, int read_timeout_ms)
     : path_(std::move(path)),
-      listener_(std::move(listener)),
-      wake_read_(std::move(wake_read)),
-      wake_write_(std::move(wake_write)),
       handler_(std::move(handler)),
       log_(std::move(log)),
       read_timeout_ms_(read_timeout_ms) {}
 
 Server::~Server() {
-  const char stop = 1;
-  if (::write(wake_write_.get(), &stop, 1) < 0) {
-    // The pipe cannot be full (one byte, once); a failure here leaves join() to wait forever,
-    // so close the write end, which also wakes poll().
-    wake_write_.reset();
-  }
-  if (thread_.joinable()) thread_.join();
+  loop_.reset();
   ::unlink(path_.c_str());
-}
-
-void Server::serve() {
-  for (;;) {
-    pollfd waiting[2] = {{listener_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
-    int ready = ::poll(waiting, 2, -1);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0 || waiting[1].revents != 0) return;
-    UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!connection.valid()) continue;
-    answer(connection.get());
-  }
 }
 
 void Server::answer(int connection) {

@@ -1,7 +1,10 @@
 // A real acond process on the simulated TD, driven over gRPC: by our own C++ client (TCP and the
 // Unix socket), and by Intel's aconcli (ACON 3430805) when ACON_ACONCLI names it.
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +16,9 @@
 #include <thread>
 
 #include "acon.grpc.pb.h"
+#include "acon/acond/client.h"
+#include "acon/acond/grpc_service.h"
+#include "acon/acond/listener.h"
 #include "acon/acond/runtime.h"
 #include "acon/image/attestation_data.h"
 #include "acon_evidence.grpc.pb.h"
@@ -228,6 +234,74 @@ TEST(AcondProcess, UnixSocketAndMessageLimit) {
   // Above --max-message: refused by gRPC before acond sees it.
   EXPECT_EQ(client.add_blob(2, big).error_code(), ::grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(acond.stop(), 0);
+}
+
+// AF_VSOCK: acond accepts vsock connections itself and hands each to gRPC; acon-client's library
+// connects over vsock the same way. Runs where the kernel offers the loopback transport
+// (vsock_loopback); elsewhere it says why it skipped.
+TEST(AcondProcess, ServesOverVsockLoopback) {
+  const uint32_t probe_port = 40000 + static_cast<uint32_t>(::getpid() % 10000);
+  if (auto listener = vsock_listen(probe_port); !listener) {
+    GTEST_SKIP() << "no AF_VSOCK here: " << listener.error().to_string();
+  }
+  // acond listens on vsock wherever AF_VSOCK exists, loopback transport or not.
+  Session session;
+  const uint32_t port = probe_port + 1;
+  AcondProcess acond(session.dir.path(), {"--vsock-port", std::to_string(port)});
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  EXPECT_NE(acond.log().find("vsock_port=" + std::to_string(port)), std::string::npos);
+  {
+    auto listener = vsock_listen(probe_port);
+    ASSERT_TRUE(listener) << listener.error().to_string();
+    auto probe = vsock_connect(kVsockLoopbackCid, probe_port, 2000);
+    if (!probe) {
+      GTEST_SKIP() << "the kernel offers no vsock loopback (vsock_loopback): "
+                   << probe.error().to_string();
+    }
+  }
+  ClientOptions options;
+  options.target = "vsock://" + std::to_string(kVsockLoopbackCid) + ":" + std::to_string(port);
+  auto client = acon::acond::Client::connect(options);
+  ASSERT_TRUE(client) << client.error().to_string();
+  Signer p384 = load_signer("p384");
+  auto image = sign(p384, app_manifest({}, {}, false));
+  auto added = client->add_manifest(image.manifest, image.signature, image.certificate);
+  ASSERT_TRUE(added) << added.error().to_string() << acond.log();
+  EXPECT_EQ(added->image_id, image.image_id);
+  auto report = client->report(1, 2, kRequestTdReport);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->data.size(), 1024u);
+  EXPECT_EQ(acond.stop(), 0);
+}
+
+// The hand-off itself, which the vsock listener relies on, over a socket pair (runs everywhere):
+// a connected socket given to a gRPC server with no listening port serves AconService.
+TEST(AcondTransport, ConnectedSocketHandedToGrpc) {
+  Session session;
+  guest::sim::SimBackend backend((session.dir.path() / "sim.json").string());
+  RuntimeOptions options;
+  options.state_dir = session.dir.path() / "st";
+  auto runtime = Runtime::open(backend, options);
+  ASSERT_TRUE(runtime) << runtime.error().to_string();
+  AconServiceImpl service(**runtime, [](const std::string&) {});
+  ::grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  int fds[2];
+  // gRPC's posix endpoints expect non-blocking sockets, as the vsock listener hands them over.
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
+  ::grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
+  auto channel = ::grpc::CreateCustomInsecureChannelFromFd("acond", fds[1], {});
+  auto stub = acon::grpc::AconService::NewStub(channel);
+  acon::grpc::ReportRequest request;
+  acon::grpc::ReportResponse reply;
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto status = stub->Report(&context, request, &reply);
+  EXPECT_EQ(status.error_code(), ::grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(status.error_message(), "No images in current TD");
+  server->Shutdown();
 }
 
 // ---- Intel's aconcli ----

@@ -20,8 +20,7 @@
 namespace acon::acond {
 
 struct ClientOptions {
-  // tcp://HOST:PORT, HOST:PORT or unix:///PATH (aconcli's forms; vsock is not offered by the
-  // gRPC library Debian 12 ships).
+  // tcp://HOST:PORT, HOST:PORT, unix:///PATH or vsock://CID:PORT (aconcli's forms).
   std::string target;
   std::chrono::seconds deadline{10};  // each RPC; aconcli uses 10 s
   // AddBlob carries a whole layer and unpacks it before answering: its own, longer deadline.
@@ -29,8 +28,11 @@ struct ClientOptions {
   uint64_t max_message = uint64_t{1} << 30;
 };
 
-// The gRPC channel target for a ClientOptions::target; Errc::invalid_argument for other forms.
+// The gRPC channel target for a tcp or unix ClientOptions::target; Errc::invalid_argument for
+// other forms.
 Result<std::string> grpc_target(std::string_view target);
+// CID and port of a vsock://CID:PORT target.
+Result<std::pair<uint32_t, uint32_t>> vsock_target(std::string_view target);
 
 struct ContainerInfo {
   uint32_t container_id = 0;

@@ -19,17 +19,16 @@
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <variant>
 #include <vector>
 
+#include "acon/acond/listener.h"
 #include "acon/common/bytes.h"
 #include "acon/common/result.h"
 #include "acon/common/unique_fd.h"
@@ -134,18 +133,14 @@ class Server {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Server(std::filesystem::path path, UniqueFd listener, UniqueFd wake_read, UniqueFd wake_write,
-         Handler handler, ServerLog log, int read_timeout_ms);
-  void serve();
+  Server(std::filesystem::path path, Handler handler, ServerLog log, int read_timeout_ms);
   void answer(int connection);
 
   std::filesystem::path path_;
-  UniqueFd listener_;
-  UniqueFd wake_read_, wake_write_;  // a pipe that wakes the accept loop to stop
   Handler handler_;
   ServerLog log_;
   int read_timeout_ms_;
-  std::thread thread_;
+  std::unique_ptr<AcceptLoop> loop_;  // last: stopped first
 };
 
 // Sends one request and reads the reply (for clients inside containers and for tests).
