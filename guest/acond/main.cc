@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,30 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const std::string& name,
   }
   return make_error(Errc::invalid_argument,
                     "--backend: expected sim, tdx-tsm or tdx-legacy, got '" + name + "'");
+}
+
+// Crash tests (tests/guest/acond/crash_test.cc, docs/acond.md "Crash safety"):
+// ACOND_CRASH_AT=<step>[@<n>] kills this process with SIGKILL the n-th time (default: the first)
+// a measurement or an unpack reaches <step>. It can only stop the process, never skip a check or
+// a write; unset, no hook is installed.
+Result<acond::StepHook> crash_hook_from_environment() {
+  const char* spec = std::getenv("ACOND_CRASH_AT");
+  if (spec == nullptr || *spec == 0) return acond::StepHook{};
+  std::string text(spec);
+  size_t at = text.find('@');
+  std::string step = text.substr(0, at);
+  long count = at == std::string::npos ? 1 : std::strtol(text.c_str() + at + 1, nullptr, 10);
+  bool known = false;
+  for (auto name : acond::kMeasureSteps) known = known || name == step;
+  for (auto name : acond::kRuntimeSteps) known = known || name == step;
+  if (!known || count < 1) {
+    return make_error(Errc::invalid_argument,
+                      "ACOND_CRASH_AT: unknown step or count '" + text + "'");
+  }
+  auto remaining = std::make_shared<long>(count);
+  return acond::StepHook([step, remaining](std::string_view reached) {
+    if (reached == step && --*remaining == 0) ::raise(SIGKILL);
+  });
 }
 
 int run(int argc, char** argv) {
@@ -105,7 +130,11 @@ int run(int argc, char** argv) {
   auto backend = make_backend(backend_name, sim_state);
   if (!backend) return tools::fail(backend.error());
 
+  auto crash_hook = crash_hook_from_environment();
+  if (!crash_hook) return tools::fail(crash_hook.error());
+
   acond::RuntimeOptions options;
+  options.step_hook = std::move(*crash_hook);
   options.state_dir = state_dir;
   options.log_mode = *mode;
   if (!log_path.empty()) options.log_path = log_path;
