@@ -17,6 +17,7 @@
 #include "acon/acond/runtime.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
+#include "acon/guest/vtpm.h"
 #include "tool_util.h"
 
 namespace {
@@ -30,8 +31,16 @@ void log_line(const std::string& line) {
   std::fflush(stderr);
 }
 
-Result<std::unique_ptr<guest::Backend>> make_backend(const std::string& name,
-                                                     const std::string& sim_state) {
+struct BackendSettings {
+  std::string name = "sim";
+  std::string sim_state;
+  std::string tcti = "device:/dev/tpmrm0";
+  std::string tpm_event_log = "/sys/kernel/security/tpm0/binary_bios_measurements";
+};
+
+Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& settings) {
+  const std::string& name = settings.name;
+  const std::string& sim_state = settings.sim_state;
   if (name == "sim") {
     if (sim_state.empty()) {
       return make_error(Errc::invalid_argument,
@@ -47,8 +56,15 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const std::string& name,
     ACON_TRY(auto backend, guest::TdxLegacyBackend::open());
     return std::unique_ptr<guest::Backend>(std::move(backend));
   }
+  if (name == "vtpm") {
+    guest::VtpmOptions options;
+    options.tcti = settings.tcti;
+    options.event_log_path = settings.tpm_event_log;
+    ACON_TRY(auto backend, guest::VtpmBackend::open(options));
+    return std::unique_ptr<guest::Backend>(std::move(backend));
+  }
   return make_error(Errc::invalid_argument,
-                    "--backend: expected sim, tdx-tsm or tdx-legacy, got '" + name + "'");
+                    "--backend: expected sim, tdx-tsm, tdx-legacy or vtpm, got '" + name + "'");
 }
 
 // Crash tests (tests/guest/acond/crash_test.cc, docs/acond.md "Crash safety"):
@@ -76,15 +92,26 @@ Result<acond::StepHook> crash_hook_from_environment() {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"acond: ACON's AconService over gRPC, measuring images into RTMR3"};
-  std::string backend_name = "sim", sim_state, state_dir, unix_path, log_mode = "coco",
-              policy_mode = "acond", log_path, tcp_address = "0.0.0.0";
+  CLI::App app{"acond: ACON's AconService over gRPC, measuring images into RTMR3 (or a PCR)"};
+  BackendSettings backend_settings;
+  std::string state_dir, unix_path, log_mode = "coco", policy_mode = "acond", log_path,
+                                    tcp_address = "0.0.0.0";
   int tcp_port = 1025;
   bool no_tcp = false;
   uint64_t max_message = uint64_t{1} << 30;
-  app.add_option("--backend", backend_name, "sim, tdx-tsm or tdx-legacy")->capture_default_str();
-  app.add_option("--sim-state", sim_state,
+  uint32_t runtime_pcr = acond::kDefaultRuntimePcr;
+  app.add_option("--backend", backend_settings.name, "sim, tdx-tsm, tdx-legacy or vtpm")
+      ->capture_default_str();
+  app.add_option("--sim-state", backend_settings.sim_state,
                  "State file of the simulated platform (acon-sim create)");
+  app.add_option("--tcti", backend_settings.tcti, "vtpm: tpm2-tss TCTI (e.g. swtpm:port=2321)")
+      ->capture_default_str();
+  app.add_option("--tpm-event-log", backend_settings.tpm_event_log,
+                 "vtpm: the firmware's TCG2 event log")
+      ->capture_default_str();
+  app.add_option("--runtime-pcr", runtime_pcr, "vtpm: the PCR runtime events are measured into")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 23));
   app.add_option("--state-dir", state_dir, "Directory for contents, images and logs")->required();
   std::string kernel_cmdline;
   app.add_option("--kernel-cmdline", kernel_cmdline,
@@ -127,7 +154,7 @@ int run(int argc, char** argv) {
   if (no_tcp && unix_path.empty()) {
     return tools::fail(make_error(Errc::invalid_argument, "--no-tcp needs --unix"));
   }
-  auto backend = make_backend(backend_name, sim_state);
+  auto backend = make_backend(backend_settings);
   if (!backend) return tools::fail(backend.error());
 
   auto crash_hook = crash_hook_from_environment();
@@ -135,6 +162,7 @@ int run(int argc, char** argv) {
 
   acond::RuntimeOptions options;
   options.step_hook = std::move(*crash_hook);
+  options.runtime_pcr = runtime_pcr;
   options.state_dir = state_dir;
   options.log_mode = *mode;
   if (!log_path.empty()) options.log_path = log_path;
@@ -173,7 +201,10 @@ int run(int argc, char** argv) {
                                                 std::to_string(tcp_port) +
                                                 (unix_path.empty() ? "" : " / " + unix_path)));
   }
-  log_line("acond event=listening backend=" + std::string((*backend)->name()) +
+  std::string measured_into = (*backend)->register_kind() == guest::RegisterKind::pcr
+                                  ? " runtime_pcr=" + std::to_string(runtime_pcr)
+                                  : std::string(" runtime_register=rtmr3");
+  log_line("acond event=listening backend=" + std::string((*backend)->name()) + measured_into +
            " log_mode=" + log_mode + " policy_mode=" + policy_mode +
            " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
            " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +

@@ -143,6 +143,13 @@ Result<MeasurementLog> MeasurementLog::open(guest::Backend& backend, LogMode mod
                                              std::string(hash_name(reg.alg)) +
                                              ": only sha384 is supported");
   }
+  if (mode == LogMode::acon && backend.register_kind() == guest::RegisterKind::pcr &&
+      reg.backend_index >= 17 && reg.backend_index <= 22) {
+    // The text chain's INIT line starts from zero; these PCRs start from all ones.
+    return make_error(Errc::invalid_argument,
+                      "measurement log: PCR " + std::to_string(reg.backend_index) +
+                          " does not start at zero, which the acon log mode needs");
+  }
   MeasurementLog log(backend, mode, std::move(path), reg);
   ACON_CHECK(log.recover());
   ACON_CHECK(log.load_entries());

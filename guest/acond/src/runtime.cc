@@ -168,7 +168,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(guest::Backend& backend, RuntimeO
   ACON_CHECK(make_dirs(options.state_dir / "images"));
   fs::path log_path = options.log_path.value_or(
       options.state_dir / (options.log_mode == LogMode::coco ? "aael" : "rtmr3.log"));
-  ACON_TRY(auto log, MeasurementLog::open(backend, options.log_mode, log_path));
+  ACON_TRY(auto log,
+           MeasurementLog::open(backend, options.log_mode, log_path,
+                                log_register_for(backend.register_kind(), options.runtime_pcr)));
   log.set_step_hook(options.step_hook);
   options.log_path = log_path;
   // A layer whose unpacking was interrupted never reached its digest's name.

@@ -47,6 +47,11 @@ struct LogRegister {
 };
 // RTMR3 for RTMR backends, PCR `pcr` (SHA-384 bank) for a TPM.
 LogRegister log_register_for(guest::RegisterKind kind, uint32_t pcr);
+// The vTPM's default runtime PCR. CoCo names PCR 17, but PCRs 17..22 are extended only from
+// localities 2..4 (a guest OS talks to its TPM at locality 0), and PCRs 16 and 23 can be reset
+// from locality 0, which would let anyone restart the chain. PCR 15 is the last of the static
+// OS's PCRs, extendable but not resettable at locality 0, and no firmware or boot loader writes it.
+inline constexpr uint32_t kDefaultRuntimePcr = 15;
 
 // Called with the name of each durable step of a measurement as it is reached (kMeasureSteps, in
 // order). acond's executable installs one for its crash tests (ACOND_CRASH_AT, docs/acond.md); the

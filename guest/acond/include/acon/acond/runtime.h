@@ -87,6 +87,8 @@ struct RuntimeOptions {
   // Default: <state_dir>/aael (coco) or <state_dir>/rtmr3.log (acon).
   std::optional<std::filesystem::path> log_path;
   image::PolicyMode policy_mode = image::PolicyMode::acond_greedy;
+  // The PCR a TPM backend measures into (RTMR backends always use RTMR3).
+  uint32_t runtime_pcr = kDefaultRuntimePcr;
   // Crash tests only (measurement_log.h): called at each durable step of AddManifest, Finalize
   // and AddBlob: kMeasureSteps, then kRuntimeSteps.
   StepHook step_hook;
@@ -123,7 +125,6 @@ struct EvidenceReply {
 // ACON's report request types.
 inline constexpr uint32_t kRequestTdReport = 0;
 inline constexpr uint32_t kRequestQuote = 1;
-
 
 class Runtime {
  public:
