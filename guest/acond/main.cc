@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "acon/acond/config.h"
 #include "acon/acond/grpc_service.h"
 #include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/runtime.h"
@@ -111,8 +112,11 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--runtime-pcr", runtime_pcr, "vtpm: the PCR runtime events are measured into")
       ->capture_default_str()
-      ->check(CLI::Range(0, 23));
-  app.add_option("--state-dir", state_dir, "Directory for contents, images and logs")->required();
+      ->check(CLI::Range(uint32_t{0}, acond::kMaxPcr));
+  std::string config_path;
+  app.add_option("--config", config_path,
+                 "TOML configuration file, one key per flag (guest/acond/acond.toml); flags win");
+  app.add_option("--state-dir", state_dir, "Directory for contents, images and logs (required)");
   std::string kernel_cmdline;
   app.add_option("--kernel-cmdline", kernel_cmdline,
                  "Read ACON's acond.* keys from this file (e.g. /proc/cmdline); flags win");
@@ -130,8 +134,40 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
       ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
+      ->check(CLI::Range(acond::kMinMaxMessage, acond::kMaxMaxMessage));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
+
+  bool port_from_file = false;
+  if (!config_path.empty()) {
+    auto text = tools::read_input(config_path);
+    if (!text) return tools::fail(text.error());
+    auto file = acond::parse_config(*text, config_path);
+    if (!file) return tools::fail(file.error());
+    // A value from the file applies where the command line left the flag out.
+    auto take = [&](const char* flag, auto& target, const auto& value) {
+      if (value && app.get_option(flag)->count() == 0) target = *value;
+    };
+    take("--backend", backend_settings.name, file->backend);
+    take("--sim-state", backend_settings.sim_state, file->sim_state);
+    take("--tcti", backend_settings.tcti, file->tcti);
+    take("--tpm-event-log", backend_settings.tpm_event_log, file->tpm_event_log);
+    take("--runtime-pcr", runtime_pcr, file->runtime_pcr);
+    take("--state-dir", state_dir, file->state_dir);
+    take("--kernel-cmdline", kernel_cmdline, file->kernel_cmdline);
+    take("--tcp-port", tcp_port, file->tcp_port);
+    take("--tcp-address", tcp_address, file->tcp_address);
+    take("--no-tcp", no_tcp, file->no_tcp);
+    take("--unix", unix_path, file->unix_path);
+    take("--log-mode", log_mode, file->log_mode);
+    take("--log-path", log_path, file->log_path);
+    take("--policy-mode", policy_mode, file->policy_mode);
+    take("--max-message", max_message, file->max_message);
+    port_from_file = file->tcp_port.has_value();
+  }
+  if (state_dir.empty()) {
+    return tools::fail(
+        make_error(Errc::invalid_argument, "--state-dir (or state_dir in --config) is required"));
+  }
 
   if (!kernel_cmdline.empty()) {
     auto text = tools::read_input(kernel_cmdline);
@@ -142,7 +178,7 @@ int run(int argc, char** argv) {
       return tools::fail(make_error(Errc::unsupported,
                                     "acond.vsock_conn: vsock is not supported in this version"));
     }
-    if (tcp_port_option->count() == 0) tcp_port = config->tcp_port;
+    if (tcp_port_option->count() == 0 && !port_from_file) tcp_port = config->tcp_port;
   }
   auto mode = acond::parse_log_mode(log_mode);
   if (!mode) return tools::fail(mode.error());
