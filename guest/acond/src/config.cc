@@ -47,6 +47,19 @@ using Setter = std::function<Status(const toml::node&)>;
 }  // namespace
 
 Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
+  // ASCII only: toml++ 3.3.0 (Debian 12) reaches an unreachable point on some non-ASCII input
+  // (marzer/tomlplusplus issue 295, fixed upstream by pull request 305), and no key or value
+  // acond reads needs more than ASCII.
+  size_t line = 1, column = 1;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return make_error(Errc::parse, std::string(name) + ": line " + std::to_string(line) +
+                                         ", column " + std::to_string(column) +
+                                         ": non-ASCII byte (the configuration is ASCII)");
+    }
+    column = c == '\n' ? 1 : column + 1;
+    line += c == '\n' ? 1 : 0;
+  }
   toml::parse_result parsed = toml::parse(text, std::string(name));
   if (!parsed) {
     const auto& error = parsed.error();
