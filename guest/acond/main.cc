@@ -68,6 +68,9 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& sett
                     "--backend: expected sim, tdx-tsm, tdx-legacy or vtpm, got '" + name + "'");
 }
 
+static_assert(acond::kMinMaxMessage == uint64_t{1} << 20 && acond::kMaxMaxMessage == 2147483647,
+              "--max-message and the file's max_message accept the same range");
+
 // Crash tests (tests/guest/acond/crash_test.cc, docs/acond.md "Crash safety"):
 // ACOND_CRASH_AT=<step>[@<n>] kills this process with SIGKILL the n-th time (default: the first)
 // a measurement or an unpack reaches <step>. It can only stop the process, never skip a check or
@@ -134,7 +137,7 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
       ->capture_default_str()
-      ->check(CLI::Range(acond::kMinMaxMessage, acond::kMaxMaxMessage));
+      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   bool port_from_file = false;
