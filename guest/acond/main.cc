@@ -7,17 +7,20 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "acon/acond/config.h"
 #include "acon/acond/grpc_service.h"
 #include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/listener.h"
 #include "acon/acond/runtime.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
+#include "acon/guest/vtpm.h"
 #include "tool_util.h"
 
 namespace {
@@ -31,8 +34,16 @@ void log_line(const std::string& line) {
   std::fflush(stderr);
 }
 
-Result<std::unique_ptr<guest::Backend>> make_backend(const std::string& name,
-                                                     const std::string& sim_state) {
+struct BackendSettings {
+  std::string name = "sim";
+  std::string sim_state;
+  std::string tcti = "device:/dev/tpmrm0";
+  std::string tpm_event_log = "/sys/kernel/security/tpm0/binary_bios_measurements";
+};
+
+Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& settings) {
+  const std::string& name = settings.name;
+  const std::string& sim_state = settings.sim_state;
   if (name == "sim") {
     if (sim_state.empty()) {
       return make_error(Errc::invalid_argument,
@@ -48,21 +59,69 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const std::string& name,
     ACON_TRY(auto backend, guest::TdxLegacyBackend::open());
     return std::unique_ptr<guest::Backend>(std::move(backend));
   }
+  if (name == "vtpm") {
+    guest::VtpmOptions options;
+    options.tcti = settings.tcti;
+    options.event_log_path = settings.tpm_event_log;
+    ACON_TRY(auto backend, guest::VtpmBackend::open(options));
+    return std::unique_ptr<guest::Backend>(std::move(backend));
+  }
   return make_error(Errc::invalid_argument,
-                    "--backend: expected sim, tdx-tsm or tdx-legacy, got '" + name + "'");
+                    "--backend: expected sim, tdx-tsm, tdx-legacy or vtpm, got '" + name + "'");
+}
+
+static_assert(acond::kMinMaxMessage == uint64_t{1} << 20 && acond::kMaxMaxMessage == 2147483647,
+              "--max-message and the file's max_message accept the same range");
+
+// Crash tests (tests/guest/acond/crash_test.cc, docs/acond.md "Crash safety"):
+// ACOND_CRASH_AT=<step>[@<n>] kills this process with SIGKILL the n-th time (default: the first)
+// a measurement or an unpack reaches <step>. It can only stop the process, never skip a check or
+// a write; unset, no hook is installed.
+Result<acond::StepHook> crash_hook_from_environment() {
+  const char* spec = std::getenv("ACOND_CRASH_AT");
+  if (spec == nullptr || *spec == 0) return acond::StepHook{};
+  std::string text(spec);
+  size_t at = text.find('@');
+  std::string step = text.substr(0, at);
+  long count = at == std::string::npos ? 1 : std::strtol(text.c_str() + at + 1, nullptr, 10);
+  bool known = false;
+  for (auto name : acond::kMeasureSteps) known = known || name == step;
+  for (auto name : acond::kRuntimeSteps) known = known || name == step;
+  if (!known || count < 1) {
+    return make_error(Errc::invalid_argument,
+                      "ACOND_CRASH_AT: unknown step or count '" + text + "'");
+  }
+  auto remaining = std::make_shared<long>(count);
+  return acond::StepHook([step, remaining](std::string_view reached) {
+    if (reached == step && --*remaining == 0) ::raise(SIGKILL);
+  });
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"acond: ACON's AconService over gRPC, measuring images into RTMR3"};
-  std::string backend_name = "sim", sim_state, state_dir, unix_path, log_mode = "coco",
-              policy_mode = "acond", log_path, tcp_address = "0.0.0.0";
+  CLI::App app{"acond: ACON's AconService over gRPC, measuring images into RTMR3 (or a PCR)"};
+  BackendSettings backend_settings;
+  std::string state_dir, unix_path, log_mode = "coco", policy_mode = "acond", log_path,
+                                    tcp_address = "0.0.0.0";
   int tcp_port = 1025;
   bool no_tcp = false;
   uint64_t max_message = uint64_t{1} << 30;
-  app.add_option("--backend", backend_name, "sim, tdx-tsm or tdx-legacy")->capture_default_str();
-  app.add_option("--sim-state", sim_state,
+  uint32_t runtime_pcr = acond::kDefaultRuntimePcr;
+  app.add_option("--backend", backend_settings.name, "sim, tdx-tsm, tdx-legacy or vtpm")
+      ->capture_default_str();
+  app.add_option("--sim-state", backend_settings.sim_state,
                  "State file of the simulated platform (acon-sim create)");
-  app.add_option("--state-dir", state_dir, "Directory for contents, images and logs")->required();
+  app.add_option("--tcti", backend_settings.tcti, "vtpm: tpm2-tss TCTI (e.g. swtpm:port=2321)")
+      ->capture_default_str();
+  app.add_option("--tpm-event-log", backend_settings.tpm_event_log,
+                 "vtpm: the firmware's TCG2 event log")
+      ->capture_default_str();
+  app.add_option("--runtime-pcr", runtime_pcr, "vtpm: the PCR runtime events are measured into")
+      ->capture_default_str()
+      ->check(CLI::Range(uint32_t{0}, acond::kMaxPcr));
+  std::string config_path;
+  app.add_option("--config", config_path,
+                 "TOML configuration file, one key per flag (guest/acond/acond.toml); flags win");
+  app.add_option("--state-dir", state_dir, "Directory for contents, images and logs (required)");
   std::string kernel_cmdline;
   app.add_option("--kernel-cmdline", kernel_cmdline,
                  "Read ACON's acond.* keys from this file (e.g. /proc/cmdline); flags win");
@@ -86,6 +145,40 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
+  bool port_from_file = false;
+  if (!config_path.empty()) {
+    auto text = tools::read_input(config_path);
+    if (!text) return tools::fail(text.error());
+    auto file = acond::parse_config(*text, config_path);
+    if (!file) return tools::fail(file.error());
+    // A value from the file applies where the command line left the flag out.
+    auto take = [&](const char* flag, auto& target, const auto& value) {
+      if (value && app.get_option(flag)->count() == 0) target = *value;
+    };
+    take("--backend", backend_settings.name, file->backend);
+    take("--sim-state", backend_settings.sim_state, file->sim_state);
+    take("--tcti", backend_settings.tcti, file->tcti);
+    take("--tpm-event-log", backend_settings.tpm_event_log, file->tpm_event_log);
+    take("--runtime-pcr", runtime_pcr, file->runtime_pcr);
+    take("--state-dir", state_dir, file->state_dir);
+    take("--kernel-cmdline", kernel_cmdline, file->kernel_cmdline);
+    take("--tcp-port", tcp_port, file->tcp_port);
+    take("--tcp-address", tcp_address, file->tcp_address);
+    take("--no-tcp", no_tcp, file->no_tcp);
+    take("--unix", unix_path, file->unix_path);
+    if (file->vsock_port && app.get_option("--vsock-port")->count() == 0)
+      vsock_port = *file->vsock_port;
+    take("--log-mode", log_mode, file->log_mode);
+    take("--log-path", log_path, file->log_path);
+    take("--policy-mode", policy_mode, file->policy_mode);
+    take("--max-message", max_message, file->max_message);
+    port_from_file = file->tcp_port.has_value();
+  }
+  if (state_dir.empty()) {
+    return tools::fail(
+        make_error(Errc::invalid_argument, "--state-dir (or state_dir in --config) is required"));
+  }
+
   if (!kernel_cmdline.empty()) {
     auto text = tools::read_input(kernel_cmdline);
     if (!text) return tools::fail(text.error());
@@ -96,7 +189,7 @@ int run(int argc, char** argv) {
       vsock_port = config->vsock_port;
       if (tcp_port_option->count() == 0) no_tcp = true;
     }
-    if (tcp_port_option->count() == 0) tcp_port = config->tcp_port;
+    if (tcp_port_option->count() == 0 && !port_from_file) tcp_port = config->tcp_port;
   }
   auto mode = acond::parse_log_mode(log_mode);
   if (!mode) return tools::fail(mode.error());
@@ -108,10 +201,15 @@ int run(int argc, char** argv) {
   if (no_tcp && unix_path.empty() && vsock_port < 0) {
     return tools::fail(make_error(Errc::invalid_argument, "--no-tcp needs --unix or --vsock-port"));
   }
-  auto backend = make_backend(backend_name, sim_state);
+  auto backend = make_backend(backend_settings);
   if (!backend) return tools::fail(backend.error());
 
+  auto crash_hook = crash_hook_from_environment();
+  if (!crash_hook) return tools::fail(crash_hook.error());
+
   acond::RuntimeOptions options;
+  options.step_hook = std::move(*crash_hook);
+  options.runtime_pcr = runtime_pcr;
   options.state_dir = state_dir;
   options.log_mode = *mode;
   if (!log_path.empty()) options.log_path = log_path;
@@ -164,7 +262,10 @@ int run(int argc, char** argv) {
     if (!loop) return tools::fail(loop.error());
     vsock = std::move(*loop);
   }
-  log_line("acond event=listening backend=" + std::string((*backend)->name()) +
+  std::string measured_into = (*backend)->register_kind() == guest::RegisterKind::pcr
+                                  ? " runtime_pcr=" + std::to_string(runtime_pcr)
+                                  : std::string(" runtime_register=rtmr3");
+  log_line("acond event=listening backend=" + std::string((*backend)->name()) + measured_into +
            " log_mode=" + log_mode + " policy_mode=" + policy_mode +
            " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
            " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +

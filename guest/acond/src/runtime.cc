@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <system_error>
 
 #include "acon/common/hash.h"
@@ -68,6 +69,33 @@ bool link_exists(const fs::path& path) {
 bool resolves_to_directory(const fs::path& path) {
   std::error_code ec;
   return fs::is_directory(path, ec);
+}
+
+fs::path staging_path(const fs::path& dir) { return dir.string() + ".staging"; }
+
+Status publish(const fs::path& staging, const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::rename(staging, dir, ec);
+  if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
+  UniqueFd parent(::open(dir.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (parent.valid()) ::fsync(parent.get());
+  return {};
+}
+
+Result<Bytes> read_whole(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return make_error(Errc::io, path.string() + ": open: " + std::strerror(errno));
+  Bytes out;
+  uint8_t buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(Errc::io, path.string() + ": read: " + std::strerror(errno));
+    if (n == 0) break;
+    out.insert(out.end(), buffer, buffer + n);
+  }
+  return out;
 }
 
 // The symlinks one image's aliases define, relative to the state directory, with their targets.
@@ -140,9 +168,16 @@ Result<std::unique_ptr<Runtime>> Runtime::open(guest::Backend& backend, RuntimeO
   ACON_CHECK(make_dirs(options.state_dir / "images"));
   fs::path log_path = options.log_path.value_or(
       options.state_dir / (options.log_mode == LogMode::coco ? "aael" : "rtmr3.log"));
-  ACON_TRY(auto log, MeasurementLog::open(backend, options.log_mode, log_path));
+  ACON_TRY(auto log,
+           MeasurementLog::open(backend, options.log_mode, log_path,
+                                log_register_for(backend.register_kind(), options.runtime_pcr)));
+  log.set_step_hook(options.step_hook);
   options.log_path = log_path;
-  return std::unique_ptr<Runtime>(new Runtime(backend, std::move(options), std::move(log)));
+  // A layer whose unpacking was interrupted never reached its digest's name.
+  fs::remove_all(options.state_dir / "contents" / ".staging", ec);
+  std::unique_ptr<Runtime> runtime(new Runtime(backend, std::move(options), std::move(log)));
+  ACON_CHECK(runtime->reload());
+  return runtime;
 }
 
 Runtime::Runtime(guest::Backend& backend, RuntimeOptions options, MeasurementLog log)
@@ -150,6 +185,85 @@ Runtime::Runtime(guest::Backend& backend, RuntimeOptions options, MeasurementLog
       options_(std::move(options)),
       log_(std::move(log)),
       pod_(options_.policy_mode) {}
+
+Status Runtime::reload() {
+  // The log is the truth (RTMR3 holds what it records): every AddManifest record must find its
+  // image stored, staged images it names are published (a crash came between the measurement and
+  // the rename), and staged images it does not name were never measured and are dropped.
+  const fs::path images_root = options_.state_dir / "images";
+  const auto& events = log_.events();
+  std::set<fs::path> loaded_dirs;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& event = events[i];
+    std::string where = log_.path().string() + " event " + std::to_string(i);
+    if (event.domain != kAconDomain) {
+      return make_error(Errc::parse, where + ": domain '" + event.domain + "', expected " +
+                                         std::string(kAconDomain));
+    }
+    if (finalized_) {
+      return make_error(Errc::parse, where + ": " + event.operation + " after Finalize");
+    }
+    if (event.operation == "Finalize") {
+      finalized_ = true;
+      continue;
+    }
+    if (event.operation != "AddManifest") {
+      return make_error(Errc::parse, where + ": unknown operation '" + event.operation + "'");
+    }
+    auto id = image::parse_image_id(event.content);
+    if (!id) return make_error(Errc::parse, where + ": " + id.error().message);
+    fs::path dir = images_root / hash_name(id->hash) / id->signer_digest / id->manifest_digest;
+    if (!resolves_to_directory(dir) && resolves_to_directory(staging_path(dir))) {
+      ACON_CHECK(publish(staging_path(dir), dir));
+    }
+    if (!resolves_to_directory(dir)) {
+      return make_error(Errc::io, where + ": image " + event.content + " is measured but " +
+                                      dir.string() + " is missing");
+    }
+    ACON_TRY(Bytes manifest, read_whole(dir / "acon-manifest.json"));
+    ACON_TRY(Bytes certificate, read_whole(dir / "certificate.der"));
+    ACON_TRY(Bytes signature, read_whole(dir / "signature"));
+    auto verified = image::verify_signed_manifest(as_chars(manifest), signature, certificate,
+                                                  image::CertProfile::acond);
+    if (!verified) {
+      return make_error(Errc::verify_failed, dir.string() + ": stored image does not verify: " +
+                                                 verified.error().message);
+    }
+    if (verified->identity.image_id() != event.content || !loaded_dirs.insert(dir).second) {
+      return make_error(Errc::parse, where + ": stored image " + dir.string() + " is " +
+                                         verified->identity.image_id() +
+                                         " (loaded twice or renamed)");
+    }
+    auto admission = pod_.admit(image::policy_image(verified->identity, verified->manifest));
+    if (admission.verdict != image::Verdict::accepted) {
+      return make_error(Errc::verify_failed,
+                        where + ": image " + event.content + " is not admitted on reload");
+    }
+    // Links of a crash between the measurement and the publication are made now.
+    ACON_CHECK(create_alias_links(*verified));
+    images_.push_back({std::move(*verified), dir});
+  }
+  // What is stored but not logged: staged leftovers go, anything else is an inconsistency.
+  std::error_code ec;
+  std::vector<fs::path> stored;  // images/<H>/<S>/<entry>, not image aliases (symlinks)
+  for (auto it = fs::recursive_directory_iterator(images_root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() < 2) continue;
+    it.disable_recursion_pending();
+    if (!it->is_symlink()) stored.push_back(it->path());
+  }
+  if (ec) return make_error(Errc::io, images_root.string() + ": " + ec.message());
+  for (const auto& path : stored) {
+    if (path.extension() == ".staging") {
+      fs::remove_all(path, ec);
+      if (ec) return make_error(Errc::io, path.string() + ": " + ec.message());
+    } else if (!loaded_dirs.contains(path)) {
+      return make_error(
+          Errc::io, path.string() + ": stored image without a record in " + log_.path().string());
+    }
+  }
+  return {};
+}
 
 bool Runtime::finalized() const {
   std::lock_guard lock(mutex_);
@@ -208,23 +322,20 @@ Status Runtime::create_alias_links(const image::SignedManifest& candidate) const
   return {};
 }
 
-Status Runtime::store_image(const image::SignedManifest& candidate, const fs::path& dir) const {
-  // Staged beside the final directory and renamed into place, so a loaded image's directory is
-  // always complete.
-  fs::path staging = dir.string() + ".staging";
+Status Runtime::stage_image(const image::SignedManifest& candidate, const fs::path& staging) const {
+  // Complete before the image is measured (the signature too, so that a restart re-verifies it);
+  // renamed into place after the measurement, or by reload() when a crash came in between.
   std::error_code ec;
   fs::remove_all(staging, ec);
   ACON_CHECK(make_dirs(staging / "l"));
   ACON_CHECK(write_file(staging / "acon-manifest.json", as_bytes(candidate.manifest.raw)));
   ACON_CHECK(write_file(staging / "certificate.der", candidate.certificate_der));
+  ACON_CHECK(write_file(staging / "signature", candidate.signature));
   const auto& layers = candidate.manifest.layers_or_default();
   for (size_t i = 0; i < layers.size(); ++i) {
     ACON_CHECK(make_symlink(options_.state_dir / "contents" / layers[i],
                             staging / "l" / std::to_string(i)));
   }
-  fs::remove_all(dir, ec);
-  fs::rename(staging, dir, ec);
-  if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
   return {};
 }
 
@@ -267,17 +378,26 @@ RpcResult<AddManifestReply> Runtime::add_manifest(std::string_view manifest, Byt
   }
   // 8. Aliases and layer references: every link must be creatable before anything is measured.
   if (auto links = check_alias_links(*verified); !links) return links.error();
-  // 9. Measure.
-  if (auto measured = log_.measure({std::string(kAconDomain), "AddManifest", image_id});
-      !measured) {
-    return internal(measured.error());
-  }
-  // 10. Store. The image is measured now, so it joins the pod even if a file cannot be written
-  // (the error is still reported): the log must not name an image the pod does not hold.
+  // 9. Stage the image's files, then measure.
   fs::path dir = options_.state_dir / "images" / hash_name(verified->identity.hash) /
                  verified->identity.signer_digest / verified->identity.manifest_digest;
+  fs::path staging = staging_path(dir);
+  if (auto staged = stage_image(*verified, staging); !staged) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    return internal(staged.error());
+  }
+  if (auto measured = log_.measure({std::string(kAconDomain), "AddManifest", image_id});
+      !measured) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    return internal(measured.error());
+  }
+  step("after-measure");
+  // 10. Publish. The image is measured now, so it joins the pod even if a file cannot be written
+  // (the error is still reported): the log must not name an image the pod does not hold.
   Status stored = create_alias_links(*verified);
-  if (stored) stored = store_image(*verified, dir);
+  if (stored) stored = publish(staging, dir);
   (void)pod_.admit(std::move(candidate));
   images_.push_back({std::move(*verified), dir});
   if (!stored) return internal(stored.error());
@@ -316,6 +436,7 @@ Status Runtime::unpack_blob(
       fs::remove_all(staging, ec);
       return extracted.error();
     }
+    step("mid-unpack");
     fs::rename(staging, dir, ec);
     if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
   }

@@ -12,10 +12,14 @@
 // the write-ahead file removed. A process that dies anywhere in between leaves the write-ahead
 // file, and open() completes the step (extending only when the register does not already hold
 // the expected value), so the log always replays to the register.
+//
+// The register is RTMR3 by default; a vTPM deployment names a PCR instead (LogRegister).
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acon/common/bytes.h"
@@ -32,6 +36,30 @@ Result<LogMode> parse_log_mode(std::string_view name);
 // RTMR3, as the backend numbers it (TDX RTMR index 3) and as CCEL records name it (CC MR index 4).
 inline constexpr uint32_t kRuntimeRtmr = 3;
 inline constexpr uint32_t kRuntimeCcMrIndex = 4;
+
+// Where the log's events are measured: the backend's register index, the index TCG2 records carry
+// (CC MR index for RTMRs, the PCR number itself for a TPM) and the bank. The text (acon) chain is
+// SHA-384 only.
+struct LogRegister {
+  uint32_t backend_index = kRuntimeRtmr;
+  uint32_t record_index = kRuntimeCcMrIndex;
+  HashAlg alg = HashAlg::sha384;
+};
+// RTMR3 for RTMR backends, PCR `pcr` (SHA-384 bank) for a TPM.
+LogRegister log_register_for(guest::RegisterKind kind, uint32_t pcr);
+// The vTPM's default runtime PCR. CoCo names PCR 17, but PCRs 17..22 are extended only from
+// localities 2..4 (a guest OS talks to its TPM at locality 0), and PCRs 16 and 23 can be reset
+// from locality 0, which would let anyone restart the chain. PCR 15 is the last of the static
+// OS's PCRs, extendable but not resettable at locality 0, and no firmware or boot loader writes it.
+inline constexpr uint32_t kDefaultRuntimePcr = 15;
+
+// Called with the name of each durable step of a measurement as it is reached (kMeasureSteps, in
+// order). acond's executable installs one for its crash tests (ACOND_CRASH_AT, docs/acond.md); the
+// library never needs one.
+using StepHook = std::function<void(std::string_view step)>;
+inline constexpr std::string_view kMeasureSteps[] = {
+    "before-wal", "mid-wal-write", "after-wal-write",   "after-wal-sync",  "after-extend",
+    "mid-append", "after-append",  "after-append-sync", "after-wal-remove"};
 
 // The write-ahead file of a log: "<log path>.wal".
 std::filesystem::path write_ahead_path(const std::filesystem::path& log_path);
@@ -50,10 +78,12 @@ Result<WriteAheadRecord> parse_write_ahead(ByteView bytes);
 
 class MeasurementLog {
  public:
-  // Opens (creating if absent) the log at `path` for `backend` (which must number its registers
-  // as RTMRs), completes a pending write-ahead record, and reads the events already logged.
+  // Opens (creating if absent) the log at `path` for `backend`, completes a pending write-ahead
+  // record, and reads the events already logged. `reg` must suit the backend's register kind.
   static Result<MeasurementLog> open(guest::Backend& backend, LogMode mode,
-                                     std::filesystem::path path);
+                                     std::filesystem::path path, LogRegister reg = {});
+
+  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
 
   // Measures one event: write-ahead, extend, append. In acon mode the INIT line goes first when
   // the log is empty. Nothing is logged when the extend fails.
@@ -63,21 +93,32 @@ class MeasurementLog {
   const std::filesystem::path& path() const { return path_; }
   // Report's mrlog[3]: coco: the event texts; acon: the log lines, INIT included.
   const std::vector<std::string>& entries() const { return entries_; }
+  // The events logged, in order (acon mode: without the INIT line).
+  const std::vector<eventlog::AaelEvent>& events() const { return events_; }
+  const LogRegister& log_register() const { return reg_; }
   // The log file's bytes (coco: headerless TCG2 records; acon: the text).
   Result<Bytes> contents() const;
 
  private:
-  MeasurementLog(guest::Backend& backend, LogMode mode, std::filesystem::path path)
-      : backend_(&backend), mode_(mode), path_(std::move(path)) {}
+  MeasurementLog(guest::Backend& backend, LogMode mode, std::filesystem::path path, LogRegister reg)
+      : backend_(&backend), mode_(mode), path_(std::move(path)), reg_(reg) {}
   Status load_entries();
   Status recover();
   // One record: its bytes, the extend digest and the mrlog entry.
   Status commit(ByteView record, ByteView digest, std::string entry);
+  // Appends `record` to the log and syncs it.
+  Status append_synced(ByteView record);
+  void step(std::string_view name) const {
+    if (step_hook_) step_hook_(name);
+  }
 
   guest::Backend* backend_;
   LogMode mode_;
   std::filesystem::path path_;
+  LogRegister reg_;
+  StepHook step_hook_;
   std::vector<std::string> entries_;
+  std::vector<eventlog::AaelEvent> events_;
 };
 
 }  // namespace acon::acond

@@ -87,7 +87,15 @@ struct RuntimeOptions {
   // Default: <state_dir>/aael (coco) or <state_dir>/rtmr3.log (acon).
   std::optional<std::filesystem::path> log_path;
   image::PolicyMode policy_mode = image::PolicyMode::acond_greedy;
+  // The PCR a TPM backend measures into (RTMR backends always use RTMR3).
+  uint32_t runtime_pcr = kDefaultRuntimePcr;
+  // Crash tests only (measurement_log.h): called at each durable step of AddManifest, Finalize
+  // and AddBlob: kMeasureSteps, then kRuntimeSteps.
+  StepHook step_hook;
 };
+// "after-measure": an AddManifest measured, its image not yet published; "mid-unpack": a layer
+// extracted into its staging directory, not yet renamed to its digest.
+inline constexpr std::string_view kRuntimeSteps[] = {"after-measure", "mid-unpack"};
 
 struct AddManifestReply {
   std::string image_id;
@@ -119,11 +127,11 @@ struct EvidenceReply {
 inline constexpr uint32_t kRequestTdReport = 0;
 inline constexpr uint32_t kRequestQuote = 1;
 
-
 class Runtime {
  public:
-  // Opens the state directory and the measurement log (completing a pending write-ahead record).
-  // The backend must outlive the Runtime.
+  // Opens the state directory and the measurement log (completing a pending write-ahead record),
+  // then rebuilds the pod from the log: every AddManifest record's stored image is re-verified and
+  // loaded in log order, and a Finalize record finalizes. The backend must outlive the Runtime.
   static Result<std::unique_ptr<Runtime>> open(guest::Backend& backend, RuntimeOptions options);
 
   RpcResult<AddManifestReply> add_manifest(std::string_view manifest, ByteView signature,
@@ -150,8 +158,13 @@ class Runtime {
   std::vector<std::string> missing_layers_of(const Image& image) const;
   RpcStatus check_alias_links(const image::SignedManifest& candidate) const;
   Status create_alias_links(const image::SignedManifest& candidate) const;
-  Status store_image(const image::SignedManifest& candidate,
-                     const std::filesystem::path& dir) const;
+  // An image is staged in "<dir>.staging" before it is measured and renamed to `dir` after.
+  Status stage_image(const image::SignedManifest& candidate,
+                     const std::filesystem::path& staging) const;
+  Status reload();
+  void step(std::string_view name) const {
+    if (options_.step_hook) options_.step_hook(name);
+  }
   Status unpack_blob(ByteView data, const std::string& sha384_hex,
                      const std::vector<std::pair<std::string, std::string>>& other_refs) const;
 

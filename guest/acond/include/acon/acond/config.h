@@ -1,0 +1,51 @@
+// acond's configuration file (TOML, `acond --config FILE`): one key per command-line flag, each
+// optional; a flag given on the command line wins over the file. Unknown keys, wrong types and
+// values out of range are errors naming the key (and its line). When acond also reads a kernel
+// command line, its acond.tcp_port applies only if neither the flag nor the file sets the port.
+// guest/acond/acond.toml is the shipped example with the defaults.
+//   backend = "sim"              sim, tdx-tsm, tdx-legacy or vtpm
+//   sim_state = "sim.json"       --sim-state
+//   tcti = "device:/dev/tpmrm0"  --tcti (vtpm backend)
+//   tpm_event_log = "..."        --tpm-event-log (vtpm backend)
+//   runtime_pcr = 15             --runtime-pcr (vtpm backend, 0..23)
+//   state_dir = "/run/acond"     --state-dir
+//   tcp_address = "127.0.0.1"    --tcp-address
+//   tcp_port = 1025              --tcp-port (0..65535)
+//   no_tcp = false               --no-tcp
+//   unix = "/run/acond.sock"     --unix
+//   vsock_port = 1024            --vsock-port (AF_VSOCK, any CID)
+//   log_mode = "coco"            coco or acon
+//   log_path = "..."             --log-path
+//   policy_mode = "acond"        acond or spec
+//   max_message = 1073741824     --max-message (1 MiB .. 2^31 - 1)
+//   kernel_cmdline = "/proc/cmdline"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "acon/common/result.h"
+
+namespace acon::acond {
+
+struct ConfigFile {
+  std::optional<std::string> backend, sim_state, tcti, tpm_event_log, state_dir, tcp_address,
+      unix_path, log_mode, log_path, policy_mode, kernel_cmdline;
+  std::optional<uint32_t> runtime_pcr, vsock_port;
+  std::optional<uint16_t> tcp_port;
+  std::optional<bool> no_tcp;
+  std::optional<uint64_t> max_message;
+};
+
+// The range --max-message and max_message accept.
+inline constexpr uint64_t kMinMaxMessage = uint64_t{1} << 20;
+inline constexpr uint64_t kMaxMaxMessage = 2147483647;
+// A TPM's PCRs: 0..23.
+inline constexpr uint32_t kMaxPcr = 23;
+
+// Parses the text of a configuration file; `name` labels errors ("acond.toml: line 3: ...").
+Result<ConfigFile> parse_config(std::string_view text, std::string_view name = "config");
+
+}  // namespace acon::acond

@@ -1,0 +1,140 @@
+#include "acon/acond/config.h"
+
+// toml++ header-only and without exceptions: parse errors come back as values.
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <vector>
+
+namespace acon::acond {
+namespace {
+
+std::string where(std::string_view name, const toml::source_region& source) {
+  return std::string(name) + ": line " + std::to_string(source.begin.line);
+}
+
+Error bad_value(std::string_view name, std::string_view key, const toml::node& node,
+                std::string_view expected) {
+  return make_error(Errc::parse, where(name, node.source()) + ": " + std::string(key) +
+                                     ": expected " + std::string(expected));
+}
+
+Result<std::string> string_value(std::string_view name, std::string_view key,
+                                 const toml::node& node) {
+  auto value = node.value<std::string>();
+  if (!node.is_string() || !value) return bad_value(name, key, node, "a string");
+  if (value->empty()) return bad_value(name, key, node, "a non-empty string");
+  return *value;
+}
+
+Result<uint64_t> integer_value(std::string_view name, std::string_view key, const toml::node& node,
+                               uint64_t min, uint64_t max) {
+  const auto* integer = node.as_integer();
+  std::string range = "an integer in " + std::to_string(min) + ".." + std::to_string(max);
+  if (integer == nullptr || integer->get() < 0 || static_cast<uint64_t>(integer->get()) < min ||
+      static_cast<uint64_t>(integer->get()) > max) {
+    return bad_value(name, key, node, range);
+  }
+  return static_cast<uint64_t>(integer->get());
+}
+
+using Setter = std::function<Status(const toml::node&)>;
+
+}  // namespace
+
+Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
+  // ASCII only: toml++ 3.3.0 (Debian 12) reaches an unreachable point on some non-ASCII input
+  // (marzer/tomlplusplus issue 295, fixed upstream by pull request 305), and no key or value
+  // acond reads needs more than ASCII.
+  size_t line = 1, column = 1;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return make_error(Errc::parse, std::string(name) + ": line " + std::to_string(line) +
+                                         ", column " + std::to_string(column) +
+                                         ": non-ASCII byte (the configuration is ASCII)");
+    }
+    column = c == '\n' ? 1 : column + 1;
+    line += c == '\n' ? 1 : 0;
+  }
+  toml::parse_result parsed = toml::parse(text, std::string(name));
+  if (!parsed) {
+    const auto& error = parsed.error();
+    return make_error(Errc::parse, where(name, error.source()) + ", column " +
+                                       std::to_string(error.source().begin.column) + ": " +
+                                       std::string(error.description()));
+  }
+  ConfigFile config;
+  // A string key whose value must be one of `allowed` (empty: any non-empty string).
+  auto text_key = [&](std::string_view key, std::optional<std::string>& out,
+                      std::vector<std::string_view> allowed) -> Setter {
+    return [&out, allowed = std::move(allowed), key, name](const toml::node& node) -> Status {
+      ACON_TRY(std::string value, string_value(name, key, node));
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+        std::string expected = "one of";
+        for (auto option : allowed) expected += " '" + std::string(option) + "'";
+        return bad_value(name, key, node, expected + ", got '" + value + "'");
+      }
+      out = std::move(value);
+      return {};
+    };
+  };
+  std::map<std::string_view, Setter> keys = {
+      {"backend", text_key("backend", config.backend, {"sim", "tdx-tsm", "tdx-legacy", "vtpm"})},
+      {"sim_state", text_key("sim_state", config.sim_state, {})},
+      {"tcti", text_key("tcti", config.tcti, {})},
+      {"tpm_event_log", text_key("tpm_event_log", config.tpm_event_log, {})},
+      {"state_dir", text_key("state_dir", config.state_dir, {})},
+      {"tcp_address", text_key("tcp_address", config.tcp_address, {})},
+      {"unix", text_key("unix", config.unix_path, {})},
+      {"log_mode", text_key("log_mode", config.log_mode, {"coco", "acon"})},
+      {"log_path", text_key("log_path", config.log_path, {})},
+      {"policy_mode", text_key("policy_mode", config.policy_mode, {"acond", "spec"})},
+      {"kernel_cmdline", text_key("kernel_cmdline", config.kernel_cmdline, {})},
+      {"tcp_port",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t port, integer_value(name, "tcp_port", node, 0, 65535));
+         config.tcp_port = static_cast<uint16_t>(port);
+         return {};
+       }},
+      {"vsock_port",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t port, integer_value(name, "vsock_port", node, 0, 4294967294));
+         config.vsock_port = static_cast<uint32_t>(port);
+         return {};
+       }},
+      {"runtime_pcr",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t pcr, integer_value(name, "runtime_pcr", node, 0, kMaxPcr));
+         config.runtime_pcr = static_cast<uint32_t>(pcr);
+         return {};
+       }},
+      {"max_message",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t size,
+                  integer_value(name, "max_message", node, kMinMaxMessage, kMaxMaxMessage));
+         config.max_message = size;
+         return {};
+       }},
+      {"no_tcp",
+       [&](const toml::node& node) -> Status {
+         if (!node.is_boolean()) return bad_value(name, "no_tcp", node, "true or false");
+         config.no_tcp = node.as_boolean()->get();
+         return {};
+       }},
+  };
+  for (const auto& [key, node] : parsed.table()) {
+    auto setter = keys.find(key.str());
+    if (setter == keys.end()) {
+      return make_error(Errc::parse, where(name, key.source()) + ": unknown key '" +
+                                         std::string(key.str()) + "'");
+    }
+    ACON_CHECK(setter->second(node));
+  }
+  return config;
+}
+
+}  // namespace acon::acond
