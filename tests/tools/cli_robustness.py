@@ -4,7 +4,7 @@ attacker) might give it: /dev/zero, /dev/urandom, a directory, an empty file, a 
 truncated real input, and absurd numbers. Each run must end with exit 2 and a message on stderr,
 never a signal, an uncaught exception ("terminate called") or a hang.
 
-Usage: ACON_EVENTLOG=... ACON_VERIFY=... ACON_IMAGE=... ACON_SIM=... ACON_JOSE=...
+Usage: ACON_EVENTLOG=... ACON_VERIFY=... ACON_IMAGE=... ACON_SIM=... ACON_JOSE=... ACON_CLIENT=...
        ACON_TEST_DATA=/path/to/tests/data python3 cli_robustness.py
 ACON_ROBUSTNESS_SKIP_IMAGE=1 leaves out acon-image (only while it is being changed elsewhere).
 """
@@ -21,6 +21,7 @@ TOOLS = {
     "acon-image": os.environ.get("ACON_IMAGE", "acon-image"),
     "acon-sim": os.environ.get("ACON_SIM", "acon-sim"),
     "acon-jose": os.environ.get("ACON_JOSE", "acon-jose"),
+    "acon-client": os.environ.get("ACON_CLIENT", "acon-client"),
 }
 DATA = os.environ.get("ACON_TEST_DATA", "tests/data")
 SKIP_IMAGE = os.environ.get("ACON_ROBUSTNESS_SKIP_IMAGE") == "1"
@@ -134,6 +135,26 @@ class Robustness(unittest.TestCase):
         for value in ["99999999999=00", "-1=00", "RTMR9=00", "1=zz", "1"]:
             self.expect_exit_2(tool, ["replay", ccel, "--expect", value])
         self.expect_exit_2(tool, ["replay", ccel, "--bank", "sha9999"])
+
+    # ---- acon-client ----
+
+    def test_acon_client(self):
+        tool = "acon-client"
+        # Nothing listens on port 1: every input below is refused before or at the connection.
+        at = ["-c", "127.0.0.1:1", "--deadline", "2"]
+        self.file_cases(tool, lambda f: [*at, "exec", "1", "Cmd", "--stdin", f],
+                        empty_is_input=False)  # an empty stdin is a valid input
+        self.default_limit_case(tool, [*at, "exec", "1", "Cmd", "--stdin", "/dev/zero"])
+        self.max_input_cases(tool, [*at, "finalize"])
+        for value in ABSURD_COUNTS + ["4294967296"]:
+            self.expect_exit_2(tool, [*at, "kill", value, "15"])
+            self.expect_exit_2(tool, [*at, "report", "--nonce", value])
+        for value in ABSURD_COUNTS + ["0", "86401"]:
+            self.expect_exit_2(tool, ["-c", "127.0.0.1:1", "--deadline", value, "finalize"])
+        for target in ["", "127.0.0.1", "tcp://", "vsock://1", "vsock://1:99999999999", "ftp://a:1"]:
+            self.expect_exit_2(tool, ["-c", target, "finalize"])
+        self.expect_exit_2(tool, [*at, "load", "--repo", self.dir, "x"])
+        self.expect_exit_2(tool, [*at, "load", "--repo", self.missing, "x"])
 
     # ---- acon-verify ----
 
