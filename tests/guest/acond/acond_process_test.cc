@@ -248,6 +248,48 @@ TEST(AcondProcess, UnixSocketAndMessageLimit) {
   EXPECT_EQ(acond.stop(), 0);
 }
 
+// SIGTERM: containers get SIGTERM, then SIGKILL after --stop-grace; acond exits 0 and leaves no
+// container process or mount behind.
+TEST(AcondProcess, SigtermStopsContainers) {
+  ACON_REQUIRE_CONTAINERS();
+  Session session;
+  AcondProcess acond(session.dir.path(), {"--stop-grace", "1"});
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  Client client(acond.target());
+  Signer p384 = load_signer("p384");
+  Layer layer = busybox_layer(session.dir.path());
+  auto polite = busybox_manifest(
+      layer, {"/bin/sh", "-c", "trap 'echo got TERM; exit 5' TERM; sleep 4241 & wait"});
+  auto stubborn = busybox_manifest(layer, {"/bin/sleep", "4242"});
+  for (const auto& manifest : {polite, stubborn}) {
+    auto image = sign(p384, manifest);
+    acon::grpc::AddManifestResponse added;
+    ASSERT_TRUE(client.add_manifest(image, &added).ok()) << acond.log();
+    if (added.missing_layers_size() > 0) {
+      ASSERT_TRUE(client.add_blob(2, layer.tar).ok());
+    }
+    acon::grpc::StartRequest request;
+    request.set_image_id(image.image_id);
+    acon::grpc::StartResponse reply;
+    ::grpc::ClientContext context;
+    ASSERT_TRUE(client.acon->Start(&context, request, &reply).ok()) << acond.log();
+  }
+  std::this_thread::sleep_for(300ms);  // the shell sets its trap
+  EXPECT_EQ(acond.stop(), 0);
+  EXPECT_NE(acond.log().find("event=stopped"), std::string::npos) << acond.log();
+  EXPECT_EQ(read_text(session.dir.path() / "st/containers/2/console.log"), "got TERM\n");
+  // No process of either container is left, and no mount under the state directory.
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string cmdline = read_text(entry.path() / "cmdline");
+    EXPECT_EQ(cmdline.find("sleep\0"
+                           "424",
+                           0, 9),
+              std::string::npos)
+        << entry.path();
+  }
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(session.dir.path().string()), std::string::npos);
+}
+
 // ---- Intel's aconcli ----
 
 struct CommandResult {
