@@ -391,8 +391,9 @@ RpcStatus ContainerManager::kill(uint32_t container_id, int32_t signal_num) {
   }
   // Negative: the container's process group (its entrypoint leads one).
   pid_t target = signal_num < 0 ? -container.pid : container.pid;
-  int signal = signal_num < 0 ? -signal_num : signal_num;
-  if (::kill(target, signal) != 0) return system_error(errno);
+  int64_t signal = signal_num < 0 ? -int64_t{signal_num} : int64_t{signal_num};
+  if (signal >= NSIG) return system_error(EINVAL);
+  if (::kill(target, static_cast<int>(signal)) != 0) return system_error(errno);
   return Done{};
 }
 
@@ -657,7 +658,10 @@ void ContainerManager::stop_all(std::chrono::milliseconds grace) {
 }
 
 void ContainerManager::watch(pid_t pid) {
+  // A pidfd (Linux 5.3) becomes readable when the child exits; the child stays a zombie until the
+  // reaper collects it, so opening it after fork is not racy.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) return;
   std::lock_guard lock(watch_mutex_);
   watched_[pid] = std::move(pidfd);
   if (!reaper_.joinable()) reaper_ = std::thread([this] { reaper_loop(); });
@@ -671,7 +675,9 @@ void ContainerManager::wake_reaper() {
 }
 
 void ContainerManager::reaper_loop() {
+  using namespace std::chrono_literals;
   char buffer[65536];
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   for (;;) {
     std::vector<pollfd> fds;
     std::vector<pid_t> pids;  // per fds entry: the child, or 0 for a stream to drain
@@ -694,12 +700,16 @@ void ContainerManager::reaper_loop() {
         pids.push_back(0);
       }
     }
-    bool stopping_with_children = false;
+    bool stopping = false;
     {
       std::lock_guard lock(watch_mutex_);
-      stopping_with_children = stopping_ && !watched_.empty();
+      stopping = stopping_;
     }
-    int ready = ::poll(fds.data(), fds.size(), stopping_with_children ? 100 : -1);
+    // Shutting down with children left (Exec helpers whose command outlives its container's
+    // SIGKILL should not exist, but a stuck one must not hang acond's exit): at most 5 s more.
+    if (stopping && !stop_deadline) stop_deadline = std::chrono::steady_clock::now() + 5s;
+    if (stopping && std::chrono::steady_clock::now() > *stop_deadline) return;
+    int ready = ::poll(fds.data(), fds.size(), stopping ? 100 : -1);
     if (ready < 0 && errno != EINTR) return;
     if (fds[0].revents) {
       uint64_t count;
