@@ -166,10 +166,16 @@ uint32_t ContainerManager::next_id() {
 Status ContainerManager::mount_rootfs(Container& container) {
   fs::path dir = container_dir(container.id);
   std::error_code ec;
-  for (const char* point : kMountPoints) fs::create_directories(dir / "base" / point, ec);
-  fs::create_directories(dir / "rootfs", ec);
-  fs::create_directories(state_dir_ / "shared", ec);
-  if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
+  std::vector<fs::path> dirs = {dir / "rootfs", state_dir_ / "shared"};
+  for (const char* point : kMountPoints) dirs.push_back(dir / "base" / point);
+  if (container.spec.writable_fs) {
+    dirs.push_back(dir / "upper");
+    dirs.push_back(dir / "work");
+  }
+  for (const auto& path : dirs) {
+    fs::create_directories(path, ec);
+    if (ec) return make_error(Errc::io, path.string() + ": " + ec.message());
+  }
   // overlayfs lists the top layer first; the manifest lists the bottom layer first. acond's base/
   // is below every image layer.
   std::string lower;
@@ -186,9 +192,6 @@ Status ContainerManager::mount_rootfs(Container& container) {
   lower += (dir / "base").string();
   std::string options = "lowerdir=" + lower;
   if (container.spec.writable_fs) {
-    fs::create_directories(dir / "upper", ec);
-    fs::create_directories(dir / "work", ec);
-    if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
     options += ",upperdir=" + (dir / "upper").string() + ",workdir=" + (dir / "work").string();
   }
   if (::mount("overlay", (dir / "rootfs").c_str(), "overlay", 0, options.c_str()) != 0) {

@@ -340,6 +340,20 @@ TEST(Containers, ExecRunsAnEntrypointWithStdinArgumentsAndEnvironment) {
             "Unknown System error, errno: 2");
   EXPECT_EQ(error_of(td.runtime->exec(exec_request(42, "Hello"))),
             "InvalidArgument Invalid Container ID");
+  // The Exec helpers (children of this process) have been reaped: no zombie is left.
+  auto zombies = [] {
+    int count = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::string status = read_text(entry.path() / "status");
+      if (status.find("\nPPid:\t" + std::to_string(::getpid()) + "\n") != std::string::npos &&
+          status.find("\nState:\tZ") != std::string::npos) {
+        ++count;
+      }
+    }
+    return count;
+  };
+  for (int i = 0; i < 100 && zombies() > 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(zombies(), 0);
 }
 
 TEST(Containers, ExecTimeoutReturnsWhatWasCapturedAndLeavesTheCommandRunning) {
