@@ -235,6 +235,22 @@ TEST(Containers, KillOnlyWithAListedSignal) {
   EXPECT_EQ(error_of(td.runtime->inspect(99)), "InvalidArgument Invalid Container ID");
 }
 
+TEST(Containers, NegativeSignalsReachTheProcessGroup) {
+  ACON_REQUIRE_CONTAINERS();
+  ContainerTd td;
+  // PID 1 (the shell) ignores SIGTERM without a trap; its child sleep in the same process group
+  // dies, and the shell goes on.
+  auto m = busybox_manifest(td.busybox, {"/bin/sh", "-c", "sleep 1000; echo after; exit 4"});
+  m.signals = {-15};
+  auto cid = td.runtime->start(td.load(m), {});
+  ASSERT_TRUE(cid.ok()) << error_of(cid);
+  td.wait_sleeping(*cid);
+  std::this_thread::sleep_for(100ms);  // the shell has started sleep
+  ASSERT_TRUE(td.runtime->kill(*cid, -15).ok());
+  EXPECT_EQ(td.wait_exit(*cid).wstatus, 4);
+  EXPECT_EQ(td.console(*cid), "Terminated\nafter\n");  // the shell reports its killed child
+}
+
 TEST(Containers, RestartRunningAndExitedWithTheSameId) {
   ACON_REQUIRE_CONTAINERS();
   ContainerTd td;
