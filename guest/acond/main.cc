@@ -14,6 +14,7 @@
 #include <string>
 
 #include "acon/acond/config.h"
+#include "acon/acond/container.h"
 #include "acon/acond/grpc_service.h"
 #include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/listener.h"
@@ -143,6 +144,11 @@ int run(int argc, char** argv) {
   app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
+  unsigned stop_grace = 5;
+  app.add_option("--stop-grace", stop_grace,
+                 "Seconds between SIGTERM and SIGKILL for containers when acond stops")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   bool port_from_file = false;
@@ -280,6 +286,9 @@ int run(int argc, char** argv) {
   // gRPC cancels what is left and idle client connections are dropped.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
+  // Containers get SIGTERM and a grace period, then SIGKILL; their roots are unmounted when the
+  // runtime closes.
+  (*runtime)->containers().stop_all(std::chrono::seconds(stop_grace));
   log_line("acond event=stopped");
   return tools::kExitOk;
 }

@@ -27,17 +27,25 @@ Bytes requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi) {
 }
 
 std::string write_attestation_data(ByteView requestor_nonce, ByteView acond_nonce,
-                                   std::vector<std::string> image_ids) {
-  std::sort(image_ids.begin(), image_ids.end());
+                                   const AttestedImages& images) {
   std::string out = R"({"api_version":"1.0.0","requestor_nonce":)";
   append_byte_array(out, requestor_nonce);
   out += R"(,"acond_nonce":)";
   append_byte_array(out, acond_nonce);
   out += R"(,"attestation_data":{)";
-  for (size_t i = 0; i < image_ids.size(); ++i) {
-    if (i) out += ',';
-    out += Json(image_ids[i]).dump();
-    out += ":{}";
+  bool first_image = true;
+  for (const auto& [image_id, containers] : images) {
+    if (!first_image) out += ',';
+    first_image = false;
+    out += Json(image_id).dump();
+    out += ":{";
+    std::vector<uint32_t> sorted = containers;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (i) out += ',';
+      out += "\"" + std::to_string(sorted[i]) + "\":{}";
+    }
+    out += '}';
   }
   out += "}}";
   return out;

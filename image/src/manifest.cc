@@ -5,6 +5,7 @@
 #include <set>
 #include <span>
 
+#include "acon/image/env_rules.h"
 #include "acon/image/policy.h"
 #include "json_text.h"
 
@@ -539,38 +540,10 @@ std::vector<ManifestProblem> manifest_problems(const Manifest& m) {
   if (m.working_dir.empty() || m.working_dir.front() != '/')
     add("manifest.workingDir", quoted(m.working_dir) + " is not an absolute path");
 
-  // Env rules, as acond's get_env_vars() reads them.
+  // Env rules, as acond's get_env_vars() reads them (env_rules.h).
   kind = Kind::env;
-  std::map<std::string, std::vector<std::string>> env_rules;
-  const auto& env = m.env_or_default();
-  for (size_t i = 0; i < env.size(); ++i) {
-    std::string field = "manifest.env[" + std::to_string(i) + "]";
-    const std::string& e = env[i];
-    size_t eq = e.find('=');
-    std::string key = e.substr(0, eq);
-    if (key.empty()) {
-      add(field, quoted(e) + " has an empty variable name");
-      continue;
-    }
-    auto it = env_rules.find(key);
-    if (eq == std::string::npos) {
-      if (it != env_rules.end())
-        add(field, "bare " + quoted(key) + " repeats or mixes with an earlier rule for " + key);
-      else
-        env_rules.emplace(key, std::vector<std::string>{});
-      continue;
-    }
-    std::string value = e.substr(eq + 1);
-    if (it == env_rules.end()) {
-      env_rules.emplace(key, std::vector<std::string>{value});
-    } else if (it->second.empty()) {
-      add(field, quoted(e) + " mixes an allowed value with the bare rule " + quoted(key));
-    } else if (std::find(it->second.begin(), it->second.end(), value) != it->second.end()) {
-      add(field, quoted(e) + " repeats an allowed value of " + key);
-    } else {
-      it->second.push_back(value);
-    }
-  }
+  for (const auto& problem : env_rule_problems(m.env_or_default()))
+    add("manifest.env[" + std::to_string(problem.index) + "]", problem.detail);
 
   kind = Kind::signal;
   for (size_t i = 0; i < m.signals.size(); ++i)

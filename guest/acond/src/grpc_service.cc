@@ -4,6 +4,7 @@
 #include <exception>
 #include <string_view>
 
+#include "acon/acond/container.h"
 #include "acon/common/json.h"
 
 namespace acon::acond {
@@ -92,6 +93,84 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
     auto done = runtime_.add_blob(
         request->alg(), ByteView(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
     return done ? ::grpc::Status::OK : to_status(done.error());
+  });
+}
+
+::grpc::Status AconServiceImpl::Start(::grpc::ServerContext*,
+                                      const acon::grpc::StartRequest* request,
+                                      acon::grpc::StartResponse* response) {
+  std::string details =
+      " image_id=" + request->image_id() + " envs=" + std::to_string(request->envs_size());
+  return guarded(log_, "Start", details, [&](std::string& outcome) {
+    std::vector<std::string> envs(request->envs().begin(), request->envs().end());
+    auto container_id = runtime_.start(request->image_id(), envs);
+    if (!container_id) return to_status(container_id.error());
+    outcome += " container_id=" + std::to_string(*container_id);
+    response->set_container_id(*container_id);
+    return ::grpc::Status::OK;
+  });
+}
+
+::grpc::Status AconServiceImpl::Restart(::grpc::ServerContext*,
+                                        const acon::grpc::RestartRequest* request,
+                                        google::protobuf::Empty*) {
+  std::string details = " container_id=" + std::to_string(request->container_id()) +
+                        " timeout=" + std::to_string(request->timeout());
+  return guarded(log_, "Restart", details, [&](std::string&) {
+    auto done = runtime_.restart(request->container_id(), request->timeout());
+    return done ? ::grpc::Status::OK : to_status(done.error());
+  });
+}
+
+::grpc::Status AconServiceImpl::Exec(::grpc::ServerContext*, const acon::grpc::ExecRequest* request,
+                                     acon::grpc::ExecResponse* response) {
+  // The command name only: arguments, environment and stdin may carry secrets.
+  std::string details = " container_id=" + std::to_string(request->container_id()) +
+                        " command=" + Json(request->command()).dump() +
+                        " timeout=" + std::to_string(request->timeout());
+  return guarded(log_, "Exec", details, [&](std::string&) {
+    ExecRequest exec;
+    exec.container_id = request->container_id();
+    exec.command = request->command();
+    exec.timeout = request->timeout();
+    exec.arguments.assign(request->arguments().begin(), request->arguments().end());
+    exec.envs.assign(request->envs().begin(), request->envs().end());
+    exec.stdin_data = request->stdin();
+    exec.capture_size = request->capture_size();
+    auto reply = runtime_.exec(exec);
+    if (!reply) return to_status(reply.error());
+    response->set_stdout(reply->stdout_data);
+    response->set_stderr(reply->stderr_data);
+    return ::grpc::Status::OK;
+  });
+}
+
+::grpc::Status AconServiceImpl::Kill(::grpc::ServerContext*, const acon::grpc::KillRequest* request,
+                                     google::protobuf::Empty*) {
+  std::string details = " container_id=" + std::to_string(request->container_id()) +
+                        " signal=" + std::to_string(request->signal_num());
+  return guarded(log_, "Kill", details, [&](std::string&) {
+    auto done = runtime_.kill(request->container_id(), request->signal_num());
+    return done ? ::grpc::Status::OK : to_status(done.error());
+  });
+}
+
+::grpc::Status AconServiceImpl::Inspect(::grpc::ServerContext*,
+                                        const acon::grpc::InspectRequest* request,
+                                        acon::grpc::InspectResponse* response) {
+  std::string details = " container_id=" + std::to_string(request->container_id());
+  return guarded(log_, "Inspect", details, [&](std::string&) {
+    auto infos = runtime_.inspect(request->container_id());
+    if (!infos) return to_status(infos.error());
+    for (const auto& info : *infos) {
+      auto* out = response->add_info();
+      out->set_container_id(info.container_id);
+      out->set_state(info.state);
+      out->set_wstatus(info.wstatus);
+      out->set_image_id(info.image_id);
+      out->set_exe_path(info.exe_path);
+    }
+    return ::grpc::Status::OK;
   });
 }
 

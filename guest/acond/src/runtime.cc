@@ -1,5 +1,7 @@
 #include "acon/acond/runtime.h"
+#include "acon/acond/container.h"
 #include "acon/image/attestation_data.h"
+#include "acon/image/env_rules.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -184,7 +186,10 @@ Runtime::Runtime(guest::Backend& backend, RuntimeOptions options, MeasurementLog
     : backend_(&backend),
       options_(std::move(options)),
       log_(std::move(log)),
-      pod_(options_.policy_mode) {}
+      pod_(options_.policy_mode),
+      containers_(std::make_unique<ContainerManager>(options_.state_dir)) {}
+
+Runtime::~Runtime() = default;
 
 Status Runtime::reload() {
   // The log is the truth (RTMR3 holds what it records): every AddManifest record must find its
@@ -501,11 +506,12 @@ RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_
   if (images_.empty()) return rpc_error(RpcCode::unknown, messages::kNoImages);
   auto acond_nonce = random_bytes(16);
   if (!acond_nonce) return internal(acond_nonce.error());
-  std::vector<std::string> ids;
-  for (const auto& loaded : images_) ids.push_back(loaded.signed_manifest.identity.image_id());
+  // Every loaded image, with its containers (exited ones included).
+  image::AttestedImages images = containers_->containers_by_image();
+  for (const auto& loaded : images_) images[loaded.signed_manifest.identity.image_id()];
   ReportReply reply;
   reply.attestation_data = image::write_attestation_data(image::requestor_nonce(nonce_lo, nonce_hi),
-                                                         *acond_nonce, std::move(ids));
+                                                         *acond_nonce, images);
   reply.mrlog = {{0, {}}, {1, {}}, {2, {}}, {3, log_.entries()}};
   if (request_type != kRequestTdReport && request_type != kRequestQuote) {
     return rpc_error(RpcCode::invalid_argument, messages::kInvalidRequestType);
@@ -543,6 +549,60 @@ RpcResult<EvidenceReply> Runtime::evidence(uint64_t nonce_lo, uint64_t nonce_hi,
   reply.runtime_log = std::move(*runtime_log);
   for (const Image& image : images_) reply.images.push_back(image.signed_manifest);
   return reply;
+}
+
+RpcResult<uint32_t> Runtime::start(std::string_view image_id,
+                                   const std::vector<std::string>& envs) {
+  ContainerSpec spec;
+  {
+    std::lock_guard lock(mutex_);
+    const Image* found = nullptr;
+    for (const auto& loaded : images_) {
+      if (loaded.signed_manifest.identity.image_id() == image_id) found = &loaded;
+    }
+    if (found == nullptr) return rpc_error(RpcCode::invalid_argument, messages::kInvalidImageId);
+    const image::Manifest& manifest = found->signed_manifest.manifest;
+    // Checked before anything is allocated (ACON 3430805 aborts on an empty entrypoint).
+    if (manifest.entrypoint_or_default().empty()) {
+      return rpc_error(RpcCode::invalid_argument, messages::kInvalidEntrypoint);
+    }
+    if (!missing_layers_of(*found).empty()) {
+      return rpc_error(RpcCode::failed_precondition, messages::kMissingLayers);
+    }
+    auto rules = image::EnvRules::parse(manifest.env_or_default());
+    if (!rules) return internal(rules.error());
+    auto env = rules->resolve(envs);
+    if (!env) return internal(env.error());
+    spec.image_id = std::string(image_id);
+    for (size_t i = 0; i < manifest.layers_or_default().size(); ++i) {
+      spec.layers.push_back(found->dir / "l" / std::to_string(i));
+    }
+    spec.entrypoint = manifest.entrypoint_or_default();
+    spec.env = std::move(*env);
+    spec.working_dir = manifest.working_dir;
+    spec.uids = manifest.uids_or_default();
+    spec.writable_fs = manifest.writable_fs_or_default();
+    spec.no_restart = manifest.no_restart_or_default();
+    spec.signals = manifest.signals;
+    spec.max_instances = manifest.max_instances_or_default();
+  }
+  return containers_->start(std::move(spec));
+}
+
+RpcStatus Runtime::kill(uint32_t container_id, int32_t signal_num) {
+  return containers_->kill(container_id, signal_num);
+}
+
+RpcStatus Runtime::restart(uint32_t container_id, uint64_t timeout_seconds) {
+  return containers_->restart(container_id, timeout_seconds);
+}
+
+RpcResult<ExecReply> Runtime::exec(const ExecRequest& request) {
+  return containers_->exec(request);
+}
+
+RpcResult<std::vector<ContainerInfo>> Runtime::inspect(uint32_t container_id) {
+  return containers_->inspect(container_id);
 }
 
 }  // namespace acon::acond

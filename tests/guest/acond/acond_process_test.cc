@@ -1,8 +1,10 @@
 // A real acond process on the simulated TD, driven over gRPC: by our own C++ client (TCP and the
 // Unix socket), and by Intel's aconcli (ACON 3430805) when ACON_ACONCLI names it.
+#include <arpa/inet.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -23,6 +25,7 @@
 #include "acon/image/attestation_data.h"
 #include "acon_evidence.grpc.pb.h"
 #include "acond_fixtures.h"
+#include "container_fixtures.h"
 
 namespace acon::acond {
 namespace {
@@ -42,10 +45,22 @@ std::string read_text(const fs::path& path) {
 // stderr in dir/acond.log. SIGTERM at destruction; stop() checks the exit status.
 class AcondProcess {
  public:
-  AcondProcess(const fs::path& dir, std::vector<std::string> extra) : dir_(dir) {
-    std::vector<std::string> args = {ACOND_BINARY, "--backend",   "sim", "--sim-state",
-                                     "sim.json",   "--state-dir", "st",  "--tcp-address",
-                                     "127.0.0.1",  "--tcp-port",  "0"};
+  // `program`: the path to execute (a link to acond under another name); `env`: added entries.
+  AcondProcess(const fs::path& dir, std::vector<std::string> extra, std::string program = "",
+               std::vector<std::string> env = {})
+      : dir_(dir) {
+    std::vector<std::string> args = {program.empty() ? ACOND_BINARY : program,
+                                     "--backend",
+                                     "sim",
+                                     "--sim-state",
+                                     "sim.json",
+                                     "--state-dir",
+                                     "st",
+                                     "--tcp-address",
+                                     "127.0.0.1"};
+    if (std::find(extra.begin(), extra.end(), "--tcp-port") == extra.end()) {
+      args.insert(args.end(), {"--tcp-port", "0"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -56,6 +71,7 @@ class AcondProcess {
       std::vector<char*> argv;
       for (auto& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
+      for (auto& entry : env) ::putenv(entry.data());
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -175,13 +191,14 @@ TEST_P(ProcessLogModes, LoadsMeasuresAndReportsOverTcp) {
   EXPECT_EQ(twice.error_code(), ::grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(twice.error_message(), "Manifests finalized");
 
-  {  // Containers are not in this version: the generated base class answers.
+  {  // Start checks the image first (containers themselves: container_test.cc, Aconcli below).
     acon::grpc::StartRequest request;
-    request.set_image_id(a.image_id);
+    request.set_image_id("sha384/00/11");
     acon::grpc::StartResponse reply;
     ::grpc::ClientContext context;
-    EXPECT_EQ(client.acon->Start(&context, request, &reply).error_code(),
-              ::grpc::StatusCode::UNIMPLEMENTED);
+    auto status = client.acon->Start(&context, request, &reply);
+    EXPECT_EQ(status.error_code(), ::grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), "Invalid Image ID");
   }
   {  // ACON's Report: mrlog 0..3, attestation_data naming both images.
     acon::grpc::ReportRequest request;
@@ -304,6 +321,48 @@ TEST(AcondTransport, ConnectedSocketHandedToGrpc) {
   server->Shutdown();
 }
 
+// SIGTERM: containers get SIGTERM, then SIGKILL after --stop-grace; acond exits 0 and leaves no
+// container process or mount behind.
+TEST(AcondProcess, SigtermStopsContainers) {
+  ACON_REQUIRE_CONTAINERS();
+  Session session;
+  AcondProcess acond(session.dir.path(), {"--stop-grace", "1"});
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  Client client(acond.target());
+  Signer p384 = load_signer("p384");
+  Layer layer = busybox_layer(session.dir.path());
+  auto polite = busybox_manifest(
+      layer, {"/bin/sh", "-c", "trap 'echo got TERM; exit 5' TERM; sleep 4241 & wait"});
+  auto stubborn = busybox_manifest(layer, {"/bin/sleep", "4242"});
+  for (const auto& manifest : {polite, stubborn}) {
+    auto image = sign(p384, manifest);
+    acon::grpc::AddManifestResponse added;
+    ASSERT_TRUE(client.add_manifest(image, &added).ok()) << acond.log();
+    if (added.missing_layers_size() > 0) {
+      ASSERT_TRUE(client.add_blob(2, layer.tar).ok());
+    }
+    acon::grpc::StartRequest request;
+    request.set_image_id(image.image_id);
+    acon::grpc::StartResponse reply;
+    ::grpc::ClientContext context;
+    ASSERT_TRUE(client.acon->Start(&context, request, &reply).ok()) << acond.log();
+  }
+  std::this_thread::sleep_for(300ms);  // the shell sets its trap
+  EXPECT_EQ(acond.stop(), 0);
+  EXPECT_NE(acond.log().find("event=stopped"), std::string::npos) << acond.log();
+  EXPECT_EQ(read_text(session.dir.path() / "st/containers/2/console.log"), "got TERM\n");
+  // No process of either container is left, and no mount under the state directory.
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string cmdline = read_text(entry.path() / "cmdline");
+    EXPECT_EQ(cmdline.find("sleep\0"
+                           "424",
+                           0, 9),
+              std::string::npos)
+        << entry.path();
+  }
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(session.dir.path().string()), std::string::npos);
+}
+
 // ---- Intel's aconcli ----
 
 struct CommandResult {
@@ -323,7 +382,38 @@ CommandResult run_command(const std::string& command) {
   return out;
 }
 
-TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
+// A TCP port that is free now: aconcli's `status` needs the target in acond's environment, so
+// the port is chosen before acond starts.
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+void write_bytes(const fs::path& path, const Bytes& data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+std::string manifest_json(const std::string& layer, const std::string& entrypoint,
+                          const std::string& rest) {
+  return R"({"aconSpecVersion":[1,0],"layers":[")" + layer + R"("],"aliases":{},"entrypoint":)" +
+         entrypoint + R"(,"workingDir":"/","uids":[],"logFDs":[],"noRestart":false,)" + rest +
+         R"(,"policy":{"accepts":[],"rejectUnaccepted":false}})";
+}
+
+// One operator session with Intel's aconcli (ACON 3430805) against a real acond: two images
+// (the first with --finalize=false), invoke, kill, restart, status, stop, report, shutdown.
+TEST(Aconcli, DrivesContainersAgainstARealAcond) {
   const char* aconcli = std::getenv("ACON_ACONCLI");
   if (aconcli == nullptr) {
     std::printf("SKIP: ACON_ACONCLI is unset; set it to Intel's aconcli (ACON 3430805)\n");
@@ -331,10 +421,18 @@ TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
   }
   // Named but missing is a broken set-up, not a reason to skip: the run would look covered.
   ASSERT_EQ(::access(aconcli, X_OK), 0) << "ACON_ACONCLI=" << aconcli << " is not an executable";
+  ACON_REQUIRE_CONTAINERS();
   Session session;
-  AcondProcess acond(session.dir.path(), {});
-  ASSERT_NE(acond.port(), 0) << acond.log();
-  std::string target = "tcp://" + acond.target();
+  // `aconcli status` looks for VMs: processes whose /proc/<pid>/comm starts with "aconvm-", with
+  // the target in their environment as __ACONVM. acond runs under such a name here.
+  fs::path program = session.dir.path() / "aconvm-acond";
+  fs::create_symlink(ACOND_BINARY, program);
+  int port = free_tcp_port();
+  ASSERT_NE(port, 0);
+  std::string target = "tcp://127.0.0.1:" + std::to_string(port);
+  AcondProcess acond(session.dir.path(), {"--tcp-port", std::to_string(port)}, program.string(),
+                     {"__ACONVM=" + target});
+  ASSERT_EQ(acond.port(), port) << acond.log();
   fs::path repo = session.dir.path() / "repo";
   fs::create_directories(repo);
   std::string cli = "cd '" + repo.string() + "' && '" + std::string(aconcli) + "'";
@@ -342,41 +440,90 @@ TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
   ASSERT_EQ(init.status, 0) << init.output;
   fs::create_directories(repo / ".acon" / "blobs" / "sha384");
 
-  // An operator's image: a layer in the repository, a manifest signed with `aconcli sign`.
-  Layer layer = make_layer(session.dir.path(), "aconcli");
-  std::string hex = layer.ref.substr(7);
-  {
-    std::ofstream out(repo / ".acon" / "blobs" / "sha384" / (hex + ".tar"), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(layer.tar.data()),
-              static_cast<std::streamsize>(layer.tar.size()));
-    std::ofstream manifest(repo / "app.json");
-    manifest << R"({"aconSpecVersion":[1,0],"layers":[")" << layer.ref
-             << R"("],"aliases":{},"entrypoint":["/bin/app"],"env":[],"workingDir":"/",)"
-             << R"("uids":[],"logFDs":[],"writableFS":false,"noRestart":false,"signals":[-15,9],)"
-             << R"("maxInstances":1,"policy":{"accepts":[],"rejectUnaccepted":false}})";
-  }
+  // Two images on one busybox layer, signed with `aconcli sign`: "other" sleeps (SIGKILL only);
+  // "app" is a shell that exits on SIGTERM, with an env allow-list and a writable root.
+  Layer layer = busybox_layer(session.dir.path());
+  write_bytes(repo / ".acon" / "blobs" / "sha384" / (layer.ref.substr(7) + ".tar"), layer.tar);
+  std::ofstream(repo / "other.json")
+      << manifest_json(layer.ref, R"(["/bin/sleep","1000"])",
+                       R"("env":[],"writableFS":false,"signals":[9],"maxInstances":1)");
+  std::ofstream(repo / "app.json") << manifest_json(
+      layer.ref,
+      R"(["/bin/sh","-c","echo \"mode=$MODE\" > /mode; trap 'exit 0' TERM; sleep 1000 & wait"])",
+      R"("env":["MODE=a","MODE=b"],"writableFS":true,"signals":[-15,9],"maxInstances":2)");
   fs::copy_file(fs::path(ACON_TEST_DATA) / "acon/certs/p384.cert.der", repo / "signer.cer");
   fs::copy_file(fs::path(ACON_TEST_DATA) / "acon/certs/p384.key.pem", repo / "signer.pem");
-  auto signed_run = run_command(cli + " sign -c signer.cer -k signer.pem app.json");
-  ASSERT_EQ(signed_run.status, 0) << signed_run.output;
+  for (const char* manifest : {"other.json", "app.json"}) {
+    auto signed_run = run_command(cli + " sign -c signer.cer -k signer.pem " + manifest);
+    ASSERT_EQ(signed_run.status, 0) << signed_run.output;
+  }
 
-  // `run --finalize=false` sends AddManifest and AddBlob for the missing layer, then Start, which
-  // this acond does not implement yet (aconcli's `-l` does not skip Start at 3430805 either).
-  auto loaded = run_command(cli + " run -c " + target + " --finalize=false app.json");
-  EXPECT_NE(loaded.status, 0);
-  EXPECT_NE(loaded.output.find("Added File System Layer: " + layer.ref), std::string::npos)
-      << loaded.output;
-  EXPECT_NE(loaded.output.find("fail to start bundle: rpc error: code = Unimplemented"),
+  // `run --finalize=false`: AddManifest, AddBlob, Start; then `run` of the second image also
+  // finalizes.
+  auto first = run_command(cli + " run -c " + target + " --finalize=false other.json");
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("Added File System Layer: " + layer.ref), std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("Started ACON Instance, ID: 2"), std::string::npos) << first.output;
+  auto second = run_command(cli + " run -c " + target + " --env MODE=b app.json");
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("Finalized to load images"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("Started ACON Instance, ID: 3"), std::string::npos) << second.output;
+  fs::path upper = session.dir.path() / "st" / "containers" / "3" / "upper";
+  for (int i = 0; i < 100 && !fs::exists(upper / "mode"); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(read_text(upper / "mode"), "mode=b\n");
+
+  // invoke: Exec of an entrypoint.d command; an escaping path is refused.
+  auto invoked = run_command(cli + " invoke -c " + target + " -e 3 Hello world");
+  EXPECT_EQ(invoked.status, 0) << invoked.output;
+  EXPECT_NE(invoked.output.find("hello world \n"), std::string::npos) << invoked.output;
+  auto escape = run_command(cli + " invoke -c " + target + " -e 3 Sub/../../../bin/sh");
+  EXPECT_NE(escape.status, 0);
+  EXPECT_NE(escape.output.find("code = InvalidArgument desc = Private entry point"),
             std::string::npos)
-      << loaded.output;
-  std::string log = acond.log();
-  EXPECT_NE(log.find("rpc=AddManifest code=0"), std::string::npos) << log;
-  EXPECT_NE(log.find("rpc=AddBlob code=0 us="), std::string::npos) << log;
-  EXPECT_EQ(log.find("rpc=Finalize"), std::string::npos) << log;
-  // The layer is unpacked where the image's link points.
-  EXPECT_TRUE(fs::exists(session.dir.path() / "st/contents" / layer.ref / "etc/hello"));
+      << escape.output;
 
-  // `report` writes the TDREPORT and prints mrlog[3] and attestation_data.
+  // kill: only a listed signal.
+  auto refused = run_command(cli + " kill -c " + target + " -e 2 -- 15");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("code = PermissionDenied desc = Signal not allowed"),
+            std::string::npos)
+      << refused.output;
+  auto killed = run_command(cli + " kill -c " + target + " -e 2 -- 9");
+  EXPECT_EQ(killed.status, 0) << killed.output;
+
+  // restart: signals[0] = -15 to the process group, wait, start again with the same ID.
+  auto restarted = run_command(cli + " restart -c " + target + " -e 3");
+  EXPECT_EQ(restarted.status, 0) << restarted.output;
+
+  // status: Inspect(0) through the process found by name.
+  auto status = run_command(cli + " status");
+  EXPECT_EQ(status.status, 0) << status.output;
+  EXPECT_NE(status.output.find("Total 2 ACON container(s) in VM " + target), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("Instance ID:\t\t2\n\tInstance state:\t\tTerminated\n"
+                               "\tInstance wstatus:\t9\n"),
+            std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("Instance ID:\t\t3\n\tInstance state:\t\t"), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("Instance exe path:\tsh[/bin/busybox]"), std::string::npos)
+      << status.output;
+
+  // stop: Exec "Stop" (SIGTERM to PID 1, which the shell traps); the container exits with 0.
+  auto stopped = run_command(cli + " stop " + target + " 3");
+  EXPECT_EQ(stopped.status, 0) << stopped.output;
+  bool exited = false;
+  for (int i = 0; i < 100 && !exited; ++i) {
+    auto again = run_command(cli + " status");
+    exited = again.output.find(
+                 "Instance ID:\t\t3\n\tInstance state:\t\tTerminated\n"
+                 "\tInstance wstatus:\t0\n") != std::string::npos;
+    if (!exited) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(exited);
+
+  // report: the TDREPORT binds attestation_data, which lists both containers.
   fs::path report = session.dir.path() / "report.bin";
   auto reported =
       run_command(cli + " report -c " + target + " -f '" + report.string() + "' 0x10 0x20");
@@ -386,28 +533,34 @@ TEST(Aconcli, SignsLoadsAndReportsAgainstARealAcond) {
   EXPECT_NE(reported.output.find(R"("requestor_nonce":[16,0,0,0,0,0,0,0,32,0,0,0,0,0,0,0])"),
             std::string::npos)
       << reported.output;
+  EXPECT_NE(reported.output.find(R"(":{"2":{}})"), std::string::npos) << reported.output;
+  EXPECT_NE(reported.output.find(R"(":{"3":{}})"), std::string::npos) << reported.output;
   Bytes tdreport = to_bytes(read_text(report));
   ASSERT_EQ(tdreport.size(), 1024u);
   EXPECT_TRUE(session.sim.verify_td_report(tdreport).ok());
-  // Its REPORTDATA binds the attestation_data that aconcli printed.
   auto json_at = reported.output.find(R"({"api_version")");
   ASSERT_NE(json_at, std::string::npos);
   std::string json = reported.output.substr(json_at, reported.output.find('\n', json_at) - json_at);
   auto report_data = image::attestation_report_data(as_bytes(json));
   EXPECT_TRUE(std::equal(report_data.begin(), report_data.end(), tdreport.begin() + 128));
 
-  // A second run finds the image loaded with no missing layer and finalizes (the default); a
-  // third is refused as ACON refuses it.
-  auto finalized = run_command(cli + " run -c " + target + " app.json");
-  EXPECT_EQ(finalized.output.find("Added File System Layer"), std::string::npos)
-      << finalized.output;
-  EXPECT_NE(acond.log().find("rpc=Finalize code=0"), std::string::npos) << acond.log();
+  // The TD is finalized: a further image is refused as ACON refuses it.
   auto after = run_command(cli + " run -c " + target + " app.json");
   EXPECT_NE(after.status, 0);
   EXPECT_NE(after.output.find("code = PermissionDenied desc = Manifests finalized"),
             std::string::npos)
       << after.output;
+  // shutdown: Inspect(0), then stop for each container, exited ones included (both are now).
+  auto shutdown = run_command(cli + " shutdown " + target);
+  EXPECT_NE(shutdown.output.find("cannot invoke 'Stop': rpc error: code = Unknown desc = "
+                                 "Container terminated"),
+            std::string::npos)
+      << shutdown.output;
+  std::string log = acond.log();
+  EXPECT_NE(log.find("rpc=Exec code=0 us="), std::string::npos) << log;
+  EXPECT_NE(log.find("rpc=Restart code=0 us="), std::string::npos) << log;
   EXPECT_EQ(acond.stop(), 0);
+  EXPECT_NE(acond.log().find("event=stopped"), std::string::npos);
 }
 
 }  // namespace

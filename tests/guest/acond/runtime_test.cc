@@ -155,11 +155,11 @@ TEST(AttestationData, JsonAndReportDataAsAcondWritesThem) {
   Bytes acond_nonce(16, 7);
   std::string json =
       image::write_attestation_data(image::requestor_nonce(0x1122334455667788, 0x99aabbccddeeff00),
-                                    acond_nonce, {"sha384/b/2", "sha384/a/1"});
+                                    acond_nonce, {{"sha384/b/2", {10, 9, 2}}, {"sha384/a/1", {}}});
   EXPECT_EQ(json,
             R"({"api_version":"1.0.0","requestor_nonce":[136,119,102,85,68,51,34,17,0,255,238,)"
             R"(221,204,187,170,153],"acond_nonce":[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7],)"
-            R"("attestation_data":{"sha384/a/1":{},"sha384/b/2":{}}})");
+            R"("attestation_data":{"sha384/a/1":{},"sha384/b/2":{"2":{},"9":{},"10":{}}}})");
   auto report_data = image::attestation_report_data(as_bytes(json));
   Bytes digest = sha384(as_bytes(json));
   EXPECT_TRUE(std::equal(digest.begin(), digest.end(), report_data.begin()));

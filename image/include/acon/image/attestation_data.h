@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,10 +17,15 @@ namespace acon::image {
 // The nonce of a Report request: the u128 (nonce_hi << 64) | nonce_lo as 16 little-endian bytes.
 Bytes requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi);
 
+// Every loaded image (Image ID) with the IDs of its containers, running or exited.
+using AttestedImages = std::map<std::string, std::vector<uint32_t>>;
+
 // {"api_version":"1.0.0","requestor_nonce":[16 ints],"acond_nonce":[16 ints],
-//  "attestation_data":{"<Image ID>":{},...}}: every loaded image, with its containers (none yet).
+//  "attestation_data":{"<Image ID>":{"<cid>":{},...},...}}: images sorted by ID, containers by
+// number (ACON's BTreeMap<String, BTreeMap<u32, _>>), container IDs as string keys. A container
+// has no attestation data of its own yet ({}).
 std::string write_attestation_data(ByteView requestor_nonce, ByteView acond_nonce,
-                                   std::vector<std::string> image_ids);
+                                   const AttestedImages& images);
 
 // REPORTDATA as acond binds it: SHA-384 of the exact bytes, then 16 zero bytes (64 bytes).
 Bytes attestation_report_data(ByteView attestation_data);

@@ -31,6 +31,16 @@ class AconServiceImpl final : public acon::grpc::AconService::Service {
                           google::protobuf::Empty* response) override;
   ::grpc::Status AddBlob(::grpc::ServerContext* context, const acon::grpc::AddBlobRequest* request,
                          google::protobuf::Empty* response) override;
+  ::grpc::Status Start(::grpc::ServerContext* context, const acon::grpc::StartRequest* request,
+                       acon::grpc::StartResponse* response) override;
+  ::grpc::Status Restart(::grpc::ServerContext* context, const acon::grpc::RestartRequest* request,
+                         google::protobuf::Empty* response) override;
+  ::grpc::Status Exec(::grpc::ServerContext* context, const acon::grpc::ExecRequest* request,
+                      acon::grpc::ExecResponse* response) override;
+  ::grpc::Status Kill(::grpc::ServerContext* context, const acon::grpc::KillRequest* request,
+                      google::protobuf::Empty* response) override;
+  ::grpc::Status Inspect(::grpc::ServerContext* context, const acon::grpc::InspectRequest* request,
+                         acon::grpc::InspectResponse* response) override;
   ::grpc::Status Report(::grpc::ServerContext* context, const acon::grpc::ReportRequest* request,
                         acon::grpc::ReportResponse* response) override;
   ::grpc::Status GetManifest(::grpc::ServerContext* context,

@@ -10,6 +10,7 @@
 //   images/<H>/<S>/<M>/               a loaded image: acon-manifest.json (the exact bytes),
 //                                     certificate.der, l/<i> links to its layers
 //   images/<H>/<S>/<NAME>             image aliases (-> <M>)
+//   containers/<cid>/, shared/         containers (container.h)
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,11 @@
 #include "acon/image/signature.h"
 
 namespace acon::acond {
+
+class ContainerManager;
+struct ContainerInfo;
+struct ExecRequest;
+struct ExecReply;
 
 // The status codes acond answers with (gRPC numbering): ACON's four, and FailedPrecondition,
 // which only our own refusals use.
@@ -52,6 +58,7 @@ inline constexpr std::string_view kNoReferencingManifest = "No referencing manif
 inline constexpr std::string_view kNoImages = "No images in current TD";
 inline constexpr std::string_view kInvalidRequestType = "Invalid request type";
 inline constexpr std::string_view kInvalidImageId = "Invalid Image ID";
+inline constexpr std::string_view kMissingLayers = "Missing layers";
 }  // namespace messages
 
 struct RpcError {
@@ -133,6 +140,8 @@ class Runtime {
   // then rebuilds the pod from the log: every AddManifest record's stored image is re-verified and
   // loaded in log order, and a Finalize record finalizes. The backend must outlive the Runtime.
   static Result<std::unique_ptr<Runtime>> open(guest::Backend& backend, RuntimeOptions options);
+  // Stops the containers still running (SIGKILL) and unmounts their roots.
+  ~Runtime();
 
   RpcResult<AddManifestReply> add_manifest(std::string_view manifest, ByteView signature,
                                            ByteView certificate_der);
@@ -141,6 +150,15 @@ class Runtime {
   RpcResult<ManifestReply> get_manifest(std::string_view image_id);
   RpcResult<ReportReply> report(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
   RpcResult<EvidenceReply> evidence(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
+
+  // Containers (container.h): Start takes the image and its env rules under the pod lock; the
+  // others act on the container table only, so a slow Exec or Restart does not block the pod.
+  RpcResult<uint32_t> start(std::string_view image_id, const std::vector<std::string>& envs);
+  RpcStatus kill(uint32_t container_id, int32_t signal_num);
+  RpcStatus restart(uint32_t container_id, uint64_t timeout_seconds);
+  RpcResult<ExecReply> exec(const ExecRequest& request);
+  RpcResult<std::vector<ContainerInfo>> inspect(uint32_t container_id);
+  ContainerManager& containers() { return *containers_; }
 
   bool finalized() const;
   size_t image_count() const;
@@ -175,6 +193,7 @@ class Runtime {
   image::Pod pod_;
   std::vector<Image> images_;  // load order
   bool finalized_ = false;
+  std::unique_ptr<ContainerManager> containers_;
 };
 
 }  // namespace acon::acond
