@@ -172,6 +172,7 @@ int run(int argc, char** argv) {
     take("--tcp-address", tcp_address, file->tcp_address);
     take("--no-tcp", no_tcp, file->no_tcp);
     take("--unix", unix_path, file->unix_path);
+    take("--stop-grace", stop_grace, file->stop_grace);
     if (file->vsock_port && app.get_option("--vsock-port")->count() == 0)
       vsock_port = *file->vsock_port;
     take("--log-mode", log_mode, file->log_mode);

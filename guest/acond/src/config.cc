@@ -100,6 +100,12 @@ Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
          config.tcp_port = static_cast<uint16_t>(port);
          return {};
        }},
+      {"stop_grace",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t seconds, integer_value(name, "stop_grace", node, 0, 3600));
+         config.stop_grace = static_cast<uint32_t>(seconds);
+         return {};
+       }},
       {"vsock_port",
        [&](const toml::node& node) -> Status {
          ACON_TRY(uint64_t port, integer_value(name, "vsock_port", node, 0, 4294967294));

@@ -33,6 +33,7 @@ tcp_port = 0
 no_tcp = true
 unix = "/run/acond.sock"
 vsock_port = 1024
+stop_grace = 7
 log_mode = "acon"
 log_path = "/run/acond/log"
 policy_mode = "spec"
@@ -50,6 +51,7 @@ kernel_cmdline = "/proc/cmdline"
   EXPECT_EQ(config.no_tcp, true);
   EXPECT_EQ(config.unix_path, "/run/acond.sock");
   EXPECT_EQ(config.vsock_port, 1024u);
+  EXPECT_EQ(config.stop_grace, 7u);
   EXPECT_EQ(config.log_mode, "acon");
   EXPECT_EQ(config.log_path, "/run/acond/log");
   EXPECT_EQ(config.policy_mode, "spec");
