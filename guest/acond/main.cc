@@ -144,6 +144,10 @@ int run(int argc, char** argv) {
   app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
+  std::string ipc_socket;
+  app.add_option("--ipc-socket", ipc_socket,
+                 "In-container IPC socket (default: <state-dir>/shared/acon.sock, the containers' "
+                 "/shared/acon.sock)");
   unsigned stop_grace = 5;
   app.add_option("--stop-grace", stop_grace,
                  "Seconds between SIGTERM and SIGKILL for containers when acond stops")
@@ -233,6 +237,20 @@ int run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // The in-container IPC socket: containers see <state_dir>/shared as /shared, so this is their
+  // /shared/acon.sock.
+  if (ipc_socket.empty())
+    ipc_socket = (std::filesystem::path(state_dir) / "shared" / "acon.sock").string();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(ipc_socket).parent_path(), ec);
+  auto ipc = acond::ipc::Server::start(
+      ipc_socket,
+      [&runtime](uid_t uid, const acond::ipc::Request& request) {
+        return (*runtime)->answer_ipc(uid, request);
+      },
+      log_line);
+  if (!ipc) return tools::fail(ipc.error());
+
   acond::AconServiceImpl acon_service(**runtime, log_line);
   acond::EvidenceServiceImpl evidence_service(**runtime, log_line);
   ::grpc::ServerBuilder builder;
@@ -275,7 +293,7 @@ int run(int argc, char** argv) {
   log_line("acond event=listening backend=" + std::string((*backend)->name()) + measured_into +
            " log_mode=" + log_mode + " policy_mode=" + policy_mode +
            " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
-           " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +
+           " unix=" + (unix_path.empty() ? std::string("none") : unix_path) + " ipc=" + ipc_socket +
            " vsock_port=" + (vsock_port < 0 ? std::string("none") : std::to_string(vsock_port)) +
            " state_dir=" + state_dir + " log_path=" + (*runtime)->options().log_path->string());
 
@@ -283,6 +301,7 @@ int run(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   log_line("acond event=stopping signal=" + std::to_string(signal_number));
   vsock.reset();
+  ipc->reset();
   // Calls in progress get a grace period (an AddBlob may be unpacking a large layer); after it,
   // gRPC cancels what is left and idle client connections are dropped.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -27,7 +27,8 @@ Bytes requestor_nonce(uint64_t nonce_lo, uint64_t nonce_hi) {
 }
 
 std::string write_attestation_data(ByteView requestor_nonce, ByteView acond_nonce,
-                                   const AttestedImages& images) {
+                                   const AttestedImages& images,
+                                   const ContainerAttestations& attached) {
   std::string out = R"({"api_version":"1.0.0","requestor_nonce":)";
   append_byte_array(out, requestor_nonce);
   out += R"(,"acond_nonce":)";
@@ -43,7 +44,16 @@ std::string write_attestation_data(ByteView requestor_nonce, ByteView acond_nonc
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 0; i < sorted.size(); ++i) {
       if (i) out += ',';
-      out += "\"" + std::to_string(sorted[i]) + "\":{}";
+      out += "\"" + std::to_string(sorted[i]) + "\":";
+      auto found = attached.find(sorted[i]);
+      if (found == attached.end()) {
+        out += "{}";
+      } else {
+        // nlohmann escapes as serde_json does: \" \\ \b \f \n \r \t, other control
+        // characters as lower-case \u00xx, '/' and non-ASCII as they are.
+        out += "{\"type\":" + std::to_string(found->second.type) +
+               ",\"data\":" + Json(found->second.data).dump() + "}";
+      }
     }
     out += '}';
   }

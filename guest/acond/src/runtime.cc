@@ -502,7 +502,8 @@ RpcResult<ManifestReply> Runtime::get_manifest(std::string_view image_id) {
 }
 
 RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_hi,
-                                              uint32_t request_type) {
+                                              uint32_t request_type,
+                                              const image::ContainerAttestations& attached) {
   if (images_.empty()) return rpc_error(RpcCode::unknown, messages::kNoImages);
   auto acond_nonce = random_bytes(16);
   if (!acond_nonce) return internal(acond_nonce.error());
@@ -510,8 +511,11 @@ RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_
   image::AttestedImages images = containers_->containers_by_image();
   for (const auto& loaded : images_) images[loaded.signed_manifest.identity.image_id()];
   ReportReply reply;
+  image::ContainerAttestations container_data = attached;
+  // insert() keeps what `attached` already holds.
+  container_data.insert(container_attestations_.begin(), container_attestations_.end());
   reply.attestation_data = image::write_attestation_data(image::requestor_nonce(nonce_lo, nonce_hi),
-                                                         *acond_nonce, images);
+                                                         *acond_nonce, images, container_data);
   reply.mrlog = {{0, {}}, {1, {}}, {2, {}}, {3, log_.entries()}};
   if (request_type != kRequestTdReport && request_type != kRequestQuote) {
     return rpc_error(RpcCode::invalid_argument, messages::kInvalidRequestType);
@@ -524,6 +528,28 @@ RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_
   if (!data) return internal(data.error());
   reply.data = std::move(*data);
   return reply;
+}
+
+ipc::HandlerResult Runtime::answer_ipc(uid_t peer_uid, const ipc::Request& request) {
+  // Container IDs start at 2; inspect(0) would list every container.
+  auto known = peer_uid >= 2 ? containers_->inspect(peer_uid)
+                             : RpcResult<std::vector<ContainerInfo>>(RpcError{});
+  if (!known || known->empty()) return ipc::HandlerError{std::string(ipc::kInvalidContainerId)};
+  const auto& attestation = std::visit([](const auto& r) { return r.attestation; }, request);
+  // ACON reports type 0 as {"type":0,"data":""} whatever bytes followed it.
+  image::ContainerAttestation entry{attestation.type,
+                                    attestation.type == 0 ? std::string() : attestation.data};
+  std::lock_guard lock(mutex_);
+  if (std::holds_alternative<ipc::SetAttestationDataRequest>(request)) {
+    container_attestations_[peer_uid] = std::move(entry);
+    return ipc::encode_set_attestation_data_reply();
+  }
+  const auto& get = std::get<ipc::GetReportRequest>(request);
+  auto report = report_locked(get.nonce_lo(), get.nonce_hi(), get.request_type,
+                              {{peer_uid, std::move(entry)}});
+  if (!report) return ipc::HandlerError{report.error().message};
+  return ipc::encode_get_report_reply(
+      {std::move(report->mrlog[3]), std::move(report->attestation_data), std::move(report->data)});
 }
 
 RpcResult<ReportReply> Runtime::report(uint64_t nonce_lo, uint64_t nonce_hi,

@@ -160,6 +160,14 @@ TEST(AttestationData, JsonAndReportDataAsAcondWritesThem) {
             R"({"api_version":"1.0.0","requestor_nonce":[136,119,102,85,68,51,34,17,0,255,238,)"
             R"(221,204,187,170,153],"acond_nonce":[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7],)"
             R"("attestation_data":{"sha384/a/1":{},"sha384/b/2":{"2":{},"9":{},"10":{}}}})");
+  // A container's attached data, escaped as serde_json escapes (written out here by hand).
+  std::string attached = image::write_attestation_data(
+      image::requestor_nonce(0, 0), acond_nonce, {{"sha384/b/2", {2, 9}}},
+      {{9, {2, "q\"b\\s/\n\t\x01\x1f\u00e9"}}, {3, {1, "unused"}}});
+  EXPECT_NE(
+      attached.find(R"("sha384/b/2":{"2":{},"9":{"type":2,"data":"q\"b\\s/\n\t\u0001\u001fé"}})"),
+      std::string::npos)
+      << attached;
   auto report_data = image::attestation_report_data(as_bytes(json));
   Bytes digest = sha384(as_bytes(json));
   EXPECT_TRUE(std::equal(digest.begin(), digest.end(), report_data.begin()));

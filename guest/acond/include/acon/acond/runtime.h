@@ -23,9 +23,11 @@
 #include <variant>
 #include <vector>
 
+#include "acon/acond/ipc.h"
 #include "acon/acond/measurement_log.h"
 #include "acon/common/bytes.h"
 #include "acon/guest/backend.h"
+#include "acon/image/attestation_data.h"
 #include "acon/image/policy.h"
 #include "acon/image/signature.h"
 
@@ -160,6 +162,12 @@ class Runtime {
   RpcResult<std::vector<ContainerInfo>> inspect(uint32_t container_id);
   ContainerManager& containers() { return *containers_; }
 
+  // The in-container IPC (ipc.h): a caller is the container whose ID equals its uid as acond
+  // sees it (a container's uid 0; ACON's rule), anyone else gets "Invalid Container ID".
+  // SetAttestationData keeps {type, data} for the caller's later reports; GetReport makes a
+  // report with the caller's {type, data} for that report only.
+  ipc::HandlerResult answer_ipc(uid_t peer_uid, const ipc::Request& request);
+
   bool finalized() const;
   size_t image_count() const;
   const RuntimeOptions& options() const { return options_; }
@@ -172,7 +180,9 @@ class Runtime {
   };
 
   Runtime(guest::Backend& backend, RuntimeOptions options, MeasurementLog log);
-  RpcResult<ReportReply> report_locked(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
+  // `attached` overrides the stored container data for this report.
+  RpcResult<ReportReply> report_locked(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type,
+                                       const image::ContainerAttestations& attached = {});
   std::vector<std::string> missing_layers_of(const Image& image) const;
   RpcStatus check_alias_links(const image::SignedManifest& candidate) const;
   Status create_alias_links(const image::SignedManifest& candidate) const;
@@ -194,6 +204,7 @@ class Runtime {
   std::vector<Image> images_;  // load order
   bool finalized_ = false;
   std::unique_ptr<ContainerManager> containers_;
+  image::ContainerAttestations container_attestations_;  // from SetAttestationData
 };
 
 }  // namespace acon::acond
