@@ -42,9 +42,13 @@
 #include "acon/image/layers/create.h"
 #include "acon/image/layers/extract.h"
 #include "acon/image/layers/stream.h"
+#include "bench_util.h"
 #include "image/signed_images.h"
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
 
 namespace fs = std::filesystem;
 using namespace acon;
@@ -52,17 +56,6 @@ using namespace acon;
 constexpr size_t kImages = 400;  // distinct images signed at start-up
 constexpr size_t kLayerFile = 16u << 20;
 constexpr size_t kChunk = 1u << 20;
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_acond: %s\n", what.c_str());
-  std::abort();
-}
 
 template <class T>
 T need(Result<T> result, const char* what) {

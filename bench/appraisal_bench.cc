@@ -60,8 +60,12 @@
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/tdx/quote.h"
+#include "bench_util.h"
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
 
 using namespace acon;
 using namespace acon::appraisal;
@@ -69,11 +73,6 @@ using namespace std::chrono_literals;
 
 constexpr int64_t kPinnedTime = 1751624191;  // vectors.json phala-tdx-v4-uptodate
 constexpr int kAaelRecords = 10;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_appraisal: %s\n", what.c_str());
-  std::exit(1);
-}
 
 template <class T>
 T must(Result<T> r, const char* what) {
@@ -161,12 +160,6 @@ struct Fixture {
 Fixture& fixture() {
   static Fixture f;
   return f;
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // The cryptography a warm DCAP appraisal cannot do without: two P-256 verifications (the quote

@@ -25,8 +25,12 @@
 #include "acon/common/jose.h"
 #include "acon/common/keys.h"
 #include "acon/common/signature.h"
+#include "bench_util.h"
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
 
 // ---- raw OpenSSL plumbing (deliberately independent of acon/common/ossl.h) ----
 
@@ -42,12 +46,6 @@ using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX_free>>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>>;
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, Free<EVP_CIPHER_CTX_free>>;
 using EcdsaSig = std::unique_ptr<ECDSA_SIG, Free<ECDSA_SIG_free>>;
-
-[[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "acon_bench_crypto: setup failed: %s\n", what);
-  ERR_print_errors_fp(stderr);
-  std::abort();
-}
 
 template <class T>
 T must(acon::Result<T> r, const char* what) {

@@ -26,20 +26,18 @@
 #include "acon/eventlog/decode.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
+#include "bench_util.h"
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
 
 using acon::eventlog::EventLog;
 using acon::eventlog::Replayer;
 
 constexpr const char* kLogPath = ACON_TEST_DATA "/eventlog/cc-trusted-api/ccel_data.bin";
 constexpr size_t kSha384Size = 48;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_eventlog: setup failed: %s\n", what.c_str());
-  ERR_print_errors_fp(stderr);
-  std::abort();
-}
 
 // One register extension as replay() performs it: MR[index] = SHA-384(MR[index] || digest).
 struct Extend {

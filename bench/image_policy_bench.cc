@@ -30,16 +30,15 @@
 #include "acon/image/manifest.h"
 #include "acon/image/policy.h"
 #include "acon/image/signature.h"
+#include "bench_util.h"
 
 namespace {
 
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
+
 using namespace acon;
 using namespace acon::image;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_image_policy: setup failed: %s\n", what.c_str());
-  std::abort();
-}
 
 std::string read_file(const std::string& relative) {
   std::string path = std::string(ACON_TEST_DATA) + "/" + relative;

@@ -33,25 +33,18 @@
 #include "acon/image/layers/create.h"
 #include "acon/image/layers/extract.h"
 #include "acon/image/layers/stream.h"
+#include "bench_util.h"
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::thread_cpu_seconds;
 
 namespace fs = std::filesystem;
 namespace lay = acon::image::layers;
 
 constexpr size_t kBigFile = 60u << 20;
 constexpr size_t kChunk = 1u << 20;
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_layer: setup failed: %s\n", what.c_str());
-  std::abort();
-}
 
 // Raw EVP SHA-384 over `data` in kChunk updates.
 void raw_sha384(const acon::Bytes& data, uint8_t* out) {
