@@ -22,8 +22,13 @@ namespace {
 using tools::fail;
 
 struct Inputs {
-  acond::ClientOptions client{.target = "tcp://127.0.0.1:1025"};
+  acond::ClientOptions client = [] {
+    acond::ClientOptions options;
+    options.target = "tcp://127.0.0.1:1025";  // acond's default port on this machine
+    return options;
+  }();
   uint64_t deadline_seconds = 10;
+  std::string tls_ca;
   // load
   std::string repository;
   std::vector<std::string> images;
@@ -49,6 +54,9 @@ struct Inputs {
 
 Result<acond::Client> connect(Inputs& in) {
   in.client.deadline = std::chrono::seconds(in.deadline_seconds);
+  if (!in.tls_ca.empty()) {
+    ACON_TRY(in.client.tls_ca_pem, tools::read_input(in.tls_ca));
+  }
   return acond::Client::connect(in.client);
 }
 
@@ -217,6 +225,9 @@ int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
 
+  app.add_option("--tls-ca", in.tls_ca, "TLS to acond (--tls-cert): trust this CA (PEM)");
+  app.add_option("--tls-name", in.client.tls_server_name,
+                 "The name acond's certificate must carry (default: the target's host)");
   auto* load = app.add_subcommand("load",
                                   "AddManifest each image, AddBlob its missing layers, "
                                   "then Finalize");

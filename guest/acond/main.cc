@@ -2,6 +2,7 @@
 // a Unix socket, measuring admitted images through a guest backend. docs/acond.md.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -144,6 +145,10 @@ int run(int argc, char** argv) {
   app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
+  std::string tls_cert, tls_key;
+  app.add_option("--tls-cert", tls_cert,
+                 "Serve TCP with TLS: this certificate chain (PEM); aconcli speaks plaintext only");
+  app.add_option("--tls-key", tls_key, "The TLS private key (PEM)");
   std::string ipc_socket;
   app.add_option("--ipc-socket", ipc_socket,
                  "In-container IPC socket (default: <state-dir>/shared/acon.sock, the containers' "
@@ -256,10 +261,26 @@ int run(int argc, char** argv) {
   ::grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message));
+  // TLS on TCP when asked for (a client on another machine); the Unix socket and vsock stay
+  // local and plaintext. The key is read once and never logged.
+  std::shared_ptr<::grpc::ServerCredentials> tcp_credentials = ::grpc::InsecureServerCredentials();
+  if (tls_cert.empty() != tls_key.empty()) {
+    return tools::fail(make_error(Errc::invalid_argument, "--tls-cert and --tls-key go together"));
+  }
+  if (!tls_cert.empty()) {
+    auto chain = tools::read_input(tls_cert);
+    if (!chain) return tools::fail(chain.error());
+    auto key = tools::read_input(tls_key);
+    if (!key) return tools::fail(key.error());
+    ::grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({*key, *chain});
+    tcp_credentials = ::grpc::SslServerCredentials(tls);
+    OPENSSL_cleanse(key->data(), key->size());
+  }
   int selected_port = 0;
   if (!no_tcp) {
-    builder.AddListeningPort(tcp_address + ":" + std::to_string(tcp_port),
-                             ::grpc::InsecureServerCredentials(), &selected_port);
+    builder.AddListeningPort(tcp_address + ":" + std::to_string(tcp_port), tcp_credentials,
+                             &selected_port);
   }
   if (!unix_path.empty()) {
     ::unlink(unix_path.c_str());
@@ -293,7 +314,8 @@ int run(int argc, char** argv) {
   log_line("acond event=listening backend=" + std::string((*backend)->name()) + measured_into +
            " log_mode=" + log_mode + " policy_mode=" + policy_mode +
            " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
-           " unix=" + (unix_path.empty() ? std::string("none") : unix_path) + " ipc=" + ipc_socket +
+           " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +
+           " tls=" + (tls_cert.empty() ? "off" : "on") + " ipc=" + ipc_socket +
            " vsock_port=" + (vsock_port < 0 ? std::string("none") : std::to_string(vsock_port)) +
            " state_dir=" + state_dir + " log_path=" + (*runtime)->options().log_path->string());
 

@@ -173,6 +173,42 @@ class AconClientTest(unittest.TestCase):
         finally:
             acond.stop()
 
+    def test_tls(self):
+        w = self.work
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=w, check=True, capture_output=True)
+
+        for name in ("ca", "other-ca"):
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", name + ".key", "-out", name + ".pem", "-subj",
+                    "/CN=" + name, "-days", "2")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=acond")
+        with open(os.path.join(w, "san.ext"), "w") as f:
+            f.write("subjectAltName=DNS:acond,IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", "tls.pem", "-days", "2", "-extfile", "san.ext")
+        acond = Acond(w, "td-tls", "--tls-cert", os.path.join(w, "tls.pem"), "--tls-key",
+                      os.path.join(w, "tls.key"))
+        try:
+            self.assertIn("tls=on", open(acond.log_path).read())
+            p = self.client(acond, "--tls-ca", "ca.pem", "load", self.app)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.client(acond, "--tls-ca", "ca.pem", "--tls-name", "acond", "report",
+                            "--nonce", "1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # Plaintext, another CA, or another name: no connection (exit 2), nothing changed.
+            for extra in ([], ["--tls-ca", "other-ca.pem"], ["--tls-ca", "ca.pem", "--tls-name",
+                                                              "somebody-else"]):
+                p = run(CLIENT, "-c", acond.target, "--deadline", "3", *extra, "load",
+                        "--no-finalize", self.sidecar, cwd=w)
+                self.assertEqual(p.returncode, 2, (extra, p.stdout, p.stderr))
+            p = self.client(acond, "--tls-ca", "ca.pem", "report", "--nonce", "2")
+            self.assertNotIn(self.sidecar, p.stdout)
+        finally:
+            acond.stop()
+
     def test_unusable_input_is_exit_2(self):
         p = run(CLIENT, "-c", "ftp://x:1", "finalize")
         self.assertEqual(p.returncode, 2)

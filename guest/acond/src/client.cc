@@ -126,8 +126,19 @@ Result<Client> Client::connect(const ClientOptions& options) {
         ::grpc::CreateCustomInsecureChannelFromFd("acond", socket.release(), arguments);
   } else {
     ACON_TRY(std::string target, grpc_target(options.target));
-    stubs->channel =
-        ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), arguments);
+    std::shared_ptr<::grpc::ChannelCredentials> credentials = ::grpc::InsecureChannelCredentials();
+    if (!options.tls_ca_pem.empty()) {
+      if (starts_with(target, "unix:")) {
+        return make_error(Errc::invalid_argument, "TLS is for TCP targets, not " + target);
+      }
+      ::grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = options.tls_ca_pem;
+      credentials = ::grpc::SslCredentials(tls);
+      if (!options.tls_server_name.empty()) {
+        arguments.SetSslTargetNameOverride(options.tls_server_name);
+      }
+    }
+    stubs->channel = ::grpc::CreateCustomChannel(target, credentials, arguments);
   }
   stubs->acon = acon::grpc::AconService::NewStub(stubs->channel);
   stubs->evidence = acon::evidence::EvidenceService::NewStub(stubs->channel);

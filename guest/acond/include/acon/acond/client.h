@@ -26,6 +26,10 @@ struct ClientOptions {
   // AddBlob carries a whole layer and unpacks it before answering: its own, longer deadline.
   std::chrono::seconds blob_deadline{600};
   uint64_t max_message = uint64_t{1} << 30;
+  // TLS to a TCP target (acond --tls-cert): the CA certificates (PEM) that must have issued
+  // acond's certificate, and the name to check in it when the target's host is not that name.
+  std::string tls_ca_pem;
+  std::string tls_server_name;
 };
 
 // The gRPC channel target for a tcp or unix ClientOptions::target; Errc::invalid_argument for
