@@ -181,6 +181,9 @@ int run(int argc, char** argv) {
     take("--tcp-address", tcp_address, file->tcp_address);
     take("--no-tcp", no_tcp, file->no_tcp);
     take("--unix", unix_path, file->unix_path);
+    take("--ipc-socket", ipc_socket, file->ipc_socket);
+    take("--tls-cert", tls_cert, file->tls_cert);
+    take("--tls-key", tls_key, file->tls_key);
     take("--stop-grace", stop_grace, file->stop_grace);
     if (file->vsock_port && app.get_option("--vsock-port")->count() == 0)
       vsock_port = *file->vsock_port;

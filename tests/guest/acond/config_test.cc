@@ -34,6 +34,7 @@ no_tcp = true
 unix = "/run/acond.sock"
 vsock_port = 1024
 stop_grace = 7
+tls_cert = "c.pem"
 log_mode = "acon"
 log_path = "/run/acond/log"
 policy_mode = "spec"
@@ -52,6 +53,7 @@ kernel_cmdline = "/proc/cmdline"
   EXPECT_EQ(config.unix_path, "/run/acond.sock");
   EXPECT_EQ(config.vsock_port, 1024u);
   EXPECT_EQ(config.stop_grace, 7u);
+  EXPECT_EQ(config.tls_cert, "c.pem");
   EXPECT_EQ(config.log_mode, "acon");
   EXPECT_EQ(config.log_path, "/run/acond/log");
   EXPECT_EQ(config.policy_mode, "spec");

@@ -14,6 +14,8 @@
 //   no_tcp = false               --no-tcp
 //   unix = "/run/acond.sock"     --unix
 //   vsock_port = 1024            --vsock-port (AF_VSOCK, any CID)
+//   ipc_socket = "..."           --ipc-socket
+//   tls_cert, tls_key = "..."    --tls-cert, --tls-key
 //   stop_grace = 5               --stop-grace (0..3600 s)
 //   log_mode = "coco"            coco or acon
 //   log_path = "..."             --log-path
@@ -33,7 +35,7 @@ namespace acon::acond {
 
 struct ConfigFile {
   std::optional<std::string> backend, sim_state, tcti, tpm_event_log, state_dir, tcp_address,
-      unix_path, log_mode, log_path, policy_mode, kernel_cmdline;
+      unix_path, log_mode, log_path, policy_mode, kernel_cmdline, ipc_socket, tls_cert, tls_key;
   std::optional<uint32_t> runtime_pcr, vsock_port, stop_grace;
   std::optional<uint16_t> tcp_port;
   std::optional<bool> no_tcp;
