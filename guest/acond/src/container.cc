@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -474,12 +473,13 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
     if (entry.find('=') != std::string::npos) envs.push_back(entry);
   CStringArray argv(std::move(args)), envp(std::move(envs));
 
-  // stdin is a socket so that writing to a command that has exited gives EPIPE, not SIGPIPE.
-  int stdin_pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stdin_pair) != 0) {
-    return system_error(errno);
-  }
-  UniqueFd stdin_ours(stdin_pair[0]), stdin_theirs(stdin_pair[1]);
+  // stdin is a pipe, not a socket: busybox cat sendfile()s a socket into its stdout pipe, which
+  // holds that pipe's lock while it waits for input, so acond's read of stdout would block
+  // before it had written stdin.
+  auto stdin_pipe = make_pipe();
+  if (!stdin_pipe) return rpc_error(RpcCode::unknown, "pipe failed");
+  UniqueFd stdin_ours = std::move(stdin_pipe->write_end);
+  UniqueFd stdin_theirs = std::move(stdin_pipe->read_end);
   auto out = make_pipe();
   auto err = make_pipe();
   auto failure = make_pipe();
@@ -533,6 +533,11 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
   } while (n < 0 && errno == EINTR);
   if (n == sizeof child_errno) return system_error(child_errno);
 
+  // Our ends never block: a read or write that cannot proceed waits in poll(), which keeps the
+  // deadline.
+  for (int fd : {out->read_end.get(), err->read_end.get(), stdin_ours.get()}) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
   // stdin is written (then closed: EOF for the command), stdout and stderr read, until both
   // close or `timeout` seconds pass; the wait starts again after each stream's end.
   ExecReply reply;
@@ -540,6 +545,12 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t stdin_done = 0;
   if (request.stdin_data.empty()) stdin_ours.reset();
+  // Writing to a command that has exited raises SIGPIPE for this thread: blocked here, so the
+  // write fails with EPIPE instead, and consumed below.
+  sigset_t sigpipe, previous_mask;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigpipe, &previous_mask);
   UniqueFd* streams[2] = {&out->read_end, &err->read_end};
   std::string* captured[2] = {&reply.stdout_data, &reply.stderr_data};
   char buffer[65536];
@@ -562,12 +573,12 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
     int ready = ::poll(fds, count, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return system_error(errno);
+    if (ready < 0) break;
     for (nfds_t k = 0; k < count; ++k) {
       if (fds[k].revents == 0) continue;
       if (index_of[k] == 2) {
-        ssize_t sent = ::send(stdin_ours.get(), request.stdin_data.data() + stdin_done,
-                              request.stdin_data.size() - stdin_done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t sent = ::write(stdin_ours.get(), request.stdin_data.data() + stdin_done,
+                               request.stdin_data.size() - stdin_done);
         if (sent > 0) stdin_done += static_cast<size_t>(sent);
         if ((sent < 0 && errno != EAGAIN && errno != EINTR) ||
             stdin_done == request.stdin_data.size()) {
@@ -585,6 +596,11 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
       }
     }
   }
+  stdin_ours.reset();
+  const timespec no_wait{};
+  while (::sigtimedwait(&sigpipe, nullptr, &no_wait) > 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   // Timed out: the command keeps running; whatever it still writes is read and dropped.
   {
     std::lock_guard watch_lock(watch_mutex_);
