@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,13 @@ using acon::test::must;
 
 inline const Time kIssue = at("2025-06-01T00:00:00Z");
 inline const Time kCheck = at("2025-06-02T00:00:00Z");
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 // A fresh directory under TMPDIR, removed with the object.
 class TempDir {

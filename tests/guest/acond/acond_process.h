@@ -23,22 +23,16 @@
 
 namespace acon::acond::test_fixtures {
 
-inline std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // acond started in `dir` with `args` after the executable and `env` added to the environment
 // (e.g. "ACOND_CRASH_AT=after-extend"); its stderr appended to dir/acond.log. Waits until it
 // listens (port() is then non-zero) or exits. SIGTERM at destruction if still running.
 class AcondChild {
  public:
+  // `program`: the path to execute instead of ACOND_BINARY (a link to it under another name).
   AcondChild(const std::filesystem::path& dir, std::vector<std::string> args,
-             std::vector<std::string> env = {})
+             std::vector<std::string> env = {}, std::string program = "")
       : dir_(dir) {
-    args.insert(args.begin(), ACOND_BINARY);
+    args.insert(args.begin(), program.empty() ? std::string(ACOND_BINARY) : program);
     size_t log_start = read_text(dir / "acond.log").size();
     pid_ = ::fork();
     if (pid_ == 0) {

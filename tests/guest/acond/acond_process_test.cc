@@ -25,6 +25,7 @@
 #include "acon/image/attestation_data.h"
 #include "acon_evidence.grpc.pb.h"
 #include "acond_fixtures.h"
+#include "acond_process.h"
 #include "container_fixtures.h"
 
 namespace acon::acond {
@@ -34,120 +35,27 @@ using namespace test_fixtures;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// An acond child process in `dir` (relative --state-dir, as an operator would start it), its
-// stderr in dir/acond.log. SIGTERM at destruction; stop() checks the exit status.
-class AcondProcess {
+// acond on the simulator in `dir` (relative --state-dir, as an operator would start it), on a
+// free loopback TCP port unless `extra` names one; its stderr in dir/acond.log.
+class AcondProcess : public AcondChild {
  public:
-  // `program`: the path to execute (a link to acond under another name); `env`: added entries.
   AcondProcess(const fs::path& dir, std::vector<std::string> extra, std::string program = "",
                std::vector<std::string> env = {})
-      : dir_(dir) {
-    std::vector<std::string> args = {program.empty() ? ACOND_BINARY : program,
-                                     "--backend",
-                                     "sim",
-                                     "--sim-state",
-                                     "sim.json",
-                                     "--state-dir",
-                                     "st",
-                                     "--tcp-address",
-                                     "127.0.0.1"};
+      : AcondChild(dir, simulator_args(std::move(extra)), std::move(env), std::move(program)) {}
+
+ private:
+  static std::vector<std::string> simulator_args(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--backend",   "sim", "--sim-state",   "sim.json",
+                                     "--state-dir", "st",  "--tcp-address", "127.0.0.1"};
     if (std::find(extra.begin(), extra.end(), "--tcp-port") == extra.end()) {
       args.insert(args.end(), {"--tcp-port", "0"});
     }
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (::chdir(dir.c_str()) != 0) ::_exit(127);
-      std::FILE* log = std::fopen("acond.log", "w");
-      if (log == nullptr) ::_exit(127);
-      ::dup2(::fileno(log), 2);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      for (auto& entry : env) ::putenv(entry.data());
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    // The listening line carries the port the kernel chose.
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::string log = read_text(dir / "acond.log");
-      auto at = log.find("tcp_port=");
-      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
-        port_ = std::atoi(log.c_str() + at + 9);
-      } else {
-        std::this_thread::sleep_for(50ms);
-      }
-    }
+    return args;
   }
-  ~AcondProcess() {
-    if (pid_ > 0) stop();
-  }
-  int port() const { return port_; }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string log() const { return read_text(dir_ / "acond.log"); }
-  // SIGTERM; the exit status (0 for a clean stop).
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  fs::path dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
 };
 
-std::shared_ptr<::grpc::Channel> channel_to(const std::string& target) {
-  ::grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), args);
-}
-
-struct Client {
-  explicit Client(const std::string& target)
-      : channel(channel_to(target)),
-        acon(acon::grpc::AconService::NewStub(channel)),
-        evidence(acon::evidence::EvidenceService::NewStub(channel)) {}
-
-  ::grpc::Status add_manifest(const SignedImage& image, acon::grpc::AddManifestResponse* out) {
-    acon::grpc::AddManifestRequest request;
-    request.set_manifest(image.manifest);
-    request.set_signature(image.signature.data(), image.signature.size());
-    request.set_certificate(image.certificate.data(), image.certificate.size());
-    ::grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    return acon->AddManifest(&context, request, out);
-  }
-  ::grpc::Status add_blob(uint32_t alg, const Bytes& data) {
-    acon::grpc::AddBlobRequest request;
-    request.set_alg(alg);
-    request.set_data(data.data(), data.size());
-    google::protobuf::Empty reply;
-    ::grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    return acon->AddBlob(&context, request, &reply);
-  }
-  ::grpc::Status finalize() {
-    google::protobuf::Empty request, reply;
-    ::grpc::ClientContext context;
-    return acon->Finalize(&context, request, &reply);
-  }
-
-  std::shared_ptr<::grpc::Channel> channel;
-  std::unique_ptr<acon::grpc::AconService::Stub> acon;
-  std::unique_ptr<acon::evidence::EvidenceService::Stub> evidence;
-};
+using Client = AcondClient;
 
 struct Session {
   TempDir dir;

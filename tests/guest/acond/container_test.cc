@@ -20,13 +20,6 @@ using namespace test_fixtures;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 template <class T>
 std::string error_of(const RpcResult<T>& result) {
   if (result.ok()) return "ok";

@@ -137,7 +137,10 @@ TEST(IpcMessages, GetReportReplyLayout) {
 }
 
 TEST(IpcMessages, ErrorAndEmptyReplies) {
-  Bytes expected = hex("ffffffff" "20000000" "02000000");
+  Bytes expected =
+      hex("ffffffff"
+          "20000000"
+          "02000000");
   append(expected, as_bytes("Invalid Container ID"));
   EXPECT_EQ(encode_error_reply(2, "Invalid Container ID"), expected);
   EXPECT_EQ(encode_set_attestation_data_reply(), hex("03000000"
