@@ -22,6 +22,18 @@ namespace acon::acond {
 namespace fs = std::filesystem;
 namespace {
 
+// A child's close-on-exec error pipe: closed by a successful execve, or carrying the errno with
+// which the child failed before or at it.
+std::optional<int> exec_failure(int read_end) {
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(read_end, &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof child_errno) return child_errno;
+  return std::nullopt;
+}
+
 constexpr uint64_t kDefaultCaptureSize = 0x20000;
 constexpr std::string_view kEntrypointDir = "/lib/acon/entrypoint.d/";
 // Mount points every container gets, created in acond's bottom layer (base/) so that they exist
@@ -336,13 +348,7 @@ RpcStatus ContainerManager::launch(Container& container) {
     return system_error(errno);
   }
   go->write_end.reset();
-  // The error pipe closes on a successful execve (close-on-exec) or carries the child's errno.
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(failure->read_end.get(), &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  if (n == sizeof child_errno) return system_error(child_errno);
+  if (auto child_errno = exec_failure(failure->read_end.get())) return system_error(*child_errno);
   container.pid = pid;
   container.running = true;
   container.wstatus = 0;
@@ -526,12 +532,7 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
   out->write_end.reset();
   err->write_end.reset();
   failure->write_end.reset();
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(failure->read_end.get(), &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  if (n == sizeof child_errno) return system_error(child_errno);
+  if (auto child_errno = exec_failure(failure->read_end.get())) return system_error(*child_errno);
 
   // Our ends never block: a read or write that cannot proceed waits in poll(), which keeps the
   // deadline.
