@@ -9,8 +9,9 @@
 //  BM_part_verify            one verify_signed_manifest() of the same kind of manifest
 //  BM_part_extend            one SimBackend extend of RTMR3
 //  BM_part_fsync             one 200-byte write + fsync of a file in the same directory
-//  BM_add_blob_16mib         AddBlob of a ~16 MiB layer: SHA-384 of the bytes, reference check and
-//                            extraction into the content store (removed between iterations)
+//  BM_add_blob_16mib         AddBlob of a ~16 MiB layer: SHA-384 of the bytes (on a second thread)
+//                            while the layer is extracted into staging, reference check, filing
+//                            into the content store (removed between iterations)
 //  BM_extract_16mib          extract_layer() of the same bytes into tmpfs alone
 //  BM_raw_sha384_16mib       EVP SHA-384 over the same bytes: the limit
 //
@@ -18,8 +19,10 @@
 // extend and one fsync measured at start-up in the same process (beyond those, AddManifest reads
 // RTMR3 once, writes and syncs the write-ahead record, the log record and the three staged files,
 // and renames); BM_add_blob_16mib's "vs_raw_sha384" = its throughput over raw SHA-384's (goal
-// >= 0.85). Thread CPU time throughout (system time included: the extraction's writes to tmpfs
-// are kernel work), so that other load does not skew the ratios.
+// >= 0.85). Thread CPU time (system time included: the extraction's writes to tmpfs are kernel
+// work), so that other load does not skew the ratios; except AddBlob, which hashes and extracts
+// on two threads at once: its latency is wall time, and so is the raw SHA-384 it is compared
+// with (an idle second core is what the ratio assumes).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -228,16 +232,20 @@ void raw_sha384(const Bytes& data) {
   benchmark::DoNotOptimize(out);
 }
 
-// CPU seconds of one raw SHA-384 over the layer, measured now.
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds (wall time) of one raw SHA-384 over the layer, measured now.
 double raw_sha384_seconds(double budget = 0.3) {
   Fixture& f = fixture();
-  const double start = thread_cpu_seconds();
+  const double start = wall_seconds();
   size_t rounds = 0;
   double elapsed = 0;
   do {
     raw_sha384(f.layer_tar);
     ++rounds;
-    elapsed = thread_cpu_seconds() - start;
+    elapsed = wall_seconds() - start;
   } while (elapsed < budget);
   return elapsed / static_cast<double>(rounds);
 }
@@ -255,9 +263,9 @@ void BM_add_blob_16mib(benchmark::State& state) {
   const fs::path unpacked = f.dir / "add-blob" / "contents" / f.layer_ref;
   double busy = 0;
   for (auto _ : state) {
-    const double start = thread_cpu_seconds();
+    const double start = wall_seconds();
     auto added = runtime->add_blob(image::layers::kDigestSha384, f.layer_tar);
-    busy += thread_cpu_seconds() - start;
+    busy += wall_seconds() - start;
     if (!added) {
       state.SkipWithError(("AddBlob: " + added.error().message).c_str());
       break;
@@ -272,7 +280,7 @@ void BM_add_blob_16mib(benchmark::State& state) {
   state.counters["vs_raw_sha384"] = sha_seconds / per_call;
   state.counters["layer_mib"] = static_cast<double>(f.layer_tar.size()) / (1u << 20);
 }
-BENCHMARK(BM_add_blob_16mib)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_add_blob_16mib)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The extraction alone (what AddBlob adds to the hash): the same layer into a tmpfs directory.
 void BM_extract_16mib(benchmark::State& state) {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <set>
 #include <system_error>
 
@@ -421,26 +422,34 @@ RpcStatus Runtime::finalize() {
   return Done{};
 }
 
-Status Runtime::unpack_blob(
-    ByteView data, const std::string& sha384_hex,
+Result<fs::path> Runtime::extract_blob(ByteView data) const {
+  // A staging directory of its own under contents/.staging (which open() clears): a
+  // half-extracted (hostile or truncated) layer never appears under a digest.
+  auto name = random_bytes(8);
+  if (!name) return name.error();
+  fs::path staging = options_.state_dir / "contents" / ".staging" / ("blob-" + hex_encode(*name));
+  ACON_CHECK(make_dirs(staging));
+  image::layers::MemorySource source(data);
+  image::layers::ExtractOptions extract;
+  extract.whiteouts = image::layers::WhiteoutMode::literal;  // as acond unpacks
+  auto extracted = image::layers::extract_layer(source, staging, extract);
+  if (!extracted) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    return extracted.error();
+  }
+  return staging;
+}
+
+Status Runtime::publish_blob(
+    const fs::path& staging, const std::string& sha384_hex,
     const std::vector<std::pair<std::string, std::string>>& other_refs) const {
   fs::path contents = options_.state_dir / "contents";
   fs::path dir = contents / "sha384" / sha384_hex;
-  if (!resolves_to_directory(dir)) {
-    // Unpacked once per digest, into a staging directory renamed into place: a half-extracted
-    // (hostile or truncated) layer never appears under its digest.
-    fs::path staging = contents / ".staging" / sha384_hex;
-    std::error_code ec;
-    fs::remove_all(staging, ec);
-    ACON_CHECK(make_dirs(staging));
-    image::layers::MemorySource source(data);
-    image::layers::ExtractOptions extract;
-    extract.whiteouts = image::layers::WhiteoutMode::literal;  // as acond unpacks
-    auto extracted = image::layers::extract_layer(source, staging, extract);
-    if (!extracted) {
-      fs::remove_all(staging, ec);
-      return extracted.error();
-    }
+  std::error_code ec;
+  if (resolves_to_directory(dir)) {
+    fs::remove_all(staging, ec);  // unpacked once per digest
+  } else {
     step("mid-unpack");
     fs::rename(staging, dir, ec);
     if (ec) return make_error(Errc::io, dir.string() + ": " + ec.message());
@@ -464,8 +473,28 @@ RpcStatus Runtime::add_blob(uint32_t alg, ByteView data) {
   // sha384 names the content directory whatever `alg` asks for.
   auto hasher = layers::MultiHasher::create(requested | layers::kDigestSha384);
   if (!hasher) return internal(hasher.error());
-  hasher->update(data);
-  auto digests = hasher->finish();
+  // Whether the blob is wanted depends on its digests; extracting it does not. So the hash runs
+  // on a second thread while this one extracts into a private staging directory, which becomes
+  // the content directory only when a loaded manifest references the digest, and is removed
+  // otherwise (a refused AddBlob leaves nothing): AddBlob takes about as long as its hash.
+  std::future<layers::LayerDigests> hashing;
+  try {
+    hashing = std::async(std::launch::async, [&hasher, data] {
+      hasher->update(data);
+      return hasher->finish();
+    });
+  } catch (const std::system_error&) {  // no thread to be had: hash here first
+    hasher->update(data);
+    std::promise<layers::LayerDigests> done;
+    done.set_value(hasher->finish());
+    hashing = done.get_future();
+  }
+  auto staging = extract_blob(data);
+  auto digests = hashing.get();
+  auto discard = [&] {
+    std::error_code ec;
+    if (staging) fs::remove_all(*staging, ec);
+  };
   std::vector<std::string> refs;
   std::vector<std::pair<std::string, std::string>> other_refs;
   for (auto [bit, hash] : {std::pair{layers::kDigestSha256, HashAlg::sha256},
@@ -483,9 +512,14 @@ RpcStatus Runtime::add_blob(uint32_t alg, ByteView data) {
       referenced = referenced || std::find(refs.begin(), refs.end(), layer) != refs.end();
     }
   }
-  if (!referenced) return rpc_error(RpcCode::permission_denied, messages::kNoReferencingManifest);
-  if (auto unpacked = unpack_blob(data, hex_encode(digests.sha384), other_refs); !unpacked) {
-    return internal(unpacked.error());
+  if (!referenced) {
+    discard();
+    return rpc_error(RpcCode::permission_denied, messages::kNoReferencingManifest);
+  }
+  if (!staging) return internal(staging.error());
+  if (auto published = publish_blob(*staging, hex_encode(digests.sha384), other_refs); !published) {
+    discard();
+    return internal(published.error());
   }
   return Done{};
 }

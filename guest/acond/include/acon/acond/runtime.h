@@ -193,8 +193,11 @@ class Runtime {
   void step(std::string_view name) const {
     if (options_.step_hook) options_.step_hook(name);
   }
-  Status unpack_blob(ByteView data, const std::string& sha384_hex,
-                     const std::vector<std::pair<std::string, std::string>>& other_refs) const;
+  // A layer extracted into a fresh directory under contents/.staging, then filed under its
+  // digest (or dropped when that digest is already unpacked) with its other digests' links.
+  Result<std::filesystem::path> extract_blob(ByteView data) const;
+  Status publish_blob(const std::filesystem::path& staging, const std::string& sha384_hex,
+                      const std::vector<std::pair<std::string, std::string>>& other_refs) const;
 
   mutable std::mutex mutex_;
   guest::Backend* backend_;
