@@ -132,6 +132,16 @@ echo "   acond listening on 127.0.0.1:$port (backend sim, coco log: TCG2 AAEL re
 # Finalize: the same RPCs Intel's aconcli sends.
 $client -c "127.0.0.1:$port" load --repo "$work/.acon" "$image_id" | sed 's/^/   /'
 echo "   acond's log: $(grep -c 'event=rpc' "$work/acond.log" || true) RPCs, e.g. $(grep -m1 'rpc=AddManifest' "$work/acond.log" | cut -c1-110)"
+# The image runs as a container: its own user, mount, PID and IPC namespaces on an overlay of
+# its layer (root and user namespaces needed, as on a TD).
+if cid=$($client -c "127.0.0.1:$port" start "$image_id" 2>"$work/start.err"); then
+  for _ in $(seq 100); do
+    $client -c "127.0.0.1:$port" inspect "$cid" | grep -q Terminated && break; sleep 0.05
+  done
+  echo "   container $cid: $($client -c "127.0.0.1:$port" inspect "$cid" | tail -1 | awk '{print $2, "exit status", $3}'), it printed: $(cat "$work/acond/containers/$cid/console.log")"
+else
+  echo "   (no container started here: $(cat "$work/start.err"))"
+fi
 
 echo "== 8. The auditor: acond's report as an evidence bundle, verified on the spot and by hand"
 # The auditor's nonce goes into attestation_data; REPORTDATA = SHA-384(attestation_data) || 0^16.
