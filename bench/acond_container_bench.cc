@@ -1,14 +1,14 @@
 // Container start latency: acond's Start next to Debian's crun starting the same busybox rootfs
 // with the same isolation and the same entrypoint, measured in the same run (wall time: this is
-// latency, most of it kernel work in the child).
+// latency, and most of the work happens in child processes).
 //
 // The image is one busybox-static layer (bin/busybox, its applet links, and the mount points
 // dev, proc, tmp, run, shared), admitted into an acond runtime on the simulated TD whose state
 // directory is in a tmpfs (/dev/shm when present). Its entrypoint is `/bin/busybox tee
-// /shared/ready` with stdin /dev/null: the first thing it does is open a FIFO the benchmark
-// created in <state_dir>/shared (on /shared in every container). The benchmark holds the FIFO's
-// read end open without blocking and polls it; poll() reports POLLHUP once a writer has opened
-// and closed it, which ends the measured interval on both sides.
+// /shared/ready` with stdin /dev/null: it opens a FIFO, before reading anything, that the
+// benchmark created in <state_dir>/shared (on /shared in every container). The benchmark holds the
+// FIFO's read end open without blocking and polls it; poll() reports POLLHUP once a writer has
+// opened and closed it, which ends the measured interval on both sides.
 //
 //  BM_acond_start  Runtime::start() of the image, as the Start RPC calls it: image lookup and env
 //                  rules, container directory, a read-only overlay of the unpacked layer over
@@ -27,8 +27,8 @@
 // listed (and its overlay mounted, for Restart); the runtime is reopened every kPerRuntime starts
 // so that the mount table stays small. crun removes its container when `run` returns.
 //
-// Counter: BM_acond_start's "x_crun" = its mean wall time over BM_crun_start's, measured at
-// start-up in the same process (< 1: acond starts faster).
+// Counter: BM_acond_start's "x_crun" = its mean wall time over that of kFloorStarts crun starts
+// measured just before it (each repetition), in the same process (< 1: acond starts faster).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -347,7 +347,7 @@ void BM_acond_start(benchmark::State& state) {
     state.SkipWithError(why.c_str());
     return;
   }
-  static const double crun_floor = crun_seconds();
+  const double crun_floor = crun_seconds();  // again per repetition: the load may change
   double busy = 0;
   for (auto _ : state) {
     std::string error;
