@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
   # a software TPM for the vTPM backend tests; busybox-static is the demo image's rootfs
   swtpm swtpm-tools busybox-static
+  # Debian's OCI runtime: the peer acon_bench_container starts the same busybox rootfs with
+  crun
   # independent implementations used by interop tests
   python3 python3-jwcrypto python3-cbor2 python3-cryptography jq
 )
