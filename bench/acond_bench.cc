@@ -52,6 +52,7 @@
 namespace {
 
 using acon::bench::die;
+using acon::bench::need;
 using acon::bench::thread_cpu_seconds;
 
 namespace fs = std::filesystem;
@@ -60,12 +61,6 @@ using namespace acon;
 constexpr size_t kImages = 400;  // distinct images signed at start-up
 constexpr size_t kLayerFile = 16u << 20;
 constexpr size_t kChunk = 1u << 20;
-
-template <class T>
-T need(Result<T> result, const char* what) {
-  if (!result) die(std::string(what) + ": " + result.error().message);
-  return std::move(*result);
-}
 
 fs::path make_temp_dir() {
   fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();

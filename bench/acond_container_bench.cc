@@ -61,11 +61,15 @@
 #include "acon/guest/sim/state.h"
 #include "acon/image/layers/create.h"
 #include "acon/image/layers/stream.h"
+#include "bench_util.h"
 #include "image/signed_images.h"
 
 extern char** environ;
 
 namespace {
+
+using acon::bench::die;
+using acon::bench::need;
 
 namespace fs = std::filesystem;
 using namespace acon;
@@ -77,17 +81,6 @@ constexpr int kPerRuntime = 50;   // acond starts before the runtime is reopened
 constexpr int kFloorStarts = 30;  // crun starts measured at start-up for the ratio
 constexpr uint32_t kCrunHostUid = 100000;
 const std::vector<std::string> kEntrypoint = {"/bin/busybox", "tee", "/shared/ready"};
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "acon_bench_container: %s\n", what.c_str());
-  std::abort();
-}
-
-template <class T>
-T need(Result<T> result, const char* what) {
-  if (!result) die(std::string(what) + ": " + result.error().message);
-  return std::move(*result);
-}
 
 // Why this machine cannot run the benchmark, or "" when it can.
 std::string unavailable() {

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "acon/common/result.h"
+
 namespace acon::bench {
 
 inline double thread_cpu_seconds() {
@@ -24,6 +26,13 @@ inline double thread_cpu_seconds() {
   std::fprintf(stderr, "%s: setup failed: %s\n", program_invocation_short_name, what.c_str());
   ERR_print_errors_fp(stderr);
   std::abort();
+}
+
+// The value of setup that cannot fail in a working build, or die() naming `what`.
+template <class T>
+T need(Result<T> result, const char* what) {
+  if (!result) die(std::string(what) + ": " + result.error().message);
+  return std::move(*result);
 }
 
 }  // namespace acon::bench
