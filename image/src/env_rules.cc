@@ -25,8 +25,8 @@ std::vector<EnvRuleProblem> env_rule_problems(const std::vector<std::string>& en
     auto it = seen.find(key);
     if (eq == std::string::npos) {
       if (it != seen.end()) {
-        problems.push_back(
-            {i, "bare " + single_quoted(key) + " repeats or mixes with an earlier rule for " + key});
+        problems.push_back({i, "bare " + single_quoted(key) +
+                                   " repeats or mixes with an earlier rule for " + key});
       } else {
         seen.emplace(key, std::nullopt);
       }
@@ -36,8 +36,8 @@ std::vector<EnvRuleProblem> env_rule_problems(const std::vector<std::string>& en
     if (it == seen.end()) {
       seen.emplace(key, std::vector<std::string>{value});
     } else if (!it->second) {
-      problems.push_back(
-          {i, single_quoted(entry) + " mixes an allowed value with the bare rule " + single_quoted(key)});
+      problems.push_back({i, single_quoted(entry) + " mixes an allowed value with the bare rule " +
+                                 single_quoted(key)});
     } else if (std::find(it->second->begin(), it->second->end(), value) != it->second->end()) {
       problems.push_back({i, single_quoted(entry) + " repeats an allowed value of " + key});
     } else {

@@ -1,6 +1,5 @@
-// The gRPC face of acond: ACON's acon.grpc.AconService (AddManifest, Finalize, AddBlob, Report,
-// GetManifest; Start, Restart, Exec, Kill and Inspect are not implemented yet and answer
-// UNIMPLEMENTED from the generated base class) and this project's acon.evidence.EvidenceService.
+// The gRPC face of acond: ACON's acon.grpc.AconService (all ten RPCs) and this project's
+// acon.evidence.EvidenceService.
 // Each handler maps a Runtime call to the reply, RpcError to a gRPC status, and catches whatever
 // escapes (Unknown "Unexpected error", as ACON answers relay failures).
 #pragma once
