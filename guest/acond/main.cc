@@ -4,8 +4,10 @@
 #include <grpcpp/server_posix.h>
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "acon/acond/grpc_service.h"
 #include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/listener.h"
+#include "acon/acond/pid1.h"
 #include "acon/acond/runtime.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
@@ -35,6 +38,9 @@ void log_line(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
+
+// Set by the idle watchdog before it raises SIGTERM: the stop that follows is an idle power-off.
+std::atomic<bool> idle_expired{false};
 
 struct BackendSettings {
   std::string name = "sim";
@@ -158,9 +164,27 @@ int run(int argc, char** argv) {
                  "Seconds between SIGTERM and SIGKILL for containers when acond stops")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  uint64_t idle_timeout = 0;
+  app.add_option("--idle-timeout", idle_timeout,
+                 "Seconds with no container running and no RPC after which acond powers the TD "
+                 "off (as PID 1) or exits (0: never; as PID 1 the default is acond.timeout)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{4294967295}));
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
-  bool port_from_file = false;
+  // As PID 1 of a TD (docs/acond.md "PID 1"): the file systems first, since everything after
+  // reads /proc; SIGCHLD blocked before any thread starts, for the orphan reaper's signalfd; the
+  // kernel command line read by default, as ACON does.
+  const bool is_pid1 = ::getpid() == 1;
+  if (is_pid1) {
+    sigset_t child_signal;
+    sigemptyset(&child_signal);
+    sigaddset(&child_signal, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &child_signal, nullptr);
+    auto mounted = acond::mount_early_filesystems("/", log_line);
+    if (!mounted) return tools::fail(mounted.error());
+  }
+
+  bool port_from_file = false, idle_timeout_from_file = false;
   if (!config_path.empty()) {
     auto text = tools::read_input(config_path);
     if (!text) return tools::fail(text.error());
@@ -185,6 +209,7 @@ int run(int argc, char** argv) {
     take("--tls-cert", tls_cert, file->tls_cert);
     take("--tls-key", tls_key, file->tls_key);
     take("--stop-grace", stop_grace, file->stop_grace);
+    take("--idle-timeout", idle_timeout, file->idle_timeout);
     if (file->vsock_port && app.get_option("--vsock-port")->count() == 0)
       vsock_port = *file->vsock_port;
     take("--log-mode", log_mode, file->log_mode);
@@ -192,12 +217,15 @@ int run(int argc, char** argv) {
     take("--policy-mode", policy_mode, file->policy_mode);
     take("--max-message", max_message, file->max_message);
     port_from_file = file->tcp_port.has_value();
+    idle_timeout_from_file = file->idle_timeout.has_value();
   }
   if (state_dir.empty()) {
     return tools::fail(
         make_error(Errc::invalid_argument, "--state-dir (or state_dir in --config) is required"));
   }
 
+  if (is_pid1 && kernel_cmdline.empty()) kernel_cmdline = "/proc/cmdline";
+  bool idle_timeout_set = app.get_option("--idle-timeout")->count() > 0 || idle_timeout_from_file;
   if (!kernel_cmdline.empty()) {
     auto text = tools::read_input(kernel_cmdline);
     if (!text) return tools::fail(text.error());
@@ -209,6 +237,9 @@ int run(int argc, char** argv) {
       if (tcp_port_option->count() == 0) no_tcp = true;
     }
     if (tcp_port_option->count() == 0 && !port_from_file) tcp_port = config->tcp_port;
+    // acond.timeout applies to PID 1 only: a test or a host run that reads a command line keeps
+    // running until it is stopped, unless --idle-timeout says otherwise.
+    if (is_pid1 && !idle_timeout_set) idle_timeout = config->timeout_seconds;
   }
   auto mode = acond::parse_log_mode(log_mode);
   if (!mode) return tools::fail(mode.error());
@@ -261,6 +292,31 @@ int run(int argc, char** argv) {
 
   acond::AconServiceImpl acon_service(**runtime, log_line);
   acond::EvidenceServiceImpl evidence_service(**runtime, log_line);
+
+  // Idle power-off (pid1.h): armed from now; a successful RPC disarms it, a reaped child that
+  // leaves no container running arms it again. On expiry this thread stops acond as on SIGTERM.
+  acond::ContainerManager& containers = (*runtime)->containers();
+  std::shared_ptr<acond::IdleWatchdog> watchdog;
+  if (idle_timeout > 0) {
+    watchdog = std::make_shared<acond::IdleWatchdog>(std::chrono::seconds(idle_timeout), [] {
+      idle_expired = true;
+      ::kill(::getpid(), SIGTERM);
+    });
+    acon_service.set_activity_hook([watchdog] { watchdog->rpc_succeeded(); });
+    containers.set_reap_hook([watchdog](bool running) { watchdog->child_reaped(running); });
+  }
+  // As PID 1, the orphans of the TD are acond's children too.
+  std::unique_ptr<acond::OrphanReaper> orphans;
+  if (is_pid1) {
+    auto reaper =
+        acond::OrphanReaper::start(containers, [&containers, watchdog](pid_t pid, int status) {
+          log_line("acond event=orphan-reaped pid=" + std::to_string(pid) +
+                   " status=" + std::to_string(status));
+          if (watchdog) watchdog->child_reaped(containers.any_running());
+        });
+    if (!reaper) return tools::fail(reaper.error());
+    orphans = std::move(*reaper);
+  }
   ::grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message));
@@ -324,7 +380,9 @@ int run(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  log_line("acond event=stopping signal=" + std::to_string(signal_number));
+  const bool idle = idle_expired;
+  log_line("acond event=stopping signal=" + std::to_string(signal_number) +
+           (idle ? " reason=idle-timeout" : ""));
   vsock.reset();
   ipc->reset();
   // Calls in progress get a grace period (an AddBlob may be unpacking a large layer); after it,
@@ -333,8 +391,20 @@ int run(int argc, char** argv) {
   server->Wait();
   // Containers get SIGTERM and a grace period, then SIGKILL; their roots are unmounted when the
   // runtime closes.
-  (*runtime)->containers().stop_all(std::chrono::seconds(stop_grace));
-  log_line("acond event=stopped");
+  containers.stop_all(std::chrono::seconds(stop_grace));
+  orphans.reset();
+  containers.set_reap_hook({});
+  watchdog.reset();
+  if (is_pid1) {
+    // init must not return (the kernel panics when it exits): ACON powers off here too, whatever
+    // stopped it. Container roots are unmounted first.
+    runtime->reset();
+    log_line("acond event=stopped action=power-off");
+    auto off = acond::power_off();
+    return off ? tools::kExitOk : tools::fail(off.error());
+  }
+  log_line(idle ? "acond event=stopped reason=idle-timeout action=exit (not PID 1: no power-off)"
+                : "acond event=stopped");
   return tools::kExitOk;
 }
 

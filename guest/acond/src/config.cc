@@ -109,6 +109,12 @@ Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
          config.stop_grace = static_cast<uint32_t>(seconds);
          return {};
        }},
+      {"idle_timeout",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(uint64_t seconds, integer_value(name, "idle_timeout", node, 0, 4294967295));
+         config.idle_timeout = static_cast<uint32_t>(seconds);
+         return {};
+       }},
       {"vsock_port",
        [&](const toml::node& node) -> Status {
          ACON_TRY(uint64_t port, integer_value(name, "vsock_port", node, 0, 4294967294));

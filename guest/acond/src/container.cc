@@ -280,10 +280,15 @@ RpcStatus ContainerManager::launch(Container& container) {
 
   // The child is PID 1 of new PID, user, mount and IPC namespaces at once; it waits on `go` until
   // its uid and gid maps are written.
+  begin_spawn();
   long cloned =
       ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD,
                 nullptr, nullptr, nullptr, nullptr);
-  if (cloned < 0) return system_error(errno);
+  if (cloned < 0) {
+    int clone_errno = errno;
+    end_spawn(-1);
+    return system_error(clone_errno);
+  }
   if (cloned == 0) {
     int error_fd = failure->write_end.get();
     reset_signals();
@@ -328,7 +333,7 @@ RpcStatus ContainerManager::launch(Container& container) {
   }
 
   pid_t pid = static_cast<pid_t>(cloned);
-  watch(pid);
+  end_spawn(pid);
   go->read_end.reset();
   failure->write_end.reset();
   std::string uid_map;
@@ -493,8 +498,13 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
 
   // A helper joins the container's namespaces (setns to a PID namespace applies to children), then
   // forks the command, waits for it and exits with its status.
+  begin_spawn();
   pid_t helper = ::fork();
-  if (helper < 0) return system_error(errno);
+  if (helper < 0) {
+    int fork_errno = errno;
+    end_spawn(-1);
+    return system_error(fork_errno);
+  }
   if (helper == 0) {
     int error_fd = failure->write_end.get();
     if (::setns(user_ns.get(), CLONE_NEWUSER) != 0 || ::setns(mnt_ns.get(), CLONE_NEWNS) != 0 ||
@@ -525,7 +535,7 @@ RpcResult<ExecReply> ContainerManager::exec(const ExecRequest& request) {
     }
     ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   }
-  watch(helper);
+  end_spawn(helper);
   lock.unlock();
 
   stdin_theirs.reset();
@@ -677,6 +687,33 @@ void ContainerManager::stop_all(std::chrono::milliseconds grace) {
   exited_.wait_for(lock, std::chrono::seconds(1), all_exited);
 }
 
+void ContainerManager::begin_spawn() {
+  std::lock_guard lock(watch_mutex_);
+  ++spawning_;
+}
+
+void ContainerManager::end_spawn(pid_t pid) {
+  if (pid > 0) watch(pid);
+  std::lock_guard lock(watch_mutex_);
+  --spawning_;
+}
+
+bool ContainerManager::owns_child(pid_t pid) {
+  std::lock_guard lock(watch_mutex_);
+  return spawning_ > 0 || watched_.count(pid) > 0;
+}
+
+bool ContainerManager::any_running() const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(containers_.begin(), containers_.end(),
+                     [](const auto& entry) { return entry.second.running; });
+}
+
+void ContainerManager::set_reap_hook(std::function<void(bool containers_running)> hook) {
+  std::lock_guard lock(watch_mutex_);
+  reap_hook_ = std::move(hook);
+}
+
 void ContainerManager::watch(pid_t pid) {
   // A pidfd (Linux 5.3) becomes readable when the child exits; the child stays a zombie until the
   // reaper collects it, so opening it after fork is not racy.
@@ -759,14 +796,24 @@ void ContainerManager::reaper_loop() {
         std::lock_guard lock(watch_mutex_);
         watched_.erase(pids[i]);
       }
-      std::lock_guard lock(mutex_);
-      for (auto& [id, container] : containers_) {
-        if (container.running && container.pid == pids[i]) {
-          container.running = false;
-          container.wstatus = info.si_status;  // exit code, or the terminating signal
+      bool containers_running = false;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, container] : containers_) {
+          if (container.running && container.pid == pids[i]) {
+            container.running = false;
+            container.wstatus = info.si_status;  // exit code, or the terminating signal
+          }
+          containers_running = containers_running || container.running;
         }
+        exited_.notify_all();
       }
-      exited_.notify_all();
+      std::function<void(bool)> hook;
+      {
+        std::lock_guard lock(watch_mutex_);
+        hook = reap_hook_;
+      }
+      if (hook) hook(containers_running);
     }
   }
 }

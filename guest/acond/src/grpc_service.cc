@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 #include <string_view>
+#include <type_traits>
 
 #include "acon/acond/container.h"
 #include "acon/common/json.h"
@@ -47,6 +48,21 @@ template <class Body>
 
 }  // namespace
 
+template <class Body>
+::grpc::Status AconServiceImpl::guarded(const LogSink& log, std::string_view rpc,
+                                        std::string details, Body&& body) {
+  bool counts = true;
+  auto status = acond::guarded(log, rpc, std::move(details), [&](std::string& outcome) {
+    if constexpr (std::is_invocable_v<Body, std::string&, bool&>) {
+      return body(outcome, counts);
+    } else {
+      return body(outcome);
+    }
+  });
+  if (status.ok() && counts && activity_) activity_();
+  return status;
+}
+
 void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
   response->set_data(reply.data.data(), reply.data.size());
   response->set_attestation_data(reply.attestation_data);
@@ -60,7 +76,7 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
 ::grpc::Status AconServiceImpl::AddManifest(::grpc::ServerContext*,
                                             const acon::grpc::AddManifestRequest* request,
                                             acon::grpc::AddManifestResponse* response) {
-  return guarded(log_, "AddManifest", "", [&](std::string& details) {
+  return guarded(log_, "AddManifest", "", [&](std::string& details, bool& counts) {
     const auto& sig = request->signature();
     const auto& cert = request->certificate();
     auto reply = runtime_.add_manifest(
@@ -69,6 +85,7 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
     if (!reply) return to_status(reply.error());
     details += " image_id=" + reply->image_id +
                " missing_layers=" + std::to_string(reply->missing_layers.size());
+    counts = !reply->already_loaded;
     response->set_image_id(reply->image_id);
     for (const auto& layer : reply->missing_layers) response->add_missing_layers(layer);
     return ::grpc::Status::OK;

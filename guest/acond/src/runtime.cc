@@ -367,7 +367,7 @@ RpcResult<AddManifestReply> Runtime::add_manifest(std::string_view manifest, Byt
   // 5-6. An image that is loaded already: OK with the layers still missing, nothing measured.
   for (const auto& loaded : images_) {
     if (loaded.signed_manifest.identity.image_id() == image_id) {
-      return AddManifestReply{image_id, missing_layers_of(loaded)};
+      return AddManifestReply{image_id, missing_layers_of(loaded), true};
     }
   }
   // A new image's missing_layers is its layer list verbatim (ACON computes it before the

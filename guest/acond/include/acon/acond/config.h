@@ -17,6 +17,7 @@
 //   ipc_socket = "..."           --ipc-socket
 //   tls_cert, tls_key = "..."    --tls-cert, --tls-key
 //   stop_grace = 5               --stop-grace (0..3600 s)
+//   idle_timeout = 180           --idle-timeout (0..4294967295 s, 0: never)
 //   log_mode = "coco"            coco or acon
 //   log_path = "..."             --log-path
 //   policy_mode = "acond"        acond or spec
@@ -36,7 +37,7 @@ namespace acon::acond {
 struct ConfigFile {
   std::optional<std::string> backend, sim_state, tcti, tpm_event_log, state_dir, tcp_address,
       unix_path, log_mode, log_path, policy_mode, kernel_cmdline, ipc_socket, tls_cert, tls_key;
-  std::optional<uint32_t> runtime_pcr, vsock_port, stop_grace;
+  std::optional<uint32_t> runtime_pcr, vsock_port, stop_grace, idle_timeout;
   std::optional<uint16_t> tcp_port;
   std::optional<bool> no_tcp;
   std::optional<uint64_t> max_message;

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -115,6 +116,15 @@ class ContainerManager {
   std::filesystem::path console_log(uint32_t container_id) const;
   std::filesystem::path container_dir(uint32_t container_id) const;
 
+  // PID 1 (pid1.h). The hook is called by the reaper after each exit it records (a container's
+  // or an Exec helper's) with whether a container is still running: the idle power-off's arming
+  // event. Set it before the first start().
+  void set_reap_hook(std::function<void(bool containers_running)> hook);
+  bool any_running() const;
+  // Whether `pid` is a child this manager reaps, or may be one: while a child is being forked and
+  // not yet watched, every pid is claimed. OrphanReaper leaves these alone.
+  bool owns_child(pid_t pid);
+
  private:
   struct Container {
     uint32_t id = 0;
@@ -134,6 +144,9 @@ class ContainerManager {
   uint32_t next_id();
   // Tracks a child of acond: the reaper records its exit (container or Exec helper).
   void watch(pid_t pid);
+  // Around each fork/clone: begin_spawn() before it; end_spawn(pid) after (watches pid > 0).
+  void begin_spawn();
+  void end_spawn(pid_t pid);
   void reaper_loop();
   void wake_reaper();
   bool wait_exited(std::unique_lock<std::mutex>& lock, uint32_t id,
@@ -152,6 +165,8 @@ class ContainerManager {
   std::vector<UniqueFd> draining_;
   UniqueFd wake_fd_;  // eventfd
   bool stopping_ = false;
+  int spawning_ = 0;  // children forked, not yet watched
+  std::function<void(bool containers_running)> reap_hook_;
   std::thread reaper_;
 };
 

@@ -109,6 +109,7 @@ inline constexpr std::string_view kRuntimeSteps[] = {"after-measure", "mid-unpac
 struct AddManifestReply {
   std::string image_id;
   std::vector<std::string> missing_layers;
+  bool already_loaded = false;  // nothing done: the idle power-off stays armed (pid1.h)
 };
 
 struct ManifestReply {

@@ -1,0 +1,509 @@
+// acond's PID-1 duties (pid1.h, docs/acond.md "PID 1"): the idle power-off rules, which RPCs
+// disarm the timer, the early mounts on a directory in a private mount namespace, and a real acond
+// as PID 1 of a new PID namespace: the idle power-off (the namespace's init killed by SIGINT, as
+// reboot(2) describes for RB_POWER_OFF there), re-arming by a container's exit, and orphans reaped
+// without taking container statuses.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "acon/acond/config.h"
+#include "acon/acond/grpc_service.h"
+#include "acon/acond/pid1.h"
+#include "acon/acond/runtime.h"
+#include "acond_process.h"
+#include "container_fixtures.h"
+
+namespace acon::acond {
+namespace {
+
+using namespace test_fixtures;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = IdleTimer::Clock;
+
+// ---- the rules ----
+
+TEST(IdleTimer, ArmedAtBootAndExpiresAfterTheTimeout) {
+  Clock::time_point boot{};
+  IdleTimer timer(180s, boot);
+  EXPECT_TRUE(timer.armed());
+  ASSERT_TRUE(timer.deadline());
+  EXPECT_EQ(*timer.deadline(), boot + 180s);
+  EXPECT_FALSE(timer.expired(boot + 179s));
+  EXPECT_TRUE(timer.expired(boot + 180s));
+}
+
+TEST(IdleTimer, SuccessfulRpcDisarmsUntilTheNextArmingEvent) {
+  Clock::time_point boot{};
+  IdleTimer timer(10s, boot);
+  timer.rpc_succeeded();
+  EXPECT_FALSE(timer.armed());
+  EXPECT_FALSE(timer.deadline());
+  EXPECT_FALSE(timer.expired(boot + 1000s));
+  // A child reaped while a container still runs is no arming event.
+  timer.child_reaped(true, boot + 20s);
+  EXPECT_FALSE(timer.expired(boot + 1000s));
+  // The last container's exit arms it, counting from then.
+  timer.child_reaped(false, boot + 30s);
+  EXPECT_TRUE(timer.armed());
+  EXPECT_FALSE(timer.expired(boot + 39s));
+  EXPECT_TRUE(timer.expired(boot + 40s));
+}
+
+TEST(IdleTimer, EachArmingEventRestartsTheCountdown) {
+  Clock::time_point boot{};
+  IdleTimer timer(10s, boot);
+  timer.child_reaped(false, boot + 8s);  // armed already: starts again
+  EXPECT_FALSE(timer.expired(boot + 17s));
+  EXPECT_TRUE(timer.expired(boot + 18s));
+  // A reap with a container left running leaves the countdown as it was.
+  timer.child_reaped(true, boot + 12s);
+  EXPECT_TRUE(timer.expired(boot + 18s));
+}
+
+TEST(IdleTimer, ZeroNeverExpires) {
+  Clock::time_point boot{};
+  IdleTimer timer(0s, boot);
+  EXPECT_FALSE(timer.deadline());
+  EXPECT_FALSE(timer.expired(boot + 1000000s));
+  timer.child_reaped(false, boot + 5s);
+  EXPECT_FALSE(timer.expired(boot + 1000000s));
+}
+
+TEST(IdleWatchdog, CallsBackOnceWhenItExpires) {
+  std::promise<void> fired;
+  auto done = fired.get_future();
+  IdleWatchdog watchdog(50ms, [&fired] { fired.set_value(); });
+  EXPECT_EQ(done.wait_for(20s), std::future_status::ready);
+}
+
+TEST(IdleTimeoutKey, ParsedWithItsRange) {
+  EXPECT_EQ(must(parse_config("idle_timeout = 0\n")).idle_timeout, 0u);
+  EXPECT_EQ(must(parse_config("idle_timeout = 4294967295\n")).idle_timeout, 4294967295u);
+  auto wide = parse_config("idle_timeout = 4294967296\n", "acond.toml");
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.error().message,
+            "acond.toml: line 1: idle_timeout: expected an integer in 0..4294967295");
+}
+
+// Which calls of the gRPC service are disarming events: the handlers over a real Runtime on the
+// simulated TD, called directly.
+struct Td {
+  TempDir dir;
+  std::string state = (dir.path() / "sim.json").string();
+  guest::sim::Simulator sim = create_sim_state(state);
+  guest::sim::SimBackend backend{state};
+};
+
+TEST(IdleRpc, SuccessDisarmsRefusalAndRepeatedAddManifestDoNot) {
+  Td td;
+  RuntimeOptions options;
+  options.state_dir = td.dir.path() / "acond";
+  auto runtime = must(Runtime::open(td.backend, options));
+  AconServiceImpl service(*runtime, nullptr);
+  int disarmed = 0;
+  service.set_activity_hook([&disarmed] { ++disarmed; });
+
+  Signer p384 = load_signer("p384");
+  auto image = sign(p384, app_manifest({}, {}, false));
+  acon::grpc::AddManifestRequest add;
+  add.set_manifest(image.manifest);
+  add.set_signature(image.signature.data(), image.signature.size());
+  add.set_certificate(image.certificate.data(), image.certificate.size());
+  acon::grpc::AddManifestResponse added;
+  ASSERT_TRUE(service.AddManifest(nullptr, &add, &added).ok());
+  EXPECT_EQ(disarmed, 1);
+  // The same image again: OK, nothing done, the timer left as it was (ACON returns early too).
+  ASSERT_TRUE(service.AddManifest(nullptr, &add, &added).ok());
+  EXPECT_EQ(disarmed, 1);
+  // Refused: an unknown container, a bad signature.
+  acon::grpc::InspectRequest inspect;
+  inspect.set_container_id(77);
+  acon::grpc::InspectResponse info;
+  EXPECT_FALSE(service.Inspect(nullptr, &inspect, &info).ok());
+  auto bad = add;
+  bad.set_signature(std::string(bad.signature().size(), '\0'));
+  EXPECT_FALSE(service.AddManifest(nullptr, &bad, &added).ok());
+  EXPECT_EQ(disarmed, 1);
+  // Any other success counts: Inspect of every container, Report.
+  inspect.set_container_id(0);
+  EXPECT_TRUE(service.Inspect(nullptr, &inspect, &info).ok());
+  EXPECT_EQ(disarmed, 2);
+  acon::grpc::ReportRequest report;
+  report.set_request_type(kRequestQuote);
+  acon::grpc::ReportResponse reply;
+  EXPECT_TRUE(service.Report(nullptr, &report, &reply).ok());
+  EXPECT_EQ(disarmed, 3);
+}
+
+// ---- early mounts ----
+
+struct MountRun {
+  bool ok = false;
+  std::string mountinfo;
+  std::string log;
+};
+
+// mount_early_filesystems(root) in a child in a private mount namespace (the mounts vanish with
+// it); what /proc/self/mountinfo then shows and what was logged.
+MountRun mount_in_private_namespace(const fs::path& root) {
+  int fds[2];
+  EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) {
+      ::_exit(3);
+    }
+    std::string log;
+    auto mounted =
+        mount_early_filesystems(root, [&log](const std::string& line) { log += line + "\n"; });
+    std::string out = log + "----\n" + read_text("/proc/self/mountinfo");
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::_exit(mounted ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  MountRun run;
+  run.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  size_t split = text.find("----\n");
+  if (split != std::string::npos) {
+    run.log = text.substr(0, split);
+    run.mountinfo = text.substr(split + 5);
+  }
+  return run;
+}
+
+// The file system type mounted at `target` according to mountinfo, or "".
+std::string fstype_at(const std::string& mountinfo, const fs::path& target) {
+  std::istringstream lines(mountinfo);
+  std::string line, found;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point, field;
+    fields >> id >> parent >> device >> root >> mount_point;
+    if (mount_point != target.string()) continue;
+    while (fields >> field && field != "-") {
+    }
+    fields >> found;  // the last mount at the point is the one seen
+  }
+  return found;
+}
+
+TEST(EarlyMounts, MountsAconsFileSystemsUnderTheRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: mount needs CAP_SYS_ADMIN";
+  TempDir dir;
+  fs::path root = fs::canonical(dir.path());
+  MountRun run = mount_in_private_namespace(root);
+  ASSERT_TRUE(run.ok) << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "dev"), "devtmpfs") << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "dev/pts"), "devpts") << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "proc"), "proc") << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "sys"), "sysfs") << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "shared"), "tmpfs") << run.log;
+  EXPECT_EQ(fstype_at(run.mountinfo, root / "run"), "tmpfs") << run.log;
+  // Where the kernel has securityfs, its directory is in sysfs, and it is mounted (a vTPM guest's
+  // event log).
+  if (fs::is_directory("/sys/kernel/security")) {
+    EXPECT_EQ(fstype_at(run.mountinfo, root / "sys/kernel/security"), "securityfs") << run.log;
+  }
+  EXPECT_NE(run.log.find("event=mounted target=" + (root / "proc").string() + " fstype=proc"),
+            std::string::npos)
+      << run.log;
+  // Nothing is left mounted here: the namespace went with the child.
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(root.string()), std::string::npos);
+}
+
+TEST(EarlyMounts, NothingMountedWhenProcIsThereButTheLinksAre) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: mount needs CAP_SYS_ADMIN";
+  TempDir dir;
+  fs::path root = fs::canonical(dir.path());
+  fs::create_directories(root / "proc");
+  fs::create_directories(root / "dev");
+  std::ofstream(root / "proc" / "mounts") << "";
+  MountRun run = mount_in_private_namespace(root);
+  ASSERT_TRUE(run.ok) << run.log;
+  EXPECT_EQ(run.mountinfo.find(root.string()), std::string::npos) << run.mountinfo;
+  EXPECT_EQ(fs::read_symlink(root / "dev/fd"), "/proc/self/fd");
+  EXPECT_EQ(fs::read_symlink(root / "dev/stdin"), "/proc/self/fd/0");
+  EXPECT_EQ(fs::read_symlink(root / "dev/stdout"), "/proc/self/fd/1");
+  EXPECT_EQ(fs::read_symlink(root / "dev/stderr"), "/proc/self/fd/2");
+  // A second start keeps the links.
+  MountRun again = mount_in_private_namespace(root);
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.log, "");
+}
+
+// ---- acond as PID 1 ----
+
+// The built acond as PID 1 of a new PID and mount namespace, on the simulator in `dir`, with its
+// own /proc (as unshare --pid --fork --mount-proc does). A helper process outside the namespace
+// creates it and reports how its init ended. The idle timeout is given as a flag.
+class Pid1Acond {
+ public:
+  static constexpr int kNoNamespace = 125;
+
+  Pid1Acond(const fs::path& dir, std::vector<std::string> extra) : dir_(dir) {
+    std::vector<std::string> args = {ACOND_BINARY, "--backend",   "sim", "--sim-state",
+                                     "sim.json",   "--state-dir", "st",  "--tcp-address",
+                                     "127.0.0.1",  "--tcp-port",  "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    helper_ = ::fork();
+    if (helper_ == 0) {
+      ::close(fds[0]);
+      if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) ::_exit(kNoNamespace);
+      pid_t init = ::fork();
+      if (init == 0) {
+        // PID 1 of the new namespace: its own /proc, never propagated back.
+        if (::getpid() != 1 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
+            ::chdir(dir.c_str()) != 0) {
+          ::_exit(126);
+        }
+        std::FILE* log = std::fopen("acond.log", "a");
+        if (log == nullptr) ::_exit(127);
+        ::dup2(::fileno(log), 2);
+        std::vector<char*> argv;
+        for (auto& arg : args) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      ssize_t written = ::write(fds[1], &init, sizeof init);
+      (void)written;
+      int status = 0;
+      while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+      }
+      ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+    }
+    ::close(fds[1]);
+    if (::read(fds[0], &init_, sizeof init_) != sizeof init_) init_ = -1;
+    ::close(fds[0]);
+    for (int i = 0; i < 400 && init_ > 0 && port_ == 0 && ::kill(init_, 0) == 0; ++i) {
+      std::string text = log();
+      auto at = text.find("tcp_port=");
+      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+        port_ = std::atoi(text.c_str() + at + 9);
+      } else {
+        std::this_thread::sleep_for(25ms);
+      }
+    }
+  }
+  ~Pid1Acond() {
+    if (init_ > 0) ::kill(init_, SIGKILL);
+    wait();
+  }
+  Pid1Acond(const Pid1Acond&) = delete;
+  Pid1Acond& operator=(const Pid1Acond&) = delete;
+
+  // acond's pid outside its namespace; -1 when the helper could not create it.
+  pid_t init_pid() const { return init_; }
+  int port() const { return port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string log() const { return read_text(dir_ / "acond.log"); }
+  bool running() const { return init_ > 0 && ::kill(init_, 0) == 0 && state(init_) != 'Z'; }
+  // How the init ended: its exit code, or 128 + the signal; kNoNamespace without the namespace.
+  int wait() {
+    if (helper_ > 0) {
+      ::waitpid(helper_, &status_, 0);
+      helper_ = -1;
+      init_ = -1;
+    }
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+  }
+
+  // The state letter of /proc/<pid>/stat, or 0 once the process is gone.
+  static char state(pid_t pid) {
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
+  }
+
+ private:
+  fs::path dir_;
+  pid_t helper_ = -1, init_ = -1;
+  int status_ = 0;
+  int port_ = 0;
+};
+
+#define ACON_REQUIRE_PID_NAMESPACE(acond)                                        \
+  do {                                                                           \
+    if ((acond).init_pid() <= 0) {                                               \
+      int code = (acond).wait();                                                 \
+      ASSERT_EQ(code, Pid1Acond::kNoNamespace) << "the namespace helper failed"; \
+      std::printf("SKIP: unshare(CLONE_NEWPID|CLONE_NEWNS) refused\n");          \
+      GTEST_SKIP() << "unshare(CLONE_NEWPID|CLONE_NEWNS) refused";               \
+    }                                                                            \
+  } while (0)
+
+TEST(Pid1, IdleTimeoutPowersOffTheNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: a PID namespace needs CAP_SYS_ADMIN";
+  TempDir dir;
+  create_sim_state((dir.path() / "sim.json").string());
+  Pid1Acond acond(dir.path(), {"--idle-timeout", "1"});
+  ACON_REQUIRE_PID_NAMESPACE(acond);
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  // No RPC, no container: reboot(RB_POWER_OFF) ends the namespace, and its init's parent sees it
+  // killed by SIGINT.
+  EXPECT_EQ(acond.wait(), 128 + SIGINT) << acond.log();
+  std::string log = acond.log();
+  EXPECT_NE(log.find("event=stopping signal=15 reason=idle-timeout"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=stopped action=power-off"), std::string::npos) << log;
+}
+
+TEST(Pid1, NotPid1TheIdleTimeoutExitsCleanly) {
+  TempDir dir;
+  create_sim_state((dir.path() / "sim.json").string());
+  AcondChild acond(dir.path(),
+                   {"--backend", "sim", "--sim-state", "sim.json", "--state-dir", "st",
+                    "--tcp-address", "127.0.0.1", "--tcp-port", "0", "--idle-timeout", "1"});
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  EXPECT_EQ(acond.wait(), 0) << acond.log();
+  EXPECT_NE(acond.log().find("event=stopped reason=idle-timeout action=exit"), std::string::npos)
+      << acond.log();
+}
+
+// A process of this machine whose parent is `parent` and whose name is `name`, or -1.
+pid_t child_named(pid_t parent, const std::string& name) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string stat = read_text(entry.path() / "stat");
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    if (stat.substr(open + 1, close - open - 1) != name) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    pid_t ppid;
+    rest >> state >> ppid;
+    if (ppid == parent) return static_cast<pid_t>(std::stoi(stat.substr(0, open)));
+  }
+  return -1;
+}
+
+// An RPC disarms the timer; orphans re-parented to acond are reaped while container statuses stay
+// with Inspect; the last container's exit arms it again and acond powers off.
+TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
+  ACON_REQUIRE_CONTAINERS();
+  ASSERT_EQ(::access("/usr/bin/nsenter", X_OK), 0) << "util-linux's nsenter is not installed";
+  TempDir dir;
+  create_sim_state((dir.path() / "sim.json").string());
+  // Prepared before acond starts: its first RPC must come within the timeout.
+  Signer p384 = load_signer("p384");
+  Layer layer = busybox_layer(dir.path());
+  auto waiting =
+      busybox_manifest(layer, {"/bin/sh", "-c", "trap 'exit 5' TERM; sleep 1000 & wait"});
+  waiting.signals = {SIGTERM};
+  auto quick = busybox_manifest(layer, {"/bin/sh", "-c", "exit 7"});
+  std::vector<SignedImage> images = {sign(p384, waiting), sign(p384, quick)};
+
+  Pid1Acond acond(dir.path(), {"--idle-timeout", "2", "--stop-grace", "1"});
+  ACON_REQUIRE_PID_NAMESPACE(acond);
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  AcondClient client(acond.target());
+
+  // The first RPC disarms: acond outlives the timeout.
+  std::vector<std::string> image_ids;
+  for (const auto& image : images) {
+    acon::grpc::AddManifestResponse added;
+    ASSERT_TRUE(client.add_manifest(image, &added).ok()) << acond.log();
+    if (added.missing_layers_size() > 0) {
+      ASSERT_TRUE(client.add_blob(2, layer.tar).ok());
+    }
+    image_ids.push_back(image.image_id);
+  }
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(acond.running()) << acond.log();
+
+  auto start = [&](const std::string& image_id) {
+    acon::grpc::StartRequest request;
+    request.set_image_id(image_id);
+    acon::grpc::StartResponse reply;
+    ::grpc::ClientContext context;
+    AcondClient::deadline(context);
+    EXPECT_TRUE(client.acon->Start(&context, request, &reply).ok()) << acond.log();
+    return reply.container_id();
+  };
+  auto inspect = [&](uint32_t id) {
+    acon::grpc::InspectRequest request;
+    request.set_container_id(id);
+    acon::grpc::InspectResponse reply;
+    ::grpc::ClientContext context;
+    AcondClient::deadline(context);
+    EXPECT_TRUE(client.acon->Inspect(&context, request, &reply).ok()) << acond.log();
+    return reply.info_size() == 1 ? reply.info(0) : acon::grpc::ContainerInfo();
+  };
+  uint32_t long_running = start(image_ids[0]);
+  uint32_t short_lived = start(image_ids[1]);
+
+  // An orphan: started in acond's namespace by a shell that exits at once, so re-parented to
+  // acond; killed, it must not stay a zombie.
+  std::string acond_pid = std::to_string(acond.init_pid());
+  ASSERT_EQ(std::system(("nsenter --target " + acond_pid +
+                         " --pid -- /bin/sh -c 'sleep 4243 </dev/null >/dev/null 2>&1 &'")
+                            .c_str()),
+            0);
+  pid_t orphan = -1;
+  for (int i = 0; i < 200 && orphan < 0; ++i) {
+    orphan = child_named(acond.init_pid(), "sleep");
+    if (orphan < 0) std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_GT(orphan, 0) << "no sleep re-parented to acond";
+  ASSERT_EQ(::kill(orphan, SIGKILL), 0);
+  char state = 'Z';
+  for (int i = 0; i < 400 && (state = Pid1Acond::state(orphan)) != 0 && state != 'X'; ++i) {
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_EQ(state, 0) << "the orphan " << orphan << " was not reaped\n" << acond.log();
+  EXPECT_NE(acond.log().find("event=orphan-reaped"), std::string::npos) << acond.log();
+
+  // The containers' statuses are still acond's: the short-lived one's exit code, the other
+  // running.
+  for (int i = 0; i < 400 && inspect(short_lived).state() != 0; ++i) {
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_EQ(inspect(short_lived).state(), 0u);
+  EXPECT_EQ(inspect(short_lived).wstatus(), 7);
+  EXPECT_NE(inspect(long_running).state(), 0u);
+
+  // The last running container ends (Kill is a disarming RPC; its exit then arms the timer):
+  // acond powers off by itself.
+  acon::grpc::KillRequest kill;
+  kill.set_container_id(long_running);
+  kill.set_signal_num(SIGTERM);
+  google::protobuf::Empty none;
+  ::grpc::ClientContext context;
+  AcondClient::deadline(context);
+  ASSERT_TRUE(client.acon->Kill(&context, kill, &none).ok()) << acond.log();
+  EXPECT_EQ(acond.wait(), 128 + SIGINT) << acond.log();
+  EXPECT_NE(acond.log().find("reason=idle-timeout"), std::string::npos) << acond.log();
+}
+
+}  // namespace
+}  // namespace acon::acond
