@@ -423,7 +423,7 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   auto quick = busybox_manifest(layer, {"/bin/sh", "-c", "exit 7"});
   std::vector<SignedImage> images = {sign(p384, waiting), sign(p384, quick)};
 
-  Pid1Acond acond(dir.path(), {"--idle-timeout", "2", "--stop-grace", "1"});
+  Pid1Acond acond(dir.path(), {"--idle-timeout", "3", "--stop-grace", "1"});
   ACON_REQUIRE_PID_NAMESPACE(acond);
   ASSERT_NE(acond.port(), 0) << acond.log();
   AcondClient client(acond.target());
@@ -438,7 +438,7 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
     }
     image_ids.push_back(image.image_id);
   }
-  std::this_thread::sleep_for(3s);
+  std::this_thread::sleep_for(4s);
   ASSERT_TRUE(acond.running()) << acond.log();
 
   auto start = [&](const std::string& image_id) {
