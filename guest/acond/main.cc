@@ -308,8 +308,9 @@ int run(int argc, char** argv) {
   // As PID 1, the orphans of the TD are acond's children too.
   std::unique_ptr<acond::OrphanReaper> orphans;
   if (is_pid1) {
-    auto reaper =
-        acond::OrphanReaper::start(containers, [&containers, watchdog](pid_t pid, int status) {
+    auto reaper = acond::OrphanReaper::start(
+        [&containers](pid_t pid) { return containers.owns_child(pid); },
+        [&containers, watchdog](pid_t pid, int status) {
           log_line("acond event=orphan-reaped pid=" + std::to_string(pid) +
                    " status=" + std::to_string(status));
           if (watchdog) watchdog->child_reaped(containers.any_running());

@@ -13,8 +13,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "acon/acond/container.h"
-
 namespace acon::acond {
 namespace fs = std::filesystem;
 namespace {
@@ -154,7 +152,7 @@ void IdleWatchdog::run() {
 // ---- orphans ----
 
 Result<std::unique_ptr<OrphanReaper>> OrphanReaper::start(
-    ContainerManager& containers, std::function<void(pid_t pid, int status)> on_reaped) {
+    std::function<bool(pid_t pid)> owned, std::function<void(pid_t pid, int status)> on_reaped) {
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
@@ -164,13 +162,14 @@ Result<std::unique_ptr<OrphanReaper>> OrphanReaper::start(
   }
   UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd.valid()) return make_error(Errc::io, "eventfd: " + errno_text(errno));
-  return std::unique_ptr<OrphanReaper>(
-      new OrphanReaper(containers, std::move(on_reaped), std::move(signal_fd), std::move(stop_fd)));
+  return std::unique_ptr<OrphanReaper>(new OrphanReaper(std::move(owned), std::move(on_reaped),
+                                                        std::move(signal_fd), std::move(stop_fd)));
 }
 
-OrphanReaper::OrphanReaper(ContainerManager& containers, std::function<void(pid_t, int)> on_reaped,
-                           UniqueFd signal_fd, UniqueFd stop_fd)
-    : containers_(containers),
+OrphanReaper::OrphanReaper(std::function<bool(pid_t)> owned,
+                           std::function<void(pid_t, int)> on_reaped, UniqueFd signal_fd,
+                           UniqueFd stop_fd)
+    : owned_(std::move(owned)),
       on_reaped_(std::move(on_reaped)),
       signal_fd_(std::move(signal_fd)),
       stop_fd_(std::move(stop_fd)) {
@@ -208,7 +207,7 @@ bool OrphanReaper::reap_foreign() {
     if (::waitid(P_ALL, 0, &peeked, WEXITED | WNOHANG | WNOWAIT) != 0) return false;  // ECHILD
     if (peeked.si_pid == 0) return false;  // children, none exited
     pid_t pid = peeked.si_pid;
-    if (containers_.owns_child(pid)) return true;
+    if (owned_(pid)) return true;
     siginfo_t reaped{};
     if (::waitid(P_PID, static_cast<id_t>(pid), &reaped, WEXITED | WNOHANG) != 0 ||
         reaped.si_pid != pid) {

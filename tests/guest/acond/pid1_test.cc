@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -147,6 +149,54 @@ TEST(IdleRpc, SuccessDisarmsRefusalAndRepeatedAddManifestDoNot) {
   acon::grpc::ReportResponse reply;
   EXPECT_TRUE(service.Report(nullptr, &report, &reply).ok());
   EXPECT_EQ(disarmed, 3);
+}
+
+// ---- the orphan reaper ----
+
+// In a forked, single-threaded process with SIGCHLD blocked (as acond blocks it): a foreign child
+// and then an "owned" one exit; the reaper must reap the foreign one with its status and leave the
+// owned zombie, whose status its owner then still gets. Exit codes: 0 passed, 10 + step failed.
+int reaper_scenario() {
+  sigset_t child_signal;
+  sigemptyset(&child_signal);
+  sigaddset(&child_signal, SIGCHLD);
+  if (::sigprocmask(SIG_BLOCK, &child_signal, nullptr) != 0) return 10;
+  pid_t foreign = ::fork();
+  if (foreign == 0) ::_exit(3);
+  pid_t owned = ::fork();
+  if (owned == 0) ::_exit(4);
+  std::mutex mutex;
+  std::condition_variable reaped_cv;
+  std::vector<std::pair<pid_t, int>> reaped;
+  auto reaper = OrphanReaper::start([owned](pid_t pid) { return pid == owned; },
+                                    [&](pid_t pid, int status) {
+                                      std::lock_guard lock(mutex);
+                                      reaped.emplace_back(pid, status);
+                                      reaped_cv.notify_all();
+                                    });
+  if (!reaper) return 11;
+  {
+    std::unique_lock lock(mutex);
+    if (!reaped_cv.wait_for(lock, 20s, [&] { return !reaped.empty(); })) return 12;
+    if (reaped.size() != 1 || reaped[0] != std::pair<pid_t, int>(foreign, 3)) return 13;
+  }
+  // The owned zombie is still there for its owner (the reaper keeps looking meanwhile).
+  std::this_thread::sleep_for(300ms);
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(owned), &info, WEXITED | WNOHANG) != 0) return 14;
+  if (info.si_pid != owned || info.si_status != 4) return 15;
+  reaper->reset();
+  std::lock_guard lock(mutex);
+  return reaped.size() == 1 ? 0 : 16;
+}
+
+TEST(OrphanReaper, ReapsForeignChildrenAndLeavesOwnedOnes) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(reaper_scenario());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // ---- early mounts ----

@@ -23,8 +23,6 @@
 
 namespace acon::acond {
 
-class ContainerManager;
-
 // One log line ("acond event=... key=value").
 using LineSink = std::function<void(const std::string& line)>;
 
@@ -86,6 +84,7 @@ class IdleWatchdog {
 };
 
 // Reaps the children of acond that ContainerManager does not own: as PID 1, every orphan of the TD.
+// `owned` is ContainerManager::owns_child in acond.
 // ContainerManager reaps its own children (container inits, Exec helpers) through pidfds with
 // waitid(P_PID), and reports their statuses to Inspect, Restart and Exec. A second waiter on
 // P_ALL would race it for those statuses, so this one only peeks (waitid(P_ALL, WNOWAIT)) and
@@ -102,19 +101,19 @@ class OrphanReaper {
  public:
   // `on_reaped(pid, status)` is called from the reaper's thread after each reap.
   static Result<std::unique_ptr<OrphanReaper>> start(
-      ContainerManager& containers, std::function<void(pid_t pid, int status)> on_reaped);
+      std::function<bool(pid_t pid)> owned, std::function<void(pid_t pid, int status)> on_reaped);
   ~OrphanReaper();
   OrphanReaper(const OrphanReaper&) = delete;
   OrphanReaper& operator=(const OrphanReaper&) = delete;
 
  private:
-  OrphanReaper(ContainerManager& containers, std::function<void(pid_t, int)> on_reaped,
+  OrphanReaper(std::function<bool(pid_t)> owned, std::function<void(pid_t, int)> on_reaped,
                UniqueFd signal_fd, UniqueFd stop_fd);
   void run();
   // Reaps every foreign zombie there is; true when one of ContainerManager's is left in the way.
   bool reap_foreign();
 
-  ContainerManager& containers_;
+  std::function<bool(pid_t)> owned_;
   std::function<void(pid_t, int)> on_reaped_;
   UniqueFd signal_fd_, stop_fd_;
   std::thread thread_;
