@@ -84,7 +84,6 @@ class IdleWatchdog {
 };
 
 // Reaps the children of acond that ContainerManager does not own: as PID 1, every orphan of the TD.
-// `owned` is ContainerManager::owns_child in acond.
 // ContainerManager reaps its own children (container inits, Exec helpers) through pidfds with
 // waitid(P_PID), and reports their statuses to Inspect, Restart and Exec. A second waiter on
 // P_ALL would race it for those statuses, so this one only peeks (waitid(P_ALL, WNOWAIT)) and
@@ -99,6 +98,7 @@ class IdleWatchdog {
 // thread takes it through a signalfd.
 class OrphanReaper {
  public:
+  // `owned(pid)`: whether another waiter reaps pid (in acond, ContainerManager::owns_child).
   // `on_reaped(pid, status)` is called from the reaper's thread after each reap.
   static Result<std::unique_ptr<OrphanReaper>> start(
       std::function<bool(pid_t pid)> owned, std::function<void(pid_t pid, int status)> on_reaped);
@@ -110,7 +110,7 @@ class OrphanReaper {
   OrphanReaper(std::function<bool(pid_t)> owned, std::function<void(pid_t, int)> on_reaped,
                UniqueFd signal_fd, UniqueFd stop_fd);
   void run();
-  // Reaps every foreign zombie there is; true when one of ContainerManager's is left in the way.
+  // Reaps every foreign zombie there is; true when an owned one is left in the way.
   bool reap_foreign();
 
   std::function<bool(pid_t)> owned_;
