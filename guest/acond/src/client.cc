@@ -267,7 +267,7 @@ Result<appraisal::Evidence> Client::evidence(uint64_t nonce_lo, uint64_t nonce_h
   if (response.backend() == "vtpm") {
     if (response.log_mode() != "coco") {
       // The text log names no register and starts from a stated value; the vTPM replay has no
-      // place for it (docs/vtpm.md "Evidence").
+      // place for it (docs/acond.md "vTPM backend").
       return make_error(Errc::unsupported,
                         "Evidence: acond on a vTPM in the \"" + response.log_mode() +
                             "\" log mode: only the coco log mode's TCG2 records replay into a PCR");
