@@ -14,6 +14,7 @@
 #include "acon/appraisal/checks.h"
 #include "acon/dcap/fetch.h"
 #include "acon/image/attestation_data.h"
+#include "acon/tpm/quote.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -49,6 +50,8 @@ struct Inputs {
   std::string bundle;
   bool verify = false;
   std::string root, collateral;
+  std::string ak_pin;  // PEM public key: the vTPM AK the verifier trusts
+  std::string ak_out;  // where to write the bundle's AK as a PEM public key
   std::optional<std::string> time;
 };
 
@@ -160,6 +163,21 @@ int verify_evidence(const appraisal::Evidence& evidence, const Bytes& requestor_
     options.collateral = std::move(*collateral);
   }
   options.expected_requestor_nonce = requestor_nonce;
+  if (evidence.platform == appraisal::Platform::vtpm) {
+    // No AK is trusted by default: the user names the key (recorded when the machine was
+    // enrolled); without it quote.signature is an error.
+    if (!in.ak_pin.empty()) {
+      auto pem = tools::read_input(in.ak_pin);
+      auto key = pem ? PublicKey::from_pem(*pem) : pem.error();
+      if (!key) return fail(key.error().wrap(in.ak_pin));
+      options.ak_trust = tpm::AkTrust::pinned(std::move(*key));
+    }
+    // acond quotes with qualifyingData = its REPORTDATA over attestation_data.
+    if (evidence.attestation_data)
+      options.tpm_extra_data = image::attestation_report_data(*evidence.attestation_data);
+  } else if (!in.ak_pin.empty()) {
+    return fail(make_error(Errc::invalid_argument, "--ak-pin: acond's backend is not a vTPM"));
+  }
   auto result = appraisal::appraise_evidence(evidence, options);
   for (const auto& check : result.checks) {
     std::cout << (check.outcome == appraisal::Outcome::pass   ? "ok    "
@@ -203,7 +221,17 @@ int cmd_report(Inputs& in) {
   std::cout << "bundle " << in.bundle << ": quote, firmware log, runtime log, attestation_data, "
             << evidence->images.size() << " image(s)\n";
   if (!in.out.empty()) {
-    if (auto written = tools::write_output(in.out, evidence->tdx.quote, false); !written)
+    const Bytes& quote = evidence->platform == appraisal::Platform::vtpm ? evidence->vtpm.quote
+                                                                         : evidence->tdx.quote;
+    if (auto written = tools::write_output(in.out, quote, false); !written)
+      return fail(written.error());
+  }
+  if (!in.ak_out.empty()) {
+    if (evidence->platform != appraisal::Platform::vtpm)
+      return fail(make_error(Errc::invalid_argument, "--ak-out: acond's backend is not a vTPM"));
+    auto ak = tpm::parse_tpm2b_public(evidence->vtpm.ak_public);
+    if (!ak) return fail(ak.error().wrap("ak.tpm2b_public"));
+    if (auto written = tools::write_output(in.ak_out, as_bytes(ak->key.to_pem()), false); !written)
       return fail(written.error());
   }
   return in.verify ? verify_evidence(*evidence, image::requestor_nonce(nonce[0], nonce[1]), in)
@@ -278,6 +306,12 @@ int run(int argc, char** argv) {
   report->add_option("--root", in.root, "Trust this root CA instead of Intel's (acon-sim root)");
   report->add_option("--collateral", in.collateral, "DCAP collateral bundle JSON");
   report->add_option("--time", in.time, "Verification time (default: now)");
+  report->add_option(
+      "--ak-pin", in.ak_pin,
+      "vTPM: trust this attestation key (PEM public key); none is trusted by default");
+  report->add_option("--ak-out", in.ak_out,
+                     "vTPM: write the bundle's attestation key as a PEM public key (to enrol it "
+                     "for --ak-pin from a report taken where the machine is trusted)");
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   if (load->parsed()) return cmd_load(in);

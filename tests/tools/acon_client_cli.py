@@ -2,7 +2,9 @@
 """End-to-end checks of acon-client against a real acond process on the simulated TDX platform:
 images signed with acon-image are loaded from the repository with their layers (several images,
 one Finalize), acond's refusals reach the caller with ACON's code and message (exit 1), and a
-report becomes an evidence bundle that verifies on the spot and again with acon-verify.
+report becomes an evidence bundle that verifies on the spot and again with acon-verify. On the vTPM
+backend (a real swtpm, skipped when swtpm is not installed) the bundle carries the AK and the quoted
+PCRs and verifies under an AK the user pins, and under no other.
 
 Usage: ACON_CLIENT=... ACOND=... ACON_IMAGE=... ACON_SIM=... ACON_VERIFY=... python3 acon_client_cli.py
 """
@@ -10,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +24,7 @@ IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
 SIM = os.environ.get("ACON_SIM", "acon-sim")
 VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
 BUSYBOX = "/bin/busybox"
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
 def run(tool, *args, cwd=None):
@@ -35,15 +39,15 @@ def must(tool, *args, cwd=None):
 
 
 class Acond:
-    """acond on the simulator, listening on a free loopback port."""
+    """acond on the simulator (or the backend `backend` names), on a free loopback port."""
 
-    def __init__(self, work, name, *extra):
+    def __init__(self, work, name, *extra, backend=None):
         self.state = os.path.join(work, name)
         self.log_path = os.path.join(work, name + ".log")
         self.log = open(self.log_path, "w")
+        backend = backend or ["--backend", "sim", "--sim-state", os.path.join(work, "td.json")]
         self.proc = subprocess.Popen(
-            [ACOND, "--backend", "sim", "--sim-state", os.path.join(work, "td.json"),
-             "--state-dir", self.state, "--tcp-port", "0", "--tcp-address", "127.0.0.1", *extra],
+            [ACOND, *backend, "--state-dir", self.state, "--tcp-port", "0", "--tcp-address", "127.0.0.1", *extra],
             stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -60,6 +64,51 @@ class Acond:
         self.proc.terminate()
         self.proc.wait(timeout=20)
         self.log.close()
+
+
+def port_pair_free(port):
+    for p in (port, port + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                return False
+    return True
+
+
+class Swtpm:
+    """A swtpm (TPM 2.0) on a free pair of loopback ports, its state in `work`/swtpm."""
+
+    def __init__(self, work):
+        self.state = os.path.join(work, "swtpm")
+        os.makedirs(self.state, exist_ok=True)
+        for _ in range(20):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port >= 65535 or not port_pair_free(port):
+                continue
+            self.proc = subprocess.Popen(
+                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + self.state, "--server",
+                 f"type=tcp,port={port},bindaddr=127.0.0.1", "--ctrl",
+                 f"type=tcp,port={port + 1},bindaddr=127.0.0.1", "--flags",
+                 "not-need-init,startup-clear"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    self.tcti = f"swtpm:host=127.0.0.1,port={port}"
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()  # the pair was taken before swtpm bound it: another pair
+        raise AssertionError("swtpm did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 class AconClientTest(unittest.TestCase):
@@ -172,6 +221,58 @@ class AconClientTest(unittest.TestCase):
             self.assertIn("exists", p.stderr)
         finally:
             acond.stop()
+
+    @unittest.skipIf(shutil.which("swtpm") is None, "swtpm is not installed: no vTPM to test")
+    def test_vtpm_bundle_verifies_under_the_pinned_ak_only(self):
+        w = self.work
+        tpm = Swtpm(w)
+        acond = Acond(w, "vtpm", "--log-mode", "coco",
+                      backend=["--backend", "vtpm", "--tcti", tpm.tcti, "--tpm-event-log",
+                               os.path.join(DATA, "tpm", "spec_id_only.bin")])
+        try:
+            p = self.client(acond, "load", self.app)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # Enrolment: where the machine is trusted, record its AK.
+            p = self.client(acond, "report", "--bundle", "vtpm-enrol", "--ak-out", "ak.pem")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for name in ("tpm_quote.bin", "ak.tpm2b_public", "pcrs.json", "tpm_eventlog.bin",
+                         "runtime_aael.bin", "attestation_data.json"):
+                self.assertTrue(os.path.exists(os.path.join(w, "vtpm-enrol", name)), name)
+            with open(os.path.join(w, "vtpm-enrol", "pcrs.json")) as f:
+                self.assertEqual(sorted(json.load(f)), ["sha256", "sha384"])
+            with open(os.path.join(w, "ak.pem")) as f:
+                self.assertIn("BEGIN PUBLIC KEY", f.read())
+
+            # Later: a report verified under the pinned AK.
+            p = self.client(acond, "report", "--nonce", "5", "6", "--bundle", "vtpm-1",
+                            "--verify", "--ak-pin", "ak.pem")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            for check in ("quote.signature", "binding.acon", "replay.pcr15.sha384",
+                          "runtime_log.unexplained", "runtime_log.acon_finalized",
+                          "launch_policy.acond", "image." + self.app + ".signature"):
+                self.assertRegex(p.stdout, r"(?m)^ok +" + re.escape(check) + ":", check)
+            self.assertNotIn("FAIL", p.stdout)
+
+            # No AK named: none is trusted (exit 1). Another key pinned: the quote fails.
+            p = self.client(acond, "report", "--bundle", "vtpm-2", "--verify")
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"(?m)^ +quote.signature: no AK trust")
+            subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-out", "other.key"], cwd=w, check=True,
+                           capture_output=True)
+            subprocess.run(["openssl", "pkey", "-in", "other.key", "-pubout", "-out", "other.pem"],
+                           cwd=w, check=True, capture_output=True)
+            p = self.client(acond, "report", "--bundle", "vtpm-3", "--verify", "--ak-pin",
+                            "other.pem")
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"(?m)^FAIL +quote.signature:")
+            # A file that is no public key is unusable input.
+            p = self.client(acond, "report", "--bundle", "vtpm-4", "--verify", "--ak-pin",
+                            "vtpm-enrol/pcrs.json")
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        finally:
+            acond.stop()
+            tpm.stop()
 
     def test_tls(self):
         w = self.work

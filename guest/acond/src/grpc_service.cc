@@ -233,6 +233,15 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
     } else {
       response->set_runtime_text_aael(std::string(as_chars(reply->runtime_log)));
     }
+    response->set_ak_public(reply->report.ak_public.data(), reply->report.ak_public.size());
+    for (const auto& [bank, values] : reply->report.pcrs) {
+      for (const auto& [index, value] : values) {
+        auto* pcr = response->add_pcrs();
+        pcr->set_bank(std::string(hash_name(bank)));
+        pcr->set_index(index);
+        pcr->set_value(value.data(), value.size());
+      }
+    }
     for (const image::SignedManifest& loaded : reply->images) {
       auto* out = response->add_images();
       out->set_image_id(loaded.identity.image_id());

@@ -557,10 +557,17 @@ RpcResult<ReportReply> Runtime::report_locked(uint64_t nonce_lo, uint64_t nonce_
   guest::ReportData report_data{};
   const Bytes bound = image::attestation_report_data(as_bytes(reply.attestation_data));
   std::copy(bound.begin(), bound.end(), report_data.begin());
-  auto data = request_type == kRequestTdReport ? backend_->report(report_data)
-                                               : backend_->quote(report_data);
-  if (!data) return internal(data.error());
-  reply.data = std::move(*data);
+  if (request_type == kRequestTdReport) {
+    auto data = backend_->report(report_data);
+    if (!data) return internal(data.error());
+    reply.data = std::move(*data);
+    return reply;
+  }
+  auto attested = backend_->attest(report_data);
+  if (!attested) return internal(attested.error());
+  reply.data = std::move(attested->quote);
+  reply.ak_public = std::move(attested->ak_public);
+  reply.pcrs = std::move(attested->pcrs);
   return reply;
 }
 

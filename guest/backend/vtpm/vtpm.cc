@@ -392,7 +392,7 @@ Result<Bytes> VtpmBackend::quote(const ReportData& data) {
   return impl_->quote_locked(data);
 }
 
-Result<VtpmAttestation> VtpmBackend::attest(const ReportData& data) {
+Result<Attestation> VtpmBackend::attest(const ReportData& data) {
   std::lock_guard lock(impl_->mu);
   const PcrBankSelection& first = impl_->selection.front();
   const PcrBankSelection probe{first.bank, {first.pcrs.front()}};
@@ -402,7 +402,7 @@ Result<VtpmAttestation> VtpmBackend::attest(const ReportData& data) {
     // Any extend since the read moves pcrUpdateCounter; then the values may not be the quoted ones.
     ACON_TRY(auto after, impl_->read_locked({&probe, 1}));
     if (after.second == before.second)
-      return VtpmAttestation{std::move(quote_bytes), std::move(before.first)};
+      return Attestation{std::move(quote_bytes), impl_->ak_public, std::move(before.first)};
   }
   return make_error(Errc::io, "vtpm: PCRs kept changing while quoting (" +
                                   std::to_string(kAttestAttempts) + " attempts)");

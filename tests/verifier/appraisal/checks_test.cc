@@ -560,5 +560,28 @@ TEST(Vtpm, WrongNonceMissingEventAndNoTrustAreNamed) {
   EXPECT_EQ(outcome(result.checks, "quote.signature"), Outcome::error);
 }
 
+// acond's runtime records replay after the firmware's events into their PCR's sha384 bank. The
+// stored quote holds PCR 15 at its reset value, so a record there is one the quote does not
+// explain; garbage in place of records is an error, not a pass.
+TEST(Vtpm, RuntimeRecordsAreReplayedAfterTheFirmwareLog) {
+  StoredVtpm vtpm = test::stored_vtpm(kCheck);
+  const HashAlg sha384[] = {HashAlg::sha384};
+  vtpm.evidence.vtpm.runtime_aael =
+      must(eventlog::measured_record(15, eventlog::ev::kAction, sha384, as_bytes("not quoted")));
+  EvidenceAppraisal result = appraise_evidence(vtpm.evidence, vtpm.options);
+  EXPECT_EQ(outcome(result.checks, "quote.signature"), Outcome::pass) << dump(result.checks);
+  EXPECT_EQ(outcome(result.checks, "replay.pcr0.sha256"), Outcome::pass);
+  EXPECT_EQ(outcome(result.checks, "replay.pcr15.sha384"), Outcome::fail) << dump(result.checks);
+  // The record has no sha256 digest: that bank is untouched and still at its reset value.
+  EXPECT_EQ(outcome(result.checks, "replay.pcr15.sha256"), Outcome::pass);
+  EXPECT_EQ(outcome(result.checks, "runtime_log.unexplained"), Outcome::fail);
+
+  vtpm.evidence.vtpm.runtime_aael = Bytes{1, 2, 3};
+  result = appraise_evidence(vtpm.evidence, vtpm.options);
+  EXPECT_EQ(outcome(result.checks, "runtime_log.unexplained"), Outcome::error);
+  EXPECT_NE(get(result.checks, "runtime_log.unexplained").reason.find("runtime AAEL records"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace acon::appraisal

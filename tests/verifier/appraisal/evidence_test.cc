@@ -127,8 +127,10 @@ TEST(EvidenceJson, RoundTripsEveryMember) {
   vtpm.vtpm.ak_public = {2};
   vtpm.vtpm.pcrs["sha256"][7] = Bytes(32, 7);
   vtpm.vtpm.event_log = Bytes{3};
+  vtpm.vtpm.runtime_aael = Bytes{4, 5};
   Evidence vtpm_back = must(parse_evidence_json(evidence_to_json(vtpm).dump()));
   EXPECT_EQ(vtpm_back.vtpm.pcrs["sha256"][7], Bytes(32, 7));
+  EXPECT_EQ(vtpm_back.vtpm.runtime_aael, (Bytes{4, 5}));
   expect_same(vtpm, vtpm_back);
 }
 
@@ -223,6 +225,20 @@ TEST_F(BundleDir, SgxAndVtpmBundles) {
   Evidence evidence = must(load_evidence_directory(dir_));
   EXPECT_EQ(evidence.platform, Platform::vtpm);
   EXPECT_EQ(evidence.vtpm.pcrs["sha256"][0], Bytes{0});
+  EXPECT_FALSE(evidence.vtpm.runtime_aael);
+  // acond's runtime records belong in a vTPM bundle too; TDX's other logs do not.
+  write("runtime_aael.bin", "\x01\x02");
+  EXPECT_EQ(must(load_evidence_directory(dir_)).vtpm.runtime_aael, (Bytes{1, 2}));
+  write("runtime_aael.txt", "INIT sha384/00\n");
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("runtime_aael.txt: TDX log in a vtpm"),
+            std::string::npos);
+  // ... and not in an SGX bundle.
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  write("quote.bin", test::read_data_bytes("quotes/phala-dcap-qvl/sgx_quote"));
+  write("runtime_aael.bin", "\x01");
+  EXPECT_NE(error_of(load_evidence_directory(dir_)).find("runtime_aael.bin: runtime log in an sgx"),
+            std::string::npos);
 }
 
 // The writer and the reader agree: every field a bundle can hold survives write → load, per
@@ -250,6 +266,7 @@ TEST_F(BundleDir, WriteThenLoadGivesTheSameEvidence) {
   vtpm.vtpm.ak_public = test::read_data_bytes("tpm/ak.tpm2b_public");
   vtpm.vtpm.pcrs["sha256"][0] = Bytes(32, 7);
   vtpm.vtpm.event_log = Bytes{9};
+  vtpm.vtpm.runtime_aael = Bytes{8, 7};
   for (const Evidence* evidence : {&tdx, &vtpm}) {
     fs::remove_all(dir_);
     auto written = write_evidence_directory(*evidence, dir_);

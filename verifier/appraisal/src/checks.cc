@@ -291,14 +291,28 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   };
 
   if (evidence.platform == Platform::vtpm) {
-    add_all({named("binding.kbs", Outcome::skipped,
-                   "a vTPM quote binds its nonce through extraData, checked by quote.signature"),
-             named("binding.acon", Outcome::skipped,
-                   "a vTPM quote binds its nonce through extraData, checked by quote.signature"),
-             named("init_data", Outcome::skipped, "a vTPM quote has no MRCONFIGID")});
+    out.checks.push_back(
+        named("binding.kbs", Outcome::skipped,
+              "a vTPM quote binds its nonce through extraData, checked by quote.signature"));
+    // acond quotes with extraData = its REPORTDATA, so attestation_data binds as on TDX
+    // (quote.signature is what proves the extraData is the TPM's).
+    if (!evidence.attestation_data) {
+      out.checks.push_back(named("binding.acon", Outcome::skipped,
+                                 "a vTPM quote binds its nonce through extraData, checked by "
+                                 "quote.signature"));
+    } else if (auto tpm_quote = tpm::parse_quote(evidence.vtpm.quote); !tpm_quote) {
+      out.checks.push_back(named("binding.acon", Outcome::error,
+                                 "the TPM quote does not parse: " + tpm_quote.error().message));
+    } else {
+      out.checks.push_back(check_binding_acon(tpm_quote->attest.extra_data,
+                                              evidence.attestation_data,
+                                              options.expected_requestor_nonce));
+    }
+    out.checks.push_back(named("init_data", Outcome::skipped, "a vTPM quote has no MRCONFIGID"));
     ReplayChecks replay = check_vtpm_replay(evidence.vtpm);
     add_all(std::move(replay.registers));
     out.checks.push_back(std::move(replay.unexplained));
+    aael_events = std::move(replay.aael_events);
     return finish();
   }
 

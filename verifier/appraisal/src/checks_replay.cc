@@ -429,6 +429,35 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
                             "the vTPM event log does not parse: " + log.error().message);
     return out;
   }
+  // acond's runtime records follow the firmware's events: parsed behind a SHA-384 Spec ID header
+  // (their own bank set), then replayed as further events of the same log. `framed` owns the
+  // bytes the appended events view.
+  Bytes framed;
+  if (evidence.runtime_aael) {
+    const HashAlg bank[] = {HashAlg::sha384};
+    auto header = eventlog::spec_id_record(bank);
+    if (!header) {
+      out.unexplained = named("runtime_log.unexplained", Outcome::error, header.error().message);
+      return out;
+    }
+    framed = std::move(*header);
+    const size_t header_size = framed.size();
+    append(framed, *evidence.runtime_aael);
+    auto runtime = eventlog::parse_event_log(framed);
+    if (!runtime) {
+      out.unexplained =
+          named("runtime_log.unexplained", Outcome::error,
+                "the runtime AAEL records do not parse (offsets include a " +
+                    std::to_string(header_size) + "-byte header): " + runtime.error().message);
+      return out;
+    }
+    for (size_t i = 1; i < runtime->events.size(); ++i) {
+      eventlog::Event event = runtime->events[i];
+      event.number = log->events.size();
+      event.offset -= header_size;  // within runtime_aael
+      log->events.push_back(event);
+    }
+  }
   tpm::PcrValues quoted;
   for (const auto& [bank, values] : evidence.pcrs) {
     auto alg = hash_from_name(bank);
@@ -468,6 +497,31 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
                         ? named("runtime_log.unexplained", Outcome::pass,
                                 "every event-log record is explained by a quoted PCR")
                         : named("runtime_log.unexplained", Outcome::fail, covered.error().message);
+  // A record is proven when the quote selects its PCR in a bank it has a digest for, and every
+  // such bank replayed to its quoted value.
+  std::map<std::pair<uint32_t, HashAlg>, bool> matched;
+  for (const tpm::PcrReplay& pcr : *replays) matched[{pcr.index, pcr.bank}] = pcr.match;
+  std::vector<const eventlog::Event*> proven;
+  for (const eventlog::Event& event : log->events) {
+    bool any = false;
+    bool all = true;
+    for (const eventlog::Digest& d : event.digests) {
+      auto bank = eventlog::hash_for_tpm_alg(d.alg);
+      if (!bank) continue;
+      auto found = matched.find({event.index, *bank});
+      if (found == matched.end()) continue;
+      any = true;
+      all = all && found->second;
+    }
+    if (any && all) proven.push_back(&event);
+  }
+  auto events = runtime_log_events(*log, proven);
+  if (!events) {
+    out.unexplained = named("runtime_log.unexplained", Outcome::error,
+                            "runtime AAEL records: " + events.error().message);
+    return out;
+  }
+  out.aael_events = std::move(*events);
   return out;
 }
 

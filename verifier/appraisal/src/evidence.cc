@@ -303,12 +303,14 @@ Result<Evidence> parse_evidence_json(std::string_view text) {
       break;
     }
     case Platform::vtpm: {
-      ACON_CHECK(only_members(*part, path, {"quote", "ak_public", "pcrs", "event_log"}));
+      ACON_CHECK(
+          only_members(*part, path, {"quote", "ak_public", "pcrs", "event_log", "runtime_aael"}));
       ACON_TRY(evidence.vtpm.quote, base64_member(*part, "quote", path));
       ACON_TRY(evidence.vtpm.ak_public, base64_member(*part, "ak_public", path));
       ACON_TRY(const Json* pcrs, member(*part, "pcrs", path));
       ACON_TRY(evidence.vtpm.pcrs, pcrs_from_json(*pcrs, path + ".pcrs"));
       ACON_TRY(evidence.vtpm.event_log, optional_base64(*part, "event_log", path));
+      ACON_TRY(evidence.vtpm.runtime_aael, optional_base64(*part, "runtime_aael", path));
       break;
     }
   }
@@ -389,6 +391,7 @@ Status write_evidence_directory(const Evidence& evidence, const fs::path& dir) {
       ACON_CHECK(put(dir / "ak.tpm2b_public", as_chars(evidence.vtpm.ak_public)));
       ACON_CHECK(put(dir / "pcrs.json", pcrs_to_json(evidence.vtpm.pcrs).dump()));
       ACON_CHECK(put_optional("tpm_eventlog.bin", evidence.vtpm.event_log));
+      ACON_CHECK(put_optional("runtime_aael.bin", evidence.vtpm.runtime_aael));
       break;
   }
   if (evidence.runtime_data)
@@ -437,6 +440,7 @@ Json evidence_to_json(const Evidence& evidence) {
                    {"ak_public", base64_encode(evidence.vtpm.ak_public)},
                    {"pcrs", pcrs_to_json(evidence.vtpm.pcrs)}};
       put(vtpm, "event_log", evidence.vtpm.event_log);
+      put(vtpm, "runtime_aael", evidence.vtpm.runtime_aael);
       out["vtpm"] = std::move(vtpm);
       break;
     }
@@ -501,13 +505,17 @@ Result<Evidence> load_evidence_directory(const fs::path& dir) {
     ACON_TRY(Json pcrs, parse_bounded_json(*pcrs_text, (dir / "pcrs.json").string()));
     ACON_TRY(evidence.vtpm.pcrs, pcrs_from_json(pcrs, (dir / "pcrs.json").string()));
     ACON_TRY(evidence.vtpm.event_log, read_bundle_file(dir / "tpm_eventlog.bin", total));
+    ACON_TRY(evidence.vtpm.runtime_aael, read_bundle_file(dir / "runtime_aael.bin", total));
   }
   // A file of the other platform is a mistake worth reporting, not ignoring.
-  for (const char* name :
-       {"cc_eventlog.bin", "ccel.bin", "runtime_aael.bin", "runtime_aael.txt", "ima.txt"})
+  // runtime_aael.bin is acond's runtime records on either platform.
+  for (const char* name : {"cc_eventlog.bin", "ccel.bin", "runtime_aael.txt", "ima.txt"})
     if (evidence.platform != Platform::tdx && fs::exists(dir / name, ec))
       return make_error(Errc::parse, (dir / name).string() + ": TDX log in a " +
                                          std::string(platform_name(evidence.platform)) + " bundle");
+  if (evidence.platform == Platform::sgx && fs::exists(dir / "runtime_aael.bin", ec))
+    return make_error(Errc::parse,
+                      (dir / "runtime_aael.bin").string() + ": runtime log in an sgx bundle");
   for (const char* name : {"ak.tpm2b_public", "pcrs.json", "tpm_eventlog.bin"})
     if (evidence.platform != Platform::vtpm && fs::exists(dir / name, ec))
       return make_error(Errc::parse, (dir / name).string() + ": vTPM file in a " +

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string_view>
 
 #include "acon/common/bytes.h"
@@ -18,6 +19,18 @@ using ReportData = std::array<uint8_t, 64>;
 
 // What a register index means: RTMR0..3 of a TD, or PCR0..23 of a TPM.
 enum class RegisterKind { rtmr, pcr };
+
+// Register values by bank, then by index (the same type as acon::tpm::PcrValues).
+using PcrValues = std::map<HashAlg, std::map<uint32_t, Bytes>>;
+
+// A quote with what a verifier needs beside it when the quote does not carry it. A TDX quote
+// holds its RTMRs and its signer's certificate chain, so both extras stay empty; a TPM2_Quote
+// holds only a digest of the PCRs it covers and no key, so a vTPM fills both.
+struct Attestation {
+  Bytes quote;      // as quote() returns it
+  Bytes ak_public;  // the signing key's marshalled TPM2B_PUBLIC
+  PcrValues pcrs;   // the values the quote covers, every bank it selects
+};
 
 class Backend {
  public:
@@ -37,6 +50,11 @@ class Backend {
   // Remotely verifiable evidence binding `data`: a DCAP quote (v4 or v5) for TDX; for a vTPM the
   // marshalled TPM2B_ATTEST followed by the marshalled TPMT_SIGNATURE of TPM2_Quote.
   virtual Result<Bytes> quote(const ReportData& data) = 0;
+  // quote() with the extras above, taken so that no extend falls between quote and values.
+  virtual Result<Attestation> attest(const ReportData& data) {
+    ACON_TRY(Bytes quoted, quote(data));
+    return Attestation{std::move(quoted), {}, {}};
+  }
   // The firmware's measurement log: the CCEL for TDX, the TCG2 log for a vTPM.
   virtual Result<Bytes> firmware_event_log() = 0;
 };

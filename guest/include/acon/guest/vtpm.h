@@ -16,9 +16,6 @@
 
 namespace acon::guest {
 
-// PCR values by bank, then by PCR index (the same type as acon::tpm::PcrValues).
-using PcrValues = std::map<HashAlg, std::map<uint32_t, Bytes>>;
-
 struct PcrBankSelection {
   HashAlg bank;
   std::vector<uint32_t> pcrs;
@@ -49,11 +46,9 @@ struct VtpmOptions {
   std::string event_log_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
 };
 
-// A quote together with the PCR values it commits to, read so that no extend came between.
-struct VtpmAttestation {
-  Bytes quote;  // marshalled TPM2B_ATTEST ‖ marshalled TPMT_SIGNATURE
-  PcrValues pcrs;
-};
+// Attestation (backend.h): quote = marshalled TPM2B_ATTEST ‖ marshalled TPMT_SIGNATURE,
+// ak_public = ak_tpm2b_public(), pcrs = every PCR of quote_selection().
+using VtpmAttestation = Attestation;
 
 class VtpmBackend final : public Backend {
  public:
@@ -76,9 +71,9 @@ class VtpmBackend final : public Backend {
   // The TCG2 log read whole from event_log_path.
   Result<Bytes> firmware_event_log() override;
 
-  // The quote plus the PCR values it covers, read before and after it with an unchanged
-  // pcrUpdateCounter (retried a few times if another process extends meanwhile).
-  Result<VtpmAttestation> attest(const ReportData& data);
+  // The quote plus the AK and the PCR values it covers, read before and after it with an
+  // unchanged pcrUpdateCounter (retried a few times if another process extends meanwhile).
+  Result<Attestation> attest(const ReportData& data) override;
   Result<PcrValues> read_pcrs(std::span<const PcrBankSelection> selection);
 
   const PublicKey& ak_public_key() const;

@@ -121,6 +121,9 @@ struct ReportReply {
   Bytes data;                                          // TDREPORT (request type 0) or quote (1)
   std::map<uint32_t, std::vector<std::string>> mrlog;  // 0..3; only 3 carries entries
   std::string attestation_data;                        // the JSON REPORTDATA binds
+  // A vTPM quote's AK (TPM2B_PUBLIC) and quoted PCR values (guest::Attestation); else empty.
+  Bytes ak_public;
+  guest::PcrValues pcrs;
 };
 
 // What a verifier needs beyond a report to replay RTMR0..3 (our addition, not ACON's).

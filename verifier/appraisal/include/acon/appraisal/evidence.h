@@ -55,6 +55,10 @@ struct VtpmEvidence {
   Bytes ak_public;
   std::map<std::string, std::map<uint32_t, Bytes>> pcrs;
   std::optional<Bytes> event_log;
+  // acond's runtime TCG2 AAEL records (coco log mode), headerless and with a SHA-384 digest only,
+  // extended into the runtime PCR's sha384 bank after the firmware's events. Kept apart from
+  // event_log because a TCG2 log needs every record to carry every bank its Spec ID lists.
+  std::optional<Bytes> runtime_aael;
 };
 
 // KBS runtime data, as the client sent it: the challenge nonce, its TEE public key (a JWK) and
