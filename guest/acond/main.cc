@@ -62,7 +62,9 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& sett
     (void)loaded;
     return std::unique_ptr<guest::Backend>(new guest::sim::SimBackend(sim_state));
   }
-  if (name == "tdx-tsm") return std::unique_ptr<guest::Backend>(new guest::TdxTsmBackend());
+  // "tdx": the kernel's current interface (configfs-tsm); "tdx-tsm" names it explicitly.
+  if (name == "tdx" || name == "tdx-tsm")
+    return std::unique_ptr<guest::Backend>(new guest::TdxTsmBackend());
   if (name == "tdx-legacy") {
     ACON_TRY(auto backend, guest::TdxLegacyBackend::open());
     return std::unique_ptr<guest::Backend>(std::move(backend));
@@ -74,8 +76,9 @@ Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& sett
     ACON_TRY(auto backend, guest::VtpmBackend::open(options));
     return std::unique_ptr<guest::Backend>(std::move(backend));
   }
-  return make_error(Errc::invalid_argument,
-                    "--backend: expected sim, tdx-tsm, tdx-legacy or vtpm, got '" + name + "'");
+  return make_error(
+      Errc::invalid_argument,
+      "--backend: expected sim, tdx (tdx-tsm), tdx-legacy or vtpm, got '" + name + "'");
 }
 
 static_assert(acond::kMinMaxMessage == uint64_t{1} << 20 && acond::kMaxMaxMessage == 2147483647,
@@ -114,7 +117,8 @@ int run(int argc, char** argv) {
   bool no_tcp = false;
   uint64_t max_message = uint64_t{1} << 30;
   uint32_t runtime_pcr = acond::kDefaultRuntimePcr;
-  app.add_option("--backend", backend_settings.name, "sim, tdx-tsm, tdx-legacy or vtpm")
+  app.add_option("--backend", backend_settings.name,
+                 "sim, tdx (configfs-tsm; also tdx-tsm), tdx-legacy or vtpm")
       ->capture_default_str();
   app.add_option("--sim-state", backend_settings.sim_state,
                  "State file of the simulated platform (acon-sim create)");
@@ -303,6 +307,7 @@ int run(int argc, char** argv) {
       ::kill(::getpid(), SIGTERM);
     });
     acon_service.set_activity_hook([watchdog] { watchdog->rpc_succeeded(); });
+    evidence_service.set_activity_hook([watchdog] { watchdog->rpc_succeeded(); });
     containers.set_reap_hook([watchdog](bool running) { watchdog->child_reaped(running); });
   }
   // As PID 1, the orphans of the TD are acond's children too.

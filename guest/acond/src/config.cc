@@ -83,7 +83,8 @@ Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
     };
   };
   std::map<std::string_view, Setter> keys = {
-      {"backend", text_key("backend", config.backend, {"sim", "tdx-tsm", "tdx-legacy", "vtpm"})},
+      {"backend",
+       text_key("backend", config.backend, {"sim", "tdx", "tdx-tsm", "tdx-legacy", "vtpm"})},
       {"sim_state", text_key("sim_state", config.sim_state, {})},
       {"tcti", text_key("tcti", config.tcti, {})},
       {"tpm_event_log", text_key("tpm_event_log", config.tpm_event_log, {})},

@@ -219,7 +219,7 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
                                              const acon::grpc::ReportRequest* request,
                                              acon::evidence::EvidenceResponse* response) {
   std::string details = " request_type=" + std::to_string(request->request_type());
-  return guarded(log_, "Evidence", details, [&](std::string&) {
+  auto status = guarded(log_, "Evidence", details, [&](std::string&) {
     auto reply =
         runtime_.evidence(request->nonce_lo(), request->nonce_hi(), request->request_type());
     if (!reply) return to_status(reply.error());
@@ -251,6 +251,8 @@ void to_proto(const ReportReply& reply, acon::grpc::ReportResponse* response) {
     }
     return ::grpc::Status::OK;
   });
+  if (status.ok() && activity_) activity_();
+  return status;
 }
 
 }  // namespace acon::acond

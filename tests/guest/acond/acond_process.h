@@ -23,6 +23,21 @@
 
 namespace acon::acond::test_fixtures {
 
+// The TCP port an acond logs once it listens ("tcp_port=N" on a complete line of `log()`), polled
+// for up to 10 s while `alive()`; 0 if it never does.
+template <class Log, class Alive>
+int wait_for_tcp_port(Log log, Alive alive) {
+  using namespace std::chrono_literals;
+  for (int i = 0; i < 400 && alive(); ++i) {
+    std::string text = log();
+    auto at = text.find("tcp_port=");
+    if (at != std::string::npos && text.find('\n', at) != std::string::npos)
+      return std::atoi(text.c_str() + at + 9);
+    std::this_thread::sleep_for(25ms);
+  }
+  return 0;
+}
+
 // acond started in `dir` with `args` after the executable and `env` added to the environment
 // (e.g. "ACOND_CRASH_AT=after-extend"); its stderr appended to dir/acond.log. Waits until it
 // listens (port() is then non-zero) or exits. SIGTERM at destruction if still running.
@@ -47,16 +62,8 @@ class AcondChild {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
-    using namespace std::chrono_literals;
-    for (int i = 0; i < 400 && port_ == 0 && running(); ++i) {
-      std::string log = read_text(dir / "acond.log").substr(log_start);
-      auto at = log.find("tcp_port=");
-      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
-        port_ = std::atoi(log.c_str() + at + 9);
-      } else {
-        std::this_thread::sleep_for(25ms);
-      }
-    }
+    port_ = wait_for_tcp_port([&] { return read_text(dir / "acond.log").substr(log_start); },
+                              [this] { return running(); });
   }
   ~AcondChild() {
     if (pid_ > 0) stop();

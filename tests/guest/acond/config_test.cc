@@ -89,9 +89,9 @@ TEST(Config, ErrorsNameTheKeyAndLine) {
             "acond.toml: line 1: max_message: expected an integer in 1048576..2147483647");
   EXPECT_EQ(parse_error("\n\nlog_mode = \"text\""),
             "acond.toml: line 3: log_mode: expected one of 'coco' 'acon', got 'text'");
-  EXPECT_EQ(parse_error("backend = \"tdx\""),
-            "acond.toml: line 1: backend: expected one of 'sim' 'tdx-tsm' 'tdx-legacy' 'vtpm', "
-            "got 'tdx'");
+  EXPECT_EQ(parse_error("backend = \"sgx\""),
+            "acond.toml: line 1: backend: expected one of 'sim' 'tdx' 'tdx-tsm' 'tdx-legacy' "
+            "'vtpm', got 'sgx'");
   EXPECT_EQ(parse_error("state_dir = \"\""),
             "acond.toml: line 1: state_dir: expected a non-empty string");
   EXPECT_EQ(parse_error("no_tcp = 1"), "acond.toml: line 1: no_tcp: expected true or false");

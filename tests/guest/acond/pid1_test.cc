@@ -149,6 +149,15 @@ TEST(IdleRpc, SuccessDisarmsRefusalAndRepeatedAddManifestDoNot) {
   acon::grpc::ReportResponse reply;
   EXPECT_TRUE(service.Report(nullptr, &report, &reply).ok());
   EXPECT_EQ(disarmed, 3);
+  // The Evidence call (ours, a Report with the logs) counts as Report does; a refused one not.
+  EvidenceServiceImpl evidence_service(*runtime, nullptr);
+  evidence_service.set_activity_hook([&disarmed] { ++disarmed; });
+  acon::evidence::EvidenceResponse evidence;
+  EXPECT_TRUE(evidence_service.Evidence(nullptr, &report, &evidence).ok());
+  EXPECT_EQ(disarmed, 4);
+  report.set_request_type(7);
+  EXPECT_FALSE(evidence_service.Evidence(nullptr, &report, &evidence).ok());
+  EXPECT_EQ(disarmed, 4);
 }
 
 // ---- the orphan reaper ----
@@ -368,15 +377,8 @@ class Pid1Acond {
     ::close(fds[1]);
     if (::read(fds[0], &init_, sizeof init_) != sizeof init_) init_ = -1;
     ::close(fds[0]);
-    for (int i = 0; i < 400 && init_ > 0 && port_ == 0 && ::kill(init_, 0) == 0; ++i) {
-      std::string text = log();
-      auto at = text.find("tcp_port=");
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        port_ = std::atoi(text.c_str() + at + 9);
-      } else {
-        std::this_thread::sleep_for(25ms);
-      }
-    }
+    port_ = wait_for_tcp_port([this] { return log(); },
+                              [this] { return init_ > 0 && ::kill(init_, 0) == 0; });
   }
   ~Pid1Acond() {
     if (init_ > 0) ::kill(init_, SIGKILL);

@@ -3,7 +3,7 @@
 // values out of range are errors naming the key (and its line). When acond also reads a kernel
 // command line, its acond.tcp_port applies only if neither the flag nor the file sets the port.
 // guest/acond/acond.toml is the shipped example with the defaults.
-//   backend = "sim"              sim, tdx-tsm, tdx-legacy or vtpm
+//   backend = "sim"              sim, tdx (= tdx-tsm), tdx-legacy or vtpm
 //   sim_state = "sim.json"       --sim-state
 //   tcti = "device:/dev/tpmrm0"  --tcti (vtpm backend)
 //   tpm_event_log = "..."        --tpm-event-log (vtpm backend)

@@ -66,6 +66,9 @@ class AconServiceImpl final : public acon::grpc::AconService::Service {
 class EvidenceServiceImpl final : public acon::evidence::EvidenceService::Service {
  public:
   EvidenceServiceImpl(Runtime& runtime, LogSink log) : runtime_(runtime), log_(std::move(log)) {}
+  // Called after each successful call: a Report with the logs, and it disarms the idle power-off
+  // as AconService's Report does.
+  void set_activity_hook(std::function<void()> hook) { activity_ = std::move(hook); }
 
   ::grpc::Status Evidence(::grpc::ServerContext* context, const acon::grpc::ReportRequest* request,
                           acon::evidence::EvidenceResponse* response) override;
@@ -73,6 +76,7 @@ class EvidenceServiceImpl final : public acon::evidence::EvidenceService::Servic
  private:
   Runtime& runtime_;
   LogSink log_;
+  std::function<void()> activity_;
 };
 
 // ReportReply into ACON's ReportResponse (mrlog 0..3 as ACON fills it).
