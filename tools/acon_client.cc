@@ -38,7 +38,7 @@ struct Inputs {
   std::string image_id;
   std::vector<std::string> envs;
   uint32_t container_id = 0;
-  acond::ExecRequest exec;
+  acond::ExecCommand exec;
   std::string stdin_path;
   int32_t signal_number = 0;
   uint64_t timeout = 30;

@@ -9,17 +9,13 @@
 
 namespace acon::acond {
 
-struct Client::Stubs {
+struct Client::Connection {
   std::shared_ptr<::grpc::Channel> channel;
   std::unique_ptr<acon::grpc::AconService::Stub> acon;
   std::unique_ptr<acon::evidence::EvidenceService::Stub> evidence;
 };
 
 namespace {
-
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
 
 // Transport failures are the client's side (io); anything acond answered is a refusal.
 Error from_status(std::string_view rpc, const ::grpc::Status& status) {
@@ -76,7 +72,7 @@ ReportReply from_proto(const acon::grpc::ReportResponse& response) {
 Result<std::pair<uint32_t, uint32_t>> vsock_target(std::string_view target) {
   auto error = make_error(Errc::invalid_argument,
                           "target '" + std::string(target) + "': expected vsock://CID:PORT");
-  if (!starts_with(target, "vsock://")) return error;
+  if (!target.starts_with("vsock://")) return error;
   target.remove_prefix(8);
   const size_t colon = target.find(':');
   if (colon == std::string_view::npos) return error;
@@ -97,8 +93,8 @@ Result<std::pair<uint32_t, uint32_t>> vsock_target(std::string_view target) {
 }
 
 Result<std::string> grpc_target(std::string_view target) {
-  if (starts_with(target, "unix://")) return std::string(target);
-  if (starts_with(target, "tcp://")) target.remove_prefix(6);
+  if (target.starts_with("unix://")) return std::string(target);
+  if (target.starts_with("tcp://")) target.remove_prefix(6);
   if (target.empty() || target.find("://") != std::string_view::npos ||
       target.find(':') == std::string_view::npos) {
     return make_error(
@@ -115,20 +111,20 @@ Result<Client> Client::connect(const ClientOptions& options) {
   ::grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(static_cast<int>(options.max_message));
   arguments.SetMaxSendMessageSize(static_cast<int>(options.max_message));
-  auto stubs = std::make_unique<Stubs>();
-  if (starts_with(options.target, "vsock://")) {
+  auto connection = std::make_unique<Connection>();
+  if (options.target.starts_with("vsock://")) {
     // gRPC 1.51 cannot dial vsock: connect here and give gRPC the connected socket.
     ACON_TRY(auto address, vsock_target(options.target));
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.deadline);
     ACON_TRY(UniqueFd socket,
              vsock_connect(address.first, address.second, static_cast<int>(timeout.count())));
-    stubs->channel =
+    connection->channel =
         ::grpc::CreateCustomInsecureChannelFromFd("acond", socket.release(), arguments);
   } else {
     ACON_TRY(std::string target, grpc_target(options.target));
     std::shared_ptr<::grpc::ChannelCredentials> credentials = ::grpc::InsecureChannelCredentials();
     if (!options.tls_ca_pem.empty()) {
-      if (starts_with(target, "unix:")) {
+      if (target.starts_with("unix:")) {
         return make_error(Errc::invalid_argument, "TLS is for TCP targets, not " + target);
       }
       ::grpc::SslCredentialsOptions tls;
@@ -138,20 +134,21 @@ Result<Client> Client::connect(const ClientOptions& options) {
         arguments.SetSslTargetNameOverride(options.tls_server_name);
       }
     }
-    stubs->channel = ::grpc::CreateCustomChannel(target, credentials, arguments);
+    connection->channel = ::grpc::CreateCustomChannel(target, credentials, arguments);
   }
-  stubs->acon = acon::grpc::AconService::NewStub(stubs->channel);
-  stubs->evidence = acon::evidence::EvidenceService::NewStub(stubs->channel);
-  return Client(std::move(stubs), options);
+  connection->acon = acon::grpc::AconService::NewStub(connection->channel);
+  connection->evidence = acon::evidence::EvidenceService::NewStub(connection->channel);
+  return Client(std::move(connection), options);
 }
 
-Client::Client(std::unique_ptr<Stubs> stubs, ClientOptions options)
-    : stubs_(std::move(stubs)), options_(std::move(options)) {}
+Client::Client(std::unique_ptr<Connection> connection, ClientOptions options)
+    : connection_(std::move(connection)), options_(std::move(options)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;
 
-#define ACON_RPC(name) [&](auto* c, const auto& q, auto* r) { return stubs_->acon->name(c, q, r); }
+#define ACON_RPC(name) \
+  [&](auto* c, const auto& q, auto* r) { return connection_->acon->name(c, q, r); }
 
 Result<AddManifestReply> Client::add_manifest(std::string_view manifest, ByteView signature,
                                               ByteView certificate_der) {
@@ -197,7 +194,7 @@ Status Client::restart(uint32_t container_id, uint64_t timeout_seconds) {
   return call("Restart", deadline, ACON_RPC(Restart), request, response);
 }
 
-Result<ExecOutput> Client::exec(const ExecRequest& in) {
+Result<ExecOutput> Client::exec(const ExecCommand& in) {
   acon::grpc::ExecRequest request;
   request.set_container_id(in.container_id);
   request.set_command(in.command);
@@ -220,12 +217,12 @@ Status Client::kill(uint32_t container_id, int32_t signal_number) {
   return call("Kill", options_.deadline, ACON_RPC(Kill), request, response);
 }
 
-Result<std::vector<ContainerInfo>> Client::inspect(uint32_t container_id) {
+Result<std::vector<ContainerStatus>> Client::inspect(uint32_t container_id) {
   acon::grpc::InspectRequest request;
   request.set_container_id(container_id);
   acon::grpc::InspectResponse response;
   ACON_CHECK(call("Inspect", options_.deadline, ACON_RPC(Inspect), request, response));
-  std::vector<ContainerInfo> out;
+  std::vector<ContainerStatus> out;
   for (const auto& info : response.info()) {
     out.push_back(
         {info.container_id(), info.state(), info.wstatus(), info.image_id(), info.exe_path()});
@@ -261,8 +258,8 @@ Result<appraisal::Evidence> Client::evidence(uint64_t nonce_lo, uint64_t nonce_h
   acon::evidence::EvidenceResponse response;
   ACON_CHECK(call(
       "Evidence", options_.deadline,
-      [&](auto* c, const auto& q, auto* r) { return stubs_->evidence->Evidence(c, q, r); }, request,
-      response));
+      [&](auto* c, const auto& q, auto* r) { return connection_->evidence->Evidence(c, q, r); },
+      request, response));
   appraisal::Evidence evidence;
   if (response.backend() == "vtpm") {
     if (response.log_mode() != "coco") {
@@ -315,7 +312,7 @@ Result<std::vector<LoadedImage>> Client::load(const image::Repository& repositor
     for (const std::string& layer : reply.missing_layers) {
       // As aconcli: only content digests can be sent; an alias layer must come from its own
       // image, loaded first.
-      if (!starts_with(layer, "sha384/")) {
+      if (!layer.starts_with("sha384/")) {
         return make_error(Errc::invalid_argument,
                           bundle.label + ": acond misses layer '" + layer +
                               "', which is not a SHA-384 content digest (load the image that "

@@ -142,6 +142,21 @@ bool is_entrypoint_name(std::string_view command) {
          command.find('\0') == std::string_view::npos;
 }
 
+std::string containers_unavailable() {
+  if (::geteuid() != 0) return "not root: containers need overlay mounts and uid maps";
+  pid_t pid = ::fork();
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "unshare(USER|NS|PID|IPC) fails: no user namespaces here";
+  }
+  return "";
+}
+
 ContainerManager::ContainerManager(fs::path state_dir) : state_dir_(std::move(state_dir)) {
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   std::string overflow = read_small_file("/proc/sys/kernel/overflowuid");

@@ -12,37 +12,22 @@
 #include <fstream>
 #include <string>
 
+#include "acon/acond/container.h"
 #include "acond_fixtures.h"
 
 namespace acon::acond::test_fixtures {
 
 inline constexpr const char* kBusybox = "/bin/busybox";
 
-// Why containers cannot run here, or "" when they can: acond needs root (overlay mounts, uid
-// maps) and user, mount and PID namespaces.
-inline std::string containers_unavailable() {
-  if (::geteuid() != 0) return "not root: containers need overlay mounts and uid maps";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) == 0 ? 0 : 1);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return "unshare(USER|NS|PID|IPC) fails: no user namespaces here";
-  }
-  return "";
-}
-
-#define ACON_REQUIRE_CONTAINERS()                                             \
-  do {                                                                        \
-    std::string why = ::acon::acond::test_fixtures::containers_unavailable(); \
-    if (!why.empty()) {                                                       \
-      std::printf("SKIP: %s\n", why.c_str());                                 \
-      GTEST_SKIP() << why;                                                    \
-    }                                                                         \
-    ASSERT_EQ(::access(::acon::acond::test_fixtures::kBusybox, X_OK), 0)      \
-        << "busybox-static is not installed (scripts/install-deps.sh)";       \
+#define ACON_REQUIRE_CONTAINERS()                                        \
+  do {                                                                   \
+    std::string why = ::acon::acond::containers_unavailable();           \
+    if (!why.empty()) {                                                  \
+      std::printf("SKIP: %s\n", why.c_str());                            \
+      GTEST_SKIP() << why;                                               \
+    }                                                                    \
+    ASSERT_EQ(::access(::acon::acond::test_fixtures::kBusybox, X_OK), 0) \
+        << "busybox-static is not installed (scripts/install-deps.sh)";  \
   } while (0)
 
 inline void write_script(const std::filesystem::path& path, const std::string& text) {

@@ -38,7 +38,9 @@ Result<std::string> grpc_target(std::string_view target);
 // CID and port of a vsock://CID:PORT target.
 Result<std::pair<uint32_t, uint32_t>> vsock_target(std::string_view target);
 
-struct ContainerInfo {
+// The client's own names (ContainerStatus, ExecCommand): acond's container.h has its server-side
+// ContainerInfo and ExecRequest in this namespace, and a program may link both libraries.
+struct ContainerStatus {
   uint32_t container_id = 0;
   uint32_t state = 0;   // ASCII of the /proc State letter while running; 0 once exited
   int32_t wstatus = 0;  // exit code, or the signal that ended it (ACON's si_status)
@@ -46,7 +48,7 @@ struct ContainerInfo {
   std::string exe_path;
 };
 
-struct ExecRequest {
+struct ExecCommand {
   uint32_t container_id = 0;
   std::string command;  // a file name in the container's /lib/acon/entrypoint.d
   std::vector<std::string> arguments;
@@ -82,9 +84,9 @@ class Client {
   Status add_blob(uint32_t alg, ByteView data);
   Result<uint32_t> start(std::string_view image_id, const std::vector<std::string>& envs);
   Status restart(uint32_t container_id, uint64_t timeout_seconds);
-  Result<ExecOutput> exec(const ExecRequest& request);
+  Result<ExecOutput> exec(const ExecCommand& request);
   Status kill(uint32_t container_id, int32_t signal_number);
-  Result<std::vector<ContainerInfo>> inspect(uint32_t container_id);  // 0: all
+  Result<std::vector<ContainerStatus>> inspect(uint32_t container_id);  // 0: all
   Result<ReportReply> report(uint64_t nonce_lo, uint64_t nonce_hi, uint32_t request_type);
   Result<ManifestReply> get_manifest(std::string_view image_id);
 
@@ -100,9 +102,9 @@ class Client {
                                         const std::vector<image::Bundle>& bundles, bool finalize);
 
  private:
-  struct Stubs;
-  explicit Client(std::unique_ptr<Stubs> stubs, ClientOptions options);
-  std::unique_ptr<Stubs> stubs_;
+  struct Connection;
+  explicit Client(std::unique_ptr<Connection> connection, ClientOptions options);
+  std::unique_ptr<Connection> connection_;
   ClientOptions options_;
 };
 

@@ -91,6 +91,10 @@ struct ExecReply {
 // starting with an upper-case ASCII letter, with no '/' and no NUL (so no "..", no escape).
 bool is_entrypoint_name(std::string_view command);
 
+// Why this machine cannot run containers, or "" when it can: launching one needs root (overlay
+// mounts, uid maps) and new user, mount, PID and IPC namespaces, tried in a child process.
+std::string containers_unavailable();
+
 class ContainerManager {
  public:
   explicit ContainerManager(std::filesystem::path state_dir);
