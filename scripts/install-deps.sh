@@ -12,12 +12,16 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
+  # the KBS's HTTP server (Boost.Beast/Asio, header-only)
+  libboost-dev
   # a software TPM for the vTPM backend tests; busybox-static is the demo image's rootfs
   swtpm swtpm-tools busybox-static
   # Debian's OCI runtime: the peer acon_bench_container starts the same busybox rootfs with
   crun
   # independent implementations used by interop tests
-  python3 python3-jwcrypto python3-cbor2 python3-cryptography jq
+  python3 python3-jwcrypto python3-cbor2 python3-cryptography python3-requests jq
+  # an independent HTTP load generator for the KBS benchmark
+  wrk
 )
 
 missing=()
