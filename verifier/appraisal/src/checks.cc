@@ -2,6 +2,7 @@
 // the logs is in checks_replay.cc, init-data in init_data.cc.
 #include "acon/appraisal/checks.h"
 
+#include "acon/common/kbs_binding.h"
 #include "acon/image/attestation_data.h"
 
 #include "acon/appraisal/claims.h"
@@ -174,33 +175,13 @@ QuoteChecks check_quote(const Evidence& evidence, const AppraisalOptions& option
 // ---- bindings ----
 
 Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data) {
-  const Json& jwk = runtime_data.tee_pubkey;
-  if (!jwk.is_object()) return make_error(Errc::parse, "tee-pubkey: not a JWK object");
-  ACON_TRY(std::string kty, json_get_string(jwk, "kty"));
-  // kbs-types TeePubKey, tagged by kty: only these members survive its re-serialisation.
-  std::vector<const char*> members;
-  if (kty == "EC")
-    members = {"crv", "alg", "x", "y"};
-  else if (kty == "RSA")
-    members = {"alg", "n", "e"};
-  else if (kty == "AKP")
-    members = {"alg", "pub"};
-  else
-    return make_error(Errc::unsupported, "tee-pubkey.kty: \"" + kty + "\" is not EC, RSA or AKP");
-  Json typed = {{"kty", kty}};
-  for (const char* name : members) {
-    auto value = json_get_string(jwk, name);
-    if (!value) return value.error().wrap("tee-pubkey");
-    typed[name] = *value;
-  }
-  return Json{{"tee-pubkey", std::move(typed)},
-              {"nonce", runtime_data.nonce},
-              {"additional-evidence", runtime_data.additional_evidence}};
+  return acon::kbs_runtime_data_object(runtime_data.nonce, runtime_data.tee_pubkey,
+                                       runtime_data.additional_evidence);
 }
 
 Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data) {
-  ACON_TRY(Json object, kbs_runtime_data_object(runtime_data));
-  return jcs_canonicalize(object);
+  return acon::kbs_runtime_data_jcs(runtime_data.nonce, runtime_data.tee_pubkey,
+                                    runtime_data.additional_evidence);
 }
 
 CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
@@ -217,8 +198,12 @@ CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeD
   if (!jcs)
     return named("binding.kbs", Outcome::error,
                  "the runtime data cannot be hashed: " + jcs.error().message);
-  Bytes expected = sha384(as_bytes(*jcs));
-  expected.resize(64, 0);
+  auto report_data_expected =
+      kbs_report_data(runtime->nonce, runtime->tee_pubkey, runtime->additional_evidence);
+  if (!report_data_expected)
+    return named("binding.kbs", Outcome::error,
+                 "the runtime data cannot be hashed: " + report_data_expected.error().message);
+  const Bytes& expected = *report_data_expected;
   Json detail = {{"jcs", *jcs},
                  {"expected_report_data", hex_encode(expected)},
                  {"report_data", hex_or_empty(report_data)}};
