@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+"""Black-box client of acon-kbs, written from the KBS protocol (CoCo RCAR 0.4.0) only.
+
+It imports nothing of acon: requests speaks HTTP, jwcrypto does the JOSE, hashlib the binding.
+It runs acon-kbs (init, then the server) and acon-sim (a simulated TD: quotes over report data
+this script computes, and the CCEL), then walks the protocol by hand: /auth, the report-data
+binding (SHA-384 of the sorted-key compact JSON of nonce, tee-pubkey and additional-evidence,
+zero-padded to 64 bytes), /attest with the quote, the EAR token's signature and claims, resources
+set as admin and fetched by cookie and by Bearer, decrypted with EC and RSA TEE keys; and the
+refusals, each answered with an ErrorInformation body.
+
+Usage: ACON_KBS=acon-kbs ACON_SIM=acon-sim /usr/bin/python3 blackbox_kbs.py
+"""
+import base64
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import requests
+from jwcrypto import jwe, jwk, jws, jwt
+
+ACON_KBS = os.environ.get("ACON_KBS", "acon-kbs")
+ACON_SIM = os.environ.get("ACON_SIM", "acon-sim")
+ERROR_PREFIX = "https://github.com/confidential-containers/kbs/errors/"
+KBS_ID = "acon-kbs"  # `acon-kbs init` writes [kbs] id = "acon-kbs": the EAR's iss and aud
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def compact_sorted(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TeeKey:
+    """An ephemeral TEE key pair and its tee-pubkey JWK (kbs-types TeePubKey members only)."""
+
+    def __init__(self, kind):
+        if kind == "ec":
+            self.key = jwk.JWK.generate(kty="EC", crv="P-256")
+            pub = json.loads(self.key.export_public())
+            self.pubkey = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW",
+                           "x": pub["x"], "y": pub["y"]}
+        else:
+            self.key = jwk.JWK.generate(kty="RSA", size=2048)
+            pub = json.loads(self.key.export_public())
+            self.pubkey = {"kty": "RSA", "alg": "RSA-OAEP-256", "n": pub["n"], "e": pub["e"]}
+
+
+class KbsBlackBox(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        tmp = cls.tmp.name
+        cls.state = os.path.join(tmp, "td.json")
+        subprocess.run([ACON_SIM, "create", "--state", cls.state], check=True,
+                       stdout=subprocess.DEVNULL)
+        root = os.path.join(tmp, "sim-root.pem")
+        subprocess.run([ACON_SIM, "root", "--state", cls.state, "--out", root], check=True)
+        ccel = os.path.join(tmp, "ccel.bin")
+        subprocess.run([ACON_SIM, "ccel", "--state", cls.state, "--out", ccel], check=True)
+        with open(ccel, "rb") as f:
+            cls.ccel = f.read()
+
+        cls.dir = os.path.join(tmp, "kbs")
+        port = free_port()
+        subprocess.run([ACON_KBS, "init", cls.dir, "--listen", f"127.0.0.1:{port}",
+                        "--simulated-root", root], check=True, stdout=subprocess.DEVNULL)
+        cls.configure(tmp)
+        cls.url = f"https://localhost:{port}"
+        cls.ca = os.path.join(cls.dir, "keys", "tls-ca.pem")
+        cls.log = open(os.path.join(tmp, "kbs.log"), "wb")
+        cls.server = subprocess.Popen([ACON_KBS, "--config", os.path.join(cls.dir, "config.toml")],
+                                      stdout=cls.log, stderr=subprocess.STDOUT, cwd=cls.dir)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if cls.server.poll() is not None or time.monotonic() > deadline:
+                    cls.tearDownClass()
+                    raise RuntimeError("acon-kbs did not start")
+                time.sleep(0.1)
+        with open(os.path.join(cls.dir, "keys", "token-signing.pub.pem"), "rb") as f:
+            cls.ear_key = jwk.JWK.from_pem(f.read())
+        with open(os.path.join(cls.dir, "keys", "token-signing.pem"), "rb") as f:
+            cls.ear_private_key = jwk.JWK.from_pem(f.read())
+        with open(os.path.join(cls.dir, "keys", "admin.pem"), "rb") as f:
+            cls.admin_key = jwk.JWK.from_pem(f.read())
+        cls.admin_put("blackbox/secret/one", b"first secret \x00\xff")
+
+    @classmethod
+    def configure(cls, tmp):
+        """Hook for config changes beyond what `acon-kbs init` writes (none needed so far)."""
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "server", None) and cls.server.poll() is None:
+            cls.server.terminate()
+            try:
+                cls.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                cls.server.kill()
+                cls.server.wait()
+        if getattr(cls, "log", None):
+            cls.log.close()
+        cls.tmp.cleanup()
+
+    # ---- HTTP helpers ----
+
+    @classmethod
+    def request(cls, method, path, **kwargs):
+        kwargs.setdefault("timeout", 60)
+        return requests.request(method, cls.url + path, verify=cls.ca, **kwargs)
+
+    @classmethod
+    def admin_token(cls, role="admin", key=None, lifetime=300):
+        now = int(time.time())
+        token = jwt.JWT(header={"alg": "EdDSA", "typ": "JWT"},
+                        claims={"sub": "blackbox", "role": role, "iat": now, "exp": now + lifetime})
+        token.make_signed_token(key or cls.admin_key)
+        return token.serialize()
+
+    @classmethod
+    def admin_put(cls, path, data):
+        r = cls.request("POST", "/kbs/v0/resource/" + path, data=data,
+                        headers={"Authorization": "Bearer " + cls.admin_token(),
+                                 "Content-Type": "application/octet-stream"})
+        assert r.status_code == 200, (r.status_code, r.text)
+
+    def assert_error(self, response, status, variant=None):
+        self.assertEqual(response.status_code, status, response.text)
+        info = response.json()
+        self.assertEqual(set(info), {"type", "detail"}, info)
+        self.assertTrue(info["type"].startswith(ERROR_PREFIX), info)
+        self.assertIsInstance(info["detail"], str)
+        if variant:
+            self.assertEqual(info["type"], ERROR_PREFIX + variant, info)
+        return info
+
+    # ---- RCAR by hand ----
+
+    def auth(self, body=None):
+        body = body if body is not None else {"version": "0.4.0", "tee": "tdx", "extra-params": {}}
+        r = self.request("POST", "/kbs/v0/auth", json=body)
+        self.assertEqual(r.status_code, 200, r.text)
+        cookie = r.cookies.get("kbs-session-id")
+        self.assertTrue(cookie, r.headers)
+        challenge = r.json()
+        self.assertEqual(len(base64.b64decode(challenge["nonce"], validate=True)), 32)
+        return cookie, challenge["nonce"]
+
+    @staticmethod
+    def report_data(nonce, pubkey, additional=""):
+        text = compact_sorted({"additional-evidence": additional, "nonce": nonce,
+                               "tee-pubkey": pubkey})
+        return hashlib.sha384(text.encode()).digest() + bytes(16)
+
+    def quote(self, report_data):
+        r = subprocess.run([ACON_SIM, "quote", "--state", self.state, "--report-data",
+                            report_data.hex()], check=True, capture_output=True, text=True)
+        return bytes.fromhex(r.stdout.strip())
+
+    def attestation(self, nonce, pubkey, quote):
+        return {"init-data": None,
+                "runtime-data": {"nonce": nonce, "tee-pubkey": pubkey},
+                "tee-evidence": {"primary_evidence": {"cc_eventlog": b64(self.ccel),
+                                                      "quote": b64(quote)},
+                                 "additional_evidence": ""}}
+
+    def attest(self, cookie, body):
+        return self.request("POST", "/kbs/v0/attest", json=body,
+                            headers={"Cookie": "kbs-session-id=" + cookie})
+
+    def rcar(self, key):
+        cookie, nonce = self.auth()
+        quote = self.quote(self.report_data(nonce, key.pubkey))
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, quote))
+        self.assertEqual(r.status_code, 200, r.text)
+        token = r.json()["token"]
+        return cookie, token
+
+    def decrypt(self, response, key):
+        self.assertEqual(response.status_code, 200, response.text)
+        body = response.json()
+        self.assertTrue({"protected", "encrypted_key", "iv", "ciphertext", "tag"} <= set(body))
+        protected = b64url_decode(body["protected"]).decode()
+        # guest-components re-serialises the header for the GCM AAD: it must already be
+        # compact JSON with sorted keys.
+        self.assertEqual(protected, compact_sorted(json.loads(protected)))
+        self.assertEqual(json.loads(protected)["alg"], key.pubkey["alg"])
+        token = jwe.JWE()
+        token.deserialize(json.dumps(body), key=key.key)
+        return token.payload
+
+    # ---- the accepted flow ----
+
+    def test_rcar_token_and_resources(self):
+        for kind in ("ec", "rsa"):
+            with self.subTest(kind=kind):
+                key = TeeKey(kind)
+                cookie, token = self.rcar(key)
+                # The EAR: ES256 by the KBS's token key, our iss and aud, not expired.
+                verified = jwt.JWT(jwt=token, key=self.ear_key, algs=["ES256"],
+                                   check_claims={"iss": KBS_ID, "aud": KBS_ID, "exp": None})
+                claims = json.loads(verified.claims)
+                self.assertGreater(claims["exp"], time.time())
+                self.assertIn("submods", claims)
+                # By cookie and by Bearer, the same bytes.
+                path = "/kbs/v0/resource/blackbox/secret/one"
+                by_cookie = self.request("GET", path,
+                                         headers={"Cookie": "kbs-session-id=" + cookie})
+                self.assertEqual(self.decrypt(by_cookie, key), b"first secret \x00\xff")
+                by_bearer = self.request("GET", path, headers={"Authorization": "Bearer " + token})
+                self.assertEqual(self.decrypt(by_bearer, key), b"first secret \x00\xff")
+                # A missing resource is 404 once token and policy pass (acon, not Trustee's 401).
+                missing = self.request("GET", "/kbs/v0/resource/blackbox/secret/absent",
+                                       headers={"Authorization": "Bearer " + token})
+                self.assert_error(missing, 404, "ResourceNotFound")
+
+    def test_admin_set_and_delete(self):
+        self.admin_put("blackbox/secret/temp", b"temporary")
+        key = TeeKey("ec")
+        _, token = self.rcar(key)
+        path = "/kbs/v0/resource/blackbox/secret/temp"
+        got = self.request("GET", path, headers={"Authorization": "Bearer " + token})
+        self.assertEqual(self.decrypt(got, key), b"temporary")
+        r = self.request("DELETE", path, headers={"Authorization": "Bearer " + self.admin_token()})
+        self.assertEqual(r.status_code, 200, r.text)
+        gone = self.request("GET", path, headers={"Authorization": "Bearer " + token})
+        self.assert_error(gone, 404, "ResourceNotFound")
+
+    # ---- refusals of /attest ----
+
+    def test_wrong_nonce(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth()
+        _, other_nonce = self.auth()
+        # Evidence consistent with the other nonce, sent on this session.
+        quote = self.quote(self.report_data(other_nonce, key.pubkey))
+        r = self.attest(cookie, self.attestation(other_nonce, key.pubkey, quote))
+        self.assert_error(r, 401, "AttestationError")
+
+    def test_nonce_is_single_use(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth()
+        body = self.attestation(nonce, key.pubkey, self.quote(self.report_data(nonce, key.pubkey)))
+        self.assertEqual(self.attest(cookie, body).status_code, 200)
+        self.assert_error(self.attest(cookie, body), 401, "AttestationError")
+
+    def test_failed_attest_consumes_the_nonce(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth()
+        good = self.attestation(nonce, key.pubkey,
+                                self.quote(self.report_data(nonce, key.pubkey)))
+        bad = json.loads(json.dumps(good))
+        bad["runtime-data"]["nonce"] = "x" + nonce[1:]
+        self.assert_error(self.attest(cookie, bad), 401, "AttestationError")
+        self.assert_error(self.attest(cookie, good), 401, "AttestationError")
+
+    def test_tampered_quote(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth()
+        quote = bytearray(self.quote(self.report_data(nonce, key.pubkey)))
+        quote[200] ^= 0x01  # inside the signed TD report body
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, bytes(quote)))
+        self.assert_error(r, 401, "AttestationError")
+
+    def test_unbound_tee_pubkey(self):
+        bound, sent = TeeKey("ec"), TeeKey("ec")
+        cookie, nonce = self.auth()
+        quote = self.quote(self.report_data(nonce, bound.pubkey))
+        r = self.attest(cookie, self.attestation(nonce, sent.pubkey, quote))
+        self.assert_error(r, 401, "AttestationError")
+
+    def test_attest_without_cookie(self):
+        key = TeeKey("ec")
+        _, nonce = self.auth()
+        body = self.attestation(nonce, key.pubkey, self.quote(self.report_data(nonce, key.pubkey)))
+        r = self.request("POST", "/kbs/v0/attest", json=body)
+        self.assert_error(r, 401, "AttestationError")
+
+    # ---- refusals of /auth ----
+
+    def test_bad_auth_requests(self):
+        for name, body in [
+            ("unknown tee", {"version": "0.4.0", "tee": "no-such-tee", "extra-params": {}}),
+            ("old version", {"version": "0.2.0", "tee": "tdx", "extra-params": {}}),
+            ("not semver", {"version": "latest", "tee": "tdx", "extra-params": {}}),
+        ]:
+            with self.subTest(name):
+                r = self.request("POST", "/kbs/v0/auth", json=body)
+                self.assert_error(r, 401, "AttestationError")
+        with self.subTest("malformed JSON"):
+            r = self.request("POST", "/kbs/v0/auth", data=b'{"version":"0.4.0",',
+                             headers={"Content-Type": "application/json"})
+            self.assert_error(r, 401, "AttestationError")
+
+    def test_oversized_body(self):
+        r = self.request("POST", "/kbs/v0/auth", data=b"{" + b" " * (64 << 20) + b"}",
+                         headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status_code, 413, r.text[:200])
+        if r.content:
+            self.assert_error(r, 413)
+
+    # ---- refusals of resource GETs ----
+
+    def test_no_token(self):
+        r = self.request("GET", "/kbs/v0/resource/blackbox/secret/one")
+        self.assert_error(r, 401, "TokenNotFound")
+        # A cookie of a session that never attested is no token either.
+        cookie, _ = self.auth()
+        r = self.request("GET", "/kbs/v0/resource/blackbox/secret/one",
+                         headers={"Cookie": "kbs-session-id=" + cookie})
+        self.assert_error(r, 401)
+
+    def test_token_for_another_audience(self):
+        key = TeeKey("ec")
+        _, token = self.rcar(key)
+        claims = json.loads(jwt.JWT(jwt=token, key=self.ear_key).claims)
+        header = json.loads(b64url_decode(token.split(".")[0]))
+        claims["aud"] = "another-kbs"
+        # Signed with the KBS's own key: only the audience is wrong.
+        forged = jwt.JWT(header=header, claims=claims)
+        forged.make_signed_token(self.ear_private_key)
+        r = self.request("GET", "/kbs/v0/resource/blackbox/secret/one",
+                         headers={"Authorization": "Bearer " + forged.serialize()})
+        self.assert_error(r, 401, "TokenVerifierError")
+
+    def test_self_signed_token_with_header_jwk(self):
+        key = TeeKey("ec")
+        _, token = self.rcar(key)
+        claims = json.loads(jwt.JWT(jwt=token, key=self.ear_key).claims)
+        own = jwk.JWK.generate(kty="EC", crv="P-256")
+        public = json.loads(own.export_public())
+        public["alg"] = "ES256"
+        forged = jwt.JWT(header={"alg": "ES256", "typ": "JWT", "jwk": public}, claims=claims)
+        forged.make_signed_token(own)
+        r = self.request("GET", "/kbs/v0/resource/blackbox/secret/one",
+                         headers={"Authorization": "Bearer " + forged.serialize()})
+        self.assert_error(r, 401, "TokenVerifierError")
+
+    # ---- admin ----
+
+    def test_admin_refusals(self):
+        path = "/kbs/v0/resource/blackbox/secret/admin"
+        r = self.request("POST", path, data=b"x")
+        self.assert_error(r, 401)
+        stranger = jwk.JWK.generate(kty="OKP", crv="Ed25519")
+        r = self.request("POST", path, data=b"x",
+                         headers={"Authorization": "Bearer " + self.admin_token(key=stranger)})
+        self.assert_error(r, 401)
+        # An attestation token is not an admin token.
+        _, token = self.rcar(TeeKey("ec"))
+        r = self.request("POST", path, data=b"x", headers={"Authorization": "Bearer " + token})
+        self.assert_error(r, 401)
+        r = self.request("GET", path, headers={"Authorization": "Bearer " + token})
+        self.assert_error(r, 404, "ResourceNotFound")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,272 @@
+// The KBS client library: the report-data binding, the wire bodies, Set-Cookie parsing, the TEE
+// key's JWE decryption and admin tokens. Flows against a running KBS are in client_flow_test.cc.
+#include <gtest/gtest.h>
+
+#include "acon/common/hash.h"
+#include "acon/common/jose.h"
+#include "acon/common/kbs_binding.h"
+#include "acon/kbs/client.h"
+
+namespace acon::kbs {
+namespace {
+
+// RFC 7517 appendix A.1's example P-256 public key, as a tee-pubkey.
+const Json kExampleEcJwk = {{"kty", "EC"},
+                            {"crv", "P-256"},
+                            {"alg", "ECDH-ES+A256KW"},
+                            {"x", "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"},
+                            {"y", "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}};
+constexpr std::string_view kExampleNonce = "VGhpcyBpcyBhIHRlc3Qgbm9uY2UgZm9yIGticzAxMjM0NQ==";
+
+TEST(KbsBinding, TrusteeJcsVector) {
+  // Trustee's attestation-service test vector for JCS + SHA-384.
+  auto jcs = jcs_canonicalize(Json::parse(R"({"c":{"d":"e"},"b":1,"a":"test"})"));
+  ASSERT_TRUE(jcs) << jcs.error().to_string();
+  EXPECT_EQ(*jcs, R"({"a":"test","b":1,"c":{"d":"e"}})");
+  EXPECT_EQ(hex_encode(sha384(as_bytes(*jcs))),
+            "e71ce8e70d814ba6639c3612ebee0ff1f76f650f8dbb5e47157e0f3f525cd22c4597480a186427c813ca"
+            "941da78870c3");
+}
+
+TEST(KbsBinding, EcKeyExample) {
+  auto jcs = kbs_runtime_data_jcs(kExampleNonce, kExampleEcJwk, "");
+  ASSERT_TRUE(jcs) << jcs.error().to_string();
+  EXPECT_EQ(
+      *jcs,
+      R"({"additional-evidence":"","nonce":"VGhpcyBpcyBhIHRlc3Qgbm9uY2UgZm9yIGticzAxMjM0NQ==",)"
+      R"("tee-pubkey":{"alg":"ECDH-ES+A256KW","crv":"P-256","kty":"EC",)"
+      R"("x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}})");
+  auto report_data = kbs_report_data(kExampleNonce, kExampleEcJwk, "");
+  ASSERT_TRUE(report_data) << report_data.error().to_string();
+  ASSERT_EQ(report_data->size(), 64u);
+  // SHA-384 of the text above (computed independently with Python's hashlib), then 16 zeros.
+  EXPECT_EQ(hex_encode(*report_data),
+            "fc15156de30acbfadd2d158fadf1dac12b071eb85a5525d8e3e29d3e15f5c04944d5f735579579d59a1e"
+            "3676c2738a6a" +
+                std::string(32, '0'));
+}
+
+TEST(KbsBinding, ExtraJwkMembersAreDroppedAndMissingOnesNamed) {
+  Json with_extra = kExampleEcJwk;
+  with_extra["kid"] = "1";
+  with_extra["use"] = "enc";
+  EXPECT_EQ(*kbs_report_data(kExampleNonce, with_extra, ""),
+            *kbs_report_data(kExampleNonce, kExampleEcJwk, ""));
+  // Additional evidence changes the digest.
+  EXPECT_NE(*kbs_report_data(kExampleNonce, kExampleEcJwk, "{}"),
+            *kbs_report_data(kExampleNonce, kExampleEcJwk, ""));
+  Json without_alg = kExampleEcJwk;
+  without_alg.erase("alg");
+  auto missing = kbs_runtime_data_jcs(kExampleNonce, without_alg, "");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("tee-pubkey"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("alg"), std::string::npos);
+  auto okp = kbs_runtime_data_jcs(kExampleNonce, Json{{"kty", "OKP"}}, "");
+  ASSERT_FALSE(okp);
+  EXPECT_EQ(okp.error().code, Errc::unsupported);
+  EXPECT_FALSE(kbs_report_data(kExampleNonce, kExampleEcJwk, "", 32));
+  EXPECT_EQ(kbs_report_data(kExampleNonce, kExampleEcJwk, "", 48)->size(), 48u);
+}
+
+TEST(KbsWire, AuthRequestAndChallenge) {
+  Json request = auth_request_json("tdx");
+  EXPECT_EQ(request["version"], "0.4.0");
+  EXPECT_EQ(request["tee"], "tdx");
+  EXPECT_TRUE(request["extra-params"].is_object());
+
+  auto nonce = challenge_nonce(R"({"nonce":"abc=","extra-params":""})");
+  ASSERT_TRUE(nonce) << nonce.error().to_string();
+  EXPECT_EQ(*nonce, "abc=");
+  EXPECT_FALSE(challenge_nonce(R"({"extra-params":""})"));
+  EXPECT_FALSE(challenge_nonce("not json"));
+  auto sha512 =
+      challenge_nonce(R"({"nonce":"a","extra-params":{"selected-hash-algorithm":"sha512"}})");
+  ASSERT_FALSE(sha512);
+  EXPECT_EQ(sha512.error().code, Errc::unsupported);
+}
+
+TEST(KbsWire, AttestationShape) {
+  const Json evidence = {{"cc_eventlog", nullptr}, {"quote", "AAEC"}};
+  Json body = attestation_json("n0", kExampleEcJwk, evidence, "", std::nullopt);
+  ASSERT_TRUE(body.is_object());
+  EXPECT_EQ(body.size(), 3u);
+  EXPECT_TRUE(body["init-data"].is_null());
+  EXPECT_EQ(body["runtime-data"], (Json{{"nonce", "n0"}, {"tee-pubkey", kExampleEcJwk}}));
+  EXPECT_EQ(body["tee-evidence"],
+            (Json{{"primary_evidence", evidence}, {"additional_evidence", ""}}));
+
+  Json with_init = attestation_json("n0", kExampleEcJwk, evidence, "", "version = \"0.1.0\"\n");
+  EXPECT_EQ(with_init["init-data"], (Json{{"format", "toml"}, {"body", "version = \"0.1.0\"\n"}}));
+}
+
+TEST(KbsWire, SetCookie) {
+  EXPECT_EQ(set_cookie_value("kbs-session-id=0123abcd; Expires=Wed, 02 Dec 2026 17:00:00 GMT",
+                             "kbs-session-id"),
+            "0123abcd");
+  EXPECT_EQ(set_cookie_value(" kbs-session-id = v ", "kbs-session-id"), "v");
+  EXPECT_EQ(set_cookie_value("kbs-session-id=\"quoted\"; Path=/", "kbs-session-id"), "quoted");
+  EXPECT_EQ(set_cookie_value("kbs-session-id=", "kbs-session-id"), "");
+  EXPECT_FALSE(set_cookie_value("other=1; kbs-session-id=2", "kbs-session-id"));
+  EXPECT_FALSE(set_cookie_value("kbs-session-idx=1", "kbs-session-id"));
+  EXPECT_FALSE(set_cookie_value("no-equals-sign", "kbs-session-id"));
+}
+
+struct KeyCase {
+  TeeKeyType type;
+  jose::JweAlg alg;
+  const char* kty;
+};
+
+class TeeKeyTest : public ::testing::TestWithParam<KeyCase> {};
+
+TEST_P(TeeKeyTest, PublicJwkAndJweRoundTrip) {
+  const KeyCase& c = GetParam();
+  auto key = TeeKey::generate(c.type);
+  ASSERT_TRUE(key) << key.error().to_string();
+  EXPECT_EQ(key->alg(), c.alg);
+  const Json& jwk = key->public_jwk();
+  EXPECT_EQ(jwk["kty"], c.kty);
+  EXPECT_EQ(jwk["alg"], jose::jwe_alg_name(c.alg));
+  EXPECT_FALSE(jwk.contains("d"));
+  // What the KBS re-serialises is exactly what the client sends: nothing dropped.
+  auto object = kbs_runtime_data_object("n", jwk, "");
+  ASSERT_TRUE(object);
+  EXPECT_EQ((*object)["tee-pubkey"], jwk);
+
+  auto recipient = PublicKey::from_jwk(jwk);
+  ASSERT_TRUE(recipient);
+  const std::string secret = "the resource \x00\x01 bytes";
+  auto jwe = jose::jwe_encrypt(*recipient, c.alg, jose::JweEnc::A256GCM, as_bytes(secret));
+  ASSERT_TRUE(jwe) << jwe.error().to_string();
+  auto plain = key->decrypt(*jwe);
+  ASSERT_TRUE(plain) << plain.error().to_string();
+  EXPECT_EQ(std::string(plain->begin(), plain->end()), secret);
+
+  // Another key of the same type cannot open it.
+  auto other = TeeKey::generate(c.type);
+  ASSERT_TRUE(other);
+  auto refused = other->decrypt(*jwe);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::verify_failed);
+
+  // A flipped tag byte is refused.
+  Json tampered = *jwe;
+  auto tag = b64url_decode(tampered["tag"].get<std::string>());
+  ASSERT_TRUE(tag);
+  (*tag)[0] ^= 1;
+  tampered["tag"] = b64url(*tag);
+  EXPECT_FALSE(key->decrypt(tampered));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, TeeKeyTest,
+    ::testing::Values(KeyCase{TeeKeyType::ec_p256, jose::JweAlg::ECDH_ES_A256KW, "EC"},
+                      KeyCase{TeeKeyType::ec_p521, jose::JweAlg::ECDH_ES_A256KW, "EC"},
+                      KeyCase{TeeKeyType::rsa_oaep_256, jose::JweAlg::RSA_OAEP_256, "RSA"},
+                      KeyCase{TeeKeyType::rsa1_5, jose::JweAlg::RSA1_5, "RSA"}));
+
+TEST(TeeKey, DefaultIsP256AndAlgMismatchIsRefused) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->public_jwk()["crv"], "P-256");
+  EXPECT_EQ(key->public_jwk()["alg"], "ECDH-ES+A256KW");
+  // A JWE whose header names another algorithm than the key's is refused before any unwrap.
+  auto rsa = TeeKey::generate(TeeKeyType::rsa_oaep_256);
+  ASSERT_TRUE(rsa);
+  auto recipient = PublicKey::from_jwk(rsa->public_jwk());
+  ASSERT_TRUE(recipient);
+  auto jwe = jose::jwe_encrypt(*recipient, jose::JweAlg::RSA1_5, jose::JweEnc::A256GCM,
+                               as_bytes(std::string_view("x")));
+  ASSERT_TRUE(jwe);
+  auto refused = rsa->decrypt(*jwe);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("RSA1_5"), std::string::npos);
+
+  // Keys that do not fit the algorithm.
+  auto p384 = PrivateKey::generate_ec(Curve::p384);
+  ASSERT_TRUE(p384);
+  EXPECT_FALSE(TeeKey::from_private_key(*p384, jose::JweAlg::ECDH_ES_A256KW));
+  auto p256 = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(p256);
+  EXPECT_FALSE(TeeKey::from_private_key(*p256, jose::JweAlg::RSA_OAEP_256));
+  EXPECT_TRUE(TeeKey::from_private_key(*p256, jose::JweAlg::ECDH_ES_A256KW));
+
+  EXPECT_EQ(tee_key_type_from_name("ec-p521"), TeeKeyType::ec_p521);
+  EXPECT_FALSE(tee_key_type_from_name("ec-p384"));
+}
+
+TEST(AdminToken, VerifiesWithTheAdminKey) {
+  for (bool ed25519 : {true, false}) {
+    auto key = ed25519 ? PrivateKey::generate_ed25519() : PrivateKey::generate_ec(Curve::p256);
+    ASSERT_TRUE(key);
+    AdminTokenClaims claims;
+    claims.role = "operator";
+    claims.subject = "alice";
+    claims.validity = std::chrono::seconds(600);
+    claims.audience = "kbs-1";
+    auto token = make_admin_token(*key, claims, 1'800'000'000);
+    ASSERT_TRUE(token) << token.error().to_string();
+    auto verified = jose::jws_verify(*token, key->public_key());
+    ASSERT_TRUE(verified) << verified.error().to_string();
+    EXPECT_EQ(verified->alg, ed25519 ? jose::JwsAlg::EdDSA : jose::JwsAlg::ES256);
+    EXPECT_EQ(verified->header["typ"], "JWT");
+    auto payload = parse_json(as_chars(verified->payload));
+    ASSERT_TRUE(payload);
+    EXPECT_EQ(*payload, (Json{{"sub", "alice"},
+                              {"role", "operator"},
+                              {"iat", 1'800'000'000},
+                              {"exp", 1'800'000'600},
+                              {"aud", "kbs-1"}}));
+    auto other = PrivateKey::generate_ed25519();
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(jose::jws_verify(*token, other->public_key()));
+  }
+  auto rsa = PrivateKey::generate_rsa(2048);
+  ASSERT_TRUE(rsa);
+  EXPECT_FALSE(make_admin_token(*rsa, AdminTokenClaims{}, 0));
+}
+
+TEST(KbsClientConfig, SchemeAndInsecureHttp) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  auto make = [&](std::string url, bool insecure) {
+    ClientConfig config;
+    config.url = std::move(url);
+    config.insecure_http = insecure;
+    return KbsClient::create(std::move(config), *key).ok();
+  };
+  EXPECT_TRUE(make("https://kbs.example:8080", false));
+  EXPECT_FALSE(make("https://kbs.example:8080", true));
+  EXPECT_FALSE(make("http://127.0.0.1:8080", false));
+  EXPECT_TRUE(make("http://127.0.0.1:8080", true));
+  EXPECT_FALSE(make("ftp://kbs.example", false));
+  EXPECT_FALSE(make("kbs.example", false));
+}
+
+TEST(KbsClientConfig, RefusesBadPathsBeforeConnecting) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  ClientConfig config;
+  config.url = "http://127.0.0.1:9";  // nothing is sent: the path is checked first
+  config.insecure_http = true;
+  auto client = KbsClient::create(std::move(config), *key);
+  ASSERT_TRUE(client);
+  for (std::string_view path : {"a/b", "a/b/c/d", "a/../c", "a/b/c?x=1", "a/b/c d", ""}) {
+    auto got = client->get_resource_with_token(path, "t");
+    ASSERT_FALSE(got) << path;
+    EXPECT_EQ(got.error().code, Errc::invalid_argument) << path;
+  }
+  // No admin token set: refused without a request.
+  auto set = client->set_resource("a/b/c", as_bytes(std::string_view("x")));
+  ASSERT_FALSE(set);
+  EXPECT_EQ(set.error().code, Errc::invalid_argument);
+  // Nothing listens on port 9: a transport error, not a refusal.
+  auto get = client->get_resource_with_token("a/b/c", "t");
+  ASSERT_FALSE(get);
+  EXPECT_EQ(get.error().code, Errc::io);
+  EXPECT_FALSE(client->last_failure());
+}
+
+}  // namespace
+}  // namespace acon::kbs
