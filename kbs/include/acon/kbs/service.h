@@ -1,0 +1,134 @@
+// The KBS itself, apart from any transport: one HTTP request in, one response out. The server
+// (server.h) feeds it requests from Boost.Beast; tests and the fuzz target call it directly.
+// Routes, status codes and bodies follow Trustee's KBS at protocol 0.4.0 except where
+// docs/kbs.md "Where acon differs" says otherwise.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "acon/appraisal/appraise.h"
+#include "acon/appraisal/ear.h"
+#include "acon/kbs/admin_auth.h"
+#include "acon/kbs/rate_limit.h"
+#include "acon/kbs/resource_policy.h"
+#include "acon/kbs/session.h"
+#include "acon/kbs/storage.h"
+
+namespace acon::kbs {
+
+struct HttpRequest {
+  std::string_view method;  // "GET", "POST", ...
+  std::string_view target;  // path and query as sent
+  std::string_view body;
+  std::string_view cookie;         // the Cookie header, "" when absent
+  std::string_view authorization;  // the Authorization header, "" when absent
+  std::string_view forwarded_for;  // X-Forwarded-For, "" when absent
+  std::string_view peer;           // the peer's address, without port
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;  // empty: no body type
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Retry-After
+};
+
+struct KbsOptions {
+  // This KBS's name: the EAR's aud (and tokens for another audience are refused), and its iss.
+  std::string id = "acon-kbs";
+  std::chrono::seconds session_lifetime{300};  // Trustee: [attestation_service] timeout, 5 min
+  size_t max_sessions = 1 << 20;
+  std::chrono::seconds token_validity{300};
+  std::chrono::seconds token_leeway{60};
+  // Verification of evidence: trust anchors (the simulated root only when configured),
+  // collateral, fetcher and cache. `at` and `expected_nonce` are set per request.
+  appraisal::AppraisalOptions evidence;
+  // Tokens from other issuers are accepted when their x5c chains to one of these roots and
+  // their aud names this KBS.
+  std::vector<Certificate> token_roots;
+  RateLimitConfig auth_rate_limit;  // per client on /auth and /attest
+  std::vector<std::string> trusted_proxies;
+  size_t verified_token_cache = 4096;
+};
+
+// The clocks a request is judged at: wall time for certificates and tokens, a steady clock for
+// sessions and rate limits. Passed in; the service reads no clock.
+struct Now {
+  Time wall{};
+  SteadyTime steady{};
+  static Now current();
+};
+
+class Kbs {
+ public:
+  // `attestation_policy` is used until an admin sets another (and one stored earlier wins).
+  static Result<std::unique_ptr<Kbs>> create(KbsOptions options, std::unique_ptr<Storage> storage,
+                                             appraisal::EarSigner signer, AdminAuthorizer admin,
+                                             appraisal::Policy attestation_policy, Time now);
+  Kbs(const Kbs&) = delete;
+  Kbs& operator=(const Kbs&) = delete;
+
+  // Never throws; every failure is an HTTP response. A refused request changes nothing but the
+  // audit log (which records it) and the session it consumed.
+  HttpResponse handle(const HttpRequest& request, const Now& now);
+
+  Storage& storage() { return *storage_; }
+  std::string metrics_text() const;
+
+ private:
+  struct Snapshot {
+    std::shared_ptr<const appraisal::Policy> attestation_policy;
+    std::shared_ptr<const appraisal::ReferenceValueStore> references;
+    std::shared_ptr<const ResourcePolicySet> resource_policies;
+  };
+  struct VerifiedToken {
+    Json claims;
+    Time expires{};
+  };
+
+  Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
+      AdminAuthorizer admin);
+  Snapshot snapshot() const;
+
+  HttpResponse route(const HttpRequest& request, const Now& now);
+  std::optional<HttpResponse> rate_limited(const HttpRequest& request, const Now& now);
+  HttpResponse auth(const HttpRequest& request, const Now& now);
+  HttpResponse attest(const HttpRequest& request, const Now& now);
+  HttpResponse get_resource(const HttpRequest& request, std::string_view path, const Now& now);
+  HttpResponse admin(const HttpRequest& request, std::string_view route, std::string_view rest,
+                     const Now& now);
+  Result<std::shared_ptr<const VerifiedToken>> verify_bearer(std::string_view token, Time now);
+
+  KbsOptions options_;
+  std::unique_ptr<Storage> storage_;
+  appraisal::EarSigner signer_;
+  PublicKey signer_public_;
+  AdminAuthorizer admin_;
+  SessionStore sessions_;
+  RateLimiter rate_limiter_;
+
+  mutable std::mutex snapshot_mutex_;  // guards the three pointers of snapshot_
+  Snapshot snapshot_;
+  std::mutex admin_mutex_;
+  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin writes (read, change, store, swap)
+
+  std::mutex token_cache_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const VerifiedToken>> token_cache_;
+
+  struct Counters {
+    std::atomic<uint64_t> auth{0}, attest_ok{0}, attest_failed{0}, released{0}, denied{0},
+        not_found{0}, admin_ok{0}, admin_denied{0}, rate_limited{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace acon::kbs

@@ -1,0 +1,297 @@
+// The KBS over HTTP: the Beast server in process (limits, keep-alive, TLS), and the acon-kbs
+// program as a separate process (init, serve, a concurrent load with a kill -9 and a restart,
+// audit verify).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "acon/kbs/config.h"
+#include "acon/kbs/server.h"
+#include "http_test_client.h"
+#include "kbs_fixture.h"
+
+namespace acon::kbs::testing {
+namespace {
+
+std::string cookie_of(const Reply& r) {
+  std::string set = r.header("Set-Cookie");
+  return set.substr(0, set.find(';'));
+}
+
+struct InProcessServer {
+  KbsFixture f;
+  std::unique_ptr<Server> server;
+  uint16_t port = 0;
+
+  explicit InProcessServer(ServerOptions options = plain()) {
+    server = must(Server::start(*f.kbs, options));
+    port = server->ports().at(0);
+  }
+  static ServerOptions plain() {
+    ServerOptions o;
+    o.listen = {"127.0.0.1:0"};
+    o.insecure_http = true;
+    o.threads = 2;
+    o.max_body_bytes = 64 << 10;
+    o.max_header_bytes = 16 << 10;
+    return o;
+  }
+};
+
+TEST(KbsServer, KeepAliveServesManyRequestsOnOneConnection) {
+  InProcessServer s;
+  HttpTestClient client(s.port);
+  for (int i = 0; i < 5; ++i) {
+    Reply r = client.request("GET", "/healthz");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "ok\n");
+  }
+  EXPECT_EQ(client.connections_opened(), 1);
+  Reply metrics = client.request("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("kbs_sessions"), std::string::npos);
+}
+
+TEST(KbsServer, OversizedOrMalformedRequestsAreRefusedBeforeTheKbsSeesThem) {
+  InProcessServer s;
+  HttpTestClient client(s.port);
+  Reply big = client.request("POST", "/kbs/v0/auth", std::string(100 << 10, 'x'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(error_type(HttpResponse{big.status, "", big.body, {}}), "PayloadTooLarge");
+  Reply head = client.request("GET", "/healthz", "", {{"X-Filler", std::string(32 << 10, 'a')}});
+  EXPECT_EQ(head.status, 431);
+  Reply garbage = client.raw("NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(garbage.status, 400);
+  // The server still serves.
+  EXPECT_EQ(client.request("GET", "/healthz").status, 200);
+  EXPECT_EQ(s.f.call("GET", "/metrics").body.find("kbs_auth_total 0") != std::string::npos, true);
+}
+
+TEST(KbsServer, RcarOverHttpWithTheCookieTheServerSets) {
+  InProcessServer s;
+  s.f.allow_simulated();
+  ASSERT_EQ(s.f.admin("POST", "/kbs/v0/resource/default/key/1", "over-http").status, 200);
+  HttpTestClient client(s.port);
+  Reply auth = client.request("POST", "/kbs/v0/auth",
+                              R"({"version":"0.4.0","tee":"tdx","extra-params":""})");
+  ASSERT_EQ(auth.status, 200);
+  EXPECT_EQ(auth.header("Content-Type"), "application/json");
+  std::string cookie = cookie_of(auth);
+  ASSERT_TRUE(cookie.starts_with("kbs-session-id="));
+  std::string nonce = Json::parse(auth.body)["nonce"];
+  Reply attest = client.request("POST", "/kbs/v0/attest", s.f.attester.attestation(nonce),
+                                {{"Cookie", cookie}});
+  ASSERT_EQ(attest.status, 200) << attest.body;
+  Reply get = client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(s.f.decrypt(HttpResponse{200, "", get.body, {}}), "over-http");
+}
+
+TEST(KbsServer, TlsWithTheCertificateInitWrites) {
+  TempDir dir;
+  auto config_path = must(init_kbs_directory(dir.path() / "kbs", InitOptions{}, kCheck));
+  KbsConfig config = must(load_kbs_config(config_path));
+  EXPECT_FALSE(config.server.insecure_http);
+  InProcessServer s;  // an in-process KBS; the server takes init's TLS files
+  ServerOptions options = InProcessServer::plain();
+  options.insecure_http = false;
+  options.certificate = config.server.certificate;
+  options.private_key = config.server.private_key;
+  auto tls_server = must(Server::start(*s.f.kbs, options));
+  HttpTestClient client(tls_server->ports().at(0), (dir.path() / "kbs/keys/tls-ca.pem").string());
+  EXPECT_EQ(client.request("GET", "/healthz").status, 200);
+  HttpTestClient plain(tls_server->ports().at(0));
+  EXPECT_NE(plain.request("GET", "/healthz").status, 200);
+}
+
+TEST(KbsServer, InitWritesAConfigurationThatOpens) {
+  TempDir dir;
+  auto path = must(init_kbs_directory(dir.path() / "kbs", InitOptions{}, kCheck));
+  auto opened = open_kbs(must(load_kbs_config(path)), kCheck);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  // Secure defaults: TLS, the simulated root untrusted, admin keys mode 0600.
+  auto perms = std::filesystem::status(dir.path() / "kbs/keys/admin.pem").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::others_read, std::filesystem::perms::none);
+  EXPECT_FALSE(init_kbs_directory(dir.path() / "kbs", InitOptions{}, kCheck).ok());  // not empty
+}
+
+TEST(KbsServer, ConfigurationErrorsNameTheLine) {
+  auto bad = parse_kbs_config("[server]\nlisten = [\"127.0.0.1:1\"]\nport = 3\n", "/tmp", "k.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "k.toml: line 3: [server]: unknown key \"port\"");
+  auto section = parse_kbs_config("[servre]\n", "/tmp", "k.toml");
+  ASSERT_FALSE(section.ok());
+  EXPECT_NE(section.error().message.find("unknown section \"servre\""), std::string::npos);
+  EXPECT_FALSE(parse_kbs_config("[server]\nthreads = -1\n", "/tmp").ok());
+  EXPECT_FALSE(parse_kbs_config("[storage]\ntype = \"redis\"\n", "/tmp").ok());
+  EXPECT_FALSE(parse_kbs_config("[kbs]\nid = \"\xc3\xa9\"\n", "/tmp").ok());
+}
+
+// ---- acon-kbs as a process ----
+
+class KbsProcess {
+ public:
+  KbsProcess(std::filesystem::path config) : config_(std::move(config)) { start(); }
+  ~KbsProcess() { kill_now(SIGTERM); }
+
+  void start() {
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl(ACON_KBS_BINARY, ACON_KBS_BINARY, "--config", config_.c_str(), nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    // "acon-kbs: listening on http://127.0.0.1:PORT"
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    auto colon = line.rfind(':');
+    ASSERT_NE(colon, std::string::npos) << "acon-kbs printed: " << line;
+    port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+  }
+  void kill_now(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  std::filesystem::path config_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+int run_tool(const std::vector<std::string>& args, std::string* output = nullptr) {
+  std::string command = ACON_KBS_BINARY;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) text.append(buf, n);
+  int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
+  // The process reads the real clock: the simulated platform's collateral is issued yesterday.
+  Attester attester("kbs_process",
+                    std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) -
+                        std::chrono::hours(24));
+  TempDir dir;
+  std::filesystem::path sim_root = dir.path() / "sim-root.pem";
+  std::filesystem::path collateral = dir.path() / "collateral.json";
+  std::ofstream(sim_root) << attester.sim.root_ca().to_pem();
+  std::ofstream(collateral) << attester.sim.collateral_bundle();
+  std::filesystem::path kbs_dir = dir.path() / "kbs";
+  ASSERT_EQ(run_tool({"init", kbs_dir.string(), "--listen", "127.0.0.1:0", "--insecure-http",
+                      "--simulated-root", sim_root.string(), "--collateral", collateral.string()}),
+            0);
+  KbsProcess kbs(kbs_dir / "config.toml");
+
+  PrivateKey admin_key = must(PrivateKey::from_pem(
+      [&] { std::ifstream in(kbs_dir / "keys/admin.pem"); return std::string(std::istreambuf_iterator<char>(in), {}); }()));
+  Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
+  std::string admin = "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+  {
+    HttpTestClient c(kbs.port());
+    ASSERT_EQ(c.request("POST", "/kbs/v0/resource/default/key/1", "payload", {{"Authorization", admin}}).status, 200);
+    std::string policy = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
+    ASSERT_EQ(c.request("POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}}).status, 200);
+    std::string attestation_policy =
+        Json{{"type", "toml"}, {"policy_id", "default"}, {"policy", b64url(as_bytes(kTestAttestationPolicy))}}.dump();
+    ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy, {{"Authorization", admin}}).status, 200);
+  }
+
+  // 64 clients, each: RCAR, then GETs by cookie, until told to stop. Every 200 is remembered
+  // by the digest of the token it was released to.
+  std::atomic<bool> stop{false};
+  std::atomic<uint16_t> port{kbs.port()};
+  std::mutex mutex;
+  std::map<std::string, int> released;  // token digest -> 200 responses received
+  std::atomic<int> flows{0};
+  auto client = [&] {
+    while (!stop) {
+      HttpTestClient c(port.load());
+      Reply auth = c.request("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"tdx","extra-params":""})");
+      if (auth.status != 200) { std::this_thread::sleep_for(std::chrono::milliseconds(20)); continue; }
+      std::string cookie = cookie_of(auth);
+      std::string nonce = Json::parse(auth.body)["nonce"];
+      Reply attest = c.request("POST", "/kbs/v0/attest", attester.attestation(nonce), {{"Cookie", cookie}});
+      if (attest.status != 200) continue;
+      std::string digest = hex_encode(sha256(as_bytes(std::string(Json::parse(attest.body)["token"]))));
+      ++flows;
+      for (int i = 0; i < 3 && !stop; ++i) {
+        Reply get = c.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
+        if (get.status == 200) {
+          std::lock_guard lock(mutex);
+          released[digest]++;
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) threads.emplace_back(client);
+  while (flows < 40) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kbs.kill_now(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kbs.start();  // same database, new process and port
+  port = kbs.port();
+  int before = flows;
+  while (flows < before + 40) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  // Every release a client received is in the audit log, exactly once per response.
+  std::string export_text;
+  {
+    HttpTestClient c(kbs.port());
+    Reply exported = c.request("GET", "/kbs/v0/audit?from=1&limit=10000", "", {{"Authorization", admin}});
+    ASSERT_EQ(exported.status, 200);
+    export_text = exported.body;
+  }
+  std::map<std::string, int> audited;
+  for (std::string_view line : split(export_text, '\n')) {
+    if (line.empty()) continue;
+    AuditRecord record = must(audit_record_from_line(line));
+    if (record.entry.action == "release" && record.entry.outcome == "release")
+      audited[record.entry.token_digest]++;
+  }
+  int received = 0;
+  for (const auto& [digest, count] : released) {
+    received += count;
+    // The log may hold a release whose response the kill cut off, never fewer.
+    EXPECT_GE(audited[digest], count) << digest;
+    EXPECT_LE(audited[digest], 3) << digest;
+  }
+  EXPECT_GT(received, 100);
+  kbs.kill_now(SIGTERM);
+  std::string out;
+  EXPECT_EQ(run_tool({"audit", "verify", "--config", (kbs_dir / "config.toml").string(), "--key",
+                      (kbs_dir / "keys/audit-signing.pub.pem").string()},
+                     &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("audit log intact"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace acon::kbs::testing
