@@ -5,6 +5,8 @@
 //  BM_floor_aes_gcm_open   one AES-256-GCM decryption of a 64-byte value
 //  BM_audit_append         append_audit of a typical release record: JCS + SHA-256 + Ed25519 +
 //                          one SQLite write transaction (WAL, synchronous=NORMAL)
+//  BM_part_make_record     the record alone (no database): validation, JCS, SHA-256, signature
+//  BM_part_record_line     its export line (compact JSON), which is what the database stores
 //  BM_get_resource         get_resource of a 64-byte value: one indexed SELECT + AES-GCM open
 //  BM_release              both, as the server does per GET; ->Threads(2) for the 2-core target
 //
@@ -137,6 +139,31 @@ void BM_floor_aes_gcm_open(benchmark::State& state) {
   rate(state, "opens");
 }
 BENCHMARK(BM_floor_aes_gcm_open);
+
+// The record without the database: validation, JCS, SHA-256, signature; and its export line.
+void BM_part_make_record(benchmark::State& state) {
+  Fixture& f = fixture();
+  size_t n = 0;
+  for (auto _ : state) {
+    auto record = make_audit_record(AuditHead{}, release_entry(n++), f.signer);
+    if (!record) state.SkipWithError("make_audit_record");
+    benchmark::DoNotOptimize(record);
+  }
+  rate(state, "records");
+}
+BENCHMARK(BM_part_make_record)->Unit(benchmark::kMicrosecond);
+
+void BM_part_record_line(benchmark::State& state) {
+  Fixture& f = fixture();
+  const AuditRecord record =
+      need(make_audit_record(AuditHead{}, release_entry(1), f.signer), "record");
+  for (auto _ : state) {
+    std::string line = audit_record_to_line(record);
+    benchmark::DoNotOptimize(line);
+  }
+  rate(state, "lines");
+}
+BENCHMARK(BM_part_record_line)->Unit(benchmark::kMicrosecond);
 
 void BM_audit_append(benchmark::State& state) {
   Fixture& f = fixture();

@@ -401,8 +401,6 @@ class SqliteStorage final : public Storage {
   }
 
   Result<AuditRecord> append_audit(AuditEntry entry) override {
-    // Checked before the lock, so a malformed entry never holds up other appends.
-    ACON_CHECK(validate_audit_entry(entry));
     std::lock_guard lock(mutex_);
     // Read head, sign, insert in one write transaction: with the PRIMARY KEY on seq, a second
     // writer (another process on the same file) cannot insert the same seq, so the chain cannot
@@ -495,7 +493,7 @@ Status create_private_file(const std::filesystem::path& path) {
   if (fd < 0) {
     if (errno == EEXIST) return {};
     return make_error(Errc::io,
-                      "kbs storage: creating " + path.string() + ": " + std::strerror(errno));
+                      std::string("kbs storage: creating the file: ") + std::strerror(errno));
   }
   ::close(fd);
   return {};
