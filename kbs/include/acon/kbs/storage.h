@@ -1,0 +1,73 @@
+// The KBS's persistence: secret resources (encrypted at rest), named plain-text documents
+// (resource policies, the attestation policy, reference values) and the release audit log.
+// Storage is the interface the protocol server, policy and admin code use; SQLite is the default
+// backend (open_sqlite_storage), and another database plugs in by implementing Storage.
+// docs/kbs-storage.md describes the SQLite schema, the encryption and durability.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "acon/common/bytes.h"
+#include "acon/common/result.h"
+#include "acon/kbs/audit.h"
+
+namespace acon::kbs {
+
+inline constexpr size_t kMasterKeySize = 32;           // AES-256
+inline constexpr size_t kMaxResourceSize = 16u << 20;  // one resource value
+inline constexpr size_t kMaxDocumentSize = 16u << 20;  // one document's text
+inline constexpr size_t kMaxDocumentIdSize = 512;
+
+// Thread safety: every method may be called from several threads at once on one Storage (the
+// HTTP server's workers share it); implementations serialise internally as they need. Audit
+// appends are linearised: concurrent append_audit calls yield consecutive sequence numbers, each
+// chained to the one before.
+//
+// Errors: invalid_argument for a bad path, namespace, id or oversized value; not_found never
+// (absence is an empty optional or false); io for database failures. Messages never contain
+// resource values.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Resources, by path "repo/type/tag" (valid_resource_path). put inserts or replaces.
+  virtual Status put_resource(std::string_view path, ByteView value) = 0;
+  virtual Result<std::optional<SecretBytes>> get_resource(std::string_view path) = 0;
+  // Whether the resource existed.
+  virtual Result<bool> delete_resource(std::string_view path) = 0;
+  // All resource paths, sorted by byte value.
+  virtual Result<std::vector<std::string>> list_resources() = 0;
+
+  // Documents: plain text (not secret) by namespace (a valid_path_component, e.g.
+  // "resource-policy") and id (1 .. kMaxDocumentIdSize bytes of UTF-8 without control
+  // characters, e.g. "default"). put inserts or replaces.
+  virtual Status put_document(std::string_view ns, std::string_view id, std::string_view text) = 0;
+  virtual Result<std::optional<std::string>> get_document(std::string_view ns,
+                                                          std::string_view id) = 0;
+  virtual Result<bool> delete_document(std::string_view ns, std::string_view id) = 0;
+  // The ids in one namespace, sorted by byte value.
+  virtual Result<std::vector<std::string>> list_documents(std::string_view ns) = 0;
+
+  // Appends the next record (validated, hashed, signed with the storage's AuditSigner) and
+  // returns it as stored.
+  virtual Result<AuditRecord> append_audit(AuditEntry entry) = 0;
+  // Up to `limit` records with seq >= from_seq, in order.
+  virtual Result<std::vector<AuditRecord>> read_audit(uint64_t from_seq, size_t limit) = 0;
+  // The newest record's seq and hash; seq 0 and the genesis hash when the log is empty.
+  virtual Result<AuditHead> audit_head() = 0;
+};
+
+// Opens (creating when absent, with mode 0600) the SQLite database at `db`, applies schema
+// migrations, and checks `master_key` (32 bytes) against the key check value stored when the
+// database was created: a different key is refused here (verify_failed), not on every read.
+// `signer` signs the audit records appended through this Storage.
+Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::filesystem::path& db,
+                                                     SecretBytes master_key, AuditSigner signer);
+
+}  // namespace acon::kbs
