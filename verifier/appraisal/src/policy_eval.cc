@@ -370,6 +370,13 @@ std::vector<Forced> hard_rules(const Policy& policy, const Json& claims,
 
 }  // namespace
 
+ConditionsOutcome evaluate_conditions(const std::vector<Condition>& conditions, const Json& root,
+                                      const CheckResults& checks,
+                                      const ReferenceValueStore& references, Time now) {
+  Verdict verdict = Evaluator(checks, references, now).all_of<true>(conditions, root);
+  return {verdict.holds, std::move(verdict.why)};
+}
+
 std::string Explanation::to_string() const {
   return std::string(trust_claim_name(claim)) + "=" + std::to_string(value) + " (" + rule +
          "): " + reason;

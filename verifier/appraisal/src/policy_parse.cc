@@ -1,11 +1,8 @@
 // Policy TOML -> Policy, via toml++ (header-only, without exceptions). Every key is known or
 // refused, and every error names the line it is on.
-#define TOML_HEADER_ONLY 1
-#define TOML_EXCEPTIONS 0
-#include <toml++/toml.h>
-
 #include <limits>
 
+#include "acon/appraisal/condition_toml.h"
 #include "acon/appraisal/policy.h"
 #include "acon/common/bytes.h"
 #include "toml_guard.h"
@@ -269,20 +266,30 @@ class Parser {
 
 }  // namespace
 
-Result<Policy> parse_policy(std::string_view toml_text, std::string_view source_name) {
-  Parser parser(source_name);
-  if (toml_text.size() > kMaxPolicyBytes) {
-    return parser.error_at(1, "policy of " + std::to_string(toml_text.size()) +
-                                  " bytes exceeds the limit of " + std::to_string(kMaxPolicyBytes));
+Result<toml::table> parse_toml_text(std::string_view text, std::string_view source,
+                                    size_t max_bytes) {
+  Parser parser(source);
+  if (text.size() > max_bytes) {
+    return parser.error_at(1, "policy of " + std::to_string(text.size()) +
+                                  " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
-  if (auto refused = refuse_tomlpp_mishandled(toml_text, source_name); !refused)
-    return refused.error();
-  toml::parse_result parsed = toml::parse(toml_text, source_name);
+  if (auto refused = refuse_tomlpp_mishandled(text, source); !refused) return refused.error();
+  toml::parse_result parsed = toml::parse(text, source);
   if (!parsed) {
     const auto& error = parsed.error();
     return parser.error_at(error.source().begin.line, std::string(error.description()));
   }
-  const toml::table& root = parsed.table();
+  return std::move(parsed).table();
+}
+
+Result<std::vector<Condition>> parse_conditions(const toml::node& node, std::string_view source,
+                                                const std::string& where) {
+  return Parser(source).conditions(node, where, 0);
+}
+
+Result<Policy> parse_policy(std::string_view toml_text, std::string_view source_name) {
+  Parser parser(source_name);
+  ACON_TRY(const toml::table root, parse_toml_text(toml_text, source_name, kMaxPolicyBytes));
   Policy policy;
   bool has_version = false;
   bool has_id = false;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "acon/appraisal/check.h"
+#include "acon/appraisal/condition.h"
 #include "acon/appraisal/ear.h"
 #include "acon/appraisal/reference_values.h"
 #include "acon/common/json.h"
@@ -23,45 +24,6 @@ namespace acon::appraisal {
 
 inline constexpr int64_t kPolicyVersion = 1;
 inline constexpr size_t kMaxPolicyBytes = 1 << 20;
-// any / all conditions nest at most this deep.
-inline constexpr size_t kMaxConditionDepth = 8;
-
-// A place in the claims document: "tdx.quote.body.mr_td" (dots separate members, a decimal
-// segment indexes an array) or a JSON pointer "/tdx/quote/body/mr_td" (RFC 6901, for member
-// names that contain a dot).
-struct ClaimPath {
-  std::string text;                   // as written, for messages
-  std::vector<std::string> segments;  // unescaped
-};
-
-enum class ConditionKind {
-  claim,  // the value at `path` passes `test`
-  check,  // the CheckResult named `check` has outcome pass
-  any,    // `path` is an array and some element satisfies every condition of `where`
-  all,    // `path` is an array and every element satisfies every condition of `where`
-};
-
-enum class ConditionTest {
-  none,          // check, any, all
-  equals,        // JSON equality with `operand`
-  one_of,        // equal to a member of the array `operand`
-  in_reference,  // among the values of the reference value named `operand` (unexpired)
-  min,           // integer >= operand; or, operand a hex string, byte-wise >= (SVN arrays)
-  is,            // the boolean `operand`
-  contains,      // an array with a member equal to `operand`
-  subset_of,     // an array whose every member is in the array `operand`
-};
-
-struct Condition {
-  ConditionKind kind = ConditionKind::claim;
-  ClaimPath path;     // claim, any, all (relative to the element inside `where`)
-  std::string check;  // check
-  ConditionTest test = ConditionTest::none;
-  Json operand;                  // the test's TOML value as JSON
-  std::vector<Condition> where;  // any, all
-  size_t line = 0;               // in the policy text, for messages
-};
-
 // "value V if every condition in `when` holds".
 struct PolicyTier {
   int8_t value = 0;
