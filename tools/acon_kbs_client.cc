@@ -50,7 +50,7 @@ struct Inputs {
   std::string resource_policy;
   std::string policy_id = "default";
   std::string name;
-  uint64_t from = 0;
+  uint64_t from = 1;
   uint64_t limit = 1000;
 };
 
@@ -275,7 +275,7 @@ int run(int argc, char** argv) {
   get_rv->add_option("name", in.name, "Reference value name")->required();
   add_admin_options(get_rv);
   auto* audit = app.add_subcommand("audit-export", "Print the release audit log (JSON lines)");
-  audit->add_option("--from", in.from, "First record (default 0)");
+  audit->add_option("--from", in.from, "First record, counting from 1 (default 1)");
   audit->add_option("--limit", in.limit, "At most this many records (default 1000)");
   add_admin_options(audit);
   auto* token_cmd = app.add_subcommand("admin-token", "Print an admin JWT minted from a key");

@@ -29,6 +29,31 @@ ACON_SIM = os.environ.get("ACON_SIM", "acon-sim")
 ERROR_PREFIX = "https://github.com/confidential-containers/kbs/errors/"
 KBS_ID = "acon-kbs"  # `acon-kbs init` writes [kbs] id = "acon-kbs": the EAR's iss and aud
 
+# Affirming: a genuine (simulated) quote whose REPORTDATA binds the session (docs/appraisal-policy.md).
+ATTESTATION_POLICY = b"""version = 1
+id = "blackbox"
+allow_simulated = true
+[instance-identity]
+default = 97
+[[instance-identity.tiers]]
+value = 2
+when = [{ check = "binding.kbs" }]
+[hardware]
+default = 97
+[[hardware.tiers]]
+value = 2
+when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
+"""
+# Releases every resource to an affirming token, simulated platforms included (docs/kbs-policy.md).
+RESOURCE_POLICY = b"""version = 1
+id = "default"
+[[rules]]
+resources = "*/*/*"
+effect = "allow"
+status = "affirming"
+allow_simulated = true
+"""
+
 
 def b64(data):
     return base64.b64encode(data).decode()
@@ -108,11 +133,36 @@ class KbsBlackBox(unittest.TestCase):
             cls.ear_private_key = jwk.JWK.from_pem(f.read())
         with open(os.path.join(cls.dir, "keys", "admin.pem"), "rb") as f:
             cls.admin_key = jwk.JWK.from_pem(f.read())
+        cls.set_policies()
         cls.admin_put("blackbox/secret/one", b"first secret \x00\xff")
 
     @classmethod
     def configure(cls, tmp):
-        """Hook for config changes beyond what `acon-kbs init` writes (none needed so far)."""
+        """The simulator's collateral, so that its quotes verify without fetching from Intel."""
+        collateral = os.path.join(tmp, "collateral.json")
+        subprocess.run([ACON_SIM, "collateral", "--state", cls.state, "--out", collateral],
+                       check=True)
+        config = os.path.join(cls.dir, "config.toml")
+        with open(config) as f:
+            text = f.read()
+        text = text.replace("[attestation]\n",
+                            f"[attestation]\ncollateral = {json.dumps(collateral)}\n", 1)
+        with open(config, "w") as f:
+            f.write(text)
+
+    @classmethod
+    def set_policies(cls):
+        """Policies (acon's TOML) that affirm a genuine simulated quote bound to the session and
+        release to such tokens; set through the admin API as the protocol envelopes them."""
+        for route, body in [("attestation-policy", {"type": "toml", "policy_id": "default",
+                                                    "policy": b64url(ATTESTATION_POLICY)}),
+                            ("resource-policy", {"policy": b64url(RESOURCE_POLICY)})]:
+            r = cls.request("POST", "/kbs/v0/" + route, json=body,
+                            headers={"Authorization": "Bearer " + cls.admin_token()})
+            assert r.status_code == 200, (route, r.status_code, r.text)
+        r = cls.request("GET", "/kbs/v0/resource-policy",
+                        headers={"Authorization": "Bearer " + cls.admin_token()})
+        assert r.status_code == 200 and "default" in r.json(), r.text
 
     @classmethod
     def tearDownClass(cls):
@@ -318,7 +368,7 @@ class KbsBlackBox(unittest.TestCase):
             self.assert_error(r, 401, "AttestationError")
 
     def test_oversized_body(self):
-        r = self.request("POST", "/kbs/v0/auth", data=b"{" + b" " * (64 << 20) + b"}",
+        r = self.request("POST", "/kbs/v0/auth", data=b"{" + b" " * (3 << 20) + b"}",
                          headers={"Content-Type": "application/json"})
         self.assertEqual(r.status_code, 413, r.text[:200])
         if r.content:

@@ -1,11 +1,21 @@
 // The KBS client library: the report-data binding, the wire bodies, Set-Cookie parsing, the TEE
-// key's JWE decryption and admin tokens. Flows against a running KBS are in client_flow_test.cc.
+// key's JWE decryption and admin tokens; then its flows against the real acon-kbs process over
+// TLS, attesting a simulated TD: RCAR and GET by cookie and by Bearer, 404 without retry,
+// re-attestation after a 401, the admin calls.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
 
 #include "acon/common/hash.h"
 #include "acon/common/jose.h"
 #include "acon/common/kbs_binding.h"
+#include "acon/guest/sim/sim.h"
 #include "acon/kbs/client.h"
+#include "kbs_fixture.h"
 
 namespace acon::kbs {
 namespace {
@@ -268,5 +278,306 @@ TEST(KbsClientConfig, RefusesBadPathsBeforeConnecting) {
   EXPECT_FALSE(client->last_failure());
 }
 
+// ---- against the real acon-kbs ----
+
+std::string slurp_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// acon-kbs --config FILE as a child process; its first line names the port it listens on.
+class KbsServerProcess {
+ public:
+  explicit KbsServerProcess(const std::filesystem::path& config) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl(ACON_KBS_BINARY, ACON_KBS_BINARY, "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;  // "acon-kbs: listening on https://127.0.0.1:PORT"
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    const size_t colon = line.rfind(':');
+    if (line.find("listening on https://") != std::string::npos && colon != std::string::npos)
+      url_ = "https://localhost" + line.substr(colon);
+  }
+  ~KbsServerProcess() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  const std::string& url() const { return url_; }  // empty when it did not start
+
+ private:
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+// A simulated TD (collateral issued yesterday: the process reads the real clock), a KBS
+// directory from `acon-kbs init` that trusts its root, and the server process over TLS.
+// Tokens live 4 s without leeway, so that a test can outlive one.
+class KbsClientFlow : public ::testing::Test {
+ protected:
+  static constexpr int kTokenSeconds = 4;
+
+  static void SetUpTestSuite() {
+    dir_ = new kbs::testing::TempDir();
+    guest::sim::CreateOptions create;
+    create.seed = sha256(as_bytes(std::string_view("kbs_client_flow")));
+    create.dates = guest::sim::default_dates(
+        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) -
+        std::chrono::hours(24));
+    sim_ = new guest::sim::Simulator(*guest::sim::Simulator::create(create));
+    const std::filesystem::path root = dir_->path() / "sim-root.pem";
+    const std::filesystem::path collateral = dir_->path() / "collateral.json";
+    std::ofstream(root) << sim_->root_ca().to_pem();
+    std::ofstream(collateral) << sim_->collateral_bundle();
+    kbs_dir_ = dir_->path() / "kbs";
+    const std::string init = std::string(ACON_KBS_BINARY) + " init '" + kbs_dir_.string() +
+                             "' --listen 127.0.0.1:0 --simulated-root '" + root.string() +
+                             "' --collateral '" + collateral.string() + "' > /dev/null";
+    ASSERT_EQ(std::system(init.c_str()), 0);
+    const std::filesystem::path config = kbs_dir_ / "config.toml";
+    std::string text = slurp_file(config);
+    const std::string validity = "token_validity_seconds = 300\n";
+    const size_t at = text.find(validity);
+    ASSERT_NE(at, std::string::npos) << text;
+    text.replace(at, validity.size(),
+                 "token_validity_seconds = " + std::to_string(kTokenSeconds) +
+                     "\ntoken_leeway_seconds = 0\n");
+    std::ofstream(config) << text;
+    server_ = new KbsServerProcess(config);
+    ASSERT_FALSE(server_->url().empty()) << "acon-kbs did not start";
+
+    auto admin = admin_client();
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE(admin->set_attestation_policy(kbs::testing::kTestAttestationPolicy));
+    ASSERT_TRUE(admin->set_resource_policy(kDenyOneAllowRest));
+    ASSERT_TRUE(admin->set_resource("default/key/1", as_bytes(std::string_view("secret-1"))));
+    ASSERT_TRUE(admin->set_resource("default/denied/x", as_bytes(std::string_view("never"))));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete sim_;
+    delete dir_;
+  }
+
+  // Releases everything to affirming (simulated) tokens except default/denied/*.
+  static constexpr std::string_view kDenyOneAllowRest = R"(version = 1
+id = "default"
+[[rules]]
+resources = "default/denied/*"
+effect = "deny"
+[[rules]]
+resources = "*/*/*"
+effect = "allow"
+status = "affirming"
+allow_simulated = true
+)";
+
+  static ClientConfig config() {
+    ClientConfig c;
+    c.url = server_->url();
+    c.ca_file = (kbs_dir_ / "keys" / "tls-ca.pem").string();
+    return c;
+  }
+
+  static Result<KbsClient> admin_client() {
+    ACON_TRY(PrivateKey key, PrivateKey::from_pem(slurp_file(kbs_dir_ / "keys" / "admin.pem")));
+    ACON_TRY(
+        std::string token,
+        make_admin_token(key, AdminTokenClaims{},
+                         std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+    ACON_TRY(TeeKey tee_key, TeeKey::generate());
+    ACON_TRY(KbsClient client, KbsClient::create(config(), std::move(tee_key)));
+    client.set_admin_token(std::move(token));
+    return client;
+  }
+
+  // The simulated TD's primary evidence, counting how often it is asked for.
+  EvidenceProvider provider() {
+    return [this](ByteView report_data) -> Result<Json> {
+      ++quotes_;
+      guest::ReportData data{};
+      if (report_data.size() != data.size())
+        return make_error(Errc::invalid_argument, "report data: not 64 bytes");
+      std::copy(report_data.begin(), report_data.end(), data.begin());
+      ACON_TRY(Bytes quote, sim_->quote(data));
+      return Json{{"cc_eventlog", base64_encode(sim_->ccel())}, {"quote", base64_encode(quote)}};
+    };
+  }
+
+  // GET decisions the KBS audited for `resource`.
+  static size_t audited_gets(std::string_view resource) {
+    auto admin = admin_client();
+    EXPECT_TRUE(admin);
+    auto lines = admin->audit_export(1, 10000);
+    EXPECT_TRUE(lines) << lines.error().to_string();
+    size_t count = 0;
+    for (std::string_view line : split(*lines, '\n')) {
+      if (line.empty()) continue;
+      auto record = parse_json(line);
+      EXPECT_TRUE(record);
+      const Json& entry = record->contains("entry") ? (*record)["entry"] : *record;
+      if (entry.value("resource", "") == resource && entry.value("action", "") != "admin") ++count;
+    }
+    return count;
+  }
+
+  int quotes_ = 0;
+  static kbs::testing::TempDir* dir_;
+  static guest::sim::Simulator* sim_;
+  static std::filesystem::path kbs_dir_;
+  static KbsServerProcess* server_;
+};
+
+kbs::testing::TempDir* KbsClientFlow::dir_ = nullptr;
+guest::sim::Simulator* KbsClientFlow::sim_ = nullptr;
+std::filesystem::path KbsClientFlow::kbs_dir_;
+KbsServerProcess* KbsClientFlow::server_ = nullptr;
+
+TEST_F(KbsClientFlow, RcarThenResourceByCookieAndByBearer) {
+  for (TeeKeyType type : {TeeKeyType::ec_p256, TeeKeyType::ec_p521, TeeKeyType::rsa_oaep_256}) {
+    SCOPED_TRACE(std::string(tee_key_type_name(type)));
+    auto key = TeeKey::generate(type);
+    ASSERT_TRUE(key);
+    auto client = KbsClient::create(config(), std::move(*key));
+    ASSERT_TRUE(client) << client.error().to_string();
+    auto token = client->attest("tdx", provider());
+    ASSERT_TRUE(token) << token.error().to_string();
+    EXPECT_EQ(client->token(), *token);
+    // The EAR verifies with the KBS's token key.
+    auto ear_key = PublicKey::from_pem(slurp_file(kbs_dir_ / "keys" / "token-signing.pub.pem"));
+    ASSERT_TRUE(ear_key);
+    EXPECT_TRUE(jose::jws_verify(*token, *ear_key));
+
+    for (ResourceAuth auth : {ResourceAuth::cookie, ResourceAuth::bearer}) {
+      auto secret = client->get_resource("default/key/1", auth);
+      ASSERT_TRUE(secret) << secret.error().to_string();
+      EXPECT_EQ(std::string(secret->begin(), secret->end()), "secret-1");
+    }
+    // The token alone, in a client holding the same TEE key.
+    auto same_key =
+        TeeKey::from_private_key(client->tee_key().private_key(), client->tee_key().alg());
+    ASSERT_TRUE(same_key);
+    auto other = KbsClient::create(config(), std::move(*same_key));
+    ASSERT_TRUE(other);
+    auto secret = other->get_resource_with_token("default/key/1", *token);
+    ASSERT_TRUE(secret) << secret.error().to_string();
+    EXPECT_EQ(std::string(secret->begin(), secret->end()), "secret-1");
+  }
+  EXPECT_EQ(quotes_, 3);
+}
+
+TEST_F(KbsClientFlow, MissingResourceIs404WithoutRetry) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  auto client = KbsClient::create(config(), std::move(*key));
+  ASSERT_TRUE(client);
+  auto token = client->attest("tdx", provider());
+  ASSERT_TRUE(token) << token.error().to_string();
+  const size_t before = audited_gets("default/key/absent");
+  auto missing = client->get_resource("default/key/absent", ResourceAuth::bearer);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  ASSERT_TRUE(client->last_failure());
+  EXPECT_EQ(client->last_failure()->status, 404);
+  EXPECT_EQ(client->last_failure()->type, "ResourceNotFound");
+  EXPECT_EQ(quotes_, 1);  // no re-attestation
+  EXPECT_EQ(client->token(), *token);
+  EXPECT_EQ(audited_gets("default/key/absent"), before + 1);
+}
+
+TEST_F(KbsClientFlow, DenialIsRetriedWithFreshAttestationsUpToThreeGets) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  auto client = KbsClient::create(config(), std::move(*key));
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->attest("tdx", provider()));
+  const size_t before = audited_gets("default/denied/x");
+  auto denied = client->get_resource("default/denied/x");
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, Errc::verify_failed);
+  ASSERT_TRUE(client->last_failure());
+  EXPECT_EQ(client->last_failure()->status, 401);
+  EXPECT_EQ(client->last_failure()->type, "PolicyDeny");
+  EXPECT_EQ(quotes_, 3);  // the first RCAR and one before each retry
+  EXPECT_EQ(audited_gets("default/denied/x"), before + 3);
+
+  // Without re-attestation: one GET.
+  ClientConfig once = config();
+  once.reattest_on_unauthorized = false;
+  auto key2 = TeeKey::generate();
+  ASSERT_TRUE(key2);
+  auto single = KbsClient::create(once, std::move(*key2));
+  ASSERT_TRUE(single);
+  ASSERT_TRUE(single->attest("tdx", provider()));
+  EXPECT_FALSE(single->get_resource("default/denied/x"));
+  EXPECT_EQ(quotes_, 4);
+  EXPECT_EQ(audited_gets("default/denied/x"), before + 4);
+}
+
+TEST_F(KbsClientFlow, ExpiredTokenIsRenewedByOneFreshRcar) {
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  auto client = KbsClient::create(config(), std::move(*key));
+  ASSERT_TRUE(client);
+  auto first = client->attest("tdx", provider());
+  ASSERT_TRUE(first);
+  // Outlive the token (no leeway), so that the GET is refused with 401 and retried.
+  std::this_thread::sleep_for(std::chrono::seconds(kTokenSeconds + 1));
+  for (ResourceAuth auth : {ResourceAuth::bearer, ResourceAuth::cookie}) {
+    auto secret = client->get_resource("default/key/1", auth);
+    ASSERT_TRUE(secret) << secret.error().to_string();
+    EXPECT_EQ(std::string(secret->begin(), secret->end()), "secret-1");
+    if (auth == ResourceAuth::bearer) {
+      EXPECT_EQ(quotes_, 2);
+      EXPECT_NE(client->token(), *first);
+    }
+  }
+  // The fresh token was still valid for the cookie GET: no third RCAR.
+  EXPECT_EQ(quotes_, 2);
+}
+
+TEST_F(KbsClientFlow, AdminCalls) {
+  auto admin = admin_client();
+  ASSERT_TRUE(admin);
+  auto ids = admin->list_resource_policies();
+  ASSERT_TRUE(ids) << ids.error().to_string();
+  EXPECT_NE(std::find(ids->begin(), ids->end(), Json("default")), ids->end()) << ids->dump();
+  ASSERT_TRUE(admin->set_resource("default/key/temp", as_bytes(std::string_view("t"))));
+  ASSERT_TRUE(admin->delete_resource("default/key/temp"));
+  auto again = admin->delete_resource("default/key/temp");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::not_found);
+  auto absent = admin->get_reference_value("no_such_value");
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(admin->last_failure()->type, "RvpsError");
+  auto audit = admin->audit_export(1, 5);
+  ASSERT_TRUE(audit) << audit.error().to_string();
+  EXPECT_FALSE(audit->empty());
+
+  // A token minted with another key, or for a role the ACL does not know, is refused.
+  auto stranger = PrivateKey::generate_ed25519();
+  ASSERT_TRUE(stranger);
+  auto key = TeeKey::generate();
+  ASSERT_TRUE(key);
+  auto client = KbsClient::create(config(), std::move(*key));
+  ASSERT_TRUE(client);
+  client->set_admin_token(
+      *make_admin_token(*stranger, AdminTokenClaims{},
+                        std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+  auto refused = client->set_resource("default/key/x", as_bytes(std::string_view("x")));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::verify_failed);
+  EXPECT_EQ(client->last_failure()->status, 401);
+}
 }  // namespace
 }  // namespace acon::kbs
