@@ -300,7 +300,16 @@ std::string_view audit_fault_name(AuditFault fault) {
 AuditVerifier::AuditVerifier(PublicKey key, AuditHead anchor, std::optional<AuditHead> pinned)
     : key_(std::move(key)), pinned_(std::move(pinned)) {
   result_.head = std::move(anchor);
-  if (pinned_ && pinned_->seq < result_.head.seq) pinned_.reset();  // already behind the anchor
+  if (!pinned_ || pinned_->seq > result_.head.seq) return;
+  // The pinned head is at or behind the anchor: the records to come cannot show it, so only the
+  // anchor itself can be compared with it.
+  if (pinned_->seq == result_.head.seq && pinned_->hash != result_.head.hash) {
+    result_.fault = AuditFault::head_mismatch;
+    result_.bad_seq = pinned_->seq;
+    result_.reason = "the anchor at seq " + std::to_string(pinned_->seq) +
+                     " has another hash than the pinned head";
+  }
+  pinned_.reset();
 }
 
 bool AuditVerifier::add(const AuditRecord& record) {

@@ -190,6 +190,12 @@ TEST_F(Chain, VerifiesInPiecesFromAnAnchor) {
   for (size_t i = 3; i < records.size(); ++i) ASSERT_TRUE(rest.add(records[i]));
   EXPECT_TRUE(rest.finish().ok());
   EXPECT_EQ(rest.result().verified, 3u);
+  // A pinned head at the anchor's seq is compared with the anchor.
+  AuditHead other = anchor;
+  other.hash[5] ^= 1;
+  AuditVerifier mismatched(key.public_key(), anchor, other);
+  EXPECT_FALSE(mismatched.add(records[3]));
+  EXPECT_EQ(mismatched.finish().fault, AuditFault::head_mismatch);
   // A piece that does not start right after the anchor is a gap.
   AuditVerifier wrong(key.public_key(), anchor);
   EXPECT_FALSE(wrong.add(records[4]));

@@ -138,7 +138,8 @@ struct AuditVerification {
 class AuditVerifier {
  public:
   // `pinned`: a head seen earlier (e.g. read from the KBS last week). The records must reach it
-  // and hold its hash at its seq; only this detects removal of trailing records.
+  // and hold its hash at its seq; only this detects removal of trailing records. A pinned head
+  // at the anchor's seq is compared with the anchor; one before it is not checked.
   explicit AuditVerifier(PublicKey key, AuditHead anchor = {},
                          std::optional<AuditHead> pinned = std::nullopt);
 
