@@ -90,7 +90,8 @@ TEST(KbsService, ANonceIsConsumedByTheFirstAttestEvenWhenItFails) {
 
 TEST(KbsService, ConcurrentAttestsOnOneSessionIssueOneToken) {
   KbsFixture f;
-  auto [cookie, nonce] = f.auth();
+  const auto [session_cookie, nonce] = f.auth();
+  const std::string cookie = session_cookie;  // a variable the threads' lambdas can capture
   std::string body = f.attester.attestation(nonce);
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
