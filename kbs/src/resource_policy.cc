@@ -381,7 +381,10 @@ Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
     out.reason = "denied by the rule for " + rule.resources;
     return out;
   }
-  if (!rule.tee.empty() && std::find(rule.tee.begin(), rule.tee.end(), tee) == rule.tee.end()) {
+  // An empty tee is a request whose TEE the server does not know (a Bearer token without a
+  // session): the evidence sections below still have to match.
+  if (!rule.tee.empty() && !tee.empty() &&
+      std::find(rule.tee.begin(), rule.tee.end(), tee) == rule.tee.end()) {
     out.reason = "TEE " + std::string(tee) + " is not among " + joined(rule.tee);
     return out;
   }

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <exception>
 #include <thread>
 
@@ -91,7 +92,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         ec == asio::error::eof)
       return close();
     if (ec) {
-      // A request we cannot read to the end: answer once and close.
+      // A request we cannot read to the end: answer once, then read and drop what the client
+      // still sends before closing, so that closing with unread data (a TCP reset) does not
+      // destroy the answer before the client reads it.
+      draining_ = true;
       write(to_beast(parse_failure(ec), 11, false), false);
       return;
     }
@@ -120,9 +124,23 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
     http::async_write(stream_, response_,
                       [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                        if (!ec && self->draining_) return self->drain();
                         if (ec || !keep_alive) return self->close();
                         self->read();
                       });
+  }
+
+  // Discards input for at most kDrainTime or kDrainBytes, then closes.
+  static constexpr auto kDrainTime = std::chrono::seconds(2);
+  static constexpr size_t kDrainBytes = size_t{64} << 20;
+  void drain() {
+    if (drained_ == 0) beast::get_lowest_layer(stream_).expires_after(kDrainTime);
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ >= kDrainBytes) return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -145,6 +163,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::string peer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool draining_ = false;
+  size_t drained_ = 0;
+  std::array<char, 16384> discard_{};
   http::response<http::string_body> response_;
 };
 

@@ -105,6 +105,41 @@ Result<jose::JweAlg> jwe_alg_for(const Json& jwk) {
   return *parsed;
 }
 
+// Everything the resource path reads from a token, derived once.
+std::shared_ptr<AttestedSession> token_facts(Json claims, std::string_view token, std::string tee,
+                                             Time expires) {
+  auto facts = std::make_shared<AttestedSession>();
+  facts->token_digest = digest_hex(token);
+  facts->tee = tee.empty() ? tee_of(claims) : std::move(tee);
+  facts->expires = expires;
+  if (const Json* status = json_at(claims, {"submods", "cpu0", "ear.status"});
+      status && status->is_string())
+    facts->ear_status = status->get<std::string>();
+  if (const Json* images = json_at(claims, {"submods", "cpu0", "ear.veraison.annotated-evidence",
+                                            "acon", "images"});
+      images && images->is_array()) {
+    for (const Json& image : *images) {
+      if (auto s = image.find("signer_digest"); s != image.end() && s->is_string())
+        facts->image_signers.push_back(s->get<std::string>());
+      if (auto s = image.find("image_id"); s != image.end() && s->is_string())
+        facts->image_ids.push_back(s->get<std::string>());
+    }
+  }
+  const Json* jwk = tee_pubkey_of(claims);
+  if (!jwk || !jwk->is_object()) {
+    facts->recipient_error = "no tee-pubkey in the token";
+  } else if (auto alg = jwe_alg_for(*jwk); !alg) {
+    facts->recipient_error = "tee-pubkey: " + alg.error().message;
+  } else if (auto key = PublicKey::from_jwk(*jwk); !key) {
+    facts->recipient_error = "tee-pubkey: " + key.error().message;
+  } else {
+    facts->recipient = std::move(*key);
+    facts->recipient_alg = *alg;
+  }
+  facts->claims = std::move(claims);
+  return facts;
+}
+
 std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
   for (std::string_view part : split(query, '&')) {
     auto eq = part.find('=');
@@ -296,18 +331,14 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
                   check->outcome == appraisal::Outcome::error))
       return fail_session(std::string(name) + ": " + check->reason);
   }
-  if (!tee_pubkey_of(*appraisal::ear_to_json(result->ear)))
-    return fail_session("the runtime data carries no tee-pubkey");
-  auto token = appraisal::sign_ear_jwt(result->ear, signer_);
-  if (!token) return fail_session(token.error().message);
   auto claims = appraisal::ear_to_json(result->ear);
   if (!claims) return fail_session(claims.error().message);
-
-  auto attested = std::make_shared<AttestedSession>();
-  attested->token = *token;
-  attested->claims = std::move(*claims);
-  attested->tee = challenge->tee;
-  attested->expires = result->ear.exp.value_or(now.wall + options_.token_validity);
+  if (!tee_pubkey_of(*claims)) return fail_session("the runtime data carries no tee-pubkey");
+  auto token = appraisal::sign_ear_jwt(result->ear, signer_);
+  if (!token) return fail_session(token.error().message);
+  std::shared_ptr<AttestedSession> attested =
+      token_facts(std::move(*claims), *token, challenge->tee,
+                  result->ear.exp.value_or(now.wall + options_.token_validity));
   sessions_.finish_attest(session_id, attested);
   counters_.attest_ok++;
 
@@ -319,7 +350,7 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   entry.tee = challenge->tee;
   entry.ear_status = std::string(appraisal::tier_name(result->appraisal.status));
   entry.policy_id = result->appraisal.policy_id;
-  entry.token_digest = digest_hex(*token);
+  entry.token_digest = attested->token_digest;
   entry.peer = std::string(request.peer);
   (void)storage_->append_audit(std::move(entry));
 
@@ -331,7 +362,7 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   return r;
 }
 
-Result<std::shared_ptr<const Kbs::VerifiedToken>> Kbs::verify_bearer(std::string_view token,
+Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_view token,
                                                                      Time now) {
   std::string key = digest_hex(token);
   {
@@ -353,67 +384,46 @@ Result<std::shared_ptr<const Kbs::VerifiedToken>> Kbs::verify_bearer(std::string
     ear = appraisal::verify_ear_jwt(token, verify);
   }
   if (!ear) return ear.error();
-  auto verified = std::make_shared<VerifiedToken>();
-  ACON_TRY(verified->claims, appraisal::ear_to_json(*ear));
-  verified->expires = ear->exp.value_or(now);
+  ACON_TRY(Json claims, appraisal::ear_to_json(*ear));
+  std::shared_ptr<const AttestedSession> verified =
+      token_facts(std::move(claims), token, "", ear->exp.value_or(now));
   std::lock_guard lock(token_cache_mutex_);
   if (token_cache_.size() >= options_.verified_token_cache) token_cache_.clear();
   token_cache_.emplace(std::move(key), verified);
-  return std::shared_ptr<const VerifiedToken>(std::move(verified));
+  return verified;
 }
 
 HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path, const Now& now) {
   // The token: the session's (cookie), else a Bearer token verified against our key or the
   // configured roots. Either way its exp is checked now.
-  const Json* claims = nullptr;
-  std::shared_ptr<const AttestedSession> session;
-  std::shared_ptr<const VerifiedToken> bearer;
-  std::string subject;
-  std::string tee;
+  std::shared_ptr<const AttestedSession> token;
   if (auto cookie = cookie_value(request.cookie, kSessionCookie)) {
-    session = sessions_.attested(*cookie, now.steady);
-    if (session && session->expires + options_.token_leeway >= now.wall) {
-      claims = &session->claims;
-      subject = digest_hex(session->token);
-      tee = session->tee;
-    }
+    token = sessions_.attested(*cookie, now.steady);
+    if (token && token->expires + options_.token_leeway < now.wall) token.reset();
   }
-  if (!claims) {
-    auto token = bearer_token(request.authorization);
-    if (!token)
+  if (!token) {
+    auto bearer = bearer_token(request.authorization);
+    if (!bearer)
       return error_response(ErrorType::token_not_found, "Attestation Token not found");
-    auto verified = verify_bearer(*token, now.wall);
+    auto verified = verify_bearer(*bearer, now.wall);
     if (!verified) {
       counters_.denied++;
       return error_response(ErrorType::token_verifier_error,
                             "Token Verifier error: " + verified.error().message);
     }
-    bearer = *verified;
-    claims = &bearer->claims;
-    subject = digest_hex(*token);
-    tee = tee_of(*claims);
+    token = std::move(*verified);
   }
 
   AuditEntry entry;
   entry.time = now.wall;
   entry.action = "release";
   entry.resource = std::string(path);
-  entry.tee = tee;
-  entry.token_digest = subject;
+  entry.tee = token->tee;
+  entry.token_digest = token->token_digest;
   entry.peer = std::string(request.peer);
-  if (const Json* status = json_at(*claims, {"submods", "cpu0", "ear.status"});
-      status && status->is_string())
-    entry.ear_status = status->get<std::string>();
-  if (const Json* images = json_at(*claims, {"submods", "cpu0", "ear.veraison.annotated-evidence",
-                                             "acon", "images"});
-      images && images->is_array()) {
-    for (const Json& image : *images) {
-      if (auto s = image.find("signer_digest"); s != image.end() && s->is_string())
-        entry.image_signers.push_back(s->get<std::string>());
-      if (auto s = image.find("image_id"); s != image.end() && s->is_string())
-        entry.image_ids.push_back(s->get<std::string>());
-    }
-  }
+  entry.ear_status = token->ear_status;
+  entry.image_signers = token->image_signers;
+  entry.image_ids = token->image_ids;
   auto refuse = [&](ErrorType type, std::string detail) {
     entry.outcome = "deny";
     entry.http_status = error_status(type);
@@ -423,13 +433,12 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     return error_response(type, detail);
   };
 
-  const Json* jwk = tee_pubkey_of(*claims);
-  if (!jwk || !jwk->is_object()) {
+  if (!token->recipient) {
     counters_.denied++;
-    return refuse(ErrorType::token_verifier_error, "Token Verifier error: no tee-pubkey in the token");
+    return refuse(ErrorType::token_verifier_error, "Token Verifier error: " + token->recipient_error);
   }
   Snapshot snap = snapshot();
-  Decision decision = snap.resource_policies->evaluate(*claims, path, tee);
+  Decision decision = snap.resource_policies->evaluate(token->claims, path, token->tee);
   entry.policy_id = decision.policy_id;
   entry.policy_rule = decision.rule;
   if (!decision.allow) {
@@ -442,10 +451,8 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     counters_.not_found++;
     return refuse(ErrorType::resource_not_found, "resource " + std::string(path) + " not found");
   }
-  auto alg = jwe_alg_for(*jwk);
-  auto recipient = alg ? PublicKey::from_jwk(*jwk) : alg.error();
-  if (!recipient) return refuse(ErrorType::token_verifier_error, "tee-pubkey: " + recipient.error().message);
-  auto jwe = jose::jwe_encrypt(*recipient, *alg, jose::JweEnc::A256GCM, view(**value));
+  auto jwe = jose::jwe_encrypt(*token->recipient, token->recipient_alg, jose::JweEnc::A256GCM,
+                               view(**value));
   if (!jwe) return refuse(ErrorType::internal, "JWE: " + jwe.error().message);
 
   entry.outcome = "release";

@@ -239,6 +239,9 @@ TEST(ResourcePolicyEvaluate, TeeNamesTheRequestAndTheEvidence) {
   Decision mismatch = evaluate(p, one({.tee = "sgx"}), "r/k/1", "tdx");
   EXPECT_FALSE(mismatch.allow);
   EXPECT_NE(mismatch.reason.find("no section for an allowed TEE"), std::string::npos);
+  // A Bearer token without a session: the TEE is unknown, the evidence decides.
+  EXPECT_TRUE(evaluate(p, one(), "r/k/1", "").allow);
+  EXPECT_FALSE(evaluate(p, one({.tee = "sgx"}), "r/k/1", "").allow);
   // acon's appraisal names a vTPM section "vtpm".
   EXPECT_TRUE(evaluate(p, one({.tee = "vtpm"}), "r/k/1", "az-tdx-vtpm").allow);
 }

@@ -45,10 +45,10 @@ TEST(KbsSession, AnAttestedSessionHoldsItsTokenUntilExpiry) {
   std::string id = *store.create("tdx", "n", t0);
   ASSERT_TRUE(store.begin_attest(id, t0).ok());
   auto attested = std::make_shared<AttestedSession>();
-  attested->token = "t";
+  attested->token_digest = "t";
   store.finish_attest(id, attested);
   ASSERT_NE(store.attested(id, t0 + seconds(299)), nullptr);
-  EXPECT_EQ(store.attested(id, t0 + seconds(299))->token, "t");
+  EXPECT_EQ(store.attested(id, t0 + seconds(299))->token_digest, "t");
   EXPECT_EQ(store.attested(id, t0 + seconds(300)), nullptr);
   EXPECT_FALSE(store.begin_attest(id, t0 + seconds(1)).ok());  // attested: not again
 }

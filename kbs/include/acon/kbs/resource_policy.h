@@ -77,7 +77,8 @@ struct Decision {
 
 // Evaluates the policy for a verified token's claims (the EAR's JSON claims set, e.g.
 // appraisal::ear_to_json) and a resource path "<repo>/<type>/<tag>". `tee` is the TEE the
-// client attested as (the protocol's name: "tdx", "sgx", "az-tdx-vtpm", ...). Every submod must
+// client attested as (the protocol's name: "tdx", "sgx", "az-tdx-vtpm", ...), empty when the
+// server does not know it (a Bearer token without a session). Every submod must
 // satisfy an allow rule; no rule matching, a malformed path or malformed claims deny.
 Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
                   std::string_view resource_path, std::string_view tee);

@@ -90,10 +90,6 @@ class Kbs {
     std::shared_ptr<const appraisal::ReferenceValueStore> references;
     std::shared_ptr<const ResourcePolicySet> resource_policies;
   };
-  struct VerifiedToken {
-    Json claims;
-    Time expires{};
-  };
 
   Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
       AdminAuthorizer admin);
@@ -106,7 +102,7 @@ class Kbs {
   HttpResponse get_resource(const HttpRequest& request, std::string_view path, const Now& now);
   HttpResponse admin(const HttpRequest& request, std::string_view route, std::string_view rest,
                      const Now& now);
-  Result<std::shared_ptr<const VerifiedToken>> verify_bearer(std::string_view token, Time now);
+  Result<std::shared_ptr<const AttestedSession>> verify_bearer(std::string_view token, Time now);
 
   KbsOptions options_;
   std::unique_ptr<Storage> storage_;
@@ -122,7 +118,7 @@ class Kbs {
   std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin writes (read, change, store, swap)
 
   std::mutex token_cache_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const VerifiedToken>> token_cache_;
+  std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;
 
   struct Counters {
     std::atomic<uint64_t> auth{0}, attest_ok{0}, attest_failed{0}, released{0}, denied{0},

@@ -10,12 +10,15 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "acon/common/jose.h"
 #include "acon/common/json.h"
+#include "acon/common/keys.h"
 #include "acon/common/result.h"
 #include "acon/common/x509.h"
 
@@ -23,12 +26,20 @@ namespace acon::kbs {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// What a successful /attest leaves in its session for the resource requests that follow.
+// A verified token as the resource path needs it, derived once: when /attest issues it (kept in
+// the session for cookie requests) or when a Bearer token is first verified (kept in a cache).
 struct AttestedSession {
-  std::string token;  // the EAR JWT as issued
-  Json claims;        // its claims set (ear_to_json), already trusted: we signed it
+  Json claims;               // the EAR claims set (ear_to_json), trusted
+  std::string token_digest;  // SHA-256 of the token, hex: what the audit log records
   std::string tee;
   Time expires{};  // the token's exp
+  std::string ear_status;  // submods.cpu0's
+  std::vector<std::string> image_signers, image_ids;  // from acon.images
+  // The key resources are wrapped to (runtime_data_claims.tee-pubkey), parsed once; when the
+  // token has none or it is unusable, recipient is empty and recipient_error says why.
+  std::optional<PublicKey> recipient;
+  jose::JweAlg recipient_alg = jose::JweAlg::ECDH_ES_A256KW;
+  std::string recipient_error;
 };
 
 class SessionStore {

@@ -1,0 +1,255 @@
+// The KBS under load on loopback: a real server (Boost.Beast, 2 threads) and clients of the
+// client library (libcurl, keep-alive), in one process on the same cores, with simulated TDX
+// evidence. Next to it, the cryptography each operation cannot avoid, measured at start-up in
+// this process, so the distance to the machine's crypto limit is visible.
+//
+//  BM_flow/threads:N        full RCAR + one resource: /auth, sim quote over the binding,
+//                           /attest (DCAP verification with cached collateral, policy, EAR
+//                           signing, audit), GET by cookie (policy, JWE, audit), client decrypt
+//  BM_get_bearer/threads:N  GET with the same Bearer token (verified once, then cached by digest)
+//
+// Counters: items_per_second = flows/s or GETs/s over all N clients; p50_ms / p99_ms = latency
+// percentiles over every operation of every client; crypto_us = the operation's unavoidable
+// crypto (server and client side, both on these cores); x_crypto_limit = achieved rate over the
+// rate the machine's cores could reach doing only that crypto (1.0 would be the limit).
+// Targets (issue 13, 2 cores): >= 2,000 flows/s, >= 8,000 GETs/s, p99 < 20 ms at 64 clients.
+// scripts/kbs_bench.sh runs this and wrk against the acon-kbs process; figures: docs/kbs.md.
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <barrier>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "acon/appraisal/policy.h"
+#include "acon/common/cipher.h"
+#include "acon/dcap/cache.h"
+#include "acon/common/hash.h"
+#include "acon/common/jose.h"
+#include "acon/common/kbs_binding.h"
+#include "acon/common/signature.h"
+#include "acon/guest/sim/sim.h"
+#include "acon/kbs/client.h"
+#include "acon/kbs/server.h"
+#include "acon/kbs/service.h"
+#include "acon/kbs/storage.h"
+#include "bench_util.h"
+
+namespace {
+
+using namespace acon;
+using namespace acon::kbs;
+using acon::bench::die;
+using acon::bench::need;
+using acon::bench::thread_cpu_seconds;
+namespace fs = std::filesystem;
+
+constexpr std::string_view kPolicy = R"(version = 1
+id = "bench"
+allow_simulated = true
+[instance-identity]
+default = 97
+[[instance-identity.tiers]]
+value = 2
+when = [{ check = "binding.kbs" }]
+[hardware]
+default = 97
+[[hardware.tiers]]
+value = 2
+when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
+)";
+constexpr std::string_view kResourcePolicy = R"(version = 1
+id = "default"
+[[rules]]
+resources = "*/*/*"
+effect = "allow"
+allow_simulated = true
+)";
+constexpr std::string_view kPath = "default/key/1";
+
+struct Setup {
+  fs::path dir;
+  guest::sim::Simulator sim;
+  PrivateKey admin_key = need(PrivateKey::generate_ed25519(), "admin key");
+  std::unique_ptr<Kbs> kbs;
+  std::unique_ptr<Server> server;
+  std::string url;
+  double flow_crypto_us = 0;
+  double get_crypto_us = 0;
+
+  Setup() : sim(make_sim()) {
+    std::string pattern = (fs::temp_directory_path() / "acon-kbs-load-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) die("mkdtemp");
+    dir = pattern;
+    KbsOptions options;
+    options.id = "bench-kbs";
+    options.evidence.anchors.roots = {sim.root_ca()};
+    options.evidence.collateral = need(sim.collateral(), "collateral");
+    static dcap::VerificationCache cache;
+    options.evidence.cache = &cache;
+    auto storage = need(open_sqlite_storage(dir / "kbs.db", SecretBytes(32, 1),
+                                            need(AuditSigner::create(need(PrivateKey::generate_ed25519(), "audit key")), "signer")),
+                        "storage");
+    AdminConfig admin;
+    admin.providers.push_back({"bench", admin_key.public_key(), std::nullopt, std::nullopt});
+    admin.acl.push_back({"admin", {"GET", "POST", "DELETE"}, {"/kbs/v0/**"}});
+    kbs = need(Kbs::create(options, std::move(storage),
+                           need(appraisal::EarSigner::create(need(PrivateKey::generate_ec(Curve::p256), "ear key")), "ear signer"),
+                           need(AdminAuthorizer::create(std::move(admin)), "admin"),
+                           need(appraisal::parse_policy(kPolicy, "bench"), "policy"),
+                           Now::current().wall),
+               "kbs");
+    ServerOptions server_options;
+    server_options.listen = {"127.0.0.1:0"};
+    server_options.insecure_http = true;
+    server_options.threads = 2;
+    server = need(Server::start(*kbs, server_options), "server");
+    url = "http://127.0.0.1:" + std::to_string(server->ports().at(0));
+
+    KbsClient admin_client = client();
+    admin_client.set_admin_token(need(make_admin_token(admin_key, {}, Now::current().wall.time_since_epoch().count()), "admin token"));
+    if (auto set = admin_client.set_resource(kPath, as_bytes(std::string_view("0123456789abcdef0123456789abcdef"))); !set)
+      die("set resource: " + set.error().message);
+    if (auto set = admin_client.set_resource_policy(kResourcePolicy); !set)
+      die("set resource policy: " + set.error().message);
+    measure_crypto();
+  }
+
+  static guest::sim::Simulator make_sim() {
+    guest::sim::CreateOptions create;
+    create.seed = sha256(as_bytes(std::string_view("kbs_load_bench")));
+    create.dates = guest::sim::default_dates(
+        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(24));
+    return need(guest::sim::Simulator::create(create), "simulator");
+  }
+
+  KbsClient client() const {
+    ClientConfig config;
+    config.url = url;
+    config.insecure_http = true;
+    config.reattest_on_unauthorized = false;
+    return need(KbsClient::create(config, need(TeeKey::generate(), "tee key")), "client");
+  }
+
+  EvidenceProvider provider() const {
+    return [this](ByteView report_data) -> Result<Json> {
+      guest::ReportData rd{};
+      std::copy(report_data.begin(), report_data.begin() + std::min(report_data.size(), rd.size()), rd.begin());
+      ACON_TRY(Bytes quote, sim.quote(rd));
+      return Json{{"cc_eventlog", base64_encode(sim.ccel())}, {"quote", base64_encode(quote)}};
+    };
+  }
+
+  // The crypto of one flow and one GET, in thread CPU microseconds:
+  //  flow: quote signing (attester) + 2 P-256 verifies (quote, QE report) + ES256 EAR signing
+  //        + one GET's crypto + 2 audit signatures (attest, release)
+  //  GET:  JWE ECDH-ES (ephemeral P-256 key + ECDH + KW + GCM) + its decryption (ECDH + KW +
+  //        GCM) + 1 Ed25519 audit signature
+  void measure_crypto() {
+    PrivateKey p256 = need(PrivateKey::generate_ec(Curve::p256), "p256");
+    PrivateKey ed = need(PrivateKey::generate_ed25519(), "ed25519");
+    PrivateKey tee = need(PrivateKey::generate_ec(Curve::p256), "tee");
+    Bytes msg(600, 7);
+    Bytes sig = need(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg), "sign");
+    Bytes secret(32, 9);
+    constexpr int kRounds = 200;
+    auto time = [&](auto&& body) {
+      double t0 = thread_cpu_seconds();
+      for (int i = 0; i < kRounds; ++i) body();
+      return (thread_cpu_seconds() - t0) / kRounds * 1e6;
+    };
+    double sign_us = time([&] { benchmark::DoNotOptimize(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg)); });
+    double verify_us = time([&] { benchmark::DoNotOptimize(verify(p256.public_key(), SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg, sig)); });
+    double ed_us = time([&] { benchmark::DoNotOptimize(acon::sign(ed, SigScheme{SigKind::ed25519}, msg)); });
+    Json jwe = need(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW, jose::JweEnc::A256GCM, secret), "jwe");
+    double jwe_us = time([&] { benchmark::DoNotOptimize(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW, jose::JweEnc::A256GCM, secret)); });
+    double open_us = time([&] { benchmark::DoNotOptimize(jose::jwe_decrypt_json(jwe, tee)); });
+    get_crypto_us = jwe_us + open_us + ed_us;
+    flow_crypto_us = sign_us + 2 * verify_us + sign_us + get_crypto_us + ed_us;
+  }
+};
+
+Setup& setup() {
+  static Setup s;
+  return s;
+}
+
+// Latencies of every operation of every client of one benchmark run, and the barrier at which
+// the clients wait for each other before the percentiles are taken.
+std::mutex latency_mutex;
+std::vector<double> latencies_ms;
+std::unique_ptr<std::barrier<>> finished;
+
+template <class Op>
+void run(benchmark::State& state, Op&& op, double crypto_us) {
+  // Thread 0 prepares before the loop: Google Benchmark's start barrier (in the loop's first
+  // step) holds every thread until all have arrived.
+  if (state.thread_index() == 0) {
+    latencies_ms.clear();
+    finished = std::make_unique<std::barrier<>>(state.threads());
+  }
+  std::vector<double> mine;
+  mine.reserve(4096);
+  bool failed = false;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!op()) {
+      failed = true;
+      state.SkipWithError("operation failed");
+      break;
+    }
+    mine.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  {
+    std::lock_guard lock(latency_mutex);
+    latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+  }
+  finished->arrive_and_wait();
+  if (failed) return;
+  std::vector<double> all;
+  {
+    std::lock_guard lock(latency_mutex);
+    all = latencies_ms;
+  }
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+  };
+  state.SetItemsProcessed(state.iterations());
+  // Every client reports the same values; kAvgThreads keeps them as they are.
+  using benchmark::Counter;
+  state.counters["p50_ms"] = Counter(pct(0.50), Counter::kAvgThreads);
+  state.counters["p99_ms"] = Counter(pct(0.99), Counter::kAvgThreads);
+  state.counters["crypto_us"] = Counter(crypto_us, Counter::kAvgThreads);
+  // The rate at the crypto limit: every core doing nothing but this operation's crypto.
+  state.counters["crypto_limit_per_s"] =
+      Counter(std::thread::hardware_concurrency() * 1e6 / crypto_us, Counter::kAvgThreads);
+}
+
+void BM_flow(benchmark::State& state) {
+  Setup& s = setup();
+  KbsClient client = s.client();
+  run(state, [&] {
+    if (!client.attest("tdx", s.provider())) return false;
+    return client.get_resource(kPath).ok();
+  }, s.flow_crypto_us);
+}
+BENCHMARK(BM_flow)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime(3);
+
+void BM_get_bearer(benchmark::State& state) {
+  Setup& s = setup();
+  KbsClient client = s.client();
+  if (!client.attest("tdx", s.provider())) {
+    state.SkipWithError("attest failed");
+    return;
+  }
+  run(state, [&] { return client.get_resource(kPath, ResourceAuth::bearer).ok(); }, s.get_crypto_us);
+}
+BENCHMARK(BM_get_bearer)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();
