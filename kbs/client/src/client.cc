@@ -400,7 +400,7 @@ struct KbsClient::State {
     return response;
   }
 
-  Result<HttpResponse> admin(Request request) {
+  Result<HttpResponse> admin(Request& request) {
     if (!admin_token)
       return make_error(
           Errc::invalid_argument,
@@ -550,8 +550,10 @@ Status KbsClient::set_resource(std::string_view path, ByteView data) {
   post.path = std::string(kApiPrefix) + "resource/" + std::string(path);
   post.body = std::string(as_chars(data));
   post.content_type = "application/octet-stream";
-  ACON_TRY(HttpResponse ignored, state_->admin(std::move(post)));
-  (void)ignored;
+  auto stored = state_->admin(post);
+  // The resource is a secret: no copy outlives the request.
+  secure_zero(post.body->data(), post.body->size());
+  if (!stored) return std::move(stored).error();
   return {};
 }
 
@@ -560,7 +562,7 @@ Status KbsClient::delete_resource(std::string_view path) {
   State::Request del;
   del.method = "DELETE";
   del.path = std::string(kApiPrefix) + "resource/" + std::string(path);
-  ACON_TRY(HttpResponse ignored, state_->admin(std::move(del)));
+  ACON_TRY(HttpResponse ignored, state_->admin(del));
   (void)ignored;
   return {};
 }
@@ -573,7 +575,7 @@ Status KbsClient::set_attestation_policy(std::string_view policy_text, std::stri
   post.body = dump_compact(Json{{"type", std::string(type)},
                                 {"policy_id", std::string(policy_id)},
                                 {"policy", b64url(as_bytes(policy_text))}});
-  ACON_TRY(HttpResponse ignored, state_->admin(std::move(post)));
+  ACON_TRY(HttpResponse ignored, state_->admin(post));
   (void)ignored;
   return {};
 }
@@ -583,7 +585,7 @@ Status KbsClient::set_resource_policy(std::string_view policy_text) {
   post.method = "POST";
   post.path = std::string(kApiPrefix) + "resource-policy";
   post.body = dump_compact(Json{{"policy", b64url(as_bytes(policy_text))}});
-  ACON_TRY(HttpResponse ignored, state_->admin(std::move(post)));
+  ACON_TRY(HttpResponse ignored, state_->admin(post));
   (void)ignored;
   return {};
 }
@@ -591,7 +593,7 @@ Status KbsClient::set_resource_policy(std::string_view policy_text) {
 Result<Json> KbsClient::list_resource_policies() {
   State::Request get;
   get.path = std::string(kApiPrefix) + "resource-policy";
-  ACON_TRY(HttpResponse response, state_->admin(std::move(get)));
+  ACON_TRY(HttpResponse response, state_->admin(get));
   auto listed = parse_json(response.body);
   if (!listed) return listed.error().wrap("GET " + get.path);
   return std::move(*listed);
@@ -605,7 +607,7 @@ Status KbsClient::set_reference_values(std::string_view message_json) {
   post.method = "POST";
   post.path = std::string(kApiPrefix) + "reference-value";
   post.body = std::string(message_json);
-  ACON_TRY(HttpResponse ignored, state_->admin(std::move(post)));
+  ACON_TRY(HttpResponse ignored, state_->admin(post));
   (void)ignored;
   return {};
 }
@@ -626,7 +628,7 @@ Result<std::string> KbsClient::audit_export(uint64_t from, uint64_t limit) {
   State::Request get;
   get.path = std::string(kApiPrefix) + "audit?from=" + std::to_string(from) +
              "&limit=" + std::to_string(limit);
-  ACON_TRY(HttpResponse response, state_->admin(std::move(get)));
+  ACON_TRY(HttpResponse response, state_->admin(get));
   return std::move(response.body);
 }
 
