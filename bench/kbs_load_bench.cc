@@ -25,11 +25,11 @@
 
 #include "acon/appraisal/policy.h"
 #include "acon/common/cipher.h"
-#include "acon/dcap/cache.h"
 #include "acon/common/hash.h"
 #include "acon/common/jose.h"
 #include "acon/common/kbs_binding.h"
 #include "acon/common/signature.h"
+#include "acon/dcap/cache.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/kbs/client.h"
 #include "acon/kbs/server.h"
@@ -89,18 +89,22 @@ struct Setup {
     options.evidence.collateral = need(sim.collateral(), "collateral");
     static dcap::VerificationCache cache;
     options.evidence.cache = &cache;
-    auto storage = need(open_sqlite_storage(dir / "kbs.db", SecretBytes(32, 1),
-                                            need(AuditSigner::create(need(PrivateKey::generate_ed25519(), "audit key")), "signer")),
-                        "storage");
+    auto storage = need(
+        open_sqlite_storage(
+            dir / "kbs.db", SecretBytes(32, 1),
+            need(AuditSigner::create(need(PrivateKey::generate_ed25519(), "audit key")), "signer")),
+        "storage");
     AdminConfig admin;
     admin.providers.push_back({"bench", admin_key.public_key(), std::nullopt, std::nullopt});
     admin.acl.push_back({"admin", {"GET", "POST", "DELETE"}, {"/kbs/v0/**"}});
-    kbs = need(Kbs::create(options, std::move(storage),
-                           need(appraisal::EarSigner::create(need(PrivateKey::generate_ec(Curve::p256), "ear key")), "ear signer"),
-                           need(AdminAuthorizer::create(std::move(admin)), "admin"),
-                           need(appraisal::parse_policy(kPolicy, "bench"), "policy"),
-                           Now::current().wall),
-               "kbs");
+    kbs = need(
+        Kbs::create(options, std::move(storage),
+                    need(appraisal::EarSigner::create(
+                             need(PrivateKey::generate_ec(Curve::p256), "ear key")),
+                         "ear signer"),
+                    need(AdminAuthorizer::create(std::move(admin)), "admin"),
+                    need(appraisal::parse_policy(kPolicy, "bench"), "policy"), Now::current().wall),
+        "kbs");
     ServerOptions server_options;
     server_options.listen = {"127.0.0.1:0"};
     server_options.insecure_http = true;
@@ -109,8 +113,12 @@ struct Setup {
     url = "http://127.0.0.1:" + std::to_string(server->ports().at(0));
 
     KbsClient admin_client = client();
-    admin_client.set_admin_token(need(make_admin_token(admin_key, {}, Now::current().wall.time_since_epoch().count()), "admin token"));
-    if (auto set = admin_client.set_resource(kPath, as_bytes(std::string_view("0123456789abcdef0123456789abcdef"))); !set)
+    admin_client.set_admin_token(
+        need(make_admin_token(admin_key, {}, Now::current().wall.time_since_epoch().count()),
+             "admin token"));
+    if (auto set = admin_client.set_resource(
+            kPath, as_bytes(std::string_view("0123456789abcdef0123456789abcdef")));
+        !set)
       die("set resource: " + set.error().message);
     if (auto set = admin_client.set_resource_policy(kResourcePolicy); !set)
       die("set resource policy: " + set.error().message);
@@ -121,7 +129,8 @@ struct Setup {
     guest::sim::CreateOptions create;
     create.seed = sha256(as_bytes(std::string_view("kbs_load_bench")));
     create.dates = guest::sim::default_dates(
-        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::hours(24));
+        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) -
+        std::chrono::hours(24));
     return need(guest::sim::Simulator::create(create), "simulator");
   }
 
@@ -136,7 +145,8 @@ struct Setup {
   EvidenceProvider provider() const {
     return [this](ByteView report_data) -> Result<Json> {
       guest::ReportData rd{};
-      std::copy(report_data.begin(), report_data.begin() + std::min(report_data.size(), rd.size()), rd.begin());
+      std::copy(report_data.begin(), report_data.begin() + std::min(report_data.size(), rd.size()),
+                rd.begin());
       ACON_TRY(Bytes quote, sim.quote(rd));
       return Json{{"cc_eventlog", base64_encode(sim.ccel())}, {"quote", base64_encode(quote)}};
     };
@@ -160,11 +170,22 @@ struct Setup {
       for (int i = 0; i < kRounds; ++i) body();
       return (thread_cpu_seconds() - t0) / kRounds * 1e6;
     };
-    double sign_us = time([&] { benchmark::DoNotOptimize(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg)); });
-    double verify_us = time([&] { benchmark::DoNotOptimize(verify(p256.public_key(), SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg, sig)); });
-    double ed_us = time([&] { benchmark::DoNotOptimize(acon::sign(ed, SigScheme{SigKind::ed25519}, msg)); });
-    Json jwe = need(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW, jose::JweEnc::A256GCM, secret), "jwe");
-    double jwe_us = time([&] { benchmark::DoNotOptimize(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW, jose::JweEnc::A256GCM, secret)); });
+    double sign_us = time([&] {
+      benchmark::DoNotOptimize(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg));
+    });
+    double verify_us = time([&] {
+      benchmark::DoNotOptimize(
+          verify(p256.public_key(), SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg, sig));
+    });
+    double ed_us =
+        time([&] { benchmark::DoNotOptimize(acon::sign(ed, SigScheme{SigKind::ed25519}, msg)); });
+    Json jwe = need(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW,
+                                      jose::JweEnc::A256GCM, secret),
+                    "jwe");
+    double jwe_us = time([&] {
+      benchmark::DoNotOptimize(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW,
+                                                 jose::JweEnc::A256GCM, secret));
+    });
     double open_us = time([&] { benchmark::DoNotOptimize(jose::jwe_decrypt_json(jwe, tee)); });
     get_crypto_us = jwe_us + open_us + ed_us;
     flow_crypto_us = sign_us + 2 * verify_us + sign_us + get_crypto_us + ed_us;
@@ -232,10 +253,13 @@ void run(benchmark::State& state, Op&& op, double crypto_us) {
 void BM_flow(benchmark::State& state) {
   Setup& s = setup();
   KbsClient client = s.client();
-  run(state, [&] {
-    if (!client.attest("tdx", s.provider())) return false;
-    return client.get_resource(kPath).ok();
-  }, s.flow_crypto_us);
+  run(
+      state,
+      [&] {
+        if (!client.attest("tdx", s.provider())) return false;
+        return client.get_resource(kPath).ok();
+      },
+      s.flow_crypto_us);
 }
 BENCHMARK(BM_flow)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime(3);
 
@@ -246,7 +270,9 @@ void BM_get_bearer(benchmark::State& state) {
     state.SkipWithError("attest failed");
     return;
   }
-  run(state, [&] { return client.get_resource(kPath, ResourceAuth::bearer).ok(); }, s.get_crypto_us);
+  run(
+      state, [&] { return client.get_resource(kPath, ResourceAuth::bearer).ok(); },
+      s.get_crypto_us);
 }
 BENCHMARK(BM_get_bearer)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime(3);
 

@@ -2,10 +2,10 @@
 //   acon-kbs --config FILE             serve until SIGINT or SIGTERM
 //   acon-kbs init DIR [...]            write a working, secure configuration with fresh keys
 //   acon-kbs audit verify ...          check the release audit log's chain and signatures
+#include <pthread.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
-#include <pthread.h>
 
 #include "acon/kbs/audit.h"
 #include "acon/kbs/config.h"
@@ -54,7 +54,8 @@ Result<kbs::AuditHead> parse_head(const std::string& text) {
   auto colon = text.find(':');
   if (colon == std::string::npos) return make_error(Errc::parse, "--head: expected SEQ:HASH");
   ACON_TRY(uint64_t seq, tools::parse_u64_option("--head", text.substr(0, colon)));
-  ACON_TRY(Bytes hash, tools::parse_hex_option("--head", text.substr(colon + 1), kbs::kAuditHashSize));
+  ACON_TRY(Bytes hash,
+           tools::parse_hex_option("--head", text.substr(colon + 1), kbs::kAuditHashSize));
   return kbs::AuditHead{seq, std::move(hash)};
 }
 
@@ -116,16 +117,17 @@ int audit_verify(const std::string& config_path, const std::string& export_file,
               << head_text(result.head) << "\n";
     return tools::kExitRejected;
   }
-  std::cout << "audit log intact: " << result.verified << " records, head " << head_text(result.head)
-            << "\n"
+  std::cout << "audit log intact: " << result.verified << " records, head "
+            << head_text(result.head) << "\n"
             << "(pin this head: a later `audit verify --head " << head_text(result.head)
             << "` detects records removed after it)\n";
   return tools::kExitOk;
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"acon-kbs: a Key Broker Service for CoCo's KBS protocol (RCAR), with EAR tokens, "
-               "declarative resource policies and a signed release audit log"};
+  CLI::App app{
+      "acon-kbs: a Key Broker Service for CoCo's KBS protocol (RCAR), with EAR tokens, "
+      "declarative resource policies and a signed release audit log"};
   tools::add_input_limit_option(app);
   app.require_subcommand(0, 1);
   std::string config_path;

@@ -5,11 +5,11 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "acon/common/bytes.h"
 #include "acon/common/keys.h"
@@ -28,12 +28,13 @@ using Setter = std::function<Status(const toml::node&)>;
 
 class TableReader {
  public:
-  TableReader(std::string_view file, std::string section) : file_(file), section_(std::move(section)) {}
+  TableReader(std::string_view file, std::string section)
+      : file_(file), section_(std::move(section)) {}
 
   Error bad(const toml::node& node, std::string_view key, std::string_view expected) const {
     return make_error(Errc::parse, std::string(file_) + ": line " +
-                                       std::to_string(node.source().begin.line) + ": [" +
-                                       section_ + "] " + std::string(key) + ": expected " +
+                                       std::to_string(node.source().begin.line) + ": [" + section_ +
+                                       "] " + std::string(key) + ": expected " +
                                        std::string(expected));
   }
 
@@ -125,8 +126,8 @@ class TableReader {
       if (it == keys.end())
         return make_error(Errc::parse, std::string(file_) + ": line " +
                                            std::to_string(node.source().begin.line) + ": [" +
-                                           section_ + "]: unknown key \"" +
-                                           std::string(key.str()) + "\"");
+                                           section_ + "]: unknown key \"" + std::string(key.str()) +
+                                           "\"");
       ACON_CHECK(it->second(node));
     }
     return {};
@@ -145,8 +146,8 @@ Result<std::string> read_file_bounded(const std::filesystem::path& path, size_t 
   in.read(out.data(), static_cast<std::streamsize>(out.size()));
   out.resize(static_cast<size_t>(in.gcount()));
   if (out.size() > limit)
-    return make_error(Errc::invalid_argument, path.string() + ": larger than " +
-                                                  std::to_string(limit) + " bytes");
+    return make_error(Errc::invalid_argument,
+                      path.string() + ": larger than " + std::to_string(limit) + " bytes");
   return out;
 }
 
@@ -156,7 +157,8 @@ Status write_file(const std::filesystem::path& path, std::string_view data, mode
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
   out.close();
   if (!out) return make_error(Errc::io, path.string() + ": write failed");
-  if (::chmod(path.c_str(), mode) != 0) return make_error(Errc::io, path.string() + ": chmod failed");
+  if (::chmod(path.c_str(), mode) != 0)
+    return make_error(Errc::io, path.string() + ": chmod failed");
   return {};
 }
 
@@ -203,13 +205,14 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
     if (!node) return {};
     const toml::table* table = node->as_table();
     if (!table)
-      return make_error(Errc::parse, std::string(name) + ": [" + std::string(key) + "] is not a table");
+      return make_error(Errc::parse,
+                        std::string(name) + ": [" + std::string(key) + "] is not a table");
     TableReader reader(name, std::string(key));
     return fill(reader, *table);
   };
   for (const auto& [key, node] : root) {
-    static const char* kSections[] = {"server", "kbs", "attestation", "storage", "audit", "admin",
-                                      "rate_limit"};
+    static const char* kSections[] = {"server", "kbs",   "attestation", "storage",
+                                      "audit",  "admin", "rate_limit"};
     bool known = false;
     for (const char* s : kSections) known = known || key.str() == s;
     if (!known)
@@ -224,8 +227,8 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
                       {"certificate", r.text("certificate", c.server.certificate)},
                       {"private_key", r.text("private_key", c.server.private_key)},
                       {"threads", r.integer("threads", c.server.threads, 0, 1024)},
-                      {"max_body_bytes",
-                       r.integer("max_body_bytes", c.server.max_body_bytes, 1024, int64_t{1} << 30)},
+                      {"max_body_bytes", r.integer("max_body_bytes", c.server.max_body_bytes, 1024,
+                                                   int64_t{1} << 30)},
                       {"max_header_bytes",
                        r.integer("max_header_bytes", c.server.max_header_bytes, 1024, 16 << 20)},
                       {"read_timeout_seconds",
@@ -236,33 +239,33 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
 
   ACON_CHECK(section("kbs", [&](const TableReader& r, const toml::table& t) {
     return r.read(
-        t, {{"id", r.text("id", c.kbs.id)},
-            {"session_lifetime_seconds",
-             r.seconds("session_lifetime_seconds", c.kbs.session_lifetime, 1, 86400)},
-            {"max_sessions", r.integer("max_sessions", c.kbs.max_sessions, 16, int64_t{1} << 32)},
-            {"token_validity_seconds",
-             r.seconds("token_validity_seconds", c.kbs.token_validity, 1, 86400 * 30)},
-            {"token_leeway_seconds", r.seconds("token_leeway_seconds", c.kbs.token_leeway, 0, 3600)},
-            {"token_signing_key", r.path("token_signing_key", c.token_signing_key, base)},
-            {"token_certificate_chain",
-             r.paths("token_certificate_chain", c.token_certificate_chain, base)},
-            {"trusted_token_roots", r.paths("trusted_token_roots", c.trusted_token_roots, base)}});
+        t,
+        {{"id", r.text("id", c.kbs.id)},
+         {"session_lifetime_seconds",
+          r.seconds("session_lifetime_seconds", c.kbs.session_lifetime, 1, 86400)},
+         {"max_sessions", r.integer("max_sessions", c.kbs.max_sessions, 16, int64_t{1} << 32)},
+         {"token_validity_seconds",
+          r.seconds("token_validity_seconds", c.kbs.token_validity, 1, 86400 * 30)},
+         {"token_leeway_seconds", r.seconds("token_leeway_seconds", c.kbs.token_leeway, 0, 3600)},
+         {"token_signing_key", r.path("token_signing_key", c.token_signing_key, base)},
+         {"token_certificate_chain",
+          r.paths("token_certificate_chain", c.token_certificate_chain, base)},
+         {"trusted_token_roots", r.paths("trusted_token_roots", c.trusted_token_roots, base)}});
   }));
   if (c.kbs.id.empty()) return make_error(Errc::parse, std::string(name) + ": [kbs] id is empty");
 
   ACON_CHECK(section("attestation", [&](const TableReader& r, const toml::table& t) {
-    return r.read(t, {{"policy", r.path("policy", c.attestation_policy, base)},
-                      {"simulated_root", r.path("simulated_root", c.simulated_root, base)},
-                      {"trust_intel_root", r.flag("trust_intel_root", c.trust_intel_root)},
-                      {"collateral", r.path("collateral", c.collateral, base)},
-                      {"pcs_url", r.text("pcs_url", c.pcs_url)},
-                      {"pccs", r.flag("pccs", c.pccs)},
-                      {"collateral_cache_dir",
-                       r.path("collateral_cache_dir", c.collateral_cache_dir, base)},
-                      {"collateral_offline", r.flag("collateral_offline", c.collateral_offline)},
-                      {"fetch_timeout_seconds",
-                       r.seconds("fetch_timeout_seconds", c.fetch_timeout, 1, 300)},
-                      {"strict_expiry", r.flag("strict_expiry", c.strict_expiry)}});
+    return r.read(
+        t, {{"policy", r.path("policy", c.attestation_policy, base)},
+            {"simulated_root", r.path("simulated_root", c.simulated_root, base)},
+            {"trust_intel_root", r.flag("trust_intel_root", c.trust_intel_root)},
+            {"collateral", r.path("collateral", c.collateral, base)},
+            {"pcs_url", r.text("pcs_url", c.pcs_url)},
+            {"pccs", r.flag("pccs", c.pccs)},
+            {"collateral_cache_dir", r.path("collateral_cache_dir", c.collateral_cache_dir, base)},
+            {"collateral_offline", r.flag("collateral_offline", c.collateral_offline)},
+            {"fetch_timeout_seconds", r.seconds("fetch_timeout_seconds", c.fetch_timeout, 1, 300)},
+            {"strict_expiry", r.flag("strict_expiry", c.strict_expiry)}});
   }));
 
   ACON_CHECK(section("storage", [&](const TableReader& r, const toml::table& t) {
@@ -271,28 +274,28 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
                       {"master_key", r.path("master_key", c.master_key, base)}});
   }));
   if (c.storage_type != "sqlite")
-    return make_error(Errc::unsupported,
-                      std::string(name) + ": [storage] type \"" + c.storage_type +
-                          "\": only \"sqlite\" is available");
+    return make_error(Errc::unsupported, std::string(name) + ": [storage] type \"" +
+                                             c.storage_type + "\": only \"sqlite\" is available");
 
   ACON_CHECK(section("audit", [&](const TableReader& r, const toml::table& t) {
     return r.read(t, {{"signing_key", r.path("signing_key", c.audit_signing_key, base)}});
   }));
 
   ACON_CHECK(section("rate_limit", [&](const TableReader& r, const toml::table& t) {
-    return r.read(t, {{"per_second", r.number("per_second", c.kbs.auth_rate_limit.rate_per_second, 0, 1000000)},
-                      {"burst", r.number("burst", c.kbs.auth_rate_limit.burst, 0, 1000000)},
-                      {"max_clients", r.integer("max_clients", c.kbs.auth_rate_limit.max_clients, 16, 1 << 26)},
-                      {"trusted_proxies", r.strings("trusted_proxies", c.kbs.trusted_proxies)}});
+    return r.read(
+        t,
+        {{"per_second", r.number("per_second", c.kbs.auth_rate_limit.rate_per_second, 0, 1000000)},
+         {"burst", r.number("burst", c.kbs.auth_rate_limit.burst, 0, 1000000)},
+         {"max_clients", r.integer("max_clients", c.kbs.auth_rate_limit.max_clients, 16, 1 << 26)},
+         {"trusted_proxies", r.strings("trusted_proxies", c.kbs.trusted_proxies)}});
   }));
 
   ACON_CHECK(section("admin", [&](const TableReader& r, const toml::table& t) -> Status {
     for (const auto& [key, node] : t) {
       if (key.str() != "providers" && key.str() != "acl")
-        return make_error(Errc::parse, std::string(name) + ": line " +
-                                           std::to_string(node.source().begin.line) +
-                                           ": [admin]: unknown key \"" + std::string(key.str()) +
-                                           "\"");
+        return make_error(Errc::parse,
+                          std::string(name) + ": line " + std::to_string(node.source().begin.line) +
+                              ": [admin]: unknown key \"" + std::string(key.str()) + "\"");
     }
     if (const toml::node* providers = t.get("providers")) {
       const toml::array* array = providers->as_array();
@@ -362,7 +365,6 @@ Result<std::unique_ptr<Storage>> open_configured_storage(const KbsConfig& config
   ACON_TRY(PrivateKey audit_key, read_private_key(config.audit_signing_key));
   ACON_TRY(AuditSigner audit_signer, AuditSigner::create(std::move(audit_key)));
   return open_sqlite_storage(config.storage_path, std::move(master_key), std::move(audit_signer));
-
 }
 
 Result<OpenedKbs> open_kbs(const KbsConfig& config, Time now) {
@@ -435,8 +437,7 @@ namespace {
 
 // subjectAltName = {dNSName "localhost", iPAddress 127.0.0.1}, DER.
 Bytes localhost_san() {
-  Bytes names = {0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
-                 0x87, 0x04, 127,  0,   0,   1};
+  Bytes names = {0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0x87, 0x04, 127, 0, 0, 1};
   Bytes out = {0x30, static_cast<uint8_t>(names.size())};
   append(out, names);
   return out;
@@ -465,10 +466,12 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
   };
   ACON_TRY(PrivateKey ear_key, PrivateKey::generate_ec(Curve::p256));
   ACON_CHECK(write_key("token-signing.pem", ear_key));
-  ACON_CHECK(write_file(dir / "keys" / "token-signing.pub.pem", ear_key.public_key().to_pem(), 0644));
+  ACON_CHECK(
+      write_file(dir / "keys" / "token-signing.pub.pem", ear_key.public_key().to_pem(), 0644));
   ACON_TRY(PrivateKey audit_key, PrivateKey::generate_ed25519());
   ACON_CHECK(write_key("audit-signing.pem", audit_key));
-  ACON_CHECK(write_file(dir / "keys" / "audit-signing.pub.pem", audit_key.public_key().to_pem(), 0644));
+  ACON_CHECK(
+      write_file(dir / "keys" / "audit-signing.pub.pem", audit_key.public_key().to_pem(), 0644));
   ACON_TRY(PrivateKey admin_key, PrivateKey::generate_ed25519());
   ACON_CHECK(write_key("admin.pem", admin_key));
   ACON_CHECK(write_file(dir / "keys" / "admin.pub.pem", admin_key.public_key().to_pem(), 0644));
@@ -502,20 +505,25 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
     leaf.not_after = now + std::chrono::days(825);
     leaf.key_usage = kKeyUsageDigitalSignature;
     leaf.extensions.push_back({"2.5.29.17", localhost_san(), false});
-    leaf.extensions.push_back({"2.5.29.37", Bytes{0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05,
-                                                  0x05, 0x07, 0x03, 0x01},  // serverAuth
+    leaf.extensions.push_back({"2.5.29.37",
+                               Bytes{0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07,
+                                     0x03, 0x01},  // serverAuth
                                false});
-    ACON_TRY(Certificate leaf_cert, issue_certificate(leaf, tls_key.public_key(), ca_key, &ca_cert));
+    ACON_TRY(Certificate leaf_cert,
+             issue_certificate(leaf, tls_key.public_key(), ca_key, &ca_cert));
     ACON_CHECK(write_file(dir / "keys" / "tls-ca.pem", ca_cert.to_pem(), 0644));
     ACON_CHECK(write_file(dir / "keys" / "tls.pem", leaf_cert.to_pem() + ca_cert.to_pem(), 0644));
     ACON_CHECK(write_key("tls.key", tls_key));
   }
   ACON_CHECK(write_file(dir / "attestation-policy.toml", default_attestation_policy(), 0644));
-  std::string sim_line = "simulated_root = \"\"              # acon's simulated TDX root: empty = never trusted\n";
+  std::string sim_line =
+      "simulated_root = \"\"              # acon's simulated TDX root: empty = never trusted\n";
   if (!options.simulated_root.empty()) {
     ACON_TRY(Certificate root, read_certificate(options.simulated_root));
     ACON_CHECK(write_file(dir / "keys" / "simulated-root.pem", root.to_pem(), 0644));
-    sim_line = "simulated_root = \"keys/simulated-root.pem\"  # evidence it verifies is labelled simulated\n";
+    sim_line =
+        "simulated_root = \"keys/simulated-root.pem\"  # evidence it verifies is labelled "
+        "simulated\n";
   }
 
   std::string collateral_line;
@@ -530,9 +538,11 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
   std::string config =
       "# acon-kbs configuration, written by `acon-kbs init`. docs/kbs.md lists every key.\n"
       "[server]\n"
-      "listen = [\"" + options.listen + "\"]\n" +
+      "listen = [\"" +
+      options.listen + "\"]\n" +
       (options.insecure_http
-           ? std::string("insecure_http = true  # plain HTTP: only behind a TLS-terminating proxy\n")
+           ? std::string(
+                 "insecure_http = true  # plain HTTP: only behind a TLS-terminating proxy\n")
            : std::string("insecure_http = false\ncertificate = \"keys/tls.pem\"\n"
                          "private_key = \"keys/tls.key\"\n")) +
       "\n[kbs]\n"
@@ -559,7 +569,8 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
       "[[admin.acl]]\n"
       "role = \"admin\"\n"
       "methods = [\"GET\", \"POST\", \"DELETE\"]\n"
-      "paths = [\"/kbs/v0/resource/**\", \"/kbs/v0/attestation-policy\", \"/kbs/v0/resource-policy\",\n"
+      "paths = [\"/kbs/v0/resource/**\", \"/kbs/v0/attestation-policy\", "
+      "\"/kbs/v0/resource-policy\",\n"
       "         \"/kbs/v0/reference-value\", \"/kbs/v0/reference-value/**\", \"/kbs/v0/audit\"]\n";
   ACON_CHECK(write_file(dir / "config.toml", config, 0600));
   return dir / "config.toml";

@@ -21,29 +21,45 @@ struct ErrorInfo {
 
 ErrorInfo info(ErrorType type) {
   switch (type) {
-    case ErrorType::plugin_not_found: return {"PluginNotFound", 404};
-    case ErrorType::invalid_request_path: return {"InvalidRequestPath", 404};
-    case ErrorType::attestation_error: return {"AttestationError", 401};
-    case ErrorType::token_not_found: return {"TokenNotFound", 401};
-    case ErrorType::token_verifier_error: return {"TokenVerifierError", 401};
-    case ErrorType::policy_deny: return {"PolicyDeny", 401};
-    case ErrorType::plugin_internal_error: return {"PluginInternalError", 401};
-    case ErrorType::admin_auth_access: return {"AdminAuthAccess", 401};
-    case ErrorType::admin_auth_initialization: return {"AdminAuthInitialization", 401};
-    case ErrorType::rvps_error: return {"RvpsError", 401};
-    case ErrorType::resource_not_found: return {"ResourceNotFound", 404};
-    case ErrorType::too_many_requests: return {"TooManyRequests", 429};
-    case ErrorType::payload_too_large: return {"PayloadTooLarge", 413};
-    case ErrorType::bad_request: return {"BadRequest", 400};
-    case ErrorType::unavailable: return {"ServiceUnavailable", 503};
-    case ErrorType::internal: return {"InternalError", 500};
+    case ErrorType::plugin_not_found:
+      return {"PluginNotFound", 404};
+    case ErrorType::invalid_request_path:
+      return {"InvalidRequestPath", 404};
+    case ErrorType::attestation_error:
+      return {"AttestationError", 401};
+    case ErrorType::token_not_found:
+      return {"TokenNotFound", 401};
+    case ErrorType::token_verifier_error:
+      return {"TokenVerifierError", 401};
+    case ErrorType::policy_deny:
+      return {"PolicyDeny", 401};
+    case ErrorType::plugin_internal_error:
+      return {"PluginInternalError", 401};
+    case ErrorType::admin_auth_access:
+      return {"AdminAuthAccess", 401};
+    case ErrorType::admin_auth_initialization:
+      return {"AdminAuthInitialization", 401};
+    case ErrorType::rvps_error:
+      return {"RvpsError", 401};
+    case ErrorType::resource_not_found:
+      return {"ResourceNotFound", 404};
+    case ErrorType::too_many_requests:
+      return {"TooManyRequests", 429};
+    case ErrorType::payload_too_large:
+      return {"PayloadTooLarge", 413};
+    case ErrorType::bad_request:
+      return {"BadRequest", 400};
+    case ErrorType::unavailable:
+      return {"ServiceUnavailable", 503};
+    case ErrorType::internal:
+      return {"InternalError", 500};
   }
   return {"InternalError", 500};
 }
 
 // kbs-types' Tee enum, serde lowercase with the renamed variants.
 constexpr std::array<std::string_view, 13> kTees = {
-    "az-snp-vtpm", "az-tdx-vtpm", "nvidia", "sgx", "snp",    "tdx",         "cca",
+    "az-snp-vtpm", "az-tdx-vtpm", "nvidia",   "sgx", "snp",    "tdx",         "cca",
     "csv",         "se",          "hygondcu", "tpm", "sample", "sampledevice"};
 
 bool is_digits(std::string_view s) {
@@ -98,17 +114,17 @@ Result<AuthRequest> parse_auth_request(std::string_view body) {
   if (auto it = json.find("extra-params"); it != json.end()) request.extra_params = *it;
   // semver: MAJOR.MINOR.PATCH with optional build metadata; a pre-release never matches "=0.4.0".
   std::string_view version = request.version;
-  if (auto plus = version.find('+'); plus != std::string_view::npos) version = version.substr(0, plus);
+  if (auto plus = version.find('+'); plus != std::string_view::npos)
+    version = version.substr(0, plus);
   auto parts = split(version, '.');
   bool semver = parts.size() == 3;
   for (auto p : parts) semver = semver && is_digits(p);
   if (!semver)
     return make_error(Errc::parse, "Request.version \"" + request.version + "\" is not semver");
   if (version != kProtocolVersion)
-    return make_error(Errc::unsupported,
-                      "KBS Client Protocol Version Mismatch: expect =" +
-                          std::string(kProtocolVersion) + " while the request is " +
-                          request.version);
+    return make_error(Errc::unsupported, "KBS Client Protocol Version Mismatch: expect =" +
+                                             std::string(kProtocolVersion) +
+                                             " while the request is " + request.version);
   if (!known_tee(request.tee))
     return make_error(Errc::unsupported, "Request.tee \"" + request.tee + "\" is not a TEE type");
   return request;

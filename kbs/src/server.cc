@@ -1,11 +1,11 @@
 #include "acon/kbs/server.h"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <array>
 #include <exception>
 #include <thread>
 
@@ -46,13 +46,17 @@ http::response<http::string_body> to_beast(HttpResponse&& response, unsigned ver
 
 HttpResponse parse_failure(const beast::error_code& ec) {
   if (ec == http::error::body_limit)
-    return {413, "application/json",
-            error_information(ErrorType::payload_too_large, "request body too large"), {}};
+    return {413,
+            "application/json",
+            error_information(ErrorType::payload_too_large, "request body too large"),
+            {}};
   if (ec == http::error::header_limit)
-    return {431, "application/json",
-            error_information(ErrorType::bad_request, "request header fields too large"), {}};
-  return {400, "application/json", error_information(ErrorType::bad_request, "malformed request"),
-          {}};
+    return {431,
+            "application/json",
+            error_information(ErrorType::bad_request, "request header fields too large"),
+            {}};
+  return {
+      400, "application/json", error_information(ErrorType::bad_request, "malformed request"), {}};
 }
 
 // One connection: read a request, answer it, repeat while the client keeps the connection.
@@ -80,10 +84,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -112,8 +115,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       request.peer = peer_;
       response = kbs_.handle(request, Now::current());
     } catch (...) {
-      response = {500, "application/json",
-                  error_information(ErrorType::internal, "internal error"), {}};
+      response = {
+          500, "application/json", error_information(ErrorType::internal, "internal error"), {}};
     }
     const bool keep = req.keep_alive();
     write(to_beast(std::move(response), req.version(), keep), keep);
@@ -149,8 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
         beast::error_code ignore;
-        beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both,
-                                                                 ignore);
+        beast::get_lowest_layer(self->stream_)
+            .socket()
+            .shutdown(tcp::socket::shutdown_both, ignore);
       });
     } else {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -207,27 +211,27 @@ struct Server::Impl {
   Impl(Kbs& k, ServerOptions o) : kbs(k), options(std::move(o)) {}
 
   void accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept(asio::make_strand(io), [this, &acceptor](beast::error_code ec,
-                                                                   tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        beast::error_code peer_ec;
-        auto remote = socket.remote_endpoint(peer_ec);
-        std::string peer = peer_ec ? std::string() : remote.address().to_string();
-        socket.set_option(tcp::no_delay(true), peer_ec);
-        if (tls) {
-          std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
-              kbs, options, std::move(peer))
-              ->start();
-        } else {
-          std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
-                                                          kbs, options, std::move(peer))
-              ->start();
-        }
-      }
-      accept(acceptor);
-    });
+    acceptor.async_accept(
+        asio::make_strand(io), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            beast::error_code peer_ec;
+            auto remote = socket.remote_endpoint(peer_ec);
+            std::string peer = peer_ec ? std::string() : remote.address().to_string();
+            socket.set_option(tcp::no_delay(true), peer_ec);
+            if (tls) {
+              std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
+                  beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+                  kbs, options, std::move(peer))
+                  ->start();
+            } else {
+              std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
+                                                              kbs, options, std::move(peer))
+                  ->start();
+            }
+          }
+          accept(acceptor);
+        });
   }
 };
 
@@ -251,12 +255,12 @@ Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& opt
       beast::error_code ec;
       ctx.use_certificate_chain_file(options.certificate, ec);
       if (ec)
-        return make_error(Errc::io, "server: certificate " + options.certificate + ": " +
-                                        ec.message());
+        return make_error(Errc::io,
+                          "server: certificate " + options.certificate + ": " + ec.message());
       ctx.use_private_key_file(options.private_key, asio::ssl::context::pem, ec);
       if (ec)
-        return make_error(Errc::io, "server: private_key " + options.private_key + ": " +
-                                        ec.message());
+        return make_error(Errc::io,
+                          "server: private_key " + options.private_key + ": " + ec.message());
     }
     for (const std::string& listen : options.listen) {
       ACON_TRY(tcp::endpoint endpoint, parse_endpoint(listen));
@@ -274,7 +278,8 @@ Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& opt
     return make_error(Errc::io, std::string("server: ") + e.what());
   }
   for (auto& acceptor : impl->acceptors) impl->accept(*acceptor);
-  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   Impl* raw = impl.get();
   for (unsigned i = 0; i < threads; ++i)
     impl->threads.emplace_back([raw] {

@@ -98,8 +98,7 @@ Result<jose::JweAlg> jwe_alg_for(const Json& jwk) {
   if (alg == jwk.end() || !alg->is_string())
     return make_error(Errc::parse, "tee-pubkey.alg: missing");
   auto parsed = jose::jwe_alg_from_name(alg->get<std::string>());
-  if (!parsed || *parsed == jose::JweAlg::ECDH_ES_A128KW ||
-      *parsed == jose::JweAlg::ECDH_ES_A192KW)
+  if (!parsed || *parsed == jose::JweAlg::ECDH_ES_A128KW || *parsed == jose::JweAlg::ECDH_ES_A192KW)
     return make_error(Errc::unsupported,
                       "tee-pubkey.alg \"" + alg->get<std::string>() + "\" is not supported");
   return *parsed;
@@ -115,8 +114,8 @@ std::shared_ptr<AttestedSession> token_facts(Json claims, std::string_view token
   if (const Json* status = json_at(claims, {"submods", "cpu0", "ear.status"});
       status && status->is_string())
     facts->ear_status = status->get<std::string>();
-  if (const Json* images = json_at(claims, {"submods", "cpu0", "ear.veraison.annotated-evidence",
-                                            "acon", "images"});
+  if (const Json* images =
+          json_at(claims, {"submods", "cpu0", "ear.veraison.annotated-evidence", "acon", "images"});
       images && images->is_array()) {
     for (const Json& image : *images) {
       if (auto s = image.find("signer_digest"); s != image.end() && s->is_string())
@@ -176,7 +175,8 @@ Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Sto
   // What an admin stored earlier wins over the configured defaults.
   ACON_TRY(auto stored_policy, store.get_document(kAttestationPolicyNs, kDefaultId));
   if (stored_policy) {
-    ACON_TRY(attestation_policy, appraisal::parse_policy(*stored_policy, "stored attestation policy"));
+    ACON_TRY(attestation_policy,
+             appraisal::parse_policy(*stored_policy, "stored attestation policy"));
   }
   auto references = std::make_shared<appraisal::ReferenceValueStore>();
   ACON_TRY(auto stored_refs, store.get_document(kReferenceValuesNs, kReferenceValuesId));
@@ -246,8 +246,7 @@ HttpResponse Kbs::route(const HttpRequest& request, const Now& now) {
   if (first == "attestation-policy" || first == "resource-policy" || first == "reference-value" ||
       first == "audit")
     return admin(request, first, tail, now);
-  return error_response(ErrorType::plugin_not_found,
-                        "Plugin " + std::string(first) + " not found");
+  return error_response(ErrorType::plugin_not_found, "Plugin " + std::string(first) + " not found");
 }
 
 std::optional<HttpResponse> Kbs::rate_limited(const HttpRequest& request, const Now& now) {
@@ -256,7 +255,8 @@ std::optional<HttpResponse> Kbs::rate_limited(const HttpRequest& request, const 
   RateDecision decision = rate_limiter_.check(client, now.steady);
   if (decision.allowed) return std::nullopt;
   counters_.rate_limited++;
-  HttpResponse r = error_response(ErrorType::too_many_requests, "too many requests from this client");
+  HttpResponse r =
+      error_response(ErrorType::too_many_requests, "too many requests from this client");
   r.headers.emplace_back("Retry-After",
                          std::to_string(std::max<int64_t>(1, decision.retry_after.count())));
   return r;
@@ -266,8 +266,9 @@ HttpResponse Kbs::auth(const HttpRequest& request, const Now& now) {
   if (auto limited = rate_limited(request, now)) return *limited;
   auto parsed = parse_auth_request(request.body);
   if (!parsed)
-    return error_response(ErrorType::attestation_error,
-                          "Attestation error: RCAR handshake Auth failed: " + parsed.error().message);
+    return error_response(
+        ErrorType::attestation_error,
+        "Attestation error: RCAR handshake Auth failed: " + parsed.error().message);
   auto nonce = make_nonce();
   if (!nonce) return error_response(ErrorType::internal, "nonce generation failed");
   auto id = sessions_.create(parsed->tee, *nonce, now.steady);
@@ -327,8 +328,8 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   if (!result) return fail_session(result.error().message);
   for (std::string_view name : kRequiredChecks) {
     const appraisal::CheckResult* check = appraisal::find_check(result->evidence.checks, name);
-    if (check && (check->outcome == appraisal::Outcome::fail ||
-                  check->outcome == appraisal::Outcome::error))
+    if (check &&
+        (check->outcome == appraisal::Outcome::fail || check->outcome == appraisal::Outcome::error))
       return fail_session(std::string(name) + ": " + check->reason);
   }
   auto claims = appraisal::ear_to_json(result->ear);
@@ -358,12 +359,13 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   append_json_string(body, *token);
   body += '}';
   HttpResponse r = json_response(std::move(body));
-  r.headers.emplace_back("Set-Cookie", session_cookie(session_id, now.wall + options_.session_lifetime));
+  r.headers.emplace_back("Set-Cookie",
+                         session_cookie(session_id, now.wall + options_.session_lifetime));
   return r;
 }
 
 Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_view token,
-                                                                     Time now) {
+                                                                  Time now) {
   std::string key = digest_hex(token);
   {
     std::lock_guard lock(token_cache_mutex_);
@@ -403,8 +405,7 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
   }
   if (!token) {
     auto bearer = bearer_token(request.authorization);
-    if (!bearer)
-      return error_response(ErrorType::token_not_found, "Attestation Token not found");
+    if (!bearer) return error_response(ErrorType::token_not_found, "Attestation Token not found");
     auto verified = verify_bearer(*bearer, now.wall);
     if (!verified) {
       counters_.denied++;
@@ -435,7 +436,8 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
 
   if (!token->recipient) {
     counters_.denied++;
-    return refuse(ErrorType::token_verifier_error, "Token Verifier error: " + token->recipient_error);
+    return refuse(ErrorType::token_verifier_error,
+                  "Token Verifier error: " + token->recipient_error);
   }
   Snapshot snap = snapshot();
   Decision decision = snap.resource_policies->evaluate(token->claims, path, token->tee);
@@ -487,12 +489,12 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
   if (!decision.allowed) {
     counters_.admin_denied++;
     (void)audit_admin("deny", 401, decision.reason);
-    return error_response(denied_type,
-                          route == "resource"
-                              ? "failed to initialize [admin] configuration: Admin access denied: " +
-                                    decision.reason
-                              : "admin access denied for endpoint " + std::string(route) +
-                                    ": Admin access denied: " + decision.reason);
+    return error_response(
+        denied_type,
+        route == "resource"
+            ? "failed to initialize [admin] configuration: Admin access denied: " + decision.reason
+            : "admin access denied for endpoint " + std::string(route) +
+                  ": Admin access denied: " + decision.reason);
   }
   auto bad = [&](std::string detail) { return error_response(ErrorType::bad_request, detail); };
   auto committed = [&](std::string detail) {
@@ -510,8 +512,11 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
       return committed("stored " + std::to_string(request.body.size()) + " bytes");
     }
     auto removed = storage_->delete_resource(rest);
-    if (!removed) return error_response(ErrorType::unavailable, "storage: " + removed.error().message);
-    if (!*removed) return error_response(ErrorType::resource_not_found, "resource " + std::string(rest) + " not found");
+    if (!removed)
+      return error_response(ErrorType::unavailable, "storage: " + removed.error().message);
+    if (!*removed)
+      return error_response(ErrorType::resource_not_found,
+                            "resource " + std::string(rest) + " not found");
     return committed("deleted");
   }
 
@@ -584,9 +589,9 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
     if (request.method == "GET" && !rest.empty()) {
       auto value = snapshot().references->get(rest, now.wall);
       if (!value)
-        return error_response(ErrorType::rvps_error,
-                              "RVPS configuration failed: Failed to get reference_values: " +
-                                  value.error().message);
+        return error_response(
+            ErrorType::rvps_error,
+            "RVPS configuration failed: Failed to get reference_values: " + value.error().message);
       Json values = Json::array();
       for (const Json& v : (*value)->values) values.push_back(v);
       counters_.admin_ok++;
@@ -597,11 +602,13 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
   if (route == "audit" && request.method == "GET" && rest.empty()) {
     uint64_t from = 1;
     size_t limit = 1000;
-    if (auto v = query_param(target.query, "from")) from = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+    if (auto v = query_param(target.query, "from"))
+      from = std::strtoull(std::string(*v).c_str(), nullptr, 10);
     if (auto v = query_param(target.query, "limit"))
       limit = std::min<size_t>(10000, std::strtoull(std::string(*v).c_str(), nullptr, 10));
     auto records = storage_->read_audit(std::max<uint64_t>(from, 1), limit);
-    if (!records) return error_response(ErrorType::unavailable, "storage: " + records.error().message);
+    if (!records)
+      return error_response(ErrorType::unavailable, "storage: " + records.error().message);
     HttpResponse r;
     r.content_type = "application/x-ndjson";
     for (const AuditRecord& record : *records) {

@@ -69,8 +69,7 @@ std::shared_ptr<const AttestedSession> SessionStore::attested(std::string_view i
   Shard& shard = shard_for(id);
   std::lock_guard lock(shard.mutex);
   auto it = shard.entries.find(std::string(id));
-  if (it == shard.entries.end() || it->second.expires <= now ||
-      it->second.state != State::attested)
+  if (it == shard.entries.end() || it->second.expires <= now || it->second.state != State::attested)
     return nullptr;
   return it->second.attested;
 }

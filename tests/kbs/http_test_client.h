@@ -28,7 +28,8 @@ struct Reply {
 class HttpTestClient {
  public:
   // TLS when `ca_file` is given (the server certificate must chain to it and name 127.0.0.1).
-  HttpTestClient(uint16_t port, std::string ca_file = {}) : port_(port), ca_file_(std::move(ca_file)) {}
+  HttpTestClient(uint16_t port, std::string ca_file = {})
+      : port_(port), ca_file_(std::move(ca_file)) {}
 
   Reply request(std::string_view method, std::string_view target, std::string_view body = "",
                 std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -56,8 +57,10 @@ class HttpTestClient {
     try {
       reset();
       connect();
-      if (tls_) boost::asio::write(*tls_, boost::asio::buffer(bytes));
-      else boost::asio::write(plain_->socket(), boost::asio::buffer(bytes));
+      if (tls_)
+        boost::asio::write(*tls_, boost::asio::buffer(bytes));
+      else
+        boost::asio::write(plain_->socket(), boost::asio::buffer(bytes));
       return read();
     } catch (const std::exception&) {
       reset();
@@ -92,21 +95,27 @@ class HttpTestClient {
   }
   template <class Req>
   void write(Req& req) {
-    if (tls_) boost::beast::http::write(*tls_, req);
-    else boost::beast::http::write(*plain_, req);
+    if (tls_)
+      boost::beast::http::write(*tls_, req);
+    else
+      boost::beast::http::write(*plain_, req);
   }
   Reply read() {
     namespace http = boost::beast::http;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
-    if (tls_) http::read(*tls_, buffer_, parser);
-    else http::read(*plain_, buffer_, parser);
+    if (tls_)
+      http::read(*tls_, buffer_, parser);
+    else
+      http::read(*plain_, buffer_, parser);
     auto res = parser.release();
     Reply reply;
     reply.status = static_cast<int>(res.result_int());
     reply.body = res.body();
-    for (auto& field : res) reply.headers.emplace_back(std::string(field.name_string().data(), field.name_string().size()),
-                                 std::string(field.value().data(), field.value().size()));
+    for (auto& field : res)
+      reply.headers.emplace_back(
+          std::string(field.name_string().data(), field.name_string().size()),
+          std::string(field.value().data(), field.value().size()));
     if (!res.keep_alive()) reset();
     return reply;
   }

@@ -134,11 +134,10 @@ struct KbsFixture {
     AdminConfig admin;
     admin.providers.push_back({"test", admin_key.public_key(), std::nullopt, std::nullopt});
     admin.acl.push_back({"admin", {"GET", "POST", "DELETE"}, {"/kbs/v0/**"}});
-    kbs = must(Kbs::create(options, std::move(storage),
-                           must(appraisal::EarSigner::create(ear_key)),
-                           must(AdminAuthorizer::create(std::move(admin))),
-                           must(appraisal::parse_policy(kTestAttestationPolicy, "test")),
-                           now.wall));
+    kbs =
+        must(Kbs::create(options, std::move(storage), must(appraisal::EarSigner::create(ear_key)),
+                         must(AdminAuthorizer::create(std::move(admin))),
+                         must(appraisal::parse_policy(kTestAttestationPolicy, "test")), now.wall));
   }
 
   std::string admin_token(std::string_view role = "admin") const {
@@ -146,8 +145,7 @@ struct KbsFixture {
                    {"role", role},
                    {"iat", now.wall.time_since_epoch().count()},
                    {"exp", (now.wall + std::chrono::minutes(5)).time_since_epoch().count()}};
-    return "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA,
-                                           as_bytes(claims.dump()),
+    return "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump()),
                                            Json{{"typ", "JWT"}}));
   }
 
@@ -169,17 +167,16 @@ struct KbsFixture {
   }
 
   void allow_simulated() {
-    std::string body =
-        Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
+    std::string body = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
     HttpResponse r = admin("POST", "/kbs/v0/resource-policy", body);
     ASSERT_EQ(r.status, 200) << r.body;
   }
 
   // /auth: the cookie header to send back and the nonce.
   std::pair<std::string, std::string> auth(std::string_view tee = "tdx") {
-    HttpResponse r = call("POST", "/kbs/v0/auth",
-                          R"({"version":"0.4.0","tee":")" + std::string(tee) +
-                              R"(","extra-params":""})");
+    HttpResponse r =
+        call("POST", "/kbs/v0/auth",
+             R"({"version":"0.4.0","tee":")" + std::string(tee) + R"(","extra-params":""})");
     EXPECT_EQ(r.status, 200) << r.body;
     std::string cookie;
     for (auto& [name, value] : r.headers)

@@ -30,7 +30,8 @@ TEST(KbsProtocol, AuthRequestNeedsExactlyVersion040AndAKnownTee) {
       R"({"version":"0.4.0","tee":"tdx","extra-params":{"supported-hash-algorithms":["sha384"]}})");
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->tee, "tdx");
-  EXPECT_TRUE(parse_auth_request(R"({"version":"0.4.0+build.1","tee":"sgx","extra-params":""})").ok());
+  EXPECT_TRUE(
+      parse_auth_request(R"({"version":"0.4.0+build.1","tee":"sgx","extra-params":""})").ok());
 
   auto old = parse_auth_request(R"({"version":"0.2.0","tee":"tdx","extra-params":""})");
   ASSERT_FALSE(old.ok());

@@ -207,18 +207,31 @@ TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
             0);
   KbsProcess kbs(kbs_dir / "config.toml");
 
-  PrivateKey admin_key = must(PrivateKey::from_pem(
-      [&] { std::ifstream in(kbs_dir / "keys/admin.pem"); return std::string(std::istreambuf_iterator<char>(in), {}); }()));
+  PrivateKey admin_key = must(PrivateKey::from_pem([&] {
+    std::ifstream in(kbs_dir / "keys/admin.pem");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }()));
   Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
-  std::string admin = "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+  std::string admin =
+      "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
   {
     HttpTestClient c(kbs.port());
-    ASSERT_EQ(c.request("POST", "/kbs/v0/resource/default/key/1", "payload", {{"Authorization", admin}}).status, 200);
+    ASSERT_EQ(
+        c.request("POST", "/kbs/v0/resource/default/key/1", "payload", {{"Authorization", admin}})
+            .status,
+        200);
     std::string policy = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
-    ASSERT_EQ(c.request("POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}}).status, 200);
-    std::string attestation_policy =
-        Json{{"type", "toml"}, {"policy_id", "default"}, {"policy", b64url(as_bytes(kTestAttestationPolicy))}}.dump();
-    ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy, {{"Authorization", admin}}).status, 200);
+    ASSERT_EQ(
+        c.request("POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}}).status,
+        200);
+    std::string attestation_policy = Json{{"type", "toml"},
+                                          {"policy_id", "default"},
+                                          {"policy", b64url(as_bytes(kTestAttestationPolicy))}}
+                                         .dump();
+    ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy,
+                        {{"Authorization", admin}})
+                  .status,
+              200);
   }
 
   // 64 clients, each: RCAR, then GETs by cookie, until told to stop. Every 200 is remembered
@@ -231,13 +244,19 @@ TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
   auto client = [&] {
     while (!stop) {
       HttpTestClient c(port.load());
-      Reply auth = c.request("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"tdx","extra-params":""})");
-      if (auth.status != 200) { std::this_thread::sleep_for(std::chrono::milliseconds(20)); continue; }
+      Reply auth =
+          c.request("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"tdx","extra-params":""})");
+      if (auth.status != 200) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
       std::string cookie = cookie_of(auth);
       std::string nonce = Json::parse(auth.body)["nonce"];
-      Reply attest = c.request("POST", "/kbs/v0/attest", attester.attestation(nonce), {{"Cookie", cookie}});
+      Reply attest =
+          c.request("POST", "/kbs/v0/attest", attester.attestation(nonce), {{"Cookie", cookie}});
       if (attest.status != 200) continue;
-      std::string digest = hex_encode(sha256(as_bytes(std::string(Json::parse(attest.body)["token"]))));
+      std::string digest =
+          hex_encode(sha256(as_bytes(std::string(Json::parse(attest.body)["token"]))));
       ++flows;
       for (int i = 0; i < 3 && !stop; ++i) {
         Reply get = c.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
@@ -264,7 +283,8 @@ TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
   std::string export_text;
   {
     HttpTestClient c(kbs.port());
-    Reply exported = c.request("GET", "/kbs/v0/audit?from=1&limit=10000", "", {{"Authorization", admin}});
+    Reply exported =
+        c.request("GET", "/kbs/v0/audit?from=1&limit=10000", "", {{"Authorization", admin}});
     ASSERT_EQ(exported.status, 200);
     export_text = exported.body;
   }

@@ -33,7 +33,8 @@ TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
   EXPECT_EQ(f.decrypt(by_cookie), "s3cret");
   // The protected header is compact JSON with sorted keys (what CoCo's client recomputes).
   Json jwe = Json::parse(by_cookie.body);
-  std::string header = std::string(as_chars(must(b64url_decode(jwe["protected"].get<std::string>()))));
+  std::string header =
+      std::string(as_chars(must(b64url_decode(jwe["protected"].get<std::string>()))));
   EXPECT_EQ(header, dump_compact(Json::parse(header)));
   EXPECT_TRUE(header.starts_with(R"({"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{)")) << header;
 
@@ -74,7 +75,8 @@ TEST(KbsService, TheDefaultResourcePolicyRefusesSimulatedPlatforms) {
 TEST(KbsService, ANonceIsConsumedByTheFirstAttestEvenWhenItFails) {
   KbsFixture f;
   auto [cookie, nonce] = f.auth();
-  HttpResponse wrong = f.call("POST", "/kbs/v0/attest", f.attester.attestation("not-the-nonce"), cookie);
+  HttpResponse wrong =
+      f.call("POST", "/kbs/v0/attest", f.attester.attestation("not-the-nonce"), cookie);
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(error_type(wrong), "AttestationError");
   EXPECT_NE(wrong.body.find("nonce mismatch"), std::string::npos) << wrong.body;
@@ -96,7 +98,8 @@ TEST(KbsService, ConcurrentAttestsOnOneSessionIssueOneToken) {
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
-    threads.emplace_back([&] { ok += f.call("POST", "/kbs/v0/attest", body, cookie).status == 200; });
+    threads.emplace_back(
+        [&] { ok += f.call("POST", "/kbs/v0/attest", body, cookie).status == 200; });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 1);
 }
@@ -116,7 +119,8 @@ TEST(KbsService, EvidenceThatIsNotGenuineOrNotBoundGetsNoToken) {
     Json other = must(PrivateKey::generate_ec(Curve::p256)).public_key().to_jwk();
     other["alg"] = "ECDH-ES+A256KW";
     auto [cookie, nonce] = f.auth();
-    HttpResponse r = f.call("POST", "/kbs/v0/attest", f.attester.attestation(nonce, &other), cookie);
+    HttpResponse r =
+        f.call("POST", "/kbs/v0/attest", f.attester.attestation(nonce, &other), cookie);
     EXPECT_EQ(r.status, 401);
     EXPECT_NE(r.body.find("binding.kbs"), std::string::npos) << r.body;
   }
@@ -172,7 +176,8 @@ TEST(KbsService, TokensAreCheckedOnEveryResourceRequest) {
   // The same claims signed by another key, carrying that key in the header (Trustee's
   // insecure_header_jwk would accept it).
   PrivateKey forger = must(PrivateKey::generate_ec(Curve::p256));
-  std::string forged = must(appraisal::sign_ear_jwt(ear, must(appraisal::EarSigner::create(forger))));
+  std::string forged =
+      must(appraisal::sign_ear_jwt(ear, must(appraisal::EarSigner::create(forger))));
   HttpResponse r = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + forged);
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(error_type(r), "TokenVerifierError");
@@ -180,7 +185,8 @@ TEST(KbsService, TokensAreCheckedOnEveryResourceRequest) {
   // Our own key, but for another KBS.
   appraisal::Ear elsewhere = ear;
   elsewhere.aud = {"another-kbs"};
-  std::string other = must(appraisal::sign_ear_jwt(elsewhere, must(appraisal::EarSigner::create(f.ear_key))));
+  std::string other =
+      must(appraisal::sign_ear_jwt(elsewhere, must(appraisal::EarSigner::create(f.ear_key))));
   EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + other).status, 401);
 
   // Expired: an hour later the token (5 minutes) is refused on both paths.
@@ -211,15 +217,18 @@ TEST(KbsService, AdminRoutesNeedAnAdminTokenAndRefusalsChangeNothing) {
   HttpResponse no_token = f.call("POST", "/kbs/v0/resource/default/key/1", "x");
   EXPECT_EQ(no_token.status, 401);
   EXPECT_EQ(error_type(no_token), "AdminAuthInitialization");
-  HttpResponse wrong_role = f.call("POST", "/kbs/v0/resource/default/key/1", "x", "",
-                                   f.admin_token("reader"));
+  HttpResponse wrong_role =
+      f.call("POST", "/kbs/v0/resource/default/key/1", "x", "", f.admin_token("reader"));
   EXPECT_EQ(wrong_role.status, 401);
   EXPECT_TRUE(must(f.kbs->storage().list_resources()).empty());
   HttpResponse policy = f.call("POST", "/kbs/v0/resource-policy", "{}");
   EXPECT_EQ(error_type(policy), "AdminAuthAccess");
 
   // A policy that does not parse is refused and the old one stays.
-  std::string bad = Json{{"policy", b64url(as_bytes(std::string_view("version = 1\nid = \"default\"\n[[rules]]\nresources = \"*\"\n")))}}.dump();
+  std::string bad =
+      Json{{"policy", b64url(as_bytes(std::string_view(
+                          "version = 1\nid = \"default\"\n[[rules]]\nresources = \"*\"\n")))}}
+          .dump();
   EXPECT_EQ(f.admin("POST", "/kbs/v0/resource-policy", bad).status, 400);
   HttpResponse ids = f.admin("GET", "/kbs/v0/resource-policy", "");
   ASSERT_EQ(ids.status, 200);
@@ -229,10 +238,11 @@ TEST(KbsService, AdminRoutesNeedAnAdminTokenAndRefusalsChangeNothing) {
   ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "x").status, 200);
   EXPECT_EQ(f.admin("DELETE", "/kbs/v0/resource/default/key/1", "").status, 200);
   EXPECT_EQ(f.admin("DELETE", "/kbs/v0/resource/default/key/1", "").status, 404);
-  std::string rv = Json{{"version", "0.1.0"},
-                        {"type", "sample"},
-                        {"payload", base64_encode(as_bytes(std::string_view(R"({"mr_td":["aa"]})")))}}
-                       .dump();
+  std::string rv =
+      Json{{"version", "0.1.0"},
+           {"type", "sample"},
+           {"payload", base64_encode(as_bytes(std::string_view(R"({"mr_td":["aa"]})")))}}
+          .dump();
   ASSERT_EQ(f.admin("POST", "/kbs/v0/reference-value", rv).status, 200);
   HttpResponse got = f.admin("GET", "/kbs/v0/reference-value/mr_td", "");
   EXPECT_EQ(got.status, 200);
@@ -277,7 +287,8 @@ TEST(KbsService, AuthIsRateLimitedPerClient) {
   bool retry_after = false;
   for (auto& [name, value] : limited.headers) retry_after |= name == "Retry-After" && value == "1";
   EXPECT_TRUE(retry_after);
-  EXPECT_EQ(f.call("POST", "/kbs/v0/auth", body, "", "", "10.0.0.2").status, 200);  // another client
+  EXPECT_EQ(f.call("POST", "/kbs/v0/auth", body, "", "", "10.0.0.2").status,
+            200);  // another client
   f.now.steady += std::chrono::seconds(2);
   EXPECT_EQ(f.call("POST", "/kbs/v0/auth", body).status, 200);
 }

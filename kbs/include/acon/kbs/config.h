@@ -23,7 +23,7 @@ inline constexpr size_t kMaxConfigBytes = 1 << 20;
 struct KbsConfig {
   ServerOptions server;
   KbsOptions kbs;  // its `evidence` and `token_roots` are filled by open_kbs()
-  std::filesystem::path token_signing_key;  // P-256 PEM: the EAR's ES256 key
+  std::filesystem::path token_signing_key;                     // P-256 PEM: the EAR's ES256 key
   std::vector<std::filesystem::path> token_certificate_chain;  // optional, leaf first
   std::vector<std::filesystem::path> trusted_token_roots;
 

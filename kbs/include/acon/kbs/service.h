@@ -115,7 +115,8 @@ class Kbs {
   mutable std::mutex snapshot_mutex_;  // guards the three pointers of snapshot_
   Snapshot snapshot_;
   std::mutex admin_mutex_;
-  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin writes (read, change, store, swap)
+  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin
+                            // writes (read, change, store, swap)
 
   std::mutex token_cache_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;

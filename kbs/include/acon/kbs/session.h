@@ -32,8 +32,8 @@ struct AttestedSession {
   Json claims;               // the EAR claims set (ear_to_json), trusted
   std::string token_digest;  // SHA-256 of the token, hex: what the audit log records
   std::string tee;
-  Time expires{};  // the token's exp
-  std::string ear_status;  // submods.cpu0's
+  Time expires{};                                     // the token's exp
+  std::string ear_status;                             // submods.cpu0's
   std::vector<std::string> image_signers, image_ids;  // from acon.images
   // The key resources are wrapped to (runtime_data_claims.tee-pubkey), parsed once; when the
   // token has none or it is unusable, recipient is empty and recipient_error says why.
