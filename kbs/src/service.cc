@@ -104,6 +104,15 @@ Result<jose::JweAlg> jwe_alg_for(const Json& jwk) {
   return *parsed;
 }
 
+// The audit record every decision on `request` starts from.
+AuditEntry audit_entry(const HttpRequest& request, const Now& now, std::string action) {
+  AuditEntry entry;
+  entry.time = now.wall;
+  entry.action = std::move(action);
+  entry.peer = std::string(request.peer);
+  return entry;
+}
+
 // Everything the resource path reads from a token, derived once.
 std::shared_ptr<AttestedSession> token_facts(Json claims, std::string_view token, std::string tee,
                                              Time expires) {
@@ -283,13 +292,10 @@ HttpResponse Kbs::auth(const HttpRequest& request, const Now& now) {
 HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   auto failed = [&](std::string_view cause, const std::string& tee) {
     counters_.attest_failed++;
-    AuditEntry entry;
-    entry.time = now.wall;
-    entry.action = "attest";
+    AuditEntry entry = audit_entry(request, now, "attest");
     entry.outcome = "deny";
     entry.http_status = 401;
     entry.tee = tee;
-    entry.peer = std::string(request.peer);
     entry.detail = std::string(cause);
     (void)storage_->append_audit(std::move(entry));
     return error_response(ErrorType::attestation_error,
@@ -343,16 +349,13 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   sessions_.finish_attest(session_id, attested);
   counters_.attest_ok++;
 
-  AuditEntry entry;
-  entry.time = now.wall;
-  entry.action = "attest";
+  AuditEntry entry = audit_entry(request, now, "attest");
   entry.outcome = "token";
   entry.http_status = 200;
   entry.tee = challenge->tee;
   entry.ear_status = std::string(appraisal::tier_name(result->appraisal.status));
   entry.policy_id = result->appraisal.policy_id;
   entry.token_digest = attested->token_digest;
-  entry.peer = std::string(request.peer);
   (void)storage_->append_audit(std::move(entry));
 
   std::string body = "{\"token\":";
@@ -415,13 +418,10 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     token = std::move(*verified);
   }
 
-  AuditEntry entry;
-  entry.time = now.wall;
-  entry.action = "release";
+  AuditEntry entry = audit_entry(request, now, "release");
   entry.resource = std::string(path);
   entry.tee = token->tee;
   entry.token_digest = token->token_digest;
-  entry.peer = std::string(request.peer);
   entry.ear_status = token->ear_status;
   entry.image_signers = token->image_signers;
   entry.image_ids = token->image_ids;
@@ -475,14 +475,12 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
   const ErrorType denied_type =
       route == "resource" ? ErrorType::admin_auth_initialization : ErrorType::admin_auth_access;
   auto audit_admin = [&](std::string decision_text, int status, std::string detail) {
-    AuditEntry entry;
-    entry.time = now.wall;
-    entry.action = "admin " + std::string(request.method) + " " + std::string(target.path);
+    AuditEntry entry = audit_entry(
+        request, now, "admin " + std::string(request.method) + " " + std::string(target.path));
     entry.resource = route == "resource" ? std::string(rest) : std::string();
     entry.outcome = std::move(decision_text);
     entry.http_status = status;
     entry.extra = Json{{"admin", decision.subject_or_role}};
-    entry.peer = std::string(request.peer);
     entry.detail = std::move(detail);
     return storage_->append_audit(std::move(entry));
   };

@@ -52,6 +52,7 @@ TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
     EXPECT_EQ(r.entry.outcome, "release");
     EXPECT_EQ(r.entry.resource, "default/key/1");
     EXPECT_EQ(r.entry.ear_status, "affirming");
+    EXPECT_EQ(r.entry.peer, "10.0.0.1");
     EXPECT_EQ(r.entry.token_digest, hex_encode(sha256(as_bytes(token))));
     EXPECT_EQ(audit_record_to_line(r).find("s3cret"), std::string::npos);
   }
