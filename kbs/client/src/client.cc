@@ -1,11 +1,10 @@
 // The KBS client: RCAR over libcurl, JWE resources, admin calls (client.h).
 #include "acon/kbs/client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 
+#include "acon/common/curl.h"
 #include "acon/common/kbs_binding.h"
 #include "acon/kbs/protocol.h"
 
@@ -30,24 +29,6 @@ std::string_view trim(std::string_view text) {
          (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
     text.remove_suffix(1);
   return text;
-}
-
-// ---- libcurl handles ----
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-bool curl_ready() {
-  // Function-local static: initialised once, thread-safely, before the first easy handle.
-  static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  return ready;
 }
 
 struct HttpResponse {

@@ -3,7 +3,6 @@
 // only http/https are allowed, also for redirects (https never downgrades to http).
 #include "acon/dcap/fetch.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "acon/common/curl.h"
 #include "acon/common/unique_fd.h"
 #include "acon/dcap/chain.h"
 #include "acon/dcap/sgx_extension.h"
@@ -78,24 +78,6 @@ std::string_view trim(std::string_view text) {
          (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
     text.remove_suffix(1);
   return text;
-}
-
-// ---- libcurl -----------------------------------------------------------------------------
-
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-bool curl_ready() {
-  // Function-local static: initialised once, thread-safely, before the first easy handle.
-  static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  return ready;
 }
 
 struct HttpResponse {
