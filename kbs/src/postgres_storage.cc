@@ -230,6 +230,10 @@ Result<ConnPtr> connect(const std::string& conninfo) {
   // session's encoding must be UTF-8 whatever the server's default.
   if (PQsetClientEncoding(conn.get(), "UTF8") != 0)
     return db_error("setting client_encoding", nullptr, conn.get());
+  // Server notices (e.g. "terminating connection due to administrator command") would go to
+  // stderr; the failed call reports what matters.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 

@@ -135,6 +135,37 @@ TEST(KbsServer, ConfigurationErrorsNameTheLine) {
   EXPECT_FALSE(parse_kbs_config("[kbs]\nid = \"\xc3\xa9\"\n", "/tmp").ok());
 }
 
+TEST(KbsServer, PostgresStorageConfiguration) {
+  // SQLite stays the default.
+  KbsConfig defaults = must(parse_kbs_config("", "/tmp"));
+  EXPECT_EQ(defaults.storage_type, "sqlite");
+  EXPECT_EQ(defaults.storage_url_env, "ACON_KBS_DATABASE_URL");
+
+  KbsConfig pg = must(parse_kbs_config(
+      "[storage]\ntype = \"postgres\"\nurl = \"host=/run/postgresql dbname=kbs\"\npool_size = 3\n",
+      "/tmp"));
+  EXPECT_EQ(pg.storage_type, "postgres");
+  EXPECT_EQ(pg.storage_url, "host=/run/postgresql dbname=kbs");
+  EXPECT_EQ(pg.storage_pool_size, 3);
+  EXPECT_FALSE(parse_kbs_config("[storage]\npool_size = 0\n", "/tmp").ok());
+
+  // Without a url, the connection string comes from the named variable when the storage opens;
+  // an unset variable is refused with its name.
+  TempDir dir;
+  KbsConfig from_env = must(parse_kbs_config(
+      "[storage]\ntype = \"postgres\"\nurl_env = \"ACON_TEST_UNSET_DATABASE_URL\"\n"
+      "master_key = \"master.key\"\n[audit]\nsigning_key = \"audit.pem\"\n",
+      dir.path()));
+  std::ofstream(dir.path() / "master.key") << std::string(64, 'a');
+  std::ofstream(dir.path() / "audit.pem")
+      << to_string(view(must(PrivateKey::generate_ed25519()).to_pem()));
+  ::unsetenv("ACON_TEST_UNSET_DATABASE_URL");
+  auto opened = open_configured_storage(from_env);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, Errc::invalid_argument);
+  EXPECT_NE(opened.error().message.find("ACON_TEST_UNSET_DATABASE_URL"), std::string::npos);
+}
+
 // ---- acon-kbs as a process ----
 
 class KbsProcess {
