@@ -247,10 +247,12 @@ Status prepare_statements(PGconn* conn) {
   return {};
 }
 
-// A pooled connection and whether statements() are prepared on it.
+// A pooled connection, whether statements() are prepared on it, and whether it was opened for
+// this call (rather than taken idle from the pool, where the server may have closed it).
 struct PooledConn {
   ConnPtr conn;
   bool prepared = false;
+  bool fresh = false;
 };
 
 // The connections: at most `capacity`, opened when a call finds none idle, dropped when the
@@ -267,6 +269,7 @@ class Pool {
       if (!idle_.empty()) {
         PooledConn conn = std::move(idle_.back());
         idle_.pop_back();
+        conn.fresh = false;
         return conn;
       }
       ++open_;
@@ -277,7 +280,7 @@ class Pool {
       release({});
       return conn.error();
     }
-    return PooledConn{std::move(*conn), false};
+    return PooledConn{std::move(*conn), false, true};
   }
 
   // Returns a connection; one that is broken (or null) is closed and its slot freed.
@@ -341,8 +344,11 @@ class Session {
     return {};
   }
 
-  // Nothing ran and the connection is gone: the server closed it while it sat in the pool.
-  bool stale() const { return succeeded_ == 0 && PQstatus(conn()) != CONNECTION_OK; }
+  // Nothing ran and the connection, taken idle from the pool, is gone: the server closed it
+  // while it sat there.
+  bool stale() const {
+    return !pooled_.fresh && succeeded_ == 0 && PQstatus(conn()) != CONNECTION_OK;
+  }
 
  private:
   PGconn* conn() const { return pooled_.conn.get(); }
@@ -534,17 +540,19 @@ class PostgresStorage final : public Storage {
   }
 
   // Runs `body` on a pooled connection. A connection the server closed while it sat idle (a
-  // restart, an idle timeout) fails on its first statement; then the call is run once more on a
-  // fresh connection, so a server that came back serves the very next call. A failure after a
-  // statement succeeded is returned as it is: the call's effect is then unknown.
+  // restart, an idle timeout) fails on its first statement; it is dropped and the call runs again
+  // on the next one, until one works or a newly opened connection fails too. So after a restart,
+  // which closes every idle connection, the very next call succeeds. A failure after a statement
+  // succeeded is returned as it is: the call's effect is then unknown. Each retry drops one
+  // connection, so the loop ends.
   template <typename Body>
   auto with_session(Body&& body) -> decltype(body(std::declval<Session&>())) {
-    for (int attempt = 0;; ++attempt) {
+    for (;;) {
       auto conn = pool_.acquire();
       if (!conn) return conn.error();
       Session session(pool_, std::move(*conn));
       auto result = body(session);
-      if (result || attempt > 0 || !session.stale()) return result;
+      if (result || !session.stale()) return result;
     }
   }
 

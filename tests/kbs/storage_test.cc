@@ -626,6 +626,15 @@ TEST_F(PostgresStorageTest, ServerDownThenBackWithoutReopening) {
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_resource("down/key/1", as_bytes("before")).ok());
   ASSERT_TRUE(s->append_audit(entry("release", 1)).ok());
+  // Concurrent calls leave several idle connections in the pool; the restart closes them all.
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < 10; ++i) (void)s->get_resource("down/key/1");
+      });
+    for (auto& thread : threads) thread.join();
+  }
 
   server.stop();
   const std::string secret = "value-written-while-down";
