@@ -11,6 +11,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "acon/kbs/storage.h"
@@ -286,7 +287,8 @@ class Pool {
   // Returns a connection; one that is broken (or null) is closed and its slot freed.
   void release(PooledConn conn) {
     const bool healthy = conn.conn && PQstatus(conn.conn.get()) == CONNECTION_OK &&
-                         PQtransactionStatus(conn.conn.get()) == PQTRANS_IDLE;
+                         PQtransactionStatus(conn.conn.get()) == PQTRANS_IDLE &&
+                         PQpipelineStatus(conn.conn.get()) == PQ_PIPELINE_OFF;
     std::lock_guard lock(mutex_);
     if (healthy)
       idle_.push_back(std::move(conn));
@@ -329,6 +331,66 @@ class Session {
                                     params.formats(), 1));
     return check(std::move(result), name);
   }
+  // One step of a pipeline: a prepared statement by name, or (name null) constant SQL without
+  // parameters, such as BEGIN and COMMIT.
+  struct Step {
+    const char* name = nullptr;
+    const Params* params = nullptr;
+    const char* sql = nullptr;
+  };
+  // Sends every step, then waits once: one round trip for all of them (libpq's pipeline mode,
+  // https://www.postgresql.org/docs/15/libpq-pipeline-mode.html). Returns each step's rows; the
+  // first failure is the error (the server skips the steps after it).
+  Result<std::vector<Rows>> pipeline(std::initializer_list<Step> steps) {
+    if (!pooled_.prepared) {
+      ACON_CHECK(prepare_statements(conn()));
+      pooled_.prepared = true;
+    }
+    if (PQenterPipelineMode(conn()) != 1)
+      return db_error("entering pipeline mode", nullptr, conn());
+    size_t sent = 0;
+    std::optional<Error> error;
+    const Params none;
+    for (const Step& step : steps) {
+      const Params& params = step.params ? *step.params : none;
+      const int ok =
+          step.name ? PQsendQueryPrepared(conn(), step.name, params.size(), params.values(),
+                                          params.lengths(), params.formats(), 1)
+                    : PQsendQueryParams(conn(), step.sql, 0, nullptr, nullptr, nullptr, nullptr, 1);
+      if (ok != 1) {
+        error = db_error(step.name ? step.name : step.sql, nullptr, conn());
+        break;
+      }
+      ++sent;
+    }
+    std::vector<Rows> rows;
+    if (PQpipelineSync(conn()) == 1) {
+      auto step = steps.begin();
+      for (size_t i = 0; i < sent; ++i, ++step) {
+        ResultPtr result(PQgetResult(conn()));
+        if (!result) {  // the connection is gone
+          if (!error) error = db_error(step->name ? step->name : step->sql, nullptr, conn());
+          break;
+        }
+        const ExecStatusType status = PQresultStatus(result.get());
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+          ++succeeded_;
+          rows.emplace_back(std::move(result));
+        } else if (!error) {
+          error = db_error(step->name ? step->name : step->sql, result.get(), conn());
+        }
+        ResultPtr end(PQgetResult(conn()));  // each step's results end with a null
+      }
+      ResultPtr sync(PQgetResult(conn()));  // PGRES_PIPELINE_SYNC
+    } else if (!error) {
+      error = db_error("pipeline sync", nullptr, conn());
+    }
+    // Fails only with results left unread, i.e. a broken connection, which the pool drops.
+    PQexitPipelineMode(conn());
+    if (error) return *error;
+    return rows;
+  }
+
   // SQL used once per open (migrations, the key check): parameters bound all the same, but not
   // prepared, since the tables the prepared statements name may not exist yet.
   Result<Rows> run_once(const StatementSql& statement, const Params& params = {}) {
@@ -489,15 +551,18 @@ class PostgresStorage final : public Storage {
   Result<AuditRecord> append_audit(AuditEntry entry) override {
     ACON_CHECK(validate_audit_entry(entry));
     return with_session([&](Session& s) -> Result<AuditRecord> {
-      ACON_CHECK(s.exec("BEGIN", "begin audit append"));
-      ACON_CHECK(s.run("audit_lock", Params().int8(kAuditLock)));
-      ACON_TRY(AuditHead head, read_head(s));
+      // Two round trips: BEGIN, lock and head read in one pipeline; insert and COMMIT in the
+      // other. Each statement still gets its own snapshot, so the head is read under the lock.
+      Params lock;
+      lock.int8(kAuditLock);
+      ACON_TRY(std::vector<Rows> first,
+               s.pipeline({{.sql = "BEGIN"}, {"audit_lock", &lock}, {"audit_head"}}));
+      ACON_TRY(AuditHead head, head_from(first.at(2)));
       ACON_TRY(AuditRecord record, make_audit_record(head, entry, signer_));
       const std::string line = audit_record_to_line(record);
-      ACON_CHECK(
-          s.run("audit_insert",
-                Params().int8(static_cast<int64_t>(record.seq)).bytes(record.hash).text(line)));
-      ACON_CHECK(s.exec("COMMIT", "commit audit append"));
+      Params insert;
+      insert.int8(static_cast<int64_t>(record.seq)).bytes(record.hash).text(line);
+      ACON_CHECK(s.pipeline({{"audit_insert", &insert}, {.sql = "COMMIT"}}));
       return record;
     });
   }
@@ -527,6 +592,9 @@ class PostgresStorage final : public Storage {
  private:
   static Result<AuditHead> read_head(Session& s) {
     ACON_TRY(Rows rows, s.run("audit_head"));
+    return head_from(rows);
+  }
+  static Result<AuditHead> head_from(const Rows& rows) {
     if (rows.count() == 0) return AuditHead{};
     ACON_TRY(int64_t seq, rows.integer(0, 0, "audit.seq"));
     return audit_head_from_row(seq, rows.bytes(0, 1));

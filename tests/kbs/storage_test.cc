@@ -664,6 +664,39 @@ TEST_F(PostgresStorageTest, ServerDownThenBackWithoutReopening) {
   EXPECT_TRUE(verify_audit_chain(*records, audit_key.public_key(), next->head()).ok());
 }
 
+// An append the database refuses part way (here a constraint the test adds, failing the
+// INSERT after BEGIN, the lock and the head read succeeded) rolls back, releases the lock and
+// leaves the connection usable: with a pool of one, the next append reuses it and continues
+// the chain.
+TEST_F(PostgresStorageTest, RefusedAppendRollsBackAndTheConnectionIsReused) {
+  auto& server = testing::shared_postgres();
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string conninfo = server.create_database();
+  auto s = open(conninfo, 1);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append_audit(entry("release", 1)).ok());
+  ASSERT_TRUE(testing::PostgresServer::exec(
+      conninfo,
+      "ALTER TABLE audit ADD CONSTRAINT test_refuse CHECK (position('refuse-me' in record) = 0)"));
+  AuditEntry refused = entry("release", 2);
+  refused.detail = "refuse-me";
+  auto failed = s->append_audit(refused);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, Errc::io);
+  EXPECT_NE(failed.error().message.find("audit_insert"), std::string::npos)
+      << failed.error().message;
+  auto next = s->append_audit(entry("release", 3));
+  ASSERT_TRUE(next.ok()) << next.error().to_string();
+  EXPECT_EQ(next->seq, 2u);
+  // Another Storage can take the audit lock: it was released with the rollback.
+  auto other = open(conninfo, 1);
+  ASSERT_TRUE(other);
+  auto third = other->append_audit(entry("release", 4));
+  ASSERT_TRUE(third.ok()) << third.error().to_string();
+  EXPECT_EQ(third->seq, 3u);
+  EXPECT_TRUE(verify_audit_chain(*s->read_audit(1, 10), audit_key.public_key()).ok());
+}
+
 TEST_F(PostgresStorageTest, UnreachableServerIsAnIoErrorWithoutThePassword) {
   auto s = open_postgres_storage(
       "host=/nonexistent-acon-dir user=acon password=hunter2-secret "
