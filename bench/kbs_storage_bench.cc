@@ -12,8 +12,9 @@
 //
 // Each storage benchmark runs on SQLite (/sqlite) and on PostgreSQL (/postgres: a server started
 // for the run by tests/kbs/postgres_fixture.h, Unix socket, fsync off, synchronous_commit on).
-// For PostgreSQL the work is split between this process and the server, so its ratios use wall
-// time per call, not this thread's CPU time, on an otherwise idle machine.
+// For PostgreSQL the work is split between this process and the server, so its ratios divide
+// wall time per call by the floor's wall time, both measured in this run; they are meaningful
+// on an otherwise idle machine only.
 //
 // Counters: "x_sign" = BM_audit_append's thread CPU time per call over one signature's, and
 // "x_open" = BM_get_resource's over one AES-GCM open, both floors measured at start-up in this
@@ -116,16 +117,17 @@ double clock_seconds(Backend backend) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// CPU seconds of one call of `op`, measured now over about `budget` CPU seconds.
+// Seconds of one call of `op` on the backend's clock (clock_seconds), measured now over about
+// `budget` seconds, so that a ratio divides like by like.
 template <class Op>
-double floor_seconds(Op op, double budget = 0.3) {
-  const double start = thread_cpu_seconds();
+double floor_seconds(Op op, Backend backend = Backend::sqlite, double budget = 0.3) {
+  const double start = clock_seconds(backend);
   size_t rounds = 0;
   double elapsed = 0;
   do {
     op();
     ++rounds;
-    elapsed = thread_cpu_seconds() - start;
+    elapsed = clock_seconds(backend) - start;
   } while (elapsed < budget);
   return elapsed / static_cast<double>(rounds);
 }
@@ -196,8 +198,10 @@ void BM_audit_append(benchmark::State& state, Backend backend) {
   if (backend == Backend::postgres && kbs::testing::PostgresServer::binaries().empty())
     return state.SkipWithError("PostgreSQL server binaries are not installed");
   Fixture& f = fixture(backend);
-  // Measured once per process: Google Benchmark calls this function several times.
-  static const double floor = floor_seconds([&] { sign_once(f); });
+  // Measured once per process and clock: Google Benchmark calls this function several times.
+  static double floors[2] = {};
+  double& floor = floors[static_cast<int>(backend)];
+  if (floor == 0) floor = floor_seconds([&] { sign_once(f); }, backend);
   size_t n = 0;
   const double start = clock_seconds(backend);
   for (auto _ : state) {
@@ -219,10 +223,15 @@ void BM_get_resource(benchmark::State& state, Backend backend) {
   if (backend == Backend::postgres && kbs::testing::PostgresServer::binaries().empty())
     return state.SkipWithError("PostgreSQL server binaries are not installed");
   Fixture& f = fixture(backend);
-  static const double floor = floor_seconds([] {
-    static const Sealed s;
-    open_once(s);
-  });
+  static double floors[2] = {};
+  double& floor = floors[static_cast<int>(backend)];
+  if (floor == 0)
+    floor = floor_seconds(
+        [] {
+          static const Sealed s;
+          open_once(s);
+        },
+        backend);
   size_t n = 0;
   const double start = clock_seconds(backend);
   for (auto _ : state) {
