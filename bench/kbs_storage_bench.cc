@@ -10,6 +10,12 @@
 //  BM_get_resource         get_resource of a 64-byte value: one indexed SELECT + AES-GCM open
 //  BM_release              both, as the server does per GET; ->Threads(2) for the 2-core target
 //
+// Each storage benchmark runs on SQLite (/sqlite) and on PostgreSQL (/postgres: a server started
+// for the run by tests/kbs/postgres_fixture.h, Unix socket, fsync off, synchronous_commit on).
+// For PostgreSQL the work is split between this process and the server, so its ratios divide
+// wall time per call by the floor's wall time, both measured in this run; they are meaningful
+// on an otherwise idle machine only.
+//
 // Counters: "x_sign" = BM_audit_append's thread CPU time per call over one signature's, and
 // "x_open" = BM_get_resource's over one AES-GCM open, both floors measured at start-up in this
 // process (thread CPU time, system time included: SQLite's WAL writes are kernel work, so other
@@ -25,6 +31,7 @@
 #include "acon/common/hash.h"
 #include "acon/kbs/storage.h"
 #include "bench_util.h"
+#include "kbs/postgres_fixture.h"
 
 namespace {
 
@@ -64,15 +71,25 @@ AuditEntry release_entry(size_t n) {
   return e;
 }
 
+enum class Backend { sqlite, postgres };
+
 struct Fixture {
   fs::path dir = make_temp_dir();
   PrivateKey audit_key = need(PrivateKey::generate_ed25519(), "audit key");
   AuditSigner signer = need(AuditSigner::create(audit_key), "audit signer");
   SecretBytes master = to_secret(need(random_bytes(kMasterKeySize), "master key"));
-  std::unique_ptr<Storage> storage =
-      need(open_sqlite_storage(dir / "kbs.db", master, signer), "open storage");
+  std::unique_ptr<kbs::testing::PostgresServer> postgres;
+  std::unique_ptr<Storage> storage;
 
-  Fixture() {
+  explicit Fixture(Backend backend) {
+    if (backend == Backend::sqlite) {
+      storage = need(open_sqlite_storage(dir / "kbs.db", master, signer), "open storage");
+    } else {
+      postgres = std::make_unique<kbs::testing::PostgresServer>();
+      if (!postgres->ok()) die("postgres: " + postgres->error());
+      storage =
+          need(open_postgres_storage(postgres->create_database(), master, signer), "open storage");
+    }
     const Bytes value(kValueSize, 0x5a);
     for (size_t i = 0; i < kResources; ++i)
       if (!storage->put_resource("default/key/" + std::to_string(i), value)) die("put_resource");
@@ -84,21 +101,33 @@ struct Fixture {
   }
 };
 
-Fixture& fixture() {
-  static Fixture f;
-  return f;
+Fixture& fixture(Backend backend = Backend::sqlite) {
+  if (backend == Backend::postgres) {
+    static Fixture postgres(Backend::postgres);
+    return postgres;
+  }
+  static Fixture sqlite(Backend::sqlite);
+  return sqlite;
 }
 
-// CPU seconds of one call of `op`, measured now over about `budget` CPU seconds.
+// Per-call time for the ratios: this thread's CPU time for SQLite (in-process), wall time for
+// PostgreSQL (most of the work is in the server process).
+double clock_seconds(Backend backend) {
+  if (backend == Backend::sqlite) return thread_cpu_seconds();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds of one call of `op` on the backend's clock (clock_seconds), measured now over about
+// `budget` seconds, so that a ratio divides like by like.
 template <class Op>
-double floor_seconds(Op op, double budget = 0.3) {
-  const double start = thread_cpu_seconds();
+double floor_seconds(Op op, Backend backend = Backend::sqlite, double budget = 0.3) {
+  const double start = clock_seconds(backend);
   size_t rounds = 0;
   double elapsed = 0;
   do {
     op();
     ++rounds;
-    elapsed = thread_cpu_seconds() - start;
+    elapsed = clock_seconds(backend) - start;
   } while (elapsed < budget);
   return elapsed / static_cast<double>(rounds);
 }
@@ -165,47 +194,66 @@ void BM_part_record_line(benchmark::State& state) {
 }
 BENCHMARK(BM_part_record_line)->Unit(benchmark::kMicrosecond);
 
-void BM_audit_append(benchmark::State& state) {
-  Fixture& f = fixture();
-  // Measured once per process: Google Benchmark calls this function several times.
-  static const double floor = floor_seconds([&] { sign_once(f); });
+void BM_audit_append(benchmark::State& state, Backend backend) {
+  if (backend == Backend::postgres && kbs::testing::PostgresServer::binaries().empty())
+    return state.SkipWithError("PostgreSQL server binaries are not installed");
+  Fixture& f = fixture(backend);
+  // Measured once per process and clock: Google Benchmark calls this function several times.
+  static double floors[2] = {};
+  double& floor = floors[static_cast<int>(backend)];
+  if (floor == 0) floor = floor_seconds([&] { sign_once(f); }, backend);
   size_t n = 0;
-  const double start = thread_cpu_seconds();
+  const double start = clock_seconds(backend);
   for (auto _ : state) {
     auto record = f.storage->append_audit(release_entry(n++));
     if (!record) state.SkipWithError(record.error().to_string().c_str());
     benchmark::DoNotOptimize(record);
   }
-  const double per_call = (thread_cpu_seconds() - start) /
+  const double per_call = (clock_seconds(backend) - start) /
                           static_cast<double>(std::max<int64_t>(state.iterations(), 1));
   state.counters["x_sign"] = per_call / floor;
   rate(state, "appends");
 }
-BENCHMARK(BM_audit_append)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_audit_append, sqlite, Backend::sqlite)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_audit_append, postgres, Backend::postgres)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
-void BM_get_resource(benchmark::State& state) {
-  Fixture& f = fixture();
-  static const double floor = floor_seconds([] {
-    static const Sealed s;
-    open_once(s);
-  });
+void BM_get_resource(benchmark::State& state, Backend backend) {
+  if (backend == Backend::postgres && kbs::testing::PostgresServer::binaries().empty())
+    return state.SkipWithError("PostgreSQL server binaries are not installed");
+  Fixture& f = fixture(backend);
+  static double floors[2] = {};
+  double& floor = floors[static_cast<int>(backend)];
+  if (floor == 0)
+    floor = floor_seconds(
+        [] {
+          static const Sealed s;
+          open_once(s);
+        },
+        backend);
   size_t n = 0;
-  const double start = thread_cpu_seconds();
+  const double start = clock_seconds(backend);
   for (auto _ : state) {
     auto value = f.storage->get_resource("default/key/" + std::to_string(n++ % kResources));
     if (!value || !value->has_value()) state.SkipWithError("get_resource");
     benchmark::DoNotOptimize(value);
   }
-  const double per_call = (thread_cpu_seconds() - start) /
+  const double per_call = (clock_seconds(backend) - start) /
                           static_cast<double>(std::max<int64_t>(state.iterations(), 1));
   state.counters["x_open"] = per_call / floor;
   rate(state, "gets");
 }
-BENCHMARK(BM_get_resource)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_get_resource, sqlite, Backend::sqlite)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_get_resource, postgres, Backend::postgres)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // What the server does per released resource; with two threads, the two-core throughput.
-void BM_release(benchmark::State& state) {
-  Fixture& f = fixture();
+void BM_release(benchmark::State& state, Backend backend) {
+  if (backend == Backend::postgres && kbs::testing::PostgresServer::binaries().empty())
+    return state.SkipWithError("PostgreSQL server binaries are not installed");
+  Fixture& f = fixture(backend);
   size_t n = static_cast<size_t>(state.thread_index()) << 32;
   for (auto _ : state) {
     auto value = f.storage->get_resource("default/key/" + std::to_string(n % kResources));
@@ -216,7 +264,17 @@ void BM_release(benchmark::State& state) {
   }
   rate(state, "releases");
 }
-BENCHMARK(BM_release)->Unit(benchmark::kMicrosecond)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_release, sqlite, Backend::sqlite)
+    ->Unit(benchmark::kMicrosecond)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_release, postgres, Backend::postgres)
+    ->Unit(benchmark::kMicrosecond)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->UseRealTime();
 
 }  // namespace
 

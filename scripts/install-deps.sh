@@ -10,10 +10,13 @@ packages=(
   # libraries (later issues extend this list)
   libssl-dev openssl libcbor-dev libtss2-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
+  libsqlite3-dev libpq-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
   # the KBS's HTTP server (Boost.Beast/Asio, header-only)
   libboost-dev
+  # a real PostgreSQL server for the KBS's PostgreSQL storage tests (initdb + postgres, run by
+  # the tests themselves in a temporary directory; the packaged cluster service is not needed)
+  postgresql
   # a software TPM for the vTPM backend tests; busybox-static is the demo image's rootfs
   swtpm swtpm-tools busybox-static
   # Debian's OCI runtime: the peer acon_bench_container starts the same busybox rootfs with

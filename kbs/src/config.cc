@@ -6,6 +6,8 @@
 #include <toml++/toml.h>
 
 #include <sys/stat.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -271,11 +273,15 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
   ACON_CHECK(section("storage", [&](const TableReader& r, const toml::table& t) {
     return r.read(t, {{"type", r.text("type", c.storage_type)},
                       {"path", r.path("path", c.storage_path, base)},
+                      {"url", r.text("url", c.storage_url)},
+                      {"url_env", r.text("url_env", c.storage_url_env)},
+                      {"pool_size", r.integer("pool_size", c.storage_pool_size, 1, 1024)},
                       {"master_key", r.path("master_key", c.master_key, base)}});
   }));
-  if (c.storage_type != "sqlite")
+  if (c.storage_type != "sqlite" && c.storage_type != "postgres")
     return make_error(Errc::unsupported, std::string(name) + ": [storage] type \"" +
-                                             c.storage_type + "\": only \"sqlite\" is available");
+                                             c.storage_type +
+                                             "\": \"sqlite\" or \"postgres\" are available");
 
   ACON_CHECK(section("audit", [&](const TableReader& r, const toml::table& t) {
     return r.read(t, {{"signing_key", r.path("signing_key", c.audit_signing_key, base)}});
@@ -364,6 +370,20 @@ Result<std::unique_ptr<Storage>> open_configured_storage(const KbsConfig& config
     return make_error(Errc::invalid_argument, "[audit] signing_key is required");
   ACON_TRY(PrivateKey audit_key, read_private_key(config.audit_signing_key));
   ACON_TRY(AuditSigner audit_signer, AuditSigner::create(std::move(audit_key)));
+  if (config.storage_type == "postgres") {
+    std::string url = config.storage_url;
+    if (url.empty()) {
+      const char* from_env =
+          config.storage_url_env.empty() ? nullptr : std::getenv(config.storage_url_env.c_str());
+      if (from_env == nullptr || *from_env == 0)
+        return make_error(Errc::invalid_argument, "[storage] url is empty and the variable \"" +
+                                                      config.storage_url_env +
+                                                      "\" named by url_env is not set");
+      url = from_env;
+    }
+    return open_postgres_storage(url, std::move(master_key), std::move(audit_signer),
+                                 static_cast<size_t>(config.storage_pool_size));
+  }
   return open_sqlite_storage(config.storage_path, std::move(master_key), std::move(audit_signer));
 }
 

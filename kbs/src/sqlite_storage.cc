@@ -12,16 +12,15 @@
 #include <limits>
 #include <mutex>
 
-#include "acon/common/cipher.h"
-#include "acon/common/utf8.h"
-#include "acon/kbs/protocol.h"
 #include "acon/kbs/storage.h"
+#include "storage_common.h"
 
 namespace acon::kbs {
 
 namespace {
 
 using namespace std::string_view_literals;
+using namespace storage_detail;
 
 struct SqliteClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -32,15 +31,6 @@ struct SqliteFinalize {
 };
 using StmtPtr = std::unique_ptr<sqlite3_stmt, SqliteFinalize>;
 
-// The key that encrypts new rows. Rows carry the id they were written under, so a later
-// rotation can add keys and re-encrypt without another schema change.
-constexpr uint8_t kCurrentKeyId = 1;
-constexpr size_t kIvSize = 12;
-constexpr size_t kTagSize = 16;
-constexpr std::string_view kResourceAadLabel = "acon-kbs/resource/v1"sv;
-constexpr std::string_view kKeyCheckAadLabel = "acon-kbs/key-check/v1"sv;
-// The key check value's plaintext: decrypting it proves the master key is the creator's.
-constexpr std::string_view kKeyCheckPlaintext = "acon-kbs master key check value"sv;
 constexpr int kBusyTimeoutMs = 5000;
 
 // Schema migrations, applied in order inside one transaction at open; index i brings the
@@ -76,39 +66,6 @@ CREATE TABLE audit (
 
 Error db_error(sqlite3* db, std::string_view what) {
   return make_error(Errc::io, "kbs storage: " + std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
-// AAD of a resource row: label, NUL, key id, path. Binding the path means a row copied under
-// another path no longer authenticates.
-Bytes resource_aad(uint8_t key_id, std::string_view path) {
-  Bytes aad(kResourceAadLabel.begin(), kResourceAadLabel.end());
-  aad.push_back(0);
-  aad.push_back(key_id);
-  append(aad, as_bytes(path));
-  return aad;
-}
-
-Bytes key_check_aad(uint8_t key_id) {
-  Bytes aad(kKeyCheckAadLabel.begin(), kKeyCheckAadLabel.end());
-  aad.push_back(0);
-  aad.push_back(key_id);
-  return aad;
-}
-
-struct Sealed {
-  uint8_t key_id = kCurrentKeyId;
-  Bytes iv;
-  Bytes ciphertext;
-  Bytes tag;
-};
-
-Result<Sealed> seal(const SecretBytes& key, ByteView aad, ByteView plaintext) {
-  Sealed s;
-  ACON_TRY(s.iv, random_bytes(kIvSize));
-  ACON_TRY(GcmSealed gcm, aes_gcm_encrypt(view(key), s.iv, aad, plaintext));
-  s.ciphertext = std::move(gcm.ciphertext);
-  s.tag = std::move(gcm.tag);
-  return s;
 }
 
 // One use of a prepared statement: binds, steps, and resets it (with its bindings) on scope
@@ -229,30 +186,6 @@ class Transaction {
   bool open_ = true;
 };
 
-Status check_path(std::string_view path) {
-  if (!valid_resource_path(path))
-    return make_error(Errc::invalid_argument, "kbs storage: resource path \"" +
-                                                  std::string(path.substr(0, 400)) +
-                                                  "\" is not repo/type/tag");
-  return {};
-}
-
-Status check_document_key(std::string_view ns, std::string_view id) {
-  if (!valid_path_component(ns))
-    return make_error(Errc::invalid_argument, "kbs storage: document namespace \"" +
-                                                  std::string(ns.substr(0, 200)) +
-                                                  "\" is not a valid name");
-  if (id.empty() || id.size() > kMaxDocumentIdSize)
-    return make_error(Errc::invalid_argument, "kbs storage: document id of " +
-                                                  std::to_string(id.size()) + " bytes (1 .. " +
-                                                  std::to_string(kMaxDocumentIdSize) + " allowed)");
-  if (!is_valid_utf8(id) ||
-      std::any_of(id.begin(), id.end(), [](char c) { return (c >= 0 && c < 0x20) || c == 0x7f; }))
-    return make_error(Errc::invalid_argument,
-                      "kbs storage: document id is not UTF-8 without control characters");
-  return {};
-}
-
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(DbPtr db, SecretBytes master_key, AuditSigner signer)
@@ -287,13 +220,10 @@ class SqliteStorage final : public Storage {
   }
 
   Status put_resource(std::string_view path, ByteView value) override {
-    ACON_CHECK(check_path(path));
-    if (value.size() > kMaxResourceSize)
-      return make_error(Errc::invalid_argument,
-                        "kbs storage: resource value of " + std::to_string(value.size()) +
-                            " bytes, more than " + std::to_string(kMaxResourceSize));
+    ACON_CHECK(check_resource_path(path));
+    ACON_CHECK(check_resource_value(value));
     // Encrypted before taking the lock: other threads need not wait for AES.
-    ACON_TRY(Sealed sealed, seal(master_key_, resource_aad(kCurrentKeyId, path), value));
+    ACON_TRY(Sealed sealed, seal_resource(master_key_, path, value));
     std::lock_guard lock(mutex_);
     StmtUse use(db_.get(), put_resource_.get());
     ACON_CHECK(use.text(1, path));
@@ -305,7 +235,7 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::optional<SecretBytes>> get_resource(std::string_view path) override {
-    ACON_CHECK(check_path(path));
+    ACON_CHECK(check_resource_path(path));
     Sealed sealed;
     int64_t key_id = 0;
     {
@@ -320,24 +250,13 @@ class SqliteStorage final : public Storage {
       sealed.ciphertext = copy(use.column_blob(2));
       sealed.tag = copy(use.column_blob(3));
     }
-    if (key_id != kCurrentKeyId)
-      return make_error(Errc::unsupported, "kbs storage: resource " + std::string(path) +
-                                               " is encrypted under key id " +
-                                               std::to_string(key_id) + ", not held");
-    if (sealed.iv.size() != kIvSize || sealed.tag.size() != kTagSize)
-      return make_error(Errc::parse, "kbs storage: resource " + std::string(path) +
-                                         ": stored IV or tag has the wrong length");
-    auto plain = aes_gcm_decrypt(view(master_key_), sealed.iv, resource_aad(kCurrentKeyId, path),
-                                 sealed.ciphertext, sealed.tag);
-    if (!plain)
-      return make_error(Errc::verify_failed,
-                        "kbs storage: resource " + std::string(path) +
-                            " does not authenticate (altered, or copied from another path)");
-    return std::optional<SecretBytes>(std::move(*plain));
+    ACON_TRY(SecretBytes plain,
+             open_resource(master_key_, path, key_id, sealed.iv, sealed.ciphertext, sealed.tag));
+    return std::optional<SecretBytes>(std::move(plain));
   }
 
   Result<bool> delete_resource(std::string_view path) override {
-    ACON_CHECK(check_path(path));
+    ACON_CHECK(check_resource_path(path));
     std::lock_guard lock(mutex_);
     StmtUse use(db_.get(), delete_resource_.get());
     ACON_CHECK(use.text(1, path));
@@ -353,12 +272,7 @@ class SqliteStorage final : public Storage {
 
   Status put_document(std::string_view ns, std::string_view id, std::string_view text) override {
     ACON_CHECK(check_document_key(ns, id));
-    if (text.size() > kMaxDocumentSize)
-      return make_error(Errc::invalid_argument,
-                        "kbs storage: document of " + std::to_string(text.size()) +
-                            " bytes, more than " + std::to_string(kMaxDocumentSize));
-    if (!is_valid_utf8(text))
-      return make_error(Errc::invalid_argument, "kbs storage: document text is not UTF-8");
+    ACON_CHECK(check_document_text(text));
     std::lock_guard lock(mutex_);
     StmtUse use(db_.get(), put_document_.get());
     ACON_CHECK(use.text(1, ns));
@@ -390,10 +304,7 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::vector<std::string>> list_documents(std::string_view ns) override {
-    if (!valid_path_component(ns))
-      return make_error(Errc::invalid_argument, "kbs storage: document namespace \"" +
-                                                    std::string(ns.substr(0, 200)) +
-                                                    "\" is not a valid name");
+    ACON_CHECK(check_document_namespace(ns));
     std::lock_guard lock(mutex_);
     StmtUse use(db_.get(), list_documents_.get());
     ACON_CHECK(use.text(1, ns));
@@ -431,16 +342,9 @@ class SqliteStorage final : public Storage {
     for (;;) {
       ACON_TRY(bool row, use.step());
       if (!row) break;
-      const int64_t seq = use.column_int(0);
-      auto record = audit_record_from_line(use.column_text(2));
-      if (!record) return record.error().wrap("kbs storage: audit row " + std::to_string(seq));
-      // The indexed columns must agree with the record they index.
-      const ByteView hash = use.column_blob(1);
-      if (record->seq != static_cast<uint64_t>(seq) ||
-          !std::equal(hash.begin(), hash.end(), record->hash.begin(), record->hash.end()))
-        return make_error(Errc::parse, "kbs storage: audit row " + std::to_string(seq) +
-                                           ": seq or hash column disagrees with the record");
-      records.push_back(std::move(*record));
+      ACON_TRY(AuditRecord record,
+               audit_record_from_row(use.column_int(0), use.column_blob(1), use.column_text(2)));
+      records.push_back(std::move(record));
     }
     return records;
   }
@@ -456,14 +360,7 @@ class SqliteStorage final : public Storage {
     StmtUse use(db_.get(), audit_head_.get());
     ACON_TRY(bool row, use.step());
     if (!row) return AuditHead{};
-    AuditHead head;
-    head.seq = static_cast<uint64_t>(use.column_int(0));
-    const ByteView hash = use.column_blob(1);
-    if (hash.size() != kAuditHashSize)
-      return make_error(Errc::parse, "kbs storage: audit row " + std::to_string(head.seq) +
-                                         ": hash column is not 32 bytes");
-    head.hash.assign(hash.begin(), hash.end());
-    return head;
+    return audit_head_from_row(use.column_int(0), use.column_blob(1));
   }
 
   static Result<std::vector<std::string>> collect_text(StmtUse& use) {
@@ -517,10 +414,7 @@ Status migrate(sqlite3* db, const SecretBytes& master_key) {
                     "(version INTEGER PRIMARY KEY) STRICT"));
     ACON_TRY(int64_t version, schema_version(db));
     if (version > static_cast<int64_t>(kMigrations.size()))
-      return make_error(Errc::unsupported, "kbs storage: schema version " +
-                                               std::to_string(version) + " is newer than " +
-                                               std::to_string(kMigrations.size()) +
-                                               " (written by a newer acon)");
+      return newer_schema(version, kMigrations.size());
     const bool fresh = version == 0;
     ACON_TRY(StmtPtr record, prepare(db, "INSERT INTO schema_version (version) VALUES (?1)"));
     for (auto v = static_cast<size_t>(version); v < kMigrations.size(); ++v) {
@@ -530,8 +424,7 @@ Status migrate(sqlite3* db, const SecretBytes& master_key) {
       ACON_CHECK(use.run());
     }
     if (fresh) {
-      ACON_TRY(Sealed check,
-               seal(master_key, key_check_aad(kCurrentKeyId), as_bytes(kKeyCheckPlaintext)));
+      ACON_TRY(Sealed check, seal_key_check(master_key));
       ACON_TRY(StmtPtr insert, prepare(db,
                                        "INSERT INTO key_check (key_id, iv, ciphertext, tag) "
                                        "VALUES (?1, ?2, ?3, ?4)"));
@@ -557,17 +450,8 @@ Status check_master_key(sqlite3* db, const SecretBytes& master_key) {
   StmtUse use(db, stmt.get());
   ACON_CHECK(use.integer(1, kCurrentKeyId));
   ACON_TRY(bool row, use.step());
-  if (!row)
-    return make_error(Errc::verify_failed,
-                      "kbs storage: the key check value is missing; refusing to use a database "
-                      "whose master key cannot be confirmed");
-  auto plain = aes_gcm_decrypt(view(master_key), use.column_blob(0), key_check_aad(kCurrentKeyId),
-                               use.column_blob(1), use.column_blob(2));
-  if (!plain || !ct_equal(view(*plain), as_bytes(kKeyCheckPlaintext)))
-    return make_error(Errc::verify_failed,
-                      "kbs storage: wrong master key (it does not decrypt the key check value "
-                      "stored when the database was created)");
-  return {};
+  if (!row) return missing_key_check();
+  return check_key_check(master_key, use.column_blob(0), use.column_blob(1), use.column_blob(2));
 }
 
 Result<std::unique_ptr<Storage>> open_connection(const std::filesystem::path& path,
@@ -606,10 +490,7 @@ Result<std::unique_ptr<Storage>> open_connection(const std::filesystem::path& pa
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::filesystem::path& path,
                                                      SecretBytes master_key, AuditSigner signer) {
-  if (master_key.size() != kMasterKeySize)
-    return make_error(
-        Errc::invalid_argument,
-        "kbs storage: master key is " + std::to_string(master_key.size()) + " bytes, not 32");
+  ACON_CHECK(check_master_key_size(master_key));
   auto storage = open_connection(path, std::move(master_key), std::move(signer));
   if (!storage) return storage.error().wrap(path.string());
   return storage;

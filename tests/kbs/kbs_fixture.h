@@ -1,6 +1,6 @@
-// A KBS in process over real parts: SQLite storage in a temporary directory, the simulated TDX
-// platform as the attester, an EAR signing key, an admin key. Shared by the service and server
-// tests.
+// A KBS in process over real parts: SQLite storage in a temporary directory (or PostgreSQL),
+// the simulated TDX platform as the attester, an EAR signing key, an admin key. Shared by the
+// service and server tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -120,7 +120,11 @@ struct KbsFixture {
   std::unique_ptr<Kbs> kbs;
   Now now{kCheck, SteadyTime{} + std::chrono::hours(1)};
 
-  KbsFixture() {
+  std::string postgres_conninfo;  // empty: SQLite in `dir`
+
+  KbsFixture() : KbsFixture(std::string()) {}
+  // On PostgreSQL (postgres_fixture.h) when `conninfo` is not empty.
+  explicit KbsFixture(std::string conninfo) : postgres_conninfo(std::move(conninfo)) {
     options.id = "acon-kbs-test";
     options.evidence.anchors.roots = {attester.sim.root_ca()};
     options.evidence.collateral = must(attester.sim.collateral());
@@ -129,8 +133,11 @@ struct KbsFixture {
 
   void open() {
     kbs.reset();
-    auto storage = must(open_sqlite_storage(dir.path() / "kbs.db", to_secret(master_key),
-                                            must(AuditSigner::create(audit_key))));
+    auto storage = must(postgres_conninfo.empty()
+                            ? open_sqlite_storage(dir.path() / "kbs.db", to_secret(master_key),
+                                                  must(AuditSigner::create(audit_key)))
+                            : open_postgres_storage(postgres_conninfo, to_secret(master_key),
+                                                    must(AuditSigner::create(audit_key))));
     AdminConfig admin;
     admin.providers.push_back({"test", admin_key.public_key(), std::nullopt, std::nullopt});
     admin.acl.push_back({"admin", {"GET", "POST", "DELETE"}, {"/kbs/v0/**"}});

@@ -17,6 +17,7 @@
 #include "acon/kbs/server.h"
 #include "http_test_client.h"
 #include "kbs_fixture.h"
+#include "postgres_fixture.h"
 
 namespace acon::kbs::testing {
 namespace {
@@ -133,6 +134,37 @@ TEST(KbsServer, ConfigurationErrorsNameTheLine) {
   EXPECT_FALSE(parse_kbs_config("[server]\nthreads = -1\n", "/tmp").ok());
   EXPECT_FALSE(parse_kbs_config("[storage]\ntype = \"redis\"\n", "/tmp").ok());
   EXPECT_FALSE(parse_kbs_config("[kbs]\nid = \"\xc3\xa9\"\n", "/tmp").ok());
+}
+
+TEST(KbsServer, PostgresStorageConfiguration) {
+  // SQLite stays the default.
+  KbsConfig defaults = must(parse_kbs_config("", "/tmp"));
+  EXPECT_EQ(defaults.storage_type, "sqlite");
+  EXPECT_EQ(defaults.storage_url_env, "ACON_KBS_DATABASE_URL");
+
+  KbsConfig pg = must(parse_kbs_config(
+      "[storage]\ntype = \"postgres\"\nurl = \"host=/run/postgresql dbname=kbs\"\npool_size = 3\n",
+      "/tmp"));
+  EXPECT_EQ(pg.storage_type, "postgres");
+  EXPECT_EQ(pg.storage_url, "host=/run/postgresql dbname=kbs");
+  EXPECT_EQ(pg.storage_pool_size, 3);
+  EXPECT_FALSE(parse_kbs_config("[storage]\npool_size = 0\n", "/tmp").ok());
+
+  // Without a url, the connection string comes from the named variable when the storage opens;
+  // an unset variable is refused with its name.
+  TempDir dir;
+  KbsConfig from_env = must(parse_kbs_config(
+      "[storage]\ntype = \"postgres\"\nurl_env = \"ACON_TEST_UNSET_DATABASE_URL\"\n"
+      "master_key = \"master.key\"\n[audit]\nsigning_key = \"audit.pem\"\n",
+      dir.path()));
+  std::ofstream(dir.path() / "master.key") << std::string(64, 'a');
+  std::ofstream(dir.path() / "audit.pem")
+      << to_string(view(must(PrivateKey::generate_ed25519()).to_pem()));
+  ::unsetenv("ACON_TEST_UNSET_DATABASE_URL");
+  auto opened = open_configured_storage(from_env);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, Errc::invalid_argument);
+  EXPECT_NE(opened.error().message.find("ACON_TEST_UNSET_DATABASE_URL"), std::string::npos);
 }
 
 // ---- acon-kbs as a process ----
@@ -311,6 +343,78 @@ TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
             0)
       << out;
   EXPECT_NE(out.find("audit log intact"), std::string::npos) << out;
+}
+
+// Two acon-kbs processes on one PostgreSQL database, as two replicas behind a load balancer:
+// admin writes spread over both from several threads each append an audit record; the database
+// ends with one chain, which `acon-kbs audit verify` accepts, and what one replica stored the
+// other serves.
+TEST(KbsProcess, TwoReplicasOnOnePostgresDatabaseWriteOneAuditChain) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  PostgresServer server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string conninfo = server.create_database();
+  TempDir dir;
+  std::filesystem::path kbs_dir = dir.path() / "kbs";
+  ASSERT_EQ(run_tool({"init", kbs_dir.string(), "--listen", "127.0.0.1:0", "--insecure-http"}), 0);
+  const std::filesystem::path config = kbs_dir / "config.toml";
+  std::string text = [&] {
+    std::ifstream in(config);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  const std::string sqlite = "type = \"sqlite\"\npath = \"kbs.db\"\n";
+  ASSERT_NE(text.find(sqlite), std::string::npos) << text;
+  text.replace(text.find(sqlite), sqlite.size(),
+               "type = \"postgres\"\nurl = \"" + conninfo + "\"\n");
+  std::ofstream(config, std::ios::trunc) << text;
+
+  KbsProcess first(config);
+  KbsProcess second(config);
+  const uint16_t ports[2] = {first.port(), second.port()};
+  PrivateKey admin_key = must(PrivateKey::from_pem([&] {
+    std::ifstream in(kbs_dir / "keys/admin.pem");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }()));
+  Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
+  const std::string admin =
+      "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::atomic<int> stored{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      HttpTestClient clients[2] = {HttpTestClient(ports[0]), HttpTestClient(ports[1])};
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string path =
+            "/kbs/v0/resource/replica/t" + std::to_string(t) + "/" + std::to_string(i);
+        if (clients[i % 2].request("POST", path, "v", {{"Authorization", admin}}).status == 200)
+          ++stored;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(stored.load(), kThreads * kPerThread);
+  // Written through the first replica (i = 0), listed by the second.
+  Reply listed = HttpTestClient(ports[1]).request("GET", "/kbs/v0/audit?from=1&limit=10000", "",
+                                                  {{"Authorization", admin}});
+  ASSERT_EQ(listed.status, 200);
+  size_t lines = 0;
+  for (std::string_view line : split(listed.body, '\n')) lines += !line.empty();
+  EXPECT_GE(lines, static_cast<size_t>(kThreads * kPerThread));
+
+  first.kill_now(SIGTERM);
+  second.kill_now(SIGTERM);
+  std::string out;
+  EXPECT_EQ(run_tool({"audit", "verify", "--config", config.string(), "--key",
+                      (kbs_dir / "keys/audit-signing.pub.pem").string()},
+                     &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("audit log intact: " + std::to_string(lines) + " records"), std::string::npos)
+      << out;
 }
 
 }  // namespace

@@ -7,9 +7,44 @@
 #include <thread>
 
 #include "kbs_fixture.h"
+#include "postgres_fixture.h"
 
 namespace acon::kbs::testing {
 namespace {
+
+// The same protocol code over PostgreSQL: a full RCAR releases the secret, the audit chain in
+// the database verifies; while the database is down the KBS answers 503 and releases nothing;
+// once it is back, the same KBS serves again.
+TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  PostgresServer server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  KbsFixture f(server.create_database());
+  ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "pg-s3cret").status, 200);
+  f.allow_simulated();
+  auto [cookie, token] = f.rcar();
+  ASSERT_FALSE(token.empty());
+  HttpResponse get = f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie);
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(f.decrypt(get), "pg-s3cret");
+
+  server.stop();
+  HttpResponse down = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token);
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(down.body.find("pg-s3cret"), std::string::npos);
+
+  server.start();
+  ASSERT_TRUE(server.ok()) << server.error();
+  HttpResponse back = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(f.decrypt(back), "pg-s3cret");
+  auto records = f.audit();
+  size_t releases = 0;
+  for (const AuditRecord& r : records) releases += r.entry.action == "release";
+  EXPECT_EQ(releases, 2u);  // the refused GET released nothing
+  EXPECT_TRUE(verify_audit_chain(records, f.audit_key.public_key()).ok());
+}
 
 TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
   KbsFixture f;

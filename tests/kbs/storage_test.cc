@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "acon/common/hash.h"
+#include "kbs/postgres_fixture.h"
 
 namespace acon::kbs {
 namespace {
@@ -107,7 +109,92 @@ struct StorageTest : ::testing::Test {
   }
 };
 
-TEST_F(StorageTest, ResourceRoundTripReplaceDeleteList) {
+// ---- The Storage contract, run against every backend ----
+
+// One backend under test: how to open a Storage on its database, and a raw SQL door into that
+// database for the tests that play an attacker with database access.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Result<std::unique_ptr<Storage>> open(const SecretBytes& key, AuditSigner signer) = 0;
+  virtual bool exec(const std::string& sql) = 0;
+  // An SQL expression for n zero bytes.
+  virtual std::string zeros(int n) const = 0;
+};
+
+class SqliteBackend final : public Backend {
+ public:
+  Result<std::unique_ptr<Storage>> open(const SecretBytes& key, AuditSigner signer) override {
+    return open_sqlite_storage(db_, key, std::move(signer));
+  }
+  bool exec(const std::string& sql) override { return RawDb(db_).exec(sql); }
+  std::string zeros(int n) const override { return "zeroblob(" + std::to_string(n) + ")"; }
+
+ private:
+  TempDir dir_;
+  fs::path db_ = dir_.path() / "kbs.db";
+};
+
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  Result<std::unique_ptr<Storage>> open(const SecretBytes& key, AuditSigner signer) override {
+    return open_postgres_storage(conninfo_, key, std::move(signer));
+  }
+  bool exec(const std::string& sql) override {
+    return testing::PostgresServer::exec(conninfo_, sql);
+  }
+  std::string zeros(int n) const override {
+    return "decode(repeat('00', " + std::to_string(n) + "), 'hex')";
+  }
+  const std::string& conninfo() const { return conninfo_; }
+
+ private:
+  std::string conninfo_;
+};
+
+enum class BackendKind { sqlite, postgres };
+
+std::string backend_name(const ::testing::TestParamInfo<BackendKind>& info) {
+  return info.param == BackendKind::sqlite ? "Sqlite" : "Postgres";
+}
+
+// A fresh database per test: a file in a temporary directory, or a new database on the shared
+// PostgreSQL server. Skips only when the PostgreSQL binaries are not installed.
+struct StorageContract : ::testing::TestWithParam<BackendKind> {
+  std::unique_ptr<Backend> backend;
+  SecretBytes master = to_secret(*random_bytes(kMasterKeySize));
+  PrivateKey audit_key = *PrivateKey::generate_ed25519();
+
+  void SetUp() override {
+    if (GetParam() == BackendKind::sqlite) {
+      backend = std::make_unique<SqliteBackend>();
+      return;
+    }
+    if (testing::PostgresServer::binaries().empty())
+      GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+    auto& server = testing::shared_postgres();
+    ASSERT_TRUE(server.ok()) << server.error();
+    std::string conninfo = server.create_database();
+    ASSERT_FALSE(conninfo.empty()) << "CREATE DATABASE failed";
+    backend = std::make_unique<PostgresBackend>(std::move(conninfo));
+  }
+
+  Result<std::unique_ptr<Storage>> open(const SecretBytes& key) {
+    return backend->open(key, *AuditSigner::create(audit_key));
+  }
+  std::unique_ptr<Storage> open() {
+    auto storage = open(master);
+    EXPECT_TRUE(storage.ok()) << storage.error().to_string();
+    return storage.ok() ? std::move(*storage) : nullptr;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageContract,
+                         ::testing::Values(BackendKind::sqlite, BackendKind::postgres),
+                         backend_name);
+
+TEST_P(StorageContract, ResourceRoundTripReplaceDeleteList) {
   auto s = open();
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->get_resource("default/key/1")->has_value());
@@ -130,7 +217,7 @@ TEST_F(StorageTest, ResourceRoundTripReplaceDeleteList) {
   EXPECT_EQ(s->list_resources()->size(), 2u);
 }
 
-TEST_F(StorageTest, InvalidPathsAndSizesAreRefused) {
+TEST_P(StorageContract, InvalidPathsAndSizesAreRefused) {
   auto s = open();
   ASSERT_TRUE(s);
   for (const char* path : {"default/key", "a/../b", "a/b/c/d", "", "a/b/ c"}) {
@@ -177,7 +264,7 @@ TEST_F(StorageTest, FreshIvPerWrite) {
   EXPECT_NE(raw.blob("SELECT ciphertext FROM resources"), ct1);
 }
 
-TEST_F(StorageTest, WrongMasterKeyIsRefusedAtOpen) {
+TEST_P(StorageContract, WrongMasterKeyIsRefusedAtOpen) {
   {
     auto s = open();
     ASSERT_TRUE(s);
@@ -197,21 +284,21 @@ TEST_F(StorageTest, WrongMasterKeyIsRefusedAtOpen) {
   EXPECT_EQ(short_key.error().code, Errc::invalid_argument);
 }
 
-TEST_F(StorageTest, MissingKeyCheckIsRefused) {
+TEST_P(StorageContract, MissingKeyCheckIsRefused) {
   ASSERT_TRUE(open());
-  ASSERT_TRUE(RawDb(db).exec("DELETE FROM key_check"));
+  ASSERT_TRUE(backend->exec("DELETE FROM key_check"));
   auto s = open(master);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::verify_failed);
 }
 
-TEST_F(StorageTest, CiphertextMovedToAnotherPathFailsToDecrypt) {
+TEST_P(StorageContract, CiphertextMovedToAnotherPathFailsToDecrypt) {
   const std::string secret = "moved-secret-value";
   auto s = open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_resource("default/key/1", as_bytes(secret)).ok());
   ASSERT_TRUE(s->put_resource("default/key/2", as_bytes("decoy")).ok());
-  RawDb raw(db);
+  Backend& raw = *backend;
   // Copy key/1's sealed value over key/2's row.
   ASSERT_TRUE(raw.exec(
       "UPDATE resources SET (iv, ciphertext, tag) = (SELECT iv, ciphertext, tag FROM resources "
@@ -225,11 +312,12 @@ TEST_F(StorageTest, CiphertextMovedToAnotherPathFailsToDecrypt) {
   EXPECT_EQ(s->get_resource("default/key/3").error().code, Errc::verify_failed);
   // A flipped ciphertext bit is caught the same way.
   ASSERT_TRUE(s->put_resource("default/key/4", as_bytes(secret)).ok());
-  ASSERT_TRUE(raw.exec("UPDATE resources SET tag = zeroblob(16) WHERE path = 'default/key/4'"));
+  ASSERT_TRUE(
+      raw.exec("UPDATE resources SET tag = " + raw.zeros(16) + " WHERE path = 'default/key/4'"));
   EXPECT_EQ(s->get_resource("default/key/4").error().code, Errc::verify_failed);
 }
 
-TEST_F(StorageTest, DocumentsRoundTripByNamespace) {
+TEST_P(StorageContract, DocumentsRoundTripByNamespace) {
   auto s = open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_document("resource-policy", "default", "package policy\nallow = true").ok());
@@ -245,6 +333,15 @@ TEST_F(StorageTest, DocumentsRoundTripByNamespace) {
   EXPECT_FALSE(*s->delete_document("resource-policy", "strict"));
   EXPECT_EQ(s->list_documents("resource-policy")->size(), 1u);
   EXPECT_TRUE(s->list_documents("nothing-here")->empty());
+  // Valid UTF-8 may hold NUL; it comes back byte for byte (PostgreSQL's text could not hold it).
+  const std::string with_nul("a\0b", 3);
+  ASSERT_TRUE(s->put_document("reference-values", "nul", with_nul).ok());
+  EXPECT_EQ(**s->get_document("reference-values", "nul"), with_nul);
+  // Ids sort by byte value, not by a locale's collation.
+  ASSERT_TRUE(s->put_document("order", "b", "").ok());
+  ASSERT_TRUE(s->put_document("order", "B", "").ok());
+  ASSERT_TRUE(s->put_document("order", "a", "").ok());
+  EXPECT_EQ(*s->list_documents("order"), (std::vector<std::string>{"B", "a", "b"}));
 
   EXPECT_EQ(s->put_document("bad/ns", "x", "").error().code, Errc::invalid_argument);
   EXPECT_EQ(s->put_document("ns", "", "").error().code, Errc::invalid_argument);
@@ -253,7 +350,7 @@ TEST_F(StorageTest, DocumentsRoundTripByNamespace) {
   EXPECT_EQ(s->list_documents("").error().code, Errc::invalid_argument);
 }
 
-TEST_F(StorageTest, EverythingPersistsAcrossReopen) {
+TEST_P(StorageContract, EverythingPersistsAcrossReopen) {
   AuditHead head;
   {
     auto s = open();
@@ -287,7 +384,7 @@ TEST_F(StorageTest, DatabaseFileIsPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST_F(StorageTest, AuditAppendReadAndHead) {
+TEST_P(StorageContract, AuditAppendReadAndHead) {
   auto s = open();
   ASSERT_TRUE(s);
   EXPECT_EQ(*s->audit_head(), AuditHead{});
@@ -313,12 +410,12 @@ TEST_F(StorageTest, AuditAppendReadAndHead) {
   EXPECT_EQ(s->audit_head()->seq, 10u);
 }
 
-TEST_F(StorageTest, AuditTamperingInTheDatabaseIsDetected) {
+TEST_P(StorageContract, AuditTamperingInTheDatabaseIsDetected) {
   auto s = open();
   ASSERT_TRUE(s);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s->append_audit(entry("release", i)).ok());
   const AuditHead pinned = *s->audit_head();
-  RawDb raw(db);
+  Backend& raw = *backend;
   // A changed field in the stored record.
   ASSERT_TRUE(
       raw.exec("UPDATE audit SET record = replace(record, '\"outcome\":\"allow\"', "
@@ -337,11 +434,11 @@ TEST_F(StorageTest, AuditTamperingInTheDatabaseIsDetected) {
   result = verify_audit_chain(*s->read_audit(1, 100), audit_key.public_key(), pinned);
   EXPECT_EQ(result.fault, AuditFault::truncated);
   // A record whose indexed hash column disagrees with its text is refused on read.
-  ASSERT_TRUE(raw.exec("UPDATE audit SET hash = zeroblob(32) WHERE seq = 1"));
+  ASSERT_TRUE(raw.exec("UPDATE audit SET hash = " + raw.zeros(32) + " WHERE seq = 1"));
   EXPECT_EQ(s->read_audit(1, 100).error().code, Errc::parse);
 }
 
-TEST_F(StorageTest, ConcurrentAppendsFormOneGapFreeChain) {
+TEST_P(StorageContract, ConcurrentAppendsFormOneGapFreeChain) {
   auto s = open();
   ASSERT_TRUE(s);
   constexpr int kThreads = 8;
@@ -414,9 +511,9 @@ TEST_F(StorageTest, CorruptedPagesAreAnErrorNotACrash) {
   (void)(*s)->read_audit(1, 10);
 }
 
-TEST_F(StorageTest, NewerSchemaIsRefused) {
+TEST_P(StorageContract, NewerSchemaIsRefused) {
   ASSERT_TRUE(open());
-  ASSERT_TRUE(RawDb(db).exec("INSERT INTO schema_version (version) VALUES (99)"));
+  ASSERT_TRUE(backend->exec("INSERT INTO schema_version (version) VALUES (99)"));
   auto s = open(master);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::unsupported);
@@ -427,6 +524,190 @@ TEST_F(StorageTest, MissingDirectoryIsAnIoError) {
                                *AuditSigner::create(audit_key));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::io);
+}
+
+// ---- PostgreSQL only: replicas sharing one database, and the server going away ----
+
+struct PostgresStorageTest : ::testing::Test {
+  SecretBytes master = to_secret(*random_bytes(kMasterKeySize));
+  PrivateKey audit_key = *PrivateKey::generate_ed25519();
+
+  void SetUp() override {
+    if (testing::PostgresServer::binaries().empty())
+      GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  }
+  std::unique_ptr<Storage> open(const std::string& conninfo, size_t pool_size = 4) {
+    auto storage =
+        open_postgres_storage(conninfo, master, *AuditSigner::create(audit_key), pool_size);
+    EXPECT_TRUE(storage.ok()) << storage.error().to_string();
+    return storage.ok() ? std::move(*storage) : nullptr;
+  }
+};
+
+// Two Storage objects on one database stand for two KBS replicas (each with its own pool, as two
+// processes would have); several threads append through each at once. The database must end
+// with one chain: consecutive seqs, each linked to the one before, verifying under the key.
+TEST_F(PostgresStorageTest, ReplicasAndThreadsAppendToOneChain) {
+  auto& server = testing::shared_postgres();
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string conninfo = server.create_database();
+  std::vector<std::unique_ptr<Storage>> replicas;
+  for (int r = 0; r < 2; ++r) {
+    replicas.push_back(open(conninfo));
+    ASSERT_TRUE(replicas.back());
+  }
+  constexpr int kThreadsPerReplica = 4;
+  constexpr int kPerThread = 40;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<uint64_t>> seqs(2 * kThreadsPerReplica);
+  for (int t = 0; t < 2 * kThreadsPerReplica; ++t) {
+    threads.emplace_back([&, t] {
+      Storage& replica = *replicas[static_cast<size_t>(t % 2)];
+      for (int i = 0; i < kPerThread; ++i) {
+        auto record = replica.append_audit(entry("release", t * 1000 + i));
+        if (record.ok()) seqs[static_cast<size_t>(t)].push_back(record->seq);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<uint64_t> all;
+  for (const auto& per_thread : seqs) {
+    EXPECT_EQ(per_thread.size(), static_cast<size_t>(kPerThread));
+    EXPECT_TRUE(std::is_sorted(per_thread.begin(), per_thread.end()));
+    all.insert(per_thread.begin(), per_thread.end());
+  }
+  const size_t total = 2 * kThreadsPerReplica * kPerThread;
+  EXPECT_EQ(all.size(), total);
+  EXPECT_EQ(*all.rbegin(), total);
+  // Either replica reads the same, whole chain.
+  for (auto& replica : replicas) {
+    auto records = replica->read_audit(1, 100000);
+    ASSERT_TRUE(records.ok()) << records.error().to_string();
+    ASSERT_EQ(records->size(), total);
+    auto result = verify_audit_chain(*records, audit_key.public_key(), *replica->audit_head());
+    EXPECT_TRUE(result.ok()) << result.reason;
+  }
+  // A write through one replica is read through the other.
+  ASSERT_TRUE(replicas[0]->put_resource("shared/key/1", as_bytes("from replica 0")).ok());
+  EXPECT_EQ(to_string(view(**replicas[1]->get_resource("shared/key/1"))), "from replica 0");
+}
+
+// More threads than connections: calls wait for a free connection instead of failing.
+TEST_F(PostgresStorageTest, SmallPoolServesManyThreads) {
+  auto& server = testing::shared_postgres();
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto s = open(server.create_database(), 1);
+  ASSERT_TRUE(s);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string path = "pool/key/" + std::to_string(t);
+      for (int i = 0; i < 20; ++i) {
+        if (!s->put_resource(path, as_bytes(std::to_string(i))).ok()) ++failures;
+        auto got = s->get_resource(path);
+        if (!got.ok() || !got->has_value() || to_string(view(**got)) != std::to_string(i))
+          ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(s->list_resources()->size(), 6u);
+}
+
+// The server stops (immediate shutdown: every connection drops) and comes back. While it is
+// down every call fails with io, naming the operation and not the value; once it is back the
+// same Storage serves calls again, without being reopened, and the chain continues.
+TEST_F(PostgresStorageTest, ServerDownThenBackWithoutReopening) {
+  testing::PostgresServer server;  // its own server: this test stops it
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto s = open(server.create_database());
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_resource("down/key/1", as_bytes("before")).ok());
+  ASSERT_TRUE(s->append_audit(entry("release", 1)).ok());
+  // Concurrent calls leave several idle connections in the pool; the restart closes them all.
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < 10; ++i) (void)s->get_resource("down/key/1");
+      });
+    for (auto& thread : threads) thread.join();
+  }
+
+  server.stop();
+  const std::string secret = "value-written-while-down";
+  auto put = s->put_resource("down/key/2", as_bytes(secret));
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().code, Errc::io);
+  EXPECT_EQ(put.error().message.find(secret), std::string::npos) << put.error().message;
+  auto get = s->get_resource("down/key/1");
+  ASSERT_FALSE(get.ok());
+  EXPECT_EQ(get.error().code, Errc::io);
+  auto append = s->append_audit(entry("release", 2));
+  ASSERT_FALSE(append.ok());
+  EXPECT_EQ(append.error().code, Errc::io);
+  EXPECT_EQ(s->audit_head().error().code, Errc::io);
+
+  server.start();
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto again = s->get_resource("down/key/1");
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  EXPECT_EQ(to_string(view(**again)), "before");
+  ASSERT_TRUE(s->put_resource("down/key/2", as_bytes("after")).ok());
+  auto next = s->append_audit(entry("release", 3));
+  ASSERT_TRUE(next.ok()) << next.error().to_string();
+  EXPECT_EQ(next->seq, 2u);
+  auto records = s->read_audit(1, 100);
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(verify_audit_chain(*records, audit_key.public_key(), next->head()).ok());
+}
+
+// An append the database refuses part way (here a constraint the test adds, failing the
+// INSERT after BEGIN, the lock and the head read succeeded) rolls back, releases the lock and
+// leaves the connection usable: with a pool of one, the next append reuses it and continues
+// the chain.
+TEST_F(PostgresStorageTest, RefusedAppendRollsBackAndTheConnectionIsReused) {
+  auto& server = testing::shared_postgres();
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string conninfo = server.create_database();
+  auto s = open(conninfo, 1);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append_audit(entry("release", 1)).ok());
+  ASSERT_TRUE(testing::PostgresServer::exec(
+      conninfo,
+      "ALTER TABLE audit ADD CONSTRAINT test_refuse CHECK (position('refuse-me' in record) = 0)"));
+  AuditEntry refused = entry("release", 2);
+  refused.detail = "refuse-me";
+  auto failed = s->append_audit(refused);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, Errc::io);
+  EXPECT_NE(failed.error().message.find("audit_insert"), std::string::npos)
+      << failed.error().message;
+  auto next = s->append_audit(entry("release", 3));
+  ASSERT_TRUE(next.ok()) << next.error().to_string();
+  EXPECT_EQ(next->seq, 2u);
+  // Another Storage can take the audit lock: it was released with the rollback.
+  auto other = open(conninfo, 1);
+  ASSERT_TRUE(other);
+  auto third = other->append_audit(entry("release", 4));
+  ASSERT_TRUE(third.ok()) << third.error().to_string();
+  EXPECT_EQ(third->seq, 3u);
+  EXPECT_TRUE(verify_audit_chain(*s->read_audit(1, 10), audit_key.public_key()).ok());
+}
+
+TEST_F(PostgresStorageTest, UnreachableServerIsAnIoErrorWithoutThePassword) {
+  auto s = open_postgres_storage(
+      "host=/nonexistent-acon-dir user=acon password=hunter2-secret "
+      "dbname=kbs connect_timeout=2",
+      master, *AuditSigner::create(audit_key));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::io);
+  EXPECT_EQ(s.error().message.find("hunter2"), std::string::npos) << s.error().message;
+  EXPECT_EQ(
+      open_postgres_storage("", SecretBytes(16, 1), *AuditSigner::create(audit_key)).error().code,
+      Errc::invalid_argument);
 }
 
 }  // namespace

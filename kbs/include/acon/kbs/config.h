@@ -38,8 +38,13 @@ struct KbsConfig {
   std::chrono::seconds fetch_timeout{10};
   bool strict_expiry = false;
 
-  std::string storage_type = "sqlite";
-  std::filesystem::path storage_path;
+  std::string storage_type = "sqlite";  // or "postgres"
+  std::filesystem::path storage_path;   // sqlite: the database file
+  // postgres: the libpq connection string; when empty, read from the environment variable
+  // named by storage_url_env when the storage is opened (keeps a password out of the file).
+  std::string storage_url;
+  std::string storage_url_env = "ACON_KBS_DATABASE_URL";
+  int64_t storage_pool_size = kDefaultPostgresPoolSize;
   std::filesystem::path master_key;  // 32 bytes as 64 hex digits
 
   std::filesystem::path audit_signing_key;  // Ed25519 or P-256 PEM

@@ -1,7 +1,8 @@
 // The KBS's persistence: secret resources (encrypted at rest), named plain-text documents
 // (resource policies, the attestation policy, reference values) and the release audit log.
 // Storage is the interface the protocol server, policy and admin code use; SQLite is the default
-// backend (open_sqlite_storage), and another database plugs in by implementing Storage.
+// backend (open_sqlite_storage), PostgreSQL the one for replicas sharing a database
+// (open_postgres_storage); another database plugs in by implementing Storage.
 // docs/kbs-storage.md describes the SQLite schema, the encryption and durability.
 #pragma once
 
@@ -69,5 +70,18 @@ class Storage {
 // `signer` signs the audit records appended through this Storage.
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::filesystem::path& db,
                                                      SecretBytes master_key, AuditSigner signer);
+
+inline constexpr size_t kDefaultPostgresPoolSize = 8;
+
+// Connects to PostgreSQL with the libpq connection string `conninfo` ("host=... dbname=..." or a
+// postgresql:// URI), applies schema migrations (serialised between processes, so replicas may
+// start together), and checks `master_key` as open_sqlite_storage does. Up to `pool_size`
+// connections are opened as concurrent calls need them; a connection the server dropped is
+// replaced on the next call. Several Storage objects, in one or several processes, may share one
+// database: their audit appends form one chain. Error messages never contain `conninfo` (it may
+// hold a password).
+Result<std::unique_ptr<Storage>> open_postgres_storage(std::string_view conninfo,
+                                                       SecretBytes master_key, AuditSigner signer,
+                                                       size_t pool_size = kDefaultPostgresPoolSize);
 
 }  // namespace acon::kbs
