@@ -119,7 +119,8 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
 //   checks, in this order: quote.signature, quote.tcb, binding.kbs, binding.acon, init_data,
 //     replay.* (rtmr0..3, or the vTPM's PCRs), runtime_log.unexplained, claims.uefi_event_logs
 //     (TDX), then the images checks of appraise_images() (images.h);
-//   claims: {"tdx": Trustee's TDX claims (claims.h), "report_data", "init_data",
+//   claims: {"tdx": Trustee's TDX claims (claims.h), or "vtpm": Trustee's TPM claims (init_data =
+//     SHA-256 PCR 8, report_data, ak_public, pcr00..pcr23), "report_data", "init_data",
 //     "init_data_claims", "runtime_data_claims" (Trustee's spelling and encodings),
 //     "acon": {"simulated", "runtime_events", "images"}}.
 // A part that cannot be checked is a check with outcome error, never a missing one.
