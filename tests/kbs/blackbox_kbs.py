@@ -495,24 +495,31 @@ class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
              "--flags", "not-need-init,startup-clear"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cls.tcti = "swtpm:host=127.0.0.1,port=%d" % port
-        for _ in range(200):  # until swtpm accepts connections
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        cls.tpm2("tpm2_createek", "-c", cls.path("ek.ctx"), "-G", "rsa", "-u", cls.path("ek.pub"))
-        cls.ak, cls.ak_pem = cls.create_ak("ak")
-        # The guest's boot: the init-data digest extended into SHA-256 PCR 8.
-        cls.tpm2("tpm2_pcrextend", "8:sha256=" + hashlib.sha256(INIT_DATA.encode()).hexdigest())
-        cls.start_kbs(["--ak", cls.ak_pem])
-        cls.set_policies(TPM_ATTESTATION_POLICY, TPM_RESOURCE_POLICY)
-        cls.admin_put("blackbox/secret/tpm", b"tpm secret")
+        try:
+            for _ in range(200):  # until swtpm accepts connections
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.05)
+            cls.tpm2("tpm2_createek", "-c", cls.path("ek.ctx"), "-G", "rsa", "-u",
+                     cls.path("ek.pub"))
+            cls.ak, cls.ak_pem = cls.create_ak("ak")
+            # The guest's boot: the init-data digest extended into SHA-256 PCR 8.
+            cls.tpm2("tpm2_pcrextend",
+                     "8:sha256=" + hashlib.sha256(INIT_DATA.encode()).hexdigest())
+            cls.start_kbs(["--ak", cls.ak_pem])
+            cls.set_policies(TPM_ATTESTATION_POLICY, TPM_RESOURCE_POLICY)
+            cls.admin_put("blackbox/secret/tpm", b"tpm secret")
+        except BaseException:
+            cls.tearDownClass()  # unittest skips it when setUpClass fails: no stray swtpm
+            raise
 
     @classmethod
     def tearDownClass(cls):
+        if cls.swtpm.poll() is None:
+            cls.swtpm.terminate()
+            cls.swtpm.wait()
         super().tearDownClass()
-        cls.swtpm.terminate()
-        cls.swtpm.wait()
 
     @classmethod
     def path(cls, name):
