@@ -155,6 +155,10 @@ int run(int argc, char** argv) {
   verify->add_option("--key", public_key_file, "The audit signing public key (PEM)")->required();
   verify->add_option("--head", expected_head,
                      "SEQ:HASH of a head seen before: the log must still contain it");
+  std::vector<std::string> tpm_aks;
+  init->add_option("--ak", tpm_aks,
+                   "Pin this TPM attestation key (PEM public key; repeatable): the only AKs whose "
+                   "tee \"tpm\" quotes verify");
   std::string collateral;
   init->add_option("--collateral", collateral,
                    "A DCAP collateral bundle to use for every quote (copied in)");
@@ -163,6 +167,7 @@ int run(int argc, char** argv) {
   if (*init) {
     if (!simulated_root.empty()) init_options.simulated_root = simulated_root;
     if (!collateral.empty()) init_options.collateral = collateral;
+    for (const std::string& ak : tpm_aks) init_options.tpm_ak_keys.emplace_back(ak);
     auto written = kbs::init_kbs_directory(init_dir, init_options, kbs::Now::current().wall);
     if (!written) return tools::fail(written.error());
     std::cout << "acon-kbs: wrote " << written->string() << "\n"

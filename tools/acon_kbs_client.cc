@@ -9,8 +9,10 @@
 #include <iostream>
 #include <memory>
 
+#include "acon/appraisal/evidence.h"
 #include "acon/guest/sim/state.h"
 #include "acon/guest/tdx.h"
+#include "acon/guest/vtpm.h"
 #include "acon/kbs/client.h"
 #include "tool_util.h"
 
@@ -25,7 +27,7 @@ struct Inputs {
   bool insecure_http = false;
   uint64_t timeout_seconds = 60;
   // attest
-  std::string tee = "tdx";
+  std::string tee;  // empty: "tpm" for vtpm evidence, else "tdx"
   std::string evidence;
   std::string key_type = "ec-p256";
   std::string init_data;
@@ -62,20 +64,52 @@ int fail(const Error& error) {
 
 Result<std::string> read_text(const std::string& path) { return tools::read_input(path); }
 
-// The evidence provider named by --evidence: sim:STATEFILE (the simulated TD of acon-sim) or tdx
-// (configfs-tsm). TDX primary evidence is {"cc_eventlog": base64|null, "quote": base64}.
+bool is_vtpm(const std::string& spec) { return spec == "vtpm" || spec.starts_with("vtpm:"); }
+
+// --evidence vtpm[:TCTI]: the TPM behind the TCTI (default the kernel's resource manager), quoting
+// as CoCo's TPM attester does (guest::coco_tpm_options).
+Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm(const std::string& spec) {
+  const std::string tcti = spec.size() > 5 ? spec.substr(5) : guest::VtpmOptions{}.tcti;
+  ACON_TRY(auto backend, guest::VtpmBackend::open(guest::coco_tpm_options(tcti)));
+  return std::shared_ptr<guest::VtpmBackend>(std::move(backend));
+}
+
+// CoCo's TPM evidence (tee "tpm") from the vTPM: the quote, the AK as a DER SubjectPublicKeyInfo
+// and the SHA-256 PCRs; appraisal::tpm_evidence_to_trustee writes the form.
+kbs::EvidenceProvider vtpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm) {
+  return [vtpm](ByteView report_data) -> Result<Json> {
+    guest::ReportData data{};
+    if (report_data.size() != data.size())
+      return make_error(Errc::invalid_argument, "report data: not 64 bytes");
+    std::copy(report_data.begin(), report_data.end(), data.begin());
+    ACON_TRY(guest::Attestation attestation, vtpm->attest(data));
+    appraisal::VtpmEvidence evidence;
+    evidence.quote = std::move(attestation.quote);
+    evidence.ak_public = vtpm->ak_public_key().to_der();
+    evidence.ak_encoding = appraisal::AkEncoding::spki_der;
+    auto bank = attestation.pcrs.find(HashAlg::sha256);
+    if (bank == attestation.pcrs.end())
+      return make_error(Errc::unsupported, "vtpm: the TPM has no SHA-256 PCR bank");
+    evidence.pcrs["sha256"] = std::move(bank->second);
+    return appraisal::tpm_evidence_to_trustee(evidence);
+  };
+}
+
+// The evidence provider named by --evidence: sim:STATEFILE (the simulated TD of acon-sim), tdx
+// (configfs-tsm) or vtpm[:TCTI]. TDX primary evidence is {"cc_eventlog": base64|null, "quote":
+// base64}.
 Result<kbs::EvidenceProvider> evidence_provider(const std::string& spec) {
   std::shared_ptr<guest::Backend> backend;
   if (spec.starts_with("sim:") && spec.size() > 4) {
     backend = std::make_shared<guest::sim::SimBackend>(spec.substr(4));
   } else if (spec == "tdx") {
     backend = std::make_shared<guest::TdxTsmBackend>();
-  } else if (spec == "vtpm") {
-    return make_error(Errc::unsupported,
-                      "--evidence vtpm: the KBS does not take vTPM evidence (tee \"tpm\") yet");
+  } else if (is_vtpm(spec)) {
+    ACON_TRY(auto vtpm, open_vtpm(spec));
+    return vtpm_evidence_provider(std::move(vtpm));
   } else {
     return make_error(Errc::invalid_argument,
-                      "--evidence: \"" + spec + "\" is not sim:STATEFILE, tdx or vtpm");
+                      "--evidence: \"" + spec + "\" is not sim:STATEFILE, tdx or vtpm[:TCTI]");
   }
   return kbs::EvidenceProvider([backend](ByteView report_data) -> Result<Json> {
     guest::ReportData data{};
@@ -159,7 +193,8 @@ Status attest(const Inputs& in, KbsClient& client) {
     ACON_TRY(std::string toml, read_text(in.init_data));
     init_data = std::move(toml);
   }
-  ACON_TRY(std::string token, client.attest(in.tee, std::move(provider), std::move(init_data)));
+  const std::string tee = !in.tee.empty() ? in.tee : is_vtpm(in.evidence) ? "tpm" : "tdx";
+  ACON_TRY(std::string token, client.attest(tee, std::move(provider), std::move(init_data)));
   if (!in.token_out.empty()) ACON_CHECK(tools::write_private_file(in.token_out, as_bytes(token)));
   if (!in.tee_key_out.empty()) {
     SecretBytes pem = client.tee_key().private_key().to_pem();
@@ -216,8 +251,8 @@ int run(int argc, char** argv) {
   app.add_option("--timeout", in.timeout_seconds, "Seconds per request (default 60)");
 
   auto add_attest_options = [&](CLI::App* sub) {
-    sub->add_option("--tee", in.tee, "TEE type sent in /auth (default tdx)");
-    sub->add_option("--evidence", in.evidence, "sim:STATEFILE | tdx | vtpm");
+    sub->add_option("--tee", in.tee, "TEE type sent in /auth (default tpm for vtpm, else tdx)");
+    sub->add_option("--evidence", in.evidence, "sim:STATEFILE | tdx | vtpm[:TCTI]");
     sub->add_option("--key-type", in.key_type,
                     "TEE key: ec-p256 (default), ec-p521, rsa-oaep-256, rsa1_5");
     sub->add_option("--init-data", in.init_data, "Init-data TOML sent with the attestation");
@@ -285,7 +320,20 @@ int run(int argc, char** argv) {
   token_cmd->add_option("--validity", in.validity, "Seconds until exp (default 300)");
   token_cmd->add_option("--audience", in.audience, "aud claim");
   token_cmd->add_option("--issuer", in.issuer, "iss claim");
+  auto* ak_cmd = app.add_subcommand(
+      "tpm-ak",
+      "Print the AK public key (PEM) that --evidence vtpm quotes with, for the KBS to pin");
+  ak_cmd->add_option("--evidence", in.evidence, "vtpm[:TCTI]")->required();
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
+
+  if (ak_cmd->parsed()) {
+    if (!is_vtpm(in.evidence))
+      return fail(make_error(Errc::invalid_argument, "tpm-ak: --evidence must be vtpm[:TCTI]"));
+    auto vtpm = open_vtpm(in.evidence);
+    if (!vtpm) return fail(vtpm.error());
+    std::cout << (*vtpm)->ak_public_pem();
+    return tools::kExitOk;
+  }
 
   if (token_cmd->parsed()) {
     auto token = admin_token(in);

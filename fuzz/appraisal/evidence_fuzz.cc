@@ -1,5 +1,5 @@
-// The evidence JSON loader (and the KBS Attestation loader) never crash on arbitrary input; a
-// document that loads must write back to a document that loads to the same evidence; TDX
+// The evidence JSON loader (and the KBS Attestation loader, tdx and tpm) never crash on arbitrary
+// input; a document that loads must write back to a document that loads to the same evidence; TDX
 // evidence that loads goes through the replay checks, which must not crash either.
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +13,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace acon::appraisal;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)load_kbs_attestation(text, "tdx");
+  // CoCo's tpm form: what loads writes back to the same parts, and its checks never crash.
+  if (auto tpm = load_kbs_attestation(text, "tpm"); tpm.ok()) {
+    if (auto written = tpm_evidence_to_trustee(tpm->vtpm); written.ok()) {
+      auto back = tpm_evidence_from_trustee(*written);
+      if (!back.ok() || back->quote != tpm->vtpm.quote || back->pcrs != tpm->vtpm.pcrs ||
+          back->ak_public != tpm->vtpm.ak_public)
+        std::abort();
+    }
+    (void)appraise_evidence(*tpm, AppraisalOptions{});
+  }
   auto evidence = parse_evidence_json(text);
   if (!evidence.ok()) return 0;
   const Json written = evidence_to_json(*evidence);

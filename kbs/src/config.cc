@@ -21,6 +21,7 @@
 #include "acon/dcap/collateral.h"
 #include "acon/dcap/fetch.h"
 #include "acon/kbs/default_policies.h"
+#include "acon/tpm/quote.h"
 
 namespace acon::kbs {
 
@@ -172,6 +173,13 @@ Result<Certificate> read_certificate(const std::filesystem::path& path) {
   return cert;
 }
 
+Result<PublicKey> read_public_key(const std::filesystem::path& path) {
+  ACON_TRY(std::string pem, read_file_bounded(path, 1 << 20));
+  auto key = PublicKey::from_pem(pem);
+  if (!key) return key.error().wrap(path.string());
+  return key;
+}
+
 Result<PrivateKey> read_private_key(const std::filesystem::path& path) {
   ACON_TRY(std::string pem, read_file_bounded(path, 1 << 20));
   auto key = PrivateKey::from_pem(pem);
@@ -261,6 +269,7 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
         t, {{"policy", r.path("policy", c.attestation_policy, base)},
             {"simulated_root", r.path("simulated_root", c.simulated_root, base)},
             {"trust_intel_root", r.flag("trust_intel_root", c.trust_intel_root)},
+            {"tpm_ak_keys", r.paths("tpm_ak_keys", c.tpm_ak_keys, base)},
             {"collateral", r.path("collateral", c.collateral, base)},
             {"pcs_url", r.text("pcs_url", c.pcs_url)},
             {"pccs", r.flag("pccs", c.pccs)},
@@ -400,6 +409,15 @@ Result<OpenedKbs> open_kbs(const KbsConfig& config, Time now) {
     options.evidence.anchors.roots.push_back(std::move(root));
   }
   options.evidence.strict_expiry = config.strict_expiry;
+  // TPM quotes verify only with a pinned AK: the evidence's own AK proves nothing by itself.
+  if (!config.tpm_ak_keys.empty()) {
+    std::vector<PublicKey> aks;
+    for (const auto& path : config.tpm_ak_keys) {
+      ACON_TRY(PublicKey ak, read_public_key(path));
+      aks.push_back(std::move(ak));
+    }
+    options.evidence.ak_trust = tpm::AkTrust::any_of(std::move(aks));
+  }
   if (!config.collateral.empty()) {
     ACON_TRY(std::string text, read_file_bounded(config.collateral, size_t{16} << 20));
     auto collateral = dcap::parse_collateral_bundle(text);
@@ -546,6 +564,19 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
         "simulated\n";
   }
 
+  std::string tpm_line =
+      "tpm_ak_keys = []                  # pinned TPM AKs (PEM): empty = tpm evidence refused\n";
+  if (!options.tpm_ak_keys.empty()) {
+    tpm_line = "tpm_ak_keys = [";
+    for (size_t i = 0; i < options.tpm_ak_keys.size(); ++i) {
+      ACON_TRY(PublicKey ak, read_public_key(options.tpm_ak_keys[i]));
+      const std::string name = "keys/tpm-ak-" + std::to_string(i) + ".pem";
+      ACON_CHECK(write_file(dir / name, ak.to_pem(), 0644));
+      tpm_line += (i ? ", \"" : "\"") + name + "\"";
+    }
+    tpm_line += "]  # the only TPM AKs whose quotes verify\n";
+  }
+
   std::string collateral_line;
   if (!options.collateral.empty()) {
     ACON_TRY(std::string bundle, read_file_bounded(options.collateral, size_t{16} << 20));
@@ -572,7 +603,7 @@ Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& di
       "token_validity_seconds = 300\n"
       "\n[attestation]\n"
       "policy = \"attestation-policy.toml\"\n" +
-      sim_line + collateral_line +
+      sim_line + tpm_line + collateral_line +
       "trust_intel_root = true\n"
       "\n[storage]\n"
       "type = \"sqlite\"\n"

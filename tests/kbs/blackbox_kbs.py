@@ -7,15 +7,18 @@ this script computes, and the CCEL), then walks the protocol by hand: /auth, the
 binding (SHA-384 of the sorted-key compact JSON of nonce, tee-pubkey and additional-evidence,
 zero-padded to 64 bytes), /attest with the quote, the EAR token's signature and claims, resources
 set as admin and fetched by cookie and by Bearer, decrypted with EC and RSA TEE keys; and the
-refusals, each answered with an ErrorInformation body.
+refusals, each answered with an ErrorInformation body. KbsBlackBoxTpm does the same for tee "tpm"
+with evidence that tpm2-tools makes on a swtpm, in CoCo's TPM attester form.
 
-Usage: ACON_KBS=acon-kbs ACON_SIM=acon-sim /usr/bin/python3 blackbox_kbs.py
+Usage: ACON_KBS=acon-kbs ACON_SIM=acon-sim /usr/bin/python3 blackbox_kbs.py (swtpm and tpm2-tools
+on PATH)
 """
 import base64
 import hashlib
 import http.client
 import json
 import os
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -87,30 +90,15 @@ class TeeKey:
             self.pubkey = {"kty": "RSA", "alg": "RSA-OAEP-256", "n": pub["n"], "e": pub["e"]}
 
 
-class KbsBlackBox(unittest.TestCase):
+class KbsServer:
+    """One acon-kbs process per test class (`acon-kbs init` with `init_args`, then the server) and
+    the HTTP, admin, RCAR and JWE helpers every class uses."""
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        tmp = cls.tmp.name
-        cls.state = os.path.join(tmp, "td.json")
-        subprocess.run([ACON_SIM, "create", "--state", cls.state], check=True,
-                       stdout=subprocess.DEVNULL)
-        root = os.path.join(tmp, "sim-root.pem")
-        subprocess.run([ACON_SIM, "root", "--state", cls.state, "--out", root], check=True)
-        ccel = os.path.join(tmp, "ccel.bin")
-        subprocess.run([ACON_SIM, "ccel", "--state", cls.state, "--out", ccel], check=True)
-        with open(ccel, "rb") as f:
-            cls.ccel = f.read()
-
-        collateral = os.path.join(tmp, "collateral.json")
-        subprocess.run([ACON_SIM, "collateral", "--state", cls.state, "--out", collateral],
-                       check=True)
-
-        # A KBS that trusts the simulator's root and verifies its quotes against the
-        # simulator's collateral; TLS with the CA `init` writes; port 0 picks a free port.
-        cls.dir = os.path.join(tmp, "kbs")
-        subprocess.run([ACON_KBS, "init", cls.dir, "--listen", "127.0.0.1:0",
-                        "--simulated-root", root, "--collateral", collateral],
+    def start_kbs(cls, init_args):
+        # TLS with the CA `init` writes; port 0 picks a free port.
+        cls.dir = os.path.join(cls.tmp.name, "kbs")
+        subprocess.run([ACON_KBS, "init", cls.dir, "--listen", "127.0.0.1:0"] + init_args,
                        check=True, stdout=subprocess.DEVNULL)
         cls.ca = os.path.join(cls.dir, "keys", "tls-ca.pem")
         cls.server = subprocess.Popen([ACON_KBS, "--config", os.path.join(cls.dir, "config.toml")],
@@ -127,16 +115,13 @@ class KbsBlackBox(unittest.TestCase):
             cls.ear_private_key = jwk.JWK.from_pem(f.read())
         with open(os.path.join(cls.dir, "keys", "admin.pem"), "rb") as f:
             cls.admin_key = jwk.JWK.from_pem(f.read())
-        cls.set_policies()
-        cls.admin_put("blackbox/secret/one", b"first secret \x00\xff")
 
     @classmethod
-    def set_policies(cls):
-        """Policies (acon's TOML) that affirm a genuine simulated quote bound to the session and
-        release to such tokens; set through the admin API as the protocol envelopes them."""
+    def set_policies(cls, attestation_policy, resource_policy):
+        """Policies (acon's TOML), set through the admin API as the protocol envelopes them."""
         for route, body in [("attestation-policy", {"type": "toml", "policy_id": "default",
-                                                    "policy": b64url(ATTESTATION_POLICY)}),
-                            ("resource-policy", {"policy": b64url(RESOURCE_POLICY)})]:
+                                                    "policy": b64url(attestation_policy)}),
+                            ("resource-policy", {"policy": b64url(resource_policy)})]:
             r = cls.request("POST", "/kbs/v0/" + route, json=body,
                             headers={"Authorization": "Bearer " + cls.admin_token()})
             assert r.status_code == 200, (route, r.status_code, r.text)
@@ -194,8 +179,8 @@ class KbsBlackBox(unittest.TestCase):
 
     # ---- RCAR by hand ----
 
-    def auth(self, body=None):
-        body = body if body is not None else {"version": "0.4.0", "tee": "tdx", "extra-params": {}}
+    def auth(self, body=None, tee="tdx"):
+        body = body if body is not None else {"version": "0.4.0", "tee": tee, "extra-params": {}}
         r = self.request("POST", "/kbs/v0/auth", json=body)
         self.assertEqual(r.status_code, 200, r.text)
         cookie = r.cookies.get("kbs-session-id")
@@ -203,6 +188,50 @@ class KbsBlackBox(unittest.TestCase):
         challenge = r.json()
         self.assertEqual(len(base64.b64decode(challenge["nonce"], validate=True)), 32)
         return cookie, challenge["nonce"]
+
+    def attest(self, cookie, body):
+        return self.request("POST", "/kbs/v0/attest", json=body,
+                            headers={"Cookie": "kbs-session-id=" + cookie})
+
+    def decrypt(self, response, key):
+        self.assertEqual(response.status_code, 200, response.text)
+        body = response.json()
+        self.assertTrue({"protected", "encrypted_key", "iv", "ciphertext", "tag"} <= set(body))
+        protected = b64url_decode(body["protected"]).decode()
+        # guest-components re-serialises the header for the GCM AAD: it must already be
+        # compact JSON with sorted keys.
+        self.assertEqual(protected, compact_sorted(json.loads(protected)))
+        self.assertEqual(json.loads(protected)["alg"], key.pubkey["alg"])
+        token = jwe.JWE()
+        token.deserialize(json.dumps(body), key=key.key)
+        return token.payload
+
+
+class KbsBlackBox(KbsServer, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        tmp = cls.tmp.name
+        cls.state = os.path.join(tmp, "td.json")
+        subprocess.run([ACON_SIM, "create", "--state", cls.state], check=True,
+                       stdout=subprocess.DEVNULL)
+        root = os.path.join(tmp, "sim-root.pem")
+        subprocess.run([ACON_SIM, "root", "--state", cls.state, "--out", root], check=True)
+        ccel = os.path.join(tmp, "ccel.bin")
+        subprocess.run([ACON_SIM, "ccel", "--state", cls.state, "--out", ccel], check=True)
+        with open(ccel, "rb") as f:
+            cls.ccel = f.read()
+
+        collateral = os.path.join(tmp, "collateral.json")
+        subprocess.run([ACON_SIM, "collateral", "--state", cls.state, "--out", collateral],
+                       check=True)
+
+        # A KBS that trusts the simulator's root and verifies its quotes against the
+        # simulator's collateral.
+        cls.start_kbs(["--simulated-root", root, "--collateral", collateral])
+        # Affirm a genuine simulated quote bound to the session; release to such tokens.
+        cls.set_policies(ATTESTATION_POLICY, RESOURCE_POLICY)
+        cls.admin_put("blackbox/secret/one", b"first secret \x00\xff")
 
     @staticmethod
     def report_data(nonce, pubkey, additional=""):
@@ -222,10 +251,6 @@ class KbsBlackBox(unittest.TestCase):
                                                       "quote": b64(quote)},
                                  "additional_evidence": ""}}
 
-    def attest(self, cookie, body):
-        return self.request("POST", "/kbs/v0/attest", json=body,
-                            headers={"Cookie": "kbs-session-id=" + cookie})
-
     def rcar(self, key):
         cookie, nonce = self.auth()
         quote = self.quote(self.report_data(nonce, key.pubkey))
@@ -233,19 +258,6 @@ class KbsBlackBox(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         token = r.json()["token"]
         return cookie, token
-
-    def decrypt(self, response, key):
-        self.assertEqual(response.status_code, 200, response.text)
-        body = response.json()
-        self.assertTrue({"protected", "encrypted_key", "iv", "ciphertext", "tag"} <= set(body))
-        protected = b64url_decode(body["protected"]).decode()
-        # guest-components re-serialises the header for the GCM AAD: it must already be
-        # compact JSON with sorted keys.
-        self.assertEqual(protected, compact_sorted(json.loads(protected)))
-        self.assertEqual(json.loads(protected)["alg"], key.pubkey["alg"])
-        token = jwe.JWE()
-        token.deserialize(json.dumps(body), key=key.key)
-        return token.payload
 
     # ---- the accepted flow ----
 
@@ -423,6 +435,178 @@ class KbsBlackBox(unittest.TestCase):
         self.assert_error(r, 401)
         r = self.request("GET", path, headers={"Authorization": "Bearer " + token})
         self.assert_error(r, 404, "ResourceNotFound")
+
+
+# TPM evidence is affirming when a quote from a pinned AK is bound to the session and the
+# init-data is the one in PCR 8.
+TPM_ATTESTATION_POLICY = b"""version = 1
+id = "blackbox_tpm"
+[instance-identity]
+default = 97
+[[instance-identity.tiers]]
+value = 2
+when = [{ check = "binding.kbs" }, { check = "init_data" }]
+[hardware]
+default = 97
+[[hardware.tiers]]
+value = 2
+when = [{ check = "quote.signature" }]
+"""
+TPM_RESOURCE_POLICY = b"""version = 1
+id = "default"
+[[rules]]
+resources = "*/*/*"
+effect = "allow"
+status = "affirming"
+"""
+INIT_DATA = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
+ALL_PCRS = "sha256:" + ",".join(str(i) for i in range(24))
+
+
+def free_port_pair():
+    """A free port P with P+1 also free: the swtpm TCTI finds the control port at P+1."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+
+
+class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
+    """tee "tpm" with evidence made by tpm2-tools on a swtpm, in CoCo's TPM attester form
+    (guest-components attestation-agent/attester/src/tpm): {"ak_public": base64 DER
+    SubjectPublicKeyInfo, "tpm_quote": {"signature": base64 TPMT_SIGNATURE, "message": base64
+    TPMS_ATTEST, "pcrs": 24 hex SHA-256 values}}, quoted over the first 32 bytes of the binding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        tmp = cls.tmp.name
+        os.mkdir(os.path.join(tmp, "tpm"))
+        port = free_port_pair()
+        cls.swtpm = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + os.path.join(tmp, "tpm"),
+             "--server", "type=tcp,bindaddr=127.0.0.1,port=%d" % port,
+             "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=%d" % (port + 1),
+             "--flags", "not-need-init,startup-clear"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.tcti = "swtpm:host=127.0.0.1,port=%d" % port
+        try:
+            for _ in range(200):  # until swtpm accepts connections
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.05)
+            cls.tpm2("tpm2_createek", "-c", cls.path("ek.ctx"), "-G", "rsa", "-u",
+                     cls.path("ek.pub"))
+            cls.ak, cls.ak_pem = cls.create_ak("ak")
+            # The guest's boot: the init-data digest extended into SHA-256 PCR 8.
+            cls.tpm2("tpm2_pcrextend",
+                     "8:sha256=" + hashlib.sha256(INIT_DATA.encode()).hexdigest())
+            cls.start_kbs(["--ak", cls.ak_pem])
+            cls.set_policies(TPM_ATTESTATION_POLICY, TPM_RESOURCE_POLICY)
+            cls.admin_put("blackbox/secret/tpm", b"tpm secret")
+        except BaseException:
+            cls.tearDownClass()  # unittest skips it when setUpClass fails: no stray swtpm
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.swtpm.poll() is None:
+            cls.swtpm.terminate()
+            cls.swtpm.wait()
+        super().tearDownClass()
+
+    @classmethod
+    def path(cls, name):
+        return os.path.join(cls.tmp.name, name)
+
+    @classmethod
+    def tpm2(cls, *command):
+        env = dict(os.environ, TPM2TOOLS_TCTI=cls.tcti)
+        subprocess.run(list(command), check=True, env=env, stdout=subprocess.DEVNULL)
+        # swtpm has no resource manager: free the transient objects and sessions each tool left.
+        for flag in ("-t", "-s", "-l"):
+            subprocess.run(["tpm2_flushcontext", flag], check=True, env=env)
+
+    @classmethod
+    def create_ak(cls, name):
+        """An RSA RSASSA-SHA256 AK under the EK (a fresh key each call); its context and PEM."""
+        ctx, pem = cls.path(name + ".ctx"), cls.path(name + ".pem")
+        cls.tpm2("tpm2_createak", "-C", cls.path("ek.ctx"), "-c", ctx, "-G", "rsa", "-g", "sha256",
+                 "-s", "rsassa", "-u", pem, "-f", "pem", "-n", cls.path(name + ".name"))
+        return ctx, pem
+
+    def evidence(self, extra_data, ak=None, ak_pem=None):
+        self.tpm2("tpm2_quote", "-c", ak or self.ak, "-l", ALL_PCRS, "-q", extra_data.hex(),
+                  "-m", self.path("msg.bin"), "-s", self.path("sig.bin"), "-g", "sha256")
+        self.tpm2("tpm2_pcrread", ALL_PCRS, "-o", self.path("pcrs.bin"))
+        with open(self.path("msg.bin"), "rb") as f:
+            message = f.read()
+        with open(self.path("sig.bin"), "rb") as f:
+            signature = f.read()
+        with open(self.path("pcrs.bin"), "rb") as f:
+            pcrs = f.read()
+        with open(ak_pem or self.ak_pem) as f:
+            der = base64.b64decode("".join(l for l in f.read().splitlines() if "-----" not in l))
+        return {"ak_public": b64(der),
+                "tpm_quote": {"signature": b64(signature), "message": b64(message),
+                              "pcrs": [pcrs[i:i + 32].hex() for i in range(0, len(pcrs), 32)]}}
+
+    def attestation(self, nonce, pubkey, primary):
+        return {"init-data": {"format": "toml", "body": INIT_DATA},
+                "runtime-data": {"nonce": nonce, "tee-pubkey": pubkey},
+                "tee-evidence": {"primary_evidence": primary, "additional_evidence": ""}}
+
+    @staticmethod
+    def extra_data(nonce, pubkey):
+        # The KBS binding, SHA-384 of the canonical runtime data, cut to 32 bytes as the attester
+        # resizes it.
+        text = compact_sorted({"additional-evidence": "", "nonce": nonce, "tee-pubkey": pubkey})
+        return hashlib.sha384(text.encode()).digest()[:32]
+
+    def test_rcar_and_resource(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth(tee="tpm")
+        primary = self.evidence(self.extra_data(nonce, key.pubkey))
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, primary))
+        self.assertEqual(r.status_code, 200, r.text)
+        token = jwt.JWT(jwt=r.json()["token"], key=self.ear_key, algs=["ES256"],
+                        check_claims={"iss": KBS_ID, "aud": KBS_ID, "exp": None})
+        claims = json.loads(token.claims)
+        self.assertEqual(claims["submods"]["cpu0"]["ear.status"], "affirming", claims)
+        r = self.request("GET", "/kbs/v0/resource/blackbox/secret/tpm",
+                         headers={"Cookie": "kbs-session-id=" + cookie})
+        self.assertEqual(self.decrypt(r, key), b"tpm secret")
+
+    def test_unpinned_ak(self):
+        other, other_pem = self.create_ak("other_ak")
+        key = TeeKey("ec")
+        cookie, nonce = self.auth(tee="tpm")
+        primary = self.evidence(self.extra_data(nonce, key.pubkey), other, other_pem)
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, primary))
+        self.assert_error(r, 401, "AttestationError", "not the pinned AK")
+
+    def test_tampered_quote(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth(tee="tpm")
+        primary = self.evidence(self.extra_data(nonce, key.pubkey))
+        message = bytearray(base64.b64decode(primary["tpm_quote"]["message"]))
+        message[-1] ^= 1
+        primary["tpm_quote"]["message"] = b64(bytes(message))
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, primary))
+        self.assert_error(r, 401, "AttestationError", "quote.signature")
+
+    def test_wrong_nonce(self):
+        key = TeeKey("ec")
+        cookie, nonce = self.auth(tee="tpm")
+        primary = self.evidence(self.extra_data("another nonce", key.pubkey))
+        r = self.attest(cookie, self.attestation(nonce, key.pubkey, primary))
+        self.assert_error(r, 401, "AttestationError", "extra_data")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,13 @@
 #include "acon/guest/sim/sim.h"
 #include "acon/kbs/client.h"
 #include "kbs_fixture.h"
+#include "kbs_process.h"
 
 namespace acon::kbs {
 namespace {
+
+using testing::KbsServerProcess;
+using testing::slurp_file;
 
 // RFC 7517 appendix A.1's example P-256 public key, as a tee-pubkey.
 const Json kExampleEcJwk = {{"kty", "EC"},
@@ -279,46 +283,6 @@ TEST(KbsClientConfig, RefusesBadPathsBeforeConnecting) {
 }
 
 // ---- against the real acon-kbs ----
-
-std::string slurp_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// acon-kbs --config FILE as a child process; its first line names the port it listens on.
-class KbsServerProcess {
- public:
-  explicit KbsServerProcess(const std::filesystem::path& config) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      execl(ACON_KBS_BINARY, ACON_KBS_BINARY, "--config", config.c_str(), nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    std::string line;  // "acon-kbs: listening on https://127.0.0.1:PORT"
-    char c;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    const size_t colon = line.rfind(':');
-    if (line.find("listening on https://") != std::string::npos && colon != std::string::npos)
-      url_ = "https://localhost" + line.substr(colon);
-  }
-  ~KbsServerProcess() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-  const std::string& url() const { return url_; }  // empty when it did not start
-
- private:
-  pid_t pid_ = -1;
-  std::string url_;
-};
 
 // A simulated TD (collateral issued yesterday: the process reads the real clock), a KBS
 // directory from `acon-kbs init` that trusts its root, and the server process over TLS.

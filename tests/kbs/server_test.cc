@@ -124,6 +124,36 @@ TEST(KbsServer, InitWritesAConfigurationThatOpens) {
   EXPECT_FALSE(init_kbs_directory(dir.path() / "kbs", InitOptions{}, kCheck).ok());  // not empty
 }
 
+TEST(KbsServer, InitPinsTpmAksOnlyWhenAsked) {
+  TempDir dir;
+  // Without --ak no TPM is trusted.
+  auto plain = must(init_kbs_directory(dir.path() / "plain", InitOptions{}, kCheck));
+  EXPECT_TRUE(must(load_kbs_config(plain)).tpm_ak_keys.empty());
+  // With one, it is copied in, pinned, and the configuration opens.
+  const PrivateKey ak = must(PrivateKey::generate_rsa(2048));
+  const auto ak_file = dir.path() / "ak.pem";
+  std::ofstream(ak_file) << ak.public_key().to_pem();
+  InitOptions options;
+  options.tpm_ak_keys = {ak_file};
+  auto pinned = must(init_kbs_directory(dir.path() / "pinned", options, kCheck));
+  KbsConfig config = must(load_kbs_config(pinned));
+  ASSERT_EQ(config.tpm_ak_keys.size(), 1u);
+  EXPECT_EQ(config.tpm_ak_keys[0], dir.path() / "pinned" / "keys" / "tpm-ak-0.pem");
+  std::ifstream in(config.tpm_ak_keys[0]);
+  const std::string pem((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_TRUE(must(PublicKey::from_pem(pem)) == ak.public_key());
+  EXPECT_TRUE(open_kbs(config, kCheck).ok());
+  // A file that is not a public key stops the KBS from opening, naming the file.
+  std::ofstream(config.tpm_ak_keys[0]) << "not a key";
+  auto broken = open_kbs(config, kCheck);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message.find("tpm-ak-0.pem"), std::string::npos)
+      << broken.error().message;
+  // And one that does not exist stops init.
+  options.tpm_ak_keys = {dir.path() / "missing.pem"};
+  EXPECT_FALSE(init_kbs_directory(dir.path() / "missing", options, kCheck).ok());
+}
+
 TEST(KbsServer, ConfigurationErrorsNameTheLine) {
   auto bad = parse_kbs_config("[server]\nlisten = [\"127.0.0.1:1\"]\nport = 3\n", "/tmp", "k.toml");
   ASSERT_FALSE(bad.ok());

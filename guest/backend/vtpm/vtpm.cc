@@ -315,7 +315,11 @@ Result<std::pair<PcrValues, uint32_t>> VtpmBackend::Impl::read_locked(
 
 Result<Bytes> VtpmBackend::Impl::quote_locked(const ReportData& data) {
   TPM2B_DATA qualifying{};
-  if (options.qualifying_data_hash) {
+  if (options.qualifying_data_prefix) {
+    const size_t size = std::min(*options.qualifying_data_prefix, data.size());
+    qualifying.size = static_cast<uint16_t>(size);
+    std::memcpy(qualifying.buffer, data.data(), size);
+  } else if (options.qualifying_data_hash) {
     ACON_TRY(Bytes d, digest(*options.qualifying_data_hash, ByteView(data.data(), data.size())));
     qualifying.size = static_cast<uint16_t>(d.size());
     std::memcpy(qualifying.buffer, d.data(), d.size());
@@ -343,7 +347,21 @@ Result<Bytes> VtpmBackend::Impl::quote_locked(const ReportData& data) {
 VtpmBackend::VtpmBackend(OpenKey, std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VtpmBackend::~VtpmBackend() = default;
 
+VtpmOptions coco_tpm_options(std::string tcti) {
+  VtpmOptions options;
+  options.tcti = std::move(tcti);
+  options.ak_algorithm = AkAlgorithm::rsa2048_rsassa_sha256;
+  PcrBankSelection sha256{HashAlg::sha256, {}};
+  for (uint32_t index = 0; index < 24; ++index) sha256.pcrs.push_back(index);
+  options.quote_selection = {std::move(sha256)};
+  options.qualifying_data_prefix = 32;
+  return options;
+}
+
 Result<std::unique_ptr<VtpmBackend>> VtpmBackend::open(const VtpmOptions& options) {
+  if (options.qualifying_data_prefix && options.qualifying_data_hash)
+    return make_error(Errc::invalid_argument,
+                      "vtpm: qualifying_data_prefix and qualifying_data_hash are exclusive");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   ACON_CHECK(impl->connect());

@@ -132,6 +132,17 @@ TEST(EvidenceJson, RoundTripsEveryMember) {
   EXPECT_EQ(vtpm_back.vtpm.pcrs["sha256"][7], Bytes(32, 7));
   EXPECT_EQ(vtpm_back.vtpm.runtime_aael, (Bytes{4, 5}));
   expect_same(vtpm, vtpm_back);
+  // CoCo's TPM attester sends a DER SubjectPublicKeyInfo instead of the TPM2B_PUBLIC.
+  vtpm.vtpm.ak_encoding = AkEncoding::spki_der;
+  Json spki_json = evidence_to_json(vtpm);
+  EXPECT_TRUE(spki_json["vtpm"].contains("ak_spki"));
+  EXPECT_FALSE(spki_json["vtpm"].contains("ak_public"));
+  vtpm_back = must(parse_evidence_json(spki_json.dump()));
+  EXPECT_EQ(vtpm_back.vtpm.ak_encoding, AkEncoding::spki_der);
+  expect_same(vtpm, vtpm_back);
+  spki_json["vtpm"]["ak_public"] = "AA==";
+  EXPECT_NE(error_of(parse_evidence_json(spki_json.dump())).find("evidence.vtpm.ak_spki"),
+            std::string::npos);
 }
 
 TEST(EvidenceJson, ErrorsNameTheMember) {
@@ -267,7 +278,9 @@ TEST_F(BundleDir, WriteThenLoadGivesTheSameEvidence) {
   vtpm.vtpm.pcrs["sha256"][0] = Bytes(32, 7);
   vtpm.vtpm.event_log = Bytes{9};
   vtpm.vtpm.runtime_aael = Bytes{8, 7};
-  for (const Evidence* evidence : {&tdx, &vtpm}) {
+  Evidence vtpm_spki = vtpm;
+  vtpm_spki.vtpm.ak_encoding = AkEncoding::spki_der;
+  for (const Evidence* evidence : {&tdx, &vtpm, &vtpm_spki}) {
     fs::remove_all(dir_);
     auto written = write_evidence_directory(*evidence, dir_);
     ASSERT_TRUE(written.ok()) << written.error().to_string();

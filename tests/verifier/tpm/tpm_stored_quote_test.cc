@@ -175,6 +175,41 @@ TEST_F(StoredQuote, UntrustedAkFails) {
   EXPECT_FALSE(right_key_wrong_pin.ok());
 }
 
+TEST_F(StoredQuote, SeveralPinsOrRoots) {
+  auto ca = Certificate::from_pem(read_data("tpm/ak_ca.pem"));
+  auto other_ca = Certificate::from_pem(read_data("tpm/other_ca.pem"));
+  auto ak_cert = Certificate::from_pem(read_data("tpm/ak_cert.pem"));
+  ASSERT_TRUE(ca.ok() && other_ca.ok() && ak_cert.ok());
+  options_.at = ak_cert->not_before() + std::chrono::hours(24);
+  const PublicKey stranger = PrivateKey::generate_ec(Curve::p256)->public_key();
+  const PublicKey stranger2 = PrivateKey::generate_ec(Curve::p256)->public_key();
+
+  // The presented key is one of the pins.
+  EXPECT_TRUE(
+      verify_quote(quote_, pcrs_, {ak_->key, {}}, AkTrust::any_of({stranger, ak_->key}), options_)
+          .ok());
+  // None of them; or no key presented when several are pinned.
+  auto none =
+      verify_quote(quote_, pcrs_, {ak_->key, {}}, AkTrust::any_of({stranger, stranger2}), options_);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, Errc::verify_failed);
+  EXPECT_NE(none.error().message.find("none of the 2 pinned AKs"), std::string::npos);
+  EXPECT_FALSE(verify_quote(quote_, pcrs_, {std::nullopt, {}},
+                            AkTrust::any_of({stranger, ak_->key}), options_)
+                   .ok());
+  // Not pinned, but certified by a configured root; a certificate to another root is not enough.
+  EXPECT_TRUE(verify_quote(quote_, pcrs_, {ak_->key, {*ak_cert}},
+                           AkTrust::any_of({stranger}, {*ca}), options_)
+                  .ok());
+  EXPECT_FALSE(verify_quote(quote_, pcrs_, {ak_->key, {*ak_cert}},
+                            AkTrust::any_of({stranger}, {*other_ca}), options_)
+                   .ok());
+  // A presented key that is not the certificate's is refused even when the key is pinned.
+  EXPECT_FALSE(verify_quote(quote_, pcrs_, {stranger, {*ak_cert}},
+                            AkTrust::any_of({stranger, stranger2}, {*ca}), options_)
+                   .ok());
+}
+
 TEST_F(StoredQuote, AkCertificateChain) {
   auto ca = Certificate::from_pem(read_data("tpm/ak_ca.pem"));
   auto other_ca = Certificate::from_pem(read_data("tpm/other_ca.pem"));

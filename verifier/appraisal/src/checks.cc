@@ -2,7 +2,11 @@
 // the logs is in checks_replay.cc, init-data in init_data.cc.
 #include "acon/appraisal/checks.h"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "acon/common/kbs_binding.h"
+#include "acon/eventlog/event_log.h"
 #include "acon/image/attestation_data.h"
 
 #include "acon/appraisal/claims.h"
@@ -127,11 +131,23 @@ QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& op
     out.signature.reason = "no AK trust (pinned key or AK CA) was configured for vTPM quotes";
     return out;
   }
-  auto ak = tpm::parse_tpm2b_public(evidence.vtpm.ak_public);
+  auto ak = vtpm_ak_key(evidence.vtpm);
   if (!ak) {
     out.signature.outcome = Outcome::error;
     out.signature.reason = "the AK public key does not parse: " + ak.error().message;
     return out;
+  }
+  // The nonce the caller expects, or else the KBS binding of the runtime data (binding.kbs
+  // explains a mismatch; here it only keeps an unbound quote from passing).
+  Bytes expected_extra_data = options.tpm_extra_data;
+  if (expected_extra_data.empty() && evidence.runtime_data) {
+    auto bound = kbs_tpm_extra_data(*evidence.runtime_data);
+    if (!bound) {
+      out.signature.outcome = Outcome::error;
+      out.signature.reason = "the runtime data cannot be hashed: " + bound.error().message;
+      return out;
+    }
+    expected_extra_data = std::move(*bound);
   }
   tpm::PcrValues pcrs;
   for (const auto& [bank, values] : evidence.vtpm.pcrs) {
@@ -144,9 +160,9 @@ QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& op
     pcrs[*alg] = values;
   }
   tpm::AkEvidence ak_evidence;
-  ak_evidence.key = ak->key;
+  ak_evidence.key = std::move(*ak);
   tpm::VerifyOptions verify;
-  verify.expected_extra_data = options.tpm_extra_data;
+  verify.expected_extra_data = expected_extra_data;
   verify.at = options.at;
   auto verified =
       tpm::verify_quote(evidence.vtpm.quote, pcrs, ak_evidence, *options.ak_trust, verify);
@@ -165,7 +181,35 @@ QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& op
 
 std::string hex_or_empty(ByteView bytes) { return hex_encode(bytes); }
 
+// Trustee's TPM claims (its verifier's parse_tee_evidence and extend_claim): init_data (PCR 8),
+// report_data (extraData), ak_public (base64 DER SubjectPublicKeyInfo) and pcr00..pcr23 of the
+// SHA-256 bank, as far as the evidence has them.
+Json vtpm_claims(const VtpmEvidence& evidence, const tpm::Quote* quote, const Bytes* pcr8) {
+  Json out = Json::object();
+  if (pcr8) out["init_data"] = hex_encode(*pcr8);
+  if (quote) out["report_data"] = hex_encode(quote->attest.extra_data);
+  if (auto key = vtpm_ak_key(evidence)) out["ak_public"] = base64_encode(key->to_der());
+  if (auto bank = evidence.pcrs.find("sha256"); bank != evidence.pcrs.end())
+    for (const auto& [index, value] : bank->second) {
+      char name[8];
+      std::snprintf(name, sizeof name, "pcr%02u", static_cast<unsigned>(index));
+      out[name] = hex_encode(value);
+    }
+  return out;
+}
+
 }  // namespace
+
+Result<PublicKey> vtpm_ak_key(const VtpmEvidence& evidence) {
+  if (evidence.ak_encoding == AkEncoding::spki_der) {
+    auto key = PublicKey::from_der(evidence.ak_public);
+    if (!key) return key.error().wrap("ak_public (DER SubjectPublicKeyInfo)");
+    return key;
+  }
+  auto ak = tpm::parse_tpm2b_public(evidence.ak_public);
+  if (!ak) return ak.error().wrap("ak_public (TPM2B_PUBLIC)");
+  return std::move(ak->key);
+}
 
 QuoteChecks check_quote(const Evidence& evidence, const AppraisalOptions& options) {
   if (evidence.platform == Platform::vtpm) return check_tpm_quote(evidence, options);
@@ -184,8 +228,13 @@ Result<std::string> kbs_runtime_data_jcs(const RuntimeData& runtime_data) {
                                     runtime_data.additional_evidence);
 }
 
-CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
-                              const std::optional<std::string>& expected_nonce) {
+namespace {
+
+// Trustee's KBS binding at `size` bytes of the hash: 64 (REPORTDATA, zero-padded) or 32 (a TPM
+// quote's extraData, truncated). `field` names the compared value in messages.
+CheckResult binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                        const std::optional<std::string>& expected_nonce, size_t size,
+                        const std::string& field, const std::string& rule) {
   if (!runtime)
     return named("binding.kbs", Outcome::skipped,
                  "no KBS runtime data (nonce, tee-pubkey) was supplied");
@@ -203,20 +252,44 @@ CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeD
   if (!report_data_expected)
     return named("binding.kbs", Outcome::error,
                  "the runtime data cannot be hashed: " + report_data_expected.error().message);
-  const Bytes& expected = *report_data_expected;
+  Bytes expected = std::move(*report_data_expected);
+  expected.resize(size, 0);
   Json detail = {{"jcs", *jcs},
                  {"expected_report_data", hex_encode(expected)},
                  {"report_data", hex_or_empty(report_data)}};
   if (ct_equal(expected, report_data))
     return named("binding.kbs", Outcome::pass,
-                 "REPORTDATA equals SHA-384 of the canonical runtime data (nonce, tee-pubkey, "
-                 "additional-evidence), zero-padded to 64 bytes",
+                 field +
+                     " equals SHA-384 of the canonical runtime data (nonce, tee-pubkey, "
+                     "additional-evidence), " +
+                     rule,
                  std::move(detail));
   return named("binding.kbs", Outcome::fail,
-               "REPORTDATA differs from SHA-384 of the canonical runtime data padded to 64 bytes "
-               "(nonce \"" +
-                   runtime->nonce + "\"): the quote was not made for this nonce and key",
+               field + " differs from SHA-384 of the canonical runtime data " + rule +
+                   " (nonce \"" + runtime->nonce +
+                   "\"): the quote was not made for this nonce and key",
                std::move(detail));
+}
+
+}  // namespace
+
+CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
+                              const std::optional<std::string>& expected_nonce) {
+  return binding_kbs(report_data, runtime, expected_nonce, 64, "REPORTDATA",
+                     "zero-padded to 64 bytes");
+}
+
+Result<Bytes> kbs_tpm_extra_data(const RuntimeData& runtime_data) {
+  ACON_TRY(Bytes report_data, kbs_report_data(runtime_data.nonce, runtime_data.tee_pubkey,
+                                              runtime_data.additional_evidence));
+  report_data.resize(kTpmReportDataSize);
+  return report_data;
+}
+
+CheckResult check_binding_kbs_tpm(ByteView extra_data, const std::optional<RuntimeData>& runtime,
+                                  const std::optional<std::string>& expected_nonce) {
+  return binding_kbs(extra_data, runtime, expected_nonce, kTpmReportDataSize,
+                     "the TPM quote's extraData", "cut to its first 32 bytes");
 }
 
 CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>& attestation_data,
@@ -276,24 +349,56 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   };
 
   if (evidence.platform == Platform::vtpm) {
-    out.checks.push_back(
-        named("binding.kbs", Outcome::skipped,
-              "a vTPM quote binds its nonce through extraData, checked by quote.signature"));
+    auto tpm_quote = tpm::parse_quote(evidence.vtpm.quote);
+    const std::string unparsed =
+        tpm_quote ? "" : "the TPM quote does not parse: " + tpm_quote.error().message;
+    // CoCo's TPM attester (KBS tee "tpm") binds the KBS runtime data through extraData.
+    if (!evidence.runtime_data) {
+      out.checks.push_back(
+          named("binding.kbs", Outcome::skipped,
+                "a vTPM quote binds its nonce through extraData, checked by quote.signature"));
+    } else if (!tpm_quote) {
+      out.checks.push_back(named("binding.kbs", Outcome::error, unparsed));
+    } else {
+      out.checks.push_back(check_binding_kbs_tpm(tpm_quote->attest.extra_data,
+                                                 evidence.runtime_data, options.expected_nonce));
+      auto runtime_claims = kbs_runtime_data_object(*evidence.runtime_data);
+      out.claims["report_data"] = hex_encode(tpm_quote->attest.extra_data);
+      out.claims["runtime_data_claims"] = runtime_claims ? *runtime_claims : Json(nullptr);
+    }
     // acond quotes with extraData = its REPORTDATA, so attestation_data binds as on TDX
     // (quote.signature is what proves the extraData is the TPM's).
     if (!evidence.attestation_data) {
       out.checks.push_back(named("binding.acon", Outcome::skipped,
                                  "a vTPM quote binds its nonce through extraData, checked by "
                                  "quote.signature"));
-    } else if (auto tpm_quote = tpm::parse_quote(evidence.vtpm.quote); !tpm_quote) {
-      out.checks.push_back(named("binding.acon", Outcome::error,
-                                 "the TPM quote does not parse: " + tpm_quote.error().message));
+    } else if (!tpm_quote) {
+      out.checks.push_back(named("binding.acon", Outcome::error, unparsed));
     } else {
       out.checks.push_back(check_binding_acon(tpm_quote->attest.extra_data,
                                               evidence.attestation_data,
                                               options.expected_requestor_nonce));
     }
-    out.checks.push_back(named("init_data", Outcome::skipped, "a vTPM quote has no MRCONFIGID"));
+    // Init-data in SHA-256 PCR 8, when that PCR is quoted (Trustee's TPM verifier and claims).
+    const Bytes* pcr8 = nullptr;
+    if (tpm_quote) {
+      for (const tpm::PcrSelection& selection : tpm_quote->attest.pcr_selection) {
+        const bool quoted = selection.alg == eventlog::tpm_alg_for_hash(HashAlg::sha256) &&
+                            std::find(selection.pcrs.begin(), selection.pcrs.end(),
+                                      kTpmInitDataPcr) != selection.pcrs.end();
+        auto bank = evidence.vtpm.pcrs.find("sha256");
+        if (!quoted || bank == evidence.vtpm.pcrs.end()) continue;
+        if (auto value = bank->second.find(kTpmInitDataPcr); value != bank->second.end())
+          pcr8 = &value->second;
+      }
+    }
+    Json init_claims = nullptr;
+    out.checks.push_back(check_init_data_tpm(pcr8, evidence.init_data, &init_claims));
+    if (pcr8) {
+      out.claims["init_data"] = hex_encode(*pcr8);
+      out.claims["init_data_claims"] = std::move(init_claims);
+    }
+    out.claims["vtpm"] = vtpm_claims(evidence.vtpm, tpm_quote ? &*tpm_quote : nullptr, pcr8);
     ReplayChecks replay = check_vtpm_replay(evidence.vtpm);
     add_all(std::move(replay.registers));
     out.checks.push_back(std::move(replay.unexplained));

@@ -190,13 +190,63 @@ Result<std::optional<std::string>> read_bundle_text(const fs::path& path, size_t
 
 // The bundle's top-level names; docs/evidence.md "Bundle layout".
 const std::set<std::string>& bundle_names() {
-  static const std::set<std::string> names = {
-      "quote.bin",        "cc_eventlog.bin",   "ccel.bin",
-      "runtime_aael.bin", "runtime_aael.txt",  "ima.txt",
-      "tpm_quote.bin",    "ak.tpm2b_public",   "pcrs.json",
-      "tpm_eventlog.bin", "runtime_data.json", "attestation_data.json",
-      "init_data.toml",   "collateral.json",   "images"};
+  static const std::set<std::string> names = {"quote.bin",
+                                              "cc_eventlog.bin",
+                                              "ccel.bin",
+                                              "runtime_aael.bin",
+                                              "runtime_aael.txt",
+                                              "ima.txt",
+                                              "tpm_quote.bin",
+                                              "ak.tpm2b_public",
+                                              "ak.spki.der",
+                                              "pcrs.json",
+                                              "tpm_eventlog.bin",
+                                              "runtime_data.json",
+                                              "attestation_data.json",
+                                              "init_data.toml",
+                                              "collateral.json",
+                                              "images"};
   return names;
+}
+
+// Trustee's TPM evidence at `path` (tpm_evidence_from_trustee).
+Result<VtpmEvidence> trustee_tpm_evidence(const Json& primary, const std::string& path) {
+  // Trustee's verifier (serde, no deny_unknown_fields) ignores other members; so do we, so that an
+  // attester may add some. The members it reads must be exactly as it reads them.
+  if (!primary.is_object()) return make_error(Errc::parse, path + ": not an object");
+  VtpmEvidence out;
+  out.ak_encoding = AkEncoding::spki_der;
+  ACON_TRY(out.ak_public, base64_member(primary, "ak_public", path));
+  ACON_TRY(const Json* quote, member(primary, "tpm_quote", path));
+  if (!quote->is_object()) return make_error(Errc::parse, path + ".tpm_quote: not an object");
+  const std::string quote_path = path + ".tpm_quote";
+  ACON_TRY(Bytes message, base64_member(*quote, "message", quote_path));
+  ACON_TRY(Bytes signature, base64_member(*quote, "signature", quote_path));
+  // TPM2B_ATTEST: a 16-bit big-endian size, then the TPMS_ATTEST the AK signed.
+  if (message.size() > 0xFFFF)
+    return make_error(Errc::parse, quote_path + ".message: " + too_large(0xFFFF) +
+                                       " (a TPMS_ATTEST fits a TPM2B)");
+  out.quote.reserve(2 + message.size() + signature.size());
+  out.quote.push_back(static_cast<uint8_t>(message.size() >> 8));
+  out.quote.push_back(static_cast<uint8_t>(message.size() & 0xFF));
+  append(out.quote, message);
+  append(out.quote, signature);
+  ACON_TRY(const Json* pcrs, member(*quote, "pcrs", quote_path));
+  if (!pcrs->is_array()) return make_error(Errc::parse, quote_path + ".pcrs: not an array");
+  if (pcrs->size() > 24)
+    return make_error(Errc::parse, quote_path + ".pcrs: " + std::to_string(pcrs->size()) +
+                                       " values, a TPM has PCRs 0..23");
+  auto& bank = out.pcrs["sha256"];
+  for (size_t i = 0; i < pcrs->size(); ++i) {
+    const std::string where = quote_path + ".pcrs[" + std::to_string(i) + "]";
+    const Json& value = (*pcrs)[i];
+    if (!value.is_string() || value.get_ref<const std::string&>().size() != 64)
+      return make_error(Errc::parse, where + ": not 64 hex digits (a SHA-256 PCR value)");
+    auto bytes = hex_decode(value.get_ref<const std::string&>());
+    if (!bytes) return bytes.error().wrap(where);
+    bank[static_cast<uint32_t>(i)] = std::move(*bytes);
+  }
+  return out;
 }
 
 }  // namespace
@@ -222,9 +272,10 @@ std::optional<Platform> platform_from_tee(std::string_view tee) {
 
 Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view tee) {
   auto platform = platform_from_tee(tee);
-  if (!platform || *platform == Platform::vtpm)
-    return make_error(Errc::unsupported,
-                      "tee: \"" + std::string(tee) + "\": only tdx and sgx KBS evidence is read");
+  // "vtpm" is acon's own platform name, not a kbs-types tee: the KBS reads CoCo's "tpm" form.
+  if (!platform || tee == "vtpm")
+    return make_error(Errc::unsupported, "tee: \"" + std::string(tee) +
+                                             "\": only tdx, sgx and tpm KBS evidence is read");
   ACON_TRY(Json json, parse_bounded_json(body, "attestation"));
   ACON_CHECK(only_members(json, "attestation", {"init-data", "runtime-data", "tee-evidence"}));
   Evidence evidence;
@@ -257,11 +308,44 @@ Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view te
     ACON_CHECK(only_members(primary, path, {"cc_eventlog", "quote"}));
     ACON_TRY(evidence.tdx.quote, base64_member(primary, "quote", path));
     ACON_TRY(evidence.tdx.cc_eventlog, optional_base64(primary, "cc_eventlog", path));
-  } else {
+  } else if (*platform == Platform::sgx) {
     ACON_CHECK(only_members(primary, path, {"quote"}));
     ACON_TRY(evidence.sgx.quote, base64_member(primary, "quote", path));
+  } else {
+    ACON_TRY(evidence.vtpm, trustee_tpm_evidence(primary, path));
   }
   return evidence;
+}
+
+Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence) {
+  return trustee_tpm_evidence(primary_evidence, "primary_evidence");
+}
+
+Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence) {
+  if (evidence.ak_encoding != AkEncoding::spki_der)
+    return make_error(Errc::invalid_argument,
+                      "tpm evidence: ak_public is not a DER SubjectPublicKeyInfo");
+  const Bytes& quote = evidence.quote;
+  const size_t message_size = quote.size() < 2 ? 0 : size_t{quote[0]} << 8 | quote[1];
+  if (quote.size() < 2 || quote.size() - 2 <= message_size)
+    return make_error(Errc::invalid_argument,
+                      "tpm evidence: quote is not a TPM2B_ATTEST followed by a TPMT_SIGNATURE");
+  const ByteView message(quote.data() + 2, message_size);
+  const ByteView signature(quote.data() + 2 + message_size, quote.size() - 2 - message_size);
+  Json pcrs = Json::array();
+  if (auto bank = evidence.pcrs.find("sha256"); bank != evidence.pcrs.end()) {
+    for (const auto& [index, value] : bank->second) {
+      if (index != pcrs.size())
+        return make_error(Errc::invalid_argument,
+                          "tpm evidence: sha256 PCR " + std::to_string(pcrs.size()) + " missing");
+      pcrs.push_back(hex_encode(value));
+    }
+  }
+  return Json{{"ak_public", base64_encode(evidence.ak_public)},
+              {"tpm_quote",
+               {{"signature", base64_encode(signature)},
+                {"message", base64_encode(message)},
+                {"pcrs", std::move(pcrs)}}}};
 }
 
 Result<Evidence> parse_evidence_json(std::string_view text) {
@@ -303,10 +387,17 @@ Result<Evidence> parse_evidence_json(std::string_view text) {
       break;
     }
     case Platform::vtpm: {
-      ACON_CHECK(
-          only_members(*part, path, {"quote", "ak_public", "pcrs", "event_log", "runtime_aael"}));
+      ACON_CHECK(only_members(
+          *part, path, {"quote", "ak_public", "ak_spki", "pcrs", "event_log", "runtime_aael"}));
       ACON_TRY(evidence.vtpm.quote, base64_member(*part, "quote", path));
-      ACON_TRY(evidence.vtpm.ak_public, base64_member(*part, "ak_public", path));
+      if (has(*part, "ak_spki")) {
+        if (has(*part, "ak_public"))
+          return make_error(Errc::parse, path + ".ak_spki: present with ak_public (one AK only)");
+        evidence.vtpm.ak_encoding = AkEncoding::spki_der;
+        ACON_TRY(evidence.vtpm.ak_public, base64_member(*part, "ak_spki", path));
+      } else {
+        ACON_TRY(evidence.vtpm.ak_public, base64_member(*part, "ak_public", path));
+      }
       ACON_TRY(const Json* pcrs, member(*part, "pcrs", path));
       ACON_TRY(evidence.vtpm.pcrs, pcrs_from_json(*pcrs, path + ".pcrs"));
       ACON_TRY(evidence.vtpm.event_log, optional_base64(*part, "event_log", path));
@@ -388,7 +479,9 @@ Status write_evidence_directory(const Evidence& evidence, const fs::path& dir) {
       break;
     case Platform::vtpm:
       ACON_CHECK(put(dir / "tpm_quote.bin", as_chars(evidence.vtpm.quote)));
-      ACON_CHECK(put(dir / "ak.tpm2b_public", as_chars(evidence.vtpm.ak_public)));
+      ACON_CHECK(put(dir / (evidence.vtpm.ak_encoding == AkEncoding::spki_der ? "ak.spki.der"
+                                                                              : "ak.tpm2b_public"),
+                     as_chars(evidence.vtpm.ak_public)));
       ACON_CHECK(put(dir / "pcrs.json", pcrs_to_json(evidence.vtpm.pcrs).dump()));
       ACON_CHECK(put_optional("tpm_eventlog.bin", evidence.vtpm.event_log));
       ACON_CHECK(put_optional("runtime_aael.bin", evidence.vtpm.runtime_aael));
@@ -436,8 +529,9 @@ Json evidence_to_json(const Evidence& evidence) {
       out["sgx"] = {{"quote", base64_encode(evidence.sgx.quote)}};
       break;
     case Platform::vtpm: {
+      const bool spki = evidence.vtpm.ak_encoding == AkEncoding::spki_der;
       Json vtpm = {{"quote", base64_encode(evidence.vtpm.quote)},
-                   {"ak_public", base64_encode(evidence.vtpm.ak_public)},
+                   {spki ? "ak_spki" : "ak_public", base64_encode(evidence.vtpm.ak_public)},
                    {"pcrs", pcrs_to_json(evidence.vtpm.pcrs)}};
       put(vtpm, "event_log", evidence.vtpm.event_log);
       put(vtpm, "runtime_aael", evidence.vtpm.runtime_aael);
@@ -498,8 +592,14 @@ Result<Evidence> load_evidence_directory(const fs::path& dir) {
     evidence.platform = Platform::vtpm;
     evidence.vtpm.quote = std::move(*tpm_quote);
     ACON_TRY(auto ak, read_bundle_file(dir / "ak.tpm2b_public", total));
-    if (!ak) return make_error(Errc::not_found, (dir / "ak.tpm2b_public").string() + ": missing");
-    evidence.vtpm.ak_public = std::move(*ak);
+    ACON_TRY(auto ak_spki, read_bundle_file(dir / "ak.spki.der", total));
+    if (ak && ak_spki)
+      return make_error(Errc::parse,
+                        dir.string() + ": both ak.tpm2b_public and ak.spki.der (one AK only)");
+    if (!ak && !ak_spki)
+      return make_error(Errc::not_found, (dir / "ak.tpm2b_public").string() + ": missing");
+    if (ak_spki) evidence.vtpm.ak_encoding = AkEncoding::spki_der;
+    evidence.vtpm.ak_public = ak ? std::move(*ak) : std::move(*ak_spki);
     ACON_TRY(auto pcrs_text, read_bundle_text(dir / "pcrs.json", total));
     if (!pcrs_text) return make_error(Errc::not_found, (dir / "pcrs.json").string() + ": missing");
     ACON_TRY(Json pcrs, parse_bounded_json(*pcrs_text, (dir / "pcrs.json").string()));
@@ -516,7 +616,7 @@ Result<Evidence> load_evidence_directory(const fs::path& dir) {
   if (evidence.platform == Platform::sgx && fs::exists(dir / "runtime_aael.bin", ec))
     return make_error(Errc::parse,
                       (dir / "runtime_aael.bin").string() + ": runtime log in an sgx bundle");
-  for (const char* name : {"ak.tpm2b_public", "pcrs.json", "tpm_eventlog.bin"})
+  for (const char* name : {"ak.tpm2b_public", "ak.spki.der", "pcrs.json", "tpm_eventlog.bin"})
     if (evidence.platform != Platform::vtpm && fs::exists(dir / name, ec))
       return make_error(Errc::parse, (dir / name).string() + ": vTPM file in a " +
                                          std::string(platform_name(evidence.platform)) + " bundle");

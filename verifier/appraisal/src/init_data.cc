@@ -168,4 +168,51 @@ CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>
   return check;
 }
 
+CheckResult check_init_data_tpm(const Bytes* pcr8, const std::optional<InitData>& init_data,
+                                Json* claims) {
+  CheckResult check;
+  check.name = "init_data";
+  if (!init_data) {
+    check.outcome = Outcome::skipped;
+    check.reason = "no init-data was supplied, so PCR 8 is not compared";
+    return check;
+  }
+  auto parsed = parse_init_data(*init_data);
+  if (!parsed) {
+    check.outcome = Outcome::error;
+    check.reason = "the init-data cannot be used: " + parsed.error().message;
+    return check;
+  }
+  if (claims) *claims = parsed->claims;
+  if (!pcr8) {
+    check.outcome = Outcome::fail;
+    check.reason = "init-data was supplied but the quote does not cover SHA-256 PCR 8";
+    return check;
+  }
+  if (parsed->digest.size() != hash_size(HashAlg::sha256)) {
+    check.outcome = Outcome::fail;
+    check.reason = "the init-data digest is " + std::string(hash_name(parsed->algorithm)) +
+                   ", but a TPM attester extends only a 32-byte (sha256) digest into PCR 8";
+    return check;
+  }
+  // PCR 8 after TPM2_Startup(CLEAR) and one extend: SHA-256(32 zero bytes ‖ digest).
+  Bytes extended(hash_size(HashAlg::sha256), 0);
+  append(extended, parsed->digest);
+  const Bytes expected = sha256(extended);
+  check.detail = {{"algorithm", hash_name(parsed->algorithm)},
+                  {"digest", hex_encode(parsed->digest)},
+                  {"expected_pcr8", hex_encode(expected)},
+                  {"pcr8", hex_encode(*pcr8)}};
+  if (ct_equal(expected, *pcr8)) {
+    check.outcome = Outcome::pass;
+    check.reason = "SHA-256 PCR 8 holds the init-data digest extended once into a reset PCR";
+  } else {
+    check.outcome = Outcome::fail;
+    check.reason = "SHA-256 PCR 8 " + hex_encode(*pcr8) +
+                   " is not the init-data digest extended once into a reset PCR, " +
+                   hex_encode(expected);
+  }
+  return check;
+}
+
 }  // namespace acon::appraisal

@@ -126,7 +126,14 @@ Result<Bytes> pcr_digest(std::span<const PcrSelection> selection, const PcrValue
 
 AkTrust AkTrust::pinned(PublicKey key) {
   AkTrust t;
-  t.pinned_ = std::move(key);
+  t.pinned_.push_back(std::move(key));
+  return t;
+}
+
+AkTrust AkTrust::any_of(std::vector<PublicKey> pinned, std::vector<Certificate> roots,
+                        std::vector<Crl> crls, CrlCheck crl_check) {
+  AkTrust t = certified_by(std::move(roots), std::move(crls), crl_check);
+  t.pinned_ = std::move(pinned);
   return t;
 }
 
@@ -140,15 +147,32 @@ AkTrust AkTrust::certified_by(std::vector<Certificate> roots, std::vector<Crl> c
 }
 
 Result<PublicKey> AkTrust::resolve(const AkEvidence& ak, Time at) const {
-  if (pinned_) {
-    if (ak.key && !(*ak.key == *pinned_))
-      return failed("AK: the presented key is not the pinned AK");
+  if (pinned_.size() == 1 && roots_.empty()) {
+    const PublicKey& pinned = pinned_.front();
+    if (ak.key && !(*ak.key == pinned)) return failed("AK: the presented key is not the pinned AK");
     if (!ak.chain.empty()) {
       ACON_TRY(PublicKey leaf_key, ak.chain.front().public_key());
-      if (!(leaf_key == *pinned_))
+      if (!(leaf_key == pinned))
         return failed("AK: the presented AK certificate does not carry the pinned AK");
     }
-    return *pinned_;
+    return pinned;
+  }
+  if (!pinned_.empty()) {
+    // Several pins: the evidence must say which key it is (a key, or a certificate carrying it).
+    std::optional<PublicKey> presented = ak.key;
+    if (!ak.chain.empty()) {
+      ACON_TRY(PublicKey leaf_key, ak.chain.front().public_key());
+      if (presented && !(*presented == leaf_key))
+        return failed("AK: the presented key differs from the key in the AK certificate");
+      presented = std::move(leaf_key);
+    }
+    if (presented)
+      for (const PublicKey& pinned : pinned_)
+        if (*presented == pinned) return pinned;
+    if (roots_.empty())
+      return failed(presented ? "AK: the presented key is none of the " +
+                                    std::to_string(pinned_.size()) + " pinned AKs"
+                              : "AK: no key presented, and several AKs are pinned");
   }
   if (roots_.empty())
     return make_error(Errc::invalid_argument, "AK trust: no root certificates configured");

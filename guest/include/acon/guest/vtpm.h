@@ -43,8 +43,16 @@ struct VtpmOptions {
   // Unset: the 64 bytes of ReportData are the quote's qualifyingData as they are. A TPM whose
   // largest digest is shorter (no SHA-512) rejects 64 bytes; set a hash to quote H(ReportData).
   std::optional<HashAlg> qualifying_data_hash;
+  // Set: quote only the first N (<= 64) bytes of ReportData, as CoCo's TPM attester quotes the
+  // first 32. Exclusive with qualifying_data_hash.
+  std::optional<size_t> qualifying_data_prefix;
   std::string event_log_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
 };
+
+// The options with which quotes look like CoCo's TPM attester's (guest-components
+// attestation-agent/attester/src/tpm): an RSA-2048 RSASSA-SHA256 AK, SHA-256 PCRs 0..23, and
+// qualifyingData = the first 32 bytes of the report data.
+VtpmOptions coco_tpm_options(std::string tcti);
 
 // Attestation (backend.h): quote = marshalled TPM2B_ATTEST ‖ marshalled TPMT_SIGNATURE,
 // ak_public = ak_tpm2b_public(), pcrs = every PCR of quote_selection().

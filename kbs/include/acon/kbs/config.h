@@ -30,6 +30,9 @@ struct KbsConfig {
   std::filesystem::path attestation_policy;  // appraisal policy TOML
   std::filesystem::path simulated_root;      // empty: simulated evidence never verifies
   bool trust_intel_root = true;
+  // Pinned TPM attestation keys (PEM public keys) for tee "tpm". Empty: tpm evidence is refused,
+  // since CoCo's TPM evidence carries its AK and nothing that vouches for it.
+  std::vector<std::filesystem::path> tpm_ak_keys;
   std::filesystem::path collateral;  // one collateral bundle for every quote, or ...
   std::string pcs_url;               // ... PCS/PCCS to fetch it from
   bool pccs = false;
@@ -74,8 +77,9 @@ Result<OpenedKbs> open_kbs(const KbsConfig& config, Time now);
 struct InitOptions {
   std::string listen = "127.0.0.1:8080";
   bool insecure_http = false;
-  std::filesystem::path simulated_root;  // copied in and trusted when given
-  std::filesystem::path collateral;      // a DCAP collateral bundle, copied in and used
+  std::filesystem::path simulated_root;            // copied in and trusted when given
+  std::filesystem::path collateral;                // a DCAP collateral bundle, copied in and used
+  std::vector<std::filesystem::path> tpm_ak_keys;  // TPM AK public keys, copied in and pinned
 };
 Result<std::filesystem::path> init_kbs_directory(const std::filesystem::path& dir,
                                                  const InitOptions& options, Time now);

@@ -36,7 +36,8 @@ struct AppraisalOptions {
   // The nonce an auditor sent in acond's Report request (image::requestor_nonce()): binding.acon
   // fails when attestation_data carries another. Unset: not compared.
   std::optional<Bytes> expected_requestor_nonce;
-  // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry.
+  // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry. Empty
+  // tpm_extra_data with KBS runtime data in the evidence: kbs_tpm_extra_data() of it.
   std::optional<tpm::AkTrust> ak_trust;
   Bytes tpm_extra_data;
   // Which image certificates count (acond's rule by default).
@@ -61,6 +62,13 @@ Result<Json> kbs_runtime_data_object(const RuntimeData& runtime_data);
 // "binding.kbs": REPORTDATA == SHA-384(JCS(...)) zero-padded to 64 bytes.
 CheckResult check_binding_kbs(ByteView report_data, const std::optional<RuntimeData>& runtime,
                               const std::optional<std::string>& expected_nonce = std::nullopt);
+// CoCo's TPM attester quotes with qualifyingData = the KBS report data cut to 32 bytes (it and
+// Trustee's verifier resize the value to 32: the first 32 bytes of SHA-384(JCS(...))).
+inline constexpr size_t kTpmReportDataSize = 32;
+Result<Bytes> kbs_tpm_extra_data(const RuntimeData& runtime_data);
+// "binding.kbs" for a TPM quote: extraData == kbs_tpm_extra_data(runtime data).
+CheckResult check_binding_kbs_tpm(ByteView extra_data, const std::optional<RuntimeData>& runtime,
+                                  const std::optional<std::string>& expected_nonce = std::nullopt);
 // "binding.acon": REPORTDATA == SHA-384(attestation_data bytes) ‖ 16 zero bytes, as acond builds
 // its report; and, when `requestor_nonce` is given, the JSON's "requestor_nonce" (16 integers) is
 // those bytes: the nonce the caller sent in its Report request, LE8(nonce_lo) ‖ LE8(nonce_hi).
@@ -82,6 +90,16 @@ Result<ParsedInitData> parse_init_data(const InitData& init_data);
 CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>& init_data,
                             Json* claims = nullptr);
 
+// "init_data" for a TPM quote, as Trustee's TPM verifier: CoCo's attester extends the init-data
+// digest into SHA-256 PCR 8 once, so PCR 8 == SHA-256(32 zero bytes ‖ digest); only a sha256
+// init-data digest fits the bank. `pcr8` is the quoted SHA-256 PCR 8 (null: not quoted).
+inline constexpr uint32_t kTpmInitDataPcr = 8;
+CheckResult check_init_data_tpm(const Bytes* pcr8, const std::optional<InitData>& init_data,
+                                Json* claims = nullptr);
+
+// The AK public key of vTPM evidence, from either encoding (AkEncoding). Errors name the form.
+Result<PublicKey> vtpm_ak_key(const VtpmEvidence& evidence);
+
 // ---- replay and runtime logs ----
 struct ReplayChecks {
   CheckResults registers;   // "replay.rtmr0".."replay.rtmr3" (TDX), "replay.pcr<N>" (vTPM)
@@ -101,7 +119,8 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
 //   checks, in this order: quote.signature, quote.tcb, binding.kbs, binding.acon, init_data,
 //     replay.* (rtmr0..3, or the vTPM's PCRs), runtime_log.unexplained, claims.uefi_event_logs
 //     (TDX), then the images checks of appraise_images() (images.h);
-//   claims: {"tdx": Trustee's TDX claims (claims.h), "report_data", "init_data",
+//   claims: {"tdx": Trustee's TDX claims (claims.h), or "vtpm": Trustee's TPM claims (init_data =
+//     SHA-256 PCR 8, report_data, ak_public, pcr00..pcr23), "report_data", "init_data",
 //     "init_data_claims", "runtime_data_claims" (Trustee's spelling and encodings),
 //     "acon": {"simulated", "runtime_events", "images"}}.
 // A part that cannot be checked is a check with outcome error, never a missing one.

@@ -48,11 +48,17 @@ struct SgxEvidence {
   Bytes quote;  // DCAP v3 quote
 };
 
-// vTPM: TPM2_Quote output (TPM2B_ATTEST ‖ TPMT_SIGNATURE), the AK's TPM2B_PUBLIC, the quoted PCR
+// How VtpmEvidence::ak_public encodes the AK. acon's vTPM backend sends the TPM2B_PUBLIC (which
+// also shows the key's attributes); CoCo's TPM attester (Trustee tee "tpm") sends only the DER
+// SubjectPublicKeyInfo.
+enum class AkEncoding { tpm2b_public, spki_der };
+
+// vTPM: TPM2_Quote output (TPM2B_ATTEST ‖ TPMT_SIGNATURE), the AK's public key, the quoted PCR
 // values by bank ("sha256" → index → value) and the TCG2 event log that should explain them.
 struct VtpmEvidence {
   Bytes quote;
   Bytes ak_public;
+  AkEncoding ak_encoding = AkEncoding::tpm2b_public;
   std::map<std::string, std::map<uint32_t, Bytes>> pcrs;
   std::optional<Bytes> event_log;
   // acond's runtime TCG2 AAEL records (coco log mode), headerless and with a SHA-384 digest only,
@@ -99,9 +105,22 @@ struct Evidence {
 
 // (a) A KBS Attestation body (kbs-types `Attestation`: "init-data", "runtime-data",
 // "tee-evidence" {"primary_evidence", "additional_evidence"}) for the session's `tee`. TDX primary
-// evidence is {"cc_eventlog": base64|null, "quote": base64}; SGX {"quote": base64}. The
-// additional_evidence string becomes runtime_data.additional_evidence, as the KBS binds it.
+// evidence is {"cc_eventlog": base64|null, "quote": base64}; SGX {"quote": base64}; TPM ("tpm")
+// is CoCo's TPM attester form, read by tpm_evidence_from_trustee(). The additional_evidence
+// string becomes runtime_data.additional_evidence, as the KBS binds it.
 Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view tee);
+
+// CoCo's TPM evidence (Trustee tee "tpm", docs/kbs.md "TPM evidence"):
+//   {"ak_public": base64 DER SubjectPublicKeyInfo,
+//    "tpm_quote": {"signature": base64 TPMT_SIGNATURE, "message": base64 TPMS_ATTEST,
+//                  "pcrs": [hex SHA-256 PCR 0, ..., PCR 23]}}
+// read into VtpmEvidence (quote = TPM2B_ATTEST ‖ TPMT_SIGNATURE, ak_encoding spki_der, the PCRs
+// as bank "sha256"), and written from it. These two are the only places that know the form.
+// Errors name the member.
+Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence);
+// Needs ak_encoding spki_der and the sha256 PCRs 0..n-1 without gaps (CoCo's attester sends all
+// 24); Errc::invalid_argument otherwise, or when the quote does not split into its two parts.
+Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence);
 
 // (b) A directory bundle (docs/evidence.md "Bundle layout"). Unknown file names are errors, so a
 // misspelt file is never silently ignored.

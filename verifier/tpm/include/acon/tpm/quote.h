@@ -109,6 +109,11 @@ class AkTrust {
   static AkTrust pinned(PublicKey key);
   static AkTrust certified_by(std::vector<Certificate> roots, std::vector<Crl> crls = {},
                               CrlCheck crl_check = CrlCheck::none);
+  // Several pinned keys and/or roots (a relying party that enrolled several machines): the
+  // presented key (or AK certificate's key) must be one of `pinned`, or else the chain must
+  // verify to one of `roots`. With one pinned key and no roots this is pinned(key).
+  static AkTrust any_of(std::vector<PublicKey> pinned, std::vector<Certificate> roots = {},
+                        std::vector<Crl> crls = {}, CrlCheck crl_check = CrlCheck::none);
 
   // The key to verify the quote with. Pinned: a presented key or AK certificate must carry
   // the pinned key. Certified: the chain must verify to a root at `at`, and a presented key must
@@ -117,7 +122,7 @@ class AkTrust {
 
  private:
   AkTrust() = default;
-  std::optional<PublicKey> pinned_;
+  std::vector<PublicKey> pinned_;
   std::vector<Certificate> roots_;
   std::vector<Crl> crls_;
   CrlCheck crl_check_ = CrlCheck::none;
