@@ -206,37 +206,38 @@ EVP_PKEY* ec_domain_template(Curve curve) {
   return templates.by_curve[static_cast<size_t>(curve)].get();
 }
 
-// A public EC key from x||y on the template's group. EVP_PKEY_set1_encoded_public_key decodes
-// the point with EC_POINT_oct2point, which refuses coordinates outside the field and points off
-// the curve; the NIST curves have cofactor 1, so that is the full public-key validation
-// (EVP_PKEY_public_check would add a scalar multiplication by the group order).
-Result<ossl::PkeyPtr> ec_public_key_fast(Curve curve, ByteView xy) {
+// A public EC key from an encoded point on the template's group. EVP_PKEY_set1_encoded_public_key
+// decodes the point with EC_POINT_oct2point, which refuses coordinates outside the field and
+// points off the curve; the NIST curves have cofactor 1, so that is the full public-key
+// validation (EVP_PKEY_public_check would add a scalar multiplication by the group order).
+Result<ossl::PkeyPtr> ec_key_from_point(Curve curve, ByteView encoded) {
   EVP_PKEY* domain = ec_domain_template(curve);
   if (domain == nullptr) return crypto_error("EC domain parameters");
   ossl::PkeyPtr key(EVP_PKEY_dup(domain));
   if (!key) return crypto_error("EC key copy");
-  uint8_t point[1 + 2 * 66];
-  point[0] = 0x04;
-  std::copy(xy.begin(), xy.end(), point + 1);
-  if (EVP_PKEY_set1_encoded_public_key(key.get(), point, 1 + xy.size()) != 1)
+  if (EVP_PKEY_set1_encoded_public_key(key.get(), encoded.data(), encoded.size()) != 1)
     return key_error(Errc::parse, "EC key fails validation");
   return key;
 }
 
-// The public half of an EC key pair as its own key, built like from_ec_xy. The point comes
-// from the key pair itself, so the on-curve check in set1_encoded_public_key is a formality.
+// A public EC key from x||y (its length checked by the caller against the curve).
+Result<ossl::PkeyPtr> ec_public_key_fast(Curve curve, ByteView xy) {
+  uint8_t point[1 + 2 * 66];
+  if (xy.size() > sizeof point - 1) return key_error(Errc::parse, "EC point too long");
+  point[0] = 0x04;
+  std::copy(xy.begin(), xy.end(), point + 1);
+  return ec_key_from_point(curve, ByteView(point, 1 + xy.size()));
+}
+
+// The public half of an EC key pair as its own key: the pair's encoded point on the template,
+// ~5x cheaper than exporting and importing the public parameters, which rebuilds the group.
 Result<ossl::PkeyPtr> ec_public_twin(EVP_PKEY* pair, Curve curve) {
   uint8_t point[1 + 2 * 66];
   size_t point_len = 0;
   if (EVP_PKEY_get_octet_string_param(pair, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
                                       &point_len) != 1)
     return crypto_error("EC public key export");
-  EVP_PKEY* domain = ec_domain_template(curve);
-  if (domain == nullptr) return crypto_error("EC domain parameters");
-  ossl::PkeyPtr key(EVP_PKEY_dup(domain));
-  if (!key || EVP_PKEY_set1_encoded_public_key(key.get(), point, point_len) != 1)
-    return crypto_error("EC public key copy");
-  return key;
+  return ec_key_from_point(curve, ByteView(point, point_len));
 }
 
 Result<ossl::PkeyPtr> ed25519_key(ByteView pub, ByteView priv) {
@@ -409,8 +410,7 @@ Result<PrivateKey> PrivateKey::adopt(ossl::PkeyPtr key) {
   if (!key) return key_error(Errc::invalid_argument, "null key");
   ACON_TRY(auto kind, classify(key.get()));
   if (kind.first == KeyType::ec) {
-    // The EC twin is the curve template with the encoded point set (see ec_public_key_fast):
-    // ~5x cheaper than the generic export/import below, which rebuilds the curve group.
+    // See ec_public_twin: the generic export/import below would rebuild the curve group.
     ACON_TRY(ossl::PkeyPtr pub, ec_public_twin(key.get(), *kind.second));
     return PrivateKey(std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free),
                       PublicKey(std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free),
