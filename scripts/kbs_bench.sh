@@ -60,8 +60,18 @@ head -c 32 /dev/urandom >"$work/secret"
 "${client[@]}" attest --evidence "sim:$work/td.json" --token-out "$work/token" \
   --tee-key-out "$work/tee.pem" >/dev/null
 echo "== token: $(wc -c <"$work/token") bytes"
+# The server's CPU time (user + system, all threads) from /proc, in clock ticks: divided by the
+# requests wrk completed, it is the server's cost per GET, which other load on the machine
+# changes far less than the rate.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 for connections in 16 64; do
   echo "== wrk: Bearer GETs, $connections connections, 2 threads, 10 s"
+  before=$(cpu_ticks)
   wrk -t2 -c"$connections" -d10s --latency -H "Authorization: Bearer $(cat "$work/token")" \
-    "$url/kbs/v0/resource/default/key/1" | sed -n '1,/Requests\/sec/p'
+    "$url/kbs/v0/resource/default/key/1" >"$work/wrk.out"
+  after=$(cpu_ticks)
+  sed -n '1,/Requests\/sec/p' "$work/wrk.out"
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { if (n > 0) printf "  acon-kbs CPU per GET: %.0f us\n", t / hz / n * 1e6 }'
 done

@@ -206,21 +206,38 @@ EVP_PKEY* ec_domain_template(Curve curve) {
   return templates.by_curve[static_cast<size_t>(curve)].get();
 }
 
-// A public EC key from x||y on the template's group. EVP_PKEY_set1_encoded_public_key decodes
-// the point with EC_POINT_oct2point, which refuses coordinates outside the field and points off
-// the curve; the NIST curves have cofactor 1, so that is the full public-key validation
-// (EVP_PKEY_public_check would add a scalar multiplication by the group order).
-Result<ossl::PkeyPtr> ec_public_key_fast(Curve curve, ByteView xy) {
+// A public EC key from an encoded point on the template's group. EVP_PKEY_set1_encoded_public_key
+// decodes the point with EC_POINT_oct2point, which refuses coordinates outside the field and
+// points off the curve; the NIST curves have cofactor 1, so that is the full public-key
+// validation (EVP_PKEY_public_check would add a scalar multiplication by the group order).
+Result<ossl::PkeyPtr> ec_key_from_point(Curve curve, ByteView encoded) {
   EVP_PKEY* domain = ec_domain_template(curve);
   if (domain == nullptr) return crypto_error("EC domain parameters");
   ossl::PkeyPtr key(EVP_PKEY_dup(domain));
   if (!key) return crypto_error("EC key copy");
-  uint8_t point[1 + 2 * 66];
-  point[0] = 0x04;
-  std::copy(xy.begin(), xy.end(), point + 1);
-  if (EVP_PKEY_set1_encoded_public_key(key.get(), point, 1 + xy.size()) != 1)
+  if (EVP_PKEY_set1_encoded_public_key(key.get(), encoded.data(), encoded.size()) != 1)
     return key_error(Errc::parse, "EC key fails validation");
   return key;
+}
+
+// A public EC key from x||y (its length checked by the caller against the curve).
+Result<ossl::PkeyPtr> ec_public_key_fast(Curve curve, ByteView xy) {
+  uint8_t point[1 + 2 * 66];
+  if (xy.size() > sizeof point - 1) return key_error(Errc::parse, "EC point too long");
+  point[0] = 0x04;
+  std::copy(xy.begin(), xy.end(), point + 1);
+  return ec_key_from_point(curve, ByteView(point, 1 + xy.size()));
+}
+
+// The public half of an EC key pair as its own key: the pair's encoded point on the template,
+// ~5x cheaper than exporting and importing the public parameters, which rebuilds the group.
+Result<ossl::PkeyPtr> ec_public_twin(EVP_PKEY* pair, Curve curve) {
+  uint8_t point[1 + 2 * 66];
+  size_t point_len = 0;
+  if (EVP_PKEY_get_octet_string_param(pair, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                      &point_len) != 1)
+    return crypto_error("EC public key export");
+  return ec_key_from_point(curve, ByteView(point, point_len));
 }
 
 Result<ossl::PkeyPtr> ed25519_key(ByteView pub, ByteView priv) {
@@ -337,6 +354,16 @@ std::string PublicKey::to_pem() const {
 Bytes PublicKey::ec_xy() const {
   if (type_ != KeyType::ec) return {};
   size_t field = curve_field_size(*curve_);
+  // The encoded point is one affine conversion into a stack buffer; the X and Y parameters
+  // would be two, each through a BIGNUM (about 4x the cost). A key that arrived compressed
+  // keeps that form for its encoding, so only an uncompressed point is taken as it is.
+  uint8_t point[1 + 2 * 66];
+  size_t point_len = 0;
+  if (EVP_PKEY_get_octet_string_param(key_.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                      &point_len) == 1 &&
+      point_len == 1 + 2 * field && point[0] == 0x04)
+    return Bytes(point + 1, point + point_len);
+  ERR_clear_error();
   Bytes xy = bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, field);
   append(xy, bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, field));
   return xy;
@@ -381,7 +408,14 @@ bool PublicKey::operator==(const PublicKey& other) const {
 
 Result<PrivateKey> PrivateKey::adopt(ossl::PkeyPtr key) {
   if (!key) return key_error(Errc::invalid_argument, "null key");
-  if (auto kind = classify(key.get()); !kind) return std::move(kind).error();
+  ACON_TRY(auto kind, classify(key.get()));
+  if (kind.first == KeyType::ec) {
+    // See ec_public_twin: the generic export/import below would rebuild the curve group.
+    ACON_TRY(ossl::PkeyPtr pub, ec_public_twin(key.get(), *kind.second));
+    return PrivateKey(std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free),
+                      PublicKey(std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free),
+                                KeyType::ec, kind.second));
+  }
   // A public-only twin built from the key's public parameters (an encode/decode round trip
   // through SubjectPublicKeyInfo would cost ~20x more on OpenSSL 3.0).
   OSSL_PARAM* raw_params = nullptr;
@@ -398,9 +432,19 @@ Result<PrivateKey> PrivateKey::adopt(ossl::PkeyPtr key) {
 }
 
 Result<PrivateKey> PrivateKey::generate_ec(Curve curve) {
-  EVP_PKEY* raw = EVP_EC_gen(curve_info(curve).group);
-  if (raw == nullptr) return crypto_error("EC key generation");
-  return adopt(ossl::PkeyPtr(raw));
+  // Generated on a copy of the per-process curve template: EVP_EC_gen builds the group from its
+  // name (Montgomery set-up included) for every key, which is half the cost of a P-256 keygen.
+  EVP_PKEY* domain = ec_domain_template(curve);
+  if (domain == nullptr) return crypto_error("EC domain parameters");
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, domain, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &raw) != 1)
+    return crypto_error("EC key generation");
+  ossl::PkeyPtr key(raw);
+  ACON_TRY(ossl::PkeyPtr pub, ec_public_twin(key.get(), curve));
+  return PrivateKey(
+      std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free),
+      PublicKey(std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free), KeyType::ec, curve));
 }
 
 Result<PrivateKey> PrivateKey::generate_rsa(int bits) {
