@@ -22,20 +22,30 @@
 // run, so it reads the same on a fast or a slow machine. Every other counter is a rate per CPU
 // second.
 //
-// Where the time went at 3.1 ms per appraisal (2-vCPU dev VM, load average 1.1, perf): Trustee's
-// uefi_event_logs 0.76 ms (each small object through nlohmann's initializer-list constructor, an
-// EVP context per event digest, an error prefix string per event); the policy 0.44 ms (the text
-// of every failed condition built for each of the 98 entries an `any` condition tried, though an
-// explanation names none of them); the replay 0.34 ms (a description string per event, runtime
-// events copied); the quote check 0.22 ms (a copy of the collateral, the attestation key decoded
-// into an EVP_PKEY, per appraisal); the EAR JWT 0.30 ms; and the rest copying the claims into the
-// EAR and destroying both trees: 12.9x the floor. Side by side in one session (load average
-// 0.9, before = 0f52f7c): pipeline 2.85 -> 1.52 ms (x_crypto_floor 12.9 -> 6.0), evidence 1.50 ->
-// 0.69 ms, tdx_claims 0.64 -> 0.29 ms, evaluate 0.39 -> 0.02 ms, replay 0.24 -> 0.15 ms, quote
-// check 0.19 -> 0.13 ms, EAR JWT 0.27 -> 0.21 ms. What stays above the floor is the output itself:
-// SHA-256 over the 103 KB token (the floor's sign hashes 6 KB), SHA-384 over every CCEL event's
-// data for Trustee's digest_matches_event, and the 98 uefi_event_logs entries as nlohmann trees
-// built, copied into the EAR, written as 77 KB of JSON and its base64url, and destroyed twice.
+// BM_hash_floor_events_extends_token is the hashing the outputs need on top of that: SHA-384
+// over each of the 98 CCEL events' data (Trustee's digest_matches_event), 108 SHA-384 extensions
+// (the replay) and SHA-256 over the 77 KB signing input of the token; the pipeline's
+// x_output_floor counter is its CPU time over crypto floor + hash floor.
+//
+// History. At 3.1 ms per appraisal (12.9x the crypto floor) the time went to Trustee's
+// uefi_event_logs built as nlohmann initializer lists, an EVP context per event digest, the text of
+// every failed policy condition, a description string per replayed event and the attestation key
+// decoded per quote; fixing those gave 1.52 ms (6.0x). Then (issue 11 item 8, before = c6a2974,
+// after = this file's commit, both binaries run alternately twice on the 2-vCPU dev VM at load
+// average 5-7 from other builds, medians of 5 repetitions, CPU time):
+//   pipeline 659/665 -> 682/630 us (noise: the two rounds disagree by more than the change);
+//   sign_ear_jwt of the 77 KB token 120/170 -> 103/102 us (the claims text is written into a
+//   per-thread buffer instead of a string regrown 5-6 times per token); tdx_claims 148/172 ->
+//   149/145 us; callgrind: -1.7% instructions in appraise() + sign_ear_jwt().
+//   crypto floor 111-119 us, hash floor 88 us: the outputs cannot cost less than ~200-210 us
+//   here, so issue 11's 5,000 appraisals/s per core (200 us) is at the floor of this evidence
+//   on this machine, and x_output_floor (~3) is the measure to watch.
+// What stays above the floors is the claims as nlohmann trees: ~880 allocations to build
+// uefi_event_logs (callgrind), as many again for the copy in the EAR (AttestationResult keeps the
+// claims and the EAR by value), both freed, plus the JSON text and its base64url; perf (dwarf
+// call graphs) attributes about a third of the pipeline to building, copying, writing and freeing
+// them. Removing that needs the EAR to share the claims instead of copying them (a change of
+// Submod / AttestationResult that the tests see), not a faster writer.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
