@@ -401,6 +401,18 @@ Result<Json> efi_variable_details(ByteView data) {
       .build();
 }
 
+// False when no JSON text can start like `text` (RFC 8259 §2: optional blanks, then a value),
+// so that nlohmann's parser would refuse it. That parser skips a leading UTF-8 BOM, so text
+// starting with one is left to it.
+bool could_begin_json(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) return true;
+  const size_t at = text.find_first_not_of(" \t\n\r");
+  if (at == std::string_view::npos) return false;
+  const char c = text[at];
+  return c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+         c == 'f' || c == 'n';
+}
+
 // TCG_PCClientTaggedEvent; the AAEL tag's "domain operation content" split into "data".
 Result<Json> event_tag_details(ByteView data) {
   if (data.size() < 8) return field_error("TaggedEvent.taggedEventID/DataSize", 0, "truncated");
@@ -426,7 +438,11 @@ Result<Json> event_tag_details(ByteView data) {
     return field_error("TaggedEventData", 8 + first + 1,
                        "AAEL entry has no space after its operation");
   std::string content_text(s.substr(second + 1));
-  Json content = Json::parse(content_text, nullptr, false);
+  // Trustee keeps the content as JSON when it parses as JSON, else as a string. Text whose first
+  // non-blank character cannot begin a JSON value (an image reference, a path) is a string
+  // without running the parser, whose failure path builds an error message it then discards.
+  Json content = could_begin_json(content_text) ? Json::parse(content_text, nullptr, false)
+                                                : Json(Json::value_t::discarded);
   if (content.is_discarded()) content = content_text;
   details["data"] = JsonObjectBuilder()
                         .add("content", std::move(content))

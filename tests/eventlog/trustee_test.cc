@@ -175,5 +175,28 @@ TEST(TrusteeEntries, DigestStopsAtFirstMismatchAndRulesOfSmallTypes) {
             "");
 }
 
+// An AAEL record's content is kept as JSON when it parses as JSON and as the text otherwise;
+// the parser is skipped for text that no JSON value can begin with, which must not change that.
+TEST(TrusteeEntries, AaelContentIsJsonWhenItParsesElseText) {
+  auto content_of = [](std::string_view record) {
+    Bytes data = {0x4C, 0x45, 0x41, 0x41};  // the AAEL tag, little-endian
+    const auto size = static_cast<uint32_t>(record.size());
+    for (int shift = 0; shift < 32; shift += 8) data.push_back(static_cast<uint8_t>(size >> shift));
+    data.insert(data.end(), record.begin(), record.end());
+    auto entry = trustee_event_entry(event_of(ev::kEventTag, data));
+    EXPECT_TRUE(entry.ok()) << record;
+    return entry.ok() ? (*entry)["details"]["data"]["content"] : Json();
+  };
+  EXPECT_EQ(content_of("d op {\"a\":1}"), Json({{"a", 1}}));
+  EXPECT_EQ(content_of("d op \t[1,2]"), Json({1, 2}));
+  EXPECT_EQ(content_of("d op -7"), Json(-7));
+  EXPECT_EQ(content_of("d op null"), Json(nullptr));
+  EXPECT_EQ(content_of("d op registry.example/app:0"), Json("registry.example/app:0"));
+  EXPECT_EQ(content_of("d op nope"), Json("nope"));  // begins like null, is not JSON
+  EXPECT_EQ(content_of("d op {\"a\":"), Json("{\"a\":"));
+  EXPECT_EQ(content_of("d op "), Json(""));
+  EXPECT_EQ(content_of("d op  "), Json(" "));
+}
+
 }  // namespace
 }  // namespace acon::eventlog

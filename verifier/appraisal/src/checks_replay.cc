@@ -88,6 +88,9 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
   } else {
     for (RuntimeLogEvent& event : *events) aael_events.emplace(event.index, std::move(event));
   }
+  // A Step is large (its runtime_events entry, its AAEL event): grown one by one, the vector
+  // would move every step already collected at each reallocation.
+  out.steps.reserve(out.steps.size() + logs.log->events.size());
   for (const Event& event : logs.log->events) {
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
     std::optional<eventlog::AaelEvent> aael;

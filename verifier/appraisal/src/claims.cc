@@ -2,6 +2,7 @@
 #include "acon/appraisal/claims.h"
 
 #include <string>
+#include <utility>
 
 #include "acon/dcap/claims.h"
 #include "acon/eventlog/trustee.h"
@@ -14,13 +15,13 @@ ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& ver
   Json tdx = dcap::quote_claims(quote, dcap::verified_supplemental(verdict));
   doc.claims = Json::object();
   for (const char* lifted : {"report_data", "init_data"}) {
-    if (tdx.contains(lifted)) {
-      doc.claims[lifted] = tdx[lifted];
-      tdx.erase(lifted);
+    if (auto it = tdx.find(lifted); it != tdx.end()) {
+      doc.claims[lifted] = std::move(*it);
+      tdx.erase(it);
     }
   }
   Json tcb = dcap::tcb_claims(verdict);
-  for (auto it = tcb.begin(); it != tcb.end(); ++it) tdx[it.key()] = it.value();
+  for (auto it = tcb.begin(); it != tcb.end(); ++it) tdx[it.key()] = std::move(it.value());
 
   doc.event_log = {"claims.uefi_event_logs", Outcome::pass, "", nullptr};
   if (ccel == nullptr) {
