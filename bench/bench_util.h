@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "acon/common/result.h"
@@ -34,5 +36,14 @@ T need(Result<T> result, const char* what) {
   if (!result) die(std::string(what) + ": " + result.error().message);
   return std::move(*result);
 }
+
+#ifdef ACON_TEST_DATA
+// A file of tests/data (the benchmarks' inputs are the tests' data), or die() naming it.
+inline std::string test_data(const std::string& relative) {
+  std::ifstream in(std::string(ACON_TEST_DATA) + "/" + relative, std::ios::binary);
+  if (!in) die("cannot read tests/data/" + relative);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+#endif
 
 }  // namespace acon::bench

@@ -51,27 +51,10 @@ using acon::bench::need;
 using acon::bench::thread_cpu_seconds;
 namespace fs = std::filesystem;
 
-constexpr std::string_view kPolicy = R"(version = 1
-id = "bench"
-allow_simulated = true
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
-)";
-constexpr std::string_view kResourcePolicy = R"(version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-allow_simulated = true
-)";
+// The simulated TD's policies: affirming for a genuine simulated quote bound to the session;
+// every resource released to such tokens.
+const std::string kPolicy = acon::bench::test_data("kbs/sim-attestation.toml");
+const std::string kResourcePolicy = acon::bench::test_data("kbs/sim-resource.toml");
 constexpr std::string_view kPath = "default/key/1";
 
 struct Setup {

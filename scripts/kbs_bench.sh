@@ -29,32 +29,9 @@ pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/kbs.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on //p' "$work/kbs.out" | head -1)
 client=("$build/tools/acon-kbs-client" --url "$url" --insecure-http)
-cat >"$work/policy.toml" <<'POLICY'
-version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-allow_simulated = true
-POLICY
-cat >"$work/attestation.toml" <<'POLICY'
-version = 1
-id = "bench"
-allow_simulated = true
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
-POLICY
 admin=(--admin-key "$work/kbs/keys/admin.pem")
-"${client[@]}" set-policy --resource "$work/policy.toml" "${admin[@]}"
-"${client[@]}" set-policy --attestation "$work/attestation.toml" "${admin[@]}"
+"${client[@]}" set-policy --resource tests/data/kbs/sim-resource.toml "${admin[@]}"
+"${client[@]}" set-policy --attestation tests/data/kbs/sim-attestation.toml "${admin[@]}"
 head -c 32 /dev/urandom >"$work/secret"
 "${client[@]}" set-resource default/key/1 --file "$work/secret" "${admin[@]}"
 "${client[@]}" attest --evidence "sim:$work/td.json" --token-out "$work/token" \

@@ -33,30 +33,15 @@ ACON_SIM = os.environ.get("ACON_SIM", "acon-sim")
 ERROR_PREFIX = "https://github.com/confidential-containers/kbs/errors/"
 KBS_ID = "acon-kbs"  # `acon-kbs init` writes [kbs] id = "acon-kbs": the EAR's iss and aud
 
-# Affirming: a genuine (simulated) quote whose REPORTDATA binds the session (docs/appraisal-policy.md).
-ATTESTATION_POLICY = b"""version = 1
-id = "blackbox"
-allow_simulated = true
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
-"""
-# Releases every resource to an affirming token, simulated platforms included (docs/kbs-policy.md).
-RESOURCE_POLICY = b"""version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-status = "affirming"
-allow_simulated = true
-"""
+# The simulated TD's policies (tests/data/kbs): affirming for a genuine simulated quote bound to
+# the session (docs/appraisal-policy.md); every resource released to such tokens
+# (docs/kbs-policy.md). The shipped defaults release nothing to a simulated TD.
+DATA = os.environ.get("ACON_TEST_DATA",
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+with open(os.path.join(DATA, "kbs", "sim-attestation.toml"), "rb") as _f:
+    ATTESTATION_POLICY = _f.read()
+with open(os.path.join(DATA, "kbs", "sim-resource.toml"), "rb") as _f:
+    RESOURCE_POLICY = _f.read()
 
 
 def b64(data):
@@ -320,7 +305,8 @@ class KbsBlackBox(KbsServer, unittest.TestCase):
         good = self.attestation(nonce, key.pubkey,
                                 self.quote(self.report_data(nonce, key.pubkey)))
         bad = json.loads(json.dumps(good))
-        bad["runtime-data"]["nonce"] = "x" + nonce[1:]
+        # Another first character (a fixed "x" would equal a nonce that starts with one).
+        bad["runtime-data"]["nonce"] = ("y" if nonce[0] == "x" else "x") + nonce[1:]
         self.assert_error(self.attest(cookie, bad), 401, "AttestationError", "nonce mismatch")
         self.assert_error(self.attest(cookie, good), 401, "AttestationError", "single-use")
 
@@ -438,27 +424,11 @@ class KbsBlackBox(KbsServer, unittest.TestCase):
 
 
 # TPM evidence is affirming when a quote from a pinned AK is bound to the session and the
-# init-data is the one in PCR 8.
-TPM_ATTESTATION_POLICY = b"""version = 1
-id = "blackbox_tpm"
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }, { check = "init_data" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }]
-"""
-TPM_RESOURCE_POLICY = b"""version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-status = "affirming"
-"""
+# init-data is the one in PCR 8; released to affirming tokens (tests/data/kbs).
+with open(os.path.join(DATA, "kbs", "tpm-attestation.toml"), "rb") as _f:
+    TPM_ATTESTATION_POLICY = _f.read()
+with open(os.path.join(DATA, "kbs", "affirming-resource.toml"), "rb") as _f:
+    TPM_RESOURCE_POLICY = _f.read()
 INIT_DATA = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
 ALL_PCRS = "sha256:" + ",".join(str(i) for i in range(24))
 

@@ -346,24 +346,8 @@ status = "affirming"
 allow_simulated = true
 )";
 
-  static ClientConfig config() {
-    ClientConfig c;
-    c.url = server_->url();
-    c.ca_file = (kbs_dir_ / "keys" / "tls-ca.pem").string();
-    return c;
-  }
-
-  static Result<KbsClient> admin_client() {
-    ACON_TRY(PrivateKey key, PrivateKey::from_pem(slurp_file(kbs_dir_ / "keys" / "admin.pem")));
-    ACON_TRY(
-        std::string token,
-        make_admin_token(key, AdminTokenClaims{},
-                         std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
-    ACON_TRY(TeeKey tee_key, TeeKey::generate());
-    ACON_TRY(KbsClient client, KbsClient::create(config(), std::move(tee_key)));
-    client.set_admin_token(std::move(token));
-    return client;
-  }
+  static ClientConfig config() { return testing::client_config(*server_, kbs_dir_); }
+  static Result<KbsClient> admin_client() { return testing::admin_client(*server_, kbs_dir_); }
 
   // The simulated TD's primary evidence, counting how often it is asked for.
   EvidenceProvider provider() {

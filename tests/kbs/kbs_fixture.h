@@ -17,6 +17,7 @@
 #include "acon/guest/sim/sim.h"
 #include "acon/kbs/service.h"
 #include "acon/kbs/storage.h"
+#include "kbs_process.h"
 
 namespace acon::kbs::testing {
 
@@ -30,31 +31,12 @@ T must(Result<T> r) {
   return std::move(*r);
 }
 
-// Trustee-like appraisal policy for the simulator: genuine (simulated) quote + KBS binding.
-inline constexpr std::string_view kTestAttestationPolicy = R"(version = 1
-id = "kbs_test"
-allow_simulated = true
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
-)";
-
-// Releases every resource to an affirming token, simulated platforms included.
-inline constexpr std::string_view kAllowSimulatedPolicy = R"(version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-status = "affirming"
-allow_simulated = true
-)";
+// The simulated TD's attestation and resource policies (tests/data/kbs): affirming for a genuine
+// simulated quote bound to the session; released to such tokens.
+inline const std::string kTestAttestationPolicy =
+    testing::slurp_file(ACON_TEST_DATA "/kbs/sim-attestation.toml");
+inline const std::string kAllowSimulatedPolicy =
+    testing::slurp_file(ACON_TEST_DATA "/kbs/sim-resource.toml");
 
 class TempDir {
  public:

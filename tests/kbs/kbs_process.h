@@ -6,10 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "acon/common/signature.h"
+#include "acon/kbs/client.h"
 
 namespace acon::kbs::testing {
 
@@ -52,5 +56,28 @@ class KbsServerProcess {
   pid_t pid_ = -1;
   std::string url_;
 };
+
+// A client of `server` trusting the TLS CA that `acon-kbs init` wrote into kbs_dir.
+inline ClientConfig client_config(const KbsServerProcess& server,
+                                  const std::filesystem::path& kbs_dir) {
+  ClientConfig c;
+  c.url = server.url();
+  c.ca_file = (kbs_dir / "keys" / "tls-ca.pem").string();
+  return c;
+}
+
+// The same, holding an admin token minted now from the admin key `acon-kbs init` wrote.
+inline Result<KbsClient> admin_client(const KbsServerProcess& server,
+                                      const std::filesystem::path& kbs_dir) {
+  ACON_TRY(PrivateKey key, PrivateKey::from_pem(slurp_file(kbs_dir / "keys" / "admin.pem")));
+  ACON_TRY(
+      std::string token,
+      make_admin_token(key, AdminTokenClaims{},
+                       std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+  ACON_TRY(TeeKey tee_key, TeeKey::generate());
+  ACON_TRY(KbsClient client, KbsClient::create(client_config(server, kbs_dir), std::move(tee_key)));
+  client.set_admin_token(std::move(token));
+  return client;
+}
 
 }  // namespace acon::kbs::testing

@@ -29,28 +29,9 @@ using testing::slurp_file;
 constexpr std::string_view kInitData = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n";
 
 // TPM evidence is affirming when the quote verifies with a pinned AK, is bound to the session
-// and its init-data is the one in PCR 8.
-constexpr std::string_view kTpmAttestationPolicy = R"(version = 1
-id = "tpm_test"
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }, { check = "init_data" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }]
-)";
-
-constexpr std::string_view kAffirmingPolicy = R"(version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-status = "affirming"
-)";
+// and its init-data is the one in PCR 8; released to affirming tokens (tests/data/kbs).
+const std::string kTpmAttestationPolicy = slurp_file(ACON_TEST_DATA "/kbs/tpm-attestation.toml");
+const std::string kAffirmingPolicy = slurp_file(ACON_TEST_DATA "/kbs/affirming-resource.toml");
 
 struct CommandResult {
   int exit_code = -1;
@@ -113,24 +94,8 @@ class TpmFlow : public ::testing::Test {
     delete dir_;
   }
 
-  static ClientConfig config() {
-    ClientConfig c;
-    c.url = server_->url();
-    c.ca_file = (kbs_dir_ / "keys" / "tls-ca.pem").string();
-    return c;
-  }
-
-  static Result<KbsClient> admin_client() {
-    ACON_TRY(PrivateKey key, PrivateKey::from_pem(slurp_file(kbs_dir_ / "keys" / "admin.pem")));
-    ACON_TRY(
-        std::string token,
-        make_admin_token(key, AdminTokenClaims{},
-                         std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
-    ACON_TRY(TeeKey tee_key, TeeKey::generate());
-    ACON_TRY(KbsClient client, KbsClient::create(config(), std::move(tee_key)));
-    client.set_admin_token(std::move(token));
-    return client;
-  }
+  static ClientConfig config() { return testing::client_config(*server_, kbs_dir_); }
+  static Result<KbsClient> admin_client() { return testing::admin_client(*server_, kbs_dir_); }
 
   static std::string client_command(const std::string& tcti) {
     return std::string(ACON_KBS_CLIENT_BINARY) + " --url " + server_->url() + " --ca '" +

@@ -26,31 +26,15 @@ ACON_KBS = os.environ.get("ACON_KBS", "acon-kbs")
 CLIENT = os.environ.get("ACON_KBS_CLIENT", "acon-kbs-client")
 ACON_SIM = os.environ.get("ACON_SIM", "acon-sim")
 
-# Affirming for a genuine simulated quote bound to the session (docs/appraisal-policy.md), and a
-# resource policy releasing to such tokens (docs/kbs-policy.md); the defaults release nothing to
-# a simulated TD.
-ATTESTATION_POLICY = """version = 1
-id = "cli"
-allow_simulated = true
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
-"""
-RESOURCE_POLICY = """version = 1
-id = "default"
-[[rules]]
-resources = "*/*/*"
-effect = "allow"
-status = "affirming"
-allow_simulated = true
-"""
+# The simulated TD's policies (tests/data/kbs): affirming for a genuine simulated quote bound to
+# the session (docs/appraisal-policy.md); every resource released to such tokens
+# (docs/kbs-policy.md). The shipped defaults release nothing to a simulated TD.
+DATA = os.environ.get("ACON_TEST_DATA",
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+with open(os.path.join(DATA, "kbs", "sim-attestation.toml"), "r") as _f:
+    ATTESTATION_POLICY = _f.read()
+with open(os.path.join(DATA, "kbs", "sim-resource.toml"), "r") as _f:
+    RESOURCE_POLICY = _f.read()
 
 
 def run(*args, stdin=None, env=None):
