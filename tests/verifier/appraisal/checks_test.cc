@@ -256,6 +256,29 @@ TEST(InitData, Sha512DigestIsTruncatedAndShortOnesPadded) {
   EXPECT_EQ(check_init_data(padded, InitData{"toml", body256 + " "}).outcome, Outcome::fail);
   EXPECT_EQ(check_init_data(padded, std::nullopt).outcome, Outcome::skipped);
   EXPECT_EQ(check_init_data(padded, InitData{"toml", "x"}).outcome, Outcome::error);
+  EXPECT_NE(check_init_data(padded, std::nullopt).reason.find("MRCONFIGID is not compared"),
+            std::string::npos);
+}
+
+TEST(Checks, InitDataInPcr8) {
+  const std::string body = R"(version = "0.1.0"
+algorithm = "sha256"
+[data]
+k = "v"
+)";
+  Bytes extended(32, 0);
+  append(extended, sha256(as_bytes(body)));
+  const Bytes pcr8 = sha256(extended);
+  Json claims;
+  CheckResult pass = check_init_data_tpm(&pcr8, InitData{"toml", body}, &claims);
+  EXPECT_EQ(pass.outcome, Outcome::pass) << pass.reason;
+  EXPECT_EQ(claims, Json({{"k", "v"}}));
+  EXPECT_EQ(check_init_data_tpm(&pcr8, InitData{"toml", body + " "}).outcome, Outcome::fail);
+  EXPECT_EQ(check_init_data_tpm(nullptr, InitData{"toml", body}).outcome, Outcome::fail);
+  CheckResult skipped = check_init_data_tpm(&pcr8, std::nullopt);
+  EXPECT_EQ(skipped.outcome, Outcome::skipped);
+  EXPECT_NE(skipped.reason.find("PCR 8 is not compared"), std::string::npos);
+  EXPECT_EQ(check_init_data_tpm(&pcr8, InitData{"toml", "x"}).outcome, Outcome::error);
 }
 
 // ---- the whole simulated appraisal ----

@@ -133,22 +133,37 @@ Result<ParsedInitData> parse_init_data(const InitData& init_data) {
   return out;
 }
 
-CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>& init_data,
-                            Json* claims) {
-  CheckResult check;
+namespace {
+
+// What both init-data checks start with: the check named, skipped without init-data (`compared`
+// names what would have been compared), an error when it cannot be parsed, and its claims
+// handed out. nullopt when `check` is already decided.
+std::optional<ParsedInitData> start_init_data_check(CheckResult& check,
+                                                    const std::optional<InitData>& init_data,
+                                                    std::string_view compared, Json* claims) {
   check.name = "init_data";
   if (!init_data) {
     check.outcome = Outcome::skipped;
-    check.reason = "no init-data was supplied, so MRCONFIGID is not compared";
-    return check;
+    check.reason = "no init-data was supplied, so " + std::string(compared) + " is not compared";
+    return std::nullopt;
   }
   auto parsed = parse_init_data(*init_data);
   if (!parsed) {
     check.outcome = Outcome::error;
     check.reason = "the init-data cannot be used: " + parsed.error().message;
-    return check;
+    return std::nullopt;
   }
   if (claims) *claims = parsed->claims;
+  return std::move(*parsed);
+}
+
+}  // namespace
+
+CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>& init_data,
+                            Json* claims) {
+  CheckResult check;
+  auto parsed = start_init_data_check(check, init_data, "MRCONFIGID", claims);
+  if (!parsed) return check;
   Bytes expected = parsed->digest;
   expected.resize(kMrConfigIdSize, 0);
   check.detail = {{"algorithm", hash_name(parsed->algorithm)},
@@ -171,19 +186,8 @@ CheckResult check_init_data(ByteView mr_config_id, const std::optional<InitData>
 CheckResult check_init_data_tpm(const Bytes* pcr8, const std::optional<InitData>& init_data,
                                 Json* claims) {
   CheckResult check;
-  check.name = "init_data";
-  if (!init_data) {
-    check.outcome = Outcome::skipped;
-    check.reason = "no init-data was supplied, so PCR 8 is not compared";
-    return check;
-  }
-  auto parsed = parse_init_data(*init_data);
-  if (!parsed) {
-    check.outcome = Outcome::error;
-    check.reason = "the init-data cannot be used: " + parsed.error().message;
-    return check;
-  }
-  if (claims) *claims = parsed->claims;
+  auto parsed = start_init_data_check(check, init_data, "PCR 8", claims);
+  if (!parsed) return check;
   if (!pcr8) {
     check.outcome = Outcome::fail;
     check.reason = "init-data was supplied but the quote does not cover SHA-256 PCR 8";
