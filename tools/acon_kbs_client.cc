@@ -9,11 +9,8 @@
 #include <iostream>
 #include <memory>
 
-#include "acon/appraisal/evidence.h"
-#include "acon/guest/sim/state.h"
-#include "acon/guest/tdx.h"
-#include "acon/guest/vtpm.h"
 #include "acon/kbs/client.h"
+#include "acon/kbs/evidence_provider.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -63,66 +60,6 @@ int fail(const Error& error) {
 }
 
 Result<std::string> read_text(const std::string& path) { return tools::read_input(path); }
-
-bool is_vtpm(const std::string& spec) { return spec == "vtpm" || spec.starts_with("vtpm:"); }
-
-// --evidence vtpm[:TCTI]: the TPM behind the TCTI (default the kernel's resource manager), quoting
-// as CoCo's TPM attester does (guest::coco_tpm_options).
-Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm(const std::string& spec) {
-  const std::string tcti = spec.size() > 5 ? spec.substr(5) : guest::VtpmOptions{}.tcti;
-  ACON_TRY(auto backend, guest::VtpmBackend::open(guest::coco_tpm_options(tcti)));
-  return std::shared_ptr<guest::VtpmBackend>(std::move(backend));
-}
-
-// CoCo's TPM evidence (tee "tpm") from the vTPM: the quote, the AK as a DER SubjectPublicKeyInfo
-// and the SHA-256 PCRs; appraisal::tpm_evidence_to_trustee writes the form.
-kbs::EvidenceProvider vtpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm) {
-  return [vtpm](ByteView report_data) -> Result<Json> {
-    guest::ReportData data{};
-    if (report_data.size() != data.size())
-      return make_error(Errc::invalid_argument, "report data: not 64 bytes");
-    std::copy(report_data.begin(), report_data.end(), data.begin());
-    ACON_TRY(guest::Attestation attestation, vtpm->attest(data));
-    appraisal::VtpmEvidence evidence;
-    evidence.quote = std::move(attestation.quote);
-    evidence.ak_public = vtpm->ak_public_key().to_der();
-    evidence.ak_encoding = appraisal::AkEncoding::spki_der;
-    auto bank = attestation.pcrs.find(HashAlg::sha256);
-    if (bank == attestation.pcrs.end())
-      return make_error(Errc::unsupported, "vtpm: the TPM has no SHA-256 PCR bank");
-    evidence.pcrs["sha256"] = std::move(bank->second);
-    return appraisal::tpm_evidence_to_trustee(evidence);
-  };
-}
-
-// The evidence provider named by --evidence: sim:STATEFILE (the simulated TD of acon-sim), tdx
-// (configfs-tsm) or vtpm[:TCTI]. TDX primary evidence is {"cc_eventlog": base64|null, "quote":
-// base64}.
-Result<kbs::EvidenceProvider> evidence_provider(const std::string& spec) {
-  std::shared_ptr<guest::Backend> backend;
-  if (spec.starts_with("sim:") && spec.size() > 4) {
-    backend = std::make_shared<guest::sim::SimBackend>(spec.substr(4));
-  } else if (spec == "tdx") {
-    backend = std::make_shared<guest::TdxTsmBackend>();
-  } else if (is_vtpm(spec)) {
-    ACON_TRY(auto vtpm, open_vtpm(spec));
-    return vtpm_evidence_provider(std::move(vtpm));
-  } else {
-    return make_error(Errc::invalid_argument,
-                      "--evidence: \"" + spec + "\" is not sim:STATEFILE, tdx or vtpm[:TCTI]");
-  }
-  return kbs::EvidenceProvider([backend](ByteView report_data) -> Result<Json> {
-    guest::ReportData data{};
-    if (report_data.size() != data.size())
-      return make_error(Errc::invalid_argument, "report data: not 64 bytes");
-    std::copy(report_data.begin(), report_data.end(), data.begin());
-    ACON_TRY(Bytes quote, backend->quote(data));
-    // Without a readable CCEL the log is null, as guest-components sends it.
-    Json cc_eventlog = nullptr;
-    if (auto ccel = backend->firmware_event_log()) cc_eventlog = base64_encode(*ccel);
-    return Json{{"cc_eventlog", std::move(cc_eventlog)}, {"quote", base64_encode(quote)}};
-  });
-}
 
 Result<kbs::TeeKey> tee_key_for(const Inputs& in) {
   auto type = kbs::tee_key_type_from_name(in.key_type);
@@ -187,13 +124,13 @@ Result<KbsClient> admin_client(const Inputs& in) {
 }
 
 Status attest(const Inputs& in, KbsClient& client) {
-  ACON_TRY(kbs::EvidenceProvider provider, evidence_provider(in.evidence));
+  ACON_TRY(kbs::EvidenceProvider provider, kbs::evidence_provider(in.evidence));
   std::optional<std::string> init_data;
   if (!in.init_data.empty()) {
     ACON_TRY(std::string toml, read_text(in.init_data));
     init_data = std::move(toml);
   }
-  const std::string tee = !in.tee.empty() ? in.tee : is_vtpm(in.evidence) ? "tpm" : "tdx";
+  const std::string tee = !in.tee.empty() ? in.tee : kbs::tee_for_evidence(in.evidence);
   ACON_TRY(std::string token, client.attest(tee, std::move(provider), std::move(init_data)));
   if (!in.token_out.empty()) ACON_CHECK(tools::write_private_file(in.token_out, as_bytes(token)));
   if (!in.tee_key_out.empty()) {
@@ -327,9 +264,7 @@ int run(int argc, char** argv) {
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   if (ak_cmd->parsed()) {
-    if (!is_vtpm(in.evidence))
-      return fail(make_error(Errc::invalid_argument, "tpm-ak: --evidence must be vtpm[:TCTI]"));
-    auto vtpm = open_vtpm(in.evidence);
+    auto vtpm = kbs::open_vtpm_evidence(in.evidence);
     if (!vtpm) return fail(vtpm.error());
     std::cout << (*vtpm)->ak_public_pem();
     return tools::kExitOk;

@@ -1,0 +1,37 @@
+// Evidence for the KBS client from acon's guest backends: the attester side of RCAR. The client
+// library (client.h) takes any EvidenceProvider; these make CoCo's primary evidence from the
+// simulated TD, Linux TDX (configfs-tsm) or a vTPM, in the form guest-components' attesters send
+// (docs/kbs-client.md "Evidence providers"). A separate library from acon_kbs_client, which stays
+// common + libcurl only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "acon/common/result.h"
+#include "acon/guest/backend.h"
+#include "acon/guest/vtpm.h"
+#include "acon/kbs/client.h"
+
+namespace acon::kbs {
+
+// TDX primary evidence {"cc_eventlog": base64 | null, "quote": base64}: the backend's quote over
+// the report data and its firmware CCEL (null when it cannot be read, as guest-components sends).
+EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend);
+
+// CoCo's TPM evidence (tee "tpm") from the vTPM: the quote, the AK as a DER SubjectPublicKeyInfo
+// and the SHA-256 PCRs, written by appraisal::tpm_evidence_to_trustee.
+EvidenceProvider tpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm);
+
+// An evidence spec as the tools take it: sim:STATEFILE (acon-sim's simulated TD), tdx, or
+// vtpm[:TCTI] (default TCTI: the kernel's resource manager; quoting as CoCo's TPM attester does,
+// guest::coco_tpm_options). invalid_argument for any other spec.
+Result<EvidenceProvider> evidence_provider(const std::string& spec);
+
+// The vTPM of a vtpm[:TCTI] spec (tpm-ak prints its AK); invalid_argument for another spec.
+Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec);
+
+// The tee an evidence spec attests as in /auth: "tpm" for vtpm[:TCTI], else "tdx".
+std::string tee_for_evidence(const std::string& spec);
+
+}  // namespace acon::kbs
