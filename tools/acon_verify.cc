@@ -2,12 +2,18 @@
 // and print the status, advisories, TCB date and the key measurements (`quote`); the claims
 // document a CoCo Trustee policy reads, with its checks (`claims`, docs/claims.md); or the whole
 // appraisal of an evidence bundle under a policy, with its EAR (`appraise`,
-// docs/appraisal-policy.md).
+// docs/appraisal-policy.md); the auditor's report of that appraisal on the terminal, as
+// versioned JSON and as one self-contained HTML page (`evidence`, docs/acon-verify.md).
 // Exit codes: 0 acceptable status / affirming (QvE non-terminal, docs/dcap-verification.md §9),
 // 1 rejected, 2 unusable input or usage.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <array>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -18,6 +24,9 @@
 #include "acon/dcap/fetch.h"
 #include "acon/dcap/verify.h"
 #include "acon/eventlog/event_log.h"
+#include "acon/report/archive.h"
+#include "acon/report/html.h"
+#include "acon/report/report.h"
 #include "tool_util.h"
 
 namespace acon {
@@ -48,6 +57,17 @@ struct Inputs {
   std::optional<std::string> nonce;           // the challenge nonce the runtime data must carry
   std::vector<std::string> audience;
   std::string ear_key;  // P-256 private key (PEM) to sign the EAR with
+  // evidence:
+  std::string bundle;       // directory, tar / tar.gz archive, or evidence JSON
+  std::string kbs_request;  // a KBS attestation request body
+  std::string tee = "tdx";  // ... for this session TEE
+  // Bundle files one by one, by their bundle names (docs/evidence.md "Bundle layout").
+  std::vector<std::pair<std::string, std::string>> files;  // bundle name, path
+  std::vector<std::string> image_dirs;  // each: manifest.json [signature] [certificate.der]
+  bool allow_simulated = false;
+  bool report_json = false;
+  std::string html;
+  bool no_color = false;
 };
 
 // The platform's FMSPC and PCK CA come from the PCK chain inside the quote; nothing fetched is
@@ -171,6 +191,31 @@ int cmd_claims(const Inputs& in) {
   return rejected ? tools::kExitRejected : tools::kExitOk;
 }
 
+// The appraisal options and reference values of appraise and evidence: verification time and
+// anchors, the expected nonce, audience, extra collateral and RVPS messages.
+struct AppraisalSetup {
+  VerifyOptions verify;
+  appraisal::AppraiseOptions options;
+  appraisal::ReferenceValueStore references;
+};
+Result<AppraisalSetup> appraisal_setup(const Inputs& in) {
+  AppraisalSetup setup;
+  ACON_TRY(setup.verify, verify_options(in));
+  setup.options.evidence = appraisal_options(setup.verify);
+  setup.options.evidence.expected_nonce = in.nonce;
+  setup.options.audience = in.audience;
+  if (!in.collateral.empty()) {
+    ACON_TRY(setup.options.evidence.collateral,
+             load_collateral_bundle_file(in.collateral, tools::max_input_bytes()));
+  }
+  for (const std::string& path : in.reference_values) {
+    ACON_TRY(std::string message, tools::read_input(path));
+    if (auto added = setup.references.register_message(message, setup.verify.at); !added)
+      return added.error().wrap(path);
+  }
+  return setup;
+}
+
 // The appraisal library from end to end (appraise.h) over an evidence bundle: checks, claims,
 // the policy's trust vector with an explanation per claim, and the EAR, signed when a key is
 // given. Exit 0 when ear.status is affirming, 1 otherwise, 2 for unusable input.
@@ -187,26 +232,9 @@ int cmd_appraise(const Inputs& in) {
   if (!policy_text) return fail(policy_text.error());
   auto policy = appraisal::parse_policy(*policy_text, in.policy);
   if (!policy) return fail(policy.error());
-  auto verify = verify_options(in);
-  if (!verify) return fail(verify.error());
-  appraisal::AppraiseOptions options;
-  options.evidence = appraisal_options(*verify);
-  options.evidence.expected_nonce = in.nonce;
-  options.audience = in.audience;
-  if (!in.collateral.empty()) {
-    auto collateral = load_collateral_bundle_file(in.collateral, tools::max_input_bytes());
-    if (!collateral) return fail(collateral.error());
-    options.evidence.collateral = std::move(*collateral);
-  }
-  appraisal::ReferenceValueStore references;
-  for (const std::string& path : in.reference_values) {
-    auto message = tools::read_input(path);
-    if (!message) return fail(message.error());
-    if (auto added = references.register_message(*message, verify->at); !added)
-      return fail(added.error().wrap(path));
-  }
-
-  auto result = appraisal::appraise(*evidence, *policy, references, options);
+  auto setup = appraisal_setup(in);
+  if (!setup) return fail(setup.error());
+  auto result = appraisal::appraise(*evidence, *policy, setup->references, setup->options);
   if (!result) return fail(result.error());
   auto out = appraisal::attestation_result_json(*result);
   if (!out) return fail(out.error());
@@ -223,6 +251,140 @@ int cmd_appraise(const Inputs& in) {
   std::cout << (in.compact ? out->dump() : out->dump(2)) << "\n";
   return result->appraisal.status == appraisal::Tier::affirming ? tools::kExitOk
                                                                 : tools::kExitRejected;
+}
+
+// Bundle file options of `evidence`: option name, bundle file name (docs/evidence.md).
+constexpr std::pair<const char*, const char*> kBundleFileOptions[] = {
+    {"--quote", "quote.bin"},
+    {"--cc-eventlog", "cc_eventlog.bin"},
+    {"--ccel", "ccel.bin"},
+    {"--runtime-aael", "runtime_aael.bin"},
+    {"--runtime-aael-text", "runtime_aael.txt"},
+    {"--ima-log", "ima.txt"},
+    {"--runtime-data", "runtime_data.json"},
+    {"--attestation-data", "attestation_data.json"},
+    {"--init-data", "init_data.toml"},
+};
+
+// An image directory as a bundle holds it: manifest.json (required), signature, certificate.der.
+Status add_image_files(const std::string& dir, size_t number,
+                       std::vector<report::ArchiveFile>& files) {
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "images/%03zu/", number);
+  for (const char* name : {"manifest.json", "signature", "certificate.der"}) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      if (std::string_view(name) == "manifest.json")
+        return make_error(Errc::not_found, path.string() + ": missing");
+      continue;
+    }
+    ACON_TRY(std::string content, tools::read_input(path.string()));
+    files.push_back({prefix + std::string(name), to_bytes(content)});
+  }
+  return {};
+}
+
+// The evidence of `evidence` from whichever input form was given, and a name for it.
+Result<appraisal::Evidence> load_evidence(const Inputs& in, std::string& source) {
+  std::vector<report::ArchiveFile> image_files;
+  for (size_t i = 0; i < in.image_dirs.size(); ++i)
+    ACON_CHECK(add_image_files(in.image_dirs[i], i, image_files));
+  if (!in.kbs_request.empty()) {
+    source = in.kbs_request + " (KBS attestation request, tee " + in.tee + ")";
+    ACON_TRY(std::string body, tools::read_input(in.kbs_request));
+    auto evidence = appraisal::load_kbs_attestation(body, in.tee);
+    if (!evidence) return evidence.error().wrap(in.kbs_request);
+    // The request carries no images; the auditor adds the manifests the runtime log names.
+    for (size_t i = 0; i < image_files.size();) {
+      appraisal::ProvidedImage image;
+      const std::string dir = image_files[i].path.substr(0, image_files[i].path.rfind('/'));
+      image.name = in.image_dirs[evidence->images.size()];
+      for (; i < image_files.size() && image_files[i].path.starts_with(dir + "/"); ++i) {
+        const std::string name = image_files[i].path.substr(dir.size() + 1);
+        Bytes& target = name == "manifest.json" ? image.manifest
+                        : name == "signature"   ? image.signature
+                                                : image.certificate_der;
+        target = std::move(image_files[i].content);
+      }
+      evidence->images.push_back(std::move(image));
+    }
+    return evidence;
+  }
+  if (!in.bundle.empty()) {
+    source = in.bundle;
+    if (!image_files.empty())
+      return make_error(Errc::invalid_argument, "--image: a bundle holds its images itself");
+    std::error_code ec;
+    if (std::filesystem::is_directory(in.bundle, ec)) {
+      auto evidence = appraisal::load_evidence_directory(in.bundle);
+      if (!evidence) return evidence.error().wrap(in.bundle);
+      return evidence;
+    }
+    ACON_TRY(std::string content, tools::read_input(in.bundle));
+    const size_t first = content.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && content[first] == '{') {
+      auto evidence = appraisal::parse_evidence_json(content);
+      if (!evidence) return evidence.error().wrap(in.bundle);
+      return evidence;
+    }
+    return report::load_evidence_archive(as_bytes(content), in.bundle);
+  }
+  source = "files";
+  std::vector<report::ArchiveFile> files;
+  for (const auto& [name, path] : in.files) {
+    ACON_TRY(std::string content, tools::read_input(path));
+    files.push_back({name, to_bytes(content)});
+  }
+  if (files.empty())
+    return make_error(Errc::invalid_argument,
+                      "no evidence: give --bundle, --kbs-request or the files (--quote ...)");
+  for (report::ArchiveFile& file : image_files) files.push_back(std::move(file));
+  return report::load_evidence_files(files, source);
+}
+
+// The auditor's report (docs/acon-verify.md): the appraisal under the given or the built-in
+// policy, on the terminal (or as the versioned JSON model with --json), and as one HTML page
+// with --html. Exit 0 when accepted (ear.status affirming), 1 rejected, 2 unusable input.
+int cmd_evidence(const Inputs& in) {
+  std::string source;
+  auto evidence = load_evidence(in, source);
+  if (!evidence) return fail(evidence.error());
+  Result<appraisal::Policy> policy = appraisal::Policy{};
+  std::string policy_source = "built-in";
+  if (in.policy.empty()) {
+    policy = report::builtin_policy(in.allow_simulated);
+  } else {
+    policy_source = in.policy;
+    auto text = tools::read_input(in.policy);
+    policy =
+        text ? appraisal::parse_policy(*text, in.policy) : Result<appraisal::Policy>(text.error());
+    if (policy && in.allow_simulated) policy->allow_simulated = true;
+  }
+  if (!policy) return fail(policy.error());
+  auto setup = appraisal_setup(in);
+  if (!setup) return fail(setup.error());
+  auto result = appraisal::appraise(*evidence, *policy, setup->references, setup->options);
+  if (!result) return fail(result.error());
+  report::ReportContext context{source, policy_source, format_rfc3339(setup->verify.at)};
+  auto model = report::report_model(*evidence, *result, context);
+  if (!model) return fail(model.error());
+  if (!in.html.empty()) {
+    const std::string page = report::html_report(*model);
+    if (auto written = tools::write_output(in.html, as_bytes(page), false); !written)
+      return fail(written.error());
+  }
+  if (in.report_json) {
+    std::cout << model->dump(in.compact ? -1 : 2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
+  } else {
+    const char* no_color_env = std::getenv("NO_COLOR");
+    const bool color = !in.no_color && ::isatty(STDOUT_FILENO) == 1 &&
+                       (no_color_env == nullptr || *no_color_env == '\0');
+    std::cout << report::terminal_report(*model, color);
+    if (!in.html.empty()) std::cout << "\nHTML report: " << in.html << "\n";
+  }
+  return (*model)["verdict"] == "accepted" ? tools::kExitOk : tools::kExitRejected;
 }
 
 int run(int argc, char** argv) {
@@ -244,7 +406,14 @@ int run(int argc, char** argv) {
       "Appraise evidence under a policy (docs/appraisal-policy.md) and print {\"status\", "
       "\"explanations\", \"checks\", \"ear\"[, \"ear_jwt\"]}: the same decision the KBS makes. "
       "Exit 0 when ear.status is affirming, 1 otherwise");
-  for (CLI::App* sub : {quote, claims, appraise}) {
+  auto* evidence = app.add_subcommand(
+      "evidence",
+      "The auditor's report (docs/acon-verify.md): appraise an evidence bundle (a directory, a "
+      ".tar/.tar.gz archive, an evidence JSON, the files one by one, or a KBS attestation "
+      "request) under a policy (default: the built-in strict one), and show which check "
+      "decided: on the terminal, as versioned JSON (--json), as one self-contained HTML page "
+      "(--html). Exit 0 accepted (affirming), 1 rejected, 2 unusable input");
+  for (CLI::App* sub : {quote, claims, appraise, evidence}) {
     sub->add_option("--time", in.time,
                     "Verification time: unix seconds or RFC 3339 (default: now)");
     sub->add_option("--root", in.root,
@@ -256,7 +425,7 @@ int run(int argc, char** argv) {
     auto* bundle = sub->add_option("--collateral", in.collateral,
                                    "Collateral bundle JSON (flat format, docs/dcap-verification.md "
                                    "§3); for appraise, when the evidence carries none");
-    if (sub == appraise) continue;
+    if (sub == appraise || sub == evidence) continue;
     sub->add_option("--quote", in.quote, "Quote file: binary, or hex text ('-' for stdin)")
         ->required();
     auto* pcs = sub->add_option("--pcs", in.pcs,
@@ -279,16 +448,61 @@ int run(int argc, char** argv) {
                    "Evidence bundle directory or evidence JSON (docs/evidence.md)")
       ->required();
   appraise->add_option("--policy", in.policy, "Appraisal policy TOML")->required();
-  appraise->add_option("--reference-values", in.reference_values,
-                       "RVPS message (Trustee's sample form) with reference values; repeatable");
-  appraise->add_option("--nonce", in.nonce, "The challenge nonce the KBS runtime data must carry");
-  appraise->add_option("--audience", in.audience, "The EAR's aud; repeatable");
   appraise->add_option("--ear-key", in.ear_key,
                        "P-256 private key (PEM) to sign the EAR with; adds \"ear_jwt\"");
-  for (CLI::App* sub : {claims, appraise})
+  auto* bundle_option = evidence->add_option(
+      "--bundle", in.bundle,
+      "Evidence bundle: a directory, a .tar or .tar.gz archive of one, or an evidence JSON "
+      "(docs/evidence.md)");
+  auto* kbs_request = evidence->add_option(
+      "--kbs-request", in.kbs_request,
+      "A KBS attestation request body (kbs-types Attestation) as captured from the wire");
+  evidence->add_option("--tee", in.tee, "The session's TEE for --kbs-request (tdx, sgx, tpm)")
+      ->capture_default_str();
+  bundle_option->excludes(kbs_request);
+  std::array<std::string, std::size(kBundleFileOptions)> file_paths;
+  for (size_t i = 0; i < std::size(kBundleFileOptions); ++i) {
+    auto* file = evidence->add_option(
+        kBundleFileOptions[i].first, file_paths[i],
+        std::string("Bundle file ") + kBundleFileOptions[i].second + " (docs/evidence.md)");
+    file->excludes(bundle_option)->excludes(kbs_request);
+  }
+  evidence->add_option("--image", in.image_dirs,
+                       "A directory with an image's manifest.json, signature and certificate.der "
+                       "(repeatable; with the files or --kbs-request)");
+  evidence->add_option("--policy", in.policy,
+                       "Appraisal policy TOML (default: the built-in strict policy, "
+                       "--show-default-policy)");
+  bool show_policy = false;
+  evidence->add_flag("--show-default-policy", show_policy, "Print the built-in policy and exit");
+  evidence->add_flag("--allow-simulated", in.allow_simulated,
+                     "Accept acon's simulated TDX platform (the policy may also allow it); the "
+                     "report still labels it simulated");
+  for (CLI::App* sub : {appraise, evidence}) {
+    sub->add_option("--reference-values", in.reference_values,
+                    "RVPS message (Trustee's sample form) with reference values; repeatable");
+    sub->add_option("--nonce", in.nonce, "The challenge nonce the KBS runtime data must carry");
+    sub->add_option("--audience", in.audience, "The EAR's aud; repeatable");
+  }
+  evidence->add_flag("--json", in.report_json,
+                     "Print the versioned result model as JSON instead of the terminal report");
+  evidence->add_option("--html", in.html, "Write the report as one self-contained HTML page");
+  evidence->add_flag("--no-color", in.no_color,
+                     "No ANSI colours (they are used only when standard output is a terminal)");
+  for (CLI::App* sub : {claims, appraise, evidence})
     sub->add_flag("--compact", in.compact, "One-line JSON instead of 2-space indented");
   if (auto done = tools::parse_command_line(app, argc, argv)) return *done;
   if (*appraise) return cmd_appraise(in);
+  if (*evidence) {
+    if (show_policy) {
+      std::cout << report::builtin_policy_toml();
+      return tools::kExitOk;
+    }
+    for (size_t i = 0; i < std::size(kBundleFileOptions); ++i)
+      if (!file_paths[i].empty())
+        in.files.emplace_back(kBundleFileOptions[i].second, file_paths[i]);
+    return cmd_evidence(in);
+  }
   if (*quote || *claims) {
     if (in.collateral.empty() == in.pcs.empty()) {
       std::cerr << "acon-verify: give exactly one of --collateral and --pcs\n";
