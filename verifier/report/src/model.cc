@@ -243,25 +243,35 @@ Result<Json> report_model(const appraisal::Evidence& evidence,
   const Json& claims = result.evidence.claims;
   ACON_TRY(Json result_json, appraisal::attestation_result_json(result));
 
-  // What decided: the first claim (AR4SI order) in the worst tier; a hard rule names its check.
+  // What decided: among the claims in the worst tier, a hard rule of a failed check (the
+  // highest value first, as the hard rules rank them), else the first claim in AR4SI order.
   Json decided_by = nullptr;
   if (appraisal.status != appraisal::Tier::affirming) {
+    constexpr std::string_view kHardRule = "hard rule: ";
+    const appraisal::Explanation* decisive = nullptr;
+    std::string decisive_check;
     for (const appraisal::Explanation& explanation : appraisal.explanations) {
       if (appraisal::tier_of(explanation.value) != appraisal.status) continue;
-      constexpr std::string_view kHardRule = "hard rule: ";
       // Hard rules on claims (allow_simulated, allow_debug) are no check of their own.
-      Json check = nullptr;
+      std::string check;
       if (explanation.rule.starts_with(kHardRule)) {
-        const std::string name = explanation.rule.substr(kHardRule.size());
-        if (appraisal::find_check(result.evidence.checks, name) != nullptr) check = name;
+        check = explanation.rule.substr(kHardRule.size());
+        if (appraisal::find_check(result.evidence.checks, check) == nullptr) check.clear();
       }
-      decided_by = {{"claim", appraisal::trust_claim_name(explanation.claim)},
-                    {"value", explanation.value},
-                    {"rule", explanation.rule},
-                    {"check", std::move(check)},
-                    {"reason", explanation.reason}};
-      break;
+      const bool better =
+          decisive == nullptr ||
+          (!check.empty() && (decisive_check.empty() || explanation.value > decisive->value));
+      if (better) {
+        decisive = &explanation;
+        decisive_check = std::move(check);
+      }
     }
+    if (decisive != nullptr)
+      decided_by = {{"claim", appraisal::trust_claim_name(decisive->claim)},
+                    {"value", decisive->value},
+                    {"rule", decisive->rule},
+                    {"check", decisive_check.empty() ? Json(nullptr) : Json(decisive_check)},
+                    {"reason", decisive->reason}};
   }
   const Json* acon = member(claims, "acon");
   const Json empty = Json::array();
