@@ -8,12 +8,16 @@
 // 1 rejected, 2 unusable input or usage.
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -24,6 +28,7 @@
 #include "acon/dcap/fetch.h"
 #include "acon/dcap/verify.h"
 #include "acon/eventlog/event_log.h"
+#include "acon/image/attestation_data.h"
 #include "acon/report/archive.h"
 #include "acon/report/html.h"
 #include "acon/report/report.h"
@@ -55,6 +60,7 @@ struct Inputs {
   std::string policy;                         // policy TOML
   std::vector<std::string> reference_values;  // RVPS messages
   std::optional<std::string> nonce;           // the challenge nonce the runtime data must carry
+  std::optional<Bytes> requestor_nonce;       // the nonce sent in acond's Report request
   std::vector<std::string> audience;
   std::string ear_key;  // P-256 private key (PEM) to sign the EAR with
   // evidence:
@@ -64,6 +70,8 @@ struct Inputs {
   // Bundle files one by one, by their bundle names (docs/evidence.md "Bundle layout").
   std::vector<std::pair<std::string, std::string>> files;  // bundle name, path
   std::vector<std::string> image_dirs;  // each: manifest.json [signature] [certificate.der]
+  std::string acond;        // HOST:PORT (acon-client's -c forms): take the evidence from acond
+  std::string acon_client;  // the acon-client that asks it (default: beside acon-verify)
   bool allow_simulated = false;
   bool report_json = false;
   std::string html;
@@ -203,6 +211,7 @@ Result<AppraisalSetup> appraisal_setup(const Inputs& in) {
   ACON_TRY(setup.verify, verify_options(in));
   setup.options.evidence = appraisal_options(setup.verify);
   setup.options.evidence.expected_nonce = in.nonce;
+  setup.options.evidence.expected_requestor_nonce = in.requestor_nonce;
   setup.options.audience = in.audience;
   if (!in.collateral.empty()) {
     ACON_TRY(setup.options.evidence.collateral,
@@ -285,6 +294,45 @@ Status add_image_files(const std::string& dir, size_t number,
   return {};
 }
 
+// acond's evidence for a fresh Report (nonce lo, hi), written as a bundle by acon-client (the
+// acond client library's tool: acon-verify does not link gRPC, which would double its start-up
+// time, docs/acon-verify.md §1), then read back with the bundle loader.
+Result<appraisal::Evidence> evidence_from_acond(const Inputs& in, uint64_t lo, uint64_t hi) {
+  std::string client = in.acon_client;
+  if (client.empty()) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return make_error(Errc::io, "/proc/self/exe: " + ec.message());
+    client = (self.parent_path() / "acon-client").string();
+  }
+  ACON_TRY(report::TemporaryDirectory scratch, report::TemporaryDirectory::create());
+  const std::string bundle = (scratch.path() / "bundle").string();
+  const std::string lo_text = std::to_string(lo), hi_text = std::to_string(hi);
+  std::vector<std::string> args = {client,  "-c",    in.acond,   "report", "--nonce",
+                                   lo_text, hi_text, "--bundle", bundle};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // Its progress line goes nowhere (stdout may be the JSON); its errors reach stderr.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, client.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return make_error(Errc::io, client + ": " + std::strerror(spawned));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return make_error(Errc::io, client + ": " + std::strerror(errno));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return make_error(Errc::io, "--acond " + in.acond + ": acon-client report failed (exit " +
+                                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                                    ")");
+  auto evidence = appraisal::load_evidence_directory(bundle);
+  if (!evidence) return evidence.error().wrap("--acond " + in.acond);
+  return evidence;
+}
+
 // The evidence of `evidence` from whichever input form was given, and a name for it.
 Result<appraisal::Evidence> load_evidence(const Inputs& in, std::string& source) {
   std::vector<report::ArchiveFile> image_files;
@@ -348,7 +396,28 @@ Result<appraisal::Evidence> load_evidence(const Inputs& in, std::string& source)
 // with --html. Exit 0 when accepted (ear.status affirming), 1 rejected, 2 unusable input.
 int cmd_evidence(const Inputs& in) {
   std::string source;
-  auto evidence = load_evidence(in, source);
+  Inputs options = in;
+  Result<appraisal::Evidence> evidence = appraisal::Evidence{};
+  if (!in.acond.empty()) {
+    // --nonce is the Report's: the requestor nonce acond must put in attestation_data (random
+    // when not given), so a report made for another request is refused by binding.acon.
+    uint64_t nonce[2] = {0, 0};
+    if (in.nonce) {
+      auto value = tools::parse_u64_option("--nonce", *in.nonce);
+      if (!value) return fail(value.error());
+      nonce[0] = *value;
+    } else {
+      auto random = random_bytes(16);
+      if (!random) return fail(random.error());
+      for (int i = 0; i < 16; ++i) nonce[i / 8] |= uint64_t{(*random)[i]} << (8 * (i % 8));
+    }
+    source = "acond " + in.acond;
+    evidence = evidence_from_acond(in, nonce[0], nonce[1]);
+    options.nonce.reset();
+    options.requestor_nonce = image::requestor_nonce(nonce[0], nonce[1]);
+  } else {
+    evidence = load_evidence(in, source);
+  }
   if (!evidence) return fail(evidence.error());
   Result<appraisal::Policy> policy = appraisal::Policy{};
   std::string policy_source = "built-in";
@@ -362,7 +431,7 @@ int cmd_evidence(const Inputs& in) {
     if (policy && in.allow_simulated) policy->allow_simulated = true;
   }
   if (!policy) return fail(policy.error());
-  auto setup = appraisal_setup(in);
+  auto setup = appraisal_setup(options);
   if (!setup) return fail(setup.error());
   auto result = appraisal::appraise(*evidence, *policy, setup->references, setup->options);
   if (!result) return fail(result.error());
@@ -460,12 +529,19 @@ int run(int argc, char** argv) {
   evidence->add_option("--tee", in.tee, "The session's TEE for --kbs-request (tdx, sgx, tpm)")
       ->capture_default_str();
   bundle_option->excludes(kbs_request);
+  auto* acond = evidence->add_option(
+      "--acond", in.acond,
+      "Take the evidence live from acond's Report (HOST:PORT, tcp://, unix://; via acon-client, "
+      "which must be beside acon-verify or named by --acon-client); --nonce N is the Report's "
+      "nonce (default: random) and attestation_data must carry it");
+  evidence->add_option("--acon-client", in.acon_client, "The acon-client program for --acond");
+  acond->excludes(bundle_option)->excludes(kbs_request);
   std::array<std::string, std::size(kBundleFileOptions)> file_paths;
   for (size_t i = 0; i < std::size(kBundleFileOptions); ++i) {
     auto* file = evidence->add_option(
         kBundleFileOptions[i].first, file_paths[i],
         std::string("Bundle file ") + kBundleFileOptions[i].second + " (docs/evidence.md)");
-    file->excludes(bundle_option)->excludes(kbs_request);
+    file->excludes(bundle_option)->excludes(kbs_request)->excludes(acond);
   }
   evidence->add_option("--image", in.image_dirs,
                        "A directory with an image's manifest.json, signature and certificate.der "

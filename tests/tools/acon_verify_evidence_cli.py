@@ -161,27 +161,34 @@ class EvidenceReport(unittest.TestCase):
         must(SIM, "root", "--state", td, "--out", os.path.join(w, "root.pem"))
         log_path = os.path.join(w, "acond.log")
         with open(log_path, "w") as log:
-            acond = subprocess.Popen([ACOND, "--backend", "sim", "--sim-state", td, "--state-dir",
-                                      os.path.join(w, "acond"), "--tcp-port", "0",
-                                      "--tcp-address", "127.0.0.1"], stderr=log)
+            cls.acond = subprocess.Popen([ACOND, "--backend", "sim", "--sim-state", td,
+                                          "--state-dir", os.path.join(w, "acond"), "--tcp-port",
+                                          "0", "--tcp-address", "127.0.0.1"], stderr=log)
         try:
-            deadline, target = time.time() + 20, None
-            while time.time() < deadline and target is None and acond.poll() is None:
+            deadline, cls.target = time.time() + 20, None
+            while time.time() < deadline and cls.target is None and cls.acond.poll() is None:
                 with open(log_path, encoding="utf-8") as f:
                     m = re.search(r"tcp_port=(\d+)", f.read())
-                target = "tcp://127.0.0.1:" + m.group(1) if m else None
+                cls.target = "tcp://127.0.0.1:" + m.group(1) if m else None
                 time.sleep(0.05)
-            if target is None:
+            if cls.target is None:
                 raise AssertionError("acond did not start:\n" + open(log_path).read())
-            must(CLIENT, "-c", target, "load", cls.app, cls.sidecar, cwd=w)
+            must(CLIENT, "-c", cls.target, "load", cls.app, cls.sidecar, cwd=w)
             cls.sim = os.path.join(w, "sim")
-            must(CLIENT, "-c", target, "report", "--nonce", "7", "8", "--bundle", cls.sim, cwd=w)
-        finally:
-            acond.terminate()
-            acond.wait(timeout=20)
+            must(CLIENT, "-c", cls.target, "report", "--nonce", "7", "8", "--bundle", cls.sim,
+                 cwd=w)
+        except BaseException:
+            cls.stop_acond()
+            raise
+
+    @classmethod
+    def stop_acond(cls):
+        cls.acond.terminate()
+        cls.acond.wait(timeout=20)
 
     @classmethod
     def tearDownClass(cls):
+        cls.stop_acond()
         shutil.rmtree(cls.work, ignore_errors=True)
 
     def path(self, name):
@@ -516,6 +523,18 @@ class EvidenceReport(unittest.TestCase):
         # No collateral for this quote in tests/data: its signature check cannot run, and decides.
         self.assertEqual(checks["quote.signature"], "error")
         self.assertEqual(model["decided_by"]["check"], "quote.signature")
+
+    def test_live_from_acond(self):
+        rc, model = self.model("--acond", self.target, "--nonce", "42", "--acon-client", CLIENT)
+        self.assertEqual(rc, 0, json.dumps(model["decided_by"]))
+        self.assertEqual(model["source"], "acond " + self.target)
+        checks = {c["name"]: c["outcome"] for c in model["result"]["checks"]}
+        self.assertEqual(checks["binding.acon"], "pass")
+        self.assertEqual(len(model["claims"]["acon"]["images"]), 2)
+        # acond unreachable: no evidence, unusable input.
+        p = self.verify("--acond", "127.0.0.1:1", "--acon-client", CLIENT)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--acond 127.0.0.1:1", p.stderr.decode())
 
     def test_kbs_request_from_the_wire(self):
         def b64(name):

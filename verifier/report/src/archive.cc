@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <utility>
 
 #include "acon/common/unique_fd.h"
 
@@ -58,33 +59,6 @@ std::string join(std::span<const std::string> parts) {
   return out;
 }
 
-// A private directory that is removed with everything in it when this goes out of scope.
-class StagingDir {
- public:
-  static Result<StagingDir> create() {
-    std::error_code ec;
-    fs::path base = fs::temp_directory_path(ec);
-    if (ec) base = "/tmp";
-    std::string tmpl = (base / "acon-evidence-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      return make_error(Errc::io, tmpl + ": " + std::strerror(errno));
-    return StagingDir(fs::path(tmpl));
-  }
-  StagingDir(StagingDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-  StagingDir& operator=(StagingDir&&) = delete;
-  StagingDir(const StagingDir&) = delete;
-  StagingDir& operator=(const StagingDir&) = delete;
-  ~StagingDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  explicit StagingDir(fs::path path) : path_(std::move(path)) {}
-  fs::path path_;
-};
-
 Status write_new_file(const fs::path& path, ByteView content) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return make_error(Errc::io, path.string() + ": " + std::strerror(errno));
@@ -112,6 +86,24 @@ std::string rename_paths(std::string message, const std::string& staged, std::st
 }
 
 }  // namespace
+
+Result<TemporaryDirectory> TemporaryDirectory::create() {
+  std::error_code ec;
+  fs::path base = fs::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string tmpl = (base / "acon-evidence-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return make_error(Errc::io, tmpl + ": " + std::strerror(errno));
+  return TemporaryDirectory(fs::path(tmpl));
+}
+
+TemporaryDirectory::TemporaryDirectory(TemporaryDirectory&& other) noexcept
+    : path_(std::exchange(other.path_, {})) {}
+
+TemporaryDirectory::~TemporaryDirectory() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
 
 Result<std::vector<ArchiveFile>> read_evidence_archive(ByteView bytes,
                                                        const ArchiveLimits& limits) {
@@ -230,7 +222,7 @@ Result<appraisal::Evidence> load_evidence_files(std::span<const ArchiveFile> fil
       return make_error(Errc::parse, std::string(source) + ": the files together are larger than " +
                                          std::to_string(limits.max_total_bytes) + " bytes");
   }
-  ACON_TRY(StagingDir staging, StagingDir::create());
+  ACON_TRY(TemporaryDirectory staging, TemporaryDirectory::create());
   const std::string staged = staging.path().string();
   for (const ArchiveFile& file : files) {
     const fs::path target = staging.path() / file.path;

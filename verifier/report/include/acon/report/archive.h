@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,23 @@
 #include "acon/common/result.h"
 
 namespace acon::report {
+
+// A fresh private directory (mode 0700, under $TMPDIR or /tmp) that is removed with everything in
+// it when this goes out of scope.
+class TemporaryDirectory {
+ public:
+  static Result<TemporaryDirectory> create();
+  TemporaryDirectory(TemporaryDirectory&& other) noexcept;
+  TemporaryDirectory& operator=(TemporaryDirectory&&) = delete;
+  TemporaryDirectory(const TemporaryDirectory&) = delete;
+  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+  ~TemporaryDirectory();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit TemporaryDirectory(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
 
 struct ArchiveLimits {
   // A bundle has at most 19 top-level files and 3 files (plus one directory) per image.
