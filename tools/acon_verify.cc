@@ -388,7 +388,21 @@ Result<appraisal::Evidence> load_evidence(const Inputs& in, std::string& source)
     return make_error(Errc::invalid_argument,
                       "no evidence: give --bundle, --kbs-request or the files (--quote ...)");
   for (report::ArchiveFile& file : image_files) files.push_back(std::move(file));
-  return report::load_evidence_files(files, source);
+  auto evidence = report::load_evidence_files(files, source);
+  if (evidence) return evidence;
+  // The loader names "files:<bundle name>"; the user named the file by its path.
+  std::string message = evidence.error().message;
+  std::vector<std::pair<std::string, std::string>> names = in.files;
+  for (size_t i = 0; i < in.image_dirs.size(); ++i) {
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "images/%03zu", i);
+    names.emplace_back(prefix, in.image_dirs[i]);
+  }
+  for (const auto& [name, path] : names)
+    for (size_t at = message.find(source + ":" + name); at != std::string::npos;
+         at = message.find(source + ":" + name, at + path.size()))
+      message.replace(at, source.size() + 1 + name.size(), path);
+  return make_error(evidence.error().code, std::move(message));
 }
 
 // The auditor's report (docs/acon-verify.md): the appraisal under the given or the built-in

@@ -11,6 +11,7 @@ ACON_ROBUSTNESS_SKIP_IMAGE=1 leaves out acon-image (only while it is being chang
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 import unittest
@@ -177,6 +178,17 @@ class Robustness(unittest.TestCase):
             err, _ = self.expect_exit_2(tool, ["quote", "--quote", quote, "--collateral", collateral,
                                                "--time", value])
             self.assertIn("--time", err)
+        # evidence: a bundle archive, single files, a KBS request body.
+        archive = os.path.join(self.tmp, "bundle.tar.gz")
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(quote, arcname="quote.bin")
+            tar.add(collateral, arcname="collateral.json")
+        self.file_cases(tool, lambda f: ["evidence", "--bundle", f, *time_ok],
+                        self.truncated(archive, "bundle.tar.gz"))
+        self.file_cases(tool, lambda f: ["evidence", "--quote", f, "--ccel", quote, *time_ok])
+        self.file_cases(tool, lambda f: ["evidence", "--kbs-request", f, *time_ok],
+                        self.truncated(archive, "request.json"))
+        self.default_limit_case(tool, ["evidence", "--bundle", "/dev/zero"])
 
     # ---- acon-sim ----
 

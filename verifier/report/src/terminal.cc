@@ -181,11 +181,10 @@ std::string terminal_report(const Json& model, bool color) {
       const std::string acond = text(at(at(image, "verdict"), "acond"));
       const std::string spec = text(at(at(image, "verdict"), "spec"));
       auto verdict = [&](const std::string& v) {
-        std::string padded = v + std::string(v.size() < 10 ? 10 - v.size() : 1, ' ');
-        return v == "accepted" || v == "already_loaded" ? t.green(padded) : t.red(padded);
+        return v == "accepted" || v == "already_loaded" ? t.green(v) : t.red(v);
       };
-      out << "  " << ++number << "  " << pad(id, 41) << pad(signer, 26) << verdict(acond) << " "
-          << verdict(spec) << "\n";
+      out << "  " << ++number << "  " << pad(id, 41) << pad(signer, 26) << verdict(acond)
+          << std::string(acond.size() < 11 ? 11 - acond.size() : 1, ' ') << verdict(spec) << "\n";
       if (!at(image, "aliases").empty() && !at(image, "aliases").is_null())
         out << "     aliases: " << text(detail::dump(at(image, "aliases"))) << "\n";
       if (at(image, "provided") == false)
