@@ -130,6 +130,15 @@ class EvidenceReport(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="acon-verify-evidence-")
+        cls.acond = None
+        try:
+            cls.make_fixtures()
+        except BaseException:  # unittest runs no tearDownClass after a failed setUpClass
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def make_fixtures(cls):
         w = cls.work
         rootfs = os.path.join(w, "rootfs")
         os.makedirs(os.path.join(rootfs, "bin"))
@@ -164,27 +173,25 @@ class EvidenceReport(unittest.TestCase):
             cls.acond = subprocess.Popen([ACOND, "--backend", "sim", "--sim-state", td,
                                           "--state-dir", os.path.join(w, "acond"), "--tcp-port",
                                           "0", "--tcp-address", "127.0.0.1"], stderr=log)
-        try:
-            deadline, cls.target = time.time() + 20, None
-            while time.time() < deadline and cls.target is None and cls.acond.poll() is None:
-                with open(log_path, encoding="utf-8") as f:
-                    m = re.search(r"tcp_port=(\d+)", f.read())
-                cls.target = "tcp://127.0.0.1:" + m.group(1) if m else None
-                time.sleep(0.05)
-            if cls.target is None:
-                raise AssertionError("acond did not start:\n" + open(log_path).read())
-            must(CLIENT, "-c", cls.target, "load", cls.app, cls.sidecar, cwd=w)
-            cls.sim = os.path.join(w, "sim")
-            must(CLIENT, "-c", cls.target, "report", "--nonce", "7", "8", "--bundle", cls.sim,
-                 cwd=w)
-        except BaseException:
-            cls.stop_acond()
-            raise
+        deadline, cls.target = time.time() + 20, None
+        while time.time() < deadline and cls.target is None and cls.acond.poll() is None:
+            with open(log_path, encoding="utf-8") as f:
+                m = re.search(r"tcp_port=(\d+)", f.read())
+            cls.target = "tcp://127.0.0.1:" + m.group(1) if m else None
+            time.sleep(0.05)
+        if cls.target is None:
+            with open(log_path, encoding="utf-8") as f:
+                raise AssertionError("acond did not start:\n" + f.read())
+        must(CLIENT, "-c", cls.target, "load", cls.app, cls.sidecar, cwd=w)
+        cls.sim = os.path.join(w, "sim")
+        must(CLIENT, "-c", cls.target, "report", "--nonce", "7", "8", "--bundle", cls.sim,
+             cwd=w)
 
     @classmethod
     def stop_acond(cls):
-        cls.acond.terminate()
-        cls.acond.wait(timeout=20)
+        if cls.acond is not None and cls.acond.poll() is None:
+            cls.acond.terminate()
+            cls.acond.wait(timeout=20)
 
     @classmethod
     def tearDownClass(cls):
