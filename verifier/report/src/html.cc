@@ -380,6 +380,11 @@ std::string html_report(const Json& model) {
       out << "the policy (";
     out << esc(at(decided, "claim")) << "=" << esc(at(decided, "value")) << ", "
         << esc(at(decided, "rule")) << "): " << esc(at(decided, "reason"));
+    const Json& failed = at(decided, "failed_checks");
+    if (failed.is_array() && !failed.empty()) {
+      out << "<br>Failed checks:";
+      for (const Json& name : failed) out << " <code>" << esc(name) << "</code>";
+    }
   }
   out << "</div>\n<table class=\"kv\">\n";
   kv(out, "evidence", esc(at(model, "source")));

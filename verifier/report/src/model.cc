@@ -266,12 +266,19 @@ Result<Json> report_model(const appraisal::Evidence& evidence,
         decisive_check = std::move(check);
       }
     }
+    // Every check that failed or could not run, in order: when the policy decided (no hard
+    // rule), these are what the auditor looks at next.
+    Json failed = Json::array();
+    for (const appraisal::CheckResult& check : result.evidence.checks)
+      if (check.outcome == appraisal::Outcome::fail || check.outcome == appraisal::Outcome::error)
+        failed.push_back(check.name);
     if (decisive != nullptr)
       decided_by = {{"claim", appraisal::trust_claim_name(decisive->claim)},
                     {"value", decisive->value},
                     {"rule", decisive->rule},
                     {"check", decisive_check.empty() ? Json(nullptr) : Json(decisive_check)},
-                    {"reason", decisive->reason}};
+                    {"reason", decisive->reason},
+                    {"failed_checks", std::move(failed)}};
   }
   const Json* acon = member(claims, "acon");
   const Json empty = Json::array();

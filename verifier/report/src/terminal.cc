@@ -115,6 +115,12 @@ std::string terminal_report(const Json& model, bool color) {
       out << text(at(decided, "claim")) << "=" << text(at(decided, "value")) << " ("
           << text(at(decided, "rule")) << ")";
     out << ": " << text(at(decided, "reason")) << "\n";
+    const Json& failed = at(decided, "failed_checks");
+    if (failed.is_array() && !failed.empty()) {
+      out << "  failed checks:";
+      for (const Json& name : failed) out << " " << t.red(text(name));
+      out << "\n";
+    }
   }
   out << "  policy: " << text(at(at(model, "policy"), "id")) << " ("
       << text(at(at(model, "policy"), "source")) << "), at " << text(at(model, "verification_time"))

@@ -49,7 +49,8 @@ Json launch_policy_graph(const appraisal::Evidence& evidence, const Json& acon_i
 // The whole result model:
 //   {"version": 1, "source", "policy": {"id", "source"}, "verification_time", "platform",
 //    "simulated", "verdict": "accepted" | "rejected", "status": "<ear.status>",
-//    "decided_by": {"claim", "value", "rule", "check": "<check name>" | null, "reason"} | null,
+//    "decided_by": {"claim", "value", "rule", "check": "<check name>" | null, "reason",
+//                   "failed_checks": ["<name>", ...]} | null,
 //    "result": <appraisal::attestation_result_json: status, explanations, checks, ear>,
 //    "claims": <the claims document>, "launch_policy_graph": <launch_policy_graph>}
 // "accepted" exactly when ear.status is affirming.
