@@ -571,7 +571,10 @@ int run(int argc, char** argv) {
   for (CLI::App* sub : {appraise, evidence}) {
     sub->add_option("--reference-values", in.reference_values,
                     "RVPS message (Trustee's sample form) with reference values; repeatable");
-    sub->add_option("--nonce", in.nonce, "The challenge nonce the KBS runtime data must carry");
+    sub->add_option("--nonce", in.nonce,
+                    sub == evidence ? "The challenge nonce the KBS runtime data must carry; with "
+                                      "--acond, the Report's nonce (a number)"
+                                    : "The challenge nonce the KBS runtime data must carry");
     sub->add_option("--audience", in.audience, "The EAR's aud; repeatable");
   }
   evidence->add_flag("--json", in.report_json,
