@@ -25,6 +25,8 @@ packages=(
   python3 python3-jwcrypto python3-cbor2 python3-cryptography python3-requests jq
   # an independent HTTP load generator for the KBS benchmark
   wrk
+  # a browser: the acon-verify HTML report test renders the page headless
+  chromium
 )
 
 missing=()
