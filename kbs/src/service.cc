@@ -159,8 +159,9 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
 }  // namespace
 
 Now Now::current() {
-  return {std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
-          std::chrono::steady_clock::now()};
+  const auto wall = std::chrono::system_clock::now();
+  return {std::chrono::floor<std::chrono::seconds>(wall), std::chrono::steady_clock::now(),
+          std::chrono::floor<std::chrono::milliseconds>(wall)};
 }
 
 Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
@@ -170,13 +171,17 @@ Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSig
       signer_(std::move(signer)),
       signer_public_(signer_.key().public_key()),
       admin_(std::move(admin)),
-      sessions_(options_.session_lifetime, options_.max_sessions),
-      rate_limiter_(options_.auth_rate_limit) {}
+      sessions_(storage_->shared_session_store(options_.session_lifetime, options_.max_sessions)),
+      rate_limiter_(options_.auth_rate_limit),
+      shared_rate_limiter_(storage_->shared_rate_limiter(options_.auth_rate_limit)) {
+  if (!sessions_)
+    sessions_ = make_memory_session_store(options_.session_lifetime, options_.max_sessions);
+}
 
 Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Storage> storage,
                                          appraisal::EarSigner signer, AdminAuthorizer admin,
                                          appraisal::Policy attestation_policy, Time now) {
-  if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");
+  if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");  // Kbs::Kbs uses it
   std::unique_ptr<Kbs> kbs(
       new Kbs(std::move(options), std::move(storage), std::move(signer), std::move(admin)));
   Storage& store = *kbs->storage_;
@@ -261,7 +266,14 @@ HttpResponse Kbs::route(const HttpRequest& request, const Now& now) {
 std::optional<HttpResponse> Kbs::rate_limited(const HttpRequest& request, const Now& now) {
   if (!rate_limiter_.enabled()) return std::nullopt;
   std::string client = client_key(request.peer, request.forwarded_for, options_.trusted_proxies);
-  RateDecision decision = rate_limiter_.check(client, now.steady);
+  RateDecision decision;
+  if (shared_rate_limiter_) {
+    auto shared = shared_rate_limiter_->check(client, now.precise_wall());
+    if (!shared) return error_response(ErrorType::unavailable, "rate limit store unavailable");
+    decision = *shared;
+  } else {
+    decision = rate_limiter_.check(client, now.steady);
+  }
   if (decision.allowed) return std::nullopt;
   counters_.rate_limited++;
   HttpResponse r =
@@ -280,7 +292,7 @@ HttpResponse Kbs::auth(const HttpRequest& request, const Now& now) {
         "Attestation error: RCAR handshake Auth failed: " + parsed.error().message);
   auto nonce = make_nonce();
   if (!nonce) return error_response(ErrorType::internal, "nonce generation failed");
-  auto id = sessions_.create(parsed->tee, *nonce, now.steady);
+  auto id = sessions_->create(parsed->tee, *nonce, now);
   if (!id)
     return error_response(ErrorType::unavailable, "Attestation error: " + id.error().message);
   counters_.auth++;
@@ -304,12 +316,15 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   if (auto limited = rate_limited(request, now)) return *limited;
   auto cookie = cookie_value(request.cookie, kSessionCookie);
   if (!cookie) return failed("no kbs-session-id cookie", "");
-  auto challenge = sessions_.begin_attest(*cookie, now.steady);
+  auto challenge = sessions_->begin_attest(*cookie, now);
+  if (!challenge && challenge.error().code == Errc::io)
+    return error_response(ErrorType::unavailable, "session store unavailable");
   if (!challenge) return failed(challenge.error().message, "");
   std::string session_id(*cookie);
 
   auto fail_session = [&](std::string_view cause) {
-    sessions_.finish_attest(session_id, nullptr);
+    // The nonce is spent either way; a session left "attesting" (store unreachable) only expires.
+    (void)sessions_->finish_attest(session_id, nullptr, {});
     return failed(cause, challenge->tee);
   };
   auto evidence = appraisal::load_kbs_attestation(request.body, challenge->tee);
@@ -346,7 +361,10 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   std::shared_ptr<AttestedSession> attested =
       token_facts(std::move(*claims), *token, challenge->tee,
                   result->ear.exp.value_or(now.wall + options_.token_validity));
-  sessions_.finish_attest(session_id, attested);
+  if (auto stored = sessions_->finish_attest(session_id, attested, *token); !stored) {
+    counters_.attest_failed++;  // the nonce is spent; the client starts again with /auth
+    return error_response(ErrorType::unavailable, "session store unavailable");
+  }
   counters_.attest_ok++;
 
   AuditEntry entry = audit_entry(request, now, "attest");
@@ -403,7 +421,14 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
   // configured roots. Either way its exp is checked now.
   std::shared_ptr<const AttestedSession> token;
   if (auto cookie = cookie_value(request.cookie, kSessionCookie)) {
-    token = sessions_.attested(*cookie, now.steady);
+    auto session = sessions_->attested(*cookie, now);
+    if (!session) return error_response(ErrorType::unavailable, "session store unavailable");
+    if (*session && (*session)->facts) {
+      token = (*session)->facts;
+    } else if (*session) {
+      // Issued by another replica: the stored token, verified as a Bearer token is (and cached).
+      if (auto verified = verify_bearer((*session)->token, now.wall)) token = std::move(*verified);
+    }
     if (token && token->expires + options_.token_leeway < now.wall) token.reset();
   }
   if (!token) {
@@ -646,7 +671,7 @@ std::string Kbs::metrics_text() const {
   counter("kbs_rate_limited_total", "Requests refused by the per-client rate limit.", "",
           counters_.rate_limited.load());
   out += "# HELP kbs_sessions Open RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions " +
-         std::to_string(sessions_.size()) + "\n";
+         std::to_string(sessions_->size()) + "\n";
   return out;
 }
 

@@ -60,14 +60,6 @@ struct KbsOptions {
   size_t verified_token_cache = 4096;
 };
 
-// The clocks a request is judged at: wall time for certificates and tokens, a steady clock for
-// sessions and rate limits. Passed in; the service reads no clock.
-struct Now {
-  Time wall{};
-  SteadyTime steady{};
-  static Now current();
-};
-
 class Kbs {
  public:
   // `attestation_policy` is used until an admin sets another (and one stored earlier wins).
@@ -109,14 +101,16 @@ class Kbs {
   appraisal::EarSigner signer_;
   PublicKey signer_public_;
   AdminAuthorizer admin_;
-  SessionStore sessions_;
+  // Sessions and rate-limit buckets: the storage's shared ones when it has them (PostgreSQL,
+  // for replicas), else this process's (Kbs::Kbs decides).
+  std::unique_ptr<SessionStore> sessions_;
   RateLimiter rate_limiter_;
+  std::unique_ptr<SharedRateLimiter> shared_rate_limiter_;
 
   mutable std::mutex snapshot_mutex_;  // guards the three pointers of snapshot_
   Snapshot snapshot_;
-  std::mutex admin_mutex_;
-  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin
-                            // writes (read, change, store, swap)
+  std::mutex admin_mutex_;  // serialises admin writes (read, change, store, swap)
+  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral
 
   std::mutex token_cache_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;
