@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <condition_variable>
@@ -391,6 +392,10 @@ class Pool {
     return PooledConn{std::move(*conn), false, true};
   }
 
+  // Requests sent and answered (a pipeline is one), for the metrics: where a request's time goes.
+  void count_round_trips(uint64_t n) { round_trips_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
+
   // Returns a connection; one that is broken (or null) is closed and its slot freed.
   void release(PooledConn conn) {
     const bool healthy = conn.conn && PQstatus(conn.conn.get()) == CONNECTION_OK &&
@@ -408,6 +413,7 @@ class Pool {
   const std::string conninfo_;
   const size_t capacity_;
   const std::chrono::milliseconds query_timeout_;
+  std::atomic<uint64_t> round_trips_{0};
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<PooledConn> idle_;
@@ -422,8 +428,10 @@ class Session {
   Session(Pool& pool, PooledConn conn) : pool_(pool), pooled_(std::move(conn)) {}
   ~Session() {
     // An early error return inside a transaction: roll back so the connection goes back clean.
-    if (PQstatus(conn()) == CONNECTION_OK && PQtransactionStatus(conn()) != PQTRANS_IDLE)
+    if (PQstatus(conn()) == CONNECTION_OK && PQtransactionStatus(conn()) != PQTRANS_IDLE) {
+      pool_.count_round_trips(1);
       ResultPtr(PQexec(conn(), "ROLLBACK"));
+    }
     pool_.release(std::move(pooled_));
   }
   Session(const Session&) = delete;
@@ -431,10 +439,8 @@ class Session {
 
   // One of statements(), by name.
   Result<Rows> run(const char* name, const Params& params = {}) {
-    if (!pooled_.prepared) {
-      ACON_CHECK(prepare_statements(conn()));
-      pooled_.prepared = true;
-    }
+    ACON_CHECK(prepare());
+    pool_.count_round_trips(1);
     ResultPtr result(PQexecPrepared(conn(), name, params.size(), params.values(), params.lengths(),
                                     params.formats(), 1));
     return check(std::move(result), name);
@@ -450,10 +456,8 @@ class Session {
   // https://www.postgresql.org/docs/15/libpq-pipeline-mode.html). Returns each step's rows; the
   // first failure is the error (the server skips the steps after it).
   Result<std::vector<Rows>> pipeline(std::initializer_list<Step> steps) {
-    if (!pooled_.prepared) {
-      ACON_CHECK(prepare_statements(conn()));
-      pooled_.prepared = true;
-    }
+    ACON_CHECK(prepare());
+    pool_.count_round_trips(1);
     if (PQenterPipelineMode(conn()) != 1)
       return db_error("entering pipeline mode", nullptr, conn());
     size_t sent = 0;
@@ -502,6 +506,7 @@ class Session {
   // SQL used once per open (migrations, the key check): parameters bound all the same, but not
   // prepared, since the tables the prepared statements name may not exist yet.
   Result<Rows> run_once(const StatementSql& statement, const Params& params = {}) {
+    pool_.count_round_trips(1);
     ResultPtr result(PQexecParams(conn(), statement.sql.c_str(), params.size(),
                                   statement.types.empty() ? nullptr : statement.types.data(),
                                   params.values(), params.lengths(), params.formats(), 1));
@@ -509,6 +514,7 @@ class Session {
   }
   // Constant SQL only (transaction control, migrations): values always go through run().
   Status exec(const char* sql, std::string_view operation) {
+    pool_.count_round_trips(1);
     ResultPtr result(PQexec(conn(), sql));
     ACON_CHECK(check(std::move(result), operation));
     return {};
@@ -522,6 +528,14 @@ class Session {
 
  private:
   PGconn* conn() const { return pooled_.conn.get(); }
+  // Statements are prepared once per connection, on its first use: one round trip each.
+  Status prepare() {
+    if (pooled_.prepared) return {};
+    pool_.count_round_trips(statements().size());
+    ACON_CHECK(prepare_statements(conn()));
+    pooled_.prepared = true;
+    return {};
+  }
   Result<Rows> check(ResultPtr result, std::string_view operation) {
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -859,6 +873,8 @@ class PostgresStorage final : public Storage {
   Result<AuditHead> audit_head() override {
     return with_session([&](Session& s) { return read_head(s); });
   }
+
+  uint64_t round_trips() const override { return pool_->round_trips(); }
 
   std::unique_ptr<SessionStore> shared_session_store(std::chrono::seconds lifetime,
                                                      size_t max_sessions) override {

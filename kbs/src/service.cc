@@ -670,6 +670,9 @@ std::string Kbs::metrics_text() const {
   counter("kbs_admin_requests_total", "", "outcome=\"denied\"", counters_.admin_denied.load());
   counter("kbs_rate_limited_total", "Requests refused by the per-client rate limit.", "",
           counters_.rate_limited.load());
+  counter("kbs_storage_round_trips_total",
+          "Requests sent to the database server and answered (0: embedded SQLite).", "",
+          storage_->round_trips());
   out += "# HELP kbs_sessions Open RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions " +
          std::to_string(sessions_->size()) + "\n";
   return out;

@@ -28,6 +28,12 @@ TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
   HttpResponse get = f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie);
   ASSERT_EQ(get.status, 200) << get.body;
   EXPECT_EQ(f.decrypt(get), "pg-s3cret");
+  // The backend counts what it sent: one more GET by cookie (session cached here) is the
+  // resource read and the audit append's two pipelines.
+  const uint64_t before = f.kbs->storage().round_trips();
+  ASSERT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie).status, 200);
+  EXPECT_EQ(f.kbs->storage().round_trips() - before, 3u);
+  EXPECT_NE(f.kbs->metrics_text().find("kbs_storage_round_trips_total "), std::string::npos);
 
   server.stop();
   HttpResponse down = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token);
@@ -42,7 +48,7 @@ TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
   auto records = f.audit();
   size_t releases = 0;
   for (const AuditRecord& r : records) releases += r.entry.action == "release";
-  EXPECT_EQ(releases, 2u);  // the refused GET released nothing
+  EXPECT_EQ(releases, 3u);  // the refused GET released nothing
   EXPECT_TRUE(verify_audit_chain(records, f.audit_key.public_key()).ok());
 }
 

@@ -66,6 +66,10 @@ class Storage {
   // The newest record's seq and hash; seq 0 and the genesis hash when the log is empty.
   virtual Result<AuditHead> audit_head() = 0;
 
+  // Requests this Storage (and what it shared) sent to a database server and waited for; 0 for
+  // an embedded database. The KBS's metrics show it: database round trips per request.
+  virtual uint64_t round_trips() const { return 0; }
+
   // What replicas on one database must share besides the data above: RCAR sessions (so a nonce
   // issued by one replica is attested at another, once) and rate-limit buckets. Null from a
   // storage one process owns (SQLite): the KBS then keeps both in memory.
