@@ -3,7 +3,9 @@
 # replica on SQLite, then one and three replicas on one temporary PostgreSQL — in one run, with
 # the database round trips per flow and per GET read from the replicas' /metrics
 # (kbs_storage_round_trips_total, counted in the PostgreSQL backend). Rate limiting is off: the
-# 64 clients share one address. Usage: scripts/kbs_bench_replicas.sh BUILD_DIR
+# 64 clients share one address. ACON_KBS_BENCH_PG_OPTIONS adds server options, e.g.
+# "-c synchronous_commit=off" to see what the commit flushes cost.
+# Usage: scripts/kbs_bench_replicas.sh BUILD_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -30,7 +32,8 @@ if [[ $(id -u) == 0 ]]; then
 fi
 "${as_pg[@]}" "$pgbin/initdb" -D "$work/pg/data" -U acon --auth=trust -E UTF8 --locale=C >/dev/null
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-  -o "-k $work/pg -c listen_addresses= -c max_connections=200" start >/dev/null
+  -o "-k $work/pg -c listen_addresses= -c max_connections=200 ${ACON_KBS_BENCH_PG_OPTIONS:-}" \
+  start >/dev/null
 pg_url() { echo "host=$work/pg user=acon dbname=$1"; }
 psql_q() { psql -qAt "$(pg_url postgres)" -c "$1"; }
 

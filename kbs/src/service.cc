@@ -174,6 +174,7 @@ Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSig
       sessions_(storage_->shared_session_store(options_.session_lifetime, options_.max_sessions)),
       rate_limiter_(options_.auth_rate_limit),
       shared_rate_limiter_(storage_->shared_rate_limiter(options_.auth_rate_limit)) {
+  shared_storage_ = sessions_ != nullptr;
   if (!sessions_)
     sessions_ = make_memory_session_store(options_.session_lifetime, options_.max_sessions);
 }
@@ -184,13 +185,22 @@ Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Sto
   if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");  // Kbs::Kbs uses it
   std::unique_ptr<Kbs> kbs(
       new Kbs(std::move(options), std::move(storage), std::move(signer), std::move(admin)));
-  Storage& store = *kbs->storage_;
+  kbs->configured_policy_ =
+      std::make_shared<const appraisal::Policy>(std::move(attestation_policy));
+  ACON_TRY(kbs->snapshot_, kbs->load_snapshot());
+  (void)now;
+  return kbs;
+}
 
+Result<Kbs::Snapshot> Kbs::load_snapshot() {
+  Storage& store = *storage_;
   // What an admin stored earlier wins over the configured defaults.
+  std::shared_ptr<const appraisal::Policy> attestation_policy = configured_policy_;
   ACON_TRY(auto stored_policy, store.get_document(kAttestationPolicyNs, kDefaultId));
   if (stored_policy) {
-    ACON_TRY(attestation_policy,
+    ACON_TRY(appraisal::Policy parsed,
              appraisal::parse_policy(*stored_policy, "stored attestation policy"));
+    attestation_policy = std::make_shared<const appraisal::Policy>(std::move(parsed));
   }
   auto references = std::make_shared<appraisal::ReferenceValueStore>();
   ACON_TRY(auto stored_refs, store.get_document(kReferenceValuesNs, kReferenceValuesId));
@@ -206,10 +216,25 @@ Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Sto
     ACON_TRY(ResourcePolicy policy, parse_resource_policy(*text, "stored resource policy " + id));
     policies->put(std::move(policy));
   }
-  (void)now;
-  kbs->snapshot_ = {std::make_shared<const appraisal::Policy>(std::move(attestation_policy)),
-                    std::move(references), std::move(policies)};
-  return kbs;
+  return Snapshot{std::move(attestation_policy), std::move(references), std::move(policies)};
+}
+
+void Kbs::refresh_snapshot(const Now& now) {
+  if (!shared_storage_) return;
+  const int64_t at =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.steady.time_since_epoch()).count();
+  int64_t last = refreshed_at_ms_.load();
+  if (at - last < options_.policy_refresh.count()) return;
+  if (!refreshed_at_ms_.compare_exchange_strong(last, at)) return;  // another request does it
+  // Under the admin lock: a write at this replica is not overtaken by an older read.
+  std::unique_lock admin_lock(admin_mutex_, std::try_to_lock);
+  if (!admin_lock.owns_lock()) return;
+  // A failed read (database down, a stored document this version cannot parse) keeps the
+  // snapshot in use; the next interval tries again.
+  auto loaded = load_snapshot();
+  if (!loaded) return;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_ = std::move(*loaded);
 }
 
 Kbs::Snapshot Kbs::snapshot() const {
@@ -332,6 +357,7 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   if (!evidence->runtime_data || evidence->runtime_data->nonce != challenge->nonce)
     return fail_session("nonce mismatch: the runtime data does not carry this session's nonce");
 
+  refresh_snapshot(now);
   Snapshot snap = snapshot();
   appraisal::AppraiseOptions options;
   options.evidence = options_.evidence;
@@ -464,6 +490,7 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     return refuse(ErrorType::token_verifier_error,
                   "Token Verifier error: " + token->recipient_error);
   }
+  refresh_snapshot(now);
   Snapshot snap = snapshot();
   Decision decision = snap.resource_policies->evaluate(token->claims, path, token->tee);
   entry.policy_id = decision.policy_id;

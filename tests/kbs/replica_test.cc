@@ -165,6 +165,49 @@ TEST_F(KbsReplicas, AuthAttestAndGetEachAtAnotherReplica) {
   expect_audit_verifies();
 }
 
+// An admin's write at one replica reaches the others without a restart: each re-reads the
+// policies when its copy is older than [kbs] policy_refresh (1 s). Resources are read from the
+// database on every request.
+TEST_F(KbsReplicas, AnAdminWriteAtOneReplicaReachesTheOthers) {
+  Reply auth = at(0, "POST", "/kbs/v0/auth", kAuthBody);
+  ASSERT_EQ(auth.status, 200);
+  const std::string cookie = cookie_of(auth);
+  Reply attest =
+      at(0, "POST", "/kbs/v0/attest",
+         attester.attestation(std::string(Json::parse(auth.body)["nonce"])), {{"Cookie", cookie}});
+  ASSERT_EQ(attest.status, 200) << attest.body;
+  ASSERT_EQ(at(2, "GET", kResource, "", {{"Cookie", cookie}}).status, 200);
+
+  // A new secret value at replica 1 is what replica 2 releases next.
+  ASSERT_EQ(at(1, "POST", kResource, "rotated", {{"Authorization", admin}}).status, 200);
+  Reply rotated = at(2, "GET", kResource, "", {{"Cookie", cookie}});
+  ASSERT_EQ(rotated.status, 200);
+  SecretBytes value =
+      must(jose::jwe_decrypt_json(must(parse_json(rotated.body)), attester.tee_key));
+  EXPECT_EQ(std::string(value.begin(), value.end()), "rotated");
+
+  // A resource policy that releases nothing, stored at replica 1, is in force at replica 2
+  // within the refresh interval (polled, bounded: not a timing assertion).
+  const std::string deny_all = R"(version = 1
+id = "default"
+[[rules]]
+resources = "*/*/*"
+effect = "deny"
+)";
+  std::string policy = Json{{"policy", b64url(as_bytes(deny_all))}}.dump();
+  Reply stored = at(1, "POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}});
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  Reply denied;
+  for (int i = 0; i < 100; ++i) {
+    denied = at(2, "GET", kResource, "", {{"Cookie", cookie}});
+    if (denied.status != 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_NE(denied.body.find("Access denied by policy"), std::string::npos) << denied.body;
+  expect_audit_verifies();
+}
+
 // One nonce, two /attest sent together to two replicas: one token, one "already used" refusal,
 // and the refusal is in the audit log.
 TEST_F(KbsReplicas, OneNonceAttestedConcurrentlyAtTwoReplicasSucceedsOnce) {

@@ -58,6 +58,9 @@ struct KbsOptions {
   RateLimitConfig auth_rate_limit;  // per client on /auth and /attest
   std::vector<std::string> trusted_proxies;
   size_t verified_token_cache = 4096;
+  // With storage that replicas share: how old a replica's copy of the policies and reference
+  // values may get before it reads them again (an admin write at another replica).
+  std::chrono::milliseconds policy_refresh{1000};
 };
 
 class Kbs {
@@ -86,6 +89,12 @@ class Kbs {
   Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
       AdminAuthorizer admin);
   Snapshot snapshot() const;
+  // The policies and reference values as stored (the configured attestation policy when none
+  // is), read from the storage.
+  Result<Snapshot> load_snapshot();
+  // Replicas: another replica's admin may have changed what is stored; reloaded at most once per
+  // policy_refresh, by one request while the others go on with the current snapshot.
+  void refresh_snapshot(const Now& now);
 
   HttpResponse route(const HttpRequest& request, const Now& now);
   std::optional<HttpResponse> rate_limited(const HttpRequest& request, const Now& now);
@@ -109,8 +118,11 @@ class Kbs {
 
   mutable std::mutex snapshot_mutex_;  // guards the three pointers of snapshot_
   Snapshot snapshot_;
-  std::mutex admin_mutex_;  // serialises admin writes (read, change, store, swap)
-  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral
+  std::shared_ptr<const appraisal::Policy> configured_policy_;
+  bool shared_storage_ = false;              // replicas: the snapshot is refreshed
+  std::atomic<int64_t> refreshed_at_ms_{0};  // steady clock, when the snapshot was last loaded
+  std::mutex admin_mutex_;                   // serialises admin writes (read, change, store, swap)
+  std::mutex fetch_mutex_;                   // serialises appraisals that may fetch collateral
 
   std::mutex token_cache_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;
