@@ -4,7 +4,8 @@
 # the database round trips per flow and per GET read from the replicas' /metrics
 # (kbs_storage_round_trips_total, counted in the PostgreSQL backend). Rate limiting is off: the
 # 64 clients share one address. ACON_KBS_BENCH_PG_OPTIONS adds server options, e.g.
-# "-c synchronous_commit=off" to see what the commit flushes cost.
+# "-c synchronous_commit=off" to see what the commit flushes cost; ACON_KBS_BENCH_THREADS sets
+# each replica's [server] threads (default: one per core), with pool_size to match on PostgreSQL.
 # Usage: scripts/kbs_bench_replicas.sh BUILD_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,11 +66,13 @@ run_config() {
   local dir=$work/$label
   "$build/tools/acon-kbs" init "$dir" --listen 127.0.0.1:0 --insecure-http \
     --simulated-root "$work/sim-root.pem" --collateral "$work/collateral.json" >/dev/null
-  python3 - "$dir/config.toml" "$storage" <<'PY'
+  python3 - "$dir/config.toml" "$storage" "${ACON_KBS_BENCH_THREADS:-}" <<'PY'
 import sys
-path, storage = sys.argv[1], sys.argv[2]
+path, storage, threads = sys.argv[1], sys.argv[2], sys.argv[3]
 text = open(path).read()
 text = text.replace('per_second = 50', 'per_second = 0')
+if threads:
+    text = text.replace('[server]\n', '[server]\nthreads = %s\n' % threads, 1)
 if storage:
     text = text.replace('type = "sqlite"\npath = "kbs.db"\n', storage)
 open(path, 'w').write(text)
@@ -107,10 +110,13 @@ PY
 
 run_config sqlite 1 ""
 psql_q "CREATE DATABASE kbs1"
+pool=${ACON_KBS_BENCH_THREADS:-8}
 run_config postgres-1 1 "type = \"postgres\"
 url = \"$(pg_url kbs1)\"
+pool_size = $pool
 "
 psql_q "CREATE DATABASE kbs3"
 run_config postgres-3 3 "type = \"postgres\"
 url = \"$(pg_url kbs3)\"
+pool_size = $pool
 "
