@@ -387,12 +387,9 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   std::shared_ptr<AttestedSession> attested =
       token_facts(std::move(*claims), *token, challenge->tee,
                   result->ear.exp.value_or(now.wall + options_.token_validity));
-  if (auto stored = sessions_->finish_attest(session_id, attested, *token); !stored) {
-    counters_.attest_failed++;  // the nonce is spent; the client starts again with /auth
-    return error_response(ErrorType::unavailable, "session store unavailable");
-  }
-  counters_.attest_ok++;
-
+  // The token is audited before the session holds it and before it is sent: a token no record
+  // names is never issued (a record whose token the client never got is the most a failure
+  // leaves), and the record's commit makes the nonce's consumption durable before the answer.
   AuditEntry entry = audit_entry(request, now, "attest");
   entry.outcome = "token";
   entry.http_status = 200;
@@ -400,7 +397,16 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   entry.ear_status = std::string(appraisal::tier_name(result->appraisal.status));
   entry.policy_id = result->appraisal.policy_id;
   entry.token_digest = attested->token_digest;
-  (void)storage_->append_audit(std::move(entry));
+  if (auto appended = storage_->append_audit(std::move(entry)); !appended) {
+    counters_.attest_failed++;  // the nonce is spent; the client starts again with /auth
+    (void)sessions_->finish_attest(session_id, nullptr, {});
+    return error_response(ErrorType::unavailable, "audit log unavailable: no token issued");
+  }
+  if (auto stored = sessions_->finish_attest(session_id, attested, *token); !stored) {
+    counters_.attest_failed++;
+    return error_response(ErrorType::unavailable, "session store unavailable");
+  }
+  counters_.attest_ok++;
 
   std::string body = "{\"token\":";
   append_json_string(body, *token);
