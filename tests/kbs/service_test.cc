@@ -52,6 +52,45 @@ TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
   EXPECT_TRUE(verify_audit_chain(records, f.audit_key.public_key()).ok());
 }
 
+// A database that holds a request (here: another session sits on the audit chain's advisory
+// lock) costs the request its statement_timeout, then a 503, not a hung worker. The attest that
+// could not audit its token issues none, and its session is spent.
+TEST(KbsService, AStuckDatabaseIs503AfterTheQueryTimeoutAndNoUnauditedToken) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  ASSERT_TRUE(shared_postgres().ok()) << shared_postgres().error();
+  const std::string conninfo = shared_postgres().create_database();
+  KbsFixture f(conninfo);
+  f.postgres_query_timeout = std::chrono::milliseconds(300);
+  f.open();
+  ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "s3cret").status, 200);
+  f.allow_simulated();
+
+  std::unique_ptr<PGconn, void (*)(PGconn*)> holder(PQconnectdb(conninfo.c_str()), PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  // The audit lock's key (postgres_storage.cc: "acon-aud"), held by a session that never ends.
+  std::unique_ptr<PGresult, void (*)(PGresult*)> locked(
+      PQexec(holder.get(), "SELECT pg_advisory_lock(7017575163371812196)"), PQclear);
+  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK);
+
+  auto [cookie, nonce] = f.auth();
+  HttpResponse attest = f.call("POST", "/kbs/v0/attest", f.attester.attestation(nonce), cookie);
+  EXPECT_EQ(attest.status, 503) << attest.body;
+  EXPECT_EQ(attest.body.find("token\""), std::string::npos) << attest.body;
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie).status, 401);
+
+  std::unique_ptr<PGresult, void (*)(PGresult*)> unlocked(
+      PQexec(holder.get(), "SELECT pg_advisory_unlock(7017575163371812196)"), PQclear);
+  ASSERT_EQ(PQresultStatus(unlocked.get()), PGRES_TUPLES_OK);
+  auto [cookie2, token] = f.rcar();
+  EXPECT_FALSE(token.empty());
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie2).status, 200);
+  size_t tokens = 0;
+  for (const AuditRecord& r : f.audit())
+    tokens += r.entry.action == "attest" && r.entry.outcome == "token";
+  EXPECT_EQ(tokens, 1u);  // the refused attest left no record: it issued nothing
+}
+
 TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
   KbsFixture f;
   ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "s3cret").status, 200);
