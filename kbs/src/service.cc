@@ -182,7 +182,8 @@ Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSig
 Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Storage> storage,
                                          appraisal::EarSigner signer, AdminAuthorizer admin,
                                          appraisal::Policy attestation_policy, Time now) {
-  if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");  // Kbs::Kbs uses it
+  // Checked before Kbs::Kbs, which asks the storage for its shared session store.
+  if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");
   std::unique_ptr<Kbs> kbs(
       new Kbs(std::move(options), std::move(storage), std::move(signer), std::move(admin)));
   kbs->configured_policy_ =
