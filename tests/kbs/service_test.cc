@@ -374,6 +374,35 @@ TEST(KbsService, AuthIsRateLimitedPerClient) {
   EXPECT_EQ(f.call("POST", "/kbs/v0/auth", body).status, 200);
 }
 
+// On PostgreSQL the buckets are the database's: a client spreading /auth over two replicas
+// (two Kbs on one database) gets one budget, refilled by wall-clock time.
+TEST(KbsService, RateLimitsAreSharedByReplicasOnPostgres) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  ASSERT_TRUE(shared_postgres().ok()) << shared_postgres().error();
+  const std::string conninfo = shared_postgres().create_database();
+  std::vector<std::unique_ptr<KbsFixture>> replicas;
+  for (int i = 0; i < 2; ++i) {
+    replicas.push_back(std::make_unique<KbsFixture>(conninfo));
+    replicas.back()->options.auth_rate_limit.rate_per_second = 1;
+    replicas.back()->options.auth_rate_limit.burst = 3;
+    replicas.back()->open();
+  }
+  std::string body = R"({"version":"0.4.0","tee":"tdx","extra-params":""})";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(replicas[i % 2]->call("POST", "/kbs/v0/auth", body).status, 200);
+  for (auto& replica : replicas) {
+    HttpResponse limited = replica->call("POST", "/kbs/v0/auth", body);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(error_type(limited), "TooManyRequests");
+  }
+  EXPECT_EQ(replicas[1]->call("POST", "/kbs/v0/auth", body, "", "", "10.0.0.2").status, 200);
+  // The steady clock is each process's own and means nothing here; the wall clock refills.
+  for (auto& replica : replicas) replica->now.wall += std::chrono::seconds(1);
+  EXPECT_EQ(replicas[1]->call("POST", "/kbs/v0/auth", body).status, 200);
+  EXPECT_EQ(replicas[0]->call("POST", "/kbs/v0/auth", body).status, 429);
+}
+
 TEST(KbsService, ManyConcurrentClientsEveryReleaseAuditedOnce) {
   KbsFixture f;
   f.allow_simulated();
