@@ -17,7 +17,13 @@
 // (JWE encrypt within ~5 %, decrypt within ~15 %, Ed25519 no slower); the breakdown per
 // primitive is printed once before the table.
 // Targets (issue 13, 2 cores): >= 2,000 flows/s, >= 8,000 GETs/s, p99 < 20 ms at 64 clients.
-// scripts/kbs_bench.sh runs this and wrk against the acon-kbs process; figures: docs/kbs.md.
+//
+// Against running acon-kbs processes instead (replicas, issue 15): ACON_KBS_BENCH_URLS lists
+// their URLs (comma-separated) and ACON_KBS_BENCH_SIM_STATE the acon-sim state file of the TD
+// their configuration trusts; the KBS must already hold the policies and resource. Client i
+// talks to URL i mod n, as a connection-balancing load balancer would spread them.
+// scripts/kbs_bench.sh runs this and wrk against the acon-kbs process, and the replica
+// comparison (SQLite, PostgreSQL with 1 and 3 replicas); figures: docs/kbs.md.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
@@ -29,6 +35,7 @@
 #include <thread>
 
 #include "acon/appraisal/policy.h"
+#include "acon/common/bytes.h"
 #include "acon/common/cipher.h"
 #include "acon/common/hash.h"
 #include "acon/common/jose.h"
@@ -57,8 +64,18 @@ const std::string kPolicy = acon::bench::test_data("kbs/sim-attestation.toml");
 const std::string kResourcePolicy = acon::bench::test_data("kbs/sim-resource.toml");
 constexpr std::string_view kPath = "default/key/1";
 
+// The running KBS URLs named by ACON_KBS_BENCH_URLS, or none (the in-process server).
+std::vector<std::string> external_urls() {
+  std::vector<std::string> urls;
+  if (const char* list = std::getenv("ACON_KBS_BENCH_URLS"))
+    for (std::string_view url : split(list, ','))
+      if (!url.empty()) urls.emplace_back(url);
+  return urls;
+}
+
 struct Setup {
   fs::path dir;
+  std::vector<std::string> urls = external_urls();
   guest::sim::Simulator sim;
   PrivateKey admin_key = need(PrivateKey::generate_ed25519(), "admin key");
   std::unique_ptr<Kbs> kbs;
@@ -67,7 +84,11 @@ struct Setup {
   double flow_crypto_us = 0;
   double get_crypto_us = 0;
 
-  Setup() : sim(make_sim()) {
+  Setup() : sim(make_sim(!urls.empty())) {
+    if (!urls.empty()) {
+      measure_crypto();
+      return;
+    }
     std::string pattern = (fs::temp_directory_path() / "acon-kbs-load-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) die("mkdtemp");
     dir = pattern;
@@ -99,6 +120,7 @@ struct Setup {
     server_options.threads = 2;
     server = need(Server::start(*kbs, server_options), "server");
     url = "http://127.0.0.1:" + std::to_string(server->ports().at(0));
+    urls = {url};
 
     KbsClient admin_client = client();
     admin_client.set_admin_token(
@@ -113,7 +135,18 @@ struct Setup {
     measure_crypto();
   }
 
-  static guest::sim::Simulator make_sim() {
+  static guest::sim::Simulator make_sim(bool external) {
+    if (external) {
+      const char* path = std::getenv("ACON_KBS_BENCH_SIM_STATE");
+      if (!path) die("ACON_KBS_BENCH_URLS needs ACON_KBS_BENCH_SIM_STATE");
+      std::FILE* file = std::fopen(path, "rb");
+      if (!file) die(std::string("cannot read ") + path);
+      std::string text;
+      char buffer[4096];
+      for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) text.append(buffer, n);
+      std::fclose(file);
+      return need(guest::sim::Simulator::from_state_json(text), "simulator state");
+    }
     guest::sim::CreateOptions create;
     create.seed = sha256(as_bytes(std::string_view("kbs_load_bench")));
     create.dates = guest::sim::default_dates(
@@ -122,9 +155,10 @@ struct Setup {
     return need(guest::sim::Simulator::create(create), "simulator");
   }
 
-  KbsClient client() const {
+  // The client of benchmark thread `index`: its KBS is URL index mod n.
+  KbsClient client(size_t index = 0) const {
     ClientConfig config;
-    config.url = url;
+    config.url = urls.at(index % urls.size());
     config.insecure_http = true;
     config.reattest_on_unauthorized = false;
     return need(KbsClient::create(config, need(TeeKey::generate(), "tee key")), "client");
@@ -255,7 +289,7 @@ void run(benchmark::State& state, Op&& op, double crypto_us) {
 
 void BM_flow(benchmark::State& state) {
   Setup& s = setup();
-  KbsClient client = s.client();
+  KbsClient client = s.client(static_cast<size_t>(state.thread_index()));
   run(
       state,
       [&] {
@@ -268,7 +302,7 @@ BENCHMARK(BM_flow)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime
 
 void BM_get_bearer(benchmark::State& state) {
   Setup& s = setup();
-  KbsClient client = s.client();
+  KbsClient client = s.client(static_cast<size_t>(state.thread_index()));
   if (!client.attest("tdx", s.provider())) {
     state.SkipWithError("attest failed");
     return;
@@ -284,7 +318,7 @@ BENCHMARK(BM_get_bearer)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->M
 // each request one byte at a time (its printf); the difference is that client-side cost.
 void BM_get_cookie(benchmark::State& state) {
   Setup& s = setup();
-  KbsClient client = s.client();
+  KbsClient client = s.client(static_cast<size_t>(state.thread_index()));
   if (!client.attest("tdx", s.provider())) {
     state.SkipWithError("attest failed");
     return;

@@ -3,14 +3,27 @@
 # RCAR flows and Bearer GETs at 1, 16 and 64 clients of the client library, p50/p99, and each
 # operation's crypto cost and crypto limit measured in the same run), then Debian's wrk as an
 # independent load tool: Bearer GETs against the acon-kbs process at 16 and 64 connections.
-# Usage: scripts/kbs_bench.sh [BUILD_DIR]   (a Release build with benchmarks; default build)
+# With --replicas, instead: the same load generator against acon-kbs processes, one replica on
+# SQLite, then one and three replicas on a temporary PostgreSQL (Debian postgresql, default
+# durability: fsync and synchronous_commit on), in one run; flows/s and cookie GETs/s at 16 and
+# 64 clients, and the database round trips per flow and per GET from the replicas' metrics.
+# Usage: scripts/kbs_bench.sh [--replicas] [BUILD_DIR]   (a Release build with benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=all
+if [[ ${1:-} == --replicas ]]; then
+  mode=replicas
+  shift
+fi
 build=${1:-build}
 for bin in bench/acon_bench_kbs_load tools/acon-kbs tools/acon-kbs-client tools/acon-sim; do
   [[ -x $build/$bin ]] || { echo "kbs_bench: $build/$bin missing; build with -DACON_BUILD_BENCH=ON" >&2; exit 2; }
 done
 command -v wrk >/dev/null || { echo "kbs_bench: wrk missing (scripts/install-deps.sh)" >&2; exit 2; }
+
+if [[ $mode == replicas ]]; then
+  exec bash scripts/kbs_bench_replicas.sh "$build"
+fi
 
 echo "== in-process load generator (client library, loopback)"
 "$build/bench/acon_bench_kbs_load" --benchmark_min_time=3

@@ -285,6 +285,8 @@ Result<KbsConfig> parse_kbs_config(std::string_view text, const std::filesystem:
                       {"url", r.text("url", c.storage_url)},
                       {"url_env", r.text("url_env", c.storage_url_env)},
                       {"pool_size", r.integer("pool_size", c.storage_pool_size, 1, 1024)},
+                      {"query_timeout_ms",
+                       r.integer("query_timeout_ms", c.storage_query_timeout_ms, 0, 3600000)},
                       {"master_key", r.path("master_key", c.master_key, base)}});
   }));
   if (c.storage_type != "sqlite" && c.storage_type != "postgres")
@@ -391,7 +393,8 @@ Result<std::unique_ptr<Storage>> open_configured_storage(const KbsConfig& config
       url = from_env;
     }
     return open_postgres_storage(url, std::move(master_key), std::move(audit_signer),
-                                 static_cast<size_t>(config.storage_pool_size));
+                                 static_cast<size_t>(config.storage_pool_size),
+                                 std::chrono::milliseconds(config.storage_query_timeout_ms));
   }
   return open_sqlite_storage(config.storage_path, std::move(master_key), std::move(audit_signer));
 }

@@ -6,14 +6,20 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <bit>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
+#include "acon/kbs/rate_limit.h"
+#include "acon/kbs/session.h"
 #include "acon/kbs/storage.h"
 #include "storage_common.h"
 
@@ -38,6 +44,7 @@ constexpr Oid kInt4Oid = 23;
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
 constexpr Oid kByteaOid = 17;
+constexpr Oid kFloat8Oid = 701;
 
 // Advisory lock keys (any 64-bit values, fixed forever): one serialises schema migrations between
 // processes opening the same database, the other every audit append of every replica.
@@ -47,7 +54,7 @@ constexpr int64_t kAuditLock = 0x61636f6e2d617564;      // "acon-aud"
 // Schema migrations, applied in order inside one transaction at open; index i brings the
 // database to version i + 1. Append only: never edit a shipped migration. Document bodies are
 // bytea, not text: PostgreSQL's text cannot hold NUL, which valid UTF-8 may contain.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE key_check (
   key_id     integer PRIMARY KEY,
@@ -74,13 +81,39 @@ CREATE TABLE audit (
   record     text NOT NULL
 );
 )sql"sv,
+    // 2: what replicas share besides the data (session.h, rate_limit.h). Times are Unix seconds
+    // (sessions) and milliseconds (buckets) of the callers' wall clocks; the indexes on them let
+    // expired rows go in small batches without a scan.
+    R"sql(
+CREATE TABLE sessions (
+  id         text PRIMARY KEY,
+  state      text NOT NULL CHECK (state IN ('authed', 'attesting', 'attested', 'failed')),
+  expires    bigint NOT NULL,
+  tee        text NOT NULL,
+  nonce      text NOT NULL,
+  token      text
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires);
+CREATE TABLE rate_buckets (
+  client     text PRIMARY KEY,
+  tokens     double precision NOT NULL,
+  updated    bigint NOT NULL,
+  allowed    boolean NOT NULL
+);
+CREATE INDEX rate_buckets_by_update ON rate_buckets (updated);
+)sql"sv,
 };
+
+// Expired sessions (or full, idle rate buckets) each call deletes at most: more than the one row
+// a call adds, so the tables shrink back to the live rows, and few enough that no call pays for a
+// scan. SKIP LOCKED: two replicas cleaning up at once take different rows instead of waiting.
+constexpr int kCleanupBatch = 8;
 
 // The statements every connection prepares, by name. COLLATE "C" sorts by byte value, as the
 // interface promises, whatever the database's collation.
 struct StatementSql {
-  const char* name;
-  const char* sql;
+  std::string name;
+  std::string sql;
   std::vector<Oid> types;
 };
 const std::vector<StatementSql>& statements() {
@@ -116,6 +149,49 @@ const std::vector<StatementSql>& statements() {
       {"audit_read",
        "SELECT seq, hash, record FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
        {kInt8Oid, kInt8Oid}},
+      // $1 id, $2 expires, $3 tee, $4 nonce, $5 now.
+      {"session_create",
+       "WITH expired AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions "
+       "WHERE expires <= $5 ORDER BY expires LIMIT " +
+           std::to_string(kCleanupBatch) +
+           " FOR UPDATE SKIP LOCKED)) "
+           "INSERT INTO sessions (id, state, expires, tee, nonce) VALUES ($1, 'authed', $2, $3, "
+           "$4)",
+       {kTextOid, kInt8Oid, kTextOid, kTextOid, kInt8Oid}},
+      // The one statement that makes the nonce single-use across replicas: a concurrent second
+      // UPDATE of the row waits for the first, then re-checks state and finds it 'attesting'.
+      {"session_begin_attest",
+       "UPDATE sessions SET state = 'attesting' WHERE id = $1 AND state = 'authed' "
+       "AND expires > $2 RETURNING tee, nonce",
+       {kTextOid, kInt8Oid}},
+      {"session_state", "SELECT expires FROM sessions WHERE id = $1", {kTextOid}},
+      {"session_attested",
+       "UPDATE sessions SET state = 'attested', token = $2 WHERE id = $1 AND state = 'attesting' "
+       "RETURNING expires",
+       {kTextOid, kTextOid}},
+      {"session_failed",
+       "UPDATE sessions SET state = 'failed' WHERE id = $1 AND state = 'attesting'",
+       {kTextOid}},
+      {"session_get_attested",
+       "SELECT token, expires FROM sessions WHERE id = $1 AND state = 'attested' "
+       "AND expires > $2",
+       {kTextOid, kInt8Oid}},
+      // One token bucket, refilled and taken from in one atomic upsert (the row lock orders
+      // concurrent calls): $1 client, $2 now (ms), $3 burst, $4 tokens per second, $5 the update
+      // time before which an idle bucket is full again, so deleting it changes nothing.
+      {"rate_take",
+       "WITH idle AS (DELETE FROM rate_buckets WHERE client IN (SELECT client FROM rate_buckets "
+       "WHERE updated < $5 AND client <> $1 ORDER BY updated LIMIT " +
+           std::to_string(kCleanupBatch) +
+           " FOR UPDATE SKIP LOCKED)) "
+           "INSERT INTO rate_buckets AS b (client, tokens, updated, allowed) "
+           "VALUES ($1, $3 - 1, $2, true) ON CONFLICT (client) DO UPDATE SET "
+           "allowed = least($3, b.tokens + greatest(0, $2 - b.updated) * $4 / 1000.0) >= 1, "
+           "tokens = least($3, b.tokens + greatest(0, $2 - b.updated) * $4 / 1000.0) - "
+           "CASE WHEN least($3, b.tokens + greatest(0, $2 - b.updated) * $4 / 1000.0) >= 1 "
+           "THEN 1 ELSE 0 END, "
+           "updated = greatest(b.updated, $2) RETURNING tokens, allowed",
+       {kTextOid, kInt8Oid, kFloat8Oid, kFloat8Oid, kInt8Oid}},
   };
   return kStatements;
 }
@@ -158,6 +234,7 @@ class Params {
   }
   Params& int4(int32_t value) { return integer(static_cast<uint32_t>(value), 4); }
   Params& int8(int64_t value) { return integer(static_cast<uint64_t>(value), 8); }
+  Params& float8(double value) { return integer(std::bit_cast<uint64_t>(value), 8); }
 
   int size() const { return static_cast<int>(values_.size()); }
   const char* const* values() const { return values_.data(); }
@@ -212,6 +289,22 @@ class Rows {
     for (uint8_t byte : b) value = (value << 8) | byte;
     return static_cast<int64_t>(value);
   }
+  Result<double> float8(int row, int column, std::string_view what) const {
+    ByteView b = bytes(row, column);
+    if (b.size() != 8)
+      return make_error(Errc::parse, "kbs storage (postgres): " + std::string(what) + ": " +
+                                         std::to_string(b.size()) + "-byte float8 column");
+    uint64_t bits = 0;
+    for (uint8_t byte : b) bits = (bits << 8) | byte;
+    return std::bit_cast<double>(bits);
+  }
+  Result<bool> boolean(int row, int column, std::string_view what) const {
+    ByteView b = bytes(row, column);
+    if (b.size() != 1)
+      return make_error(Errc::parse, "kbs storage (postgres): " + std::string(what) + ": " +
+                                         std::to_string(b.size()) + "-byte boolean column");
+    return b[0] != 0;
+  }
   // Rows changed by an INSERT, UPDATE or DELETE.
   uint64_t affected() const {
     const char* text = PQcmdTuples(result_.get());
@@ -223,10 +316,22 @@ class Rows {
 };
 
 // Opens a connection; its statements are prepared on first use (open() migrates first).
-Result<ConnPtr> connect(const std::string& conninfo) {
-  ConnPtr conn(PQconnectdb(conninfo.c_str()));
+Result<ConnPtr> connect(const std::string& conninfo, std::chrono::milliseconds query_timeout) {
+  // conninfo is expanded in place of "dbname" (expand_dbname): what it says overrides the
+  // connect timeout given before it, which bounds a server that accepts and never answers.
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", conninfo.c_str(), nullptr};
+  ConnPtr conn(PQconnectdbParams(keywords, values, 1));
   if (!conn) return make_error(Errc::io, "kbs storage (postgres): connecting: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) return db_error("connecting", nullptr, conn.get());
+  // The server cancels any statement that runs longer (a lock held by a stuck session, a
+  // server under load): the call fails with io and the KBS answers 503 rather than hanging.
+  // Constant SQL: the value is an integer this code formats.
+  const std::string timeout =
+      "SET statement_timeout = " + std::to_string(std::max<int64_t>(0, query_timeout.count()));
+  if (ResultPtr set(PQexec(conn.get(), timeout.c_str()));
+      !set || PQresultStatus(set.get()) != PGRES_COMMAND_OK)
+    return db_error("setting statement_timeout", set.get(), conn.get());
   // Paths, ids and records are bound as UTF-8 bytes (the argument checks enforce it): the
   // session's encoding must be UTF-8 whatever the server's default.
   if (PQsetClientEncoding(conn.get(), "UTF8") != 0)
@@ -240,7 +345,8 @@ Result<ConnPtr> connect(const std::string& conninfo) {
 
 Status prepare_statements(PGconn* conn) {
   for (const StatementSql& s : statements()) {
-    ResultPtr result(PQprepare(conn, s.name, s.sql, static_cast<int>(s.types.size()),
+    ResultPtr result(PQprepare(conn, s.name.c_str(), s.sql.c_str(),
+                               static_cast<int>(s.types.size()),
                                s.types.empty() ? nullptr : s.types.data()));
     if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK)
       return db_error(std::string("preparing ") + s.name, result.get(), conn);
@@ -260,8 +366,10 @@ struct PooledConn {
 // server broke them. A call waits while every connection is busy.
 class Pool {
  public:
-  Pool(std::string conninfo, size_t capacity)
-      : conninfo_(std::move(conninfo)), capacity_(std::max<size_t>(capacity, 1)) {}
+  Pool(std::string conninfo, size_t capacity, std::chrono::milliseconds query_timeout)
+      : conninfo_(std::move(conninfo)),
+        capacity_(std::max<size_t>(capacity, 1)),
+        query_timeout_(query_timeout) {}
 
   Result<PooledConn> acquire() {
     {
@@ -276,13 +384,17 @@ class Pool {
       ++open_;
     }
     // Connecting takes a round trip or more: outside the lock.
-    auto conn = connect(conninfo_);
+    auto conn = connect(conninfo_, query_timeout_);
     if (!conn) {
       release({});
       return conn.error();
     }
     return PooledConn{std::move(*conn), false, true};
   }
+
+  // Requests sent and answered (a pipeline is one), for the metrics: where a request's time goes.
+  void count_round_trips(uint64_t n) { round_trips_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
 
   // Returns a connection; one that is broken (or null) is closed and its slot freed.
   void release(PooledConn conn) {
@@ -300,6 +412,8 @@ class Pool {
  private:
   const std::string conninfo_;
   const size_t capacity_;
+  const std::chrono::milliseconds query_timeout_;
+  std::atomic<uint64_t> round_trips_{0};
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<PooledConn> idle_;
@@ -314,8 +428,10 @@ class Session {
   Session(Pool& pool, PooledConn conn) : pool_(pool), pooled_(std::move(conn)) {}
   ~Session() {
     // An early error return inside a transaction: roll back so the connection goes back clean.
-    if (PQstatus(conn()) == CONNECTION_OK && PQtransactionStatus(conn()) != PQTRANS_IDLE)
+    if (PQstatus(conn()) == CONNECTION_OK && PQtransactionStatus(conn()) != PQTRANS_IDLE) {
+      pool_.count_round_trips(1);
       ResultPtr(PQexec(conn(), "ROLLBACK"));
+    }
     pool_.release(std::move(pooled_));
   }
   Session(const Session&) = delete;
@@ -323,10 +439,8 @@ class Session {
 
   // One of statements(), by name.
   Result<Rows> run(const char* name, const Params& params = {}) {
-    if (!pooled_.prepared) {
-      ACON_CHECK(prepare_statements(conn()));
-      pooled_.prepared = true;
-    }
+    ACON_CHECK(prepare());
+    pool_.count_round_trips(1);
     ResultPtr result(PQexecPrepared(conn(), name, params.size(), params.values(), params.lengths(),
                                     params.formats(), 1));
     return check(std::move(result), name);
@@ -342,10 +456,8 @@ class Session {
   // https://www.postgresql.org/docs/15/libpq-pipeline-mode.html). Returns each step's rows; the
   // first failure is the error (the server skips the steps after it).
   Result<std::vector<Rows>> pipeline(std::initializer_list<Step> steps) {
-    if (!pooled_.prepared) {
-      ACON_CHECK(prepare_statements(conn()));
-      pooled_.prepared = true;
-    }
+    ACON_CHECK(prepare());
+    pool_.count_round_trips(1);
     if (PQenterPipelineMode(conn()) != 1)
       return db_error("entering pipeline mode", nullptr, conn());
     size_t sent = 0;
@@ -394,13 +506,15 @@ class Session {
   // SQL used once per open (migrations, the key check): parameters bound all the same, but not
   // prepared, since the tables the prepared statements name may not exist yet.
   Result<Rows> run_once(const StatementSql& statement, const Params& params = {}) {
-    ResultPtr result(PQexecParams(conn(), statement.sql, params.size(),
+    pool_.count_round_trips(1);
+    ResultPtr result(PQexecParams(conn(), statement.sql.c_str(), params.size(),
                                   statement.types.empty() ? nullptr : statement.types.data(),
                                   params.values(), params.lengths(), params.formats(), 1));
     return check(std::move(result), statement.name);
   }
   // Constant SQL only (transaction control, migrations): values always go through run().
   Status exec(const char* sql, std::string_view operation) {
+    pool_.count_round_trips(1);
     ResultPtr result(PQexec(conn(), sql));
     ACON_CHECK(check(std::move(result), operation));
     return {};
@@ -414,6 +528,14 @@ class Session {
 
  private:
   PGconn* conn() const { return pooled_.conn.get(); }
+  // Statements are prepared once per connection, on its first use: one round trip each.
+  Status prepare() {
+    if (pooled_.prepared) return {};
+    pool_.count_round_trips(statements().size());
+    ACON_CHECK(prepare_statements(conn()));
+    pooled_.prepared = true;
+    return {};
+  }
   Result<Rows> check(ResultPtr result, std::string_view operation) {
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -427,11 +549,174 @@ class Session {
   int succeeded_ = 0;
 };
 
+// Runs `body` on a pooled connection. A connection the server closed while it sat idle (a
+// restart, an idle timeout) fails on its first statement; it is dropped and the call runs again
+// on the next one, until one works or a newly opened connection fails too. So after a restart,
+// which closes every idle connection, the very next call succeeds. A failure after a statement
+// succeeded is returned as it is: the call's effect is then unknown. Each retry drops one
+// connection, so the loop ends.
+template <typename Body>
+auto with_session(Pool& pool, Body&& body) -> decltype(body(std::declval<Session&>())) {
+  for (;;) {
+    auto conn = pool.acquire();
+    if (!conn) return conn.error();
+    Session session(pool, std::move(*conn));
+    auto result = body(session);
+    if (result || !session.stale()) return result;
+  }
+}
+
+int64_t unix_seconds(Time t) { return t.time_since_epoch().count(); }
+
+// Sessions in the `sessions` table, shared by every replica on the database. The bound on open
+// sessions is kept per process, from the sessions it created (counting the table's rows would be
+// a scan per /auth): the table holds at most replicas x max_sessions unexpired sessions.
+class PostgresSessionStore final : public SessionStore {
+ public:
+  PostgresSessionStore(std::shared_ptr<Pool> pool, std::chrono::seconds lifetime,
+                       size_t max_sessions)
+      : pool_(std::move(pool)),
+        lifetime_(lifetime),
+        max_sessions_(std::max<size_t>(1, max_sessions)) {}
+
+  Result<std::string> create(std::string tee, std::string nonce, const Now& now) override {
+    const Time expires = now.wall + lifetime_;
+    {
+      std::lock_guard lock(mutex_);
+      while (!created_.empty() && created_.front() <= now.wall) created_.pop_front();
+      if (created_.size() >= max_sessions_)
+        return make_error(Errc::unsupported, "too many open sessions");
+    }
+    ACON_TRY(std::string id, new_session_id());
+    ACON_CHECK(with_session(*pool_, [&](Session& s) -> Status {
+      ACON_CHECK(s.run("session_create", Params()
+                                             .text(id)
+                                             .int8(unix_seconds(expires))
+                                             .text(tee)
+                                             .text(nonce)
+                                             .int8(unix_seconds(now.wall))));
+      return {};
+    }));
+    std::lock_guard lock(mutex_);
+    // Sessions are created in wall-clock order up to concurrent calls: close enough for a bound.
+    created_.push_back(expires);
+    return id;
+  }
+
+  Result<Challenge> begin_attest(std::string_view id, const Now& now) override {
+    return with_session(*pool_, [&](Session& s) -> Result<Challenge> {
+      ACON_TRY(Rows taken,
+               s.run("session_begin_attest", Params().text(id).int8(unix_seconds(now.wall))));
+      if (taken.count() == 1)
+        return Challenge{std::string(taken.text(0, 0)), std::string(taken.text(0, 1))};
+      // Not taken: only the error message depends on why.
+      ACON_TRY(Rows state, s.run("session_state", Params().text(id)));
+      if (state.count() == 0) return make_error(Errc::not_found, "session unknown or expired");
+      ACON_TRY(int64_t expires, state.integer(0, 0, "sessions.expires"));
+      if (expires <= unix_seconds(now.wall))
+        return make_error(Errc::not_found, "session unknown or expired");
+      return make_error(Errc::invalid_argument, "session already used: its nonce is single-use");
+    });
+  }
+
+  Status finish_attest(std::string_view id, std::shared_ptr<const AttestedSession> attested,
+                       std::string_view token) override {
+    if (!attested) {
+      return with_session(*pool_, [&](Session& s) -> Status {
+        ACON_CHECK(s.run("session_failed", Params().text(id)));
+        return {};
+      });
+    }
+    ACON_TRY(Rows rows, with_session(*pool_, [&](Session& s) {
+               return s.run("session_attested", Params().text(id).text(token));
+             }));
+    if (rows.count() == 1) {
+      ACON_TRY(int64_t expires, rows.integer(0, 0, "sessions.expires"));
+      remember(id, Attested{std::move(attested), std::string(token)}, expires);
+    }
+    return {};
+  }
+
+  Result<std::optional<Attested>> attested(std::string_view id, const Now& now) override {
+    const int64_t at = unix_seconds(now.wall);
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = cache_.find(std::string(id)); it != cache_.end()) {
+        if (it->second.second > at) return std::optional<Attested>(it->second.first);
+        cache_.erase(it);
+      }
+    }
+    ACON_TRY(Rows rows, with_session(*pool_, [&](Session& s) {
+               return s.run("session_get_attested", Params().text(id).int8(at));
+             }));
+    if (rows.count() == 0) return std::optional<Attested>();
+    ACON_TRY(int64_t expires, rows.integer(0, 1, "sessions.expires"));
+    Attested found{nullptr, std::string(rows.text(0, 0))};
+    remember(id, found, expires);
+    return std::optional<Attested>(std::move(found));
+  }
+
+  size_t size() const override {
+    std::lock_guard lock(mutex_);
+    return created_.size();
+  }
+
+ private:
+  // An attested session changes no more until it expires: a replica keeps the ones it saw, so a
+  // cookie request repeated at the same replica costs no round trip. Bounded: cleared when full.
+  void remember(std::string_view id, Attested attested, int64_t expires) {
+    std::lock_guard lock(mutex_);
+    if (cache_.size() >= kCacheSize) cache_.clear();
+    cache_.insert_or_assign(std::string(id), std::make_pair(std::move(attested), expires));
+  }
+  static constexpr size_t kCacheSize = 4096;
+
+  std::shared_ptr<Pool> pool_;
+  std::chrono::seconds lifetime_;
+  size_t max_sessions_;
+  mutable std::mutex mutex_;
+  std::deque<Time> created_;  // expiry of each unexpired session this process created
+  std::unordered_map<std::string, std::pair<Attested, int64_t>> cache_;  // id -> (session, expires)
+};
+
+// Token buckets in `rate_buckets`: the refill is computed by the database in the statement that
+// takes the token, so replicas deciding for one client at the same moment are ordered by the
+// row lock. Replicas' clocks may differ a little; a bucket's time never moves back.
+class PostgresRateLimiter final : public SharedRateLimiter {
+ public:
+  PostgresRateLimiter(std::shared_ptr<Pool> pool, const RateLimitConfig& config)
+      : pool_(std::move(pool)),
+        rate_(config.rate_per_second),
+        burst_(std::isfinite(config.burst) && config.burst >= 1 ? config.burst : 1),
+        refill_ms_(static_cast<int64_t>(std::ceil(burst_ / rate_ * 1000))) {}
+
+  Result<RateDecision> check(std::string_view key,
+                             std::chrono::sys_time<std::chrono::milliseconds> now) override {
+    const int64_t at = now.time_since_epoch().count();
+    ACON_TRY(Rows rows, with_session(*pool_, [&](Session& s) {
+               return s.run(
+                   "rate_take",
+                   Params().text(key).int8(at).float8(burst_).float8(rate_).int8(at - refill_ms_));
+             }));
+    ACON_TRY(double tokens, rows.float8(0, 0, "rate_buckets.tokens"));
+    ACON_TRY(bool allowed, rows.boolean(0, 1, "rate_buckets.allowed"));
+    if (allowed) return RateDecision{};
+    const auto wait = static_cast<int64_t>(std::ceil((1 - tokens) / rate_));
+    return RateDecision{false, std::chrono::seconds(std::max<int64_t>(1, wait))};
+  }
+
+ private:
+  std::shared_ptr<Pool> pool_;
+  double rate_;
+  double burst_;
+  int64_t refill_ms_;
+};
+
 class PostgresStorage final : public Storage {
  public:
-  PostgresStorage(std::string conninfo, size_t pool_size, SecretBytes master_key,
-                  AuditSigner signer)
-      : pool_(std::move(conninfo), pool_size),
+  PostgresStorage(std::string conninfo, size_t pool_size, std::chrono::milliseconds query_timeout,
+                  SecretBytes master_key, AuditSigner signer)
+      : pool_(std::make_shared<Pool>(std::move(conninfo), pool_size, query_timeout)),
         master_key_(std::move(master_key)),
         signer_(std::move(signer)) {}
 
@@ -589,6 +874,17 @@ class PostgresStorage final : public Storage {
     return with_session([&](Session& s) { return read_head(s); });
   }
 
+  uint64_t round_trips() const override { return pool_->round_trips(); }
+
+  std::unique_ptr<SessionStore> shared_session_store(std::chrono::seconds lifetime,
+                                                     size_t max_sessions) override {
+    return std::make_unique<PostgresSessionStore>(pool_, lifetime, max_sessions);
+  }
+  std::unique_ptr<SharedRateLimiter> shared_rate_limiter(const RateLimitConfig& config) override {
+    if (!(config.rate_per_second > 0) || !std::isfinite(config.rate_per_second)) return nullptr;
+    return std::make_unique<PostgresRateLimiter>(pool_, config);
+  }
+
  private:
   static Result<AuditHead> read_head(Session& s) {
     ACON_TRY(Rows rows, s.run("audit_head"));
@@ -607,24 +903,13 @@ class PostgresStorage final : public Storage {
     return out;
   }
 
-  // Runs `body` on a pooled connection. A connection the server closed while it sat idle (a
-  // restart, an idle timeout) fails on its first statement; it is dropped and the call runs again
-  // on the next one, until one works or a newly opened connection fails too. So after a restart,
-  // which closes every idle connection, the very next call succeeds. A failure after a statement
-  // succeeded is returned as it is: the call's effect is then unknown. Each retry drops one
-  // connection, so the loop ends.
   template <typename Body>
   auto with_session(Body&& body) -> decltype(body(std::declval<Session&>())) {
-    for (;;) {
-      auto conn = pool_.acquire();
-      if (!conn) return conn.error();
-      Session session(pool_, std::move(*conn));
-      auto result = body(session);
-      if (result || !session.stale()) return result;
-    }
+    return kbs::with_session(*pool_, std::forward<Body>(body));
   }
 
-  Pool pool_;
+  // Shared with the session store and rate limiter made from this storage, which may outlive it.
+  std::shared_ptr<Pool> pool_;
   SecretBytes master_key_;
   AuditSigner signer_;
 };
@@ -633,9 +918,10 @@ class PostgresStorage final : public Storage {
 
 Result<std::unique_ptr<Storage>> open_postgres_storage(std::string_view conninfo,
                                                        SecretBytes master_key, AuditSigner signer,
-                                                       size_t pool_size) {
+                                                       size_t pool_size,
+                                                       std::chrono::milliseconds query_timeout) {
   ACON_CHECK(check_master_key_size(master_key));
-  auto storage = std::make_unique<PostgresStorage>(std::string(conninfo), pool_size,
+  auto storage = std::make_unique<PostgresStorage>(std::string(conninfo), pool_size, query_timeout,
                                                    std::move(master_key), std::move(signer));
   ACON_CHECK(storage->open());
   return std::unique_ptr<Storage>(std::move(storage));

@@ -159,8 +159,9 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
 }  // namespace
 
 Now Now::current() {
-  return {std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
-          std::chrono::steady_clock::now()};
+  const auto wall = std::chrono::system_clock::now();
+  return {std::chrono::floor<std::chrono::seconds>(wall), std::chrono::steady_clock::now(),
+          std::chrono::floor<std::chrono::milliseconds>(wall)};
 }
 
 Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
@@ -170,22 +171,37 @@ Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSig
       signer_(std::move(signer)),
       signer_public_(signer_.key().public_key()),
       admin_(std::move(admin)),
-      sessions_(options_.session_lifetime, options_.max_sessions),
-      rate_limiter_(options_.auth_rate_limit) {}
+      sessions_(storage_->shared_session_store(options_.session_lifetime, options_.max_sessions)),
+      rate_limiter_(options_.auth_rate_limit),
+      shared_rate_limiter_(storage_->shared_rate_limiter(options_.auth_rate_limit)) {
+  shared_storage_ = sessions_ != nullptr;
+  if (!sessions_)
+    sessions_ = make_memory_session_store(options_.session_lifetime, options_.max_sessions);
+}
 
 Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Storage> storage,
                                          appraisal::EarSigner signer, AdminAuthorizer admin,
                                          appraisal::Policy attestation_policy, Time now) {
+  // Checked before Kbs::Kbs, which asks the storage for its shared session store.
   if (!storage) return make_error(Errc::invalid_argument, "kbs: no storage");
   std::unique_ptr<Kbs> kbs(
       new Kbs(std::move(options), std::move(storage), std::move(signer), std::move(admin)));
-  Storage& store = *kbs->storage_;
+  kbs->configured_policy_ =
+      std::make_shared<const appraisal::Policy>(std::move(attestation_policy));
+  ACON_TRY(kbs->snapshot_, kbs->load_snapshot());
+  (void)now;
+  return kbs;
+}
 
+Result<Kbs::Snapshot> Kbs::load_snapshot() {
+  Storage& store = *storage_;
   // What an admin stored earlier wins over the configured defaults.
+  std::shared_ptr<const appraisal::Policy> attestation_policy = configured_policy_;
   ACON_TRY(auto stored_policy, store.get_document(kAttestationPolicyNs, kDefaultId));
   if (stored_policy) {
-    ACON_TRY(attestation_policy,
+    ACON_TRY(appraisal::Policy parsed,
              appraisal::parse_policy(*stored_policy, "stored attestation policy"));
+    attestation_policy = std::make_shared<const appraisal::Policy>(std::move(parsed));
   }
   auto references = std::make_shared<appraisal::ReferenceValueStore>();
   ACON_TRY(auto stored_refs, store.get_document(kReferenceValuesNs, kReferenceValuesId));
@@ -201,10 +217,25 @@ Result<std::unique_ptr<Kbs>> Kbs::create(KbsOptions options, std::unique_ptr<Sto
     ACON_TRY(ResourcePolicy policy, parse_resource_policy(*text, "stored resource policy " + id));
     policies->put(std::move(policy));
   }
-  (void)now;
-  kbs->snapshot_ = {std::make_shared<const appraisal::Policy>(std::move(attestation_policy)),
-                    std::move(references), std::move(policies)};
-  return kbs;
+  return Snapshot{std::move(attestation_policy), std::move(references), std::move(policies)};
+}
+
+void Kbs::refresh_snapshot(const Now& now) {
+  if (!shared_storage_) return;
+  const int64_t at =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.steady.time_since_epoch()).count();
+  int64_t last = refreshed_at_ms_.load();
+  if (at - last < options_.policy_refresh.count()) return;
+  if (!refreshed_at_ms_.compare_exchange_strong(last, at)) return;  // another request does it
+  // Under the admin lock: a write at this replica is not overtaken by an older read.
+  std::unique_lock admin_lock(admin_mutex_, std::try_to_lock);
+  if (!admin_lock.owns_lock()) return;
+  // A failed read (database down, a stored document this version cannot parse) keeps the
+  // snapshot in use; the next interval tries again.
+  auto loaded = load_snapshot();
+  if (!loaded) return;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_ = std::move(*loaded);
 }
 
 Kbs::Snapshot Kbs::snapshot() const {
@@ -261,7 +292,14 @@ HttpResponse Kbs::route(const HttpRequest& request, const Now& now) {
 std::optional<HttpResponse> Kbs::rate_limited(const HttpRequest& request, const Now& now) {
   if (!rate_limiter_.enabled()) return std::nullopt;
   std::string client = client_key(request.peer, request.forwarded_for, options_.trusted_proxies);
-  RateDecision decision = rate_limiter_.check(client, now.steady);
+  RateDecision decision;
+  if (shared_rate_limiter_) {
+    auto shared = shared_rate_limiter_->check(client, now.precise_wall());
+    if (!shared) return error_response(ErrorType::unavailable, "rate limit store unavailable");
+    decision = *shared;
+  } else {
+    decision = rate_limiter_.check(client, now.steady);
+  }
   if (decision.allowed) return std::nullopt;
   counters_.rate_limited++;
   HttpResponse r =
@@ -280,7 +318,7 @@ HttpResponse Kbs::auth(const HttpRequest& request, const Now& now) {
         "Attestation error: RCAR handshake Auth failed: " + parsed.error().message);
   auto nonce = make_nonce();
   if (!nonce) return error_response(ErrorType::internal, "nonce generation failed");
-  auto id = sessions_.create(parsed->tee, *nonce, now.steady);
+  auto id = sessions_->create(parsed->tee, *nonce, now);
   if (!id)
     return error_response(ErrorType::unavailable, "Attestation error: " + id.error().message);
   counters_.auth++;
@@ -304,12 +342,15 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   if (auto limited = rate_limited(request, now)) return *limited;
   auto cookie = cookie_value(request.cookie, kSessionCookie);
   if (!cookie) return failed("no kbs-session-id cookie", "");
-  auto challenge = sessions_.begin_attest(*cookie, now.steady);
+  auto challenge = sessions_->begin_attest(*cookie, now);
+  if (!challenge && challenge.error().code == Errc::io)
+    return error_response(ErrorType::unavailable, "session store unavailable");
   if (!challenge) return failed(challenge.error().message, "");
   std::string session_id(*cookie);
 
   auto fail_session = [&](std::string_view cause) {
-    sessions_.finish_attest(session_id, nullptr);
+    // The nonce is spent either way; a session left "attesting" (store unreachable) only expires.
+    (void)sessions_->finish_attest(session_id, nullptr, {});
     return failed(cause, challenge->tee);
   };
   auto evidence = appraisal::load_kbs_attestation(request.body, challenge->tee);
@@ -317,6 +358,7 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   if (!evidence->runtime_data || evidence->runtime_data->nonce != challenge->nonce)
     return fail_session("nonce mismatch: the runtime data does not carry this session's nonce");
 
+  refresh_snapshot(now);
   Snapshot snap = snapshot();
   appraisal::AppraiseOptions options;
   options.evidence = options_.evidence;
@@ -346,9 +388,9 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   std::shared_ptr<AttestedSession> attested =
       token_facts(std::move(*claims), *token, challenge->tee,
                   result->ear.exp.value_or(now.wall + options_.token_validity));
-  sessions_.finish_attest(session_id, attested);
-  counters_.attest_ok++;
-
+  // The token is audited before the session holds it and before it is sent: a token no record
+  // names is never issued (a record whose token the client never got is the most a failure
+  // leaves), and the record's commit makes the nonce's consumption durable before the answer.
   AuditEntry entry = audit_entry(request, now, "attest");
   entry.outcome = "token";
   entry.http_status = 200;
@@ -356,7 +398,16 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   entry.ear_status = std::string(appraisal::tier_name(result->appraisal.status));
   entry.policy_id = result->appraisal.policy_id;
   entry.token_digest = attested->token_digest;
-  (void)storage_->append_audit(std::move(entry));
+  if (auto appended = storage_->append_audit(std::move(entry)); !appended) {
+    counters_.attest_failed++;  // the nonce is spent; the client starts again with /auth
+    (void)sessions_->finish_attest(session_id, nullptr, {});
+    return error_response(ErrorType::unavailable, "audit log unavailable: no token issued");
+  }
+  if (auto stored = sessions_->finish_attest(session_id, attested, *token); !stored) {
+    counters_.attest_failed++;
+    return error_response(ErrorType::unavailable, "session store unavailable");
+  }
+  counters_.attest_ok++;
 
   std::string body = "{\"token\":";
   append_json_string(body, *token);
@@ -403,7 +454,14 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
   // configured roots. Either way its exp is checked now.
   std::shared_ptr<const AttestedSession> token;
   if (auto cookie = cookie_value(request.cookie, kSessionCookie)) {
-    token = sessions_.attested(*cookie, now.steady);
+    auto session = sessions_->attested(*cookie, now);
+    if (!session) return error_response(ErrorType::unavailable, "session store unavailable");
+    if (*session && (*session)->facts) {
+      token = (*session)->facts;
+    } else if (*session) {
+      // Issued by another replica: the stored token, verified as a Bearer token is (and cached).
+      if (auto verified = verify_bearer((*session)->token, now.wall)) token = std::move(*verified);
+    }
     if (token && token->expires + options_.token_leeway < now.wall) token.reset();
   }
   if (!token) {
@@ -439,6 +497,7 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     return refuse(ErrorType::token_verifier_error,
                   "Token Verifier error: " + token->recipient_error);
   }
+  refresh_snapshot(now);
   Snapshot snap = snapshot();
   Decision decision = snap.resource_policies->evaluate(token->claims, path, token->tee);
   entry.policy_id = decision.policy_id;
@@ -645,8 +704,11 @@ std::string Kbs::metrics_text() const {
   counter("kbs_admin_requests_total", "", "outcome=\"denied\"", counters_.admin_denied.load());
   counter("kbs_rate_limited_total", "Requests refused by the per-client rate limit.", "",
           counters_.rate_limited.load());
+  counter("kbs_storage_round_trips_total",
+          "Requests sent to the database server and answered (0: embedded SQLite).", "",
+          storage_->round_trips());
   out += "# HELP kbs_sessions Open RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions " +
-         std::to_string(sessions_.size()) + "\n";
+         std::to_string(sessions_->size()) + "\n";
   return out;
 }
 

@@ -103,6 +103,7 @@ struct KbsFixture {
   Now now{kCheck, SteadyTime{} + std::chrono::hours(1)};
 
   std::string postgres_conninfo;  // empty: SQLite in `dir`
+  std::chrono::milliseconds postgres_query_timeout = kDefaultPostgresQueryTimeout;
 
   KbsFixture() : KbsFixture(std::string()) {}
   // On PostgreSQL (postgres_fixture.h) when `conninfo` is not empty.
@@ -115,11 +116,13 @@ struct KbsFixture {
 
   void open() {
     kbs.reset();
-    auto storage = must(postgres_conninfo.empty()
-                            ? open_sqlite_storage(dir.path() / "kbs.db", to_secret(master_key),
-                                                  must(AuditSigner::create(audit_key)))
-                            : open_postgres_storage(postgres_conninfo, to_secret(master_key),
-                                                    must(AuditSigner::create(audit_key))));
+    auto storage =
+        must(postgres_conninfo.empty()
+                 ? open_sqlite_storage(dir.path() / "kbs.db", to_secret(master_key),
+                                       must(AuditSigner::create(audit_key)))
+                 : open_postgres_storage(postgres_conninfo, to_secret(master_key),
+                                         must(AuditSigner::create(audit_key)),
+                                         kDefaultPostgresPoolSize, postgres_query_timeout));
     AdminConfig admin;
     admin.providers.push_back({"test", admin_key.public_key(), std::nullopt, std::nullopt});
     admin.acl.push_back({"admin", {"GET", "POST", "DELETE"}, {"/kbs/v0/**"}});

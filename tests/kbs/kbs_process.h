@@ -1,7 +1,8 @@
-// The real acon-kbs as a child process, for the tests that drive it over TLS (client_test,
-// tpm_flow_test).
+// The real acon-kbs as a child process: over TLS (client_test, tpm_flow_test) or plain HTTP
+// (server_test, replica_test), and the acon-kbs tool's other commands.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "acon/common/signature.h"
 #include "acon/kbs/client.h"
@@ -56,6 +58,62 @@ class KbsServerProcess {
   pid_t pid_ = -1;
   std::string url_;
 };
+
+// acon-kbs --config FILE serving plain HTTP (the config says --insecure-http), restartable on the
+// same configuration: a kill (-9 or not) and start() is a crash and restart of one replica.
+class KbsProcess {
+ public:
+  KbsProcess(std::filesystem::path config) : config_(std::move(config)) { start(); }
+  ~KbsProcess() { kill_now(SIGTERM); }
+
+  void start() {
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl(ACON_KBS_BINARY, ACON_KBS_BINARY, "--config", config_.c_str(), nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    // "acon-kbs: listening on http://127.0.0.1:PORT"
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    auto colon = line.rfind(':');
+    ASSERT_NE(colon, std::string::npos) << "acon-kbs printed: " << line;
+    port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+  }
+  void kill_now(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  std::filesystem::path config_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+inline int run_tool(const std::vector<std::string>& args, std::string* output = nullptr) {
+  std::string command = ACON_KBS_BINARY;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) text.append(buf, n);
+  int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 // A client of `server` trusting the TLS CA that `acon-kbs init` wrote into kbs_dir.
 inline ClientConfig client_config(const KbsServerProcess& server,

@@ -199,60 +199,6 @@ TEST(KbsServer, PostgresStorageConfiguration) {
 
 // ---- acon-kbs as a process ----
 
-class KbsProcess {
- public:
-  KbsProcess(std::filesystem::path config) : config_(std::move(config)) { start(); }
-  ~KbsProcess() { kill_now(SIGTERM); }
-
-  void start() {
-    int out[2];
-    ASSERT_EQ(pipe(out), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      execl(ACON_KBS_BINARY, ACON_KBS_BINARY, "--config", config_.c_str(), nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    // "acon-kbs: listening on http://127.0.0.1:PORT"
-    std::string line;
-    char c;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    auto colon = line.rfind(':');
-    ASSERT_NE(colon, std::string::npos) << "acon-kbs printed: " << line;
-    port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
-  }
-  void kill_now(int signal) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  std::filesystem::path config_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
-
-int run_tool(const std::vector<std::string>& args, std::string* output = nullptr) {
-  std::string command = ACON_KBS_BINARY;
-  for (const auto& a : args) command += " '" + a + "'";
-  command += " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) text.append(buf, n);
-  int status = pclose(pipe);
-  if (output) *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
   // The process reads the real clock: the simulated platform's collateral is issued yesterday.
   Attester attester("kbs_process",

@@ -28,6 +28,12 @@ TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
   HttpResponse get = f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie);
   ASSERT_EQ(get.status, 200) << get.body;
   EXPECT_EQ(f.decrypt(get), "pg-s3cret");
+  // The backend counts what it sent: one more GET by cookie (session cached here) is the
+  // resource read and the audit append's two pipelines.
+  const uint64_t before = f.kbs->storage().round_trips();
+  ASSERT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie).status, 200);
+  EXPECT_EQ(f.kbs->storage().round_trips() - before, 3u);
+  EXPECT_NE(f.kbs->metrics_text().find("kbs_storage_round_trips_total "), std::string::npos);
 
   server.stop();
   HttpResponse down = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token);
@@ -42,8 +48,47 @@ TEST(KbsService, RcarOnPostgresAnd503WhileTheDatabaseIsDown) {
   auto records = f.audit();
   size_t releases = 0;
   for (const AuditRecord& r : records) releases += r.entry.action == "release";
-  EXPECT_EQ(releases, 2u);  // the refused GET released nothing
+  EXPECT_EQ(releases, 3u);  // the refused GET released nothing
   EXPECT_TRUE(verify_audit_chain(records, f.audit_key.public_key()).ok());
+}
+
+// A database that holds a request (here: another session sits on the audit chain's advisory
+// lock) costs the request its statement_timeout, then a 503, not a hung worker. The attest that
+// could not audit its token issues none, and its session is spent.
+TEST(KbsService, AStuckDatabaseIs503AfterTheQueryTimeoutAndNoUnauditedToken) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  ASSERT_TRUE(shared_postgres().ok()) << shared_postgres().error();
+  const std::string conninfo = shared_postgres().create_database();
+  KbsFixture f(conninfo);
+  f.postgres_query_timeout = std::chrono::milliseconds(300);
+  f.open();
+  ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "s3cret").status, 200);
+  f.allow_simulated();
+
+  std::unique_ptr<PGconn, void (*)(PGconn*)> holder(PQconnectdb(conninfo.c_str()), PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  // The audit lock's key (postgres_storage.cc: "acon-aud"), held by a session that never ends.
+  std::unique_ptr<PGresult, void (*)(PGresult*)> locked(
+      PQexec(holder.get(), "SELECT pg_advisory_lock(7017575163371812196)"), PQclear);
+  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK);
+
+  auto [cookie, nonce] = f.auth();
+  HttpResponse attest = f.call("POST", "/kbs/v0/attest", f.attester.attestation(nonce), cookie);
+  EXPECT_EQ(attest.status, 503) << attest.body;
+  EXPECT_EQ(attest.body.find("token\""), std::string::npos) << attest.body;
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie).status, 401);
+
+  std::unique_ptr<PGresult, void (*)(PGresult*)> unlocked(
+      PQexec(holder.get(), "SELECT pg_advisory_unlock(7017575163371812196)"), PQclear);
+  ASSERT_EQ(PQresultStatus(unlocked.get()), PGRES_TUPLES_OK);
+  auto [cookie2, token] = f.rcar();
+  EXPECT_FALSE(token.empty());
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", cookie2).status, 200);
+  size_t tokens = 0;
+  for (const AuditRecord& r : f.audit())
+    tokens += r.entry.action == "attest" && r.entry.outcome == "token";
+  EXPECT_EQ(tokens, 1u);  // the refused attest left no record: it issued nothing
 }
 
 TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
@@ -327,6 +372,35 @@ TEST(KbsService, AuthIsRateLimitedPerClient) {
             200);  // another client
   f.now.steady += std::chrono::seconds(2);
   EXPECT_EQ(f.call("POST", "/kbs/v0/auth", body).status, 200);
+}
+
+// On PostgreSQL the buckets are the database's: a client spreading /auth over two replicas
+// (two Kbs on one database) gets one budget, refilled by wall-clock time.
+TEST(KbsService, RateLimitsAreSharedByReplicasOnPostgres) {
+  if (PostgresServer::binaries().empty())
+    GTEST_SKIP() << "PostgreSQL server binaries are not installed (Debian: postgresql)";
+  ASSERT_TRUE(shared_postgres().ok()) << shared_postgres().error();
+  const std::string conninfo = shared_postgres().create_database();
+  std::vector<std::unique_ptr<KbsFixture>> replicas;
+  for (int i = 0; i < 2; ++i) {
+    replicas.push_back(std::make_unique<KbsFixture>(conninfo));
+    replicas.back()->options.auth_rate_limit.rate_per_second = 1;
+    replicas.back()->options.auth_rate_limit.burst = 3;
+    replicas.back()->open();
+  }
+  std::string body = R"({"version":"0.4.0","tee":"tdx","extra-params":""})";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(replicas[i % 2]->call("POST", "/kbs/v0/auth", body).status, 200);
+  for (auto& replica : replicas) {
+    HttpResponse limited = replica->call("POST", "/kbs/v0/auth", body);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(error_type(limited), "TooManyRequests");
+  }
+  EXPECT_EQ(replicas[1]->call("POST", "/kbs/v0/auth", body, "", "", "10.0.0.2").status, 200);
+  // The steady clock is each process's own and means nothing here; the wall clock refills.
+  for (auto& replica : replicas) replica->now.wall += std::chrono::seconds(1);
+  EXPECT_EQ(replicas[1]->call("POST", "/kbs/v0/auth", body).status, 200);
+  EXPECT_EQ(replicas[0]->call("POST", "/kbs/v0/auth", body).status, 429);
 }
 
 TEST(KbsService, ManyConcurrentClientsEveryReleaseAuditedOnce) {

@@ -48,6 +48,7 @@ struct KbsConfig {
   std::string storage_url;
   std::string storage_url_env = "ACON_KBS_DATABASE_URL";
   int64_t storage_pool_size = kDefaultPostgresPoolSize;
+  int64_t storage_query_timeout_ms = kDefaultPostgresQueryTimeout.count();  // 0: none
   std::filesystem::path master_key;  // 32 bytes as 64 hex digits
 
   std::filesystem::path audit_signing_key;  // Ed25519 or P-256 PEM

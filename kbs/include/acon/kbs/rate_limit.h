@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "acon/common/result.h"
+
 namespace acon::kbs {
 
 struct RateLimitConfig {
@@ -59,6 +61,17 @@ class RateLimiter {
   RateLimitConfig config_;
   size_t per_shard_ = 1;
   std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+// The same buckets kept where several replicas see them (Storage::shared_rate_limiter: a table in
+// their PostgreSQL database), so a client spreading its requests over the replicas gets one
+// budget. Time is wall-clock (steady clocks differ per process), passed in. Errc::io when the
+// database is unreachable.
+class SharedRateLimiter {
+ public:
+  virtual ~SharedRateLimiter() = default;
+  virtual Result<RateDecision> check(std::string_view key,
+                                     std::chrono::sys_time<std::chrono::milliseconds> now) = 0;
 };
 
 // The key a request is limited under: the peer address, unless the peer is one of

@@ -58,14 +58,9 @@ struct KbsOptions {
   RateLimitConfig auth_rate_limit;  // per client on /auth and /attest
   std::vector<std::string> trusted_proxies;
   size_t verified_token_cache = 4096;
-};
-
-// The clocks a request is judged at: wall time for certificates and tokens, a steady clock for
-// sessions and rate limits. Passed in; the service reads no clock.
-struct Now {
-  Time wall{};
-  SteadyTime steady{};
-  static Now current();
+  // With storage that replicas share: how old a replica's copy of the policies and reference
+  // values may get before it reads them again (an admin write at another replica).
+  std::chrono::milliseconds policy_refresh{1000};
 };
 
 class Kbs {
@@ -94,6 +89,12 @@ class Kbs {
   Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSigner signer,
       AdminAuthorizer admin);
   Snapshot snapshot() const;
+  // The policies and reference values as stored (the configured attestation policy when none
+  // is), read from the storage.
+  Result<Snapshot> load_snapshot();
+  // Replicas: another replica's admin may have changed what is stored; reloaded at most once per
+  // policy_refresh, by one request while the others go on with the current snapshot.
+  void refresh_snapshot(const Now& now);
 
   HttpResponse route(const HttpRequest& request, const Now& now);
   std::optional<HttpResponse> rate_limited(const HttpRequest& request, const Now& now);
@@ -109,14 +110,19 @@ class Kbs {
   appraisal::EarSigner signer_;
   PublicKey signer_public_;
   AdminAuthorizer admin_;
-  SessionStore sessions_;
+  // Sessions and rate-limit buckets: the storage's shared ones when it has them (PostgreSQL,
+  // for replicas), else this process's (Kbs::Kbs decides).
+  std::unique_ptr<SessionStore> sessions_;
   RateLimiter rate_limiter_;
+  std::unique_ptr<SharedRateLimiter> shared_rate_limiter_;
 
   mutable std::mutex snapshot_mutex_;  // guards the three pointers of snapshot_
   Snapshot snapshot_;
-  std::mutex admin_mutex_;
-  std::mutex fetch_mutex_;  // serialises appraisals that may fetch collateral  // serialises admin
-                            // writes (read, change, store, swap)
+  std::shared_ptr<const appraisal::Policy> configured_policy_;
+  bool shared_storage_ = false;              // replicas: the snapshot is refreshed
+  std::atomic<int64_t> refreshed_at_ms_{0};  // steady clock, when the snapshot was last loaded
+  std::mutex admin_mutex_;                   // serialises admin writes (read, change, store, swap)
+  std::mutex fetch_mutex_;                   // serialises appraisals that may fetch collateral
 
   std::mutex token_cache_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;

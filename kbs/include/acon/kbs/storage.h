@@ -6,6 +6,7 @@
 // docs/kbs-storage.md describes the SQLite schema, the encryption and durability.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -17,6 +18,8 @@
 #include "acon/common/bytes.h"
 #include "acon/common/result.h"
 #include "acon/kbs/audit.h"
+#include "acon/kbs/rate_limit.h"
+#include "acon/kbs/session.h"
 
 namespace acon::kbs {
 
@@ -62,6 +65,21 @@ class Storage {
   virtual Result<std::vector<AuditRecord>> read_audit(uint64_t from_seq, size_t limit) = 0;
   // The newest record's seq and hash; seq 0 and the genesis hash when the log is empty.
   virtual Result<AuditHead> audit_head() = 0;
+
+  // Requests this Storage (and what it shared) sent to a database server and waited for; 0 for
+  // an embedded database. The KBS's metrics show it: database round trips per request.
+  virtual uint64_t round_trips() const { return 0; }
+
+  // What replicas on one database must share besides the data above: RCAR sessions (so a nonce
+  // issued by one replica is attested at another, once) and rate-limit buckets. Null from a
+  // storage one process owns (SQLite): the KBS then keeps both in memory.
+  virtual std::unique_ptr<SessionStore> shared_session_store(std::chrono::seconds /*lifetime*/,
+                                                             size_t /*max_sessions*/) {
+    return nullptr;
+  }
+  virtual std::unique_ptr<SharedRateLimiter> shared_rate_limiter(const RateLimitConfig&) {
+    return nullptr;
+  }
 };
 
 // Opens (creating when absent, with mode 0600) the SQLite database at `db`, applies schema
@@ -72,16 +90,22 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::filesystem::path
                                                      SecretBytes master_key, AuditSigner signer);
 
 inline constexpr size_t kDefaultPostgresPoolSize = 8;
+// Each connection's statement_timeout: a query the server has not finished by then is cancelled
+// and the call fails (io, so the KBS answers 503) instead of holding a worker.
+inline constexpr std::chrono::milliseconds kDefaultPostgresQueryTimeout{5000};
 
 // Connects to PostgreSQL with the libpq connection string `conninfo` ("host=... dbname=..." or a
 // postgresql:// URI), applies schema migrations (serialised between processes, so replicas may
 // start together), and checks `master_key` as open_sqlite_storage does. Up to `pool_size`
 // connections are opened as concurrent calls need them; a connection the server dropped is
 // replaced on the next call. Several Storage objects, in one or several processes, may share one
-// database: their audit appends form one chain. Error messages never contain `conninfo` (it may
-// hold a password).
-Result<std::unique_ptr<Storage>> open_postgres_storage(std::string_view conninfo,
-                                                       SecretBytes master_key, AuditSigner signer,
-                                                       size_t pool_size = kDefaultPostgresPoolSize);
+// database: their audit appends form one chain, and shared_session_store / shared_rate_limiter
+// give them one set of sessions and rate-limit buckets. Every statement is cancelled by the
+// server after `query_timeout` (0: never). Error messages never contain `conninfo` (it may hold
+// a password).
+Result<std::unique_ptr<Storage>> open_postgres_storage(
+    std::string_view conninfo, SecretBytes master_key, AuditSigner signer,
+    size_t pool_size = kDefaultPostgresPoolSize,
+    std::chrono::milliseconds query_timeout = kDefaultPostgresQueryTimeout);
 
 }  // namespace acon::kbs
