@@ -158,7 +158,7 @@ struct Fixture {
       rv.values = {std::move(value)};
       references.put(std::move(rv));
     };
-    const Json& body = evidence_appraisal.claims["tdx"]["quote"]["body"];
+    const Json& body = evidence_appraisal.claims->at("tdx").at("quote").at("body");
     for (const char* name : {"mr_td", "rtmr_1", "rtmr_2", "xfam"}) put(name, body[name]);
     put("tdvfkernel", std::string(96, '0'));
     put("tdvfkernelparams", std::string(96, '0'));
@@ -406,7 +406,7 @@ BENCHMARK(BM_part_tdx_claims);
 void BM_part_evaluate(benchmark::State& state) {
   Fixture& f = fixture();
   for (auto _ : state) {
-    auto appraisal = evaluate(f.policy, f.evidence_appraisal.claims, f.evidence_appraisal.checks,
+    auto appraisal = evaluate(f.policy, *f.evidence_appraisal.claims, f.evidence_appraisal.checks,
                               f.references, f.now);
     benchmark::DoNotOptimize(appraisal);
   }

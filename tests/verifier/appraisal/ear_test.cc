@@ -115,7 +115,7 @@ TEST(EarJson, ExtraMembersMergeInNameOrder) {
       vector[std::string(trust_claim_name(static_cast<TrustClaim>(i)))] =
           *cpu0.trust_vector.claims[i];
   expected["ear.trustworthiness-vector"] = vector;
-  expected["ear.veraison.annotated-evidence"] = cpu0.annotated_evidence;
+  expected["ear.veraison.annotated-evidence"] = *cpu0.annotated();
   const std::string text = ear_to_json_text(ear);
   auto parsed = parse_json(text);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();

@@ -73,7 +73,7 @@ Result<Submod> submod_from_json(const Json& value, const std::string& field) {
       ACON_TRY(submod.appraisal_policy_id, json_text(member, path));
     } else if (name == "ear.veraison.annotated-evidence") {
       if (!member.is_object()) return claim_error(path, "must be an object");
-      submod.annotated_evidence = member;
+      submod.annotated_evidence = std::make_shared<const Json>(member);
     } else {
       submod.extra.emplace(name, member);
     }
@@ -148,13 +148,29 @@ Tier TrustVector::tier() const {
 }
 
 Submod Submod::from_vector(TrustVector vector, std::optional<std::string> policy_id,
-                           Json annotated_evidence) {
+                           std::shared_ptr<const Json> annotated_evidence) {
   Submod submod;
   submod.status = vector.tier();
   submod.trust_vector = vector;
   submod.appraisal_policy_id = std::move(policy_id);
   submod.annotated_evidence = std::move(annotated_evidence);
   return submod;
+}
+
+Submod Submod::from_vector(TrustVector vector, std::optional<std::string> policy_id,
+                           Json annotated_evidence) {
+  return from_vector(vector, std::move(policy_id),
+                     annotated_evidence.is_null()
+                         ? nullptr
+                         : std::make_shared<const Json>(std::move(annotated_evidence)));
+}
+
+bool Submod::operator==(const Submod& other) const {
+  const Json* mine = annotated();
+  const Json* theirs = other.annotated();
+  const bool same_evidence = mine == theirs || (mine && theirs && *mine == *theirs);
+  return same_evidence && status == other.status && trust_vector == other.trust_vector &&
+         appraisal_policy_id == other.appraisal_policy_id && extra == other.extra;
 }
 
 Status validate_for_issue(const Ear& ear) {
@@ -165,7 +181,7 @@ Status validate_for_issue(const Ear& ear) {
     if (!submod.trust_vector.any_set())
       return make_error(Errc::invalid_argument,
                         "submods." + name + ".ear.trustworthiness-vector: no claim is set");
-    if (!submod.annotated_evidence.is_null() && !submod.annotated_evidence.is_object())
+    if (submod.annotated() && !submod.annotated()->is_object())
       return make_error(Errc::invalid_argument,
                         "submods." + name + ".ear.veraison.annotated-evidence: not an object");
   }
@@ -250,7 +266,7 @@ void append_submod(std::string& out, const Submod& submod) {
       {"ear.appraisal-policy-id", submod.appraisal_policy_id.has_value()},
       {"ear.status", true},
       {"ear.trustworthiness-vector", true},
-      {"ear.veraison.annotated-evidence", !submod.annotated_evidence.is_null()},
+      {"ear.veraison.annotated-evidence", submod.annotated() != nullptr},
   }};
   auto write_fixed = [&](size_t which) {
     out.push_back('"');
@@ -267,7 +283,7 @@ void append_submod(std::string& out, const Submod& submod) {
         append_vector(out, submod.trust_vector);
         break;
       default:
-        append_compact_json(out, submod.annotated_evidence);
+        append_compact_json(out, *submod.annotated());
     }
   };
   out.push_back('{');
