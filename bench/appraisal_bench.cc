@@ -428,6 +428,22 @@ void BM_part_sign_ear_jwt(benchmark::State& state) {
 }
 BENCHMARK(BM_part_sign_ear_jwt);
 
+// The EAR as a JSON tree (ear_to_json: its text, parsed), which the KBS keeps per session for its
+// resource policy, on top of the pipeline.
+void BM_part_ear_to_json(benchmark::State& state) {
+  Fixture& f = fixture();
+  for (auto _ : state) {
+    auto claims = ear_to_json(f.ear);
+    if (!claims.ok()) {
+      state.SkipWithError("ear_to_json failed");
+      break;
+    }
+    benchmark::DoNotOptimize(claims);
+  }
+  rate(state, "trees");
+}
+BENCHMARK(BM_part_ear_to_json);
+
 // One ES256 signature over a JWT-sized input with the prepared signer (the floor of signing).
 void BM_es256_sign_prepared(benchmark::State& state) {
   Fixture& f = fixture();
