@@ -45,12 +45,13 @@
 //   crypto floor 111-119 us, hash floor 88 us: the outputs cannot cost less than ~200-210 us
 //   here, so issue 11's 5,000 appraisals/s per core (200 us) is at the floor of this evidence
 //   on this machine, and x_output_floor (~3) is the measure to watch.
-// What stays above the floors is the claims as nlohmann trees: ~880 allocations to build
-// uefi_event_logs (callgrind), as many again for the copy in the EAR (AttestationResult keeps the
-// claims and the EAR by value), both freed, plus the JSON text and its base64url; perf (dwarf
-// call graphs) attributes about a third of the pipeline to building, copying, writing and freeing
-// them. Removing that needs the EAR to share the claims instead of copying them (a change of
-// Submod / AttestationResult that the tests see), not a faster writer.
+// Then the claims document and the EAR's annotated evidence became one shared tree (no copy, one
+// free), ear_to_json stopped writing and re-parsing the 77 KB claims, and the floor lost the QE
+// report verify the warm cache never does (231f38b -> this file's commit, alternating, medians):
+// appraise_sign 521 -> 436 us, 3.6 -> 2.9 times crypto floor (61 us) + hash floor (88 us);
+// kbs_attest ~1,030 -> 611 us. docs/evidence.md §5 has the table, where the rest goes (the
+// claims as nlohmann trees: built, written, freed; a fifth of the samples are malloc/free) and
+// why 5,000/s (200 us, ~50 us above the floors) needs another claims representation.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
