@@ -193,8 +193,7 @@ int cmd_claims(const Inputs& in) {
   options.collateral = std::move(loaded.collateral);
   appraisal::EvidenceAppraisal result = appraisal::appraise_evidence(evidence, options);
   const bool rejected = appraisal::any_failed(result.checks);
-  Json out = {{"claims", std::move(result.claims)},
-              {"checks", appraisal::checks_to_json(result.checks)}};
+  Json out = {{"claims", *result.claims}, {"checks", appraisal::checks_to_json(result.checks)}};
   std::cout << (in.compact ? out.dump() : out.dump(2)) << "\n";
   return rejected ? tools::kExitRejected : tools::kExitOk;
 }

@@ -176,7 +176,7 @@ TEST(Appraise, SimulatedAconTdIsAffirmingAndItsEarCarriesTheClaims) {
   EXPECT_EQ(outcome(r, "image." + td.vendor.image_id + ".signature"), Outcome::pass);
   EXPECT_EQ(outcome(r, "launch_policy.spec"), Outcome::pass);
 
-  const Json& claims = r.evidence.claims;
+  const Json& claims = *r.evidence.claims;
   EXPECT_EQ(claims["acon"]["simulated"], true);
   ASSERT_EQ(claims["acon"]["images"].size(), 2u);
   EXPECT_EQ(claims["acon"]["images"][1]["image_id"], td.app.image_id);
@@ -197,11 +197,14 @@ TEST(Appraise, SimulatedAconTdIsAffirmingAndItsEarCarriesTheClaims) {
   EXPECT_EQ(cpu0.status, Tier::affirming);
   EXPECT_EQ(cpu0.appraisal_policy_id, "acon_td");
   std::set<std::string> members;
-  for (auto it = cpu0.annotated_evidence.begin(); it != cpu0.annotated_evidence.end(); ++it)
+  ASSERT_NE(cpu0.annotated(), nullptr);
+  for (auto it = cpu0.annotated()->begin(); it != cpu0.annotated()->end(); ++it)
     members.insert(it.key());
   EXPECT_EQ(members, (std::set<std::string>{"tdx", "report_data", "runtime_data_claims",
                                             "init_data", "init_data_claims", "acon"}));
-  EXPECT_EQ(cpu0.annotated_evidence["runtime_data_claims"]["nonce"], "challenge-1");
+  EXPECT_EQ(cpu0.annotated()->at("runtime_data_claims").at("nonce"), "challenge-1");
+  // The EAR carries the claims document itself, not a copy of it.
+  EXPECT_EQ(cpu0.annotated_evidence, r.evidence.claims);
 
   // Signed and verified back: the relying party sees the same result.
   EarSigner signer = must(EarSigner::create(must(PrivateKey::generate_ec(Curve::p256))));
@@ -428,7 +431,7 @@ TEST(Appraise, RealUpToDateQuoteUnderTrusteesDefaultPolicyIsAWarningForItsUnknow
   auto [evidence, options] = real_tdx("phala-tdx-v4-uptodate");
   // The relying party knows this TD's MRTD and XFAM, nothing of its boot chain.
   EvidenceAppraisal claims = appraise_evidence(evidence, options.evidence);
-  const Json& body = claims.claims["tdx"]["quote"]["body"];
+  const Json& body = claims.claims->at("tdx").at("quote").at("body");
   ReferenceValueStore references;
   ASSERT_TRUE(
       references
@@ -442,7 +445,7 @@ TEST(Appraise, RealUpToDateQuoteUnderTrusteesDefaultPolicyIsAWarningForItsUnknow
   EXPECT_EQ(value(r, TrustClaim::executables), 33);
   EXPECT_EQ(r.appraisal.status, Tier::warning);
   EXPECT_EQ(r.appraisal.explanation(TrustClaim::executables).rule, "default");
-  EXPECT_EQ(r.evidence.claims["acon"]["simulated"], false);
+  EXPECT_EQ(r.evidence.claims->at("acon").at("simulated"), false);
   EXPECT_EQ(r.ear.submods.at("cpu0").appraisal_policy_id, "default_cpu");
 }
 
@@ -450,7 +453,7 @@ TEST(Appraise, RealQuoteOnExpiredCollateralIsContraindicatedWithTheReason) {
   auto [evidence, options] = real_tdx("expired");
   ReferenceValueStore references;
   AttestationResult r = must(appraise(evidence, default_cpu_policy(), references, options));
-  EXPECT_EQ(r.evidence.claims["tdx"]["collateral_expiration_status"], "1") << dump(r);
+  EXPECT_EQ(r.evidence.claims->at("tdx").at("collateral_expiration_status"), "1") << dump(r);
   const Explanation& hardware = r.appraisal.explanation(TrustClaim::hardware);
   EXPECT_EQ(hardware.value, 97);
   EXPECT_NE(hardware.reason.find("collateral_expiration_status"), std::string::npos)
@@ -485,7 +488,8 @@ when = [{ check = "quote.signature" }]
   AttestationResult r = must(appraise(evidence, policy, ReferenceValueStore{}, options));
   EXPECT_EQ(r.appraisal.status, Tier::affirming) << dump(r);
   EXPECT_EQ(value(r, TrustClaim::hardware), 2);
-  EXPECT_FALSE(r.ear.submods.at("cpu0").annotated_evidence.contains("tdx"));
+  ASSERT_NE(r.ear.submods.at("cpu0").annotated(), nullptr);
+  EXPECT_FALSE(r.ear.submods.at("cpu0").annotated()->contains("tdx"));
 
   options.evidence.tpm_extra_data[0] ^= 1;
   r = must(appraise(evidence, policy, ReferenceValueStore{}, options));

@@ -295,7 +295,7 @@ TEST(SimulatedTd, EveryCheckPassesAndTheEvidenceIsLabelledSimulated) {
   EXPECT_NE(get(result.checks, "quote.signature").reason.find("SIMULATED"), std::string::npos);
   EXPECT_EQ(get(result.checks, "quote.signature").detail["simulated"], true);
 
-  const Json& claims = result.claims;
+  const Json& claims = *result.claims;
   EXPECT_EQ(claims["acon"]["simulated"], true);
   EXPECT_EQ(claims["init_data"], hex_encode(td.sim.td().mr_config_id));
   EXPECT_EQ(claims["report_data"].get<std::string>().size(), 128u);
@@ -344,7 +344,7 @@ TEST(SimulatedTd, SimulatorRootNotConfiguredFailsTheSignature) {
   EXPECT_EQ(outcome(result.checks, "quote.signature"), Outcome::fail) << dump(result.checks);
   EXPECT_EQ(outcome(result.checks, "quote.tcb"), Outcome::skipped);
   // Still labelled: the chain carries the simulator's marks, whether or not it verified.
-  EXPECT_TRUE(result.claims["acon"]["simulated"].get<bool>());
+  EXPECT_TRUE(result.claims->at("acon").at("simulated").get<bool>());
 }
 
 TEST(SimulatedTd, ATamperedQuoteByteFailsTheSignature) {
@@ -399,7 +399,7 @@ TEST(SimulatedTd, ReorderedRuntimeRecordsFailRtmr3) {
   EvidenceAppraisal result = appraise_evidence(td.evidence, td.options);
   EXPECT_EQ(outcome(result.checks, "replay.rtmr3"), Outcome::fail) << dump(result.checks);
   EXPECT_EQ(outcome(result.checks, "runtime_log.unexplained"), Outcome::fail);
-  EXPECT_EQ(result.claims["acon"]["runtime_events"][0]["proven"], false);
+  EXPECT_EQ(result.claims->at("acon").at("runtime_events").at(0).at("proven"), false);
 }
 
 TEST(SimulatedTd, ARuntimeRecordNotInTheQuoteIsNamed) {
@@ -443,7 +443,7 @@ TEST(SimulatedTd, SeparateCcelAndRuntimeRecordsReplayLikeThePackedLog) {
   EvidenceAppraisal result = appraise_evidence(td.evidence, td.options);
   EXPECT_EQ(outcome(result.checks, "replay.rtmr3"), Outcome::pass) << dump(result.checks);
   EXPECT_EQ(outcome(result.checks, "runtime_log.unexplained"), Outcome::pass);
-  EXPECT_EQ(result.claims["acon"]["runtime_events"].size(), 3u);
+  EXPECT_EQ(result.claims->at("acon").at("runtime_events").size(), 3u);
   // Without the runtime records RTMR3 has an extend with no log entry.
   td.evidence.tdx.runtime_aael.reset();
   result = appraise_evidence(td.evidence, td.options);
@@ -482,7 +482,7 @@ TEST(RealQuote, TdxQuoteWithCollateralVerifiesAtItsPinnedTime) {
   EXPECT_EQ(outcome(result.checks, "quote.tcb"), Outcome::pass);
   EXPECT_FALSE(result.simulated);
   EXPECT_EQ(outcome(result.checks, "binding.kbs"), Outcome::skipped);
-  EXPECT_EQ(result.claims["init_data_claims"], nullptr);
+  EXPECT_EQ(result.claims->at("init_data_claims"), nullptr);
 
   evidence.tdx.quote = test::read_data_bytes("quotes/negative/v4_quote_sig.bin");
   result = appraise_evidence(evidence, options);

@@ -1,6 +1,9 @@
 // EAR model, encodings, JWT/CWT issuing and verification.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 #include "acon/appraisal/ear.h"
 #include "acon/common/jose.h"
 #include "ear_pki.h"
@@ -115,7 +118,7 @@ TEST(EarJson, ExtraMembersMergeInNameOrder) {
       vector[std::string(trust_claim_name(static_cast<TrustClaim>(i)))] =
           *cpu0.trust_vector.claims[i];
   expected["ear.trustworthiness-vector"] = vector;
-  expected["ear.veraison.annotated-evidence"] = cpu0.annotated_evidence;
+  expected["ear.veraison.annotated-evidence"] = *cpu0.annotated();
   const std::string text = ear_to_json_text(ear);
   auto parsed = parse_json(text);
   ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
@@ -123,6 +126,60 @@ TEST(EarJson, ExtraMembersMergeInNameOrder) {
   EXPECT_EQ((*parsed)["submods"]["a-second"], expected);
   EXPECT_EQ((*parsed)["submods"]["cpu0"]["ear.appraisal-policy-id"], "from extra");
   EXPECT_EQ(text, dump_compact(*parsed));  // members in name order
+}
+
+// Equal values and equal JSON types all the way down (Json's == calls 5 and 5u equal).
+bool same_tree(const Json& a, const Json& b) {
+  if (a.type() != b.type() || a.size() != b.size()) return false;
+  if (a.is_object()) {
+    for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y)
+      if (x.key() != y.key() || !same_tree(*x, *y)) return false;
+    return true;
+  }
+  if (a.is_array()) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_tree(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
+// ear_to_json builds the tree directly; it must be what parsing the signed text gives, even for
+// values the text writer changes (non-UTF-8 replaced, NaN written as null) and for integers
+// the model holds signed.
+TEST(EarJson, TreeIsTheSignedTextParsed) {
+  auto check = [](const Ear& ear, const char* what) {
+    auto tree = ear_to_json(ear);
+    ASSERT_TRUE(tree.ok()) << what << ": " << tree.error().to_string();
+    auto parsed = parse_json(ear_to_json_text(ear));
+    ASSERT_TRUE(parsed.ok()) << what << ": " << parsed.error().to_string();
+    EXPECT_TRUE(same_tree(*tree, *parsed)) << what << "\n"
+                                           << dump_compact(*tree) << "\n"
+                                           << dump_compact(*parsed);
+  };
+  Ear ear = sample_ear();
+  ear.aud = {"a", "b"};
+  ear.nbf = ear.iat;
+  Submod& cpu0 = ear.submods["cpu0"];
+  cpu0.trust_vector.set(TrustClaim::sourced_data, ar4si::kVerifierMalfunction);
+  cpu0.extra["ear.status"] = "replaced by the status";
+  cpu0.extra["ear.x"] =
+      Json{{"signed", int64_t{7}}, {"negative", -3}, {"big", uint64_t{1} << 63},
+           {"float", 1.5},         {"whole", 2.0},   {"list", {1, "é", nullptr, true}}};
+  check(ear, "plain");
+
+  Ear invalid_utf8 = ear;
+  invalid_utf8.submods["cpu0"].extra["ear.y"] = std::string("\xff\xfe");
+  check(invalid_utf8, "a string that is not UTF-8");
+  Ear invalid_key = ear;
+  invalid_key.submods["cpu0"].extra["ear.y"] = Json{{std::string("k\xc3"), 1}};
+  check(invalid_key, "a key that is not UTF-8");
+  Ear not_finite = ear;
+  not_finite.submods["cpu0"].extra["ear.y"] = std::numeric_limits<double>::quiet_NaN();
+  check(not_finite, "NaN");
+  Ear bad_name = ear;
+  bad_name.submods["\x80"] = bad_name.submods["cpu0"];
+  check(bad_name, "a submod name that is not UTF-8");
 }
 
 TEST(EarJson, ExactTextOfASmallEar) {

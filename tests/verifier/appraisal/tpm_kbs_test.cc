@@ -51,8 +51,8 @@ TEST(TrusteeTpmEvidence, SampleReadsVerifiesAndWritesBackUnchanged) {
   EvidenceAppraisal appraisal = appraise_evidence(evidence, options);
   EXPECT_EQ(check(appraisal, "quote.signature").outcome, Outcome::pass)
       << check(appraisal, "quote.signature").reason;
-  EXPECT_EQ(appraisal.claims["vtpm"]["ak_public"], sample["ak_public"]);
-  EXPECT_EQ(appraisal.claims["vtpm"]["pcr08"], sample["tpm_quote"]["pcrs"][8]);
+  EXPECT_EQ(appraisal.claims->at("vtpm").at("ak_public"), sample["ak_public"]);
+  EXPECT_EQ(appraisal.claims->at("vtpm").at("pcr08"), sample["tpm_quote"]["pcrs"][8]);
 
   // One changed PCR value no longer matches the quote's digest.
   evidence.vtpm.pcrs["sha256"][3][0] ^= 1;
@@ -158,10 +158,10 @@ TEST_F(SwtpmKbsEvidence, BoundQuotePassesEveryRequiredCheck) {
   for (const char* name : {"quote.signature", "binding.kbs", "init_data"})
     EXPECT_EQ(check(appraisal, name).outcome, Outcome::pass)
         << name << ": " << check(appraisal, name).reason;
-  EXPECT_EQ(appraisal.claims["report_data"], hex_encode(extra));
-  EXPECT_EQ(appraisal.claims["runtime_data_claims"]["tee-pubkey"]["x"], tee_key_["x"]);
-  EXPECT_EQ(appraisal.claims["init_data"], appraisal.claims["vtpm"]["pcr08"]);
-  EXPECT_TRUE(appraisal.claims["init_data_claims"].is_object());
+  EXPECT_EQ(appraisal.claims->at("report_data"), hex_encode(extra));
+  EXPECT_EQ(appraisal.claims->at("runtime_data_claims").at("tee-pubkey").at("x"), tee_key_["x"]);
+  EXPECT_EQ(appraisal.claims->at("init_data"), appraisal.claims->at("vtpm").at("pcr08"));
+  EXPECT_TRUE(appraisal.claims->at("init_data_claims").is_object());
 }
 
 TEST_F(SwtpmKbsEvidence, TamperedQuoteFails) {

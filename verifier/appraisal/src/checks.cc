@@ -327,6 +327,7 @@ CheckResult check_binding_acon(ByteView report_data, const std::optional<Bytes>&
 
 EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOptions& options) {
   EvidenceAppraisal out;
+  Json claims = Json::object();  // out.claims once complete
   QuoteChecks quote_checks = check_quote(evidence, options);
   out.simulated = quote_checks.simulated;
   out.verdict = std::move(quote_checks.verdict);
@@ -344,7 +345,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     ImageAppraisal images = appraise_images(aael_events, evidence.images, options.images);
     add_all(std::move(images.checks));
     acon["images"] = std::move(images.images);
-    out.claims["acon"] = std::move(acon);
+    claims["acon"] = std::move(acon);
+    out.claims = std::make_shared<const Json>(std::move(claims));
     return std::move(out);
   };
 
@@ -363,8 +365,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
       out.checks.push_back(check_binding_kbs_tpm(tpm_quote->attest.extra_data,
                                                  evidence.runtime_data, options.expected_nonce));
       auto runtime_claims = kbs_runtime_data_object(*evidence.runtime_data);
-      out.claims["report_data"] = hex_encode(tpm_quote->attest.extra_data);
-      out.claims["runtime_data_claims"] = runtime_claims ? *runtime_claims : Json(nullptr);
+      claims["report_data"] = hex_encode(tpm_quote->attest.extra_data);
+      claims["runtime_data_claims"] = runtime_claims ? std::move(*runtime_claims) : Json(nullptr);
     }
     // acond quotes with extraData = its REPORTDATA, so attestation_data binds as on TDX
     // (quote.signature is what proves the extraData is the TPM's).
@@ -395,10 +397,10 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     Json init_claims = nullptr;
     out.checks.push_back(check_init_data_tpm(pcr8, evidence.init_data, &init_claims));
     if (pcr8) {
-      out.claims["init_data"] = hex_encode(*pcr8);
-      out.claims["init_data_claims"] = std::move(init_claims);
+      claims["init_data"] = hex_encode(*pcr8);
+      claims["init_data_claims"] = std::move(init_claims);
     }
-    out.claims["vtpm"] = vtpm_claims(evidence.vtpm, tpm_quote ? &*tpm_quote : nullptr, pcr8);
+    claims["vtpm"] = vtpm_claims(evidence.vtpm, tpm_quote ? &*tpm_quote : nullptr, pcr8);
     ReplayChecks replay = check_vtpm_replay(evidence.vtpm);
     add_all(std::move(replay.registers));
     out.checks.push_back(std::move(replay.unexplained));
@@ -425,12 +427,12 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
       check_binding_kbs(report_data, evidence.runtime_data, options.expected_nonce));
   out.checks.push_back(
       check_binding_acon(report_data, evidence.attestation_data, options.expected_requestor_nonce));
-  out.claims["report_data"] = hex_encode(report_data);
+  claims["report_data"] = hex_encode(report_data);
   if (evidence.runtime_data) {
     auto runtime_claims = kbs_runtime_data_object(*evidence.runtime_data);
-    out.claims["runtime_data_claims"] = runtime_claims ? *runtime_claims : Json(nullptr);
+    claims["runtime_data_claims"] = runtime_claims ? std::move(*runtime_claims) : Json(nullptr);
   } else {
-    out.claims["runtime_data_claims"] = nullptr;
+    claims["runtime_data_claims"] = nullptr;
   }
 
   if (evidence.platform != Platform::tdx) {
@@ -442,8 +444,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   const tdx::TdReport10& report = *quote->td_report();
   Json init_claims = nullptr;
   out.checks.push_back(check_init_data(report.mr_config_id, evidence.init_data, &init_claims));
-  out.claims["init_data"] = hex_encode(report.mr_config_id);
-  out.claims["init_data_claims"] = std::move(init_claims);
+  claims["init_data"] = hex_encode(report.mr_config_id);
+  claims["init_data_claims"] = std::move(init_claims);
 
   // The logs are parsed once for the replay and for Trustee's uefi_event_logs.
   Result<TdxLogs> logs = parse_tdx_logs(evidence.tdx);
@@ -456,7 +458,7 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   if (out.verdict) {
     ClaimsDocument trustee =
         tdx_claims(*quote, *out.verdict, logs && logs->log ? &*logs->log : nullptr);
-    out.claims["tdx"] = std::move(trustee.claims["tdx"]);
+    claims["tdx"] = std::move(trustee.claims["tdx"]);
     out.checks.push_back(std::move(trustee.event_log));
   } else {
     out.checks.push_back(named("claims.uefi_event_logs", Outcome::error,

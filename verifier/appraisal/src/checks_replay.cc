@@ -60,8 +60,12 @@ std::string register_name(uint32_t index) {
   return "rtmr" + std::to_string(index - 1);  // CC MR index 1..4
 }
 
-Json aael_json(const eventlog::AaelEvent& event) {
-  return {{"domain", event.domain}, {"operation", event.operation}, {"content", event.content}};
+// The AAEL event's members of an acon.runtime_events entry. Members are assigned one by one:
+// nlohmann's initializer lists copy every value once more on the way in.
+void add_aael_members(Json& entry, const eventlog::AaelEvent& event) {
+  entry["domain"] = event.domain;
+  entry["operation"] = event.operation;
+  entry["content"] = event.content;
 }
 
 struct Collected {
@@ -112,12 +116,13 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
     }
     Step step{event, Bytes(digest->begin(), digest->end()), runtime};
     if (runtime) {
-      step.event = {{"source", "aael"},
-                    {"register", register_name(event.index)},
-                    {"index", event.index},
-                    {"digest", hex_encode(*digest)},
-                    {"type", eventlog::event_type_name(event.type)}};
-      if (aael) step.event.update(aael_json(*aael));
+      Json& entry = step.event = Json::object();
+      entry["source"] = "aael";
+      entry["register"] = register_name(event.index);
+      entry["index"] = event.index;
+      entry["digest"] = hex_encode(*digest);
+      entry["type"] = eventlog::event_type_name(event.type);
+      if (aael) add_aael_members(entry, *aael);
       if (auto found = aael_events.find(event.number); found != aael_events.end())
         step.aael = std::move(found->second);
     }
@@ -168,7 +173,7 @@ void collect_text_aael(const std::string& text, Collected& out) {
                   {"line", line.line_number},
                   {"digest", hex_encode(step.digest)},
                   {"event", line.text}};
-    step.event.update(aael_json(line.event));
+    add_aael_members(step.event, line.event);
     events[i].digest = step.digest;
     step.aael = std::move(events[i]);
     out.steps.push_back(std::move(step));

@@ -365,7 +365,8 @@ Result<Submod> read_submod(Reader& r, const cbor_item_t* item, const std::string
     } else if (*key.number == kKeyAnnotatedEvidence) {
       std::string path = field + ".ear.veraison.annotated-evidence";
       if (!cbor_isa_map(value)) return r.fail(path, "must be a map");
-      ACON_TRY(submod.annotated_evidence, r.json(value, path));
+      ACON_TRY(Json annotated, r.json(value, path));
+      submod.annotated_evidence = std::make_shared<const Json>(std::move(annotated));
     }
     // Other integer keys (e.g. ear.veraison.policy-claims) are not modelled and are skipped.
   }
@@ -463,8 +464,8 @@ Result<Bytes> ear_to_cbor(const Ear& ear) {
   b.put(claims, kKeyVerifierId, vid);
   CborPtr submods = b.map(ear.submods.size());
   for (const auto& [name, submod] : ear.submods) {
-    size_t members = 2 + (submod.appraisal_policy_id ? 1 : 0) +
-                     (submod.annotated_evidence.is_null() ? 0 : 1) + submod.extra.size();
+    size_t members = 2 + (submod.appraisal_policy_id ? 1 : 0) + (submod.annotated() ? 1 : 0) +
+                     submod.extra.size();
     CborPtr s = b.map(members);
     b.put(s, kKeyStatus, b.integer(static_cast<int64_t>(submod.status)));
     size_t set = 0;
@@ -475,8 +476,8 @@ Result<Bytes> ear_to_cbor(const Ear& ear) {
         b.put(vector, static_cast<int64_t>(i), b.integer(*submod.trust_vector.claims[i]));
     b.put(s, kKeyTrustVector, vector);
     if (submod.appraisal_policy_id) b.put(s, kKeyPolicyId, b.text(*submod.appraisal_policy_id));
-    if (!submod.annotated_evidence.is_null())
-      b.put(s, kKeyAnnotatedEvidence, b.from_json(submod.annotated_evidence));
+    if (const Json* annotated = submod.annotated())
+      b.put(s, kKeyAnnotatedEvidence, b.from_json(*annotated));
     for (const auto& [extra_name, value] : submod.extra)
       b.put(s, b.text(extra_name), b.from_json(value));
     b.put(submods, b.text(name), s);

@@ -382,7 +382,7 @@ std::string Explanation::to_string() const {
          "): " + reason;
 }
 
-Submod Appraisal::to_submod(Json annotated_evidence) const {
+Submod Appraisal::to_submod(std::shared_ptr<const Json> annotated_evidence) const {
   return Submod::from_vector(trust_vector, policy_id, std::move(annotated_evidence));
 }
 

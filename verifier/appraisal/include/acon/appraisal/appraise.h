@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,14 +34,18 @@ struct AppraiseOptions {
 struct AttestationResult {
   EvidenceAppraisal evidence;  // every check and the claims document
   Appraisal appraisal;         // trust vector, ear.status and an explanation per trust claim
-  Ear ear;                     // one submod: the appraisal, annotated with the evidence claims
+  // One submod: the appraisal, annotated with the evidence claims (the same tree as
+  // evidence.claims, shared).
+  Ear ear;
 };
 
 // The submod's ear.veraison.annotated-evidence for a claims document, in Trustee's layout: "tdx"
 // (or "sgx"), "report_data" and "runtime_data_claims" when the quote has report data,
 // "init_data" and "init_data_claims" when it has an MRCONFIGID; plus acon's "acon" section (a
-// CoCo client ignores members it does not know).
-Json annotated_evidence(const Json& claims, Platform platform);
+// CoCo client ignores members it does not know). When the claims document holds exactly those
+// members, as appraise_evidence() builds it, the result is `claims` itself, shared, not a copy.
+std::shared_ptr<const Json> annotated_evidence(const std::shared_ptr<const Json>& claims,
+                                               Platform platform);
 
 // Errors only for options that cannot make a valid EAR (Errc::invalid_argument: an empty issuer
 // or submod name, a validity that is not positive). Everything about the evidence is a check.

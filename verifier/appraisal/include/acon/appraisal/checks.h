@@ -5,6 +5,7 @@
 // reads a clock (AppraisalOptions::at).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -124,9 +125,11 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
 //     "init_data_claims", "runtime_data_claims" (Trustee's spelling and encodings),
 //     "acon": {"simulated", "runtime_events", "images"}}.
 // A part that cannot be checked is a check with outcome error, never a missing one.
+// The claims document is immutable once built and shared: appraise() gives the same tree to the
+// EAR as its annotated evidence (Submod::annotated_evidence) rather than a copy.
 struct EvidenceAppraisal {
   CheckResults checks;
-  Json claims = Json::object();
+  std::shared_ptr<const Json> claims = std::make_shared<const Json>(Json::object());
   std::optional<dcap::QuoteVerdict> verdict;
   bool simulated = false;
 };

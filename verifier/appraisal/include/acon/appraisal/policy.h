@@ -76,7 +76,7 @@ struct Appraisal {
     return explanations[static_cast<size_t>(claim)];
   }
   // The submod an EAR carries for this appraisal.
-  Submod to_submod(Json annotated_evidence = nullptr) const;
+  Submod to_submod(std::shared_ptr<const Json> annotated_evidence = nullptr) const;
 };
 
 // Hard rules, applied after the policy and whatever it says (a forced value replaces the policy's;
