@@ -240,7 +240,7 @@ Result<Json> report_model(const appraisal::Evidence& evidence,
                           const appraisal::AttestationResult& result,
                           const ReportContext& context) {
   const appraisal::Appraisal& appraisal = result.appraisal;
-  const Json& claims = result.evidence.claims;
+  const Json& claims = *result.evidence.claims;  // never null (checks.h)
   ACON_TRY(Json result_json, appraisal::attestation_result_json(result));
 
   // What decided: among the claims in the worst tier, a hard rule of a failed check (the
