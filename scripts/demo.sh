@@ -213,16 +213,17 @@ $client -c "$td1" finalize >/dev/null
 say "Finalize: no more images in this TD"
 
 echo "== 10. A container of image 1 obtains the secret through acond (acon-secret in the container)"
-run_container() {  # address, image -> the container's console output, in $console
+run_container() {  # address, image, acond's state dir -> its output in $console, exit in $status
   local cid
   cid=$($client -c "$1" start "$2")
   for _ in $(seq 300); do
     $client -c "$1" inspect "$cid" | grep -q Terminated && break; sleep 0.05
   done
+  status=$($client -c "$1" inspect "$cid" | tail -1 | awk '{print $3}')
   console=$(cat "$3/containers/$cid/console.log")
 }
 run_container "$td1" "$reader_id" "$work/acond"
-if [ "${console:0:64}" != "$secret_digest" ]; then
+if [ "$status" != 0 ] || [ "${console:0:64}" != "$secret_digest" ]; then
   echo "   !! the container did not receive the stored secret: $console"; exit 1
 fi
 say "acond attested the TD to the KBS (quote + runtime log), the KBS released the secret to acond,"
@@ -256,9 +257,9 @@ $client -c "$td2" load --repo "$work/.acon" "$reader_id" "$stranger_id" >/dev/nu
 say "a second TD (acond on $td2) loaded image 1 and an image by another signer:"
 say "  ${stranger_id:0:60}..."
 run_container "$td2" "$reader_id" "$work/acond2"
-say "its image-1 container asked for the secret; acon-secret printed:"
+say "its image-1 container asked for the secret; acon-secret exited $status and printed:"
 say "  $(echo "$console" | cut -c1-150)"
-case $console in *PolicyDeny*) ;; *) echo "   !! the KBS did not refuse"; exit 1 ;; esac
+case $status:$console in 1:*PolicyDeny*) ;; *) echo "   !! the KBS did not refuse"; exit 1 ;; esac
 admin audit-export >"$work/audit.jsonl"
 say "the KBS's audit log, the resource's releases and refusals (acon-kbs-client audit-export):"
 $py - "$work/audit.jsonl" <<'PY'
