@@ -59,6 +59,11 @@ py=/usr/bin/python3
 member() { $py -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v,str) else json.dumps(v))' "$@"; }
 say() { printf '   %s\n' "$@"; }
 indent() { sed 's/^/   /'; }
+# Image IDs shortened for the terminal: sha384/<signer 12>.../<manifest 12>...
+short() {
+  sed -E -e 's#sha384/([0-9a-f]{12})[0-9a-f]{84}/([0-9a-f]{12})[0-9a-f]{84}#sha384/\1.../\2...#g' \
+    -e 's#sha384/([0-9a-f]{12})[0-9a-f]{84}#sha384/\1...#g'
+}
 
 echo "== 1. Real data: a real TD's boot log (CCEL) and IMA log replayed against its quote's RTMRs"
 $eventlog replay $logs/cc-trusted-api/ccel_data.bin --ima $logs/cc-trusted-api/ima_log.bin \
@@ -120,8 +125,9 @@ vendor_id=$(img sign -k vendor.pem -c vendor.der vendor.json 2>/dev/null | cut -
 base_layer=$(member "$work/vendor.json" layers | $py -c 'import json,sys; print(json.load(sys.stdin)[0])')
 # Image 1, "reader": its own busybox + acon-secret layer; it asks acond for the secret and prints
 # the SHA-256 of what it received.
-mkdir -p "$work/reader"
+mkdir -p "$work/reader/etc"
 cp -a "$work/base/bin" "$work/reader/"
+echo reader >"$work/reader/etc/image"
 reader_cmd='s=$(acon-secret get default/demo/password) && printf %s "$s" | busybox sha256sum | busybox cut -c1-64'
 img create -o reader.json --rootfs reader --entrypoint /bin/sh --entrypoint -c \
   --entrypoint "PATH=/bin; $reader_cmd" --signal 15 >/dev/null
@@ -188,8 +194,10 @@ start_acond() {  # state file, state dir -> the port, in $port
 start_acond "$work/td.json" "$work/acond"
 td1=127.0.0.1:$port
 say "acond listening on $td1 (backend sim; each image measured into RTMR3 and its runtime log)"
+say "acon-client load: for each image AddManifest (acond checks the signature and the launch"
+say "policy, extends RTMR3 and logs the Image ID), then AddBlob for its layers (+):"
 $client -c "$td1" load --no-finalize --repo "$work/.acon" "$vendor_id" "$reader_id" "$greeter_id" \
-  | cut -c1-110 | indent
+  | short | sed 's/^/     loaded /' 
 
 echo "== 9. acond refuses a tampered image and a policy-incompatible one"
 tampered=$work/tampered
@@ -244,6 +252,7 @@ set -e
 # The full report, its long lines (one per check of each image) cut for the terminal.
 grep -v '^HTML report' "$work/evidence.txt" | cut -c1-150 | indent
 [ "$verdict" -eq 0 ] || { echo "   !! acon-verify evidence exit $verdict"; exit 1; }
+[ -s "$html" ] || { echo "   !! no HTML report"; exit 1; }
 say "the same report as one self-contained HTML page (kept after the demo): $html"
 
 echo "== 12. The KBS refuses a TD whose runtime log shows an image its policy does not list"
@@ -255,10 +264,10 @@ start_acond "$work/td2.json" "$work/acond2"
 td2=127.0.0.1:$port
 $client -c "$td2" load --repo "$work/.acon" "$reader_id" "$stranger_id" >/dev/null
 say "a second TD (acond on $td2) loaded image 1 and an image by another signer:"
-say "  ${stranger_id:0:60}..."
+say "  $(echo "$stranger_id" | short)"
 run_container "$td2" "$reader_id" "$work/acond2"
 say "its image-1 container asked for the secret; acon-secret exited $status and printed:"
-say "  $(echo "$console" | cut -c1-150)"
+echo "$console" | fold -w 120 | sed 's/^/     /' 
 case $status:$console in 1:*PolicyDeny*) ;; *) echo "   !! the KBS did not refuse"; exit 1 ;; esac
 admin audit-export >"$work/audit.jsonl"
 say "the KBS's audit log, the resource's releases and refusals (acon-kbs-client audit-export):"
