@@ -123,12 +123,13 @@ ln -s busybox "$work/base/bin/sh"
 img create -o vendor.json --rootfs base --alias @0=DemoBase:1 --self-alias DemoVendor:1 >/dev/null 2>&1
 vendor_id=$(img sign -k vendor.pem -c vendor.der vendor.json 2>/dev/null | cut -d' ' -f1)
 base_layer=$(member "$work/vendor.json" layers | $py -c 'import json,sys; print(json.load(sys.stdin)[0])')
-# Image 1, "reader": its own busybox + acon-secret layer; it asks acond for the secret and prints
-# the SHA-256 of what it received.
+# Image 1, "reader": its own busybox + acon-secret layer; it asks acond for the secret, which
+# acon-secret writes to a new 0600 file in the container's /run (a tmpfs), and prints the file's
+# mode and SHA-256.
 mkdir -p "$work/reader/etc"
 cp -a "$work/base/bin" "$work/reader/"
 echo reader >"$work/reader/etc/image"
-reader_cmd='s=$(acon-secret get default/demo/password) && printf %s "$s" | busybox sha256sum | busybox cut -c1-64'
+reader_cmd='acon-secret get default/demo/password -o /run/password && busybox stat -c %a /run/password && busybox sha256sum /run/password | busybox cut -c1-64'
 img create -o reader.json --rootfs reader --entrypoint /bin/sh --entrypoint -c \
   --entrypoint "PATH=/bin; $reader_cmd" --signal 15 >/dev/null
 reader_id=$(img sign -k signer.pem -c signer.der reader.json | cut -d' ' -f1)
@@ -231,12 +232,12 @@ run_container() {  # address, image, acond's state dir -> its output in $console
   console=$(cat "$3/containers/$cid/console.log")
 }
 run_container "$td1" "$reader_id" "$work/acond"
-if [ "$status" != 0 ] || [ "${console:0:64}" != "$secret_digest" ]; then
+if [ "$status" != 0 ] || [ "$console" != "$(printf '600\n%s' "$secret_digest")" ]; then
   echo "   !! the container did not receive the stored secret: $console"; exit 1
 fi
 say "acond attested the TD to the KBS (quote + runtime log), the KBS released the secret to acond,"
-say "acond handed it to that container only; the container printed its SHA-256: ${console:0:16}..."
-say "it matches the SHA-256 of the stored secret"
+say "acond handed it to that container only; acon-secret wrote it to /run/password (mode $(echo "$console" | head -1)),"
+say "whose SHA-256 the container printed: $(echo "$console" | tail -1 | cut -c1-16)... = the stored secret's"
 run_container "$td1" "$greeter_id" "$work/acond"
 say "a container of image 2 (vendor layer below its own) printed: $console"
 
