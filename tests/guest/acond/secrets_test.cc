@@ -321,5 +321,23 @@ TEST(AcondSecrets, BrokerReleasesWithTheRuntimeLogAsEvidence) {
       << records[0].dump();
 }
 
+// cc_eventlog carries TCG2 records: acond's text log (log_mode acon) cannot go to a KBS, and
+// acond says so rather than send evidence the KBS cannot replay.
+TEST(AcondSecrets, EvidenceNeedsTheCocoLog) {
+  TempDir dir;
+  const std::string state = (dir.path() / "sim.json").string();
+  auto sim = make_sim(state);
+  guest::sim::SimBackend backend{state};
+  RuntimeOptions options;
+  options.state_dir = dir.path() / "acond";
+  options.log_mode = LogMode::acon;
+  auto runtime = must(Runtime::open(backend, options));
+  auto evidence = runtime->kbs_evidence(Bytes(64, 0));
+  ASSERT_FALSE(evidence);
+  EXPECT_EQ(evidence.error().code, Errc::unsupported);
+  EXPECT_NE(evidence.error().message.find("log_mode coco"), std::string::npos)
+      << evidence.error().message;
+}
+
 }  // namespace
 }  // namespace acon::acond
