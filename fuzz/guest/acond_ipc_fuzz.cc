@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       encoded = ipc::encode_get_report_request(*get);
     } else if (auto* secret = std::get_if<ipc::GetSecretRequest>(&*request)) {
       encoded = ipc::encode_get_secret_request(*secret);
-      if (acon::ByteView(encoded) != input) std::abort();  // the path is the whole rest
+      // The path is the whole rest of the message.
+      if (!std::equal(encoded.begin(), encoded.end(), input.begin(), input.end())) std::abort();
     } else {
       encoded = ipc::encode_set_attestation_data_request(
           std::get<ipc::SetAttestationDataRequest>(*request));

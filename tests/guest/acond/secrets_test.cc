@@ -13,11 +13,13 @@
 #include <sstream>
 #include <string>
 
+#include "acon/acond/client.h"
 #include "acon/acond/config.h"
 #include "acon/acond/container.h"
 #include "acon/acond/ipc.h"
 #include "acon/acond/runtime.h"
 #include "acon/acond/secrets.h"
+#include "acond_process.h"
 #include "container_fixtures.h"
 #include "kbs/kbs_process.h"
 
@@ -80,45 +82,22 @@ image_signers = [")" +
 )";
 }
 
-// A simulated TD running acond's runtime and IPC server, its containers on the probe image, and
-// a real acon-kbs (`acon-kbs init`, simulated root trusted) holding the secret.
-struct SecretTd {
+// A simulated TD's state file, the probe image signed, and a real acon-kbs (`acon-kbs init`,
+// the simulated root trusted) holding the secret under resource_policy().
+struct KbsForTd {
   TempDir dir;
   std::string state = (dir.path() / "sim.json").string();
   guest::sim::Simulator sim = make_sim(state);
-  guest::sim::SimBackend backend{state};
-  std::unique_ptr<Runtime> runtime;
-  std::unique_ptr<ipc::Server> server;
   Layer layer = probe_layer(dir.path());
-  std::string image_id;
+  SignedImage image = sign(load_signer("p384"), busybox_manifest(layer, {"/bin/sleep", "1000"}));
+  std::string image_id = image.image_id;
   // An image by another signer that this TD never loads.
   std::string absent_image_id =
       sign(load_signer("p521"), busybox_manifest(layer, {"/bin/sh"})).image_id;
   fs::path kbs_dir = dir.path() / "kbs";
   std::unique_ptr<KbsServerProcess> kbs_server;
-  std::shared_ptr<SecretBroker> broker;
 
-  SecretTd() {
-    RuntimeOptions options;
-    options.state_dir = dir.path() / "acond";
-    runtime = must(Runtime::open(backend, options));
-    fs::create_directories(dir.path() / "acond" / "shared");
-    server = must(ipc::Server::start(
-        dir.path() / "acond" / "shared" / "acon.sock",
-        [this](uid_t uid, const ipc::Request& request) {
-          return runtime->answer_ipc(uid, request);
-        },
-        [](const std::string&) {}));
-    auto image = sign(load_signer("p384"), busybox_manifest(layer, {"/bin/sleep", "1000"}));
-    image_id = image.image_id;
-    EXPECT_TRUE(runtime->add_manifest(image.manifest, image.signature, image.certificate).ok());
-    EXPECT_TRUE(runtime->add_blob(2, layer.tar).ok());
-    start_kbs();
-  }
-  ~SecretTd() {
-    server.reset();
-    runtime->containers().stop_all(0ms);
-  }
+  KbsForTd() { start_kbs(); }
 
   void start_kbs() {
     const fs::path root = dir.path() / "sim-root.pem";
@@ -151,6 +130,53 @@ struct SecretTd {
     return config;
   }
 
+  // The KBS's audit records for `resource` (GET decisions, not admin calls).
+  std::vector<Json> audited(std::string_view resource) const {
+    auto lines = admin_client().audit_export(1, 10000);
+    EXPECT_TRUE(lines) << lines.error().to_string();
+    std::vector<Json> records;
+    const std::string text = lines ? *lines : std::string();
+    for (std::string_view line : split(text, '\n')) {
+      if (line.empty()) continue;
+      auto record = parse_json(line);
+      EXPECT_TRUE(record);
+      if (!record) continue;
+      const Json& entry = record->contains("entry") ? (*record)["entry"] : *record;
+      if (entry.value("resource", "") == resource &&
+          !entry.value("action", "").starts_with("admin"))
+        records.push_back(entry);
+    }
+    return records;
+  }
+};
+
+// The same TD running acond's runtime and IPC server in this process, the image loaded;
+// containers on it call the IPC socket with the probe.
+struct SecretTd : KbsForTd {
+  guest::sim::SimBackend backend{state};
+  std::unique_ptr<Runtime> runtime;
+  std::unique_ptr<ipc::Server> server;
+  std::shared_ptr<SecretBroker> broker;
+
+  SecretTd() {
+    RuntimeOptions options;
+    options.state_dir = dir.path() / "acond";
+    runtime = must(Runtime::open(backend, options));
+    fs::create_directories(dir.path() / "acond" / "shared");
+    server = must(ipc::Server::start(
+        dir.path() / "acond" / "shared" / "acon.sock",
+        [this](uid_t uid, const ipc::Request& request) {
+          return runtime->answer_ipc(uid, request);
+        },
+        [](const std::string&) {}));
+    EXPECT_TRUE(runtime->add_manifest(image.manifest, image.signature, image.certificate).ok());
+    EXPECT_TRUE(runtime->add_blob(2, layer.tar).ok());
+  }
+  ~SecretTd() {
+    server.reset();
+    runtime->containers().stop_all(0ms);
+  }
+
   void configure(const KbsConfig& config) {
     Runtime* pod = runtime.get();
     broker = std::make_shared<SecretBroker>(
@@ -169,25 +195,6 @@ struct SecretTd {
     auto reply = runtime->exec(request);
     EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message);
     return reply.ok() ? reply->stdout_data + reply->stderr_data : "";
-  }
-
-  // The KBS's audit records for `resource` (GET decisions, not admin calls).
-  std::vector<Json> audited(std::string_view resource) const {
-    auto lines = admin_client().audit_export(1, 10000);
-    EXPECT_TRUE(lines) << lines.error().to_string();
-    std::vector<Json> records;
-    const std::string text = lines ? *lines : std::string();
-    for (std::string_view line : split(text, '\n')) {
-      if (line.empty()) continue;
-      auto record = parse_json(line);
-      EXPECT_TRUE(record);
-      if (!record) continue;
-      const Json& entry = record->contains("entry") ? (*record)["entry"] : *record;
-      if (entry.value("resource", "") == resource &&
-          !entry.value("action", "").starts_with("admin"))
-        records.push_back(entry);
-    }
-    return records;
   }
 };
 
@@ -319,6 +326,66 @@ TEST(AcondSecrets, BrokerReleasesWithTheRuntimeLogAsEvidence) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_NE(records[0]["image_ids"].dump().find(td.image_id), std::string::npos)
       << records[0].dump();
+}
+
+// cc_eventlog carries TCG2 records: acond's text log (log_mode acon) cannot go to a KBS, and
+// acond says so rather than send evidence the KBS cannot replay.
+TEST(AcondSecrets, EvidenceNeedsTheCocoLog) {
+  TempDir dir;
+  const std::string state = (dir.path() / "sim.json").string();
+  auto sim = make_sim(state);
+  guest::sim::SimBackend backend{state};
+  RuntimeOptions options;
+  options.state_dir = dir.path() / "acond";
+  options.log_mode = LogMode::acon;
+  auto runtime = must(Runtime::open(backend, options));
+  auto evidence = runtime->kbs_evidence(Bytes(64, 0));
+  ASSERT_FALSE(evidence);
+  EXPECT_EQ(evidence.error().code, Errc::unsupported);
+  EXPECT_NE(evidence.error().message.find("log_mode coco"), std::string::npos)
+      << evidence.error().message;
+}
+
+// The acond executable as an operator runs it: [kbs] in its configuration file, the image
+// loaded and the container started over gRPC; the container obtains the secret, and acond's log
+// records the request but not the plaintext.
+TEST(AcondSecrets, RealAcondWithKbsInItsConfiguration) {
+  ACON_REQUIRE_CONTAINERS();
+  KbsForTd td;
+  const KbsConfig kbs = td.kbs_config();
+  std::ofstream(td.dir.path() / "acond.toml")
+      << "[kbs]\nurl = \"" << kbs.url << "\"\nca_file = \"" << *kbs.ca_file << "\"\n";
+  AcondChild acond(td.dir.path(), {"--backend", "sim", "--sim-state", "sim.json", "--state-dir",
+                                   "st", "--tcp-address", "127.0.0.1", "--tcp-port", "0",
+                                   "--stop-grace", "0", "--config", "acond.toml"});
+  ASSERT_NE(acond.port(), 0) << acond.log();
+  EXPECT_NE(acond.log().find(" kbs=" + kbs.url + " "), std::string::npos) << acond.log();
+  ClientOptions options;
+  options.target = acond.target();
+  auto client = must(Client::connect(options));
+  ASSERT_TRUE(client.add_manifest(td.image.manifest, td.image.signature, td.image.certificate));
+  ASSERT_TRUE(client.add_blob(2, td.layer.tar));
+  const uint32_t cid = must(client.start(td.image_id, {}));
+  ExecCommand exec;
+  exec.container_id = cid;
+  exec.command = "Probe";
+  exec.arguments = {"secret", "default/db/password"};
+  exec.timeout_seconds = 60;
+  auto output = must(client.exec(exec));
+  EXPECT_EQ(to_string(output.stdout_bytes), "SECRET " + std::string(kPassword) + "\n")
+      << to_string(output.stderr_bytes) << acond.log();
+  EXPECT_EQ(acond.stop(), 0);
+  const std::string log = acond.log();
+  EXPECT_NE(log.find("acond event=ipc uid=" + std::to_string(cid) + " command=4"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(kPassword), std::string::npos) << log;
+  // Nothing under acond's state directory holds the plaintext either.
+  for (const auto& entry : fs::recursive_directory_iterator(td.dir.path() / "st")) {
+    if (!entry.is_regular_file() || entry.is_symlink()) continue;
+    EXPECT_EQ(read_text(entry.path()).find(kPassword), std::string::npos) << entry.path();
+  }
+  ASSERT_EQ(td.audited("default/db/password").size(), 1u);
 }
 
 }  // namespace
