@@ -1,10 +1,8 @@
 #include "acon/common/bytes.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <cstdio>
-#include <limits>
 
 namespace acon {
 
@@ -58,17 +56,6 @@ bool ct_equal(ByteView a, ByteView b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-Result<Bytes> random_bytes(size_t n) {
-  // Checked before allocating: a huge n must be an error value, not a 2 GiB+ allocation or a
-  // std::length_error thrown from the vector constructor.
-  if (n > static_cast<size_t>(std::numeric_limits<int>::max()))
-    return make_error(Errc::invalid_argument, "random_bytes: request too large");
-  Bytes out(n);
-  if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
-    return make_error(Errc::crypto, "random_bytes: DRBG failure");
-  return out;
 }
 
 std::string hex_literal(uint64_t value, int min_digits) {

@@ -1,6 +1,7 @@
 // acond's in-container IPC requests come from any process in any container: the parser must
 // refuse every malformed message by value, and what it accepts must encode to a message that
 // parses to the same request. Replies are parsed by clients inside containers: same rule.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <variant>
@@ -16,6 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     acon::Bytes encoded;
     if (auto* get = std::get_if<ipc::GetReportRequest>(&*request)) {
       encoded = ipc::encode_get_report_request(*get);
+    } else if (auto* secret = std::get_if<ipc::GetSecretRequest>(&*request)) {
+      encoded = ipc::encode_get_secret_request(*secret);
+      // The path is the whole rest of the message.
+      if (!std::equal(encoded.begin(), encoded.end(), input.begin(), input.end())) std::abort();
     } else {
       encoded = ipc::encode_set_attestation_data_request(
           std::get<ipc::SetAttestationDataRequest>(*request));
@@ -39,6 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           back.data != get->data) {
         std::abort();
       }
+    }
+    if (auto* secret = std::get_if<ipc::GetSecretReply>(&*reply)) {
+      auto encoded = ipc::encode_get_secret_reply(acon::view(secret->secret));
+      if (!std::equal(encoded.begin(), encoded.end(), input.begin(), input.end())) std::abort();
     }
   }
   return 0;

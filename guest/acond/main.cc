@@ -163,6 +163,11 @@ int run(int argc, char** argv) {
   app.add_option("--ipc-socket", ipc_socket,
                  "In-container IPC socket (default: <state-dir>/shared/acon.sock, the containers' "
                  "/shared/acon.sock)");
+  std::string kbs_url, kbs_ca;
+  app.add_option("--kbs-url", kbs_url,
+                 "The KBS the in-container GetSecret command attests to (https://; [kbs] in "
+                 "--config for the other settings)");
+  app.add_option("--kbs-ca", kbs_ca, "PEM trust anchors for the KBS's TLS certificate");
   unsigned stop_grace = 5;
   app.add_option("--stop-grace", stop_grace,
                  "Seconds between SIGTERM and SIGKILL for containers when acond stops")
@@ -189,6 +194,7 @@ int run(int argc, char** argv) {
   }
 
   bool port_from_file = false, idle_timeout_from_file = false;
+  std::optional<acond::KbsConfig> kbs_config;
   if (!config_path.empty()) {
     auto text = tools::read_input(config_path);
     if (!text) return tools::fail(text.error());
@@ -220,8 +226,24 @@ int run(int argc, char** argv) {
     take("--log-path", log_path, file->log_path);
     take("--policy-mode", policy_mode, file->policy_mode);
     take("--max-message", max_message, file->max_message);
+    kbs_config = file->kbs;
     port_from_file = file->tcp_port.has_value();
     idle_timeout_from_file = file->idle_timeout.has_value();
+  }
+  if (!kbs_url.empty()) {
+    // From the command line only https: a plaintext KBS needs insecure_http in the file.
+    if (!kbs_url.starts_with("https://")) {
+      return tools::fail(make_error(Errc::invalid_argument, "--kbs-url: expected an https:// URL"));
+    }
+    if (!kbs_config) kbs_config.emplace();
+    kbs_config->url = kbs_url;
+    kbs_config->insecure_http = false;
+  }
+  if (!kbs_ca.empty()) {
+    if (!kbs_config) {
+      return tools::fail(make_error(Errc::invalid_argument, "--kbs-ca needs a KBS URL"));
+    }
+    kbs_config->ca_file = kbs_ca;
   }
   if (state_dir.empty()) {
     return tools::fail(
@@ -271,6 +293,13 @@ int run(int argc, char** argv) {
       policy_mode == "spec" ? image::PolicyMode::spec_graph : image::PolicyMode::acond_greedy;
   auto runtime = acond::Runtime::open(**backend, options);
   if (!runtime) return tools::fail(runtime.error());
+  if (kbs_config) {
+    acond::Runtime* pod = runtime->get();
+    (*runtime)->set_secret_broker(std::make_shared<acond::SecretBroker>(
+        acond::kbs_client_config(*kbs_config),
+        [pod](ByteView report_data) { return pod->kbs_evidence(report_data); },
+        [pod] { return pod->runtime_event_count(); }));
+  }
 
   // SIGTERM and SIGINT are taken by sigwait() below, in this thread only: blocked before gRPC
   // starts its threads, which inherit the mask.
@@ -382,6 +411,7 @@ int run(int argc, char** argv) {
            " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +
            " tls=" + (tls_cert.empty() ? "off" : "on") + " ipc=" + ipc_socket +
            " vsock_port=" + (vsock_port < 0 ? std::string("none") : std::to_string(vsock_port)) +
+           " kbs=" + (kbs_config ? kbs_config->url : std::string("none")) +
            " state_dir=" + state_dir + " log_path=" + (*runtime)->options().log_path->string());
 
   int signal_number = 0;

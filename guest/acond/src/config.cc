@@ -44,6 +44,49 @@ Result<uint64_t> integer_value(std::string_view name, std::string_view key, cons
 
 using Setter = std::function<Status(const toml::node&)>;
 
+// The [kbs] table (config.h): its own keys, url required.
+Result<KbsConfig> parse_kbs_table(std::string_view name, const toml::node& node) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) return bad_value(name, "kbs", node, "a table [kbs]");
+  KbsConfig kbs;
+  bool has_url = false;
+  for (const auto& [key, value] : *table) {
+    const std::string full = "kbs." + std::string(key.str());
+    if (key.str() == "url") {
+      ACON_TRY(kbs.url, string_value(name, full, value));
+      has_url = true;
+    } else if (key.str() == "ca_file") {
+      ACON_TRY(kbs.ca_file, string_value(name, full, value));
+    } else if (key.str() == "insecure_http") {
+      if (!value.is_boolean()) return bad_value(name, full, value, "true or false");
+      kbs.insecure_http = value.as_boolean()->get();
+    } else if (key.str() == "connect_timeout") {
+      ACON_TRY(uint64_t seconds, integer_value(name, full, value, 1, 300));
+      kbs.connect_timeout_seconds = static_cast<uint32_t>(seconds);
+    } else if (key.str() == "timeout") {
+      ACON_TRY(uint64_t seconds, integer_value(name, full, value, 1, 600));
+      kbs.timeout_seconds = static_cast<uint32_t>(seconds);
+    } else {
+      return make_error(Errc::parse, where(name, key.source()) + ": unknown key '" + full + "'");
+    }
+  }
+  if (!has_url) {
+    return make_error(Errc::parse,
+                      where(name, node.source()) + ": kbs.url: missing (required in [kbs])");
+  }
+  const bool http = kbs.url.starts_with("http://");
+  if (!http && !kbs.url.starts_with("https://")) {
+    return make_error(
+        Errc::parse, where(name, node.source()) + ": kbs.url: expected an http:// or https:// URL");
+  }
+  if (http != kbs.insecure_http) {
+    return make_error(Errc::parse,
+                      where(name, node.source()) +
+                          ": kbs.insecure_http: must be true exactly when kbs.url is http://");
+  }
+  return kbs;
+}
+
 }  // namespace
 
 Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
@@ -133,6 +176,11 @@ Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
          ACON_TRY(uint64_t size,
                   integer_value(name, "max_message", node, kMinMaxMessage, kMaxMaxMessage));
          config.max_message = size;
+         return {};
+       }},
+      {"kbs",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(config.kbs, parse_kbs_table(name, node));
          return {};
        }},
       {"no_tcp",

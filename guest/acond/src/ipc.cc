@@ -37,6 +37,50 @@ Result<AttestationData> read_attestation(int32_t type, ByteView rest, size_t typ
   return AttestationData{type, std::move(data)};
 }
 
+bool path_character(uint8_t c, bool first) {
+  const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  return alnum || c == '_' || c == '-' || (!first && c == '.');
+}
+
+// "repo/type/tag" as the KBS accepts it (ipc.h); `base` is the path's offset in the message.
+Result<std::string> read_resource_path(ByteView bytes, size_t base) {
+  if (bytes.empty()) return structure_error(base, "resource path is empty");
+  if (bytes.size() > kMaxResourcePath) {
+    return structure_error(base, "resource path of " + std::to_string(bytes.size()) +
+                                     " bytes exceeds " + std::to_string(kMaxResourcePath));
+  }
+  size_t components = 1, component_start = 0;
+  for (size_t i = 0; i <= bytes.size(); ++i) {
+    if (i == bytes.size() || bytes[i] == '/') {
+      if (i == component_start) {
+        return structure_error(
+            base + i, "resource path component " + std::to_string(components) + " is empty");
+      }
+      if (i - component_start > kMaxPathComponent) {
+        return structure_error(base + component_start,
+                               "resource path component " + std::to_string(components) +
+                                   " is longer than " + std::to_string(kMaxPathComponent) +
+                                   " bytes");
+      }
+      if (i < bytes.size() && ++components > 3) {
+        return structure_error(base + i, "resource path has more than 3 components");
+      }
+      component_start = i + 1;
+      continue;
+    }
+    if (!path_character(bytes[i], i == component_start)) {
+      return structure_error(base + i, "resource path: byte " + std::to_string(bytes[i]) +
+                                           " is not allowed (A-Z a-z 0-9 _ - and . after the "
+                                           "first character of a component)");
+    }
+  }
+  if (components != 3) {
+    return structure_error(base, "resource path has " + std::to_string(components) +
+                                     " components, expected repo/type/tag");
+  }
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
 // Header, size field and bounds common to requests and replies.
 Result<int32_t> read_header(ByteView message, ByteReader& reader) {
   if (message.size() < kHeaderSize) {
@@ -114,6 +158,10 @@ Result<Request> parse_request(ByteView message) {
              read_attestation(static_cast<int32_t>(type), reader.rest(), 8, reader.offset()));
     return Request(std::move(request));
   }
+  if (command == kGetSecret) {
+    ACON_TRY(std::string path, read_resource_path(reader.rest(), reader.offset()));
+    return Request(GetSecretRequest{std::move(path)});
+  }
   return make_error(Errc::unsupported, "ipc command " + std::to_string(command) + " at offset 0");
 }
 
@@ -134,6 +182,21 @@ Bytes encode_set_attestation_data_request(const SetAttestationDataRequest& reque
       header(kSetAttestationData, kSetAttestationDataFixedSize + request.attestation.data.size());
   put_i32le(out, request.attestation.type);
   append(out, as_bytes(request.attestation.data));
+  return out;
+}
+
+Bytes encode_get_secret_request(const GetSecretRequest& request) {
+  Bytes out = header(kGetSecret, kHeaderSize + request.resource_path.size());
+  append(out, as_bytes(request.resource_path));
+  return out;
+}
+
+SecretBytes encode_get_secret_reply(ByteView secret) {
+  SecretBytes out;
+  out.reserve(kHeaderSize + secret.size());
+  Bytes head = header(kGetSecretReply, kHeaderSize + secret.size());
+  out.insert(out.end(), head.begin(), head.end());
+  out.insert(out.end(), secret.begin(), secret.end());
   return out;
 }
 
@@ -175,6 +238,7 @@ Result<Reply> parse_reply(ByteView message) {
     if (message.size() != kHeaderSize) return structure_error(8, "unexpected bytes after header");
     return Reply(std::monostate{});
   }
+  if (command == kGetSecretReply) return Reply(GetSecretReply{to_secret(reader.rest())});
   if (command == kErrorReply) {
     ACON_TRY(uint32_t request_command, reader.u32("request command"));
     ByteView rest = reader.rest();
@@ -294,7 +358,7 @@ Result<std::unique_ptr<Server>> Server::start(const std::filesystem::path& socke
       new Server(socket_path, std::move(handler), std::move(log), read_timeout_ms));
   ACON_TRY(server->loop_,
            AcceptLoop::start(std::move(listener), [raw = server.get()](UniqueFd connection) {
-             raw->answer(connection.get());
+             raw->answer(std::move(connection));
            }));
   return server;
 }
@@ -307,21 +371,33 @@ Server::Server(std::filesystem::path path, Handler handler, ServerLog log, int r
 
 Server::~Server() {
   loop_.reset();
+  // No new workers after the accept loop stopped; each one ends within the KBS client's timeouts.
+  std::lock_guard lock(workers_mutex_);
+  for (Worker& worker : workers_) worker.thread.join();
+  workers_.clear();
   ::unlink(path_.c_str());
 }
 
-void Server::answer(int connection) {
+void Server::reap_workers_locked() {
+  std::erase_if(workers_, [](Worker& worker) {
+    if (!worker.done->load()) return false;
+    worker.thread.join();
+    return true;
+  });
+}
+
+void Server::answer(UniqueFd connection) {
   ucred peer{};
   socklen_t peer_size = sizeof peer;
-  if (::getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+  if (::getsockopt(connection.get(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
     log_("acond event=ipc_refused reason=no_peer_credentials");
     return;
   }
-  auto message = read_message(connection, read_timeout_ms_);
+  auto message = read_message(connection.get(), read_timeout_ms_);
   if (!message) {
     log_("acond event=ipc_refused uid=" + std::to_string(peer.uid) +
          " reason=" + message.error().to_string());
-    (void)write_all(connection, encode_error_reply(kErrorReply, kInvalidStructure));
+    (void)write_all(connection.get(), encode_error_reply(kErrorReply, kInvalidStructure));
     return;
   }
   const int32_t command = command_of(*message).value_or(kErrorReply);
@@ -330,24 +406,50 @@ void Server::answer(int connection) {
     log_("acond event=ipc_refused uid=" + std::to_string(peer.uid) +
          " command=" + std::to_string(command) + " reason=" + request.error().to_string());
     const bool unsupported = request.error().code == Errc::unsupported;
-    (void)write_all(connection,
+    (void)write_all(connection.get(),
                     encode_error_reply(command, unsupported ? kNotSupported : kInvalidStructure));
     return;
   }
+  if (!std::holds_alternative<GetSecretRequest>(*request)) {
+    respond(connection.get(), peer.uid, command, *request);
+    return;
+  }
+  std::lock_guard lock(workers_mutex_);
+  reap_workers_locked();
+  if (workers_.size() >= kMaxSecretWorkers) {
+    log_("acond event=ipc_refused uid=" + std::to_string(peer.uid) +
+         " command=" + std::to_string(command) + " reason=busy");
+    (void)write_all(connection.get(), encode_error_reply(command, kSecretBusy));
+    return;
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([this, done, uid = peer.uid, command, connection = std::move(connection),
+                      request = std::move(*request)]() {
+    respond(connection.get(), uid, command, request);
+    done->store(true);
+  });
+  workers_.push_back({std::move(thread), std::move(done)});
+}
+
+void Server::respond(int connection, uid_t peer_uid, int32_t command, const Request& request) {
   HandlerResult result = [&]() -> HandlerResult {
     try {
-      return handler_(peer.uid, *request);
+      return handler_(peer_uid, request);
     } catch (const std::exception&) {
       return HandlerError{"Unexpected error"};
     }
   }();
   if (auto* error = std::get_if<HandlerError>(&result)) {
-    log_("acond event=ipc_refused uid=" + std::to_string(peer.uid) +
+    log_("acond event=ipc_refused uid=" + std::to_string(peer_uid) +
          " command=" + std::to_string(command) + " reason=\"" + error->message + "\"");
     (void)write_all(connection, encode_error_reply(command, error->message));
     return;
   }
-  log_("acond event=ipc uid=" + std::to_string(peer.uid) + " command=" + std::to_string(command));
+  log_("acond event=ipc uid=" + std::to_string(peer_uid) + " command=" + std::to_string(command));
+  if (auto* secret = std::get_if<SecretBytes>(&result)) {
+    (void)write_all(connection, view(*secret));  // the SecretBytes wipe it when `result` goes
+    return;
+  }
   (void)write_all(connection, std::get<Bytes>(result));
 }
 

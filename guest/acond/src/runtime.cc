@@ -15,8 +15,10 @@
 #include "acon/common/hash.h"
 #include "acon/common/json.h"
 #include "acon/common/unique_fd.h"
+#include "acon/eventlog/event_log.h"
 #include "acon/image/layers/extract.h"
 #include "acon/image/layers/stream.h"
+#include "acon/kbs/evidence_provider.h"
 
 namespace acon::acond {
 namespace fs = std::filesystem;
@@ -576,7 +578,25 @@ ipc::HandlerResult Runtime::answer_ipc(uid_t peer_uid, const ipc::Request& reque
   auto known = peer_uid >= 2 ? containers_->inspect(peer_uid)
                              : RpcResult<std::vector<ContainerInfo>>(RpcError{});
   if (!known || known->empty()) return ipc::HandlerError{std::string(ipc::kInvalidContainerId)};
-  const auto& attestation = std::visit([](const auto& r) { return r.attestation; }, request);
+  if (const auto* get_secret = std::get_if<ipc::GetSecretRequest>(&request)) {
+    std::shared_ptr<SecretBroker> broker;
+    {
+      std::lock_guard lock(mutex_);
+      broker = secrets_;
+    }
+    if (!broker) return ipc::HandlerError{std::string(ipc::kKbsNotConfigured)};
+    // Not under the pod lock: the KBS exchange takes seconds at worst, the evidence it needs
+    // takes the lock itself (kbs_evidence).
+    auto secret = broker->fetch(get_secret->resource_path);
+    if (!secret) return ipc::HandlerError{secret_failure_message(secret.error())};
+    if (secret->size() > ipc::kMaxMessageSize - ipc::kHeaderSize) {
+      return ipc::HandlerError{"KBS: the resource is larger than an IPC reply can hold"};
+    }
+    return ipc::encode_get_secret_reply(view(*secret));
+  }
+  const auto& attestation = std::holds_alternative<ipc::GetReportRequest>(request)
+                                ? std::get<ipc::GetReportRequest>(request).attestation
+                                : std::get<ipc::SetAttestationDataRequest>(request).attestation;
   // ACON reports type 0 as {"type":0,"data":""} whatever bytes followed it.
   image::ContainerAttestation entry{attestation.type,
                                     attestation.type == 0 ? std::string() : attestation.data};
@@ -591,6 +611,48 @@ ipc::HandlerResult Runtime::answer_ipc(uid_t peer_uid, const ipc::Request& reque
   if (!report) return ipc::HandlerError{report.error().message};
   return ipc::encode_get_report_reply(
       {std::move(report->mrlog[3]), std::move(report->attestation_data), std::move(report->data)});
+}
+
+void Runtime::set_secret_broker(std::shared_ptr<SecretBroker> broker) {
+  std::lock_guard lock(mutex_);
+  secrets_ = std::move(broker);
+}
+
+size_t Runtime::runtime_event_count() const {
+  std::lock_guard lock(mutex_);
+  return log_.events().size();
+}
+
+Result<TdEvidence> Runtime::kbs_evidence(ByteView report_data) {
+  std::lock_guard lock(mutex_);
+  if (backend_->register_kind() != guest::RegisterKind::rtmr) {
+    return make_error(Errc::unsupported,
+                      "KBS evidence: the " + std::string(backend_->name()) +
+                          " backend measures into a PCR; secrets need an RTMR backend (tdx, sim)");
+  }
+  if (log_.mode() != LogMode::coco) {
+    return make_error(Errc::unsupported,
+                      "KBS evidence: log_mode acon writes a text log that cc_eventlog cannot "
+                      "carry; secrets need log_mode coco");
+  }
+  // The library's TDX evidence (quote + CCEL), over a backend this Runtime does not own.
+  const auto provider = kbs::tdx_evidence_provider(
+      std::shared_ptr<guest::Backend>(std::shared_ptr<void>(), backend_));
+  ACON_TRY(Json primary, provider(report_data));
+  ACON_TRY(Bytes runtime, log_.contents());
+  if (primary["cc_eventlog"].is_null()) {
+    return make_error(Errc::not_found,
+                      "KBS evidence: the firmware CCEL cannot be read, so the runtime log "
+                      "cannot go with it");
+  }
+  ACON_TRY(Bytes log, base64_decode(primary["cc_eventlog"].get<std::string>()));
+  // The runtime records follow the CCEL's last record, not the fill after it.
+  auto firmware = eventlog::parse_event_log(log);
+  if (!firmware) return firmware.error().wrap("KBS evidence: firmware CCEL");
+  log.resize(firmware->end_offset);
+  append(log, runtime);
+  primary["cc_eventlog"] = base64_encode(log);
+  return TdEvidence{std::move(primary), log_.events().size()};
 }
 
 RpcResult<ReportReply> Runtime::report(uint64_t nonce_lo, uint64_t nonce_hi,

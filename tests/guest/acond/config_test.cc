@@ -105,6 +105,46 @@ TEST(Config, ErrorsNameTheKeyAndLine) {
   EXPECT_TRUE(parse_error("tcp_port = ").starts_with("acond.toml: line 1, column "));
 }
 
+TEST(Config, KbsTable) {
+  auto config = must(parse_config(R"(backend = "sim"
+[kbs]
+url = "https://kbs.example:8080"
+ca_file = "kbs-ca.pem"
+connect_timeout = 2
+timeout = 9
+)"));
+  ASSERT_TRUE(config.kbs);
+  EXPECT_EQ(config.kbs->url, "https://kbs.example:8080");
+  EXPECT_EQ(config.kbs->ca_file, "kbs-ca.pem");
+  EXPECT_FALSE(config.kbs->insecure_http);
+  EXPECT_EQ(config.kbs->connect_timeout_seconds, 2u);
+  EXPECT_EQ(config.kbs->timeout_seconds, 9u);
+  // The defaults; plaintext only when said so.
+  auto plain = must(parse_config("[kbs]\nurl = \"http://127.0.0.1:8080\"\ninsecure_http = true\n"));
+  ASSERT_TRUE(plain.kbs);
+  EXPECT_TRUE(plain.kbs->insecure_http);
+  EXPECT_FALSE(plain.kbs->ca_file);
+  EXPECT_EQ(plain.kbs->connect_timeout_seconds, 5u);
+  EXPECT_EQ(plain.kbs->timeout_seconds, 30u);
+  EXPECT_FALSE(must(parse_config("backend = \"sim\"\n")).kbs);
+
+  EXPECT_EQ(parse_error("[kbs]\nca_file = \"a.pem\"\n"),
+            "acond.toml: line 1: kbs.url: missing (required in [kbs])");
+  EXPECT_EQ(parse_error("[kbs]\nurl = \"https://k\"\nretries = 3\n"),
+            "acond.toml: line 3: unknown key 'kbs.retries'");
+  EXPECT_EQ(parse_error("[kbs]\nurl = \"ftp://k\"\n"),
+            "acond.toml: line 1: kbs.url: expected an http:// or https:// URL");
+  EXPECT_EQ(parse_error("[kbs]\nurl = \"http://k\"\n"),
+            "acond.toml: line 1: kbs.insecure_http: must be true exactly when kbs.url is http://");
+  EXPECT_EQ(parse_error("[kbs]\nurl = \"https://k\"\ninsecure_http = true\n"),
+            "acond.toml: line 1: kbs.insecure_http: must be true exactly when kbs.url is http://");
+  EXPECT_EQ(parse_error("[kbs]\nurl = \"https://k\"\ntimeout = 0\n"),
+            "acond.toml: line 3: kbs.timeout: expected an integer in 1..600");
+  EXPECT_EQ(parse_error("[kbs]\nurl = 7\n"), "acond.toml: line 2: kbs.url: expected a string");
+  EXPECT_EQ(parse_error("kbs = \"https://k\"\n"),
+            "acond.toml: line 1: kbs: expected a table [kbs]");
+}
+
 TEST(Config, AcondTakesTheFileAndFlagsWin) {
   TempDir dir;
   auto sim = create_sim_state((dir.path() / "sim.json").string());
@@ -137,6 +177,36 @@ TEST(Config, AcondTakesTheFileAndFlagsWin) {
   EXPECT_EQ(bad.wait(), 2);
   EXPECT_NE(bad.log().find("bad.toml: line 2: unknown key 'verbose'"), std::string::npos)
       << bad.log();
+}
+
+// [kbs] reaches acond (its startup line names the KBS), --kbs-url wins and must be https.
+TEST(Config, AcondTakesTheKbs) {
+  TempDir dir;
+  auto sim = create_sim_state((dir.path() / "sim.json").string());
+  {
+    std::ofstream out(dir.path() / "acond.toml");
+    out << "backend = \"sim\"\nsim_state = \"sim.json\"\nstate_dir = \"st\"\n"
+           "tcp_address = \"127.0.0.1\"\ntcp_port = 0\n"
+           "[kbs]\nurl = \"https://kbs.invalid:8080\"\nca_file = \"ca.pem\"\n";
+  }
+  {
+    AcondChild acond(dir.path(), {"--config", "acond.toml"});
+    ASSERT_NE(acond.port(), 0) << acond.log();
+    EXPECT_EQ(acond.stop(), 0);
+    EXPECT_NE(acond.log().find(" kbs=https://kbs.invalid:8080 "), std::string::npos) << acond.log();
+  }
+  fs::remove(dir.path() / "acond.log");
+  {
+    AcondChild acond(dir.path(), {"--config", "acond.toml", "--kbs-url", "https://other:1"});
+    ASSERT_NE(acond.port(), 0) << acond.log();
+    EXPECT_EQ(acond.stop(), 0);
+    EXPECT_NE(acond.log().find(" kbs=https://other:1 "), std::string::npos) << acond.log();
+  }
+  fs::remove(dir.path() / "acond.log");
+  AcondChild plain(dir.path(), {"--config", "acond.toml", "--kbs-url", "http://other:1"});
+  EXPECT_EQ(plain.wait(), 2);
+  EXPECT_NE(plain.log().find("--kbs-url: expected an https:// URL"), std::string::npos)
+      << plain.log();
 }
 
 }  // namespace

@@ -77,4 +77,21 @@ inline image::Manifest busybox_manifest(const Layer& layer, std::vector<std::str
   return m;
 }
 
+#ifdef ACOND_IPC_PROBE
+// busybox's sh and sleep, the probe as /bin/acon-ipc-probe, and Exec's entry point Probe.
+inline Layer probe_layer(const std::filesystem::path& scratch) {
+  std::filesystem::path root = scratch / "probe-rootfs";
+  std::filesystem::create_directories(root / "bin");
+  std::filesystem::copy_file(kBusybox, root / "bin" / "busybox");
+  for (const char* applet : {"sh", "sleep"})
+    std::filesystem::create_symlink("busybox", root / "bin" / applet);
+  std::filesystem::copy_file(ACOND_IPC_PROBE, root / "bin" / "acon-ipc-probe");
+  write_script(root / "lib" / "acon" / "entrypoint.d" / "Probe",
+               "#!/bin/sh\nexec /bin/acon-ipc-probe \"$@\"\n");
+  image::layers::MemorySink sink;
+  auto digests = must(image::layers::create_layer(root, sink));
+  return {sink.data(), digests.ref(HashAlg::sha384)};
+}
+#endif
+
 }  // namespace acon::acond::test_fixtures

@@ -21,20 +21,6 @@ using namespace test_fixtures;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// busybox's sh and sleep, the probe as /bin/acon-ipc-probe, and Exec's entry point Probe.
-Layer probe_layer(const fs::path& scratch) {
-  fs::path root = scratch / "probe-rootfs";
-  fs::create_directories(root / "bin");
-  fs::copy_file(kBusybox, root / "bin" / "busybox");
-  for (const char* applet : {"sh", "sleep"}) fs::create_symlink("busybox", root / "bin" / applet);
-  fs::copy_file(ACOND_IPC_PROBE, root / "bin" / "acon-ipc-probe");
-  write_script(root / "lib" / "acon" / "entrypoint.d" / "Probe",
-               "#!/bin/sh\nexec /bin/acon-ipc-probe \"$@\"\n");
-  image::layers::MemorySink sink;
-  auto digests = must(image::layers::create_layer(root, sink));
-  return {sink.data(), digests.ref(HashAlg::sha384)};
-}
-
 struct IpcTd {
   TempDir dir;
   std::string state = (dir.path() / "sim.json").string();

@@ -3,9 +3,10 @@
 // against a second reading of the format. Linked statically: it runs in a busybox image.
 //   acon-ipc-probe set TYPE DATA
 //   acon-ipc-probe get REQUEST_TYPE NONCE0 NONCE1 TYPE DATA
+//   acon-ipc-probe secret PATH        (acon's GetSecret, command 4: "repo/type/tag")
 //   acon-ipc-probe raw HEX            (any bytes, for malformed requests)
-// Prints "OK", or "LOG <entry>" lines then "JSON <json>" and "DATA <size>", or
-// "ERROR <command> <message>"; exit 1 when the socket or the reply is unusable.
+// Prints "OK", or "LOG <entry>" lines then "JSON <json>" and "DATA <size>", or "SECRET <bytes>",
+// or "ERROR <command> <message>"; exit 1 when the socket or the reply is unusable.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,7 +33,9 @@ uint32_t get32(const std::vector<uint8_t>& in, size_t at) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: acon-ipc-probe set TYPE DATA | get RT N0 N1 TYPE DATA | raw HEX\n");
+  std::fprintf(
+      stderr,
+      "usage: acon-ipc-probe set TYPE DATA | get RT N0 N1 TYPE DATA | secret PATH | raw HEX\n");
   return 2;
 }
 
@@ -57,6 +60,10 @@ int main(int argc, char** argv) {
     put32(message, static_cast<uint32_t>(std::atoi(argv[5])));
     put32(message, 0);
     message.insert(message.end(), argv[6], argv[6] + std::strlen(argv[6]));
+  } else if (mode == "secret" && argc == 3) {
+    put32(message, 4);
+    put32(message, 0);
+    message.insert(message.end(), argv[2], argv[2] + std::strlen(argv[2]));
   } else if (mode == "raw" && argc == 3) {
     for (const char* p = argv[2]; p[0] && p[1]; p += 2) {
       char byte[3] = {p[0], p[1], 0};
@@ -99,6 +106,11 @@ int main(int argc, char** argv) {
   }
   if (command == 3 && reply.size() == 8) {
     std::printf("OK\n");
+    return 0;
+  }
+  if (command == 5) {
+    std::printf("SECRET %.*s\n", static_cast<int>(reply.size() - 8),
+                reinterpret_cast<char*>(reply.data() + 8));
     return 0;
   }
   if (command != 1 || reply.size() < 23) {

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "acon/common/bytes.h"
 #include "acond_fixtures.h"
@@ -150,6 +153,71 @@ TEST(IpcMessages, ErrorAndEmptyReplies) {
   EXPECT_EQ(std::get<ErrorReply>(*error).message, kInvalidStructure);
 }
 
+// acon's GetSecret (command 4): the path is the rest of the message; the reply (5) the plaintext.
+TEST(IpcMessages, GetSecretLayout) {
+  const Bytes message =
+      hex("04000000"
+          "11000000"
+          "612f622f632d312e30");  // 8 + 9 bytes: "a/b/c-1.0"
+  auto request = parse_request(message);
+  ASSERT_TRUE(request) << request.error().to_string();
+  EXPECT_EQ(std::get<GetSecretRequest>(*request).resource_path, "a/b/c-1.0");
+  EXPECT_EQ(encode_get_secret_request({"a/b/c-1.0"}), message);
+
+  const Bytes secret = {0x00, 0xff, 's', 0x00};  // any bytes, NULs included
+  SecretBytes reply = encode_get_secret_reply(secret);
+  EXPECT_EQ(Bytes(reply.begin(), reply.end()), hex("05000000"
+                                                   "0c000000"
+                                                   "00ff7300"));
+  auto parsed = parse_reply(Bytes(reply.begin(), reply.end()));
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const auto& back = std::get<GetSecretReply>(*parsed).secret;
+  EXPECT_EQ(Bytes(back.begin(), back.end()), secret);
+}
+
+TEST(IpcMessages, GetSecretRefusesBadPathsNamingTheOffset) {
+  auto request_for = [](std::string_view path) {
+    Bytes message =
+        hex("04000000"
+            "00000000");
+    append(message, as_bytes(path));
+    message[4] = static_cast<uint8_t>(message.size());
+    message[5] = static_cast<uint8_t>(message.size() >> 8);
+    return message;
+  };
+  struct Case {
+    std::string path;
+    std::string needle;
+  };
+  const std::string long_component(kMaxPathComponent + 1, 'x');
+  const std::vector<Case> cases = {
+      {"", "offset 8: resource path is empty"},
+      {"a/b", "offset 8: resource path has 2 components"},
+      {"a//c", "offset 10: resource path component 2 is empty"},
+      {"a/b/", "offset 12: resource path component 3 is empty"},
+      {"a/b/c/d", "offset 13: resource path has more than 3 components"},
+      {"../b/c", "offset 8: resource path: byte 46"},
+      {"a/.b/c", "offset 10: resource path: byte 46"},
+      {"a/b/c d", "offset 13: resource path: byte 32"},
+      {std::string("a/b/c\0", 6), "offset 13: resource path: byte 0"},
+      {"a/b/%2e", "offset 12: resource path: byte 37"},
+      {"a/" + long_component + "/c", "offset 10: resource path component 2 is longer than 128"},
+      {long_component + "/" + long_component + "/" + long_component,
+       "offset 8: resource path of 389 bytes exceeds 386"},
+  };
+  for (const auto& c : cases) {
+    auto request = parse_request(request_for(c.path));
+    ASSERT_FALSE(request) << c.path;
+    EXPECT_EQ(request.error().code, Errc::parse) << c.path;
+    EXPECT_NE(request.error().message.find(c.needle), std::string::npos)
+        << c.path << ": " << request.error().message;
+  }
+  // The limits themselves pass.
+  const std::string longest(kMaxPathComponent, 'x');
+  EXPECT_TRUE(parse_request(request_for(longest + "/" + longest + "/" + longest)));
+  EXPECT_TRUE(parse_request(request_for("_/-/x.y")));
+}
+
 // The server: peer credentials reach the handler; malformed requests get error replies and never
 // reach it; the server keeps answering afterwards.
 TEST(IpcServer, AnswersOneRequestPerConnection) {
@@ -223,6 +291,72 @@ TEST(IpcServer, AnswersOneRequestPerConnection) {
   EXPECT_FALSE(std::filesystem::exists(path));
   std::lock_guard lock(log_mutex);
   for (const auto& line : log) EXPECT_EQ(line.find("secret-free"), std::string::npos) << line;
+}
+
+// GetSecret waits on a KBS: its handler runs on a worker, so other requests are answered
+// meanwhile; at most kMaxSecretWorkers wait at once, the next caller is told so at once.
+TEST(IpcServer, SecretRequestsDoNotHoldUpOthers) {
+  TempDir dir;
+  std::mutex mutex;
+  std::condition_variable changed;
+  size_t waiting = 0;
+  bool release = false;
+  std::vector<std::string> log;
+  auto server = Server::start(
+      dir.path() / "acon.sock",
+      [&](uid_t, const Request& request) -> HandlerResult {
+        if (std::holds_alternative<SetAttestationDataRequest>(request)) {
+          return encode_set_attestation_data_reply();
+        }
+        std::unique_lock lock(mutex);
+        ++waiting;
+        changed.notify_all();
+        changed.wait(lock, [&] { return release; });
+        const auto& path = std::get<GetSecretRequest>(request).resource_path;
+        return encode_get_secret_reply(as_bytes("plaintext of " + path));
+      },
+      [&](const std::string& line) {
+        std::lock_guard lock(mutex);
+        log.push_back(line);
+      },
+      500);
+  ASSERT_TRUE(server) << server.error().to_string();
+  const auto path = (*server)->path();
+
+  std::vector<std::thread> callers;
+  std::vector<Result<Reply>> replies(kMaxSecretWorkers, make_error(Errc::io, "not called"));
+  for (size_t i = 0; i < kMaxSecretWorkers; ++i) {
+    callers.emplace_back([&, i] {
+      replies[i] = call(path, encode_get_secret_request({"r/t/" + std::to_string(i)}));
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return waiting == kMaxSecretWorkers; });
+  }
+  // Every worker is waiting on its "KBS": other requests are still answered ...
+  auto set = call(path, encode_set_attestation_data_request({{2, "x"}}));
+  ASSERT_TRUE(set) << set.error().to_string();
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(*set));
+  // ... and one secret request more is refused at once.
+  auto busy = call(path, encode_get_secret_request({"r/t/busy"}));
+  ASSERT_TRUE(busy) << busy.error().to_string();
+  EXPECT_EQ(std::get<ErrorReply>(*busy).message, kSecretBusy);
+  EXPECT_EQ(std::get<ErrorReply>(*busy).request_command, kGetSecret);
+
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  for (auto& caller : callers) caller.join();
+  for (size_t i = 0; i < kMaxSecretWorkers; ++i) {
+    ASSERT_TRUE(replies[i]) << replies[i].error().to_string();
+    const auto& secret = std::get<GetSecretReply>(*replies[i]).secret;
+    EXPECT_EQ(std::string(secret.begin(), secret.end()), "plaintext of r/t/" + std::to_string(i));
+  }
+  server->reset();
+  for (const auto& line : log) EXPECT_EQ(line.find("plaintext"), std::string::npos) << line;
 }
 
 }  // namespace

@@ -23,6 +23,14 @@
 //   policy_mode = "acond"        acond or spec
 //   max_message = 1073741824     --max-message (1 MiB .. 2^31 - 1)
 //   kernel_cmdline = "/proc/cmdline"
+//   [kbs]                        the KBS GetSecret attests to (absent: GetSecret answers
+//                                "KBS not configured"); docs/acond.md "Secrets"
+//   url = "https://kbs:8080"     required in [kbs]; --kbs-url
+//   ca_file = "kbs-ca.pem"       PEM trust anchors for the KBS's TLS certificate; --kbs-ca
+//                                (absent: the system store)
+//   insecure_http = false        required for, and only allowed with, an http:// URL
+//   connect_timeout = 5          seconds (1..300)
+//   timeout = 30                 seconds per KBS request (1..600)
 #pragma once
 
 #include <cstdint>
@@ -34,6 +42,15 @@
 
 namespace acon::acond {
 
+// The [kbs] table: what KbsClient needs to reach the KBS (kbs/client/include/acon/kbs/client.h).
+struct KbsConfig {
+  std::string url;
+  std::optional<std::string> ca_file;
+  bool insecure_http = false;
+  uint32_t connect_timeout_seconds = 5;
+  uint32_t timeout_seconds = 30;
+};
+
 struct ConfigFile {
   std::optional<std::string> backend, sim_state, tcti, tpm_event_log, state_dir, tcp_address,
       unix_path, log_mode, log_path, policy_mode, kernel_cmdline, ipc_socket, tls_cert, tls_key;
@@ -41,6 +58,7 @@ struct ConfigFile {
   std::optional<uint16_t> tcp_port;
   std::optional<bool> no_tcp;
   std::optional<uint64_t> max_message;
+  std::optional<KbsConfig> kbs;
 };
 
 // The range --max-message and max_message accept.

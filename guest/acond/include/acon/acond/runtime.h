@@ -25,6 +25,7 @@
 
 #include "acon/acond/ipc.h"
 #include "acon/acond/measurement_log.h"
+#include "acon/acond/secrets.h"
 #include "acon/common/bytes.h"
 #include "acon/guest/backend.h"
 #include "acon/image/attestation_data.h"
@@ -169,8 +170,17 @@ class Runtime {
   // The in-container IPC (ipc.h): a caller is the container whose ID equals its uid as acond
   // sees it (a container's uid 0; ACON's rule), anyone else gets "Invalid Container ID".
   // SetAttestationData keeps {type, data} for the caller's later reports; GetReport makes a
-  // report with the caller's {type, data} for that report only.
+  // report with the caller's {type, data} for that report only. GetSecret (acon) asks the secret
+  // broker, outside the pod lock, and answers "KBS not configured" when there is none.
   ipc::HandlerResult answer_ipc(uid_t peer_uid, const ipc::Request& request);
+
+  // GetSecret's KBS (secrets.h); null: not configured. Set before the IPC server starts.
+  void set_secret_broker(std::shared_ptr<SecretBroker> broker);
+  // The TD's evidence for a KBS (secrets.h): the backend's quote over `report_data` and, as
+  // CoCo's cc_eventlog, the firmware CCEL followed by the runtime log's TCG2 records, so that the
+  // KBS replays RTMR3 and sees the images loaded. Needs an RTMR backend and log_mode coco.
+  Result<TdEvidence> kbs_evidence(ByteView report_data);
+  size_t runtime_event_count() const;
 
   bool finalized() const;
   size_t image_count() const;
@@ -212,6 +222,7 @@ class Runtime {
   bool finalized_ = false;
   std::unique_ptr<ContainerManager> containers_;
   image::ContainerAttestations container_attestations_;  // from SetAttestationData
+  std::shared_ptr<SecretBroker> secrets_;
 };
 
 }  // namespace acon::acond
