@@ -222,6 +222,51 @@ class AconClientTest(unittest.TestCase):
         finally:
             acond.stop()
 
+    def test_alias_layer_resolved_by_a_loaded_vendor_image(self):
+        # A vendor image aliases its layer; an app image names that layer by the alias
+        # (acon-image alias-substitute). acond's reply to the app's first AddManifest lists the
+        # alias verbatim; acon-client asks again and sends only what is really missing: nothing.
+        w = self.work
+        must(IMAGE, "keygen", "-k", "vendor.pem", "-c", "vendor.der", cwd=w)
+        must(IMAGE, "create", "-o", "vendor.json", "--rootfs", "rootfs", "--alias",
+             "@0=AliasBase:1", cwd=w)
+        vendor = must(IMAGE, "sign", "-k", "vendor.pem", "-c", "vendor.der", "vendor.json",
+                      cwd=w).split()[0]
+        with open(os.path.join(w, "vendor.json")) as f:
+            layer = json.load(f)["layers"][0]
+        must(IMAGE, "create", "-o", "aliased.json", "--layer", layer, "--entrypoint", "/bin/sh",
+             "--signal", "15", "--env", "MODE=aliased", cwd=w)
+        must(IMAGE, "alias-substitute", "aliased.json", cwd=w)
+        with open(os.path.join(w, "aliased.json")) as f:
+            self.assertTrue(json.load(f)["layers"][0].startswith("signer/"))
+        aliased = must(IMAGE, "sign", "-k", "signer.pem", "-c", "signer.der", "aliased.json",
+                       cwd=w).split()[0]
+        # A TD of its own: the other tests replay the shared simulated TD's RTMR3.
+        td = os.path.join(w, "td-alias.json")
+        must(SIM, "create", "--state", td)
+        sim = ["--backend", "sim", "--sim-state", td]
+        acond = Acond(self.work, "td-alias", backend=sim)
+        try:
+            p = self.client(acond, "load", "--no-finalize", vendor)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.client(acond, "load", "--no-finalize", aliased)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.split(), [aliased])  # no layer sent: the alias resolved
+            p = self.client(acond, "start", aliased)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            acond.stop()
+
+        # Without the vendor image, the alias stays missing: refused with the reason.
+        must(SIM, "create", "--state", td, "--force")
+        acond = Acond(self.work, "td-alias-2", backend=sim)
+        try:
+            p = self.client(acond, "load", "--no-finalize", aliased)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("not a SHA-384 content digest", p.stderr)
+        finally:
+            acond.stop()
+
     @unittest.skipIf(shutil.which("swtpm") is None, "swtpm is not installed: no vTPM to test")
     def test_vtpm_bundle_verifies_under_the_pinned_ak_only(self):
         w = self.work

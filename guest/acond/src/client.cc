@@ -3,6 +3,8 @@
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "acon.grpc.pb.h"
 #include "acon/acond/listener.h"
 #include "acon_evidence.grpc.pb.h"
@@ -308,11 +310,19 @@ Result<std::vector<LoadedImage>> Client::load(const image::Repository& repositor
   for (const image::Bundle& bundle : bundles) {
     ACON_TRY(AddManifestReply reply,
              add_manifest(bundle.manifest, bundle.signature, bundle.certificate));
+    // A new image's missing_layers is its layer list verbatim (ACON computes it before linking
+    // the image's layers), so a `signer/...` alias layer a loaded vendor image already provides
+    // is listed too. Adding the same manifest again changes and measures nothing and lists only
+    // the layers that are really missing (aconcli gets there by retrying the whole load).
+    auto is_digest = [](const std::string& layer) { return layer.starts_with("sha384/"); };
+    if (!std::ranges::all_of(reply.missing_layers, is_digest)) {
+      ACON_TRY(reply, add_manifest(bundle.manifest, bundle.signature, bundle.certificate));
+    }
     LoadedImage image{reply.image_id, {}};
     for (const std::string& layer : reply.missing_layers) {
       // As aconcli: only content digests can be sent; an alias layer must come from its own
       // image, loaded first.
-      if (!layer.starts_with("sha384/")) {
+      if (!is_digest(layer)) {
         return make_error(Errc::invalid_argument,
                           bundle.label + ": acond misses layer '" + layer +
                               "', which is not a SHA-384 content digest (load the image that "
