@@ -1,0 +1,317 @@
+// The event timeline of the result model (report.h event_timeline()): every event of every TDX
+// register, decoded, read from the evidence's own logs so that it exists whatever the quote's
+// verdict (Trustee's claims, and with them uefi_event_logs, exist only for a verified quote).
+//
+// Which event a replay proves is the replay check's word: its detail says how many of the
+// register's extends reproduce the quoted value ("matching_prefix") or that all do (pass). To
+// read that count, the rows below number the extends exactly as the appraisal's replay orders
+// them (docs/evidence.md "replay.<register>"): the TCG2 log's records in log order (firmware
+// CCEL, then the runtime AAEL records), then the text AAEL (its INIT line sets the start value
+// and is then extended), then the IMA log. When the count disagrees with the check's, the
+// statuses are left unknown rather than guessed.
+#include <optional>
+
+#include "acon/common/hash.h"
+#include "acon/common/utf8.h"
+#include "acon/eventlog/decode.h"
+#include "acon/eventlog/event_log.h"
+#include "acon/eventlog/runtime.h"
+#include "acon/report/report.h"
+
+namespace acon::report {
+namespace {
+
+constexpr uint32_t kFirstRtmr = 1;  // CC MR index of RTMR0; RTMR3 is 4
+constexpr uint32_t kRegisters = 4;
+constexpr uint32_t kRtmr2 = 3;
+constexpr uint32_t kRtmr3 = 4;
+constexpr size_t kMaxMeaning = 300;  // characters of a row's meaning, so one row stays one line
+
+// `text` cut to at most `limit` bytes at a code-point boundary, with "…" when cut.
+std::string bounded(std::string text, size_t limit = kMaxMeaning) {
+  if (text.size() <= limit) return text;
+  size_t end = 0;
+  while (end < limit) {
+    const size_t n = utf8_sequence(text, end);
+    if (n == 0 || end + n > limit) break;
+    end += n;
+  }
+  text.resize(end);
+  return text + "…";
+}
+
+std::string aael_text(const std::string& domain, const std::string& operation,
+                      const std::string& content) {
+  return domain + " " + operation + (content.empty() ? "" : " " + content);
+}
+
+const Json* member(const Json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+std::string as_text(const Json* value) {
+  if (value == nullptr || value->is_null()) return {};
+  if (value->is_string()) return value->get<std::string>();
+  return value->dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// One line of what eventlog::decode_event() found in a record (decode.h names the keys).
+std::string decoded_meaning(const Json& details) {
+  if (const Json* error = member(details, "error"))
+    return "event data does not decode: " + as_text(error);
+  if (const Json* operation = member(details, "operation"))
+    return aael_text(as_text(member(details, "domain")), as_text(operation),
+                     as_text(member(details, "content")));
+  if (const Json* name = member(details, "unicode_name")) {
+    std::string out = as_text(name);
+    if (const Json* secure = member(details, "secure_boot"))
+      out += *secure == true ? " = enabled" : " = disabled";
+    if (const Json* order = member(details, "boot_order")) out += " = " + as_text(order);
+    if (const Json* option = member(details, "load_option")) {
+      const std::string description = as_text(member(*option, "description"));
+      if (!description.empty()) out += " \"" + description + "\"";
+      const std::string path = as_text(member(*option, "device_path"));
+      if (!path.empty()) out += " " + path;
+    }
+    if (const Json* lists = member(details, "signature_lists"); lists && lists->is_array())
+      out += " (" + std::to_string(lists->size()) + " signature lists)";
+    if (const Json* guid = member(details, "variable_name")) out += " {" + as_text(guid) + "}";
+    return out;
+  }
+  if (const Json* path = member(details, "device_path")) return as_text(path);
+  if (const Json* partitions = member(details, "partitions"); partitions && partitions->is_array())
+    return "GPT disk " + as_text(member(details, "disk_guid")) + ", " +
+           std::to_string(partitions->size()) + " partitions";
+  if (const Json* tables = member(details, "tables"); tables && tables->is_array())
+    return std::to_string(tables->size()) + " configuration tables";
+  for (const char* key : {"string", "description", "info_string", "tag_name", "kind"})
+    if (const Json* value = member(details, key)) return as_text(value);
+  if (const Json* value = member(details, "value")) return "value " + as_text(value);  // separators
+  if (const Json* hex = member(details, "hex"))
+    return "raw data " + bounded(as_text(hex), 64) + " (" +
+           std::to_string(as_text(hex).size() / 2) + " bytes)";
+  return {};
+}
+
+// One row of a register's timeline, and the extends of the replay it stands for.
+struct Row {
+  Json json;
+  std::optional<size_t> first_step, last_step;  // none: not an extend the replay reads
+};
+
+struct Register {
+  std::vector<Row> rows;
+  size_t steps = 0;
+  void add(Json json, size_t extends) {
+    Row row{std::move(json), std::nullopt, std::nullopt};
+    if (extends > 0) {
+      row.first_step = steps;
+      row.last_step = steps + extends - 1;
+      steps += extends;
+    }
+    rows.push_back(std::move(row));
+  }
+};
+
+Json row_json(std::string source, std::string where, std::string type, std::string digest,
+              std::string meaning) {
+  return {{"source", std::move(source)},
+          {"where", std::move(where)},
+          {"type", std::move(type)},
+          {"digest", std::move(digest)},
+          {"meaning", bounded(std::move(meaning))}};
+}
+
+// The CCEL (and its runtime TCG2 AAEL records) as the appraisal frames it: cc_eventlog as it is,
+// or the CCEL's records followed by runtime_aael. `firmware_end`: records at or after this offset
+// are runtime records.
+struct Tcg2 {
+  Bytes buffer;
+  eventlog::EventLog log;
+  size_t firmware_end = SIZE_MAX;
+};
+
+Result<std::optional<Tcg2>> tcg2_log(const appraisal::TdxEvidence& evidence) {
+  Tcg2 out;
+  eventlog::ParseOptions options;
+  if (evidence.cc_eventlog) {
+    options.allow_zero_signature = true;  // guest-components' header when there was no CCEL
+    out.buffer = *evidence.cc_eventlog;
+  } else if (evidence.ccel) {
+    ACON_TRY(eventlog::EventLog firmware, eventlog::parse_event_log(*evidence.ccel));
+    out.firmware_end = firmware.end_offset;
+    out.buffer.assign(evidence.ccel->begin(),
+                      evidence.ccel->begin() + static_cast<ptrdiff_t>(firmware.end_offset));
+    if (evidence.runtime_aael) append(out.buffer, *evidence.runtime_aael);
+  } else {
+    return std::optional<Tcg2>();
+  }
+  auto log = eventlog::parse_event_log(out.buffer, options);
+  if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
+  out.log = std::move(*log);
+  return std::optional<Tcg2>(std::move(out));
+}
+
+void add_tcg2(const Tcg2& tcg2, Register (&registers)[kRegisters]) {
+  for (const eventlog::Event& event : tcg2.log.events) {
+    // The Spec ID header and EV_NO_ACTION records extend nothing; MRTD (index 0) is no RTMR.
+    if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
+    if (event.index < kFirstRtmr || event.index >= kFirstRtmr + kRegisters) continue;
+    const bool aael = event.type == eventlog::ev::kEventTag &&
+                      static_cast<bool>(eventlog::parse_aael_tagged_event(event.data));
+    const bool runtime = event.offset >= tcg2.firmware_end || aael;
+    const eventlog::DecodedEvent decoded = eventlog::decode_event(event);
+    auto sha384 = event.digest(eventlog::tpm_alg::kSha384);
+    std::string digest;
+    if (sha384)
+      digest = hex_encode(*sha384);
+    else if (!event.digests.empty())
+      digest = hex_encode(event.digests.front().value);
+    Json json = row_json(
+        runtime ? "aael" : "firmware",
+        std::string(runtime ? "runtime record #" : "CCEL record #") + std::to_string(event.number) +
+            " at offset " + std::to_string(event.offset),
+        eventlog::event_type_name(event.type), std::move(digest), decoded_meaning(decoded.details));
+    json["digest_check"] = decoded.digest_check == eventlog::DigestCheck::match      ? "match"
+                           : decoded.digest_check == eventlog::DigestCheck::mismatch ? "mismatch"
+                                                                                     : "n/a";
+    if (!sha384) json["note"] = "no SHA-384 digest, so the replay cannot extend it";
+    registers[event.index - kFirstRtmr].add(std::move(json), sha384 ? 1 : 0);
+  }
+}
+
+Status add_text_aael(const std::string& text, Register& rtmr3) {
+  ACON_TRY(eventlog::TextAael log, eventlog::parse_text_aael(text));
+  // The INIT line states the start value (one step) and is then extended (another).
+  auto init_digest = digest(log.alg, log.init_line);
+  rtmr3.add(row_json("text_aael", "line 1", "AAEL INIT",
+                     init_digest ? hex_encode(*init_digest) : "", log.init_line),
+            2);
+  for (const eventlog::TextAaelLine& line : log.lines) {
+    auto line_digest = digest(log.alg, line.text);
+    rtmr3.add(row_json("text_aael", "line " + std::to_string(line.line_number), "AAEL",
+                       line_digest ? hex_encode(*line_digest) : "",
+                       aael_text(line.event.domain, line.event.operation, line.event.content)),
+              1);
+  }
+  return {};
+}
+
+Status add_ima(const std::string& text, Register& rtmr2) {
+  ACON_TRY(std::vector<eventlog::ImaEntry> entries, eventlog::parse_ima_log(text));
+  for (const eventlog::ImaEntry& entry : entries) {
+    Json json =
+        row_json("ima", "line " + std::to_string(entry.line_number), "IMA " + entry.template_name,
+                 hex_encode(entry.template_hash),
+                 entry.path + " (" + entry.file_hash_alg + ":" + hex_encode(entry.file_hash) + ")");
+    // As the replay: Linux on TDX maps PCR 10 to RTMR2, cc-trusted-api kernels write 2.
+    const bool replayed = (entry.pcr == 10 || entry.pcr == 2) && entry.template_hash.size() == 48;
+    if (!replayed)
+      json["note"] = "PCR " + std::to_string(entry.pcr) + " with a " +
+                     std::to_string(entry.template_hash.size()) +
+                     "-byte template hash is not an RTMR2 extend";
+    rtmr2.add(std::move(json), replayed ? 1 : 0);
+  }
+  return {};
+}
+
+// The statuses of one register's rows from its replay check; the register's JSON.
+Json register_json(uint32_t index, Register& reg, const appraisal::CheckResults& checks,
+                   std::vector<std::string>& notes) {
+  const std::string name = "rtmr" + std::to_string(index - kFirstRtmr);
+  const appraisal::CheckResult* check = appraisal::find_check(checks, "replay." + name);
+  const std::string outcome =
+      check != nullptr ? std::string(appraisal::outcome_name(check->outcome)) : "skipped";
+  std::optional<size_t> proven_steps;  // how many extends the quoted value proves
+  if (check != nullptr &&
+      (check->outcome == appraisal::Outcome::pass || check->outcome == appraisal::Outcome::fail)) {
+    const Json* events = member(check->detail, "events");
+    if (events == nullptr || !events->is_number_unsigned() || events->get<size_t>() != reg.steps) {
+      notes.push_back(name + ": the replay check counts " + as_text(events) +
+                      " extends, the timeline " + std::to_string(reg.steps) +
+                      "; statuses are left unknown");
+    } else if (check->outcome == appraisal::Outcome::pass) {
+      proven_steps = reg.steps;
+    } else if (const Json* prefix = member(check->detail, "matching_prefix");
+               prefix != nullptr && prefix->is_number_unsigned()) {
+      proven_steps = prefix->get<size_t>();
+    } else {
+      proven_steps = 0;  // no prefix reproduces the quoted value: the quote proves none
+    }
+  } else {
+    proven_steps = 0;  // the replay could not run (error) or had no log (skipped)
+  }
+  const bool failed = check != nullptr && check->outcome == appraisal::Outcome::fail;
+  const bool diverged = failed && member(check->detail, "matching_prefix") != nullptr;
+  // No prefix reproduces the quoted value, so the quote cannot say which event broke the
+  // replay; a record whose data no longer hashes to its digest is where the log was altered.
+  const bool find_altered = failed && !diverged && proven_steps.has_value();
+  Json rows = Json::array();
+  Json divergent = nullptr;
+  size_t proven = 0, number = 0;
+  for (Row& row : reg.rows) {
+    row.json["number"] = ++number;
+    std::string status = "unknown";
+    if (proven_steps) {
+      status = "not_covered";
+      if (row.last_step && *row.last_step < *proven_steps) {
+        status = "proven";
+        ++proven;
+      } else if (diverged && row.first_step && *row.first_step <= *proven_steps &&
+                 *proven_steps <= *row.last_step) {
+        status = "diverges";
+      } else if (find_altered && divergent.is_null() && row.first_step &&
+                 member(row.json, "digest_check") != nullptr &&
+                 row.json["digest_check"] == "mismatch") {
+        status = "diverges";
+        row.json["note"] = "its event data does not hash to its digest: the log was altered here";
+      }
+      if (status == "diverges") {
+        divergent = row.json;
+        divergent["status"] = status;
+      }
+    }
+    row.json["status"] = status;
+    if (rows.size() < kMaxTimelineRows) rows.push_back(std::move(row.json));
+  }
+  return {{"register", name},
+          {"check", "replay." + name},
+          {"outcome", outcome},
+          {"reason", check != nullptr ? check->reason : "no replay check"},
+          {"events", reg.rows.size()},
+          {"proven", proven},
+          {"more", reg.rows.size() - rows.size()},
+          {"divergent", std::move(divergent)},
+          {"rows", std::move(rows)}};
+}
+
+}  // namespace
+
+Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckResults& checks) {
+  Json registers = Json::array();
+  std::vector<std::string> notes;
+  if (evidence.platform != appraisal::Platform::tdx) {
+    notes.push_back("the timeline covers TDX registers; the replay checks judge this evidence");
+    return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
+  }
+  const appraisal::TdxEvidence& tdx = evidence.tdx;
+  Register regs[kRegisters];
+  auto tcg2 = tcg2_log(tdx);
+  if (!tcg2)
+    notes.push_back("the event log does not parse: " + tcg2.error().message);
+  else if (*tcg2)
+    add_tcg2(**tcg2, regs);
+  if (tdx.runtime_text_aael)
+    if (Status added = add_text_aael(*tdx.runtime_text_aael, regs[kRtmr3 - kFirstRtmr]); !added)
+      notes.push_back("runtime text AAEL: " + added.error().message);
+  if (tdx.ima_log)
+    if (Status added = add_ima(*tdx.ima_log, regs[kRtmr2 - kFirstRtmr]); !added)
+      notes.push_back("IMA log: " + added.error().message);
+  for (uint32_t i = 0; i < kRegisters; ++i)
+    registers.push_back(register_json(kFirstRtmr + i, regs[i], checks, notes));
+  return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
+}
+
+}  // namespace acon::report
