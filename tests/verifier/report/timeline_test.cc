@@ -189,6 +189,13 @@ TEST(EventTimeline, RowsPerRegisterAreCapped) {
   EXPECT_EQ(rtmr3["divergent"]["number"], 1);
   const std::string page = html_report(model_of(timeline, {}));
   EXPECT_NE(page.find("… 25 more events"), std::string::npos);
+  // A divergent row past the cap is still named under the table.
+  EXPECT_EQ(page.find("Replay diverges at event"), std::string::npos);
+  Json past_cap = timeline;
+  past_cap["registers"][3]["divergent"]["number"] = kMaxTimelineRows + 7;
+  EXPECT_NE(html_report(model_of(past_cap, {}))
+                .find("Replay diverges at event " + std::to_string(kMaxTimelineRows + 7)),
+            std::string::npos);
 }
 
 TEST(EventTimeline, OtherPlatformsAndUnparsableLogsGiveNotes) {

@@ -95,24 +95,92 @@ std::string decoded_meaning(const Json& details) {
   return {};
 }
 
-// One row of a register's timeline, and the extends of the replay it stands for.
-struct Row {
-  Json json;
-  std::optional<size_t> first_step, last_step;  // none: not an extend the replay reads
-};
-
-struct Register {
-  std::vector<Row> rows;
-  size_t steps = 0;
-  void add(Json json, size_t extends) {
-    Row row{std::move(json), std::nullopt, std::nullopt};
-    if (extends > 0) {
-      row.first_step = steps;
-      row.last_step = steps + extends - 1;
-      steps += extends;
+// One register's timeline, built as its rows arrive: each row's status is decided when it is
+// added (the replay check is known beforehand), and only the first kMaxTimelineRows rows and the
+// divergent one are kept, so a huge log costs its parse, not a row object per record.
+class Register {
+ public:
+  Register(uint32_t index, const appraisal::CheckResults& checks)
+      : name_("rtmr" + std::to_string(index - kFirstRtmr)),
+        check_(appraisal::find_check(checks, "replay." + name_)) {
+    if (check_ == nullptr) return;
+    if (check_->outcome == appraisal::Outcome::pass) {
+      mode_ = Mode::all;
+    } else if (check_->outcome == appraisal::Outcome::fail) {
+      const Json* prefix = member(check_->detail, "matching_prefix");
+      if (prefix != nullptr && prefix->is_number_unsigned()) {
+        mode_ = Mode::prefix;
+        prefix_ = prefix->get<size_t>();
+      } else {
+        // No prefix reproduces the quoted value, so the quote cannot say which event broke
+        // the replay; a record whose data no longer hashes to its digest is where the log was
+        // altered.
+        mode_ = Mode::altered;
+      }
     }
-    rows.push_back(std::move(row));
   }
+
+  // A row standing for `extends` consecutive extends of the replay (0: it extends nothing).
+  void add(Json row, size_t extends) {
+    row["number"] = ++events_;
+    std::string status = "not_covered";
+    const size_t first = steps_, last = steps_ + extends;  // [first, last)
+    steps_ += extends;
+    if (extends > 0) {
+      if (mode_ == Mode::all || (mode_ == Mode::prefix && last <= prefix_)) {
+        status = "proven";
+        ++proven_;
+      } else if (mode_ == Mode::prefix && first <= prefix_ && prefix_ < last) {
+        status = "diverges";
+      } else if (mode_ == Mode::altered && divergent_.is_null() && row.contains("digest_check") &&
+                 row["digest_check"] == "mismatch") {
+        status = "diverges";
+        row["note"] = "its event data does not hash to its digest: the log was altered here";
+      }
+    }
+    row["status"] = status;
+    if (status == "diverges") divergent_ = row;
+    if (rows_.size() < kMaxTimelineRows) rows_.push_back(std::move(row));
+  }
+
+  // The register's JSON. When the replay check counts another number of extends than the rows
+  // do, the statuses cannot be matched to the rows: they become "unknown", and a note says so.
+  Json finish(std::vector<std::string>& notes) {
+    if (mode_ != Mode::none) {
+      const Json* counted = member(check_->detail, "events");
+      if (counted == nullptr || !counted->is_number_unsigned() ||
+          counted->get<size_t>() != steps_) {
+        notes.push_back(name_ + ": the replay check counts " + as_text(counted) +
+                        " extends, the timeline " + std::to_string(steps_) +
+                        "; statuses are left unknown");
+        for (Json& row : rows_) row["status"] = "unknown";
+        proven_ = 0;
+        divergent_ = nullptr;
+      }
+    }
+    const size_t shown = rows_.size();
+    return {{"register", name_},
+            {"check", "replay." + name_},
+            {"outcome", check_ != nullptr ? appraisal::outcome_name(check_->outcome) : "skipped"},
+            {"reason", check_ != nullptr ? check_->reason : "no replay check"},
+            {"events", events_},
+            {"proven", proven_},
+            {"more", events_ - shown},
+            {"divergent", std::move(divergent_)},
+            {"rows", std::move(rows_)}};
+  }
+
+ private:
+  // What the check proves: every extend (pass), the first prefix_ (a proper prefix reproduces
+  // the quoted value), none (fail without such a prefix; error; skipped).
+  enum class Mode { none, all, prefix, altered };
+  std::string name_;
+  const appraisal::CheckResult* check_;
+  Mode mode_ = Mode::none;
+  size_t prefix_ = 0;
+  size_t steps_ = 0, events_ = 0, proven_ = 0;
+  Json rows_ = Json::array();
+  Json divergent_ = nullptr;
 };
 
 Json row_json(std::string source, std::string where, std::string type, std::string digest,
@@ -154,7 +222,7 @@ Result<std::optional<Tcg2>> tcg2_log(const appraisal::TdxEvidence& evidence) {
   return std::optional<Tcg2>(std::move(out));
 }
 
-void add_tcg2(const Tcg2& tcg2, Register (&registers)[kRegisters]) {
+void add_tcg2(const Tcg2& tcg2, std::vector<Register>& registers) {
   for (const eventlog::Event& event : tcg2.log.events) {
     // The Spec ID header and EV_NO_ACTION records extend nothing; MRTD (index 0) is no RTMR.
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
@@ -217,76 +285,6 @@ Status add_ima(const std::string& text, Register& rtmr2) {
   return {};
 }
 
-// The statuses of one register's rows from its replay check; the register's JSON.
-Json register_json(uint32_t index, Register& reg, const appraisal::CheckResults& checks,
-                   std::vector<std::string>& notes) {
-  const std::string name = "rtmr" + std::to_string(index - kFirstRtmr);
-  const appraisal::CheckResult* check = appraisal::find_check(checks, "replay." + name);
-  const std::string outcome =
-      check != nullptr ? std::string(appraisal::outcome_name(check->outcome)) : "skipped";
-  std::optional<size_t> proven_steps;  // how many extends the quoted value proves
-  if (check != nullptr &&
-      (check->outcome == appraisal::Outcome::pass || check->outcome == appraisal::Outcome::fail)) {
-    const Json* events = member(check->detail, "events");
-    if (events == nullptr || !events->is_number_unsigned() || events->get<size_t>() != reg.steps) {
-      notes.push_back(name + ": the replay check counts " + as_text(events) +
-                      " extends, the timeline " + std::to_string(reg.steps) +
-                      "; statuses are left unknown");
-    } else if (check->outcome == appraisal::Outcome::pass) {
-      proven_steps = reg.steps;
-    } else if (const Json* prefix = member(check->detail, "matching_prefix");
-               prefix != nullptr && prefix->is_number_unsigned()) {
-      proven_steps = prefix->get<size_t>();
-    } else {
-      proven_steps = 0;  // no prefix reproduces the quoted value: the quote proves none
-    }
-  } else {
-    proven_steps = 0;  // the replay could not run (error) or had no log (skipped)
-  }
-  const bool failed = check != nullptr && check->outcome == appraisal::Outcome::fail;
-  const bool diverged = failed && member(check->detail, "matching_prefix") != nullptr;
-  // No prefix reproduces the quoted value, so the quote cannot say which event broke the
-  // replay; a record whose data no longer hashes to its digest is where the log was altered.
-  const bool find_altered = failed && !diverged && proven_steps.has_value();
-  Json rows = Json::array();
-  Json divergent = nullptr;
-  size_t proven = 0, number = 0;
-  for (Row& row : reg.rows) {
-    row.json["number"] = ++number;
-    std::string status = "unknown";
-    if (proven_steps) {
-      status = "not_covered";
-      if (row.last_step && *row.last_step < *proven_steps) {
-        status = "proven";
-        ++proven;
-      } else if (diverged && row.first_step && *row.first_step <= *proven_steps &&
-                 *proven_steps <= *row.last_step) {
-        status = "diverges";
-      } else if (find_altered && divergent.is_null() && row.first_step &&
-                 member(row.json, "digest_check") != nullptr &&
-                 row.json["digest_check"] == "mismatch") {
-        status = "diverges";
-        row.json["note"] = "its event data does not hash to its digest: the log was altered here";
-      }
-      if (status == "diverges") {
-        divergent = row.json;
-        divergent["status"] = status;
-      }
-    }
-    row.json["status"] = status;
-    if (rows.size() < kMaxTimelineRows) rows.push_back(std::move(row.json));
-  }
-  return {{"register", name},
-          {"check", "replay." + name},
-          {"outcome", outcome},
-          {"reason", check != nullptr ? check->reason : "no replay check"},
-          {"events", reg.rows.size()},
-          {"proven", proven},
-          {"more", reg.rows.size() - rows.size()},
-          {"divergent", std::move(divergent)},
-          {"rows", std::move(rows)}};
-}
-
 }  // namespace
 
 Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckResults& checks) {
@@ -297,7 +295,8 @@ Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckR
     return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
   }
   const appraisal::TdxEvidence& tdx = evidence.tdx;
-  Register regs[kRegisters];
+  std::vector<Register> regs;
+  for (uint32_t i = 0; i < kRegisters; ++i) regs.emplace_back(kFirstRtmr + i, checks);
   auto tcg2 = tcg2_log(tdx);
   if (!tcg2)
     notes.push_back("the event log does not parse: " + tcg2.error().message);
@@ -309,8 +308,7 @@ Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckR
   if (tdx.ima_log)
     if (Status added = add_ima(*tdx.ima_log, regs[kRtmr2 - kFirstRtmr]); !added)
       notes.push_back("IMA log: " + added.error().message);
-  for (uint32_t i = 0; i < kRegisters; ++i)
-    registers.push_back(register_json(kFirstRtmr + i, regs[i], checks, notes));
+  for (Register& reg : regs) registers.push_back(reg.finish(notes));
   return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
 }
 
