@@ -213,6 +213,15 @@ TEST(EventTimeline, OtherPlatformsAndUnparsableLogsGiveNotes) {
   EXPECT_TRUE(timeline["notes"][0].get<std::string>().starts_with("the event log does not parse"));
   EXPECT_TRUE(timeline["notes"][1].get<std::string>().starts_with("IMA log: "));
   for (const Json& r : timeline["registers"]) EXPECT_EQ(r["events"], 0u);
+
+  // Both log forms at once: refused, as the appraisal refuses them.
+  Evidence both = cc_trusted_api(false);
+  both.tdx.cc_eventlog = both.tdx.ccel;
+  const Json refused = timeline_of(both);
+  ASSERT_EQ(refused["notes"].size(), 1u);
+  EXPECT_NE(refused["notes"][0].get<std::string>().find("both given"), std::string::npos);
+  EXPECT_EQ(reg(refused, 0)["outcome"], "error");
+  EXPECT_EQ(reg(refused, 0)["events"], 0u);
 }
 
 }  // namespace

@@ -204,6 +204,11 @@ struct Tcg2 {
 Result<std::optional<Tcg2>> tcg2_log(const appraisal::TdxEvidence& evidence) {
   Tcg2 out;
   eventlog::ParseOptions options;
+  if (evidence.cc_eventlog && (evidence.ccel || evidence.runtime_aael))
+    return make_error(Errc::parse,
+                      "cc_eventlog and ccel/runtime_aael are both given: send one form");
+  if (evidence.runtime_aael && !evidence.ccel)
+    return make_error(Errc::parse, "runtime_aael: the TCG2 AAEL records need the CCEL they follow");
   if (evidence.cc_eventlog) {
     options.allow_zero_signature = true;  // guest-components' header when there was no CCEL
     out.buffer = *evidence.cc_eventlog;
