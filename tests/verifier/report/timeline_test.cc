@@ -10,6 +10,7 @@
 #include "acon/report/html.h"
 #include "acon/report/report.h"
 #include "test_util.h"
+#include "verifier/appraisal/vtpm_fixture.h"
 
 namespace acon::report {
 namespace {
@@ -196,6 +197,35 @@ TEST(EventTimeline, RowsPerRegisterAreCapped) {
   EXPECT_NE(html_report(model_of(past_cap, {}))
                 .find("Replay diverges at event " + std::to_string(kMaxTimelineRows + 7)),
             std::string::npos);
+}
+
+TEST(EventTimeline, VtpmEventsPerPcr) {
+  const Evidence evidence = test::stored_vtpm(Time{}).evidence;
+  appraisal::CheckResults checks = appraisal::check_vtpm_replay(evidence.vtpm).registers;
+  Json timeline = event_timeline(evidence, checks);
+  EXPECT_EQ(timeline["notes"], Json::array());
+  ASSERT_EQ(timeline["registers"].size(), 3u);  // PCRs 0, 4, 7, in order
+  const Json& pcr0 = reg(timeline, 0);
+  EXPECT_EQ(pcr0["register"], "pcr0");
+  EXPECT_EQ(pcr0["outcome"], "pass");
+  ASSERT_EQ(pcr0["events"], 2u);
+  EXPECT_EQ(pcr0["proven"], 2u);
+  EXPECT_EQ(pcr0["rows"][0]["type"], "EV_ACTION");
+  EXPECT_EQ(pcr0["rows"][0]["meaning"], "firmware");
+  EXPECT_EQ(pcr0["rows"][1]["meaning"], "separator");
+  EXPECT_EQ(pcr0["rows"][1]["where"].get<std::string>().rfind("log record #4 at offset ", 0), 0u);
+  EXPECT_EQ(reg(timeline, 1)["register"], "pcr4");
+  EXPECT_EQ(reg(timeline, 2)["rows"][0]["meaning"], "secure-boot-config");
+
+  // Without the last measurement PCR 0 no longer replays: nothing in it is covered.
+  const Evidence missing = test::stored_vtpm(Time{}, false).evidence;
+  checks = appraisal::check_vtpm_replay(missing.vtpm).registers;
+  timeline = event_timeline(missing, checks);
+  EXPECT_EQ(reg(timeline, 0)["outcome"], "fail");
+  EXPECT_EQ(reg(timeline, 0)["proven"], 0u);
+  EXPECT_EQ(reg(timeline, 0)["rows"][0]["status"], "not_covered");
+  EXPECT_TRUE(reg(timeline, 0)["divergent"].is_null());
+  EXPECT_EQ(reg(timeline, 1)["proven"], 1u);
 }
 
 TEST(EventTimeline, OtherPlatformsAndUnparsableLogsGiveNotes) {

@@ -8,7 +8,8 @@
 // them (docs/evidence.md "replay.<register>"): the TCG2 log's records in log order (firmware
 // CCEL, then the runtime AAEL records), then the text AAEL (its INIT line sets the start value
 // and is then extended), then the IMA log. When the count disagrees with the check's, the
-// statuses are left unknown rather than guessed.
+// statuses are left unknown rather than guessed. vTPM evidence is listed per PCR (vtpm_timeline).
+#include <map>
 #include <optional>
 
 #include "acon/common/hash.h"
@@ -100,9 +101,11 @@ std::string decoded_meaning(const Json& details) {
 // divergent one are kept, so a huge log costs its parse, not a row object per record.
 class Register {
  public:
+  // An RTMR (CC MR index 1..4) and its "replay.rtmr<N>" check.
   Register(uint32_t index, const appraisal::CheckResults& checks)
-      : name_("rtmr" + std::to_string(index - kFirstRtmr)),
-        check_(appraisal::find_check(checks, "replay." + name_)) {
+      : Register("rtmr" + std::to_string(index - kFirstRtmr),
+                 appraisal::find_check(checks, "replay.rtmr" + std::to_string(index - kFirstRtmr)),
+                 /*counts_extends=*/true) {
     if (check_ == nullptr) return;
     if (check_->outcome == appraisal::Outcome::pass) {
       mode_ = Mode::all;
@@ -118,6 +121,28 @@ class Register {
         mode_ = Mode::altered;
       }
     }
+  }
+
+  // A vTPM PCR, replayed per bank ("replay.pcr<N>", or "replay.pcr<N>.<bank>" with several
+  // banks). The TPM replay names no prefix: every row is proven when every bank replays, and
+  // in a PCR that does not, a record whose data no longer hashes to its digest is where the log
+  // was altered. The check is the first bank that did not replay, else the first bank.
+  static Register pcr(uint32_t index, const appraisal::CheckResults& checks) {
+    const std::string name = "pcr" + std::to_string(index);
+    std::vector<const appraisal::CheckResult*> banks;
+    for (const appraisal::CheckResult& check : checks)
+      if (check.name == "replay." + name || check.name.starts_with("replay." + name + "."))
+        banks.push_back(&check);
+    const appraisal::CheckResult* shown = banks.empty() ? nullptr : banks.front();
+    for (const appraisal::CheckResult* bank : banks)
+      if (!bank->passed()) {
+        shown = bank;
+        break;
+      }
+    Register out(name, shown, /*counts_extends=*/false);
+    if (shown != nullptr && shown->outcome == appraisal::Outcome::pass) out.mode_ = Mode::all;
+    if (shown != nullptr && shown->outcome == appraisal::Outcome::fail) out.mode_ = Mode::altered;
+    return out;
   }
 
   // A row standing for `extends` consecutive extends of the replay (0: it extends nothing).
@@ -146,7 +171,7 @@ class Register {
   // The register's JSON. When the replay check counts another number of extends than the rows
   // do, the statuses cannot be matched to the rows: they become "unknown", and a note says so.
   Json finish(std::vector<std::string>& notes) {
-    if (mode_ != Mode::none) {
+    if (counts_extends_ && mode_ != Mode::none) {
       const Json* counted = member(check_->detail, "events");
       if (counted == nullptr || !counted->is_number_unsigned() ||
           counted->get<size_t>() != steps_) {
@@ -160,7 +185,7 @@ class Register {
     }
     const size_t shown = rows_.size();
     return {{"register", name_},
-            {"check", "replay." + name_},
+            {"check", check_ != nullptr ? check_->name : "replay." + name_},
             {"outcome", check_ != nullptr ? appraisal::outcome_name(check_->outcome) : "skipped"},
             {"reason", check_ != nullptr ? check_->reason : "no replay check"},
             {"events", events_},
@@ -171,11 +196,15 @@ class Register {
   }
 
  private:
+  Register(std::string name, const appraisal::CheckResult* check, bool counts_extends)
+      : name_(std::move(name)), check_(check), counts_extends_(counts_extends) {}
+
   // What the check proves: every extend (pass), the first prefix_ (a proper prefix reproduces
   // the quoted value), none (fail without such a prefix; error; skipped).
   enum class Mode { none, all, prefix, altered };
   std::string name_;
   const appraisal::CheckResult* check_;
+  bool counts_extends_;  // the check's detail counts the extends ("events"): RTMRs
   Mode mode_ = Mode::none;
   size_t prefix_ = 0;
   size_t steps_ = 0, events_ = 0, proven_ = 0;
@@ -227,6 +256,25 @@ Result<std::optional<Tcg2>> tcg2_log(const appraisal::TdxEvidence& evidence) {
   return std::optional<Tcg2>(std::move(out));
 }
 
+// The row of one TCG2 record; `runtime` names the runtime AAEL records, `log` the firmware's.
+Json tcg2_row(const eventlog::Event& event, bool runtime, std::string_view log) {
+  const eventlog::DecodedEvent decoded = eventlog::decode_event(event);
+  std::string digest;
+  if (auto sha384 = event.digest(eventlog::tpm_alg::kSha384))
+    digest = hex_encode(*sha384);
+  else if (!event.digests.empty())
+    digest = hex_encode(event.digests.front().value);
+  Json json = row_json(
+      runtime ? "aael" : "firmware",
+      std::string(runtime ? "runtime" : log) + " record #" + std::to_string(event.number) +
+          " at offset " + std::to_string(event.offset),
+      eventlog::event_type_name(event.type), std::move(digest), decoded_meaning(decoded.details));
+  json["digest_check"] = decoded.digest_check == eventlog::DigestCheck::match      ? "match"
+                         : decoded.digest_check == eventlog::DigestCheck::mismatch ? "mismatch"
+                                                                                   : "n/a";
+  return json;
+}
+
 void add_tcg2(const Tcg2& tcg2, std::vector<Register>& registers) {
   for (const eventlog::Event& event : tcg2.log.events) {
     // The Spec ID header and EV_NO_ACTION records extend nothing; MRTD (index 0) is no RTMR.
@@ -235,21 +283,8 @@ void add_tcg2(const Tcg2& tcg2, std::vector<Register>& registers) {
     const bool aael = event.type == eventlog::ev::kEventTag &&
                       static_cast<bool>(eventlog::parse_aael_tagged_event(event.data));
     const bool runtime = event.offset >= tcg2.firmware_end || aael;
-    const eventlog::DecodedEvent decoded = eventlog::decode_event(event);
-    auto sha384 = event.digest(eventlog::tpm_alg::kSha384);
-    std::string digest;
-    if (sha384)
-      digest = hex_encode(*sha384);
-    else if (!event.digests.empty())
-      digest = hex_encode(event.digests.front().value);
-    Json json = row_json(
-        runtime ? "aael" : "firmware",
-        std::string(runtime ? "runtime record #" : "CCEL record #") + std::to_string(event.number) +
-            " at offset " + std::to_string(event.offset),
-        eventlog::event_type_name(event.type), std::move(digest), decoded_meaning(decoded.details));
-    json["digest_check"] = decoded.digest_check == eventlog::DigestCheck::match      ? "match"
-                           : decoded.digest_check == eventlog::DigestCheck::mismatch ? "mismatch"
-                                                                                     : "n/a";
+    Json json = tcg2_row(event, runtime, "CCEL");
+    const bool sha384 = event.digest(eventlog::tpm_alg::kSha384).has_value();
     if (!sha384) json["note"] = "no SHA-384 digest, so the replay cannot extend it";
     registers[event.index - kFirstRtmr].add(std::move(json), sha384 ? 1 : 0);
   }
@@ -290,13 +325,64 @@ Status add_ima(const std::string& text, Register& rtmr2) {
   return {};
 }
 
+// vTPM: the TCG2 log's records per PCR, then acond's runtime AAEL records (framed behind a
+// SHA-384 Spec ID header, as the appraisal replays them), PCRs in ascending order.
+void vtpm_timeline(const appraisal::VtpmEvidence& vtpm, const appraisal::CheckResults& checks,
+                   Json& registers, std::vector<std::string>& notes) {
+  if (!vtpm.event_log) return;
+  auto log = eventlog::parse_event_log(*vtpm.event_log);
+  if (!log) {
+    notes.push_back("the vTPM event log does not parse: " + log.error().message);
+    return;
+  }
+  Bytes framed;  // owns the bytes the runtime records view
+  std::optional<eventlog::EventLog> runtime;
+  size_t header_size = 0;
+  if (vtpm.runtime_aael) {
+    const HashAlg bank[] = {HashAlg::sha384};
+    auto header = eventlog::spec_id_record(bank);
+    if (header) {
+      framed = std::move(*header);
+      header_size = framed.size();
+      append(framed, *vtpm.runtime_aael);
+      auto parsed = eventlog::parse_event_log(framed);
+      if (parsed)
+        runtime = std::move(*parsed);
+      else
+        notes.push_back("the runtime AAEL records do not parse (offsets include a " +
+                        std::to_string(header_size) + "-byte header): " + parsed.error().message);
+    }
+  }
+  std::map<uint32_t, Register> pcrs;
+  auto add = [&](const eventlog::Event& event, bool is_runtime) {
+    if (event.number == 0 || event.type == eventlog::ev::kNoAction) return;
+    auto found = pcrs.find(event.index);
+    if (found == pcrs.end())
+      found = pcrs.emplace(event.index, Register::pcr(event.index, checks)).first;
+    Json json = tcg2_row(event, is_runtime, "log");
+    if (is_runtime) {
+      json["where"] = "runtime record #" + std::to_string(event.number) + " at offset " +
+                      std::to_string(event.offset - header_size) + " of runtime_aael";
+    }
+    found->second.add(std::move(json), event.digests.empty() ? 0 : 1);
+  };
+  for (const eventlog::Event& event : log->events) add(event, false);
+  if (runtime)
+    for (const eventlog::Event& event : runtime->events) add(event, true);
+  for (auto& [index, reg] : pcrs) registers.push_back(reg.finish(notes));
+}
+
 }  // namespace
 
 Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckResults& checks) {
   Json registers = Json::array();
   std::vector<std::string> notes;
+  if (evidence.platform == appraisal::Platform::vtpm) {
+    vtpm_timeline(evidence.vtpm, checks, registers, notes);
+    return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
+  }
   if (evidence.platform != appraisal::Platform::tdx) {
-    notes.push_back("the timeline covers TDX registers; the replay checks judge this evidence");
+    notes.push_back("an SGX quote has no event log: there is no timeline");
     return {{"registers", std::move(registers)}, {"notes", std::move(notes)}};
   }
   const appraisal::TdxEvidence& tdx = evidence.tdx;

@@ -49,7 +49,7 @@ Json launch_policy_graph(const appraisal::Evidence& evidence, const Json& acon_i
 // At most this many rows per register in the timeline; the rest are counted in "more".
 inline constexpr size_t kMaxTimelineRows = 2000;
 
-// The event timeline (docs/acon-verify.md "Event timeline"): every event of every TDX register,
+// The event timeline (docs/acon-verify.md "Event timeline"): every event of every register,
 // read and decoded (eventlog::decode_event) from the evidence's own logs, so it is there whatever
 // the quote's verdict; each row's status is what the register's replay check proves of it.
 //   {"registers": [{"register": "rtmr0", "check": "replay.rtmr0", "outcome", "reason", "events",
@@ -59,7 +59,8 @@ inline constexpr size_t kMaxTimelineRows = 2000;
 //                             "status": "proven" | "diverges" | "not_covered" | "unknown",
 //                             ["digest_check": "match" | "mismatch" | "n/a"], ["note"]}]}],
 //    "notes": ["<a log that does not parse, ...>"]}
-// Other platforms get no registers and a note.
+// vTPM evidence: one register per PCR its log names ("pcr0", ...), judged by its replay.pcr<N>
+// checks; SGX: no registers and a note.
 Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckResults& checks);
 
 // The whole result model:
