@@ -619,7 +619,8 @@ class EvidenceReport(unittest.TestCase):
                 os.path.join(CC_TRUSTED, "ima_log.bin"), "--html", html_path)
         page, _ = parse_page(html_path)
         self.assertEqual(page.count("covered by the quoted value</td>"), 17 + 8 + 74)
-        self.assertIn("<td>SecureBoot = disabled {8be4df61-93ca-11d2-aa0d-00e098032b8c}</td>", page)
+        self.assertIn("<td>SecureBoot = disabled {8be4df61-93ca-11d2-aa0d-00e098032b8c}</td>",
+                      page)
         self.assertIn("<td>IMA ima-ng</td>", page)
         self.assertIn("signature did not verify", page)
         self.assertIn("74 events (73 firmware, 1 ima), 74 covered by the quoted value",
