@@ -399,6 +399,35 @@ class EvidenceReport(unittest.TestCase):
         page, parser = parse_page(html_path)
         self.assertIn('<tr class="diverged">', page)
         self.assertIn("replay diverges here", page)
+        # No prefix of RTMR3's records reproduces the quote; the flipped digest no longer matches
+        # the Finalize record's data, so that row is the divergent one.
+        _, model = self.model("--bundle", bundle)
+        rtmr3 = model["timeline"]["registers"][3]
+        self.assertEqual(rtmr3["outcome"], "fail")
+        self.assertEqual(rtmr3["divergent"]["number"], rtmr3["events"])
+        self.assertIn("Finalize", rtmr3["divergent"]["meaning"])
+        self.assertEqual(rtmr3["divergent"]["digest_check"], "mismatch")
+
+        # A record the quote never saw, appended: the records before it stay covered.
+        bundle = self.copy_sim("appended")
+        path = os.path.join(bundle, "runtime_aael.bin")
+        with open(path, "rb") as f:
+            data = f.read()
+        count = struct.unpack_from("<I", data, 8)[0]  # the first record: an AddManifest
+        first = 12 + count * 50
+        first += 4 + struct.unpack_from("<I", data, first)[0]
+        with open(path, "wb") as f:
+            f.write(data + data[:first])
+        rc, model = self.model("--bundle", bundle)
+        self.assertEqual(rc, 1)
+        rtmr3 = model["timeline"]["registers"][3]
+        rows = rtmr3["rows"]
+        self.assertEqual(rows[-1]["status"], "diverges")
+        self.assertTrue(all(row["status"] == "proven" for row in rows[:-1]), rows)
+        self.assertEqual(rtmr3["proven"], len(rows) - 1)
+        self.assertIn("AddManifest", rows[-1]["meaning"])
+        text = self.verify("--bundle", bundle, "--no-color").stdout.decode()
+        self.assertIn("replay diverges at event %d (aael runtime record" % len(rows), text)
 
     # ---- archives that are not bundles -----------------------------------------------------
 
@@ -574,6 +603,28 @@ class EvidenceReport(unittest.TestCase):
         # No collateral for this quote in tests/data: its signature check cannot run, and decides.
         self.assertEqual(checks["quote.signature"], "error")
         self.assertEqual(model["decided_by"]["check"], "quote.signature")
+        # The timeline lists every event all the same, decoded, from the logs themselves.
+        registers = model["timeline"]["registers"]
+        self.assertEqual([r["events"] for r in registers], [17, 8, 74, 0])
+        self.assertTrue(all(row["status"] == "proven" for r in registers for row in r["rows"]))
+        secure_boot = registers[0]["rows"][2]
+        self.assertEqual(secure_boot["type"], "EV_EFI_VARIABLE_DRIVER_CONFIG")
+        self.assertTrue(secure_boot["meaning"].startswith("SecureBoot = disabled"))
+        ima = registers[2]["rows"][-1]
+        self.assertEqual((ima["source"], ima["type"]), ("ima", "IMA ima-ng"))
+        self.assertTrue(ima["meaning"].startswith("boot_aggregate "))
+        html_path = self.path("cc-trusted-api.html")
+        p = run(VERIFY, "evidence", "--quote", os.path.join(CC_TRUSTED, "quote.bin"),
+                "--cc-eventlog", os.path.join(CC_TRUSTED, "ccel_data.bin"), "--ima-log",
+                os.path.join(CC_TRUSTED, "ima_log.bin"), "--html", html_path)
+        page, _ = parse_page(html_path)
+        self.assertEqual(page.count("covered by the quoted value</td>"), 17 + 8 + 74)
+        self.assertIn("<td>SecureBoot = disabled {8be4df61-93ca-11d2-aa0d-00e098032b8c}</td>",
+                      page)
+        self.assertIn("<td>IMA ima-ng</td>", page)
+        self.assertIn("signature did not verify", page)
+        self.assertIn("74 events (73 firmware, 1 ima), 74 covered by the quoted value",
+                      p.stdout.decode())
 
     def test_live_from_acond(self):
         rc, model = self.model("--acond", self.target, "--nonce", "42", "--acon-client", CLIENT)

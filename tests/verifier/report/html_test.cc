@@ -158,7 +158,27 @@ Json hostile_model() {
                  {"domain", "github.com/intel/ACON"},
                  {"operation", kHostile[0]},
                  {"content", kHostile[1]}}}}}}}},
-          {"launch_policy_graph", hostile_graph()}};
+          {"launch_policy_graph", hostile_graph()},
+          {"timeline",
+           {{"registers",
+             {{{"register", "rtmr3"},
+               {"check", "replay.rtmr3"},
+               {"outcome", "fail"},
+               {"reason", kHostile[6]},
+               {"events", 1},
+               {"proven", 0},
+               {"more", 0},
+               {"divergent", nullptr},
+               {"rows",
+                {{{"number", 1},
+                  {"source", kHostile[5]},
+                  {"where", kHostile[7]},
+                  {"type", kHostile[2]},
+                  {"digest", kHostile[1]},
+                  {"meaning", kHostile[0]},
+                  {"status", "diverges"},
+                  {"note", "ok \x1b[2J cleared"}}}}}}},
+            {"notes", {kHostile[3]}}}}};
 }
 
 TEST(HtmlReport, HostileModelStaysText) {

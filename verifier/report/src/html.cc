@@ -45,22 +45,6 @@ void kv(std::ostream& out, std::string_view name, const std::string& escaped_val
       << "</code></td></tr>\n";
 }
 
-// What a Trustee event-log entry means, in one line.
-std::string event_meaning(const Json& entry) {
-  const Json& details = at(entry, "details");
-  const Json& data = at(details, "data");
-  if (at(data, "operation").is_string()) return detail::event_text(data);
-  if (at(details, "string").is_string()) return detail::text(at(details, "string"));
-  if (at(details, "unicode_name").is_string()) return detail::text(at(details, "unicode_name"));
-  if (at(details, "device_paths").is_array()) {
-    std::string paths;
-    for (const Json& path : at(details, "device_paths"))
-      paths += (paths.empty() ? "" : " ") + detail::text(path);
-    return paths;
-  }
-  return details.is_null() ? std::string() : detail::dump(details).substr(0, 200);
-}
-
 std::string short_digest(const Json& value) {
   std::string digest = detail::text(value);
   return digest.size() > 16 ? digest.substr(0, 16) + "…" : digest;
@@ -72,61 +56,77 @@ std::string fmt(double v) {
   return buffer;
 }
 
+std::string status_text(const std::string& status) {
+  if (status == "proven") return "covered by the quoted value";
+  if (status == "diverges") return "replay diverges here";
+  if (status == "not_covered") return "not covered by the quoted value";
+  return "unknown";
+}
+
+// The full digest as the title of its shortened form. Digests are hex; anything else gets no
+// attribute, so evidence text never lands inside a tag.
+std::string digest_title(const Json& value) {
+  const std::string digest = detail::text(value);
+  if (digest.empty() || digest.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+    return {};
+  return " title=\"" + digest + "\"";
+}
+
+// The model's timeline, one table per register in log order.
 void timeline(std::ostream& out, const Json& model) {
-  const Json& claims = at(model, "claims");
-  const Json& uefi = at(at(claims, "tdx"), "uefi_event_logs");
-  const Json& runtime = at(at(claims, "acon"), "runtime_events");
+  const Json& timeline = at(model, "timeline");
+  const Json& registers = at(timeline, "registers");
+  // The rows are listed whatever the verdict; what a quoted value proves rests on the quote.
+  if (detail::text(at(detail::check(model, "quote.signature"), "outcome")) != "pass")
+    out << "<p class=\"fail\">The quote's signature did not verify: the quoted register values, "
+           "and so every &ldquo;covered&rdquo; below, are unproven.</p>\n";
   bool any = false;
-  for (int reg = 0; reg < 4; ++reg) {
-    const std::string name = "rtmr" + std::to_string(reg);
-    const Json& replay = detail::check(model, "replay." + name);
-    if (replay.is_null()) continue;
-    any = true;
-    const std::string outcome = detail::text(at(replay, "outcome"));
-    out << "<h3 class=\"" << outcome_class(outcome) << "\">" << outcome_mark(outcome) << " RTMR"
-        << reg << "</h3>\n<p>" << esc(at(replay, "reason")) << "</p>\n";
-    out << "<table class=\"events\"><tr><th>#</th><th>source</th><th>type</th><th>digest</th>"
-           "<th>meaning</th><th>status</th></tr>\n";
-    size_t row = 0;
-    // Firmware records (the CCEL), as Trustee lists them; the runtime AAEL records follow from
-    // the runtime events, which say which ones a matching replay covers.
-    if (uefi.is_array())
-      for (const Json& entry : uefi) {
-        if (at(entry, "index") != reg + 1) continue;
-        if (detail::text(at(at(entry, "details"), "unicode_name")) == "AAEL") continue;
-        const std::string digest = at(entry, "digests").is_array() && !at(entry, "digests").empty()
-                                       ? short_digest(at(at(entry, "digests")[0], "digest"))
-                                       : std::string();
-        const bool matches = at(entry, "digest_matches_event") == true;
-        out << "<tr><td>" << ++row << "</td><td>firmware</td><td>" << esc(at(entry, "type_name"))
-            << "</td><td><code>" << html_escape(digest) << "</code></td><td>"
-            << html_escape(event_meaning(entry)) << "</td><td>"
-            << (matches ? "event data hashes to the digest" : "") << "</td></tr>\n";
-      }
-    bool diverged = false;
-    if (runtime.is_array())
-      for (const Json& event : runtime) {
-        if (detail::text(at(event, "register")) != name) continue;
-        const bool proven = at(event, "proven") == true;
-        std::string status = proven ? "covered by the quote" : "not covered by the quote";
-        std::string css;
-        if (!proven && !diverged && outcome == "fail") {
-          diverged = true;
-          status = "replay diverges here: this event and those after it are not covered";
-          css = " class=\"diverged\"";
+  if (registers.is_array())
+    for (const Json& reg : registers) {
+      const std::string outcome = detail::text(at(reg, "outcome"));
+      const Json& rows = at(reg, "rows");
+      if (outcome == "skipped" && (!rows.is_array() || rows.empty())) continue;
+      any = true;
+      out << "<h3 class=\"" << outcome_class(outcome) << "\">" << outcome_mark(outcome) << " "
+          << esc(at(reg, "register")) << "</h3>\n<p>" << esc(at(reg, "reason")) << " ("
+          << esc(at(reg, "events")) << " events, " << esc(at(reg, "proven"))
+          << " covered by the quoted value)</p>\n";
+      out << "<table class=\"events\"><tr><th>#</th><th>source</th><th>type</th><th>digest</th>"
+             "<th>meaning</th><th>status</th></tr>\n";
+      if (rows.is_array())
+        for (const Json& row : rows) {
+          const std::string status = detail::text(at(row, "status"));
+          const std::string css = status == "diverges" ? "diverged" : "";
+          std::string note = detail::text(at(row, "note"));
+          if (at(row, "digest_check") == "mismatch")
+            note +=
+                (note.empty() ? "" : "; ") + std::string("event data does not hash to the digest");
+          out << "<tr" << (css.empty() ? "" : " class=\"" + css + "\"") << "><td>"
+              << esc(at(row, "number")) << "</td><td>" << esc(at(row, "source")) << " "
+              << esc(at(row, "where")) << "</td><td>" << esc(at(row, "type")) << "</td><td><code"
+              << digest_title(at(row, "digest")) << ">"
+              << html_escape(short_digest(at(row, "digest"))) << "</code></td><td>"
+              << esc(at(row, "meaning")) << "</td><td>" << html_escape(status_text(status))
+              << (note.empty() ? "" : ": " + html_escape(note)) << "</td></tr>\n";
         }
-        const std::string where =
-            at(event, "line").is_null() ? std::string() : "line " + detail::text(at(event, "line"));
-        out << "<tr" << css << "><td>" << ++row << "</td><td>runtime " << esc(at(event, "source"))
-            << (where.empty() ? "" : " " + html_escape(where)) << "</td><td>"
-            << esc(at(event, "type")) << "</td><td><code>"
-            << html_escape(short_digest(at(event, "digest"))) << "</code></td><td>"
-            << html_escape(detail::event_text(event)) << "</td><td>" << html_escape(status)
-            << "</td></tr>\n";
-      }
-    out << "</table>\n";
-  }
+      if (at(reg, "more").is_number() && at(reg, "more") != 0)
+        out << "<tr><td colspan=\"6\">… " << esc(at(reg, "more")) << " more events</td></tr>\n";
+      out << "</table>\n";
+      const Json& divergent = at(reg, "divergent");
+      // A divergent event past the cap is still named.
+      if (divergent.is_object() && at(divergent, "number").is_number() &&
+          at(divergent, "number").get<size_t>() > rows.size())
+        out << "<p class=\"fail\">Replay diverges at event " << esc(at(divergent, "number")) << " ("
+            << esc(at(divergent, "source")) << " " << esc(at(divergent, "where"))
+            << "): " << esc(at(divergent, "meaning")) << "</p>\n";
+    }
   if (!any) out << "<p>No register was replayed (no event log in the evidence).</p>\n";
+  const Json& notes = at(timeline, "notes");
+  if (notes.is_array() && !notes.empty()) {
+    out << "<ul class=\"notes\">\n";
+    for (const Json& note : notes) out << "<li>" << esc(note) << "</li>\n";
+    out << "</ul>\n";
+  }
   out << "<table class=\"checks\">\n";
   for (const char* name : {"runtime_log.unexplained", "claims.uefi_event_logs"})
     check_row(out, detail::check(model, name));

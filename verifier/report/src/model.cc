@@ -295,7 +295,8 @@ Result<Json> report_model(const appraisal::Evidence& evidence,
       {"decided_by", std::move(decided_by)},
       {"result", std::move(result_json)},
       {"claims", claims},
-      {"launch_policy_graph", launch_policy_graph(evidence, images != nullptr ? *images : empty)}};
+      {"launch_policy_graph", launch_policy_graph(evidence, images != nullptr ? *images : empty)},
+      {"timeline", event_timeline(evidence, result.evidence.checks)}};
 }
 
 }  // namespace acon::report

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "acon/report/report.h"
@@ -155,18 +156,33 @@ std::string terminal_report(const Json& model, bool color) {
 
   t.section(out, "Replay");
   const Json& checks = detail::checks(model);
+  const Json& registers = at(at(model, "timeline"), "registers");
   if (checks.is_array()) {
     for (const Json& c : checks) {
       const std::string name = text(at(c, "name"));
       if (!name.starts_with("replay.")) continue;
       t.check_line(out, c);
-      if (text(at(c, "outcome")) != "fail") continue;
-      const Json& event = detail::first_unproven_event(model, name.substr(7));
-      if (!event.is_null())
-        out << "      first event the quote does not cover: "
-            << (at(event, "line").is_null() ? "record " + text(at(event, "index"))
-                                            : "line " + text(at(event, "line")))
-            << ": " << detail::terminal_safe(detail::event_text(event)) << "\n";
+      // The register's timeline, summarised: the HTML page lists every event.
+      const Json* timeline = nullptr;
+      if (registers.is_array())
+        for (const Json& reg : registers)
+          if (text(at(reg, "check")) == name) timeline = &reg;
+      if (timeline == nullptr || at(*timeline, "events") == 0) continue;
+      std::map<std::string, size_t> sources;
+      for (const Json& row : at(*timeline, "rows")) ++sources[text(at(row, "source"))];
+      std::string counts;
+      for (const auto& [source, count] : sources)
+        counts += (counts.empty() ? "" : ", ") + std::to_string(count) + " " + source;
+      out << "      " << text(at(*timeline, "events")) << " events (" << counts
+          << (at(*timeline, "more") != 0 ? ", " + text(at(*timeline, "more")) + " more" : "")
+          << "), " << text(at(*timeline, "proven")) << " covered by the quoted value\n";
+      const Json& divergent = at(*timeline, "divergent");
+      if (divergent.is_object())
+        out << "      replay diverges at event " << text(at(divergent, "number")) << " ("
+            << detail::terminal_safe(text(at(divergent, "source")) + " " +
+                                     text(at(divergent, "where")) + ", " +
+                                     text(at(divergent, "type")))
+            << "): " << detail::terminal_safe(text(at(divergent, "meaning"))) << "\n";
     }
   }
   for (const char* name : {"runtime_log.unexplained", "claims.uefi_event_logs"})

@@ -71,22 +71,4 @@ inline const Json& check(const Json& model, std::string_view name) {
   return null_json();
 }
 
-// The first runtime event of `reg` ("rtmr3") that no matching replay covers: where the log stops
-// agreeing with the quote, when the replay failed.
-inline const Json& first_unproven_event(const Json& model, std::string_view reg) {
-  const Json& events = at(at(at(model, "claims"), "acon"), "runtime_events");
-  if (events.is_array())
-    for (const Json& event : events)
-      if (text(at(event, "register")) == reg && at(event, "proven") == false) return event;
-  return null_json();
-}
-
-// "<domain> <operation> <content>" of a decoded runtime event, else its "event" text.
-inline std::string event_text(const Json& event) {
-  if (at(event, "operation").is_string())
-    return text(at(event, "domain")) + " " + text(at(event, "operation")) +
-           (at(event, "content").is_null() ? "" : " " + text(at(event, "content")));
-  return text(at(event, "event"));
-}
-
 }  // namespace acon::report::detail

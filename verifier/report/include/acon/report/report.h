@@ -46,13 +46,31 @@ struct ReportContext {
 //    "edges": [{"from": "n0", "to": "n1", "kind", "rule": "<text>" | null}]}
 Json launch_policy_graph(const appraisal::Evidence& evidence, const Json& acon_images);
 
+// At most this many rows per register in the timeline; the rest are counted in "more".
+inline constexpr size_t kMaxTimelineRows = 2000;
+
+// The event timeline (docs/acon-verify.md "Event timeline"): every event of every register,
+// read and decoded (eventlog::decode_event) from the evidence's own logs, so it is there whatever
+// the quote's verdict; each row's status is what the register's replay check proves of it.
+//   {"registers": [{"register": "rtmr0", "check": "replay.rtmr0", "outcome", "reason", "events",
+//                   "proven", "more", "divergent": <row> | null,
+//                   "rows": [{"number", "source": "firmware" | "aael" | "text_aael" | "ima",
+//                             "where", "type", "digest", "meaning",
+//                             "status": "proven" | "diverges" | "not_covered" | "unknown",
+//                             ["digest_check": "match" | "mismatch" | "n/a"], ["note"]}]}],
+//    "notes": ["<a log that does not parse, ...>"]}
+// vTPM evidence: one register per PCR its log names ("pcr0", ...), judged by its replay.pcr<N>
+// checks; SGX: no registers and a note.
+Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckResults& checks);
+
 // The whole result model:
 //   {"version": 1, "source", "policy": {"id", "source"}, "verification_time", "platform",
 //    "simulated", "verdict": "accepted" | "rejected", "status": "<ear.status>",
 //    "decided_by": {"claim", "value", "rule", "check": "<check name>" | null, "reason",
 //                   "failed_checks": ["<name>", ...]} | null,
 //    "result": <appraisal::attestation_result_json: status, explanations, checks, ear>,
-//    "claims": <the claims document>, "launch_policy_graph": <launch_policy_graph>}
+//    "claims": <the claims document>, "launch_policy_graph": <launch_policy_graph>,
+//    "timeline": <event_timeline>}
 // "accepted" exactly when ear.status is affirming.
 Result<Json> report_model(const appraisal::Evidence& evidence,
                           const appraisal::AttestationResult& result, const ReportContext& context);
