@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include "acon/appraisal/tdx_logs.h"
 #include "acon/common/hash.h"
 #include "acon/common/utf8.h"
 #include "acon/eventlog/decode.h"
@@ -221,41 +222,6 @@ Json row_json(std::string source, std::string where, std::string type, std::stri
           {"meaning", bounded(std::move(meaning))}};
 }
 
-// The CCEL (and its runtime TCG2 AAEL records) as the appraisal frames it: cc_eventlog as it is,
-// or the CCEL's records followed by runtime_aael. `firmware_end`: records at or after this offset
-// are runtime records.
-struct Tcg2 {
-  Bytes buffer;
-  eventlog::EventLog log;
-  size_t firmware_end = SIZE_MAX;
-};
-
-Result<std::optional<Tcg2>> tcg2_log(const appraisal::TdxEvidence& evidence) {
-  Tcg2 out;
-  eventlog::ParseOptions options;
-  if (evidence.cc_eventlog && (evidence.ccel || evidence.runtime_aael))
-    return make_error(Errc::parse,
-                      "cc_eventlog and ccel/runtime_aael are both given: send one form");
-  if (evidence.runtime_aael && !evidence.ccel)
-    return make_error(Errc::parse, "runtime_aael: the TCG2 AAEL records need the CCEL they follow");
-  if (evidence.cc_eventlog) {
-    options.allow_zero_signature = true;  // guest-components' header when there was no CCEL
-    out.buffer = *evidence.cc_eventlog;
-  } else if (evidence.ccel) {
-    ACON_TRY(eventlog::EventLog firmware, eventlog::parse_event_log(*evidence.ccel));
-    out.firmware_end = firmware.end_offset;
-    out.buffer.assign(evidence.ccel->begin(),
-                      evidence.ccel->begin() + static_cast<ptrdiff_t>(firmware.end_offset));
-    if (evidence.runtime_aael) append(out.buffer, *evidence.runtime_aael);
-  } else {
-    return std::optional<Tcg2>();
-  }
-  auto log = eventlog::parse_event_log(out.buffer, options);
-  if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
-  out.log = std::move(*log);
-  return std::optional<Tcg2>(std::move(out));
-}
-
 // The row of one TCG2 record; `runtime` names the runtime AAEL records, `log` the firmware's.
 Json tcg2_row(const eventlog::Event& event, bool runtime, std::string_view log) {
   const eventlog::DecodedEvent decoded = eventlog::decode_event(event);
@@ -275,8 +241,8 @@ Json tcg2_row(const eventlog::Event& event, bool runtime, std::string_view log) 
   return json;
 }
 
-void add_tcg2(const Tcg2& tcg2, std::vector<Register>& registers) {
-  for (const eventlog::Event& event : tcg2.log.events) {
+void add_tcg2(const appraisal::TdxLogs& tcg2, std::vector<Register>& registers) {
+  for (const eventlog::Event& event : tcg2.log->events) {
     // The Spec ID header and EV_NO_ACTION records extend nothing; MRTD (index 0) is no RTMR.
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
     if (event.index < kFirstRtmr || event.index >= kFirstRtmr + kRegisters) continue;
@@ -388,11 +354,11 @@ Json event_timeline(const appraisal::Evidence& evidence, const appraisal::CheckR
   const appraisal::TdxEvidence& tdx = evidence.tdx;
   std::vector<Register> regs;
   for (uint32_t i = 0; i < kRegisters; ++i) regs.emplace_back(kFirstRtmr + i, checks);
-  auto tcg2 = tcg2_log(tdx);
+  auto tcg2 = appraisal::parse_tdx_logs(tdx);
   if (!tcg2)
     notes.push_back("the event log does not parse: " + tcg2.error().message);
-  else if (*tcg2)
-    add_tcg2(**tcg2, regs);
+  else if (tcg2->log)
+    add_tcg2(*tcg2, regs);
   if (tdx.runtime_text_aael)
     if (Status added = add_text_aael(*tdx.runtime_text_aael, regs[kRtmr3 - kFirstRtmr]); !added)
       notes.push_back("runtime text AAEL: " + added.error().message);
