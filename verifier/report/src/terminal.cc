@@ -13,6 +13,30 @@ using detail::at;
 // Every string of the model reaches the terminal through this.
 std::string text(const Json& value) { return detail::terminal_safe(detail::text(value)); }
 
+// "sha384/ae1661…/c9de07…": enough of an Image ID to tell images apart in a table.
+std::string short_image_id(const std::string& id) {
+  std::string out;
+  size_t start = 0;
+  for (int part = 0; start <= id.size(); ++part) {
+    size_t end = id.find('/', start);
+    if (end == std::string::npos) end = id.size();
+    std::string piece = id.substr(start, end - start);
+    if (part > 0 && piece.size() > 12) piece = piece.substr(0, 12) + "…";
+    out += (part > 0 ? "/" : "") + piece;
+    start = end + 1;
+  }
+  return out;
+}
+
+// A check's name as the terminal shows it: the Image ID in "image.<id>.<check>" shortened, so
+// the line shows which check it is (--json and the HTML page keep the full name).
+std::string check_display_name(const std::string& name) {
+  if (!name.starts_with("image.")) return name;
+  const size_t last_dot = name.rfind('.');
+  if (last_dot <= 6) return name;
+  return "image." + short_image_id(name.substr(6, last_dot - 6)) + name.substr(last_dot);
+}
+
 class Terminal {
  public:
   explicit Terminal(bool color) : color_(color) {}
@@ -40,7 +64,7 @@ class Terminal {
 
   void check_line(std::ostream& out, const Json& check) const {
     if (check.is_null()) return;
-    out << "  " << mark(check) << " " << text(at(check, "name"));
+    out << "  " << mark(check) << " " << check_display_name(text(at(check, "name")));
     const std::string outcome = text(at(check, "outcome"));
     if (outcome != "pass") out << " [" << outcome << "]";
     out << ": " << text(at(check, "reason")) << "\n";
@@ -49,21 +73,6 @@ class Terminal {
  private:
   bool color_;
 };
-
-// "sha384/ae1661…/c9de07…": enough of an Image ID to tell images apart in a table.
-std::string short_image_id(const std::string& id) {
-  std::string out;
-  size_t start = 0;
-  for (int part = 0; start <= id.size(); ++part) {
-    size_t end = id.find('/', start);
-    if (end == std::string::npos) end = id.size();
-    std::string piece = id.substr(start, end - start);
-    if (part > 0 && piece.size() > 12) piece = piece.substr(0, 12) + "…";
-    out += (part > 0 ? "/" : "") + piece;
-    start = end + 1;
-  }
-  return out;
-}
 
 // Columns on a terminal: code points, not bytes ("…" is one column).
 size_t columns(std::string_view s) {
