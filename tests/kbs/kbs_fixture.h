@@ -38,6 +38,29 @@ inline const std::string kTestAttestationPolicy =
 inline const std::string kAllowSimulatedPolicy =
     testing::slurp_file(ACON_TEST_DATA "/kbs/sim-resource.toml");
 
+// "Bearer <admin JWT>" for a KBS made by `acon-kbs init` in `kbs_dir` (role admin, far expiry).
+inline std::string init_admin_bearer(const std::filesystem::path& kbs_dir) {
+  PrivateKey key = must(PrivateKey::from_pem(testing::slurp_file(kbs_dir / "keys/admin.pem")));
+  Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
+  return "Bearer " + must(jose::jws_sign(key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+}
+
+// The simulated TD's policies and one resource (default/key/1 = "payload"), set through a
+// running KBS's admin routes as an administrator would. `Client`: http_test_client.h's
+// HttpTestClient (a template, so this header stays free of Boost's TLS headers).
+template <class Client>
+void provision_sim_kbs(Client& c, const std::string& admin) {
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", admin}};
+  ASSERT_EQ(c.request("POST", "/kbs/v0/resource/default/key/1", "payload", auth).status, 200);
+  std::string policy = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
+  ASSERT_EQ(c.request("POST", "/kbs/v0/resource-policy", policy, auth).status, 200);
+  std::string attestation_policy = Json{{"type", "toml"},
+                                        {"policy_id", "default"},
+                                        {"policy", b64url(as_bytes(kTestAttestationPolicy))}}
+                                       .dump();
+  ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy, auth).status, 200);
+}
+
 class TempDir {
  public:
   TempDir() {

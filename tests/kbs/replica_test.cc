@@ -85,25 +85,12 @@ struct KbsReplicas : ::testing::Test {
       ports[i] = replicas.back()->port();
     }
 
-    PrivateKey admin_key = must(PrivateKey::from_pem(slurp_file(kbs_dir / "keys/admin.pem")));
-    Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
-    admin =
-        "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+    admin = init_admin_bearer(kbs_dir);
     HttpTestClient c(ports[0]);
-    ASSERT_EQ(c.request("POST", kResource, "payload", {{"Authorization", admin}}).status, 200);
-    std::string policy = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
-    ASSERT_EQ(
-        c.request("POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}}).status,
-        200);
-    std::string attestation_policy = Json{{"type", "toml"},
-                                          {"policy_id", "default"},
-                                          {"policy", b64url(as_bytes(kTestAttestationPolicy))}}
-                                         .dump();
-    ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy,
-                        {{"Authorization", admin}})
-                  .status,
-              200);
-    // Policies are read at start: the other replicas pick up the admin's writes by restarting.
+    provision_sim_kbs(c, admin);
+    if (HasFatalFailure()) return;
+    // Replicas re-read policies within a second (policy_refresh); restarting the others now
+    // means the tests need not wait for it.
     for (size_t i = 1; i < kReplicas; ++i) restart(i, SIGTERM);
   }
 

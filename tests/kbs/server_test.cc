@@ -225,31 +225,11 @@ TEST(KbsProcess, SixtyFourClientsAKillDashNineAndARestartLoseNothingCommitted) {
   }
   KbsProcess kbs(kbs_dir / "config.toml");
 
-  PrivateKey admin_key = must(PrivateKey::from_pem([&] {
-    std::ifstream in(kbs_dir / "keys/admin.pem");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }()));
-  Json claims = {{"sub", "t"}, {"role", "admin"}, {"exp", 4102444800}};
-  std::string admin =
-      "Bearer " + must(jose::jws_sign(admin_key, jose::JwsAlg::EdDSA, as_bytes(claims.dump())));
+  std::string admin = init_admin_bearer(kbs_dir);
   {
     HttpTestClient c(kbs.port());
-    ASSERT_EQ(
-        c.request("POST", "/kbs/v0/resource/default/key/1", "payload", {{"Authorization", admin}})
-            .status,
-        200);
-    std::string policy = Json{{"policy", b64url(as_bytes(kAllowSimulatedPolicy))}}.dump();
-    ASSERT_EQ(
-        c.request("POST", "/kbs/v0/resource-policy", policy, {{"Authorization", admin}}).status,
-        200);
-    std::string attestation_policy = Json{{"type", "toml"},
-                                          {"policy_id", "default"},
-                                          {"policy", b64url(as_bytes(kTestAttestationPolicy))}}
-                                         .dump();
-    ASSERT_EQ(c.request("POST", "/kbs/v0/attestation-policy", attestation_policy,
-                        {{"Authorization", admin}})
-                  .status,
-              200);
+    provision_sim_kbs(c, admin);
+    if (HasFatalFailure()) return;
   }
 
   // 64 clients, each: RCAR, then GETs by cookie, until told to stop. Every 200 is remembered
