@@ -18,12 +18,13 @@ import tempfile
 import time
 import unittest
 
+import acond_test_util
+
 CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
 ACOND = os.environ.get("ACOND", "acond")
 IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
 SIM = os.environ.get("ACON_SIM", "acon-sim")
 VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
-BUSYBOX = "/bin/busybox"
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
@@ -38,32 +39,9 @@ def must(tool, *args, cwd=None):
     return p.stdout
 
 
-class Acond:
-    """acond on the simulator (or the backend `backend` names), on a free loopback port."""
-
+class Acond(acond_test_util.Acond):
     def __init__(self, work, name, *extra, backend=None):
-        self.state = os.path.join(work, name)
-        self.log_path = os.path.join(work, name + ".log")
-        self.log = open(self.log_path, "w")
-        backend = backend or ["--backend", "sim", "--sim-state", os.path.join(work, "td.json")]
-        self.proc = subprocess.Popen(
-            [ACOND, *backend, "--state-dir", self.state, "--tcp-port", "0", "--tcp-address", "127.0.0.1", *extra],
-            stderr=self.log)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            m = re.search(r"tcp_port=(\d+)", open(self.log_path).read())
-            if m:
-                self.target = "tcp://127.0.0.1:" + m.group(1)
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError("acond did not start:\n" + open(self.log_path).read())
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-        self.log.close()
+        super().__init__(ACOND, work, name, *extra, backend=backend)
 
 
 def port_pair_free(port):
@@ -116,18 +94,7 @@ class AconClientTest(unittest.TestCase):
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="acon-client-")
         w = cls.work
-        rootfs = os.path.join(w, "rootfs")
-        os.makedirs(os.path.join(rootfs, "bin"))
-        shutil.copy(BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
-        os.symlink("busybox", os.path.join(rootfs, "bin", "sh"))
-        must(IMAGE, "init", ".", cwd=w)
-        must(IMAGE, "keygen", "-k", "signer.pem", "-c", "signer.der", cwd=w)
-
-        def image(name, *options):
-            must(IMAGE, "create", "-o", name + ".json", "--rootfs", "rootfs", "--entrypoint",
-                 "/bin/sh", "--signal", "15", *options, cwd=w)
-            return must(IMAGE, "sign", "-k", "signer.pem", "-c", "signer.der", name + ".json",
-                        cwd=w).split()[0]
+        image = acond_test_util.busybox_repository(IMAGE, w)
 
         cls.app = image("app", "--env", "MODE=a")
         cls.sidecar = image("sidecar", "--env", "MODE=b")

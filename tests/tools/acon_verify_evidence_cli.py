@@ -29,13 +29,14 @@ import tempfile
 import time
 import unittest
 
+import acond_test_util
+
 VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
 CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
 ACOND = os.environ.get("ACOND", "acond")
 IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
 SIM = os.environ.get("ACON_SIM", "acon-sim")
 DATA = os.environ.get("ACON_TEST_DATA", "tests/data")
-BUSYBOX = "/bin/busybox"
 PHALA_QUOTE = os.path.join(DATA, "quotes/phala-dcap-qvl/tdx_quote")
 PHALA_COLLATERAL = os.path.join(DATA, "quotes/phala-dcap-qvl/tdx_quote_collateral.json")
 PHALA_TIME = "1751624191"  # vectors.json phala-tdx-v4-uptodate
@@ -141,18 +142,7 @@ class EvidenceReport(unittest.TestCase):
     @classmethod
     def make_fixtures(cls):
         w = cls.work
-        rootfs = os.path.join(w, "rootfs")
-        os.makedirs(os.path.join(rootfs, "bin"))
-        shutil.copy(BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
-        os.symlink("busybox", os.path.join(rootfs, "bin", "sh"))
-        must(IMAGE, "init", ".", cwd=w)
-        must(IMAGE, "keygen", "-k", "signer.pem", "-c", "signer.der", cwd=w)
-
-        def image(name, *options):
-            must(IMAGE, "create", "-o", name + ".json", "--rootfs", "rootfs", "--entrypoint",
-                 "/bin/sh", "--signal", "15", *options, cwd=w)
-            return must(IMAGE, "sign", "-k", "signer.pem", "-c", "signer.der", name + ".json",
-                        cwd=w).split()[0]
+        image = acond_test_util.busybox_repository(IMAGE, w)
 
         # The sidecar accepts anything from the signer; the app accepts only Side:1 and refuses
         # everything else (rejectUnaccepted); a third image, never loaded, is refused by the app.
@@ -169,20 +159,8 @@ class EvidenceReport(unittest.TestCase):
         must(SIM, "create", "--state", td)
         must(SIM, "collateral", "--state", td, "--out", os.path.join(w, "collateral.json"))
         must(SIM, "root", "--state", td, "--out", os.path.join(w, "root.pem"))
-        log_path = os.path.join(w, "acond.log")
-        with open(log_path, "w") as log:
-            cls.acond = subprocess.Popen([ACOND, "--backend", "sim", "--sim-state", td,
-                                          "--state-dir", os.path.join(w, "acond"), "--tcp-port",
-                                          "0", "--tcp-address", "127.0.0.1"], stderr=log)
-        deadline, cls.target = time.time() + 20, None
-        while time.time() < deadline and cls.target is None and cls.acond.poll() is None:
-            with open(log_path, encoding="utf-8") as f:
-                m = re.search(r"tcp_port=(\d+)", f.read())
-            cls.target = "tcp://127.0.0.1:" + m.group(1) if m else None
-            time.sleep(0.05)
-        if cls.target is None:
-            with open(log_path, encoding="utf-8") as f:
-                raise AssertionError("acond did not start:\n" + f.read())
+        cls.acond = acond_test_util.Acond(ACOND, w, "acond")
+        cls.target = cls.acond.target
         must(CLIENT, "-c", cls.target, "load", cls.app, cls.sidecar, cwd=w)
         cls.sim = os.path.join(w, "sim")
         must(CLIENT, "-c", cls.target, "report", "--nonce", "7", "8", "--bundle", cls.sim,
@@ -190,9 +168,9 @@ class EvidenceReport(unittest.TestCase):
 
     @classmethod
     def stop_acond(cls):
-        if cls.acond is not None and cls.acond.poll() is None:
-            cls.acond.terminate()
-            cls.acond.wait(timeout=20)
+        if cls.acond is not None:
+            cls.acond.stop()
+            cls.acond = None
 
     @classmethod
     def tearDownClass(cls):
