@@ -26,7 +26,6 @@ import struct
 import subprocess
 import tarfile
 import tempfile
-import time
 import unittest
 
 import acond_test_util
