@@ -163,15 +163,15 @@ kbs_port=$(sed -n 's/.*listening on https:\/\/[^:]*:\([0-9]*\).*/\1/p' "$work/kb
 kbs_url=https://localhost:$kbs_port
 say "acon-kbs listening on $kbs_url (TLS certificate from acon-kbs init's CA; trusts the simulator's root)"
 admin() { $kbs_client --url "$kbs_url" --ca "$work/kbs/keys/tls-ca.pem" "$@" --admin-key "$work/kbs/keys/admin.pem"; }
-# The resource policy: default/demo/* only for a TD that loaded image 1 and nothing but images
-# of these two signers (the KBS reads the Image IDs from the runtime log in the evidence).
+# The resource policy: default/demo/* only for an affirmed TD (the default status) that loaded
+# image 1 and nothing but images of these two signers (the KBS reads the Image IDs from the
+# runtime log in the evidence and checks the manifests acond sends with it, acon_images).
 cat >"$work/resource-policy.toml" <<TOML
 version = 1
 id = "default"
 [[rules]]
 resources = "default/demo/*"
 effect = "allow"
-status = "warning"
 allow_simulated = true
 image_signers = ["$signer", "$vendor"]
 image_ids = ["$reader_id"]

@@ -1,6 +1,7 @@
-// The evidence JSON loader (and the KBS Attestation loader, tdx and tpm) never crash on arbitrary
-// input; a document that loads must write back to a document that loads to the same evidence; TDX
-// evidence that loads goes through the replay checks, which must not crash either.
+// The evidence JSON loader (and the KBS Attestation loader, tdx with acon_images and tpm) never
+// crash on arbitrary input; a document that loads must write back to a document that loads to the
+// same evidence; TDX evidence that loads goes through the replay checks, which must not crash
+// either.
 #include <cstdint>
 #include <cstdlib>
 
@@ -12,7 +13,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace acon;
   using namespace acon::appraisal;
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  (void)load_kbs_attestation(text, "tdx");
+  // TDX, with acon's acon_images: the images read write back to the same entries.
+  if (auto tdx = load_kbs_attestation(text, "tdx"); tdx.ok() && !tdx->images.empty()) {
+    auto back = images_from_json(images_to_json(tdx->images), "acon_images");
+    if (!back.ok() || back->size() != tdx->images.size()) std::abort();
+    for (size_t i = 0; i < back->size(); ++i)
+      if ((*back)[i].name != tdx->images[i].name ||
+          (*back)[i].manifest != tdx->images[i].manifest ||
+          (*back)[i].signature != tdx->images[i].signature ||
+          (*back)[i].certificate_der != tdx->images[i].certificate_der)
+        std::abort();
+  }
   // CoCo's tpm form: what loads writes back to the same parts, and its checks never crash.
   if (auto tpm = load_kbs_attestation(text, "tpm"); tpm.ok()) {
     if (auto written = tpm_evidence_to_trustee(tpm->vtpm); written.ok()) {

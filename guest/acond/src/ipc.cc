@@ -284,8 +284,14 @@ Result<Reply> parse_reply(ByteView message) {
   return Reply(std::move(reply));
 }
 
-Result<Bytes> read_message(int fd, int timeout_ms) {
-  Bytes message;
+namespace {
+
+// read_message into a buffer of the caller's kind: Bytes, or SecretBytes for a reply that may
+// carry a secret (the growth from header to whole message goes through its allocator, so no
+// copy of the plaintext is left unwiped).
+template <typename Buffer>
+Result<Buffer> read_message_into(int fd, int timeout_ms) {
+  Buffer message;
   auto read_exactly = [&](size_t total) -> Status {
     while (message.size() < total) {
       pollfd waiting{fd, POLLIN, 0};
@@ -319,6 +325,12 @@ Result<Bytes> read_message(int fd, int timeout_ms) {
   }
   ACON_CHECK(read_exactly(size));
   return message;
+}
+
+}  // namespace
+
+Result<Bytes> read_message(int fd, int timeout_ms) {
+  return read_message_into<Bytes>(fd, timeout_ms);
 }
 
 Status write_all(int fd, ByteView bytes) {
@@ -464,8 +476,9 @@ Result<Reply> call(const std::filesystem::path& socket_path, ByteView request, i
     return make_error(Errc::io, errno_text("connect " + socket_path.string()));
   }
   ACON_CHECK(write_all(socket.get(), request));
-  ACON_TRY(Bytes reply, read_message(socket.get(), timeout_ms));
-  return parse_reply(reply);
+  // Any reply may be GetSecret's: read it into wiped memory so the plaintext leaves no copy.
+  ACON_TRY(SecretBytes reply, read_message_into<SecretBytes>(socket.get(), timeout_ms));
+  return parse_reply(view(reply));
 }
 
 }  // namespace acon::acond::ipc

@@ -635,9 +635,19 @@ Result<TdEvidence> Runtime::kbs_evidence(ByteView report_data) {
                       "KBS evidence: log_mode acon writes a text log that cc_eventlog cannot "
                       "carry; secrets need log_mode coco");
   }
+  // The loaded images go with the evidence (acon's extension, docs/acond.md "Secrets") so that
+  // the KBS can run the images checks against the log and affirm the TD. Taken under the lock
+  // with the quote and the log, so every image the log names is here.
+  std::vector<appraisal::ProvidedImage> images;
+  images.reserve(images_.size());
+  for (const Image& image : images_) {
+    const image::SignedManifest& signed_manifest = image.signed_manifest;
+    images.push_back({signed_manifest.identity.image_id(), to_bytes(signed_manifest.manifest.raw),
+                      signed_manifest.signature, signed_manifest.certificate_der});
+  }
   // The library's TDX evidence (quote + CCEL), over a backend this Runtime does not own.
   const auto provider = kbs::tdx_evidence_provider(
-      std::shared_ptr<guest::Backend>(std::shared_ptr<void>(), backend_));
+      std::shared_ptr<guest::Backend>(std::shared_ptr<void>(), backend_), std::move(images));
   ACON_TRY(Json primary, provider(report_data));
   ACON_TRY(Bytes runtime, log_.contents());
   if (primary["cc_eventlog"].is_null()) {

@@ -23,13 +23,17 @@ Result<guest::ReportData> report_data_of(ByteView report_data) {
 
 }  // namespace
 
-EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend) {
-  return [backend](ByteView report_data) -> Result<Json> {
+EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend,
+                                       std::vector<appraisal::ProvidedImage> images) {
+  return [backend, images = std::move(images)](ByteView report_data) -> Result<Json> {
     ACON_TRY(guest::ReportData data, report_data_of(report_data));
     ACON_TRY(Bytes quote, backend->quote(data));
     Json cc_eventlog = nullptr;
     if (auto ccel = backend->firmware_event_log()) cc_eventlog = base64_encode(*ccel);
-    return Json{{"cc_eventlog", std::move(cc_eventlog)}, {"quote", base64_encode(quote)}};
+    Json primary{{"cc_eventlog", std::move(cc_eventlog)}, {"quote", base64_encode(quote)}};
+    if (!images.empty())
+      primary[std::string(appraisal::kAconImagesMember)] = appraisal::images_to_json(images);
+    return primary;
   };
 }
 

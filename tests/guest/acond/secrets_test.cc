@@ -57,25 +57,23 @@ std::string signer_of(const std::string& image_id) {
   return parts.size() == 3 ? std::string(parts[1]) : std::string();
 }
 
-// The KBS's resource policy for this TD. The KBS sees the images in the runtime log (Image IDs:
-// signer and manifest digests) but not their manifests, so its appraisal is "warning"
-// (executables 33: docs/appraisal-policy.md, hard rules); the rules release on the images
-// themselves. `pinned/*/*` needs an Image ID, everything else the loaded image's signer for every
-// image loaded.
+// The KBS's resource policy for this TD, at the default status "affirming": acond sends its
+// loaded images with the evidence (acon_images, docs/acond.md "Secrets"), so the KBS's images
+// checks run against the runtime log and a TD whose images are all signed and compatible is
+// affirmed. The rules release on the images themselves: `pinned/*/*` needs an Image ID,
+// everything else the loaded image's signer for every image loaded.
 std::string resource_policy(const std::string& signer, const std::string& pinned_image_id) {
   return R"(version = 1
 id = "default"
 [[rules]]
 resources = "pinned/*/*"
 effect = "allow"
-status = "warning"
 allow_simulated = true
 image_ids = [")" +
          pinned_image_id + R"("]
 [[rules]]
 resources = "*/*/*"
 effect = "allow"
-status = "warning"
 allow_simulated = true
 image_signers = [")" +
          signer + R"("]
@@ -207,10 +205,12 @@ TEST(AcondSecrets, ContainerObtainsTheSecretAndTheTokenIsReused) {
 
   EXPECT_EQ(td.probe(*cid, {"secret", "default/db/password"}),
             "SECRET " + std::string(kPassword) + "\n");
-  // The KBS saw the runtime log: its release record names the image acond loaded.
+  // The KBS saw the runtime log: its release record names the image acond loaded. With the
+  // manifests acond sent (acon_images) the TD is affirmed, as the default rule status requires.
   auto records = td.audited("default/db/password");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].value("outcome", ""), "release");
+  EXPECT_EQ(records[0].value("ear_status", ""), "affirming") << records[0].dump();
   EXPECT_NE(records[0]["image_ids"].dump().find(td.image_id), std::string::npos)
       << records[0].dump();
 

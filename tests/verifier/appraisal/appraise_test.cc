@@ -231,6 +231,105 @@ TEST(Appraise, SimulatedAconTdIsAffirmingAndItsEarCarriesTheClaims) {
   EXPECT_TRUE(any_failed(failed));
 }
 
+// acond's KBS evidence for GetSecret (log_mode coco): cc_eventlog is the CCEL followed by the
+// runtime TCG2 AAEL records of `measured`, the quote binds the KBS runtime data, and the loaded
+// images go as acon's extension member acon_images. Appraised as the KBS appraises it: loaded by
+// load_kbs_attestation, under the KBS's attestation policy for the simulated TD
+// (tests/data/kbs/sim-attestation.toml) with no reference values registered.
+struct AcondKbsTd {
+  AconTd td;
+  Policy policy = must(parse_policy(test::read_data("kbs/sim-attestation.toml"), "sim"));
+  ReferenceValueStore no_references;
+
+  Json body(const std::vector<std::string>& measured, const std::vector<ProvidedImage>& images) {
+    Bytes log = td.sim.ccel();
+    log.resize(must(eventlog::parse_event_log(log)).end_offset);
+    for (const std::string& line : measured) {
+      const eventlog::AaelEvent event = must(eventlog::parse_aael_line(line));
+      append(log, must(eventlog::aael_record(4, HashAlg::sha384, event)));
+      EXPECT_TRUE(td.sim.extend(3, sha384(must(eventlog::aael_tagged_event(event)))).ok());
+    }
+    td.quote(*td.evidence.runtime_data);
+    Json primary = {{"cc_eventlog", base64_encode(log)},
+                    {"quote", base64_encode(td.evidence.tdx.quote)}};
+    if (!images.empty()) primary[std::string(kAconImagesMember)] = images_to_json(images);
+    return {{"init-data", {{"format", "toml"}, {"body", kInitData}}},
+            {"runtime-data",
+             {{"nonce", td.evidence.runtime_data->nonce},
+              {"tee-pubkey", td.evidence.runtime_data->tee_pubkey}}},
+            {"tee-evidence", {{"primary_evidence", std::move(primary)}}}};
+  }
+
+  // The events acond measures for the two images, Finalize carrying the image count in coco mode.
+  std::vector<std::string> loaded_both() const {
+    return {add_manifest(td.vendor.image_id), add_manifest(td.app.image_id), kFinalizeText + " 2"};
+  }
+
+  AttestationResult appraise_body(const Json& body) const {
+    Evidence evidence = must(load_kbs_attestation(body.dump(), "tdx"));
+    return must(appraise(evidence, policy, no_references, td.options));
+  }
+};
+
+TEST(Appraise, AcondKbsEvidenceWithItsImagesIsAffirmingUnderTheKbsSimPolicy) {
+  AcondKbsTd kbs;
+  const Json body = kbs.body(kbs.loaded_both(), {kbs.td.vendor.provided, kbs.td.app.provided});
+  AttestationResult r = kbs.appraise_body(body);
+  EXPECT_EQ(r.appraisal.status, Tier::affirming) << dump(r);
+  // sim-attestation.toml has no executables tier: no claim (0), and no hard rule lowers it.
+  EXPECT_EQ(value(r, TrustClaim::executables), 0) << dump(r);
+  EXPECT_EQ(outcome(r, "image." + kbs.td.app.image_id + ".id"), Outcome::pass);
+  EXPECT_EQ(outcome(r, "image." + kbs.td.vendor.image_id + ".signature"), Outcome::pass);
+  EXPECT_EQ(outcome(r, "image.unlogged"), Outcome::pass);
+  EXPECT_EQ(outcome(r, "launch_policy.spec"), Outcome::pass);
+
+  // Under a policy with an executables tier (the shipped acon_td.toml, its reference values
+  // registered) the images checks the extension enables make executables affirming.
+  Evidence evidence = must(load_kbs_attestation(body.dump(), "tdx"));
+  AttestationResult pinned =
+      must(appraise(evidence, kbs.td.policy, kbs.td.references, kbs.td.options));
+  EXPECT_EQ(pinned.appraisal.status, Tier::affirming) << dump(pinned);
+  EXPECT_EQ(value(pinned, TrustClaim::executables), 2) << dump(pinned);
+
+  // The same TD without the extension: the KBS sees the Image IDs but no manifest, and the hard
+  // rule keeps executables at 33 (what acon_images is for).
+  Json bare = body;
+  bare["tee-evidence"]["primary_evidence"].erase(std::string(kAconImagesMember));
+  AttestationResult without = kbs.appraise_body(bare);
+  EXPECT_EQ(without.appraisal.status, Tier::warning) << dump(without);
+  EXPECT_EQ(value(without, TrustClaim::executables), 33);
+}
+
+TEST(Appraise, AcondKbsEvidenceWithAChangedManifestByteFailsThatImage) {
+  AcondKbsTd kbs;
+  ProvidedImage changed = kbs.td.app.provided;
+  changed.manifest.back() ^= 0x01;  // inside the JSON's last byte, the closing brace
+  AttestationResult r =
+      kbs.appraise_body(kbs.body(kbs.loaded_both(), {kbs.td.vendor.provided, changed}));
+  EXPECT_NE(r.appraisal.status, Tier::affirming) << dump(r);
+  const CheckResult* id = find_check(r.evidence.checks, "image." + kbs.td.app.image_id + ".id");
+  ASSERT_NE(id, nullptr) << dump(r);
+  EXPECT_EQ(id->outcome, Outcome::fail);
+  EXPECT_NE(id->reason.find("the manifest bytes differ"), std::string::npos) << id->reason;
+  EXPECT_EQ(outcome(r, "image." + kbs.td.vendor.image_id + ".id"), Outcome::pass);
+}
+
+TEST(Appraise, AcondKbsEvidenceWithAnImageTheLogDoesNotNameReportsIt) {
+  AcondKbsTd kbs;
+  Signed stray = sign(kbs.td.app_signer, app_manifest({layer_digest("stray")}, {}, true), "stray");
+  // The log names only the vendor image; the app image is provided but never loaded, as is stray.
+  AttestationResult r =
+      kbs.appraise_body(kbs.body({add_manifest(kbs.td.vendor.image_id), kFinalizeText + " 1"},
+                                 {kbs.td.vendor.provided, stray.provided}));
+  const CheckResult* unlogged = find_check(r.evidence.checks, "image.unlogged");
+  ASSERT_NE(unlogged, nullptr) << dump(r);
+  EXPECT_EQ(unlogged->outcome, Outcome::skipped);
+  EXPECT_NE(unlogged->reason.find("1 provided image(s)"), std::string::npos) << unlogged->reason;
+  EXPECT_NE(unlogged->detail.dump().find(stray.image_id), std::string::npos)
+      << unlogged->detail.dump();
+  EXPECT_EQ(outcome(r, "image." + kbs.td.vendor.image_id + ".id"), Outcome::pass);
+}
+
 TEST(Appraise, SimulatedEvidenceIsContraindicatedUnlessThePolicyAllowsIt) {
   AconTd td;
   td.measure_and_quote(td.log_lines);

@@ -85,6 +85,66 @@ TEST(KbsAttestation, ErrorsNameTheMember) {
   EXPECT_FALSE(load_kbs_attestation(std::string(kMaxEvidenceBytes + 1, ' '), "tdx").ok());
 }
 
+// acon's extension member: acond's loaded images, read with the evidence JSON's image reader.
+TEST(KbsAttestation, AconImagesAreReadIntoTheImages) {
+  Json body = kbs_body();
+  const std::vector<ProvidedImage> images = {
+      {"sha384/aa/bb", to_bytes("{\"m\":1}"), to_bytes("sig"), to_bytes("cert")},
+      {"second", to_bytes("{}"), {}, {}}};
+  body["tee-evidence"]["primary_evidence"]["acon_images"] = images_to_json(images);
+  Evidence evidence = must(load_kbs_attestation(body.dump(), "tdx"));
+  ASSERT_EQ(evidence.images.size(), 2u);
+  EXPECT_EQ(evidence.images[0].name, "sha384/aa/bb");
+  EXPECT_EQ(evidence.images[0].manifest, to_bytes("{\"m\":1}"));
+  EXPECT_EQ(evidence.images[0].signature, to_bytes("sig"));
+  EXPECT_EQ(evidence.images[0].certificate_der, to_bytes("cert"));
+  EXPECT_TRUE(evidence.images[1].signature.empty());
+  // The same entries in the evidence JSON's "images" read back equal.
+  Evidence via_json = must(parse_evidence_json(evidence_to_json(evidence).dump()));
+  ASSERT_EQ(via_json.images.size(), 2u);
+  EXPECT_EQ(via_json.images[0].manifest, evidence.images[0].manifest);
+  // Only TDX primary evidence has the member.
+  Json sgx = body;
+  sgx["tee-evidence"]["primary_evidence"] = {{"quote", base64_encode(kQuote)},
+                                             {"acon_images", images_to_json(images)}};
+  EXPECT_NE(error_of(load_kbs_attestation(sgx.dump(), "sgx")).find("acon_images: unknown member"),
+            std::string::npos);
+}
+
+TEST(KbsAttestation, AconImagesBoundsAndErrorsNameTheMember) {
+  const std::string path = "attestation.tee-evidence.primary_evidence.acon_images";
+  auto load_with = [](const Json& images) {
+    Json body = kbs_body();
+    body["tee-evidence"]["primary_evidence"]["acon_images"] = images;
+    return load_kbs_attestation(body.dump(), "tdx");
+  };
+  const Json entry = {{"name", "a"}, {"manifest", base64_encode(to_bytes("{}"))}};
+  EXPECT_EQ(must(load_with(Json::array({entry}))).images.size(), 1u);
+  EXPECT_EQ(error_of(load_with(Json::array())), "(ok)");
+
+  EXPECT_NE(error_of(load_with(Json(std::vector<Json>(kMaxEvidenceImages + 1, entry))))
+                .find(path + ": more than 256 images"),
+            std::string::npos);
+  Json oversized = entry;
+  oversized["manifest"] = std::string(kMaxEvidenceMemberBytes + 4, 'A');
+  EXPECT_NE(
+      error_of(load_with(Json::array({entry, oversized}))).find(path + "[1].manifest: larger than"),
+      std::string::npos);
+  EXPECT_NE(error_of(load_with(entry)).find(path + ": not an array"), std::string::npos);
+  Json unknown = entry;
+  unknown["layers"] = 1;
+  EXPECT_NE(error_of(load_with(Json::array({unknown}))).find(path + "[0].layers: unknown member"),
+            std::string::npos);
+  Json no_manifest = entry;
+  no_manifest.erase("manifest");
+  EXPECT_NE(error_of(load_with(Json::array({no_manifest}))).find(path + "[0].manifest: missing"),
+            std::string::npos);
+  Json bad_signature = entry;
+  bad_signature["signature"] = "!!";
+  EXPECT_NE(error_of(load_with(Json::array({bad_signature}))).find(path + "[0].signature"),
+            std::string::npos);
+}
+
 TEST(KbsAttestation, SgxBody) {
   Json body = kbs_body();
   body["tee-evidence"]["primary_evidence"] = {{"quote", base64_encode(kQuote)}};

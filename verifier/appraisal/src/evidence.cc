@@ -270,6 +270,41 @@ std::optional<Platform> platform_from_tee(std::string_view tee) {
   return std::nullopt;
 }
 
+Result<std::vector<ProvidedImage>> images_from_json(const Json& images, std::string_view path) {
+  const std::string where(path);
+  if (!images.is_array()) return make_error(Errc::parse, where + ": not an array");
+  if (images.size() > kMaxEvidenceImages)
+    return make_error(Errc::parse,
+                      where + ": more than " + std::to_string(kMaxEvidenceImages) + " images");
+  std::vector<ProvidedImage> out;
+  out.reserve(images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string image_path = where + "[" + std::to_string(i) + "]";
+    ACON_CHECK(
+        only_members(images[i], image_path, {"name", "manifest", "signature", "certificate"}));
+    ProvidedImage image;
+    ACON_TRY(image.name, string_member(images[i], "name", image_path));
+    ACON_TRY(image.manifest, base64_member(images[i], "manifest", image_path));
+    ACON_TRY(auto signature, optional_base64(images[i], "signature", image_path));
+    ACON_TRY(auto certificate, optional_base64(images[i], "certificate", image_path));
+    image.signature = signature.value_or(Bytes{});
+    image.certificate_der = certificate.value_or(Bytes{});
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+Json images_to_json(const std::vector<ProvidedImage>& images) {
+  Json out = Json::array();
+  for (const ProvidedImage& image : images) {
+    Json entry = {{"name", image.name}, {"manifest", base64_encode(image.manifest)}};
+    if (!image.signature.empty()) entry["signature"] = base64_encode(image.signature);
+    if (!image.certificate_der.empty()) entry["certificate"] = base64_encode(image.certificate_der);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view tee) {
   auto platform = platform_from_tee(tee);
   // "vtpm" is acon's own platform name, not a kbs-types tee: the KBS reads CoCo's "tpm" form.
@@ -305,9 +340,13 @@ Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view te
   }
   const std::string path = "attestation.tee-evidence.primary_evidence";
   if (*platform == Platform::tdx) {
-    ACON_CHECK(only_members(primary, path, {"cc_eventlog", "quote"}));
+    ACON_CHECK(only_members(primary, path, {"cc_eventlog", "quote", kAconImagesMember}));
     ACON_TRY(evidence.tdx.quote, base64_member(primary, "quote", path));
     ACON_TRY(evidence.tdx.cc_eventlog, optional_base64(primary, "cc_eventlog", path));
+    if (has(primary, kAconImagesMember)) {
+      ACON_TRY(evidence.images, images_from_json(primary[std::string(kAconImagesMember)],
+                                                 path + "." + std::string(kAconImagesMember)));
+    }
   } else if (*platform == Platform::sgx) {
     ACON_CHECK(only_members(primary, path, {"quote"}));
     ACON_TRY(evidence.sgx.quote, base64_member(primary, "quote", path));
@@ -423,24 +462,7 @@ Result<Evidence> parse_evidence_json(std::string_view text) {
     }
   }
   if (has(json, "images")) {
-    const Json& images = json["images"];
-    if (!images.is_array()) return make_error(Errc::parse, "evidence.images: not an array");
-    if (images.size() > kMaxEvidenceImages)
-      return make_error(Errc::parse, "evidence.images: more than " +
-                                         std::to_string(kMaxEvidenceImages) + " images");
-    for (size_t i = 0; i < images.size(); ++i) {
-      const std::string image_path = "evidence.images[" + std::to_string(i) + "]";
-      ACON_CHECK(
-          only_members(images[i], image_path, {"name", "manifest", "signature", "certificate"}));
-      ProvidedImage image;
-      ACON_TRY(image.name, string_member(images[i], "name", image_path));
-      ACON_TRY(image.manifest, base64_member(images[i], "manifest", image_path));
-      ACON_TRY(auto signature, optional_base64(images[i], "signature", image_path));
-      ACON_TRY(auto certificate, optional_base64(images[i], "certificate", image_path));
-      image.signature = signature.value_or(Bytes{});
-      image.certificate_der = certificate.value_or(Bytes{});
-      evidence.images.push_back(std::move(image));
-    }
+    ACON_TRY(evidence.images, images_from_json(json["images"], "evidence.images"));
   }
   return evidence;
 }
@@ -543,17 +565,7 @@ Json evidence_to_json(const Evidence& evidence) {
   put(out, "attestation_data", evidence.attestation_data);
   if (evidence.init_data) out["init_data"] = init_data_to_json(*evidence.init_data);
   if (evidence.collateral) out["collateral"] = *evidence.collateral;
-  if (!evidence.images.empty()) {
-    Json images = Json::array();
-    for (const ProvidedImage& image : evidence.images) {
-      Json entry = {{"name", image.name}, {"manifest", base64_encode(image.manifest)}};
-      if (!image.signature.empty()) entry["signature"] = base64_encode(image.signature);
-      if (!image.certificate_der.empty())
-        entry["certificate"] = base64_encode(image.certificate_der);
-      images.push_back(std::move(entry));
-    }
-    out["images"] = std::move(images);
-  }
+  if (!evidence.images.empty()) out["images"] = images_to_json(evidence.images);
   return out;
 }
 

@@ -8,6 +8,9 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
+#include "acon/appraisal/evidence.h"
 #include "acon/common/result.h"
 #include "acon/guest/backend.h"
 #include "acon/guest/vtpm.h"
@@ -17,7 +20,11 @@ namespace acon::kbs {
 
 // TDX primary evidence {"cc_eventlog": base64 | null, "quote": base64}: the backend's quote over
 // the report data and its firmware CCEL (null when it cannot be read, as guest-components sends).
-EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend);
+// With `images` (acond's loaded images, as the bytes it verified), also acon's extension member
+// appraisal::kAconImagesMember, which lets the KBS run the images checks; a Trustee KBS ignores it
+// (docs/evidence.md §2.1).
+EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend,
+                                       std::vector<appraisal::ProvidedImage> images = {});
 
 // CoCo's TPM evidence (tee "tpm") from the vTPM: the quote, the AK as a DER SubjectPublicKeyInfo
 // and the SHA-256 PCRs, written by appraisal::tpm_evidence_to_trustee.

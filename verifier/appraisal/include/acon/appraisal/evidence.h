@@ -105,10 +105,25 @@ struct Evidence {
 
 // (a) A KBS Attestation body (kbs-types `Attestation`: "init-data", "runtime-data",
 // "tee-evidence" {"primary_evidence", "additional_evidence"}) for the session's `tee`. TDX primary
-// evidence is {"cc_eventlog": base64|null, "quote": base64}; SGX {"quote": base64}; TPM ("tpm")
-// is CoCo's TPM attester form, read by tpm_evidence_from_trustee(). The additional_evidence
-// string becomes runtime_data.additional_evidence, as the KBS binds it.
+// evidence is {"cc_eventlog": base64|null, "quote": base64} plus acon's optional extension
+// member kAconImagesMember (acond's loaded images, read into Evidence::images); SGX
+// {"quote": base64}; TPM ("tpm") is CoCo's TPM attester form, read by
+// tpm_evidence_from_trustee(). The additional_evidence string becomes
+// runtime_data.additional_evidence, as the KBS binds it.
 Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view tee);
+
+// acon's extension member of TDX primary evidence: the images acond has loaded, so that a KBS
+// can run the images checks against the runtime log the quote proves. Trustee's TdxEvidence
+// (serde, no deny_unknown_fields) ignores it. Not bound by the report data and need not be: each
+// image must match the Image ID a proven AddManifest event names.
+inline constexpr std::string_view kAconImagesMember = "acon_images";
+
+// Image entries, the one form both the evidence JSON's "images" and kAconImagesMember use:
+//   [{"name": string, "manifest": base64, "signature": base64?, "certificate": base64?}, ...]
+// At most kMaxEvidenceImages entries, each member bounded as any evidence member. Errors name
+// the entry and member (`<path>[2].manifest: ...`).
+Result<std::vector<ProvidedImage>> images_from_json(const Json& images, std::string_view path);
+Json images_to_json(const std::vector<ProvidedImage>& images);
 
 // CoCo's TPM evidence (Trustee tee "tpm", docs/kbs.md "TPM evidence"):
 //   {"ak_public": base64 DER SubjectPublicKeyInfo,
