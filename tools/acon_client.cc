@@ -172,9 +172,6 @@ int verify_evidence(const appraisal::Evidence& evidence, const Bytes& requestor_
       if (!key) return fail(key.error().wrap(in.ak_pin));
       options.ak_trust = tpm::AkTrust::pinned(std::move(*key));
     }
-    // acond quotes with qualifyingData = its REPORTDATA over attestation_data.
-    if (evidence.attestation_data)
-      options.tpm_extra_data = image::attestation_report_data(*evidence.attestation_data);
   } else if (!in.ak_pin.empty()) {
     return fail(make_error(Errc::invalid_argument, "--ak-pin: acond's backend is not a vTPM"));
   }

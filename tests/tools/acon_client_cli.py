@@ -264,16 +264,27 @@ class AconClientTest(unittest.TestCase):
                           "launch_policy.acond", "image." + self.app + ".signature"):
                 self.assertRegex(p.stdout, r"(?m)^ok +" + re.escape(check) + ":", check)
             self.assertNotIn("FAIL", p.stdout)
-
-            # No AK named: none is trusted (exit 1). Another key pinned: the quote fails.
-            p = self.client(acond, "report", "--bundle", "vtpm-2", "--verify")
-            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-            self.assertRegex(p.stdout, r"(?m)^ +quote.signature: no AK trust")
             subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
                             "ec_paramgen_curve:P-256", "-out", "other.key"], cwd=w, check=True,
                            capture_output=True)
             subprocess.run(["openssl", "pkey", "-in", "other.key", "-pubout", "-out", "other.pem"],
                            cwd=w, check=True, capture_output=True)
+            # The auditor's tool reaches the same verdict from the same bundle and pinned AK, and
+            # without the AK it refuses the quote.
+            p = subprocess.run([VERIFY, "evidence", "--bundle", "vtpm-1", "--ak-pin", "ak.pem",
+                                "--json"], cwd=w, capture_output=True, text=True, check=False)
+            model = json.loads(p.stdout)
+            self.assertEqual((p.returncode, model["platform"], model["verdict"]),
+                             (0, "vtpm", "accepted"), p.stdout + p.stderr)
+            p = subprocess.run([VERIFY, "evidence", "--bundle", "vtpm-1", "--ak-pin", "other.pem",
+                                "--json"], cwd=w, capture_output=True, text=True, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertEqual(json.loads(p.stdout)["decided_by"]["check"], "quote.signature")
+
+            # No AK named: none is trusted (exit 1). Another key pinned: the quote fails.
+            p = self.client(acond, "report", "--bundle", "vtpm-2", "--verify")
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"(?m)^ +quote.signature: no AK trust")
             p = self.client(acond, "report", "--bundle", "vtpm-3", "--verify", "--ak-pin",
                             "other.pem")
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)

@@ -137,10 +137,13 @@ QuoteChecks check_tpm_quote(const Evidence& evidence, const AppraisalOptions& op
     out.signature.reason = "the AK public key does not parse: " + ak.error().message;
     return out;
   }
-  // The nonce the caller expects, or else the KBS binding of the runtime data (binding.kbs
-  // explains a mismatch; here it only keeps an unbound quote from passing).
+  // The nonce the caller expects, or else the KBS binding of the runtime data, or else acond's
+  // (its REPORTDATA over attestation_data). binding.kbs / binding.acon explain a mismatch; here it
+  // only keeps an unbound quote from passing.
   Bytes expected_extra_data = options.tpm_extra_data;
-  if (expected_extra_data.empty() && evidence.runtime_data) {
+  if (expected_extra_data.empty() && !evidence.runtime_data && evidence.attestation_data) {
+    expected_extra_data = image::attestation_report_data(*evidence.attestation_data);
+  } else if (expected_extra_data.empty() && evidence.runtime_data) {
     auto bound = kbs_tpm_extra_data(*evidence.runtime_data);
     if (!bound) {
       out.signature.outcome = Outcome::error;
@@ -334,7 +337,10 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   out.checks.push_back(std::move(quote_checks.signature));
   out.checks.push_back(std::move(quote_checks.tcb));
 
-  Json acon = {{"simulated", out.simulated}, {"runtime_events", Json::array()}};
+  // platform: what the quote is from, so that one policy can hold tiers for each platform.
+  Json acon = {{"platform", platform_name(evidence.platform)},
+               {"simulated", out.simulated},
+               {"runtime_events", Json::array()}};
   auto add_all = [&out](CheckResults checks) {
     for (CheckResult& check : checks) out.checks.push_back(std::move(check));
   };

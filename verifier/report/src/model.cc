@@ -28,19 +28,27 @@ when = [{ check = "binding.kbs" }]
 value = 2
 when = [{ check = "binding.acon" }]
 
-# A quote that verifies to the trust anchor with an acceptable TCB.
+# A quote that verifies to the trust anchor with an acceptable TCB; a vTPM quote (which has no
+# TCB) signed by an AK the auditor pinned (--ak-pin).
 [hardware]
 default = 97
 [[hardware.tiers]]
 value = 2
 when = [{ check = "quote.signature" }, { check = "quote.tcb" }]
+[[hardware.tiers]]
+value = 2
+when = [{ claim = "acon.platform", equals = "vtpm" }, { check = "quote.signature" }]
 
-# Not a debug TD (init-data, when supplied, must match MRCONFIGID: a hard rule).
+# Not a debug TD (init-data, when supplied, must match MRCONFIGID: a hard rule). A vTPM guest
+# has no debug attribute; its boot configuration is what the replayed PCRs show.
 [configuration]
 default = 36
 [[configuration.tiers]]
 value = 2
 when = [{ claim = "tdx.td_attributes.debug", is = false }]
+[[configuration.tiers]]
+value = 2
+when = [{ claim = "acon.platform", equals = "vtpm" }]
 
 # Every register replays from its log, nothing in the runtime log is unexplained, acond closed
 # the image set, its launch policy admits the images in log order, and every image's manifest
@@ -54,6 +62,17 @@ when = [
   { check = "replay.rtmr1" },
   { check = "replay.rtmr2" },
   { check = "replay.rtmr3" },
+  { check = "runtime_log.unexplained" },
+  { check = "runtime_log.acon_finalized" },
+  { check = "launch_policy.acond" },
+  { all = "acon.images", where = [{ claim = "provided", is = true }] },
+]
+# vTPM: every record of the firmware and runtime logs is proven by a quoted PCR (a PCR that does
+# not replay is a hard rule), and the same image checks.
+[[executables.tiers]]
+value = 2
+when = [
+  { claim = "acon.platform", equals = "vtpm" },
   { check = "runtime_log.unexplained" },
   { check = "runtime_log.acon_finalized" },
   { check = "launch_policy.acond" },

@@ -38,7 +38,8 @@ struct AppraisalOptions {
   // fails when attestation_data carries another. Unset: not compared.
   std::optional<Bytes> expected_requestor_nonce;
   // vTPM: how the AK is trusted, and the extraData (nonce) the quote must carry. Empty
-  // tpm_extra_data with KBS runtime data in the evidence: kbs_tpm_extra_data() of it.
+  // tpm_extra_data with KBS runtime data in the evidence: kbs_tpm_extra_data() of it; else with
+  // acond's attestation_data: image::attestation_report_data() of it, as acond quotes.
   std::optional<tpm::AkTrust> ak_trust;
   Bytes tpm_extra_data;
   // Which image certificates count (acond's rule by default).
