@@ -486,7 +486,9 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   auto quick = busybox_manifest(layer, {"/bin/sh", "-c", "exit 7"});
   std::vector<SignedImage> images = {sign(p384, waiting), sign(p384, quick)};
 
-  Pid1Acond acond(dir.path(), {"--idle-timeout", "3", "--stop-grace", "1"});
+  // The timeout leaves room for acond's start and the first RPC on a loaded CI machine (3 s was
+  // too short under the sanitizers with another test group running).
+  Pid1Acond acond(dir.path(), {"--idle-timeout", "8", "--stop-grace", "1"});
   ACON_REQUIRE_PID_NAMESPACE(acond);
   ASSERT_NE(acond.port(), 0) << acond.log();
   AcondClient client(acond.target());
@@ -501,7 +503,7 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
     }
     image_ids.push_back(image.image_id);
   }
-  std::this_thread::sleep_for(4s);
+  std::this_thread::sleep_for(9s);
   ASSERT_TRUE(acond.running()) << acond.log();
 
   auto start = [&](const std::string& image_id) {
