@@ -60,11 +60,16 @@ EvidenceProvider tpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm,
   };
 }
 
-Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec) {
+Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec, VtpmAk ak) {
   if (!is_vtpm(spec))
     return make_error(Errc::invalid_argument, "--evidence: \"" + spec + "\" is not vtpm[:TCTI]");
   const std::string tcti = spec.size() > 5 ? spec.substr(5) : guest::VtpmOptions{}.tcti;
-  ACON_TRY(auto backend, guest::VtpmBackend::open(guest::coco_tpm_options(tcti)));
+  guest::VtpmOptions options = guest::coco_tpm_options(tcti);
+  if (ak == VtpmAk::acond) {
+    options = guest::VtpmOptions{};
+    options.tcti = tcti;
+  }
+  ACON_TRY(auto backend, guest::VtpmBackend::open(options));
   return std::shared_ptr<guest::VtpmBackend>(std::move(backend));
 }
 

@@ -1,10 +1,11 @@
 // GetSecret on the vTPM backend: acond's runtime on a real swtpm attests to a real acon-kbs
-// process (the AK pinned with `acon-kbs init --ak`) with CoCo's TPM evidence (tee "tpm") plus
-// acon's extension members: the firmware's TCG2 log, the runtime records measured into the
-// runtime PCR and the loaded images. The KBS replays the logs against the quoted PCRs and runs
-// the images checks, so a resource policy on image signers decides for `tpm` as for `tdx`. The
-// refusals: a policy that requires another signer (PolicyDeny, audited), a runtime log with one
-// byte changed and an AK the KBS does not pin (both 401 at /attest, audited, nothing released).
+// process (the AK `acon-kbs-client tpm-ak --acond` prints, pinned with `acon-kbs init --ak`) with
+// CoCo's TPM evidence (tee "tpm") plus acon's extension members: the firmware's TCG2 log, the
+// runtime records measured into the runtime PCR and the loaded images. The KBS replays the logs
+// against the quoted PCRs and runs the images checks, so a resource policy on image signers decides
+// for `tpm` as for `tdx`. The refusals: a policy that requires another signer (PolicyDeny,
+// audited), a runtime log with one byte changed and an AK the KBS does not pin (both 401 at
+// /attest, audited, nothing released).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -103,16 +104,27 @@ struct VtpmSecretPod {
     std::ofstream(dir.path() / "firmware.log", std::ios::binary)
         .write(reinterpret_cast<const char*>(firmware_log.data()),
                static_cast<std::streamsize>(firmware_log.size()));
+    // The operator enrols the AK acond quotes with, as `acon-kbs-client tpm-ak --acond` prints
+    // it (or, for the refusal, some other key). Before acond's backend connects: swtpm serves
+    // one connection at a time.
+    const fs::path ak_file = dir.path() / "ak.pem";
+    const std::string tpm_ak = std::string(ACON_KBS_CLIENT_BINARY) +
+                               " tpm-ak --acond --evidence 'vtpm:" + swtpm.tcti() + "' > '" +
+                               ak_file.string() + "'";
+    if (std::system(tpm_ak.c_str()) != 0) return "acon-kbs-client tpm-ak failed";
+    ak_pem = slurp_file(ak_file);
+    if (unpinned) {
+      ak_pem = must(PrivateKey::generate_ec(Curve::p256)).public_key().to_pem();
+      std::ofstream(ak_file) << ak_pem;
+    }
     guest::VtpmOptions options;
     options.tcti = swtpm.tcti();
     options.event_log_path = (dir.path() / "firmware.log").string();
     auto opened = guest::VtpmBackend::open(options);
     if (!opened) return opened.error().to_string();
     backend = std::move(*opened);
-    // The operator enrols the AK acond quotes with (or, for the refusal, some other key).
-    ak_pem = unpinned ? must(PrivateKey::generate_ec(Curve::p256)).public_key().to_pem()
-                      : backend->ak_public_pem();
-    std::ofstream(dir.path() / "ak.pem") << ak_pem;
+    if (!unpinned && backend->ak_public_pem() != ak_pem)
+      return "tpm-ak --acond printed another AK than acond's backend has";
 
     RuntimeOptions runtime_options;
     runtime_options.state_dir = dir.path() / "acond";

@@ -47,8 +47,14 @@ EvidenceProvider tpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm,
 // guest::coco_tpm_options). invalid_argument for any other spec.
 Result<EvidenceProvider> evidence_provider(const std::string& spec);
 
+// Whose options open the vTPM: CoCo's attester's (guest::coco_tpm_options, an RSA AK), or
+// acond's --backend vtpm (guest::VtpmOptions defaults, an ECDSA P-256 AK), so that tpm-ak prints
+// the AK the KBS must pin for either.
+enum class VtpmAk { coco, acond };
+
 // The vTPM of a vtpm[:TCTI] spec (tpm-ak prints its AK); invalid_argument for another spec.
-Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec);
+Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec,
+                                                               VtpmAk ak = VtpmAk::coco);
 
 // The tee an evidence spec attests as in /auth: "tpm" for vtpm[:TCTI], else "tdx".
 std::string tee_for_evidence(const std::string& spec);
