@@ -248,6 +248,20 @@ TEST(AcondSecretsVtpm, EvidenceIsCocoTpmFormWithTheLogsAndImages) {
   EXPECT_EQ(quote.attest.extra_data, Bytes(report_data.begin(), report_data.begin() + 32));
 }
 
+// The runtime records replay only after the firmware's events: without the firmware log acond
+// sends nothing rather than evidence the KBS cannot replay.
+TEST(AcondSecretsVtpm, NoEvidenceWithoutTheFirmwareLog) {
+  VtpmSecretPod pod;
+  const std::string why = pod.start();
+  ASSERT_TRUE(why.empty()) << why;
+  fs::remove(pod.dir.path() / "firmware.log");
+  auto evidence = pod.runtime->kbs_evidence(Bytes(64, 0));
+  ASSERT_FALSE(evidence);
+  EXPECT_EQ(evidence.error().code, Errc::not_found);
+  EXPECT_NE(evidence.error().message.find("firmware's TCG2 event log"), std::string::npos)
+      << evidence.error().message;
+}
+
 // Without containers the broker still runs against the real KBS: released, and the KBS's
 // release record names the image the replayed runtime log shows.
 TEST(AcondSecretsVtpm, BrokerReleasesOnTheImagesTheReplayedLogShows) {
