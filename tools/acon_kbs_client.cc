@@ -26,6 +26,7 @@ struct Inputs {
   // attest
   std::string tee;  // empty: "tpm" for vtpm evidence, else "tdx"
   std::string evidence;
+  bool acond_ak = false;
   std::string key_type = "ec-p256";
   std::string init_data;
   std::string token_out;
@@ -261,10 +262,14 @@ int run(int argc, char** argv) {
       "tpm-ak",
       "Print the AK public key (PEM) that --evidence vtpm quotes with, for the KBS to pin");
   ak_cmd->add_option("--evidence", in.evidence, "vtpm[:TCTI]")->required();
+  ak_cmd->add_flag("--acond", in.acond_ak,
+                   "The AK acond --backend vtpm quotes with for GetSecret (its options), not "
+                   "CoCo's attester's");
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   if (ak_cmd->parsed()) {
-    auto vtpm = kbs::open_vtpm_evidence(in.evidence);
+    auto vtpm =
+        kbs::open_vtpm_evidence(in.evidence, in.acond_ak ? kbs::VtpmAk::acond : kbs::VtpmAk::coco);
     if (!vtpm) return fail(vtpm.error());
     std::cout << (*vtpm)->ak_public_pem();
     return tools::kExitOk;

@@ -1,7 +1,7 @@
-// The evidence JSON loader (and the KBS Attestation loader, tdx with acon_images and tpm) never
-// crash on arbitrary input; a document that loads must write back to a document that loads to the
-// same evidence; TDX evidence that loads goes through the replay checks, which must not crash
-// either.
+// The evidence JSON loader (and the KBS Attestation loader, tdx with acon_images and tpm with
+// acon's extension members) never crash on arbitrary input; a document that loads must write back
+// to a document that loads to the same evidence; TDX evidence that loads goes through the replay
+// checks, which must not crash either.
 #include <cstdint>
 #include <cstdlib>
 
@@ -24,12 +24,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (*back)[i].certificate_der != tdx->images[i].certificate_der)
         std::abort();
   }
-  // CoCo's tpm form: what loads writes back to the same parts, and its checks never crash.
+  // CoCo's tpm form with acon's extension members (logs, other banks, images): what loads writes
+  // back to the same parts, and its checks (the replay of the logs included) never crash.
   if (auto tpm = load_kbs_attestation(text, "tpm"); tpm.ok()) {
-    if (auto written = tpm_evidence_to_trustee(tpm->vtpm); written.ok()) {
-      auto back = tpm_evidence_from_trustee(*written);
+    if (auto written = tpm_evidence_to_trustee(tpm->vtpm, tpm->images); written.ok()) {
+      std::vector<ProvidedImage> images;
+      auto back = tpm_evidence_from_trustee(*written, &images);
       if (!back.ok() || back->quote != tpm->vtpm.quote || back->pcrs != tpm->vtpm.pcrs ||
-          back->ak_public != tpm->vtpm.ak_public)
+          back->ak_public != tpm->vtpm.ak_public || back->event_log != tpm->vtpm.event_log ||
+          back->runtime_aael != tpm->vtpm.runtime_aael || images.size() != tpm->images.size())
         std::abort();
     }
     (void)appraise_evidence(*tpm, AppraisalOptions{});

@@ -296,7 +296,7 @@ int run(int argc, char** argv) {
   if (kbs_config) {
     acond::Runtime* pod = runtime->get();
     (*runtime)->set_secret_broker(std::make_shared<acond::SecretBroker>(
-        acond::kbs_client_config(*kbs_config),
+        acond::kbs_client_config(*kbs_config), pod->kbs_tee(),
         [pod](ByteView report_data) { return pod->kbs_evidence(report_data); },
         [pod] { return pod->runtime_event_count(); }));
   }

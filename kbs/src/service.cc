@@ -380,6 +380,18 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
         (check->outcome == appraisal::Outcome::fail || check->outcome == appraisal::Outcome::error))
       return fail_session(std::string(name) + ": " + check->reason);
   }
+  // TPM evidence with acon's event log (acond's GetSecret, docs/kbs.md "TPM evidence"): a log
+  // that is sent must replay to the quoted PCRs, every record proven, or nothing it says about
+  // the images counts; the first failing check names the divergent event. CoCo's attester sends
+  // no log and is judged as before.
+  if (evidence->platform == appraisal::Platform::vtpm && evidence->vtpm.event_log) {
+    for (const appraisal::CheckResult& check : result->evidence.checks) {
+      const bool replay =
+          check.name.starts_with("replay.pcr") || check.name == "runtime_log.unexplained";
+      if (replay && check.outcome != appraisal::Outcome::pass)
+        return fail_session(check.name + ": " + check.reason);
+    }
+  }
   auto claims = appraisal::ear_to_json(result->ear);
   if (!claims) return fail_session(claims.error().message);
   if (!tee_pubkey_of(*claims)) return fail_session("the runtime data carries no tee-pubkey");

@@ -623,16 +623,15 @@ size_t Runtime::runtime_event_count() const {
   return log_.events().size();
 }
 
+std::string Runtime::kbs_tee() const {
+  return backend_->register_kind() == guest::RegisterKind::pcr ? "tpm" : "tdx";
+}
+
 Result<TdEvidence> Runtime::kbs_evidence(ByteView report_data) {
   std::lock_guard lock(mutex_);
-  if (backend_->register_kind() != guest::RegisterKind::rtmr) {
-    return make_error(Errc::unsupported,
-                      "KBS evidence: the " + std::string(backend_->name()) +
-                          " backend measures into a PCR; secrets need an RTMR backend (tdx, sim)");
-  }
   if (log_.mode() != LogMode::coco) {
     return make_error(Errc::unsupported,
-                      "KBS evidence: log_mode acon writes a text log that cc_eventlog cannot "
+                      "KBS evidence: log_mode acon writes a text log that the evidence cannot "
                       "carry; secrets need log_mode coco");
   }
   // The loaded images go with the evidence (acon's extension, docs/acond.md "Secrets") so that
@@ -644,6 +643,30 @@ Result<TdEvidence> Runtime::kbs_evidence(ByteView report_data) {
     const image::SignedManifest& signed_manifest = image.signed_manifest;
     images.push_back({signed_manifest.identity.image_id(), to_bytes(signed_manifest.manifest.raw),
                       signed_manifest.signature, signed_manifest.certificate_der});
+  }
+  if (backend_->register_kind() == guest::RegisterKind::pcr) {
+    auto* vtpm = dynamic_cast<guest::VtpmBackend*>(backend_);
+    if (vtpm == nullptr) {
+      return make_error(Errc::unsupported, "KBS evidence: the " + std::string(backend_->name()) +
+                                               " backend measures into a PCR but is no vTPM");
+    }
+    // CoCo's TPM evidence from the AK the Report RPC quotes with, and as acon's extension members
+    // the firmware's TCG2 log and the runtime records, which the KBS replays against the quoted
+    // PCRs (the runtime PCR's SHA-384 bank proves the runtime records), and the images.
+    kbs::TpmEvidenceExtras extras;
+    auto firmware = backend_->firmware_event_log();
+    if (!firmware) {
+      return firmware.error().wrap(
+          "KBS evidence: the firmware's TCG2 event log (the KBS replays the runtime log after "
+          "it)");
+    }
+    extras.firmware_event_log = std::move(*firmware);
+    ACON_TRY(extras.runtime_aael, log_.contents());
+    extras.images = std::move(images);
+    const auto provider = kbs::tpm_evidence_provider(
+        std::shared_ptr<guest::VtpmBackend>(std::shared_ptr<void>(), vtpm), std::move(extras));
+    ACON_TRY(Json primary, provider(report_data));
+    return TdEvidence{std::move(primary), log_.events().size()};
   }
   // The library's TDX evidence (quote + CCEL), over a backend this Runtime does not own.
   const auto provider = kbs::tdx_evidence_provider(

@@ -38,9 +38,12 @@ kbs::ClientConfig kbs_client_config(const KbsConfig& config) {
   return client;
 }
 
-SecretBroker::SecretBroker(kbs::ClientConfig config, TdEvidenceSource evidence,
+SecretBroker::SecretBroker(kbs::ClientConfig config, std::string tee, TdEvidenceSource evidence,
                            RuntimeEventCount events)
-    : config_(std::move(config)), evidence_(std::move(evidence)), events_(std::move(events)) {}
+    : config_(std::move(config)),
+      tee_(std::move(tee)),
+      evidence_(std::move(evidence)),
+      events_(std::move(events)) {}
 
 size_t SecretBroker::attestations() const {
   std::lock_guard lock(mutex_);
@@ -61,7 +64,7 @@ Status SecretBroker::attest_locked() {
   ACON_TRY(kbs::KbsClient client, kbs::KbsClient::create(config_, std::move(tee_key)));
   size_t events = 0;
   ++attestations_;
-  auto token = client.attest("tdx", [this, &events](ByteView report_data) -> Result<Json> {
+  auto token = client.attest(tee_, [this, &events](ByteView report_data) -> Result<Json> {
     ACON_TRY(TdEvidence evidence, evidence_(report_data));
     events = evidence.runtime_events;
     return std::move(evidence.primary);

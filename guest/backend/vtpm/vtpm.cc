@@ -117,7 +117,9 @@ class VtpmBackend::Impl {
   Status check_register(uint32_t index, HashAlg alg) const;
   // PCR values of `selection` and the pcrUpdateCounter they were read under.
   Result<std::pair<PcrValues, uint32_t>> read_locked(std::span<const PcrBankSelection> selection);
-  Result<Bytes> quote_locked(const ReportData& data);
+  // `prefix`: quote the first so many bytes of `data`, whatever the options say.
+  Result<Bytes> quote_locked(const ReportData& data, std::optional<size_t> prefix = {});
+  Result<Attestation> attest_locked(const ReportData& data, std::optional<size_t> prefix);
 };
 
 Status VtpmBackend::Impl::connect() {
@@ -313,10 +315,12 @@ Result<std::pair<PcrValues, uint32_t>> VtpmBackend::Impl::read_locked(
   return std::pair{std::move(values), counter.value_or(0)};
 }
 
-Result<Bytes> VtpmBackend::Impl::quote_locked(const ReportData& data) {
+Result<Bytes> VtpmBackend::Impl::quote_locked(const ReportData& data,
+                                              std::optional<size_t> prefix) {
   TPM2B_DATA qualifying{};
-  if (options.qualifying_data_prefix) {
-    const size_t size = std::min(*options.qualifying_data_prefix, data.size());
+  if (!prefix) prefix = options.qualifying_data_prefix;
+  if (prefix) {
+    const size_t size = std::min(*prefix, data.size());
     qualifying.size = static_cast<uint16_t>(size);
     std::memcpy(qualifying.buffer, data.data(), size);
   } else if (options.qualifying_data_hash) {
@@ -354,7 +358,7 @@ VtpmOptions coco_tpm_options(std::string tcti) {
   PcrBankSelection sha256{HashAlg::sha256, {}};
   for (uint32_t index = 0; index < 24; ++index) sha256.pcrs.push_back(index);
   options.quote_selection = {std::move(sha256)};
-  options.qualifying_data_prefix = 32;
+  options.qualifying_data_prefix = kCocoQualifyingDataBytes;
   return options;
 }
 
@@ -412,15 +416,28 @@ Result<Bytes> VtpmBackend::quote(const ReportData& data) {
 
 Result<Attestation> VtpmBackend::attest(const ReportData& data) {
   std::lock_guard lock(impl_->mu);
-  const PcrBankSelection& first = impl_->selection.front();
+  return impl_->attest_locked(data, std::nullopt);
+}
+
+Result<Attestation> VtpmBackend::attest_prefix(const ReportData& data, size_t prefix) {
+  if (prefix == 0 || prefix > data.size())
+    return make_error(Errc::invalid_argument, "vtpm: qualifying data prefix of " +
+                                                  std::to_string(prefix) + " bytes (1..64)");
+  std::lock_guard lock(impl_->mu);
+  return impl_->attest_locked(data, prefix);
+}
+
+Result<Attestation> VtpmBackend::Impl::attest_locked(const ReportData& data,
+                                                     std::optional<size_t> prefix) {
+  const PcrBankSelection& first = selection.front();
   const PcrBankSelection probe{first.bank, {first.pcrs.front()}};
   for (int attempt = 0; attempt < kAttestAttempts; ++attempt) {
-    ACON_TRY(auto before, impl_->read_locked(impl_->selection));
-    ACON_TRY(Bytes quote_bytes, impl_->quote_locked(data));
+    ACON_TRY(auto before, read_locked(selection));
+    ACON_TRY(Bytes quote_bytes, quote_locked(data, prefix));
     // Any extend since the read moves pcrUpdateCounter; then the values may not be the quoted ones.
-    ACON_TRY(auto after, impl_->read_locked({&probe, 1}));
+    ACON_TRY(auto after, read_locked({&probe, 1}));
     if (after.second == before.second)
-      return Attestation{std::move(quote_bytes), impl_->ak_public, std::move(before.first)};
+      return Attestation{std::move(quote_bytes), ak_public, std::move(before.first)};
   }
   return make_error(Errc::io, "vtpm: PCRs kept changing while quoting (" +
                                   std::to_string(kAttestAttempts) + " attempts)");

@@ -37,27 +37,39 @@ EvidenceProvider tdx_evidence_provider(std::shared_ptr<guest::Backend> backend,
   };
 }
 
-EvidenceProvider tpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm) {
-  return [vtpm](ByteView report_data) -> Result<Json> {
+EvidenceProvider tpm_evidence_provider(std::shared_ptr<guest::VtpmBackend> vtpm,
+                                       TpmEvidenceExtras extras) {
+  return [vtpm, extras = std::move(extras)](ByteView report_data) -> Result<Json> {
     ACON_TRY(guest::ReportData data, report_data_of(report_data));
-    ACON_TRY(guest::Attestation attestation, vtpm->attest(data));
+    // CoCo's binding whatever the backend's own options (acond's quote its whole ReportData for
+    // the Report RPC): the KBS compares extraData with the first 32 bytes.
+    ACON_TRY(guest::Attestation attestation,
+             vtpm->attest_prefix(data, guest::kCocoQualifyingDataBytes));
+    if (!attestation.pcrs.contains(HashAlg::sha256))
+      return make_error(Errc::unsupported, "vtpm: the TPM has no SHA-256 PCR bank");
     appraisal::VtpmEvidence evidence;
     evidence.quote = std::move(attestation.quote);
     evidence.ak_public = vtpm->ak_public_key().to_der();
     evidence.ak_encoding = appraisal::AkEncoding::spki_der;
-    auto bank = attestation.pcrs.find(HashAlg::sha256);
-    if (bank == attestation.pcrs.end())
-      return make_error(Errc::unsupported, "vtpm: the TPM has no SHA-256 PCR bank");
-    evidence.pcrs["sha256"] = std::move(bank->second);
-    return appraisal::tpm_evidence_to_trustee(evidence);
+    // Every bank the quote covers: SHA-256 in CoCo's list, any other in acon_pcrs.
+    for (auto& [bank, values] : attestation.pcrs)
+      evidence.pcrs[std::string(hash_name(bank))] = std::move(values);
+    evidence.event_log = extras.firmware_event_log;
+    evidence.runtime_aael = extras.runtime_aael;
+    return appraisal::tpm_evidence_to_trustee(evidence, extras.images);
   };
 }
 
-Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec) {
+Result<std::shared_ptr<guest::VtpmBackend>> open_vtpm_evidence(const std::string& spec, VtpmAk ak) {
   if (!is_vtpm(spec))
     return make_error(Errc::invalid_argument, "--evidence: \"" + spec + "\" is not vtpm[:TCTI]");
   const std::string tcti = spec.size() > 5 ? spec.substr(5) : guest::VtpmOptions{}.tcti;
-  ACON_TRY(auto backend, guest::VtpmBackend::open(guest::coco_tpm_options(tcti)));
+  guest::VtpmOptions options = guest::coco_tpm_options(tcti);
+  if (ak == VtpmAk::acond) {
+    options = guest::VtpmOptions{};
+    options.tcti = tcti;
+  }
+  ACON_TRY(auto backend, guest::VtpmBackend::open(options));
   return std::shared_ptr<guest::VtpmBackend>(std::move(backend));
 }
 

@@ -178,7 +178,7 @@ struct SecretTd : KbsForTd {
   void configure(const KbsConfig& config) {
     Runtime* pod = runtime.get();
     broker = std::make_shared<SecretBroker>(
-        kbs_client_config(config),
+        kbs_client_config(config), pod->kbs_tee(),
         [pod](ByteView report_data) { return pod->kbs_evidence(report_data); },
         [pod] { return pod->runtime_event_count(); });
     runtime->set_secret_broker(broker);

@@ -177,6 +177,31 @@ TEST_F(VtpmTest, QuoteVerifies) {
   }
 }
 
+// CoCo's binding on a backend opened with the default options (acond's): the same AK and PCR
+// selection, qualifyingData = the first 32 bytes; the whole ReportData no longer verifies.
+TEST_F(VtpmTest, AttestPrefixQuotesTheFirstBytes) {
+  auto b = open(options());
+  ASSERT_TRUE(b);
+  const ReportData nonce = nonce_of(3);
+  auto att = b->attest_prefix(nonce, kCocoQualifyingDataBytes);
+  ASSERT_TRUE(att.ok()) << att.error().to_string();
+  const Bytes prefix(nonce.begin(), nonce.begin() + kCocoQualifyingDataBytes);
+  auto verified = verify(*b, att->quote, att->pcrs, prefix);
+  ASSERT_TRUE(verified.ok()) << verified.error().to_string();
+  EXPECT_EQ(verified->quote.attest.extra_data, prefix);
+  EXPECT_EQ(verified->pcrs.size(), 2u);
+  EXPECT_FALSE(verify(*b, att->quote, att->pcrs, view_of(nonce)).ok());
+  // The backend's own options still hold for attest().
+  auto whole = b->attest(nonce);
+  ASSERT_TRUE(whole.ok()) << whole.error().to_string();
+  EXPECT_TRUE(verify(*b, whole->quote, whole->pcrs, view_of(nonce)).ok());
+  for (size_t bad : {size_t{0}, size_t{65}}) {
+    auto refused = b->attest_prefix(nonce, bad);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  }
+}
+
 TEST_F(VtpmTest, WrongNonceFails) {
   auto b = open(options());
   ASSERT_TRUE(b);

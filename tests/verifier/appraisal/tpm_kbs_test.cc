@@ -9,6 +9,8 @@
 #include "acon/appraisal/evidence.h"
 #include "acon/common/hash.h"
 #include "acon/common/kbs_binding.h"
+#include "acon/eventlog/event_log.h"
+#include "acon/eventlog/runtime.h"
 #include "acon/guest/vtpm.h"
 #include "acon/tpm/quote.h"
 #include "guest/vtpm/swtpm_process.h"
@@ -86,6 +88,150 @@ TEST(TrusteeTpmEvidence, ErrorsNameTheMember) {
 
   // acon's own vtpm name is not a kbs-types tee.
   EXPECT_EQ(load_kbs_attestation("{}", "vtpm").error().code, Errc::unsupported);
+}
+
+// ---- acon's extension members (acond's GetSecret on the vTPM) ----
+
+TEST(TrusteeTpmEvidence, AconExtensionMembersRoundTrip) {
+  const Json sample = must(parse_json(test::read_data("trustee/tpm_evidence.json")));
+  VtpmEvidence vtpm = must(tpm_evidence_from_trustee(sample));
+  // The sample has none of them: nothing extra is read, and nothing extra is written.
+  EXPECT_FALSE(vtpm.event_log);
+  EXPECT_FALSE(vtpm.runtime_aael);
+  EXPECT_EQ(vtpm.pcrs.size(), 1u);
+  std::vector<ProvidedImage> images;
+  must(tpm_evidence_from_trustee(sample, &images));
+  EXPECT_TRUE(images.empty());
+
+  vtpm.event_log = Bytes{1, 2, 3};
+  vtpm.runtime_aael = Bytes{4, 5};
+  vtpm.pcrs["sha384"][15] = Bytes(48, 0xAB);
+  vtpm.pcrs["sha384"][0] = Bytes(48, 0);
+  const std::vector<ProvidedImage> sent = {
+      {"sha384/aa/bb", to_bytes(std::string_view("{}")), Bytes{9}, Bytes{}}};
+  const Json written = must(tpm_evidence_to_trustee(vtpm, sent));
+  // CoCo's members are untouched; the SHA-256 list stays CoCo's.
+  EXPECT_EQ(written["ak_public"], sample["ak_public"]);
+  EXPECT_EQ(written["tpm_quote"], sample["tpm_quote"]);
+  EXPECT_EQ(written[std::string(kAconEventLogMember)], base64_encode(Bytes{1, 2, 3}));
+  EXPECT_EQ(written[std::string(kAconPcrsMember)]["sha384"]["15"], hex_encode(Bytes(48, 0xAB)));
+  EXPECT_FALSE(written[std::string(kAconPcrsMember)].contains("sha256"));
+
+  std::vector<ProvidedImage> read_images;
+  const VtpmEvidence back = must(tpm_evidence_from_trustee(written, &read_images));
+  EXPECT_EQ(back.quote, vtpm.quote);
+  EXPECT_EQ(back.ak_public, vtpm.ak_public);
+  EXPECT_EQ(back.pcrs, vtpm.pcrs);
+  EXPECT_EQ(back.event_log, vtpm.event_log);
+  EXPECT_EQ(back.runtime_aael, vtpm.runtime_aael);
+  ASSERT_EQ(read_images.size(), 1u);
+  EXPECT_EQ(read_images[0].name, sent[0].name);
+  EXPECT_EQ(read_images[0].manifest, sent[0].manifest);
+  EXPECT_EQ(read_images[0].signature, sent[0].signature);
+
+  // Through a KBS Attestation body, the images land in Evidence::images.
+  const Json body = {{"runtime-data", {{"nonce", "n"}, {"tee-pubkey", Json::object()}}},
+                     {"tee-evidence", {{"primary_evidence", written}}}};
+  Evidence evidence = must(load_kbs_attestation(body.dump(), "tpm"));
+  EXPECT_EQ(evidence.vtpm.event_log, vtpm.event_log);
+  EXPECT_EQ(evidence.vtpm.pcrs, vtpm.pcrs);
+  ASSERT_EQ(evidence.images.size(), 1u);
+  EXPECT_EQ(evidence.images[0].name, sent[0].name);
+}
+
+TEST(TrusteeTpmEvidence, AconExtensionErrorsNameTheMember) {
+  const Json sample = must(parse_json(test::read_data("trustee/tpm_evidence.json")));
+  auto error = [](const Json& primary) {
+    std::vector<ProvidedImage> images;
+    return error_of(tpm_evidence_from_trustee(primary, &images));
+  };
+  Json bad = sample;
+  bad[std::string(kAconEventLogMember)] = "!";
+  EXPECT_NE(error(bad).find("primary_evidence.acon_event_log"), std::string::npos) << error(bad);
+  bad = sample;
+  bad[std::string(kAconRuntimeLogMember)] = 7;
+  EXPECT_NE(error(bad).find("primary_evidence.acon_runtime_aael: not a string"), std::string::npos)
+      << error(bad);
+  bad = sample;
+  bad[std::string(kAconPcrsMember)] = {{"sha256", {{"0", std::string(64, '0')}}}};
+  EXPECT_NE(error(bad).find("primary_evidence.acon_pcrs.sha256: the SHA-256 PCRs are"),
+            std::string::npos)
+      << error(bad);
+  bad = sample;
+  bad[std::string(kAconPcrsMember)] = {{"sha384", {{"24", std::string(96, '0')}}}};
+  EXPECT_NE(error(bad).find("primary_evidence.acon_pcrs.sha384.24: not a PCR index"),
+            std::string::npos)
+      << error(bad);
+  bad = sample;
+  bad[std::string(kAconImagesMember)] = {{{"name", "x"}}};
+  EXPECT_NE(error(bad).find("primary_evidence.acon_images[0].manifest: missing"), std::string::npos)
+      << error(bad);
+}
+
+// The vTPM replay of acond's runtime records: a record whose digest is not that of its data is
+// named and never proven; a record logged after the quoted value is named as the first divergent
+// event after the prefix that reproduces it.
+TEST(VtpmReplay, NamesTheFirstDivergentEvent) {
+  constexpr uint32_t kPcr = 15;
+  const HashAlg banks[] = {HashAlg::sha256, HashAlg::sha384};
+  VtpmEvidence vtpm;
+  vtpm.event_log = must(eventlog::spec_id_record(banks));
+  Bytes records;
+  Bytes pcr(48, 0);
+  for (const char* content : {"sha384/aa/bb", "sha384/aa/cc"}) {
+    const eventlog::AaelEvent event{"github.com/intel/ACON", "AddManifest", content};
+    append(records, must(eventlog::aael_record(kPcr, HashAlg::sha384, event)));
+    Bytes extended = pcr;
+    append(extended, sha384(must(eventlog::aael_tagged_event(event))));
+    pcr = sha384(extended);
+  }
+  for (uint32_t i = 0; i < 24; ++i) {
+    // Reset values: PCRs 17..22 (the dynamic-launch PCRs) hold all ones.
+    const uint8_t reset = i >= 17 && i <= 22 ? 0xFF : 0x00;
+    vtpm.pcrs["sha256"][i] = Bytes(32, reset);
+    vtpm.pcrs["sha384"][i] = Bytes(48, reset);
+  }
+  vtpm.pcrs["sha384"][kPcr] = pcr;
+  vtpm.runtime_aael = records;
+  auto find = [](const ReplayChecks& checks, std::string_view name) {
+    for (const CheckResult& c : checks.registers)
+      if (c.name == name) return c;
+    return CheckResult{};
+  };
+  ReplayChecks replay = check_vtpm_replay(vtpm);
+  EXPECT_EQ(find(replay, "replay.pcr15.sha384").outcome, Outcome::pass);
+  EXPECT_EQ(replay.unexplained.outcome, Outcome::pass) << replay.unexplained.reason;
+  ASSERT_EQ(replay.aael_events.size(), 2u);
+  EXPECT_TRUE(replay.aael_events[1].proven);
+
+  // The second record's content changed (its digest kept): named as altered, not proven, though
+  // the PCR still replays.
+  VtpmEvidence altered = vtpm;
+  altered.runtime_aael->back() ^= 0x01;
+  replay = check_vtpm_replay(altered);
+  EXPECT_EQ(find(replay, "replay.pcr15.sha384").outcome, Outcome::pass);
+  EXPECT_EQ(replay.unexplained.outcome, Outcome::fail);
+  EXPECT_NE(replay.unexplained.reason.find("runtime AAEL record #2 (PCR 15)"), std::string::npos)
+      << replay.unexplained.reason;
+  ASSERT_EQ(replay.aael_events.size(), 2u);
+  EXPECT_TRUE(replay.aael_events[0].proven);
+  EXPECT_FALSE(replay.aael_events[1].proven);
+
+  // The quote was taken after the first record: the second is the first divergent event.
+  VtpmEvidence later = vtpm;
+  Bytes first(48, 0);
+  append(first, sha384(must(eventlog::aael_tagged_event(
+                    {"github.com/intel/ACON", "AddManifest", "sha384/aa/bb"}))));
+  later.pcrs["sha384"][kPcr] = sha384(first);
+  replay = check_vtpm_replay(later);
+  const CheckResult pcr15 = find(replay, "replay.pcr15.sha384");
+  EXPECT_EQ(pcr15.outcome, Outcome::fail);
+  EXPECT_NE(pcr15.reason.find("first divergent event: runtime AAEL record #2 (PCR 15) at offset"),
+            std::string::npos)
+      << pcr15.reason;
+  EXPECT_NE(pcr15.reason.find("the 1 events before it reproduce the quoted value"),
+            std::string::npos)
+      << pcr15.reason;
 }
 
 // ---- a real swtpm ----

@@ -7,6 +7,7 @@
 
 #include "acon/appraisal/checks.h"
 #include "acon/appraisal/images.h"
+#include "acon/common/hash.h"
 #include "acon/eventlog/event_log.h"
 #include "acon/eventlog/replay.h"
 #include "acon/eventlog/runtime.h"
@@ -424,6 +425,58 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10
   return out;
 }
 
+namespace {
+
+std::string describe_vtpm_runtime(const Event& event) {
+  return "runtime AAEL record #" + std::to_string(event.number) + " (PCR " +
+         std::to_string(event.index) + ") at offset " + std::to_string(event.offset) +
+         " of runtime_aael";
+}
+
+std::string describe_vtpm_event(const Event& event, size_t firmware_events) {
+  if (event.number >= firmware_events) return describe_vtpm_runtime(event);
+  return "event-log event #" + std::to_string(event.number) + " (" +
+         eventlog::event_type_name(event.type) + ", PCR " + std::to_string(event.index) +
+         ") at offset " + std::to_string(event.offset);
+}
+
+// The event a PCR's replay departs from the quoted value at, as far as the evidence can tell: a
+// runtime record whose digest is not that of its data; else the first event after the prefix of
+// the PCR's events that reproduces the quoted value (those after it are not in the quote); else
+// the quote cannot say which event, since any changed digest changes every later value.
+std::string first_divergent_event(const EventLog& log, size_t firmware_events,
+                                  const tpm::PcrReplay& pcr, const std::set<size_t>& altered) {
+  std::vector<const Event*> steps;
+  for (const Event& event : log.events) {
+    if (event.number == 0 || event.index != pcr.index || event.type == eventlog::ev::kNoAction)
+      continue;
+    if (!event.digest(eventlog::tpm_alg_for_hash(pcr.bank))) continue;
+    if (altered.contains(event.number))
+      return describe_vtpm_runtime(event) + ", whose SHA-384 digest is not that of its data";
+    steps.push_back(&event);
+  }
+  // Prefixes are replayed from zero: PCR 0 may start from the StartupLocality value and PCRs
+  // 17..22 reset to all ones, where they would mislead.
+  if (pcr.index != 0 && (pcr.index < 17 || pcr.index > 22)) {
+    Replayer replayer;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (ct_equal(replayer.value(pcr.index, pcr.bank), pcr.quoted))
+        return describe_vtpm_event(*steps[i], firmware_events) + ": the " + std::to_string(i) +
+               " events before it reproduce the quoted value, it and the " +
+               std::to_string(steps.size() - i - 1) + " after it are not in the quote";
+      auto d = steps[i]->digest(eventlog::tpm_alg_for_hash(pcr.bank));
+      if (!replayer.extend(pcr.index, pcr.bank, *d)) break;
+    }
+  }
+  if (steps.empty())
+    return "none: the log has no event for this PCR (an extend without a log entry)";
+  return "not determinable: no prefix of the PCR's " + std::to_string(steps.size()) +
+         " events reproduces the quoted value (an event was altered, reordered or removed, or an "
+         "extend has no log entry)";
+}
+
+}  // namespace
+
 ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
   ReplayChecks out;
   if (!evidence.event_log) {
@@ -441,6 +494,9 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
   // (their own bank set), then replayed as further events of the same log. `framed` owns the
   // bytes the appended events view.
   Bytes framed;
+  const size_t firmware_events = log->events.size();
+  std::set<size_t> altered;  // event numbers of runtime records whose digest is not H(data)
+  std::optional<std::string> first_altered;
   if (evidence.runtime_aael) {
     const HashAlg bank[] = {HashAlg::sha384};
     auto header = eventlog::spec_id_record(bank);
@@ -463,6 +519,15 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
       eventlog::Event event = runtime->events[i];
       event.number = log->events.size();
       event.offset -= header_size;  // within runtime_aael
+      // A runtime record's digest is SHA-384 of its own data (H(tagged event)): a record whose
+      // data or digest was altered is named here, not guessed at from the PCR value.
+      if (auto recorded = event.digest(eventlog::tpm_alg::kSha384)) {
+        auto computed = digest(HashAlg::sha384, event.data);
+        if (computed && !ct_equal(*computed, *recorded)) {
+          altered.insert(event.number);
+          if (!first_altered) first_altered = describe_vtpm_runtime(event);
+        }
+      }
       log->events.push_back(event);
     }
   }
@@ -492,19 +557,31 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
                    {"in_log", pcr.in_log}};
     const std::string label =
         "PCR" + std::to_string(pcr.index) + " (" + std::string(hash_name(pcr.bank)) + ")";
-    out.registers.push_back(
-        pcr.match
-            ? named(name, Outcome::pass, label + " replays to the quoted value", std::move(detail))
-            : named(name, Outcome::fail,
-                    label + ": the quote holds " + hex_encode(pcr.quoted) +
-                        ", the event log replays to " + hex_encode(pcr.replayed),
-                    std::move(detail)));
+    if (pcr.match) {
+      out.registers.push_back(
+          named(name, Outcome::pass, label + " replays to the quoted value", std::move(detail)));
+      continue;
+    }
+    std::string divergent = first_divergent_event(*log, firmware_events, pcr, altered);
+    detail["first_divergent_event"] = divergent;
+    out.registers.push_back(named(name, Outcome::fail,
+                                  label + ": the quote holds " + hex_encode(pcr.quoted) +
+                                      ", the event log replays to " + hex_encode(pcr.replayed) +
+                                      "; first divergent event: " + divergent,
+                                  std::move(detail)));
   }
   auto covered = tpm::check_event_log(*log, quoted);
-  out.unexplained = covered
-                        ? named("runtime_log.unexplained", Outcome::pass,
-                                "every event-log record is explained by a quoted PCR")
-                        : named("runtime_log.unexplained", Outcome::fail, covered.error().message);
+  if (first_altered) {
+    out.unexplained = named("runtime_log.unexplained", Outcome::fail,
+                            *first_altered +
+                                ": its SHA-384 digest is not the digest of its "
+                                "event data (the record was altered)");
+  } else {
+    out.unexplained =
+        covered ? named("runtime_log.unexplained", Outcome::pass,
+                        "every event-log record is explained by a quoted PCR")
+                : named("runtime_log.unexplained", Outcome::fail, covered.error().message);
+  }
   // A record is proven when the quote selects its PCR in a bank it has a digest for, and every
   // such bank replayed to its quoted value.
   std::map<std::pair<uint32_t, HashAlg>, bool> matched;
@@ -521,7 +598,7 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence) {
       any = true;
       all = all && found->second;
     }
-    if (any && all) proven.push_back(&event);
+    if (any && all && !altered.contains(event.number)) proven.push_back(&event);
   }
   auto events = runtime_log_events(*log, proven);
   if (!events) {

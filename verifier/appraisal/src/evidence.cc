@@ -209,8 +209,19 @@ const std::set<std::string>& bundle_names() {
   return names;
 }
 
-// Trustee's TPM evidence at `path` (tpm_evidence_from_trustee).
-Result<VtpmEvidence> trustee_tpm_evidence(const Json& primary, const std::string& path) {
+// acon's images member (kAconImagesMember) of TDX or TPM primary evidence at `path`, when
+// present.
+Status read_acon_images(const Json& primary, const std::string& path,
+                        std::vector<ProvidedImage>& images) {
+  if (!has(primary, kAconImagesMember)) return {};
+  ACON_TRY(images, images_from_json(primary[std::string(kAconImagesMember)],
+                                    path + "." + std::string(kAconImagesMember)));
+  return {};
+}
+
+// Trustee's TPM evidence at `path` (tpm_evidence_from_trustee), with acon's extension members.
+Result<VtpmEvidence> trustee_tpm_evidence(const Json& primary, const std::string& path,
+                                          std::vector<ProvidedImage>* images) {
   // Trustee's verifier (serde, no deny_unknown_fields) ignores other members; so do we, so that an
   // attester may add some. The members it reads must be exactly as it reads them.
   if (!primary.is_object()) return make_error(Errc::parse, path + ": not an object");
@@ -246,6 +257,18 @@ Result<VtpmEvidence> trustee_tpm_evidence(const Json& primary, const std::string
     if (!bytes) return bytes.error().wrap(where);
     bank[static_cast<uint32_t>(i)] = std::move(*bytes);
   }
+  // acon's extension members (evidence.h).
+  ACON_TRY(out.event_log, optional_base64(primary, kAconEventLogMember, path));
+  ACON_TRY(out.runtime_aael, optional_base64(primary, kAconRuntimeLogMember, path));
+  if (has(primary, kAconPcrsMember)) {
+    const std::string pcrs_path = path + "." + std::string(kAconPcrsMember);
+    ACON_TRY(auto other, pcrs_from_json(primary[std::string(kAconPcrsMember)], pcrs_path));
+    if (other.contains("sha256"))
+      return make_error(Errc::parse,
+                        pcrs_path + ".sha256: the SHA-256 PCRs are tpm_quote.pcrs, not here");
+    for (auto& [name, values] : other) out.pcrs[name] = std::move(values);
+  }
+  if (images) ACON_CHECK(read_acon_images(primary, path, *images));
   return out;
 }
 
@@ -343,24 +366,23 @@ Result<Evidence> load_kbs_attestation(std::string_view body, std::string_view te
     ACON_CHECK(only_members(primary, path, {"cc_eventlog", "quote", kAconImagesMember}));
     ACON_TRY(evidence.tdx.quote, base64_member(primary, "quote", path));
     ACON_TRY(evidence.tdx.cc_eventlog, optional_base64(primary, "cc_eventlog", path));
-    if (has(primary, kAconImagesMember)) {
-      ACON_TRY(evidence.images, images_from_json(primary[std::string(kAconImagesMember)],
-                                                 path + "." + std::string(kAconImagesMember)));
-    }
+    ACON_CHECK(read_acon_images(primary, path, evidence.images));
   } else if (*platform == Platform::sgx) {
     ACON_CHECK(only_members(primary, path, {"quote"}));
     ACON_TRY(evidence.sgx.quote, base64_member(primary, "quote", path));
   } else {
-    ACON_TRY(evidence.vtpm, trustee_tpm_evidence(primary, path));
+    ACON_TRY(evidence.vtpm, trustee_tpm_evidence(primary, path, &evidence.images));
   }
   return evidence;
 }
 
-Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence) {
-  return trustee_tpm_evidence(primary_evidence, "primary_evidence");
+Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence,
+                                               std::vector<ProvidedImage>* images) {
+  return trustee_tpm_evidence(primary_evidence, "primary_evidence", images);
 }
 
-Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence) {
+Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence,
+                                     const std::vector<ProvidedImage>& images) {
   if (evidence.ak_encoding != AkEncoding::spki_der)
     return make_error(Errc::invalid_argument,
                       "tpm evidence: ak_public is not a DER SubjectPublicKeyInfo");
@@ -372,19 +394,34 @@ Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence) {
   const ByteView message(quote.data() + 2, message_size);
   const ByteView signature(quote.data() + 2 + message_size, quote.size() - 2 - message_size);
   Json pcrs = Json::array();
-  if (auto bank = evidence.pcrs.find("sha256"); bank != evidence.pcrs.end()) {
-    for (const auto& [index, value] : bank->second) {
+  std::map<std::string, std::map<uint32_t, Bytes>> other_banks;
+  for (const auto& [name, values] : evidence.pcrs) {
+    if (name != "sha256") {
+      if (!values.empty()) other_banks[name] = values;
+      continue;
+    }
+    for (const auto& [index, value] : values) {
       if (index != pcrs.size())
         return make_error(Errc::invalid_argument,
                           "tpm evidence: sha256 PCR " + std::to_string(pcrs.size()) + " missing");
       pcrs.push_back(hex_encode(value));
     }
   }
-  return Json{{"ak_public", base64_encode(evidence.ak_public)},
-              {"tpm_quote",
-               {{"signature", base64_encode(signature)},
-                {"message", base64_encode(message)},
-                {"pcrs", std::move(pcrs)}}}};
+  if (images.size() > kMaxEvidenceImages)
+    return make_error(Errc::invalid_argument,
+                      "tpm evidence: more than " + std::to_string(kMaxEvidenceImages) + " images");
+  Json out{{"ak_public", base64_encode(evidence.ak_public)},
+           {"tpm_quote",
+            {{"signature", base64_encode(signature)},
+             {"message", base64_encode(message)},
+             {"pcrs", std::move(pcrs)}}}};
+  if (evidence.event_log)
+    out[std::string(kAconEventLogMember)] = base64_encode(*evidence.event_log);
+  if (evidence.runtime_aael)
+    out[std::string(kAconRuntimeLogMember)] = base64_encode(*evidence.runtime_aael);
+  if (!other_banks.empty()) out[std::string(kAconPcrsMember)] = pcrs_to_json(other_banks);
+  if (!images.empty()) out[std::string(kAconImagesMember)] = images_to_json(images);
+  return out;
 }
 
 Result<Evidence> parse_evidence_json(std::string_view text) {

@@ -49,6 +49,10 @@ struct VtpmOptions {
   std::string event_log_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
 };
 
+// CoCo's TPM binding: its attester quotes with qualifyingData = the first 32 bytes of the report
+// data (the KBS's SHA-384 binding hash cut to 32 bytes), and Trustee's verifier expects that.
+inline constexpr size_t kCocoQualifyingDataBytes = 32;
+
 // The options with which quotes look like CoCo's TPM attester's (guest-components
 // attestation-agent/attester/src/tpm): an RSA-2048 RSASSA-SHA256 AK, SHA-256 PCRs 0..23, and
 // qualifyingData = the first 32 bytes of the report data.
@@ -82,6 +86,10 @@ class VtpmBackend final : public Backend {
   // The quote plus the AK and the PCR values it covers, read before and after it with an
   // unchanged pcrUpdateCounter (retried a few times if another process extends meanwhile).
   Result<Attestation> attest(const ReportData& data) override;
+  // attest() with qualifyingData = the first `prefix` (1..64) bytes of `data`, whatever the
+  // options say: acond quotes for its Report RPC with its options and for a KBS with CoCo's
+  // binding (kCocoQualifyingDataBytes), with the same AK and PCR selection.
+  Result<Attestation> attest_prefix(const ReportData& data, size_t prefix);
   Result<PcrValues> read_pcrs(std::span<const PcrBankSelection> selection);
 
   const PublicKey& ak_public_key() const;

@@ -176,10 +176,15 @@ class Runtime {
 
   // GetSecret's KBS (secrets.h); null: not configured. Set before the IPC server starts.
   void set_secret_broker(std::shared_ptr<SecretBroker> broker);
-  // The TD's evidence for a KBS (secrets.h): the backend's quote over `report_data` and, as
-  // CoCo's cc_eventlog, the firmware CCEL followed by the runtime log's TCG2 records, so that the
-  // KBS replays RTMR3 and sees the images loaded. Needs an RTMR backend and log_mode coco.
+  // The TD's evidence for a KBS (secrets.h), always with the loaded images (acon_images). On an
+  // RTMR backend: the quote over `report_data` and, as CoCo's cc_eventlog, the firmware CCEL
+  // followed by the runtime log's TCG2 records, so that the KBS replays RTMR3 and sees the images
+  // loaded. On the vTPM: CoCo's TPM evidence (tee "tpm", the Report RPC's AK, CoCo's 32-byte
+  // binding) with the firmware's TCG2 log and the runtime records as acon's extension members,
+  // so that the KBS replays the PCRs. Needs log_mode coco.
   Result<TdEvidence> kbs_evidence(ByteView report_data);
+  // The tee kbs_evidence() attests as: "tpm" on the vTPM, "tdx" otherwise.
+  std::string kbs_tee() const;
   size_t runtime_event_count() const;
 
   bool finalized() const;

@@ -22,10 +22,12 @@
 namespace acon::acond {
 
 // The TD's primary evidence for one RCAR over `report_data`, and how many runtime events the
-// log it carries holds: taken together under the pod lock, so that the quote's RTMR3 and the
-// log agree.
+// log it carries holds: taken together under the pod lock, so that the quoted runtime register
+// (RTMR3 or the runtime PCR) and the log agree.
 struct TdEvidence {
-  Json primary;  // {"cc_eventlog": base64(CCEL + runtime TCG2 records), "quote": base64}
+  // tdx: {"cc_eventlog": base64(CCEL + runtime TCG2 records), "quote": base64, "acon_images"}
+  // tpm: CoCo's TPM evidence with acon's extension members (appraisal/evidence.h)
+  Json primary;
   size_t runtime_events = 0;
 };
 using TdEvidenceSource = std::function<Result<TdEvidence>(ByteView report_data)>;
@@ -42,7 +44,9 @@ kbs::ClientConfig kbs_client_config(const KbsConfig& config);
 // timeouts.
 class SecretBroker {
  public:
-  SecretBroker(kbs::ClientConfig config, TdEvidenceSource evidence, RuntimeEventCount events);
+  // `tee`: what the evidence attests as in /auth ("tdx" or "tpm", Runtime::kbs_tee()).
+  SecretBroker(kbs::ClientConfig config, std::string tee, TdEvidenceSource evidence,
+               RuntimeEventCount events);
   SecretBroker(const SecretBroker&) = delete;
   SecretBroker& operator=(const SecretBroker&) = delete;
 
@@ -58,6 +62,7 @@ class SecretBroker {
   bool token_usable_locked() const;
 
   kbs::ClientConfig config_;
+  std::string tee_;
   TdEvidenceSource evidence_;
   RuntimeEventCount events_;
   mutable std::mutex mutex_;

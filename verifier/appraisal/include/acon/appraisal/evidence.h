@@ -125,17 +125,37 @@ inline constexpr std::string_view kAconImagesMember = "acon_images";
 Result<std::vector<ProvidedImage>> images_from_json(const Json& images, std::string_view path);
 Json images_to_json(const std::vector<ProvidedImage>& images);
 
+// acon's extension members of CoCo's TPM evidence (docs/evidence.md §2.2), sent by acond's
+// GetSecret on the vTPM backend so that the KBS can replay its logs and run the images checks;
+// Trustee's TpmEvidence (serde, no deny_unknown_fields) ignores them, and evidence without them
+// (CoCo's attester) reads as before:
+//   kAconEventLogMember    base64 of the firmware's TCG2 event log  -> VtpmEvidence::event_log
+//   kAconRuntimeLogMember  base64 of acond's runtime TCG2 records   -> VtpmEvidence::runtime_aael
+//   kAconPcrsMember        the quoted PCRs of banks other than SHA-256, {"sha384": {"15": hex}},
+//                          which the quote's pcrDigest covers too   -> VtpmEvidence::pcrs
+//   kAconImagesMember      acond's loaded images, as for TDX        -> Evidence::images
+// None is bound by the report data, and none needs to be: every log record counts only when a
+// quoted PCR proves it, every image only when a proven AddManifest event names its Image ID.
+inline constexpr std::string_view kAconEventLogMember = "acon_event_log";
+inline constexpr std::string_view kAconRuntimeLogMember = "acon_runtime_aael";
+inline constexpr std::string_view kAconPcrsMember = "acon_pcrs";
+
 // CoCo's TPM evidence (Trustee tee "tpm", docs/kbs.md "TPM evidence"):
 //   {"ak_public": base64 DER SubjectPublicKeyInfo,
 //    "tpm_quote": {"signature": base64 TPMT_SIGNATURE, "message": base64 TPMS_ATTEST,
 //                  "pcrs": [hex SHA-256 PCR 0, ..., PCR 23]}}
-// read into VtpmEvidence (quote = TPM2B_ATTEST ‖ TPMT_SIGNATURE, ak_encoding spki_der, the PCRs
-// as bank "sha256"), and written from it. These two are the only places that know the form.
-// Errors name the member.
-Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence);
+// plus acon's extension members above, read into VtpmEvidence (quote = TPM2B_ATTEST ‖
+// TPMT_SIGNATURE, ak_encoding spki_der, the PCRs as bank "sha256" and the banks of acon_pcrs,
+// the logs) and `images` (when given), and written from them. These two are the only places that
+// know the form. Errors name the member.
+Result<VtpmEvidence> tpm_evidence_from_trustee(const Json& primary_evidence,
+                                               std::vector<ProvidedImage>* images = nullptr);
 // Needs ak_encoding spki_der and the sha256 PCRs 0..n-1 without gaps (CoCo's attester sends all
 // 24); Errc::invalid_argument otherwise, or when the quote does not split into its two parts.
-Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence);
+// The extension members are written only for what the evidence has (no logs, no other bank, no
+// images: exactly CoCo's form).
+Result<Json> tpm_evidence_to_trustee(const VtpmEvidence& evidence,
+                                     const std::vector<ProvidedImage>& images = {});
 
 // (b) A directory bundle (docs/evidence.md "Bundle layout"). Unknown file names are errors, so a
 // misspelt file is never silently ignored.
