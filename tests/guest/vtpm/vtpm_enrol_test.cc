@@ -1,0 +1,297 @@
+// Enrolment of the vTPM backend's AK from the EK certificate swtpm_setup writes: the EK
+// certificate read from NV, TPM2_MakeCredential computed by acon and activated by the TPM
+// (libtpms), tpm2-tools' tpm2_makecredential activated through the backend, and the refusals:
+// another CA, another TPM's EK certificate, a credential for another TPM or another object.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "acon/common/x509.h"
+#include "acon/guest/vtpm.h"
+#include "acon/tpm/credential.h"
+#include "acon/tpm/quote.h"
+#include "swtpm_process.h"
+
+namespace acon::guest {
+namespace {
+
+namespace vt = acon::tpm;
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+Time now() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+// A temporary directory for swtpm's local CA, shared by the TPMs one test manufactures.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/acon-ekca-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// An EnrolmentTpm whose parts come from two different TPMs: what a host that swaps the TPM (or
+// copies another TPM's certificate) presents.
+class CrossedTpm final : public vt::EnrolmentTpm {
+ public:
+  CrossedTpm(VtpmBackend& certified, VtpmBackend& answering, bool ek_from_certified)
+      : certified_(certified), answering_(answering), ek_from_certified_(ek_from_certified) {}
+  Result<Bytes> ek_certificate() override { return certified_.read_ek_certificate(); }
+  Result<Bytes> ek_public() override {
+    return ek_from_certified_ ? certified_.ek_tpm2b_public() : answering_.ek_tpm2b_public();
+  }
+  Result<Bytes> ak_public() override { return answering_.ak_tpm2b_public(); }
+  Result<SecretBytes> activate_credential(ByteView id_object, ByteView secret) override {
+    return answering_.activate_credential(id_object, secret);
+  }
+
+ private:
+  VtpmBackend& certified_;
+  VtpmBackend& answering_;
+  bool ek_from_certified_;
+};
+
+class VtpmEnrolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(ca_.path().empty());
+    swtpm_.manufacture_with_ek_certificate(ca_.path());
+    std::string why = swtpm_.start();
+    ASSERT_TRUE(why.empty()) << why;
+  }
+
+  std::unique_ptr<VtpmBackend> open(const test::SwtpmProcess& swtpm) {
+    VtpmOptions o;  // acond's defaults
+    o.tcti = swtpm.tcti();
+    auto backend = VtpmBackend::open(o);
+    EXPECT_TRUE(backend.ok()) << backend.error().to_string();
+    return backend ? std::move(*backend) : nullptr;
+  }
+
+  vt::EkTrust trust() const {
+    vt::EkTrust t;
+    t.roots = *Certificate::all_from_pem(read_text(test::SwtpmProcess::ek_root_pem(ca_.path())));
+    t.intermediates =
+        *Certificate::all_from_pem(read_text(test::SwtpmProcess::ek_issuer_pem(ca_.path())));
+    return t;
+  }
+
+  TempDir ca_;
+  test::SwtpmProcess swtpm_;
+};
+
+TEST_F(VtpmEnrolTest, EnrolsTheAkTheBackendQuotesWith) {
+  auto backend = open(swtpm_);
+  ASSERT_TRUE(backend);
+  VtpmEnrolment tpm(*backend);
+  auto enrolled = vt::enrol_attestation_key(tpm, trust(), now());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.error().to_string();
+  EXPECT_EQ(enrolled->ak.key, backend->ak_public_key());
+  EXPECT_EQ(enrolled->ak.name, backend->ak_name());
+
+  // The EK certificate is what swtpm_setup wrote, and its key is the default-template EK's.
+  auto cert = vt::parse_ek_certificate(*backend->read_ek_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.error().to_string();
+  auto ek = vt::parse_ek_public(*backend->ek_tpm2b_public());
+  ASSERT_TRUE(ek.ok()) << ek.error().to_string();
+  EXPECT_EQ(*cert->public_key(), ek->key);
+
+  // A quote from the backend verifies with the enrolled key pinned.
+  ReportData nonce{};
+  nonce[0] = 0x5A;
+  auto attestation = backend->attest(nonce);
+  ASSERT_TRUE(attestation.ok()) << attestation.error().to_string();
+  vt::VerifyOptions opts;
+  opts.expected_extra_data = ByteView(nonce.data(), nonce.size());
+  auto verified = vt::verify_quote(attestation->quote, attestation->pcrs,
+                                   vt::AkEvidence{backend->ak_public_key(), {}},
+                                   vt::AkTrust::pinned(enrolled->ak.key), opts);
+  EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+
+  // The same TPM yields the same AK in a later process: the enrolment stays valid.
+  backend.reset();
+  auto again = open(swtpm_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->ak_public_key(), enrolled->ak.key);
+}
+
+TEST_F(VtpmEnrolTest, RefusedWithAnotherCa) {
+  auto backend = open(swtpm_);
+  ASSERT_TRUE(backend);
+  // A second swtpm CA, unrelated to the one that certified this TPM.
+  TempDir other_ca;
+  test::SwtpmProcess other;
+  other.manufacture_with_ek_certificate(other_ca.path());
+  ASSERT_EQ(other.start(), "");
+  vt::EkTrust wrong;
+  wrong.roots =
+      *Certificate::all_from_pem(read_text(test::SwtpmProcess::ek_root_pem(other_ca.path())));
+  wrong.intermediates =
+      *Certificate::all_from_pem(read_text(test::SwtpmProcess::ek_issuer_pem(other_ca.path())));
+  VtpmEnrolment tpm(*backend);
+  auto enrolled = vt::enrol_attestation_key(tpm, wrong, now());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.error().code, Errc::verify_failed) << enrolled.error().to_string();
+
+  // The issuing CA alone is not a root here: without the root the path does not verify.
+  vt::EkTrust issuer_only;
+  issuer_only.roots = trust().intermediates;
+  EXPECT_FALSE(vt::enrol_attestation_key(tpm, issuer_only, now()).ok());
+
+  // Before the certificate's notBefore it is refused as well.
+  auto cert = vt::parse_ek_certificate(*backend->read_ek_certificate());
+  ASSERT_TRUE(cert.ok());
+  auto early = vt::enrol_attestation_key(tpm, trust(), cert->not_before() - std::chrono::hours(1));
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code, Errc::expired) << early.error().to_string();
+}
+
+TEST_F(VtpmEnrolTest, RefusedWhenTheEkCertificateBelongsToAnotherTpm) {
+  // TPM B, certified by the same CA: each certificate verifies, but not for the other TPM.
+  test::SwtpmProcess other;
+  other.manufacture_with_ek_certificate(ca_.path());
+  ASSERT_EQ(other.start(), "");
+  auto a = open(swtpm_);
+  auto b = open(other);
+  ASSERT_TRUE(a && b);
+
+  // B presents its own EK with A's certificate: the keys differ.
+  CrossedTpm own_ek(*a, *b, false);
+  auto mismatch = vt::enrol_attestation_key(own_ek, trust(), now());
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.error().code, Errc::verify_failed);
+  EXPECT_NE(mismatch.error().to_string().find("not the key its EK certificate certifies"),
+            std::string::npos)
+      << mismatch.error().to_string();
+
+  // B presents A's EK public area too: only TPM2_ActivateCredential can tell, and B's TPM cannot
+  // unwrap a seed encrypted to A's EK.
+  CrossedTpm copied_ek(*a, *b, true);
+  auto refused = vt::enrol_attestation_key(copied_ek, trust(), now());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::verify_failed);
+  EXPECT_NE(refused.error().to_string().find("TPM2_ActivateCredential failed"), std::string::npos)
+      << refused.error().to_string();
+}
+
+TEST_F(VtpmEnrolTest, TheTpmActivatesAconsCredentials) {
+  auto backend = open(swtpm_);
+  ASSERT_TRUE(backend);
+  auto ek = vt::parse_ek_public(*backend->ek_tpm2b_public());
+  ASSERT_TRUE(ek.ok()) << ek.error().to_string();
+  for (size_t size : {size_t{1}, size_t{16}, size_t{32}}) {
+    Bytes secret(size);
+    for (size_t i = 0; i < size; ++i) secret[i] = static_cast<uint8_t>(0xA0 + i);
+    auto credential = vt::make_credential(*ek, backend->ak_name(), secret);
+    ASSERT_TRUE(credential.ok()) << credential.error().to_string();
+    auto recovered =
+        backend->activate_credential(credential->id_object, credential->encrypted_secret);
+    ASSERT_TRUE(recovered.ok()) << size << ": " << recovered.error().to_string();
+    EXPECT_EQ(Bytes(recovered->begin(), recovered->end()), secret);
+  }
+  // More than a SHA-256 digest is refused before the TPM sees it.
+  EXPECT_EQ(vt::make_credential(*ek, backend->ak_name(), Bytes(33, 1)).error().code,
+            Errc::invalid_argument);
+
+  // A credential for another Name: the TPM's HMAC check fails.
+  Bytes other_name = backend->ak_name();
+  other_name.back() ^= 1;
+  auto wrong = vt::make_credential(*ek, other_name, Bytes(32, 7));
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_FALSE(backend->activate_credential(wrong->id_object, wrong->encrypted_secret).ok());
+
+  // A tampered blob or seed is refused by the TPM; a malformed one before it.
+  auto good = vt::make_credential(*ek, backend->ak_name(), Bytes(32, 9));
+  ASSERT_TRUE(good.ok());
+  Bytes blob = good->id_object;
+  blob.back() ^= 0x01;
+  EXPECT_FALSE(backend->activate_credential(blob, good->encrypted_secret).ok());
+  Bytes seed = good->encrypted_secret;
+  seed[10] ^= 0x01;
+  EXPECT_FALSE(backend->activate_credential(good->id_object, seed).ok());
+  Bytes truncated(good->id_object.begin(), good->id_object.end() - 1);
+  auto parse = backend->activate_credential(truncated, good->encrypted_secret);
+  ASSERT_FALSE(parse.ok());
+  EXPECT_EQ(parse.error().code, Errc::parse);
+  EXPECT_EQ(backend->activate_credential({}, good->encrypted_secret).error().code, Errc::parse);
+  Bytes trailing = good->encrypted_secret;
+  trailing.push_back(0);
+  EXPECT_EQ(backend->activate_credential(good->id_object, trailing).error().code, Errc::parse);
+  // The backend still works afterwards (no session or object slot leaked).
+  auto again = backend->activate_credential(good->id_object, good->encrypted_secret);
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+}
+
+// tpm2-tools computes TPM2_MakeCredential offline (--tcti none) with its own code; the backend's
+// activation must recover the secret from its output. Its file holds a 4-byte magic, a 4-byte
+// version, then TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (tpm2-tools lib/files.c).
+TEST_F(VtpmEnrolTest, ActivatesTpm2ToolsCredentials) {
+  auto backend = open(swtpm_);
+  ASSERT_TRUE(backend);
+  auto ek_public = backend->ek_tpm2b_public();
+  ASSERT_TRUE(ek_public.ok()) << ek_public.error().to_string();
+  const auto dir = swtpm_.dir();
+  {
+    std::ofstream ek(dir / "ek.pub", std::ios::binary);
+    ek.write(reinterpret_cast<const char*>(ek_public->data()),
+             static_cast<std::streamsize>(ek_public->size()));
+    std::ofstream secret(dir / "secret.bin", std::ios::binary);
+    secret << "tpm2-tools made this credential";
+  }
+  std::string error;
+  const int status =
+      test::run_program({"tpm2_makecredential", "--tcti", "none", "-u", (dir / "ek.pub").string(),
+                         "-s", (dir / "secret.bin").string(), "-n", hex_encode(backend->ak_name()),
+                         "-o", (dir / "credential.bin").string()},
+                        dir / "makecredential.log", error);
+  ASSERT_EQ(status, 0) << error << read_text(dir / "makecredential.log");
+  const std::string file = read_text(dir / "credential.bin");
+  ASSERT_GT(file.size(), 10u);
+  const Bytes bytes = to_bytes(file);
+  EXPECT_EQ(Bytes(bytes.begin(), bytes.begin() + 4), (Bytes{0xBA, 0xDC, 0xC0, 0xDE}));
+  const size_t id_size = size_t{bytes[8]} << 8 | bytes[9];
+  ASSERT_GE(bytes.size(), 10 + id_size);
+  const ByteView id_object(bytes.data() + 8, 2 + id_size);
+  const ByteView encrypted_secret(bytes.data() + 10 + id_size, bytes.size() - 10 - id_size);
+  auto recovered = backend->activate_credential(id_object, encrypted_secret);
+  ASSERT_TRUE(recovered.ok()) << recovered.error().to_string();
+  EXPECT_EQ(to_string(view(*recovered)), "tpm2-tools made this credential");
+
+  // Ours has the same shape: the same sizes field by field (the contents are randomised).
+  auto ek = vt::parse_ek_public(*ek_public);
+  ASSERT_TRUE(ek.ok());
+  auto ours = vt::make_credential(*ek, backend->ak_name(),
+                                  as_bytes(std::string_view("tpm2-tools made this credential")));
+  ASSERT_TRUE(ours.ok());
+  EXPECT_EQ(ours->id_object.size(), id_object.size());
+  EXPECT_EQ(ours->encrypted_secret.size(), encrypted_secret.size());
+}
+
+TEST(VtpmEnrol, NoEkCertificateIsNotFound) {
+  test::SwtpmProcess plain;  // not manufactured: no EK certificate in NV
+  ASSERT_EQ(plain.start(), "");
+  VtpmOptions o;
+  o.tcti = plain.tcti();
+  auto backend = VtpmBackend::open(o);
+  ASSERT_TRUE(backend.ok()) << backend.error().to_string();
+  auto cert = (*backend)->read_ek_certificate();
+  ASSERT_FALSE(cert.ok());
+  EXPECT_EQ(cert.error().code, Errc::not_found) << cert.error().to_string();
+}
+
+}  // namespace
+}  // namespace acon::guest
