@@ -21,6 +21,7 @@ struct Inputs {
   std::string ek_roots;
   std::string ek_intermediates;
   std::string time;
+  std::string ek_type = "rsa";
   std::string out;
 };
 
@@ -55,13 +56,20 @@ int enroll(const Inputs& in) {
     at = *parsed;
   }
 
+  tpm::EkType ek_type = tpm::EkType::rsa2048;
+  if (in.ek_type == "ecc")
+    ek_type = tpm::EkType::ecc_nist_p256;
+  else if (in.ek_type != "rsa")
+    return fail(make_error(Errc::invalid_argument,
+                           "--ek-type: \"" + in.ek_type + "\" is neither rsa nor ecc"));
+
   // acond's backend options (guest/acond/main.cc): only the TCTI differs.
   guest::VtpmOptions options;
   options.tcti = in.tcti;
   auto backend = guest::VtpmBackend::open(options);
   if (!backend) return fail(backend.error());
   guest::VtpmEnrolment enrolment(**backend);
-  auto enrolled = tpm::enrol_attestation_key(enrolment, trust, at);
+  auto enrolled = tpm::enrol_attestation_key(enrolment, trust, at, ek_type);
   if (!enrolled) return fail(enrolled.error());
 
   const std::string pem = enrolled->ak.key.to_pem();
@@ -90,6 +98,9 @@ int run(int argc, char** argv) {
   enroll_cmd->add_option("--time", in.time,
                          "validity time for the certificates: Unix seconds or RFC 3339 "
                          "(default: now)");
+  enroll_cmd->add_option("--ek-type", in.ek_type,
+                         "the EK to enrol with: rsa (template L-1, certificate at NV 0x01c00002; "
+                         "the default) or ecc (L-2, NIST P-256, 0x01c0000a)");
   enroll_cmd->add_option("--out", in.out, "where to write the AK public key PEM ('-': stdout)")
       ->required();
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;

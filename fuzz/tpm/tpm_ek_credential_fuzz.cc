@@ -1,7 +1,8 @@
 // Enrolment parsers on hostile input: the EK certificate NV contents (DER length, padding, then
-// the certificate) and the EK's TPM2B_PUBLIC against the default template. The first byte picks
-// the parser. Neither may crash; an accepted certificate is a prefix of the input followed only
-// by uniform 0x00 or 0xFF padding, and an accepted EK has exactly the template's fields.
+// the certificate) and the EK's TPM2B_PUBLIC against the default templates (RSA L-1, ECC L-2). The
+// first byte picks the parser. Neither may crash; an accepted certificate is a prefix of the input
+// followed only by uniform 0x00 or 0xFF padding, and an accepted EK has exactly the template's
+// fields.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -41,8 +42,12 @@ void check_ek_public(ByteView in) {
       abort();
     return;
   }
-  const acon::Bytes expected = vt::ek_template_rsa2048();
-  if (in.size() != expected.size() || !std::equal(in.begin(), in.begin() + 60, expected.begin()))
+  const bool rsa = ek->type == 0x0001;
+  const acon::Bytes expected =
+      vt::ek_template(rsa ? vt::EkType::rsa2048 : vt::EkType::ecc_nist_p256);
+  // Everything up to the key itself (the modulus, or the point's x) is the template's.
+  const size_t fixed = rsa ? 60 : 58;
+  if (in.size() != expected.size() || !std::equal(in.begin(), in.begin() + fixed, expected.begin()))
     abort();
   if (ek->symmetric.algorithm != 0x0006 || ek->symmetric.key_bits != 128 ||
       ek->symmetric.mode != 0x0043)

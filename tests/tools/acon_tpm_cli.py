@@ -218,6 +218,13 @@ class AconTpmEnroll(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr.decode())
         p = run(ACON_TPM, "enroll", "--tcti", self.tpm_a.tcti)
         self.assertEqual(p.returncode, 2, p.stderr.decode())
+        p, _ = self.enroll(self.tpm_a, "--ek-type", "dsa")
+        self.assertEqual(p.returncode, 2, p.stderr.decode())
+        self.assertIn("--ek-type", p.stderr.decode())
+        # swtpm 0.7.1 certifies no P-256 EK (tests/guest/vtpm covers an ECC enrolment).
+        p, _ = self.enroll(self.tpm_a, "--ek-type", "ecc")
+        self.assertEqual(p.returncode, 2, p.stderr.decode())
+        self.assertIn("0x01c0000a", p.stderr.decode())
 
 
 if __name__ == "__main__":

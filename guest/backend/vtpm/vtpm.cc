@@ -4,6 +4,7 @@
 #include <tss2/tss2_mu.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -101,8 +102,12 @@ class VtpmBackend::Impl {
   tss::TctiPtr tcti;
   tss::EsysPtr esys;
   tss::TransientObject ak;  // declared after esys: flushed before the context is finalised
-  tss::TransientObject ek;  // created by the first enrolment call
-  Bytes ek_public;
+  // The EKs, by tpm::EkType, created by the first enrolment call that needs them.
+  struct Ek {
+    tss::TransientObject object;
+    Bytes tpm2b_public;
+  };
+  std::array<Ek, 2> eks;
   std::optional<PublicKey> ak_key;
   Bytes ak_public;
   Bytes ak_name;
@@ -116,7 +121,7 @@ class VtpmBackend::Impl {
   Status learn_banks();
   Status choose_selection();
   Status create_ak();
-  Status create_ek_locked();
+  Result<Ek*> ek_locked(tpm::EkType type);
 
   Status check_register(uint32_t index, HashAlg alg) const;
   // PCR values of `selection` and the pcrUpdateCounter they were read under.
@@ -248,9 +253,10 @@ Status VtpmBackend::Impl::create_ak() {
   return {};
 }
 
-Status VtpmBackend::Impl::create_ek_locked() {
-  if (!ek_public.empty()) return {};
-  const Bytes template_bytes = tpm::ek_template_rsa2048();
+Result<VtpmBackend::Impl::Ek*> VtpmBackend::Impl::ek_locked(tpm::EkType type) {
+  Ek& ek = eks[type == tpm::EkType::rsa2048 ? 0 : 1];
+  if (!ek.tpm2b_public.empty()) return &ek;
+  const Bytes template_bytes = tpm::ek_template(type);
   TPM2B_PUBLIC in_public{};
   size_t offset = 0;
   TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(template_bytes.data(), template_bytes.size(), &offset,
@@ -273,9 +279,9 @@ Status VtpmBackend::Impl::create_ek_locked() {
   EsysOut<TPM2B_DIGEST> creation_hash(creation_hash_raw);
   EsysOut<TPMT_TK_CREATION> creation_ticket(creation_ticket_raw);
   if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_CreatePrimary (endorsement key)", rc);
-  ek = tss::TransientObject(esys.get(), handle);
-  ACON_TRY(ek_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
-  return {};
+  ek.object = tss::TransientObject(esys.get(), handle);
+  ACON_TRY(ek.tpm2b_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
+  return &ek;
 }
 
 Status VtpmBackend::Impl::check_register(uint32_t index, HashAlg alg) const {
@@ -479,13 +485,14 @@ Result<Bytes> VtpmBackend::firmware_event_log() {
   return log;
 }
 
-Result<Bytes> VtpmBackend::read_ek_certificate() {
+Result<Bytes> VtpmBackend::read_ek_certificate(tpm::EkType type) {
   std::lock_guard lock(impl_->mu);
   ESYS_CONTEXT* esys = impl_->esys.get();
-  const std::string where = "EK certificate NV index " + hex_literal(tpm::kEkCertNvIndexRsa2048, 8);
+  const uint32_t nv_index = tpm::ek_certificate_nv_index(type);
+  const std::string where = "EK certificate NV index " + hex_literal(nv_index, 8);
   ESYS_TR raw_index = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_TR_FromTPMPublic(esys, tpm::kEkCertNvIndexRsa2048, ESYS_TR_NONE, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, &raw_index);
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(esys, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &raw_index);
   if (rc != TSS2_RC_SUCCESS) {
     // TPM_RC_HANDLE from the TPM (layer 0), whichever handle number and parameter bit it names.
     if ((rc & ~TSS2_RC{0xF40}) == TPM2_RC_HANDLE)
@@ -535,14 +542,14 @@ Result<Bytes> VtpmBackend::read_ek_certificate() {
   return der;
 }
 
-Result<Bytes> VtpmBackend::ek_tpm2b_public() {
+Result<Bytes> VtpmBackend::ek_tpm2b_public(tpm::EkType type) {
   std::lock_guard lock(impl_->mu);
-  ACON_CHECK(impl_->create_ek_locked());
-  return impl_->ek_public;
+  ACON_TRY(Impl::Ek * ek, impl_->ek_locked(type));
+  return ek->tpm2b_public;
 }
 
-Result<SecretBytes> VtpmBackend::activate_credential(ByteView id_object,
-                                                     ByteView encrypted_secret) {
+Result<SecretBytes> VtpmBackend::activate_credential(ByteView id_object, ByteView encrypted_secret,
+                                                     tpm::EkType type) {
   TPM2B_ID_OBJECT credential_blob{};
   size_t offset = 0;
   TSS2_RC rc = Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(id_object.data(), id_object.size(), &offset,
@@ -563,7 +570,7 @@ Result<SecretBytes> VtpmBackend::activate_credential(ByteView id_object,
                           std::to_string(encrypted_secret.size()) + " bytes given)");
 
   std::lock_guard lock(impl_->mu);
-  ACON_CHECK(impl_->create_ek_locked());
+  ACON_TRY(Impl::Ek * ek, impl_->ek_locked(type));
   ESYS_CONTEXT* esys = impl_->esys.get();
 
   // The EK's authPolicy is PolicySecret(TPM_RH_ENDORSEMENT): a policy session in which the
@@ -590,7 +597,7 @@ Result<SecretBytes> VtpmBackend::activate_credential(ByteView id_object,
   if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_PolicySecret(TPM_RH_ENDORSEMENT)", rc);
 
   TPM2B_DIGEST* cert_info_raw = nullptr;
-  rc = Esys_ActivateCredential(esys, impl_->ak.get(), impl_->ek.get(), ESYS_TR_PASSWORD,
+  rc = Esys_ActivateCredential(esys, impl_->ak.get(), ek->object.get(), ESYS_TR_PASSWORD,
                                session.get(), ESYS_TR_NONE, &credential_blob, &secret,
                                &cert_info_raw);
   EsysOut<TPM2B_DIGEST> cert_info(cert_info_raw);

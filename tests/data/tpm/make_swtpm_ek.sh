@@ -2,7 +2,8 @@
 # Regenerates the stored EK test data (tests/data/SOURCES.md, "vTPM EK certificates") without
 # acon's code: swtpm_setup manufactures a TPM whose EK certificate swtpm's local CA issues (in a
 # temporary directory, not /var/lib/swtpm-localca), tpm2-tools reads the certificate from NV and
-# the EK swtpm_setup made persistent, and openssl checks the chain.
+# the EK swtpm_setup made persistent, tpm2_createek makes the ECC P-256 EK, and openssl checks
+# the chain.
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -32,6 +33,8 @@ sleep 0.5
 export TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=$port
 tpm2_nvread -o "$out/ek_rsa_cert.der" 0x01c00002 2>/dev/null
 tpm2_readpublic -c 0x81010001 -f tss -o "$out/ek_rsa.tpm2b_public" > /dev/null
+# The ECC P-256 EK of template L-2 (swtpm 0.7.1 certifies a P-384 EK instead, so no certificate).
+tpm2_createek -G ecc -c "$work/ek_ecc.ctx" -u "$out/ek_ecc.tpm2b_public" > /dev/null
 cp "$work/ca/swtpm-localca-rootca-cert.pem" "$out/ek_root_ca.pem"
 cp "$work/ca/issuercert.pem" "$out/ek_issuer_ca.pem"
 openssl verify -CAfile "$out/ek_root_ca.pem" -untrusted "$out/ek_issuer_ca.pem" \

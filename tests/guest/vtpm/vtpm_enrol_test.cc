@@ -50,13 +50,16 @@ class CrossedTpm final : public vt::EnrolmentTpm {
  public:
   CrossedTpm(VtpmBackend& certified, VtpmBackend& answering, bool ek_from_certified)
       : certified_(certified), answering_(answering), ek_from_certified_(ek_from_certified) {}
-  Result<Bytes> ek_certificate() override { return certified_.read_ek_certificate(); }
-  Result<Bytes> ek_public() override {
-    return ek_from_certified_ ? certified_.ek_tpm2b_public() : answering_.ek_tpm2b_public();
+  Result<Bytes> ek_certificate(vt::EkType type) override {
+    return certified_.read_ek_certificate(type);
+  }
+  Result<Bytes> ek_public(vt::EkType type) override {
+    return ek_from_certified_ ? certified_.ek_tpm2b_public(type) : answering_.ek_tpm2b_public(type);
   }
   Result<Bytes> ak_public() override { return answering_.ak_tpm2b_public(); }
-  Result<SecretBytes> activate_credential(ByteView id_object, ByteView secret) override {
-    return answering_.activate_credential(id_object, secret);
+  Result<SecretBytes> activate_credential(vt::EkType type, ByteView id_object,
+                                          ByteView secret) override {
+    return answering_.activate_credential(id_object, secret, type);
   }
 
  private:
@@ -191,18 +194,29 @@ TEST_F(VtpmEnrolTest, RefusedWhenTheEkCertificateBelongsToAnotherTpm) {
 TEST_F(VtpmEnrolTest, TheTpmActivatesAconsCredentials) {
   auto backend = open(swtpm_);
   ASSERT_TRUE(backend);
+  for (vt::EkType type : {vt::EkType::rsa2048, vt::EkType::ecc_nist_p256}) {
+    auto ek = vt::parse_ek_public(*backend->ek_tpm2b_public(type));
+    ASSERT_TRUE(ek.ok()) << ek.error().to_string();
+    EXPECT_EQ(ek->type, type == vt::EkType::rsa2048 ? 0x0001 : 0x0023);
+    for (size_t size : {size_t{1}, size_t{16}, size_t{32}}) {
+      Bytes secret(size);
+      for (size_t i = 0; i < size; ++i) secret[i] = static_cast<uint8_t>(0xA0 + i);
+      auto credential = vt::make_credential(*ek, backend->ak_name(), secret);
+      ASSERT_TRUE(credential.ok()) << credential.error().to_string();
+      auto recovered =
+          backend->activate_credential(credential->id_object, credential->encrypted_secret, type);
+      ASSERT_TRUE(recovered.ok()) << size << ": " << recovered.error().to_string();
+      EXPECT_EQ(Bytes(recovered->begin(), recovered->end()), secret);
+      // The other EK cannot open it.
+      const vt::EkType other =
+          type == vt::EkType::rsa2048 ? vt::EkType::ecc_nist_p256 : vt::EkType::rsa2048;
+      EXPECT_FALSE(
+          backend->activate_credential(credential->id_object, credential->encrypted_secret, other)
+              .ok());
+    }
+  }
   auto ek = vt::parse_ek_public(*backend->ek_tpm2b_public());
   ASSERT_TRUE(ek.ok()) << ek.error().to_string();
-  for (size_t size : {size_t{1}, size_t{16}, size_t{32}}) {
-    Bytes secret(size);
-    for (size_t i = 0; i < size; ++i) secret[i] = static_cast<uint8_t>(0xA0 + i);
-    auto credential = vt::make_credential(*ek, backend->ak_name(), secret);
-    ASSERT_TRUE(credential.ok()) << credential.error().to_string();
-    auto recovered =
-        backend->activate_credential(credential->id_object, credential->encrypted_secret);
-    ASSERT_TRUE(recovered.ok()) << size << ": " << recovered.error().to_string();
-    EXPECT_EQ(Bytes(recovered->begin(), recovered->end()), secret);
-  }
   // More than a SHA-256 digest is refused before the TPM sees it.
   EXPECT_EQ(vt::make_credential(*ek, backend->ak_name(), Bytes(33, 1)).error().code,
             Errc::invalid_argument);
@@ -239,10 +253,13 @@ TEST_F(VtpmEnrolTest, TheTpmActivatesAconsCredentials) {
 // tpm2-tools computes TPM2_MakeCredential offline (--tcti none) with its own code; the backend's
 // activation must recover the secret from its output. Its file holds a 4-byte magic, a 4-byte
 // version, then TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (tpm2-tools lib/files.c).
-TEST_F(VtpmEnrolTest, ActivatesTpm2ToolsCredentials) {
+class VtpmEnrolTypes : public VtpmEnrolTest, public ::testing::WithParamInterface<vt::EkType> {};
+
+TEST_P(VtpmEnrolTypes, ActivatesTpm2ToolsCredentials) {
+  const vt::EkType type = GetParam();
   auto backend = open(swtpm_);
   ASSERT_TRUE(backend);
-  auto ek_public = backend->ek_tpm2b_public();
+  auto ek_public = backend->ek_tpm2b_public(type);
   ASSERT_TRUE(ek_public.ok()) << ek_public.error().to_string();
   const auto dir = swtpm_.dir();
   {
@@ -267,7 +284,7 @@ TEST_F(VtpmEnrolTest, ActivatesTpm2ToolsCredentials) {
   ASSERT_GE(bytes.size(), 10 + id_size);
   const ByteView id_object(bytes.data() + 8, 2 + id_size);
   const ByteView encrypted_secret(bytes.data() + 10 + id_size, bytes.size() - 10 - id_size);
-  auto recovered = backend->activate_credential(id_object, encrypted_secret);
+  auto recovered = backend->activate_credential(id_object, encrypted_secret, type);
   ASSERT_TRUE(recovered.ok()) << recovered.error().to_string();
   EXPECT_EQ(to_string(view(*recovered)), "tpm2-tools made this credential");
 
@@ -279,6 +296,81 @@ TEST_F(VtpmEnrolTest, ActivatesTpm2ToolsCredentials) {
   ASSERT_TRUE(ours.ok());
   EXPECT_EQ(ours->id_object.size(), id_object.size());
   EXPECT_EQ(ours->encrypted_secret.size(), encrypted_secret.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Ek, VtpmEnrolTypes,
+                         ::testing::Values(vt::EkType::rsa2048, vt::EkType::ecc_nist_p256),
+                         [](const ::testing::TestParamInfo<vt::EkType>& param) {
+                           return param.param == vt::EkType::rsa2048 ? "Rsa2048" : "EccP256";
+                         });
+
+// swtpm 0.7.1's swtpm_setup certifies an ECC P-384 EK, not the P-256 EK of template L-2: the test
+// issues the P-256 EK's certificate from a CA of its own and writes it to NV index 0x01c0000a with
+// tpm2-tools, as a manufacturer would.
+TEST_F(VtpmEnrolTest, EnrolsWithAnEccEkCertificate) {
+  Bytes ek_public;
+  {
+    auto backend = open(swtpm_);
+    ASSERT_TRUE(backend);
+    EXPECT_EQ(backend->read_ek_certificate(vt::EkType::ecc_nist_p256).error().code,
+              Errc::not_found);
+    ek_public = *backend->ek_tpm2b_public(vt::EkType::ecc_nist_p256);
+  }  // swtpm serves one connection at a time: tpm2-tools runs while no backend is open
+  auto ek = vt::parse_ek_public(ek_public);
+  ASSERT_TRUE(ek.ok()) << ek.error().to_string();
+
+  auto ca_key = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(ca_key.ok());
+  CertificateRequest ca_req;
+  ca_req.subject = {{"CN", "acon test ECC EK CA"}};
+  ca_req.serial = {0x01};
+  ca_req.not_before = now() - std::chrono::hours(1);
+  ca_req.not_after = now() + std::chrono::hours(24);
+  ca_req.is_ca = true;
+  ca_req.key_usage = kKeyUsageKeyCertSign;
+  auto ca = issue_certificate(ca_req, ca_key->public_key(), *ca_key, nullptr);
+  ASSERT_TRUE(ca.ok()) << ca.error().to_string();
+  CertificateRequest ek_req = ca_req;
+  ek_req.subject = {{"CN", "acon test ECC EK"}};
+  ek_req.serial = {0x02};
+  ek_req.is_ca = false;
+  ek_req.key_usage = kKeyUsageKeyAgreement;
+  ek_req.extensions = {
+      {"2.5.29.37", {0x30, 0x07, 0x06, 0x05, 0x67, 0x81, 0x05, 0x08, 0x01}, false}};
+  auto ek_cert = issue_certificate(ek_req, ek->key, *ca_key, &*ca);
+  ASSERT_TRUE(ek_cert.ok()) << ek_cert.error().to_string();
+
+  const auto der_path = swtpm_.dir() / "ecc_ek_cert.der";
+  {
+    const Bytes der = ek_cert->der();
+    std::ofstream out(der_path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(der.data()), static_cast<std::streamsize>(der.size()));
+  }
+  const std::string index = "0x01c0000a";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"tpm2_nvdefine", "--tcti", swtpm_.tcti(), "-C", "p", "-s",
+                                 std::to_string(std::filesystem::file_size(der_path)), "-a",
+                                 "ppwrite|ppread|ownerread|authread|no_da|platformcreate", index},
+        std::vector<std::string>{"tpm2_nvwrite", "--tcti", swtpm_.tcti(), "-C", "p", "-i",
+                                 der_path.string(), index}}) {
+    std::string error;
+    const int status = test::run_program(args, swtpm_.dir() / "nv.log", error);
+    ASSERT_EQ(status, 0) << args[0] << ": " << error << read_text(swtpm_.dir() / "nv.log");
+  }
+
+  auto backend = open(swtpm_);
+  ASSERT_TRUE(backend);
+  VtpmEnrolment tpm(*backend);
+  vt::EkTrust trust_ecc;
+  trust_ecc.roots = {*ca};
+  auto enrolled = vt::enrol_attestation_key(tpm, trust_ecc, now(), vt::EkType::ecc_nist_p256);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.error().to_string();
+  EXPECT_EQ(enrolled->ak.key, backend->ak_public_key());
+  EXPECT_EQ(enrolled->ek, ek->key);
+  // The RSA EK's certificate is swtpm's CA's, not this one's; and this CA vouches for no RSA EK.
+  EXPECT_FALSE(vt::enrol_attestation_key(tpm, trust_ecc, now(), vt::EkType::rsa2048).ok());
+  EXPECT_TRUE(vt::enrol_attestation_key(tpm, trust(), now(), vt::EkType::rsa2048).ok());
+  EXPECT_FALSE(vt::enrol_attestation_key(tpm, trust(), now(), vt::EkType::ecc_nist_p256).ok());
 }
 
 TEST(VtpmEnrol, NoEkCertificateIsNotFound) {

@@ -25,7 +25,7 @@ TEST(EkTemplate, AuthPolicyIsPolicySecretOfTheEndorsementHierarchy) {
   append_u32be(step, 0x00000151);  // TPM_CC_PolicySecret
   append_u32be(step, 0x4000000B);  // TPM_RH_ENDORSEMENT: a permanent handle's Name is the handle
   Bytes policy = sha256(sha256(step));  // policyRef empty
-  const Bytes t = ek_template_rsa2048();
+  const Bytes t = ek_template(EkType::rsa2048);
   ASSERT_GE(t.size(), 44u);
   EXPECT_EQ(Bytes(t.begin() + 10, t.begin() + 12), (Bytes{0x00, 0x20}));
   EXPECT_EQ(Bytes(t.begin() + 12, t.begin() + 44), policy);
@@ -45,6 +45,28 @@ TEST(EkPublic, StoredSwtpmEkIsTheDefaultTemplate) {
   auto cert = parse_ek_certificate(read_data_bytes("tpm/ek_rsa_cert.der"));
   ASSERT_TRUE(cert.ok()) << cert.error().to_string();
   EXPECT_EQ(*cert->public_key(), ek->key);
+}
+
+TEST(EkPublic, StoredEccEkIsTemplateL2) {
+  const Bytes stored = read_data_bytes("tpm/ek_ecc.tpm2b_public");
+  auto ek = parse_ek_public(stored);
+  ASSERT_TRUE(ek.ok()) << ek.error().to_string();
+  EXPECT_EQ(ek->type, 0x0023);
+  EXPECT_EQ(ek->key.curve(), Curve::p256);
+  const Bytes t = ek_template(EkType::ecc_nist_p256);
+  EXPECT_EQ(t.size(), stored.size());
+  EXPECT_TRUE(std::equal(t.begin(), t.begin() + 58, stored.begin()));
+  // curve_id (P-256 → P-384) and kdf: each named.
+  for (const auto& [offset, field] :
+       std::vector<std::pair<size_t, std::string>>{{53, "curve_id"}, {55, "kdf"}}) {
+    Bytes changed = stored;
+    changed[offset] ^= 0x01;
+    auto bad = parse_ek_public(changed);
+    ASSERT_FALSE(bad.ok()) << field;
+    if (bad.error().code == Errc::verify_failed) {
+      EXPECT_NE(bad.error().message.find(field), std::string::npos) << bad.error().to_string();
+    }
+  }
 }
 
 TEST(EkPublic, EveryTemplateFieldIsChecked) {
@@ -291,6 +313,72 @@ TEST(MakeCredential, SoftwareEkOpensTheCredential) {
   EXPECT_NE(r1->id_object, r2->id_object);
 }
 
+TEST(Kdfe, ByItsDefinition) {
+  const Bytes z(32, 0x22), u(32, 0x33), v(32, 0x44);
+  auto seed = kdfe(HashAlg::sha256, z, "IDENTITY", u, v, 256);
+  ASSERT_TRUE(seed.ok());
+  Bytes input{0, 0, 0, 1};
+  append(input, z);
+  append(input, as_bytes(std::string_view("IDENTITY")));
+  input.push_back(0);
+  append(input, u);
+  append(input, v);
+  EXPECT_EQ(Bytes(seed->begin(), seed->end()), sha256(input));
+  auto longer = kdfe(HashAlg::sha256, z, "IDENTITY", u, v, 384);
+  ASSERT_TRUE(longer.ok());
+  // Unlike KDFa the length is not hashed: the first block is the same.
+  EXPECT_EQ(Bytes(longer->begin(), longer->begin() + 32), Bytes(seed->begin(), seed->end()));
+  EXPECT_EQ(longer->size(), 48u);
+  EXPECT_EQ(kdfe(HashAlg::sha256, z, "X", {}, {}, 12).error().code, Errc::invalid_argument);
+}
+
+// An ECC P-256 EK held in software: its holder recovers the seed from the ephemeral point by
+// ECDH and KDFe (Part 1 §C.6.4), and with it checks the HMAC.
+TEST(MakeCredential, SoftwareEccEkOpensTheCredential) {
+  auto ek_key = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(ek_key.ok());
+  const TpmPublic ek{ek_key->public_key(), 0x0023, 0x000B, 0x000300B2, {}, {0x0006, 128, 0x0043}};
+  Bytes name{0x00, 0x0B};
+  append(name, Bytes(32, 0x5C));
+  const Bytes secret = to_bytes("ecc credential");
+  auto c = make_credential(ek, name, secret);
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  // TPM2B_ENCRYPTED_SECRET holding a TPMS_ECC_POINT: size ‖ (32 ‖ x) ‖ (32 ‖ y).
+  const Bytes& es = c->encrypted_secret;
+  ASSERT_EQ(es.size(), 2u + 2u + 32u + 2u + 32u);
+  EXPECT_EQ(size_t{es[0]} << 8 | es[1], es.size() - 2);
+  EXPECT_EQ(size_t{es[2]} << 8 | es[3], 32u);
+  EXPECT_EQ(size_t{es[36]} << 8 | es[37], 32u);
+  Bytes point(es.begin() + 4, es.begin() + 36);
+  point.insert(point.end(), es.begin() + 38, es.end());
+  auto ephemeral = PublicKey::from_ec_xy(Curve::p256, point);
+  ASSERT_TRUE(ephemeral.ok()) << ephemeral.error().to_string();
+  auto z = ecdh(*ek_key, *ephemeral);
+  ASSERT_TRUE(z.ok());
+  const Bytes qs = ek_key->public_key().ec_xy();
+  auto seed = kdfe(HashAlg::sha256, view(*z), "IDENTITY", ByteView(point).first(32),
+                   ByteView(qs).first(32), 256);
+  ASSERT_TRUE(seed.ok());
+  const Bytes& id = c->id_object;
+  const Bytes integrity(id.begin() + 4, id.begin() + 36);
+  Bytes mac_input(id.begin() + 36, id.end());
+  append(mac_input, name);
+  auto hmac_key = kdfa(HashAlg::sha256, view(*seed), "INTEGRITY", {}, {}, 256);
+  EXPECT_EQ(*hmac(HashAlg::sha256, view(*hmac_key), mac_input), integrity);
+  auto sym_key = kdfa(HashAlg::sha256, view(*seed), "STORAGE", name, {}, 128);
+  Bytes expected{0x00, static_cast<uint8_t>(secret.size())};
+  append(expected, secret);
+  EXPECT_EQ(aes128_cfb_decrypt(view(*sym_key), Bytes(id.begin() + 36, id.end())), expected);
+
+  // A chosen seed is for RSA EKs only; another curve is refused.
+  EXPECT_EQ(make_credential_with_seed(ek, name, secret, Bytes(32, 0)).error().code,
+            Errc::unsupported);
+  auto p384 = PrivateKey::generate_ec(Curve::p384);
+  TpmPublic ek384 = ek;
+  ek384.key = p384->public_key();
+  EXPECT_EQ(make_credential(ek384, name, secret).error().code, Errc::unsupported);
+}
+
 TEST(MakeCredential, RefusesWhatTheTpmWouldNotTake) {
   SoftwareEk sw;
   Bytes name{0x00, 0x0B};
@@ -313,9 +401,12 @@ TEST(MakeCredential, RefusesWhatTheTpmWouldNotTake) {
   TpmPublic no_symmetric = sw.ek;
   no_symmetric.symmetric = {};
   EXPECT_EQ(make_credential(no_symmetric, name, Bytes(4, 1)).error().code, Errc::unsupported);
-  TpmPublic ecc = sw.ek;
-  ecc.type = 0x0023;
-  EXPECT_EQ(make_credential(ecc, name, Bytes(4, 1)).error().code, Errc::unsupported);
+  TpmPublic keyedhash = sw.ek;
+  keyedhash.type = 0x0008;
+  EXPECT_EQ(make_credential(keyedhash, name, Bytes(4, 1)).error().code, Errc::unsupported);
+  TpmPublic rsa_as_ecc = sw.ek;  // an ECC type with an RSA key
+  rsa_as_ecc.type = 0x0023;
+  EXPECT_FALSE(make_credential(rsa_as_ecc, name, Bytes(4, 1)).ok());
 }
 
 }  // namespace

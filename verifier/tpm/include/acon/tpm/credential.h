@@ -19,20 +19,27 @@
 
 namespace acon::tpm {
 
-// NV indices of the EK certificates (TCG EK Credential Profile 2.0, §2.2.1.4 "Low Range").
+// The EKs of the TCG default templates acon enrols: L-1 (RSA 2048) and L-2 (ECC NIST P-256).
+enum class EkType { rsa2048, ecc_nist_p256 };
+
+// NV indices of their EK certificates (TCG EK Credential Profile 2.0, §2.2.1.4 "Low Range").
 inline constexpr uint32_t kEkCertNvIndexRsa2048 = 0x01c00002;
+inline constexpr uint32_t kEkCertNvIndexEccP256 = 0x01c0000a;
+uint32_t ek_certificate_nv_index(EkType type);
 // tcg-kp-EKCertificate: the extended key usage an EK certificate may carry.
 inline constexpr const char* kEkCertificateKeyPurpose = "2.23.133.8.1";
 
-// The TCG default EK template L-1 (RSA 2048, AES-128-CFB, SHA-256, authPolicy =
-// PolicySecret(TPM_RH_ENDORSEMENT)) as a marshalled TPM2B_PUBLIC with the 256 zero bytes of
-// unique that the profile specifies: what TPM2_CreatePrimary takes in the endorsement hierarchy.
-Bytes ek_template_rsa2048();
+// The TCG default EK template L-1 (RSA 2048) or L-2 (ECC NIST P-256), both AES-128-CFB, SHA-256,
+// authPolicy = PolicySecret(TPM_RH_ENDORSEMENT), as a marshalled TPM2B_PUBLIC with the zero bytes
+// of unique that the profile specifies (256 for the modulus, 32 each for x and y): what
+// TPM2_CreatePrimary takes in the endorsement hierarchy.
+Bytes ek_template(EkType type);
 
-// The EK as TPM2_CreatePrimary returned it, checked to be the default template L-1: everything
-// but `unique` must equal ek_template_rsa2048(), so that the key is a restricted decryption key
-// the TPM created and never releases, and the credential's symmetric scheme is AES-128-CFB.
-// parse errors name the field and offset; verify_failed names the first field that differs.
+// The EK as TPM2_CreatePrimary returned it, checked to be the default template L-1 or L-2 (by its
+// type): everything but the contents of `unique` must equal ek_template(), so that the key is a
+// restricted decryption key the TPM created and never releases, and the credential's symmetric
+// scheme is AES-128-CFB. parse errors name the field and offset; verify_failed names the first
+// field that differs.
 Result<TpmPublic> parse_ek_public(ByteView tpm2b_public);
 
 // The DER certificate at the start of an EK certificate NV index. Some TPMs size the index
@@ -42,8 +49,8 @@ Result<Certificate> parse_ek_certificate(ByteView nv_contents);
 
 // Verifies an EK certificate to `roots` through `intermediates` at time `at`, and that it
 // certifies an EK: if it has an extended key usage, that includes tcg-kp-EKCertificate; if it
-// has a key usage, keyEncipherment is set. Returns the certified public key. verify_failed /
-// expired as verify_chain reports them.
+// has a key usage, keyEncipherment (RSA) or keyAgreement (ECC) is set. Returns the certified public
+// key. verify_failed / expired as verify_chain reports them.
 Result<PublicKey> verify_ek_certificate(const Certificate& ek_cert,
                                         std::span<const Certificate> intermediates,
                                         std::span<const Certificate> roots, Time at);
@@ -55,12 +62,14 @@ struct Credential {
 };
 
 // TPM2_MakeCredential (TPM 2.0 Library Part 1 §24 "Credential Protection", Part 3 §12.6) in
-// software, for the RSA EK `ek` (from parse_ek_public) and the object named `object_name`
+// software, for the EK `ek` (from parse_ek_public) and the object named `object_name`
 // (nameAlg ‖ digest, e.g. TpmPublic::name of the AK). `secret` (the credential) is 1 to
-// hash_size(EK nameAlg) bytes. The seed comes from OpenSSL's DRBG.
+// hash_size(EK nameAlg) bytes. The seed is random (OpenSSL's DRBG) and RSA-OAEP encrypted to an
+// RSA EK; for an ECC P-256 EK it is KDFe of an ephemeral ECDH with the EK (Part 1 §C.6.4), and
+// encrypted_secret carries the ephemeral public point.
 Result<Credential> make_credential(const TpmPublic& ek, ByteView object_name, ByteView secret);
-// The same with a caller-chosen seed (hash_size(EK nameAlg) bytes), for tests and known-answer
-// checks; the RSA-OAEP encryption of the seed is still randomised.
+// The same for an RSA EK with a caller-chosen seed (hash_size(EK nameAlg) bytes), for tests and
+// known-answer checks; the RSA-OAEP encryption of the seed is still randomised.
 Result<Credential> make_credential_with_seed(const TpmPublic& ek, ByteView object_name,
                                              ByteView secret, ByteView seed);
 
@@ -69,6 +78,10 @@ Result<Credential> make_credential_with_seed(const TpmPublic& ek, ByteView objec
 // `label` is given without its terminating zero. bits is a positive multiple of 8.
 Result<SecretBytes> kdfa(HashAlg alg, ByteView key, std::string_view label, ByteView context_u,
                          ByteView context_v, uint32_t bits);
+// KDFe (Part 1 §11.4.10.3), SP 800-56A's concatenation KDF: `bits` / 8 bytes of
+// H_alg([i]32 ‖ z ‖ label ‖ 0x00 ‖ party_u ‖ party_v), i = 1, 2, ….
+Result<SecretBytes> kdfe(HashAlg alg, ByteView z, std::string_view label, ByteView party_u,
+                         ByteView party_v, uint32_t bits);
 
 // ---- enrolment: the whole exchange between a verifier and one TPM ----
 
@@ -76,14 +89,14 @@ Result<SecretBytes> kdfa(HashAlg alg, ByteView key, std::string_view label, Byte
 class EnrolmentTpm {
  public:
   virtual ~EnrolmentTpm() = default;
-  // Contents of the EK certificate NV index (kEkCertNvIndexRsa2048).
-  virtual Result<Bytes> ek_certificate() = 0;
+  // Contents of the EK certificate NV index (ek_certificate_nv_index(type)).
+  virtual Result<Bytes> ek_certificate(EkType type) = 0;
   // Marshalled TPM2B_PUBLIC of the EK created from the default template.
-  virtual Result<Bytes> ek_public() = 0;
+  virtual Result<Bytes> ek_public(EkType type) = 0;
   // Marshalled TPM2B_PUBLIC of the attestation key to enrol.
   virtual Result<Bytes> ak_public() = 0;
-  // TPM2_ActivateCredential of the AK with the EK.
-  virtual Result<SecretBytes> activate_credential(ByteView id_object,
+  // TPM2_ActivateCredential of the AK with that EK.
+  virtual Result<SecretBytes> activate_credential(EkType type, ByteView id_object,
                                                   ByteView encrypted_secret) = 0;
 };
 
@@ -98,10 +111,12 @@ struct EnrolledAk {
   PublicKey ek;  // the certified EK
 };
 
-// Enrols the TPM's AK: the EK certificate verifies to `trust` at `at`; the EK the TPM presents
-// is the default-template EK with the certified key; the AK is a restricted signing key the TPM
-// made (fixedTPM, sensitiveDataOrigin); and the TPM unwraps a fresh random credential made for
-// the AK's Name under that EK. verify_failed / expired name the step that failed.
-Result<EnrolledAk> enrol_attestation_key(EnrolmentTpm& tpm, const EkTrust& trust, Time at);
+// Enrols the TPM's AK with its EK of `type`: the EK certificate verifies to `trust` at `at`; the
+// EK the TPM presents is that default-template EK with the certified key; the AK is a restricted
+// signing key the TPM made (fixedTPM, sensitiveDataOrigin); and the TPM unwraps a fresh random
+// credential made for the AK's Name under that EK. verify_failed / expired name the step that
+// failed.
+Result<EnrolledAk> enrol_attestation_key(EnrolmentTpm& tpm, const EkTrust& trust, Time at,
+                                         EkType type = EkType::rsa2048);
 
 }  // namespace acon::tpm
