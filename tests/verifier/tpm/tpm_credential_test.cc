@@ -19,7 +19,8 @@ using test::read_data_bytes;
 
 const Time kAfterIssue = test::at("2030-01-01T00:00:00Z");
 
-// TPM2_PolicySecret's update (Part 3 §23.4): H(H(0…0 ‖ TPM_CC_PolicySecret ‖ authName) ‖ ref).
+// TPM2_PolicySecret's policy update (Part 3, TPM2_PolicySecret): H(H(0…0 ‖ TPM_CC_PolicySecret ‖
+// authName) ‖ ref).
 TEST(EkTemplate, AuthPolicyIsPolicySecretOfTheEndorsementHierarchy) {
   Bytes step(32, 0);
   append_u32be(step, 0x00000151);  // TPM_CC_PolicySecret
@@ -333,7 +334,7 @@ TEST(Kdfe, ByItsDefinition) {
 }
 
 // An ECC P-256 EK held in software: its holder recovers the seed from the ephemeral point by
-// ECDH and KDFe (Part 1 §C.6.4), and with it checks the HMAC.
+// ECDH and KDFe (Part 1 Annex C, ECC secret sharing), and with it checks the HMAC.
 TEST(MakeCredential, SoftwareEccEkOpensTheCredential) {
   auto ek_key = PrivateKey::generate_ec(Curve::p256);
   ASSERT_TRUE(ek_key.ok());

@@ -18,7 +18,8 @@ namespace acon::tpm {
 namespace {
 
 // PolicySecret(TPM_RH_ENDORSEMENT) with an empty policyRef, the authPolicy of the default EK
-// templates (TCG EK Credential Profile 2.0, §B.6; tests/verifier/tpm recomputes it).
+// templates (the TCG EK Credential Profile 2.0's default templates; tests/verifier/tpm recomputes
+// it).
 constexpr std::array<uint8_t, 32> kEkAuthPolicySha256 = {
     0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5, 0xD7, 0x24,
     0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
@@ -27,7 +28,7 @@ constexpr size_t kRsa2048Bytes = 256;
 constexpr size_t kP256Bytes = 32;
 
 // Offsets in a marshalled TPM2B_PUBLIC of the fields that must equal the template's, to name the
-// first one that differs; each runs to the next offset, the last to `end`.
+// first one that differs; each runs to the next offset. Unnamed entries (the key) are not compared.
 struct TemplateField {
   size_t offset;
   const char* name;
@@ -269,7 +270,7 @@ Result<SecretBytes> kdfe(HashAlg alg, ByteView z, std::string_view label, ByteVi
 
 namespace {
 
-// The checks both key types share, and the TPM2B_ID_OBJECT for `seed` (Part 1 §24.4–24.5).
+// The checks both key types share, and the TPM2B_ID_OBJECT for `seed` (Part 1 §24).
 Status check_credential_inputs(const TpmPublic& ek, ByteView object_name, ByteView secret) {
   constexpr uint32_t kDecryptionKey = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
   if ((ek.attributes & kDecryptionKey) != kDecryptionKey ||
@@ -386,7 +387,8 @@ Result<Credential> make_credential_with_seed(const TpmPublic& ek, ByteView objec
     return make_error(Errc::invalid_argument, "seed: " + std::to_string(seed.size()) +
                                                   " bytes, expected " +
                                                   std::to_string(hash_size(HashAlg::sha256)));
-  // The seed travels encrypted to the EK; the label binds it to this use (Part 1 §B.10.3).
+  // The seed travels encrypted to the EK; the label binds it to this use (Part 1, the use labels of
+  // secret sharing).
   static constexpr uint8_t kIdentityLabel[] = {'I', 'D', 'E', 'N', 'T', 'I', 'T', 'Y', 0};
   ACON_TRY(Bytes encrypted_seed,
            rsa_encrypt(ek.key, RsaPadding::oaep_sha256, seed, ByteView(kIdentityLabel)));

@@ -22,7 +22,7 @@ namespace acon::tpm {
 // The EKs of the TCG default templates acon enrols: L-1 (RSA 2048) and L-2 (ECC NIST P-256).
 enum class EkType { rsa2048, ecc_nist_p256 };
 
-// NV indices of their EK certificates (TCG EK Credential Profile 2.0, §2.2.1.4 "Low Range").
+// NV indices of their EK certificates (TCG EK Credential Profile 2.0, the low range).
 inline constexpr uint32_t kEkCertNvIndexRsa2048 = 0x01c00002;
 inline constexpr uint32_t kEkCertNvIndexEccP256 = 0x01c0000a;
 uint32_t ek_certificate_nv_index(EkType type);
@@ -61,24 +61,24 @@ struct Credential {
   Bytes encrypted_secret;  // TPM2B_ENCRYPTED_SECRET: the seed, RSA-OAEP encrypted to the EK
 };
 
-// TPM2_MakeCredential (TPM 2.0 Library Part 1 §24 "Credential Protection", Part 3 §12.6) in
-// software, for the EK `ek` (from parse_ek_public) and the object named `object_name`
-// (nameAlg ‖ digest, e.g. TpmPublic::name of the AK). `secret` (the credential) is 1 to
-// hash_size(EK nameAlg) bytes. The seed is random (OpenSSL's DRBG) and RSA-OAEP encrypted to an
-// RSA EK; for an ECC P-256 EK it is KDFe of an ephemeral ECDH with the EK (Part 1 §C.6.4), and
-// encrypted_secret carries the ephemeral public point.
+// TPM2_MakeCredential (TPM 2.0 Library Part 1 §24 "Credential Protection", Part 3
+// TPM2_MakeCredential) in software, for the EK `ek` (from parse_ek_public) and the object named
+// `object_name` (nameAlg ‖ digest, e.g. TpmPublic::name of the AK). `secret` (the credential) is 1
+// to hash_size(EK nameAlg) bytes. The seed is random (OpenSSL's DRBG) and RSA-OAEP encrypted to an
+// RSA EK; for an ECC P-256 EK it is KDFe of an ephemeral ECDH with the EK (Part 1 Annex C, ECC
+// secret sharing), and encrypted_secret carries the ephemeral public point.
 Result<Credential> make_credential(const TpmPublic& ek, ByteView object_name, ByteView secret);
 // The same for an RSA EK with a caller-chosen seed (hash_size(EK nameAlg) bytes), for tests and
 // known-answer checks; the RSA-OAEP encryption of the seed is still randomised.
 Result<Credential> make_credential_with_seed(const TpmPublic& ek, ByteView object_name,
                                              ByteView secret, ByteView seed);
 
-// KDFa (Part 1 §11.4.10.2) with SP 800-108 counter-mode HMAC: `bits` / 8 bytes of
+// KDFa (Part 1, "Key Derivation Function") with SP 800-108 counter-mode HMAC: `bits` / 8 bytes of
 // HMAC_alg(key, [i]32 ‖ label ‖ 0x00 ‖ context_u ‖ context_v ‖ [bits]32), i = 1, 2, ….
 // `label` is given without its terminating zero. bits is a positive multiple of 8.
 Result<SecretBytes> kdfa(HashAlg alg, ByteView key, std::string_view label, ByteView context_u,
                          ByteView context_v, uint32_t bits);
-// KDFe (Part 1 §11.4.10.3), SP 800-56A's concatenation KDF: `bits` / 8 bytes of
+// KDFe (Part 1, "Key Derivation Function"), SP 800-56A's concatenation KDF: `bits` / 8 bytes of
 // H_alg([i]32 ‖ z ‖ label ‖ 0x00 ‖ party_u ‖ party_v), i = 1, 2, ….
 Result<SecretBytes> kdfe(HashAlg alg, ByteView z, std::string_view label, ByteView party_u,
                          ByteView party_v, uint32_t bits);
