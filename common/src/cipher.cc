@@ -35,6 +35,19 @@ const EVP_CIPHER* wrap_for(size_t key_size) {
   }
 }
 
+const EVP_CIPHER* cfb_for(size_t key_size) {
+  switch (key_size) {
+    case 16:
+      return ossl::cipher("AES-128-CFB");
+    case 24:
+      return ossl::cipher("AES-192-CFB");
+    case 32:
+      return ossl::cipher("AES-256-CFB");
+    default:
+      return nullptr;
+  }
+}
+
 bool fits_int(size_t n) { return n <= static_cast<size_t>(INT_MAX) - 64; }
 
 Error crypto_error(const char* what) {
@@ -97,6 +110,25 @@ Result<SecretBytes> aes_gcm_decrypt(ByteView key, ByteView iv, ByteView aad, Byt
     ERR_clear_error();
     return make_error(Errc::verify_failed, "aes-gcm: authentication tag mismatch");
   }
+  return out;
+}
+
+Result<Bytes> aes_cfb_encrypt(ByteView key, ByteView iv, ByteView plaintext) {
+  const EVP_CIPHER* c = cfb_for(key.size());
+  if (c == nullptr)
+    return make_error(Errc::invalid_argument, "aes-cfb: key must be 16, 24 or 32 bytes");
+  if (iv.size() != 16) return make_error(Errc::invalid_argument, "aes-cfb: iv must be 16 bytes");
+  if (!fits_int(plaintext.size()))
+    return make_error(Errc::invalid_argument, "aes-cfb: plaintext too long");
+  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  Bytes out(plaintext.size());
+  int len = 0, fin = 0;
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), c, key.data(), iv.data(), nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
+    return crypto_error("aes-cfb encrypt");
+  out.resize(static_cast<size_t>(len + fin));
   return out;
 }
 

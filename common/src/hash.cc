@@ -2,8 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 
 #include <cctype>
+#include <climits>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -154,6 +156,24 @@ Result<Bytes> digest(HashAlg alg, ByteView data) {
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1)
     return make_error(Errc::crypto, "hash: digest failed: " + ossl::drain_errors());
+  return out;
+}
+
+Result<Bytes> hmac(HashAlg alg, ByteView key, ByteView data) {
+  const EVP_MD* md = md_for(alg);
+  if (md == nullptr) {
+    return make_error(Errc::unsupported,
+                      "hmac: " + std::string(hash_name(alg)) + " not provided by this OpenSSL");
+  }
+  Bytes out(hash_size(alg));
+  unsigned int len = 0;
+  // OpenSSL takes no null key pointer, even for an empty key.
+  static constexpr uint8_t kNoKey = 0;
+  if (key.size() > static_cast<size_t>(INT_MAX) ||
+      HMAC(md, key.empty() ? &kNoKey : key.data(), static_cast<int>(key.size()), data.data(),
+           data.size(), out.data(), &len) == nullptr ||
+      len != out.size())
+    return make_error(Errc::crypto, "hmac: failed: " + ossl::drain_errors());
   return out;
 }
 

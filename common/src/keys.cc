@@ -607,10 +607,20 @@ Result<ossl::PkeyCtxPtr> rsa_ctx(EVP_PKEY* key, RsaPadding padding, bool encrypt
 }
 }  // namespace
 
-Result<Bytes> rsa_encrypt(const PublicKey& key, RsaPadding padding, ByteView plaintext) {
+Result<Bytes> rsa_encrypt(const PublicKey& key, RsaPadding padding, ByteView plaintext,
+                          ByteView oaep_label) {
   if (key.type() != KeyType::rsa)
     return make_error(Errc::invalid_argument, "rsa_encrypt: not an RSA key");
   ACON_TRY(auto ctx, rsa_ctx(key.get(), padding, true));
+  if (!oaep_label.empty()) {
+    if (padding != RsaPadding::oaep_sha256)
+      return make_error(Errc::invalid_argument, "rsa_encrypt: a label needs OAEP");
+    // set0 takes ownership of an OPENSSL_malloc'd copy, also when it fails.
+    void* label = OPENSSL_memdup(oaep_label.data(), oaep_label.size());
+    if (label == nullptr || EVP_PKEY_CTX_set0_rsa_oaep_label(
+                                ctx.get(), label, static_cast<int>(oaep_label.size())) <= 0)
+      return crypto_error("rsa oaep label");
+  }
   size_t len = 0;
   if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, plaintext.data(), plaintext.size()) != 1)
     return crypto_error("rsa encrypt");

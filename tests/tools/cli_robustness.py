@@ -5,7 +5,7 @@ truncated real input, and absurd numbers. Each run must end with exit 2 and a me
 never a signal, an uncaught exception ("terminate called") or a hang.
 
 Usage: ACON_EVENTLOG=... ACON_VERIFY=... ACON_IMAGE=... ACON_SIM=... ACON_JOSE=... ACON_CLIENT=...
-       ACON_TEST_DATA=/path/to/tests/data python3 cli_robustness.py
+       ACON_TPM=... ACON_TEST_DATA=/path/to/tests/data python3 cli_robustness.py
 ACON_ROBUSTNESS_SKIP_IMAGE=1 leaves out acon-image (only while it is being changed elsewhere).
 """
 import os
@@ -23,6 +23,7 @@ TOOLS = {
     "acon-sim": os.environ.get("ACON_SIM", "acon-sim"),
     "acon-jose": os.environ.get("ACON_JOSE", "acon-jose"),
     "acon-client": os.environ.get("ACON_CLIENT", "acon-client"),
+    "acon-tpm": os.environ.get("ACON_TPM", "acon-tpm"),
 }
 DATA = os.environ.get("ACON_TEST_DATA", "tests/data")
 SKIP_IMAGE = os.environ.get("ACON_ROBUSTNESS_SKIP_IMAGE") == "1"
@@ -156,6 +157,26 @@ class Robustness(unittest.TestCase):
             self.expect_exit_2(tool, ["-c", target, "finalize"])
         self.expect_exit_2(tool, [*at, "load", "--repo", self.dir, "x"])
         self.expect_exit_2(tool, [*at, "load", "--repo", self.missing, "x"])
+
+    # ---- acon-tpm ----
+
+    def test_acon_tpm(self):
+        tool = "acon-tpm"
+        root = data("tpm", "ek_root_ca.pem")
+        out = os.path.join(self.tmp, "never-written.pem")
+        # Nothing listens on port 1: the certificate files are read before the TPM is reached.
+        at = ["enroll", "--tcti", "swtpm:host=127.0.0.1,port=1", "--out", out]
+        truncated_root = self.truncated(root, "ek_root_ca.pem")
+        self.file_cases(tool, lambda f: [*at, "--ek-roots", f], truncated_root)
+        self.file_cases(tool, lambda f: [*at, "--ek-roots", root, "--ek-intermediates", f],
+                        truncated_root)
+        self.default_limit_case(tool, [*at, "--ek-roots", "/dev/zero"])
+        self.max_input_cases(tool, [*at, "--ek-roots", root])
+        for value in ABSURD_TIMES:
+            self.expect_exit_2(tool, [*at, "--ek-roots", root, "--time", value])
+        for tcti in ["", "nosuchtcti", "swtpm:host=127.0.0.1,port=99999999"]:
+            self.expect_exit_2(tool, ["enroll", "--tcti", tcti, "--ek-roots", root, "--out", out])
+        self.assertFalse(os.path.exists(out))
 
     # ---- acon-verify ----
 

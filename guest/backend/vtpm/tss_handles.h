@@ -1,5 +1,5 @@
-// RAII ownership of tpm2-tss handles: the TCTI, the ESAPI context, ESAPI-allocated outputs and
-// transient objects inside the TPM.
+// RAII ownership of tpm2-tss handles: the TCTI, the ESAPI context, ESAPI-allocated outputs,
+// transient objects and sessions inside the TPM, and ESAPI's records of other TPM entities.
 #pragma once
 
 #include <tss2/tss2_esys.h>
@@ -32,8 +32,8 @@ struct EsysFreeDeleter {
 template <class T>
 using EsysOut = std::unique_ptr<T, EsysFreeDeleter>;
 
-// A transient object (key) loaded in the TPM; flushed when dropped so that the TPM's few
-// object slots are not leaked, even when the caller's process keeps running.
+// A transient object (key) loaded in the TPM, or a session; flushed when dropped so that the TPM's
+// few object slots are not leaked, even when the caller's process keeps running.
 class TransientObject {
  public:
   TransientObject() = default;
@@ -64,6 +64,23 @@ class TransientObject {
   }
   ESYS_CONTEXT* esys_ = nullptr;
   ESYS_TR handle_ = ESYS_TR_NONE;
+};
+
+// An ESYS_TR for a TPM entity the caller did not create (an NV index, a persistent key), from
+// Esys_TR_FromTPMPublic: closing it frees ESAPI's record and leaves the entity in the TPM.
+class TrHandle {
+ public:
+  TrHandle(ESYS_CONTEXT* esys, ESYS_TR handle) : esys_(esys), handle_(handle) {}
+  TrHandle(const TrHandle&) = delete;
+  TrHandle& operator=(const TrHandle&) = delete;
+  ~TrHandle() {
+    if (handle_ != ESYS_TR_NONE) (void)Esys_TR_Close(esys_, &handle_);
+  }
+  ESYS_TR get() const { return handle_; }
+
+ private:
+  ESYS_CONTEXT* esys_;
+  ESYS_TR handle_;
 };
 
 // "vtpm: TPM2_Quote: tpm:handle(1):the handle is not correct for the use".

@@ -4,6 +4,7 @@
 #include <tss2/tss2_mu.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "acon/eventlog/event_log.h"
+#include "acon/tpm/credential.h"
 #include "acon/tpm/quote.h"
 #include "tss_handles.h"
 
@@ -100,6 +102,12 @@ class VtpmBackend::Impl {
   tss::TctiPtr tcti;
   tss::EsysPtr esys;
   tss::TransientObject ak;  // declared after esys: flushed before the context is finalised
+  // The EKs, by tpm::EkType, created by the first enrolment call that needs them.
+  struct Ek {
+    tss::TransientObject object;
+    Bytes tpm2b_public;
+  };
+  std::array<Ek, 2> eks;
   std::optional<PublicKey> ak_key;
   Bytes ak_public;
   Bytes ak_name;
@@ -113,6 +121,7 @@ class VtpmBackend::Impl {
   Status learn_banks();
   Status choose_selection();
   Status create_ak();
+  Result<Ek*> ek_locked(tpm::EkType type);
 
   Status check_register(uint32_t index, HashAlg alg) const;
   // PCR values of `selection` and the pcrUpdateCounter they were read under.
@@ -244,6 +253,37 @@ Status VtpmBackend::Impl::create_ak() {
   ak_key = std::move(parsed->key);
   ak_name = std::move(parsed->name);
   return {};
+}
+
+Result<VtpmBackend::Impl::Ek*> VtpmBackend::Impl::ek_locked(tpm::EkType type) {
+  Ek& ek = eks[type == tpm::EkType::rsa2048 ? 0 : 1];
+  if (!ek.tpm2b_public.empty()) return &ek;
+  const Bytes template_bytes = tpm::ek_template(type);
+  TPM2B_PUBLIC in_public{};
+  size_t offset = 0;
+  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(template_bytes.data(), template_bytes.size(), &offset,
+                                              &in_public);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("unmarshalling the EK template", rc);
+  const TPM2B_SENSITIVE_CREATE sensitive{};
+  const TPM2B_DATA outside_info{};
+  const TPML_PCR_SELECTION creation_pcr{};
+  ESYS_TR handle = ESYS_TR_NONE;
+  TPM2B_PUBLIC* out_public_raw = nullptr;
+  TPM2B_CREATION_DATA* creation_data_raw = nullptr;
+  TPM2B_DIGEST* creation_hash_raw = nullptr;
+  TPMT_TK_CREATION* creation_ticket_raw = nullptr;
+  rc = Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                          ESYS_TR_NONE, &sensitive, &in_public, &outside_info, &creation_pcr,
+                          &handle, &out_public_raw, &creation_data_raw, &creation_hash_raw,
+                          &creation_ticket_raw);
+  EsysOut<TPM2B_PUBLIC> out_public(out_public_raw);
+  EsysOut<TPM2B_CREATION_DATA> creation_data(creation_data_raw);
+  EsysOut<TPM2B_DIGEST> creation_hash(creation_hash_raw);
+  EsysOut<TPMT_TK_CREATION> creation_ticket(creation_ticket_raw);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_CreatePrimary (endorsement key)", rc);
+  ek.object = tss::TransientObject(esys.get(), handle);
+  ACON_TRY(ek.tpm2b_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
+  return &ek;
 }
 
 Status VtpmBackend::Impl::check_register(uint32_t index, HashAlg alg) const {
@@ -460,6 +500,128 @@ Result<Bytes> VtpmBackend::firmware_event_log() {
     return make_error(Errc::io, "vtpm: event log " + path + ": read error");
   if (log.empty()) return make_error(Errc::not_found, "vtpm: event log " + path + " is empty");
   return log;
+}
+
+Result<Bytes> VtpmBackend::read_ek_certificate(tpm::EkType type) {
+  std::lock_guard lock(impl_->mu);
+  ESYS_CONTEXT* esys = impl_->esys.get();
+  const uint32_t nv_index = tpm::ek_certificate_nv_index(type);
+  const std::string where = "EK certificate NV index " + hex_literal(nv_index, 8);
+  ESYS_TR raw_index = ESYS_TR_NONE;
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(esys, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &raw_index);
+  if (rc != TSS2_RC_SUCCESS) {
+    // TPM_RC_HANDLE from the TPM (layer 0), whichever handle number and parameter bit it names.
+    if ((rc & ~TSS2_RC{0xF40}) == TPM2_RC_HANDLE)
+      return make_error(Errc::not_found, "vtpm: the TPM has no " + where);
+    return tss_error(where, rc);
+  }
+  tss::TrHandle index(esys, raw_index);
+  TPM2B_NV_PUBLIC* nv_public_raw = nullptr;
+  TPM2B_NAME* nv_name_raw = nullptr;
+  rc = Esys_NV_ReadPublic(esys, index.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                          &nv_public_raw, &nv_name_raw);
+  EsysOut<TPM2B_NV_PUBLIC> nv_public(nv_public_raw);
+  EsysOut<TPM2B_NAME> nv_name(nv_name_raw);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_NV_ReadPublic of the " + where, rc);
+  const uint16_t size = nv_public->nvPublic.dataSize;
+
+  // TPM2_NV_Read returns at most TPM_PT_NV_BUFFER_MAX bytes per call, often less than a
+  // certificate.
+  uint32_t chunk = 512;  // the PC Client minimum, when the TPM does not say
+  TPMI_YES_NO more = TPM2_NO;
+  TPMS_CAPABILITY_DATA* caps_raw = nullptr;
+  rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                          TPM2_PT_NV_BUFFER_MAX, 1, &more, &caps_raw);
+  EsysOut<TPMS_CAPABILITY_DATA> caps(caps_raw);
+  if (rc == TSS2_RC_SUCCESS && caps->data.tpmProperties.count == 1 &&
+      caps->data.tpmProperties.tpmProperty[0].property == TPM2_PT_NV_BUFFER_MAX &&
+      caps->data.tpmProperties.tpmProperty[0].value > 0)
+    chunk = std::min<uint32_t>(caps->data.tpmProperties.tpmProperty[0].value,
+                               sizeof(TPM2B_MAX_NV_BUFFER::buffer));
+
+  Bytes der;
+  der.reserve(size);
+  while (der.size() < size) {
+    const auto want = static_cast<uint16_t>(std::min<size_t>(chunk, size - der.size()));
+    TPM2B_MAX_NV_BUFFER* data_raw = nullptr;
+    // The index's own (empty) authValue: EK certificate indices are TPMA_NV_AUTHREAD.
+    rc = Esys_NV_Read(esys, index.get(), index.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                      want, static_cast<uint16_t>(der.size()), &data_raw);
+    EsysOut<TPM2B_MAX_NV_BUFFER> data(data_raw);
+    if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_NV_Read of the " + where, rc);
+    if (data->size == 0 || data->size > want)
+      return make_error(Errc::io, "vtpm: TPM2_NV_Read of the " + where + " returned " +
+                                      std::to_string(data->size) + " bytes for " +
+                                      std::to_string(want));
+    der.insert(der.end(), data->buffer, data->buffer + data->size);
+  }
+  return der;
+}
+
+Result<Bytes> VtpmBackend::ek_tpm2b_public(tpm::EkType type) {
+  std::lock_guard lock(impl_->mu);
+  ACON_TRY(Impl::Ek * ek, impl_->ek_locked(type));
+  return ek->tpm2b_public;
+}
+
+Result<SecretBytes> VtpmBackend::activate_credential(ByteView id_object, ByteView encrypted_secret,
+                                                     tpm::EkType type) {
+  TPM2B_ID_OBJECT credential_blob{};
+  size_t offset = 0;
+  TSS2_RC rc = Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(id_object.data(), id_object.size(), &offset,
+                                                 &credential_blob);
+  if (rc != TSS2_RC_SUCCESS || offset != id_object.size())
+    return make_error(Errc::parse, "vtpm: id_object: not one TPM2B_ID_OBJECT of at most " +
+                                       std::to_string(sizeof credential_blob.credential) +
+                                       " bytes (" + std::to_string(id_object.size()) +
+                                       " bytes given)");
+  TPM2B_ENCRYPTED_SECRET secret{};
+  offset = 0;
+  rc = Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(encrypted_secret.data(), encrypted_secret.size(),
+                                                &offset, &secret);
+  if (rc != TSS2_RC_SUCCESS || offset != encrypted_secret.size())
+    return make_error(Errc::parse,
+                      "vtpm: encrypted_secret: not one TPM2B_ENCRYPTED_SECRET of at most " +
+                          std::to_string(sizeof secret.secret) + " bytes (" +
+                          std::to_string(encrypted_secret.size()) + " bytes given)");
+
+  std::lock_guard lock(impl_->mu);
+  ACON_TRY(Impl::Ek * ek, impl_->ek_locked(type));
+  ESYS_CONTEXT* esys = impl_->esys.get();
+
+  // The EK's authPolicy is PolicySecret(TPM_RH_ENDORSEMENT): a policy session in which the
+  // endorsement hierarchy's authValue has been shown.
+  TPMT_SYM_DEF no_parameter_encryption{};
+  no_parameter_encryption.algorithm = TPM2_ALG_NULL;
+  ESYS_TR raw_session = ESYS_TR_NONE;
+  rc = Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                             ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &no_parameter_encryption,
+                             TPM2_ALG_SHA256, &raw_session);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_StartAuthSession (policy)", rc);
+  tss::TransientObject session(esys, raw_session);
+  // Kept open after the command so that `session` flushes it on every path.
+  rc = Esys_TRSess_SetAttributes(esys, session.get(), TPMA_SESSION_CONTINUESESSION,
+                                 TPMA_SESSION_CONTINUESESSION);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("Esys_TRSess_SetAttributes", rc);
+  TPM2B_TIMEOUT* timeout_raw = nullptr;
+  TPMT_TK_AUTH* ticket_raw = nullptr;
+  rc =
+      Esys_PolicySecret(esys, ESYS_TR_RH_ENDORSEMENT, session.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                        ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, &timeout_raw, &ticket_raw);
+  EsysOut<TPM2B_TIMEOUT> timeout(timeout_raw);
+  EsysOut<TPMT_TK_AUTH> ticket(ticket_raw);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_PolicySecret(TPM_RH_ENDORSEMENT)", rc);
+
+  TPM2B_DIGEST* cert_info_raw = nullptr;
+  rc = Esys_ActivateCredential(esys, impl_->ak.get(), ek->object.get(), ESYS_TR_PASSWORD,
+                               session.get(), ESYS_TR_NONE, &credential_blob, &secret,
+                               &cert_info_raw);
+  EsysOut<TPM2B_DIGEST> cert_info(cert_info_raw);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_ActivateCredential", rc);
+  SecretBytes out(cert_info->buffer, cert_info->buffer + cert_info->size);
+  secure_zero(cert_info->buffer, sizeof cert_info->buffer);
+  return out;
 }
 
 const PublicKey& VtpmBackend::ak_public_key() const { return *impl_->ak_key; }

@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +57,39 @@ pid_t fork_exec(std::vector<char*>& argv, InChild in_child, int& exec_errno, std
   return pid;
 }
 
+// Runs a program found on PATH with its output sent to `output`; its exit status, or -1 with
+// `error` set when it could not run or was killed.
+inline int run_program(const std::vector<std::string>& args, const std::filesystem::path& output,
+                       std::string& error) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int exec_errno = 0;
+  const pid_t pid = fork_exec(
+      argv,
+      [&output] {
+        int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (out >= 0) {
+          dup2(out, STDOUT_FILENO);
+          dup2(out, STDERR_FILENO);
+        }
+      },
+      exec_errno, error);
+  if (pid < 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (exec_errno != 0) {
+    error = "cannot run " + args[0] + ": " + std::strerror(exec_errno);
+    return -1;
+  }
+  if (!WIFEXITED(status)) {
+    error = args[0] + " did not exit normally";
+    return -1;
+  }
+  return WEXITSTATUS(status);
+}
+
 class SwtpmProcess {
  public:
   SwtpmProcess() = default;
@@ -71,6 +106,10 @@ class SwtpmProcess {
     if (!mkdtemp(dir_template)) return std::string("mkdtemp: ") + std::strerror(errno);
     dir_ = dir_template;
     std::string why;
+    if (!ek_ca_dir_.empty()) {
+      why = manufacture();
+      if (!why.empty()) return why;
+    }
     for (int launch_attempt = 0; launch_attempt < 5; ++launch_attempt) {
       port_ = 0;
       for (int attempt = 0; attempt < 20 && port_ == 0; ++attempt) port_ = free_port_pair();
@@ -102,6 +141,20 @@ class SwtpmProcess {
       std::filesystem::remove_all(dir_, ec);
       dir_.clear();
     }
+  }
+
+  // Before start(): have swtpm_setup manufacture the TPM (sha256 and sha384 PCR banks) with an
+  // RSA-2048 and an ECC EK and their certificates in NV, issued by swtpm's local CA kept in
+  // `ca_dir`, which creates its root and issuing CA there on first use (ek_root_pem(),
+  // ek_issuer_pem()). TPMs manufactured with one ca_dir share the CA.
+  void manufacture_with_ek_certificate(std::filesystem::path ca_dir) {
+    ek_ca_dir_ = std::move(ca_dir);
+  }
+  static std::filesystem::path ek_root_pem(const std::filesystem::path& ca_dir) {
+    return ca_dir / "swtpm-localca-rootca-cert.pem";
+  }
+  static std::filesystem::path ek_issuer_pem(const std::filesystem::path& ca_dir) {
+    return ca_dir / "issuercert.pem";
   }
 
   // The tpm2-tss TCTI configuration that reaches this swtpm.
@@ -171,6 +224,44 @@ class SwtpmProcess {
            std::to_string(port_ + 1) + " within 5 s";
   }
 
+  // swtpm_setup with configuration files of its own (man swtpm_setup, swtpm-localca.conf), so
+  // that nothing under /etc or /var/lib is read or written.
+  std::string manufacture() {
+    const std::filesystem::path localca_conf = dir_ / "swtpm-localca.conf";
+    const std::filesystem::path setup_conf = dir_ / "swtpm_setup.conf";
+    const std::filesystem::path options = dir_ / "swtpm-localca.options";
+    {
+      std::ofstream out(localca_conf);
+      out << "statedir = " << ek_ca_dir_.string() << "\n"
+          << "signingkey = " << (ek_ca_dir_ / "signkey.pem").string() << "\n"
+          << "issuercert = " << ek_issuer_pem(ek_ca_dir_).string() << "\n"
+          << "certserial = " << (ek_ca_dir_ / "certserial").string() << "\n";
+      std::ofstream opts(options);
+      opts << "--platform-manufacturer acon\n--platform-version 2.1\n--platform-model test\n";
+      std::ofstream setup(setup_conf);
+      setup << "create_certs_tool = swtpm_localca\n"
+            << "create_certs_tool_config = " << localca_conf.string() << "\n"
+            << "create_certs_tool_options = " << options.string() << "\n"
+            << "active_pcr_banks = sha256,sha384\n";
+      if (!out || !opts || !setup)
+        return "cannot write swtpm_setup's configuration in " + dir_.string();
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(ek_ca_dir_, ec);
+    std::string error;
+    const int status =
+        run_program({"swtpm_setup", "--tpm2", "--tpmstate", dir_.string(), "--create-ek-cert",
+                     "--config", setup_conf.string(), "--overwrite"},
+                    dir_ / "swtpm_setup.log", error);
+    if (status != 0) {
+      std::ifstream log(dir_ / "swtpm_setup.log");
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      return "swtpm_setup failed (" + (error.empty() ? std::to_string(status) : error) +
+             "): " + text;
+    }
+    return {};
+  }
+
   void reap() {
     int status = 0;
     if (pid_ > 0) waitpid(pid_, &status, 0);
@@ -208,41 +299,9 @@ class SwtpmProcess {
   }
 
   std::filesystem::path dir_;
+  std::filesystem::path ek_ca_dir_;
   pid_t pid_ = -1;
   int port_ = 0;
 };
-
-// Runs a program found on PATH with its output sent to `output`; its exit status, or -1 with
-// `error` set when it could not run or was killed.
-inline int run_program(const std::vector<std::string>& args, const std::filesystem::path& output,
-                       std::string& error) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int exec_errno = 0;
-  const pid_t pid = fork_exec(
-      argv,
-      [&output] {
-        int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (out >= 0) {
-          dup2(out, STDOUT_FILENO);
-          dup2(out, STDERR_FILENO);
-        }
-      },
-      exec_errno, error);
-  if (pid < 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (exec_errno != 0) {
-    error = "cannot run " + args[0] + ": " + std::strerror(exec_errno);
-    return -1;
-  }
-  if (!WIFEXITED(status)) {
-    error = args[0] + " did not exit normally";
-    return -1;
-  }
-  return WEXITSTATUS(status);
-}
 
 }  // namespace acon::test

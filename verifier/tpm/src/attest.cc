@@ -312,15 +312,21 @@ Result<TpmPublic> parse_tpm2b_public(ByteView in) {
     append(xy, y);
     auto key = PublicKey::from_ec_xy(curve, xy);
     if (!key) return key.error().wrap("tpmt_public.unique");
-    return TpmPublic{std::move(*key), p.type, p.nameAlg, p.objectAttributes, std::move(name)};
+    const TPMT_SYM_DEF_OBJECT& sym = p.parameters.eccDetail.symmetric;
+    TpmPublic::Symmetric symmetric{sym.algorithm, sym.keyBits.sym, sym.mode.sym};
+    return TpmPublic{std::move(*key),    p.type,          p.nameAlg,
+                     p.objectAttributes, std::move(name), symmetric};
   }
-  const uint32_t exponent =
-      p.parameters.rsaDetail.exponent == 0 ? 65537u : p.parameters.rsaDetail.exponent;
+  const TPMS_RSA_PARMS& rsa = p.parameters.rsaDetail;
+  const uint32_t exponent = rsa.exponent == 0 ? 65537u : rsa.exponent;
   Bytes e;
   append_u32be(e, exponent);
   auto key = PublicKey::from_rsa({p.unique.rsa.buffer, p.unique.rsa.size}, e);
   if (!key) return key.error().wrap("tpmt_public.unique.rsa");
-  return TpmPublic{std::move(*key), p.type, p.nameAlg, p.objectAttributes, std::move(name)};
+  TpmPublic::Symmetric symmetric{rsa.symmetric.algorithm, rsa.symmetric.keyBits.sym,
+                                 rsa.symmetric.mode.sym};
+  return TpmPublic{std::move(*key),    p.type,          p.nameAlg,
+                   p.objectAttributes, std::move(name), symmetric};
 }
 
 }  // namespace acon::tpm

@@ -43,6 +43,9 @@ inline Result<Bytes> digest(HashAlg alg, std::string_view text) {
   return digest(alg, as_bytes(text));
 }
 
+// HMAC (RFC 2104) with `alg`'s digest; fails only for an algorithm this OpenSSL lacks (SM3).
+Result<Bytes> hmac(HashAlg alg, ByteView key, ByteView data);
+
 // The always-available digests, for callers that need no error path.
 Bytes sha256(ByteView data);
 Bytes sha384(ByteView data);

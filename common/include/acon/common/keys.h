@@ -98,7 +98,9 @@ class PrivateKey {
 Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer);
 
 enum class RsaPadding { pkcs1_v15, oaep_sha256 };
-Result<Bytes> rsa_encrypt(const PublicKey& key, RsaPadding padding, ByteView plaintext);
+// `oaep_label`: the OAEP label (RFC 8017 §7.1.1 L), e.g. the TPM's "IDENTITY\0"; OAEP only.
+Result<Bytes> rsa_encrypt(const PublicKey& key, RsaPadding padding, ByteView plaintext,
+                          ByteView oaep_label = {});
 Result<SecretBytes> rsa_decrypt(const PrivateKey& key, RsaPadding padding, ByteView ciphertext);
 
 }  // namespace acon

@@ -13,6 +13,7 @@
 #include "acon/common/hash.h"
 #include "acon/common/keys.h"
 #include "acon/guest/backend.h"
+#include "acon/tpm/credential.h"
 
 namespace acon::guest {
 
@@ -98,6 +99,23 @@ class VtpmBackend final : public Backend {
   const Bytes& ak_tpm2b_public() const;
   // The AK's TPM Name (nameAlg ‖ H(TPMT_PUBLIC)).
   const Bytes& ak_name() const;
+  // ---- enrolment (docs/vtpm.md §4): proving to a verifier that the AK sits beside the EK ----
+  // The EK certificate from NV index 0x01c00002 (RSA 2048) or 0x01c0000a (ECC P-256), as stored
+  // (a TPM may pad it). not_found when the TPM has no such index.
+  Result<Bytes> read_ek_certificate(tpm::EkType type = tpm::EkType::rsa2048);
+  // The EK created in the endorsement hierarchy from the TCG default template L-1 or L-2 (the
+  // same key every time, the one the EK certificate certifies), as a marshalled TPM2B_PUBLIC.
+  // Created on first use and kept loaded.
+  Result<Bytes> ek_tpm2b_public(tpm::EkType type = tpm::EkType::rsa2048);
+  // TPM2_ActivateCredential of the AK with that EK: the credential TPM2_MakeCredential wrapped in
+  // `id_object` (marshalled TPM2B_ID_OBJECT) and `encrypted_secret` (TPM2B_ENCRYPTED_SECRET) for
+  // this AK's Name. The EK's policy, PolicySecret(TPM_RH_ENDORSEMENT), is satisfied with the
+  // endorsement hierarchy's authValue: hierarchy_auth when ak_hierarchy is endorsement, else
+  // empty. Errors: parse for malformed inputs (naming the field), io when the TPM refuses (a
+  // credential made for another EK or another object's Name).
+  Result<SecretBytes> activate_credential(ByteView id_object, ByteView encrypted_secret,
+                                          tpm::EkType type = tpm::EkType::rsa2048);
+
   // Allocated banks among those acon computes, and the selection quote() uses.
   const std::vector<HashAlg>& allocated_banks() const;
   const std::vector<PcrBankSelection>& quote_selection() const;
@@ -111,6 +129,25 @@ class VtpmBackend final : public Backend {
 
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+// A backend's TPM as the TPM side of tpm::enrol_attestation_key: the AK enrolled is the one
+// the backend quotes with.
+class VtpmEnrolment final : public tpm::EnrolmentTpm {
+ public:
+  explicit VtpmEnrolment(VtpmBackend& backend) : backend_(backend) {}
+  Result<Bytes> ek_certificate(tpm::EkType type) override {
+    return backend_.read_ek_certificate(type);
+  }
+  Result<Bytes> ek_public(tpm::EkType type) override { return backend_.ek_tpm2b_public(type); }
+  Result<Bytes> ak_public() override { return backend_.ak_tpm2b_public(); }
+  Result<SecretBytes> activate_credential(tpm::EkType type, ByteView id_object,
+                                          ByteView encrypted_secret) override {
+    return backend_.activate_credential(id_object, encrypted_secret, type);
+  }
+
+ private:
+  VtpmBackend& backend_;
 };
 
 }  // namespace acon::guest

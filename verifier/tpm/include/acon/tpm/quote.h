@@ -81,6 +81,13 @@ struct TpmPublic {
   uint16_t name_alg;    // TPM_ALG_ID
   uint32_t attributes;  // TPMA_OBJECT
   Bytes name;           // nameAlg ‖ H_nameAlg(TPMT_PUBLIC): the TPM's Name of the object
+  // parameters.symmetric: the scheme a restricted decryption key (a storage key or an EK)
+  // protects its children and credentials with; algorithm TPM_ALG_NULL (0x0010) for signing keys.
+  struct Symmetric {
+    uint16_t algorithm = 0x0010;
+    uint16_t key_bits = 0;
+    uint16_t mode = 0;
+  } symmetric;
   // restricted, sign, fixedTPM and sensitiveDataOrigin: a key the TPM made and never releases
   // that signs only TPM-generated structures.
   bool is_attestation_key() const;
