@@ -15,8 +15,6 @@ namespace {
 
 using KdfPtr = std::unique_ptr<EVP_KDF, ossl::Deleter<EVP_KDF_free>>;
 using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, ossl::Deleter<EVP_KDF_CTX_free>>;
-using MacPtr = std::unique_ptr<EVP_MAC, ossl::Deleter<EVP_MAC_free>>;
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, ossl::Deleter<EVP_MAC_CTX_free>>;
 using BnCtxPtr = std::unique_ptr<BN_CTX, ossl::Deleter<BN_CTX_free>>;
 
 constexpr std::string_view kSalt = "acon-sim/v1";
@@ -100,24 +98,6 @@ Result<Bytes> derive_serial(ByteView seed, std::string_view label) {
   serial[0] &= 0x7F;
   if (serial[0] == 0) serial[0] = 0x01;  // keep all 20 octets significant
   return serial;
-}
-
-Result<Bytes> hmac_sha256(ByteView key, ByteView data) {
-  MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  if (!mac) return crypto_error("HMAC unavailable");
-  MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
-  std::string digest = "SHA2-256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
-      OSSL_PARAM_construct_end(),
-  };
-  Bytes out(32);
-  size_t len = 0;
-  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
-    return crypto_error("HMAC-SHA-256");
-  return out;
 }
 
 Bytes der_tlv(uint8_t tag, ByteView content) {

@@ -36,8 +36,6 @@ Result<PrivateKey> derive_p256_key(ByteView seed, std::string_view label);
 // A certificate serial: 20 derived bytes with the top bit cleared (a positive 20-octet INTEGER).
 Result<Bytes> derive_serial(ByteView seed, std::string_view label);
 
-Result<Bytes> hmac_sha256(ByteView key, ByteView data);
-
 // DER: a TLV with a definite minimal length; an OBJECT IDENTIFIER from dotted text (valid
 // input only: the callers pass constants).
 Bytes der_tlv(uint8_t tag, ByteView content);

@@ -64,7 +64,7 @@ Result<Bytes> Simulator::td_report(const ReportData& data) const {
   fields.tee_info_hash = info_hash;
   ACON_TRY(Bytes unmacced, tdx::write_tdreport(fields));
   ACON_TRY(tdx::TdReport parsed, tdx::parse_tdreport(unmacced));
-  ACON_TRY(Bytes mac, detail::hmac_sha256(view(material_->report_mac_key), parsed.mac_input));
+  ACON_TRY(Bytes mac, hmac(HashAlg::sha256, view(material_->report_mac_key), parsed.mac_input));
   fields.mac = mac;
   return tdx::write_tdreport(fields);
 }
@@ -74,7 +74,7 @@ Status Simulator::verify_td_report(ByteView bytes) const {
     return bad_report("has " + std::to_string(bytes.size()) + " bytes, expected 1024");
   auto report = tdx::parse_tdreport(bytes);
   if (!report) return bad_report(report.error().message);
-  ACON_TRY(Bytes mac, detail::hmac_sha256(view(material_->report_mac_key), report->mac_input));
+  ACON_TRY(Bytes mac, hmac(HashAlg::sha256, view(material_->report_mac_key), report->mac_input));
   if (!ct_equal(mac, report->mac))
     return bad_report("MAC at offset " + std::to_string(report->mac.data() - bytes.data()) +
                       " does not verify");
