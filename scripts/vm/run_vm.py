@@ -126,30 +126,33 @@ class Vm:
         """The public key of acond's AK on this TPM, read before boot: swtpm on the same state,
         over TCP, and `acond --print-ak` with acond's own template. The AK is a primary derived
         from the endorsement seed, so the booted VM's acond gets the same key."""
-        # tpm2-tss's swtpm TCTI finds the control channel on the next port.
-        port = free_port()
-        ctrl = port + 1
-        proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm_state}",
-             "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={ctrl},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear",
-             "--log", f"file={os.path.join(self.work, 'swtpm-ak.log')}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise RuntimeError("swtpm for the AK did not start: see swtpm-ak.log")
-                    time.sleep(0.05)
-            return run(acond, "--backend", "vtpm", "--tcti",
-                       f"swtpm:host=127.0.0.1,port={port}", "--print-ak")
-        finally:
-            stop_process(proc)
+        # tpm2-tss's swtpm TCTI finds the control channel on the next port. A pair found free
+        # can be taken before swtpm binds it (other tests run swtpm too): swtpm then exits at
+        # once, and another pair is tried.
+        log = os.path.join(self.work, "swtpm-ak.log")
+        for _ in range(5):
+            port = free_port()
+            proc = subprocess.Popen(
+                ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm_state}",
+                 "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+                 "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+                 "--flags", "not-need-init,startup-clear", "--log", f"file={log}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 10
+                while proc.poll() is None and time.time() < deadline:
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        socket.create_connection(("127.0.0.1", port + 1), timeout=1).close()
+                    except OSError:
+                        time.sleep(0.05)
+                        continue
+                    return run(acond, "--backend", "vtpm", "--tcti",
+                               f"swtpm:host=127.0.0.1,port={port}", "--print-ak")
+            finally:
+                stop_process(proc)
+        with open(log, encoding="utf-8", errors="replace") as f:
+            raise RuntimeError("swtpm for the AK did not start:\n" + f.read())
 
     # ---- the VM ----
 
