@@ -9,7 +9,7 @@ the VM powers itself off through acond's idle rule, and QEMU must exit by itself
 Skipped (exit 77, with the reason printed) only when QEMU, OVMF, swtpm or a kernel image are
 absent, or QEMU cannot start at all.
 
-Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... [ACON_ACONCLI=...]
+Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... [ACON_ACONCLI=...] [ACON_VM_KEEP=1]
        python3 vm_acond_test.py
 """
 import json
@@ -72,7 +72,10 @@ class AcondInAVm(unittest.TestCase):
             self.vm.stop()
             if sys.exc_info()[0] is not None or getattr(self, "_failed", False):
                 print(self.vm.tail(80))
-        shutil.rmtree(self.work, ignore_errors=True)
+        if os.environ.get("ACON_VM_KEEP"):
+            print(f"work directory kept: {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def client(self, *args):
         return run(CLIENT, "-c", self.vm.target(), "--deadline", "120", *args, cwd=self.work)
@@ -172,6 +175,7 @@ class AcondInAVm(unittest.TestCase):
             f.write(data)
         p = self.verify(tampered)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"✗ replay\.pcr15\.sha384 \[fail\]")
         missing = os.path.join(w, "missing-image")
         shutil.copytree(bundle, missing)
         images = os.path.join(missing, "images")
@@ -179,6 +183,7 @@ class AcondInAVm(unittest.TestCase):
         shutil.rmtree(os.path.join(images, removed))
         p = self.verify(missing)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"✗ image\.sha384/\S+\.manifest \[fail\]: no provided manifest")
 
         # Power-off through acond: with the last container gone (its signal 15 is allowed) the
         # idle timer is armed; after acond.timeout acond stops and powers the VM off.
