@@ -14,7 +14,7 @@ acond=""
 out=""
 kernel_version=""
 kbs_url=""
-compress=none
+compress=gzip
 while [ $# -gt 0 ]; do
   case "$1" in
     --acond) acond=$2; shift 2 ;;

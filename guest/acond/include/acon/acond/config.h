@@ -65,6 +65,7 @@ struct NetworkConfig {
   uint32_t address = 0;
   uint8_t prefix_length = 0;  // 0..32
   std::optional<uint32_t> gateway;
+  bool operator==(const NetworkConfig&) const = default;
 };
 
 struct ConfigFile {
