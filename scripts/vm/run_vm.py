@@ -119,8 +119,10 @@ class Vm:
             "--create-ek-cert", "--pcr-banks", "sha256,sha384", "--overwrite",
             "--write-ek-cert-files", self.ek_cert_dir,
             "--logfile", os.path.join(self.work, "swtpm_setup.log"))
-        # The local CA's certificate: the trust anchor for the EK certificate.
-        self.ek_ca = os.path.join(ca, "issuercert.pem")
+        # The EK certificates (ek-rsa2048.crt, ek-secp384r1.crt, DER) chain to the local root
+        # through the intermediate that signed them.
+        self.ek_ca = os.path.join(ca, "swtpm-localca-rootca-cert.pem")
+        self.ek_intermediate = os.path.join(ca, "issuercert.pem")
 
     def ak_pem(self, acond):
         """The public key of acond's AK on this TPM, read before boot: swtpm on the same state,
@@ -267,7 +269,8 @@ def main():
         ak = os.path.join(work, "ak.pem")
         with open(ak, "w") as f:
             f.write(vm.ak_pem(args.acond))
-        print(f"work directory: {work}\nAK (pin it): {ak}\nEK CA: {vm.ek_ca}", flush=True)
+        print(f"work directory: {work}\nAK (pin it): {ak}\nEK certificates: {vm.ek_cert_dir}, "
+              f"root CA {vm.ek_ca}, intermediate {vm.ek_intermediate}", flush=True)
         vm.boot()
         print(f"console: {vm.console}", flush=True)
         print(f"acond listening after {vm.wait_for_acond():.1f} s: {vm.target()}", flush=True)

@@ -110,8 +110,16 @@ class AcondInAVm(unittest.TestCase):
 
         self.vm = run_vm.Vm(w, initrd, idle_timeout=IDLE_TIMEOUT)
         timed("tpm", self.vm.create_tpm)
-        self.assertTrue(os.path.exists(os.path.join(self.vm.ek_cert_dir, "ek.cert")) or
-                        os.listdir(self.vm.ek_cert_dir), "swtpm_setup wrote no EK certificate")
+        # swtpm_setup's EK certificates chain to the local CA made in the work directory.
+        ek_certs = sorted(os.listdir(self.vm.ek_cert_dir))
+        self.assertEqual(ek_certs, ["ek-rsa2048.crt", "ek-secp384r1.crt"])
+        for name in ek_certs:
+            pem = os.path.join(w, name + ".pem")
+            subprocess.run(["openssl", "x509", "-inform", "DER", "-in",
+                            os.path.join(self.vm.ek_cert_dir, name), "-out", pem], check=True)
+            p = run("openssl", "verify", "-CAfile", self.vm.ek_ca, "-untrusted",
+                    self.vm.ek_intermediate, pem)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         # The AK pinned before boot, from the same TPM state.
         self.ak = os.path.join(w, "ak.pem")
         with open(self.ak, "w") as f:
