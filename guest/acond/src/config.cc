@@ -97,8 +97,10 @@ Result<NetworkConfig> parse_network_table(std::string_view name, const toml::nod
   bool has_interface = false, has_address = false;
   for (const auto& [key, value] : *table) {
     const std::string full = "network." + std::string(key.str());
+    // A named reference: clang 14 refuses lambdas that capture structured bindings.
+    const toml::node& node_here = value;
     auto located = [&](const Error& error) {
-      return make_error(Errc::parse, where(name, value.source()) + ": " + error.message);
+      return make_error(Errc::parse, where(name, node_here.source()) + ": " + error.message);
     };
     if (key.str() == "interface") {
       ACON_TRY(network.interface, string_value(name, full, value));
