@@ -9,6 +9,8 @@
 # Usage: build-initramfs.sh --acond PATH --out FILE [--kernel-version V] [--kbs-url URL]
 #                           [--compress none|gzip|zstd]
 set -euo pipefail
+# ldconfig and modinfo live in sbin, which an ordinary user's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 acond=""
 out=""
