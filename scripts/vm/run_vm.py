@@ -89,6 +89,7 @@ class Vm:
         self.host_port = None
         self.swtpm = None
         self.qemu = None
+        self.qemu_log = None
         self.boot_started = None
 
     # ---- the TPM ----
@@ -185,8 +186,34 @@ class Vm:
         ]
 
     def boot(self):
-        """Starts swtpm (ends itself when QEMU disconnects) and QEMU. Returns at once."""
+        """Starts swtpm (it ends itself when QEMU disconnects) and QEMU; returns once QEMU is
+        past setting up its port forward. The host port is chosen free, but another process can
+        bind it before QEMU does; QEMU then exits at once, and the boot is tried on another."""
+        for _ in range(3):
+            self._start_swtpm()
+            self.host_port = free_port()
+            self.boot_started = time.time()
+            log_path = os.path.join(self.work, "qemu.log")
+            self.qemu_log = open(log_path, "w")
+            self.qemu = subprocess.Popen(self.qemu_command(), stdin=subprocess.DEVNULL,
+                                         stdout=self.qemu_log, stderr=subprocess.STDOUT)
+            # QEMU sets up user networking before the machine runs: an early exit that names
+            # the forward is the port taken; anything else is for wait_for_acond() to report.
+            deadline = time.time() + 5
+            while self.qemu.poll() is None and time.time() < deadline:
+                time.sleep(0.1)
+            if self.qemu.poll() is None:
+                return
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                if "forward" not in f.read():
+                    return
+            self.stop()
+        raise RuntimeError("QEMU could not set up its port forward three times:\n" + self.tail())
+
+    def _start_swtpm(self):
         sock = os.path.join(self.work, "swtpm.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)  # left by an earlier boot: it must not pass for this swtpm's
         self.swtpm = subprocess.Popen(
             ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm_state}",
              "--ctrl", f"type=unixio,path={sock}", "--terminate",
@@ -197,11 +224,6 @@ class Vm:
             if self.swtpm.poll() is not None or time.time() > deadline:
                 raise RuntimeError("swtpm did not start: see swtpm.log")
             time.sleep(0.02)
-        self.host_port = free_port()
-        self.boot_started = time.time()
-        self.qemu_log = open(os.path.join(self.work, "qemu.log"), "w")
-        self.qemu = subprocess.Popen(self.qemu_command(), stdin=subprocess.DEVNULL,
-                                     stdout=self.qemu_log, stderr=subprocess.STDOUT)
 
     def console_text(self):
         try:
@@ -242,8 +264,9 @@ class Vm:
     def stop(self):
         stop_process(self.qemu)
         stop_process(self.swtpm)
-        if getattr(self, "qemu_log", None):
+        if self.qemu_log is not None:
             self.qemu_log.close()
+            self.qemu_log = None
 
 
 def main():
