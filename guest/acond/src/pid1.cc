@@ -94,15 +94,17 @@ Result<ifreq> interface_request(const std::string& interface) {
 
 Result<UniqueFd> ioctl_socket() {
   UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return make_error(Errc::io, "socket(AF_INET): " + errno_text(errno));
+  const int err = errno;
+  if (!fd.valid()) return make_error(Errc::io, "socket(AF_INET): " + errno_text(err));
   return fd;
 }
 
 Status interface_ioctl(int fd, unsigned long request, ifreq& data, const std::string& interface,
                        const char* step) {
   if (::ioctl(fd, request, &data) != 0) {
+    const int err = errno;  // before any allocation below
     return make_error(Errc::io,
-                      "network interface " + interface + ": " + step + ": " + errno_text(errno));
+                      "network interface " + interface + ": " + step + ": " + errno_text(err));
   }
   return {};
 }
@@ -152,12 +154,14 @@ Status load_kernel_modules(std::span<const std::string> paths, const LineSink& l
   for (const std::string& path : paths) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
-      return make_error(Errc::io, "module " + path + ": open: " + errno_text(errno));
+      const int err = errno;
+      return make_error(Errc::io, "module " + path + ": open: " + errno_text(err));
     }
     const unsigned flags = compressed_module(path) ? MODULE_INIT_COMPRESSED_FILE : 0;
     const bool loaded = ::syscall(SYS_finit_module, fd.get(), "", flags) == 0;
-    if (!loaded && errno != EEXIST) {
-      return make_error(Errc::io, "module " + path + ": finit_module: " + errno_text(errno));
+    const int err = loaded ? 0 : errno;
+    if (!loaded && err != EEXIST) {
+      return make_error(Errc::io, "module " + path + ": finit_module: " + errno_text(err));
     }
     if (log) {
       log("acond event=module-loaded path=" + path + (loaded ? "" : " already=1"));
@@ -196,9 +200,10 @@ Status configure_ipv4(const NetworkConfig& network, const LineSink& log) {
     route.rt_flags = RTF_UP | RTF_GATEWAY;
     std::string device = name;  // rt_dev is a char*, not const
     route.rt_dev = device.data();
-    if (::ioctl(fd.get(), SIOCADDRT, &route) != 0 && errno != EEXIST) {
+    const int err = ::ioctl(fd.get(), SIOCADDRT, &route) == 0 ? 0 : errno;
+    if (err != 0 && err != EEXIST) {
       return make_error(Errc::io, "network interface " + name + ": default route via " +
-                                      ipv4_text(*network.gateway) + ": " + errno_text(errno));
+                                      ipv4_text(*network.gateway) + ": " + errno_text(err));
     }
   }
   if (log) {
