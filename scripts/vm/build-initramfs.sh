@@ -2,9 +2,11 @@
 # An initramfs whose /init is acond (docs/vm.md): acond and the shared libraries it loads (ldd's
 # list plus the tpm2-tss TCTI that tctildr dlopens), Debian's overlay and e1000 modules,
 # busybox-static, /etc/acond.toml, and nothing else. Built as an ordinary user: a staging tree
-# archived with `cpio -o -H newc -R 0:0`, preceded by a one-entry archive holding /dev/console
-# (a device node, which only root could create in the staging tree; the kernel opens it for
-# init's stdin, stdout and stderr before /init runs, and concatenated newc archives are one).
+# archived with `cpio -o -H newc -R 0:0`, preceded by a small archive holding /dev and
+# /dev/console (a device node, which only root could create in the staging tree; the kernel opens
+# it for init's stdin, stdout and stderr before /init runs, and reads concatenated newc archives
+# as one). Compressed with gzip -1 by default: it boots faster than the uncompressed archive under
+# emulation (docs/vm.md, "Sizes and times").
 #
 # Usage: build-initramfs.sh --acond PATH --out FILE [--kernel-version V] [--kbs-url URL]
 #                           [--compress none|gzip|zstd]

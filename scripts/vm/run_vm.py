@@ -4,7 +4,7 @@ the boot into the TPM), swtpm as the TPM, and an initramfs from build-initramfs.
 is acond (docs/vm.md).
 
 Used by tests/vm/vm_acond_test.py and by hand:
-  scripts/vm/run_vm.py --initrd initramfs.cpio --acond build/guest/acond/acond [--work DIR]
+  scripts/vm/run_vm.py --initrd initramfs.img --acond build/guest/acond/acond [--work DIR]
 prints the AK, boots, prints the host port that reaches acond's gRPC port, and waits until the VM
 powers off (or Ctrl-C, which stops QEMU and swtpm).
 

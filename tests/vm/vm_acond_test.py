@@ -91,14 +91,14 @@ class AcondInAVm(unittest.TestCase):
 
     def test_boot_session_verified_evidence_tampering_and_power_off(self):
         w = self.work
-        initrd = os.path.join(w, "initramfs.cpio")
+        initrd = os.path.join(w, "initramfs.img")
         p = timed("initramfs", subprocess.run,
                   ["bash", os.path.join(SOURCE, "scripts", "vm", "build-initramfs.sh"),
                    "--acond", ACOND, "--out", initrd])
         self.assertEqual(p.returncode, 0)
 
         # Two images on one busybox layer with an entrypoint.d command for Exec: "app" a shell
-        # that exits on SIGTERM, "sidecar" one that only SIGKILL stops.
+        # that exits on SIGTERM (the container started), "sidecar" loaded beside it.
         image = acond_test_util.busybox_repository(IMAGE, w)
         commands = os.path.join(w, "rootfs", "lib", "acon", "entrypoint.d")
         os.makedirs(commands)
