@@ -31,6 +31,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$acond" ] && [ -n "$out" ] || { echo "usage: $0 --acond PATH --out FILE [...]" >&2; exit 2; }
 [ -x "$acond" ] || { echo "build-initramfs: $acond is not executable" >&2; exit 2; }
+# Written into a TOML string as it is: no quote, backslash or control character.
+case "$kbs_url" in
+  *[\\\"[:cntrl:]]*) echo "build-initramfs: --kbs-url: quote, backslash or control character" >&2; exit 2 ;;
+esac
 # The guest's kernel is the newest one in /boot (linux-image-amd64), not the host's `uname -r`.
 if [ -z "$kernel_version" ]; then
   kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -n 1)
