@@ -125,14 +125,14 @@ class Vm:
         self.ek_ca = os.path.join(ca, "swtpm-localca-rootca-cert.pem")
         self.ek_intermediate = os.path.join(ca, "issuercert.pem")
 
-    def ak_pem(self, acond):
-        """The public key of acond's AK on this TPM, read before boot: swtpm on the same state,
-        over TCP, and `acond --print-ak` with acond's own template. The AK is a primary derived
-        from the endorsement seed, so the booted VM's acond gets the same key."""
+    def with_tpm_over_tcp(self, action):
+        """action(tcti) with swtpm serving this TPM state over TCP, before boot; its result.
+        The AK is a primary key derived from the endorsement seed, so what is learnt about it
+        here holds for the acond that boots on the same state."""
         # tpm2-tss's swtpm TCTI finds the control channel on the next port. A pair found free
         # can be taken before swtpm binds it (other tests run swtpm too): swtpm then exits at
         # once, and another pair is tried.
-        log = os.path.join(self.work, "swtpm-ak.log")
+        log = os.path.join(self.work, "swtpm-tcp.log")
         for _ in range(5):
             port = free_port()
             proc = subprocess.Popen(
@@ -150,12 +150,29 @@ class Vm:
                     except OSError:
                         time.sleep(0.05)
                         continue
-                    return run(acond, "--backend", "vtpm", "--tcti",
-                               f"swtpm:host=127.0.0.1,port={port}", "--print-ak")
+                    return action(f"swtpm:host=127.0.0.1,port={port}")
             finally:
                 stop_process(proc)
         with open(log, encoding="utf-8", errors="replace") as f:
-            raise RuntimeError("swtpm for the AK did not start:\n" + f.read())
+            raise RuntimeError("swtpm over TCP did not start:\n" + f.read())
+
+    def ak_pem(self, acond):
+        """The public key of acond's AK on this TPM as `acond --print-ak` reads it."""
+        return self.with_tpm_over_tcp(
+            lambda tcti: run(acond, "--backend", "vtpm", "--tcti", tcti, "--print-ak"))
+
+    def enrol_ak(self, acon_tpm, out):
+        """`acon-tpm enroll`: the AK trusted because the TPM proved, by credential activation,
+        that it sits beside the EK that the local CA certified (docs/vtpm.md, section 4). Writes
+        the AK's public key (PEM) to `out`; returns acon-tpm's report (stderr)."""
+        def enrol(tcti):
+            p = subprocess.run([acon_tpm, "enroll", "--tcti", tcti, "--ek-roots", self.ek_ca,
+                                "--ek-intermediates", self.ek_intermediate, "--out", out],
+                               capture_output=True, text=True, check=False)
+            if p.returncode != 0:
+                raise RuntimeError(f"acon-tpm enroll: exit {p.returncode}\n{p.stdout}{p.stderr}")
+            return p.stderr
+        return self.with_tpm_over_tcp(enrol)
 
     # ---- the VM ----
 
@@ -274,6 +291,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--initrd", required=True, help="from scripts/vm/build-initramfs.sh")
     parser.add_argument("--acond", required=True, help="acond on the host (for --print-ak)")
+    parser.add_argument("--acon-tpm", default=None,
+                        help="acon-tpm on the host: enrol the AK from the EK certificate")
     parser.add_argument("--kernel", default=None, help="default: the newest /boot/vmlinuz-*")
     parser.add_argument("--work", default=None, help="default: a new directory under /tmp")
     parser.add_argument("--idle-timeout", type=int, default=180, help="acond.timeout (s)")
@@ -290,8 +309,11 @@ def main():
         if not os.path.isdir(vm.tpm_state):
             vm.create_tpm()
         ak = os.path.join(work, "ak.pem")
-        with open(ak, "w") as f:
-            f.write(vm.ak_pem(args.acond))
+        if args.acon_tpm:
+            print(vm.enrol_ak(args.acon_tpm, ak).strip(), flush=True)
+        else:
+            with open(ak, "w") as f:
+                f.write(vm.ak_pem(args.acond))
         print(f"work directory: {work}\nAK (pin it): {ak}\nEK certificates: {vm.ek_cert_dir}, "
               f"root CA {vm.ek_ca}, intermediate {vm.ek_intermediate}", flush=True)
         vm.boot()

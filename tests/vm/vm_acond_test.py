@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """acond as PID 1 of a real QEMU VM (docs/vm.md): OVMF measures the boot into swtpm, Debian's
 kernel starts acond from an initramfs built by scripts/vm/build-initramfs.sh, and the host drives
-it through QEMU's user-network port forward. The AK is read from the TPM's state before boot and
-pinned; the evidence taken from the VM must verify on the host with the real OVMF event log
+it through QEMU's user-network port forward. The AK is enrolled before boot from the TPM's EK
+certificate (acon-tpm enroll, on the same TPM state) and pinned; the evidence taken from the VM must verify on the host with the real OVMF event log
 replayed into PCRs 0-7 and acond's runtime events into PCR 15, and fail when tampered with. Then
 the VM powers itself off through acond's idle rule, and QEMU must exit by itself.
 
 Skipped (exit 77, with the reason printed) only when QEMU, OVMF, swtpm or a kernel image are
 absent, or QEMU cannot start at all.
 
-Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... [ACON_ACONCLI=...] [ACON_VM_KEEP=1]
+Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... ACON_TPM=... [ACON_ACONCLI=...]
+       [ACON_VM_KEEP=1]
        python3 vm_acond_test.py
 """
 import json
@@ -33,6 +34,7 @@ ACOND = os.environ.get("ACOND", "acond")
 CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
 IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
 VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
+TPM = os.environ.get("ACON_TPM", "acon-tpm")
 ACONCLI = os.environ.get("ACON_ACONCLI")
 SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 # Seconds of idleness after which acond powers the VM off (acond.timeout). The first RPC must
@@ -121,10 +123,13 @@ class AcondInAVm(unittest.TestCase):
             p = run("openssl", "verify", "-CAfile", self.vm.ek_ca, "-untrusted",
                     self.vm.ek_intermediate, pem)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        # The AK pinned before boot, from the same TPM state.
+        # The AK pinned before boot, from the same TPM state: enrolled from the EK certificate
+        # (credential activation), and the same key acond itself reports for its backend.
         self.ak = os.path.join(w, "ak.pem")
-        with open(self.ak, "w") as f:
-            f.write(timed("ak", self.vm.ak_pem, ACOND))
+        report = timed("ak enrolment", self.vm.enrol_ak, TPM, self.ak)
+        self.assertIn("CN=swtpm-localca", report)
+        with open(self.ak) as f:
+            self.assertEqual(f.read(), self.vm.ak_pem(ACOND))
 
         self.vm.boot()
         timings["boot (until acond listens)"] = self.vm.wait_for_acond(timeout=150)
