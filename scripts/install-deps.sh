@@ -27,6 +27,9 @@ packages=(
   wrk
   # a browser: the acon-verify HTML report test renders the page headless
   chromium
+  # acond as PID 1 of a real VM (tests/vm, docs/vm.md): the emulator, UEFI firmware that measures
+  # the boot into the TPM, the guest's kernel and its modules, cpio for the initramfs
+  qemu-system-x86 ovmf linux-image-amd64 cpio
 )
 
 missing=()

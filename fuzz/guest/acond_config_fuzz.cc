@@ -26,5 +26,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                 *config->max_message > acon::acond::kMaxMaxMessage)))) {
     std::abort();
   }
+  // A [network] that parses names an interface that fits an ifreq and a prefix length of a
+  // 32-bit address; every module path is absolute.
+  if (config.ok() && config->network &&
+      (config->network->interface.empty() || config->network->interface.size() > 15 ||
+       config->network->prefix_length > 32 || config->network != again->network)) {
+    std::abort();
+  }
+  if (config.ok() && config->modules) {
+    for (const auto& path : *config->modules) {
+      if (path.empty() || path[0] != '/') std::abort();
+    }
+  }
   return 0;
 }

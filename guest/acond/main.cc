@@ -178,6 +178,10 @@ int run(int argc, char** argv) {
                  "Seconds with no container running and no RPC after which acond powers the TD "
                  "off (as PID 1) or exits (0: never; as PID 1 the default is acond.timeout)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{4294967295}));
+  bool print_ak = false;
+  app.add_flag("--print-ak", print_ak,
+               "vtpm: print the attestation key's public key (PEM) and exit; the AK is a primary "
+               "derived from the TPM's seed, so this is the key later quotes are signed with");
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   // As PID 1 of a TD (docs/acond.md "PID 1"): the file systems first, since everything after
@@ -193,8 +197,17 @@ int run(int argc, char** argv) {
     if (!mounted) return tools::fail(mounted.error());
   }
 
+  // As PID 1 with no --config, the configuration is /etc/acond.toml when it exists. The kernel
+  // does pass init the words after `--` on its command line, but UEFI loaders (OVMF's among
+  // them) append `initrd=...` after whatever the command line holds, which would reach acond as
+  // a stray argument; a fixed path in the initramfs needs nothing from the loader.
+  if (is_pid1 && config_path.empty() && std::filesystem::exists(acond::kPid1ConfigPath)) {
+    config_path = acond::kPid1ConfigPath;
+  }
   bool port_from_file = false, idle_timeout_from_file = false;
   std::optional<acond::KbsConfig> kbs_config;
+  std::vector<std::string> kernel_modules;
+  std::optional<acond::NetworkConfig> network;
   if (!config_path.empty()) {
     auto text = tools::read_input(config_path);
     if (!text) return tools::fail(text.error());
@@ -227,6 +240,8 @@ int run(int argc, char** argv) {
     take("--policy-mode", policy_mode, file->policy_mode);
     take("--max-message", max_message, file->max_message);
     kbs_config = file->kbs;
+    if (file->modules) kernel_modules = *file->modules;
+    network = file->network;
     port_from_file = file->tcp_port.has_value();
     idle_timeout_from_file = file->idle_timeout.has_value();
   }
@@ -244,6 +259,32 @@ int run(int argc, char** argv) {
       return tools::fail(make_error(Errc::invalid_argument, "--kbs-ca needs a KBS URL"));
     }
     kbs_config->ca_file = kbs_ca;
+  }
+  if (print_ak) {
+    // The backend acond itself would open, so the key is made from the same template.
+    auto opened = make_backend(backend_settings);
+    if (!opened) return tools::fail(opened.error());
+    const auto* tpm = dynamic_cast<const guest::VtpmBackend*>(opened->get());
+    if (tpm == nullptr) {
+      return tools::fail(make_error(Errc::invalid_argument, "--print-ak needs --backend vtpm"));
+    }
+    std::fputs(tpm->ak_public_pem().c_str(), stdout);
+    return tools::kExitOk;
+  }
+  // A VM's kernel modules and network (docs/acond.md "PID 1"), before the backend (whose device
+  // may come from a module) and the listeners. Only init may change the machine this way.
+  if (is_pid1) {
+    auto loaded = acond::load_kernel_modules(kernel_modules, log_line);
+    if (!loaded) return tools::fail(loaded.error());
+    auto loopback = acond::bring_up_interface("lo");
+    if (!loopback) return tools::fail(loopback.error());
+    if (network) {
+      auto configured = acond::configure_ipv4(*network, log_line);
+      if (!configured) return tools::fail(configured.error());
+    }
+  } else if (!kernel_modules.empty() || network) {
+    log_line("acond event=vm-setup-skipped reason=not-pid1 modules=" +
+             std::to_string(kernel_modules.size()) + " network=" + (network ? "1" : "0"));
   }
   if (state_dir.empty()) {
     return tools::fail(

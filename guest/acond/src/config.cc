@@ -5,6 +5,8 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -87,7 +89,90 @@ Result<KbsConfig> parse_kbs_table(std::string_view name, const toml::node& node)
   return kbs;
 }
 
+// The [network] table (config.h): interface and address required, gateway optional.
+Result<NetworkConfig> parse_network_table(std::string_view name, const toml::node& node) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) return bad_value(name, "network", node, "a table [network]");
+  NetworkConfig network;
+  bool has_interface = false, has_address = false;
+  for (const auto& [key, value] : *table) {
+    const std::string full = "network." + std::string(key.str());
+    // A named reference: clang 14 refuses lambdas that capture structured bindings.
+    const toml::node& node_here = value;
+    auto located = [&](const Error& error) {
+      return make_error(Errc::parse, where(name, node_here.source()) + ": " + error.message);
+    };
+    if (key.str() == "interface") {
+      ACON_TRY(network.interface, string_value(name, full, value));
+      // IFNAMSIZ is 16 with its NUL; '/' and whitespace never name an interface.
+      if (network.interface.size() > 15 ||
+          network.interface.find_first_of("/ \t\n:") != std::string::npos) {
+        return bad_value(name, full, value, "an interface name of 1..15 characters");
+      }
+      has_interface = true;
+    } else if (key.str() == "address") {
+      ACON_TRY(std::string text, string_value(name, full, value));
+      auto cidr = parse_ipv4_cidr(text, full);
+      if (!cidr) return located(cidr.error());
+      network.address = cidr->first;
+      network.prefix_length = cidr->second;
+      has_address = true;
+    } else if (key.str() == "gateway") {
+      ACON_TRY(std::string text, string_value(name, full, value));
+      auto gateway = parse_ipv4_address(text, full);
+      if (!gateway) return located(gateway.error());
+      network.gateway = *gateway;
+    } else {
+      return make_error(Errc::parse, where(name, key.source()) + ": unknown key '" + full + "'");
+    }
+  }
+  if (!has_interface || !has_address) {
+    return make_error(Errc::parse, where(name, node.source()) + ": network." +
+                                       (has_interface ? "address" : "interface") +
+                                       ": missing (required in [network])");
+  }
+  return network;
+}
+
+Result<std::vector<std::string>> parse_modules(std::string_view name, const toml::node& node) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) return bad_value(name, "modules", node, "an array of paths");
+  std::vector<std::string> paths;
+  for (const toml::node& element : *array) {
+    ACON_TRY(std::string path, string_value(name, "modules", element));
+    if (!path.starts_with("/")) return bad_value(name, "modules", element, "absolute paths");
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
 }  // namespace
+
+Result<uint32_t> parse_ipv4_address(std::string_view text, std::string_view key) {
+  // inet_pton accepts exactly four decimal octets (no octal, no short forms).
+  in_addr address{};
+  if (text.size() > 15 || ::inet_pton(AF_INET, std::string(text).c_str(), &address) != 1) {
+    return make_error(Errc::parse, std::string(key) + ": expected an IPv4 address a.b.c.d, got '" +
+                                       std::string(text) + "'");
+  }
+  return address.s_addr;
+}
+
+Result<std::pair<uint32_t, uint8_t>> parse_ipv4_cidr(std::string_view text, std::string_view key) {
+  size_t slash = text.find('/');
+  std::string_view prefix = slash == std::string_view::npos ? "" : text.substr(slash + 1);
+  if (prefix.empty() || prefix.size() > 2 ||
+      prefix.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(prefix)) > 32) {
+    return make_error(Errc::parse, std::string(key) +
+                                       ": expected an IPv4 address with its prefix length "
+                                       "(a.b.c.d/0..32), got '" +
+                                       std::string(text) + "'");
+  }
+  ACON_TRY(uint32_t address, parse_ipv4_address(text.substr(0, slash), key));
+  return std::pair<uint32_t, uint8_t>{address,
+                                      static_cast<uint8_t>(std::stoi(std::string(prefix)))};
+}
 
 Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
   // ASCII only: toml++ 3.3.0 (Debian 12) reaches an unreachable point on some non-ASCII input
@@ -176,6 +261,16 @@ Result<ConfigFile> parse_config(std::string_view text, std::string_view name) {
          ACON_TRY(uint64_t size,
                   integer_value(name, "max_message", node, kMinMaxMessage, kMaxMaxMessage));
          config.max_message = size;
+         return {};
+       }},
+      {"modules",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(config.modules, parse_modules(name, node));
+         return {};
+       }},
+      {"network",
+       [&](const toml::node& node) -> Status {
+         ACON_TRY(config.network, parse_network_table(name, node));
          return {};
        }},
       {"kbs",

@@ -1,12 +1,20 @@
 #include "acon/acond/pid1.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/module.h>
+#include <net/if.h>
+#include <net/route.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +54,61 @@ constexpr std::pair<const char*, const char*> kDevLinks[] = {
 
 std::string errno_text(int err) { return std::to_string(err) + " (" + std::strerror(err) + ")"; }
 
+// Linux 5.17 added it; older uapi headers lack the name.
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE 4
+#endif
+
+bool compressed_module(std::string_view path) {
+  return path.ends_with(".xz") || path.ends_with(".zst") || path.ends_with(".gz");
+}
+
+std::string ipv4_text(uint32_t address) {
+  char text[INET_ADDRSTRLEN] = {};
+  in_addr value{};
+  value.s_addr = address;
+  ::inet_ntop(AF_INET, &value, text, sizeof text);
+  return text;
+}
+
+sockaddr ipv4_sockaddr(uint32_t address) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = address;
+  sockaddr out{};
+  static_assert(sizeof in <= sizeof out);
+  std::memcpy(&out, &in, sizeof in);
+  return out;
+}
+
+// The ifreq for `interface`; its length was checked by the caller (config.cc) or is checked here.
+Result<ifreq> interface_request(const std::string& interface) {
+  ifreq request{};
+  if (interface.empty() || interface.size() >= sizeof request.ifr_name) {
+    return make_error(Errc::invalid_argument,
+                      "network.interface: '" + interface + "' is not 1..15 characters");
+  }
+  std::memcpy(request.ifr_name, interface.data(), interface.size());
+  return request;
+}
+
+Result<UniqueFd> ioctl_socket() {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const int err = errno;
+  if (!fd.valid()) return make_error(Errc::io, "socket(AF_INET): " + errno_text(err));
+  return fd;
+}
+
+Status interface_ioctl(int fd, unsigned long request, ifreq& data, const std::string& interface,
+                       const char* step) {
+  if (::ioctl(fd, request, &data) != 0) {
+    const int err = errno;  // before any allocation below
+    return make_error(Errc::io,
+                      "network interface " + interface + ": " + step + ": " + errno_text(err));
+  }
+  return {};
+}
+
 }  // namespace
 
 Status mount_early_filesystems(const fs::path& root, const LineSink& log) {
@@ -83,6 +146,72 @@ Status mount_early_filesystems(const fs::path& root, const LineSink& log) {
     }
   }
   return result;
+}
+
+// ---- a VM's set-up ----
+
+Status load_kernel_modules(std::span<const std::string> paths, const LineSink& log) {
+  for (const std::string& path : paths) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      const int err = errno;
+      return make_error(Errc::io, "module " + path + ": open: " + errno_text(err));
+    }
+    const unsigned flags = compressed_module(path) ? MODULE_INIT_COMPRESSED_FILE : 0;
+    const bool loaded = ::syscall(SYS_finit_module, fd.get(), "", flags) == 0;
+    const int err = loaded ? 0 : errno;
+    if (!loaded && err != EEXIST) {
+      return make_error(Errc::io, "module " + path + ": finit_module: " + errno_text(err));
+    }
+    if (log) {
+      log("acond event=module-loaded path=" + path + (loaded ? "" : " already=1"));
+    }
+  }
+  return {};
+}
+
+Status bring_up_interface(const std::string& interface) {
+  ACON_TRY(UniqueFd fd, ioctl_socket());
+  ACON_TRY(ifreq request, interface_request(interface));
+  ACON_CHECK(interface_ioctl(fd.get(), SIOCGIFFLAGS, request, interface, "SIOCGIFFLAGS"));
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  return interface_ioctl(fd.get(), SIOCSIFFLAGS, request, interface, "SIOCSIFFLAGS (up)");
+}
+
+Status configure_ipv4(const NetworkConfig& network, const LineSink& log) {
+  const std::string& name = network.interface;
+  if (network.prefix_length > 32) {
+    return make_error(Errc::invalid_argument, "network.address: prefix length above 32");
+  }
+  ACON_TRY(UniqueFd fd, ioctl_socket());
+  ACON_TRY(ifreq request, interface_request(name));
+  request.ifr_addr = ipv4_sockaddr(network.address);
+  ACON_CHECK(interface_ioctl(fd.get(), SIOCSIFADDR, request, name, "SIOCSIFADDR"));
+  const uint32_t mask =
+      network.prefix_length == 0 ? 0 : htonl(~uint32_t{0} << (32 - network.prefix_length));
+  request.ifr_netmask = ipv4_sockaddr(mask);
+  ACON_CHECK(interface_ioctl(fd.get(), SIOCSIFNETMASK, request, name, "SIOCSIFNETMASK"));
+  ACON_CHECK(bring_up_interface(name));
+  if (network.gateway) {
+    rtentry route{};
+    route.rt_dst = ipv4_sockaddr(0);
+    route.rt_genmask = ipv4_sockaddr(0);
+    route.rt_gateway = ipv4_sockaddr(*network.gateway);
+    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    std::string device = name;  // rt_dev is a char*, not const
+    route.rt_dev = device.data();
+    const int err = ::ioctl(fd.get(), SIOCADDRT, &route) == 0 ? 0 : errno;
+    if (err != 0 && err != EEXIST) {
+      return make_error(Errc::io, "network interface " + name + ": default route via " +
+                                      ipv4_text(*network.gateway) + ": " + errno_text(err));
+    }
+  }
+  if (log) {
+    log("acond event=network-configured interface=" + name +
+        " address=" + ipv4_text(network.address) + "/" + std::to_string(network.prefix_length) +
+        " gateway=" + (network.gateway ? ipv4_text(*network.gateway) : std::string("none")));
+  }
+  return {};
 }
 
 // ---- idle power-off ----

@@ -1,5 +1,6 @@
 // acond's TOML configuration: the parser (every key, the shipped example, errors naming the key
 // and line) and a real acond started with --config, where flags win over the file.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -143,6 +144,61 @@ timeout = 9
   EXPECT_EQ(parse_error("[kbs]\nurl = 7\n"), "acond.toml: line 2: kbs.url: expected a string");
   EXPECT_EQ(parse_error("kbs = \"https://k\"\n"),
             "acond.toml: line 1: kbs: expected a table [kbs]");
+}
+
+TEST(Config, ModulesAndNetwork) {
+  auto config = must(parse_config(R"(modules = ["/lib/modules/overlay.ko", "/lib/modules/e1000.ko"]
+[network]
+interface = "eth0"
+address = "10.0.2.15/24"
+gateway = "10.0.2.2"
+)"));
+  ASSERT_TRUE(config.modules);
+  EXPECT_EQ(*config.modules,
+            (std::vector<std::string>{"/lib/modules/overlay.ko", "/lib/modules/e1000.ko"}));
+  ASSERT_TRUE(config.network);
+  EXPECT_EQ(config.network->interface, "eth0");
+  EXPECT_EQ(config.network->address, htonl(0x0a00020f));
+  EXPECT_EQ(config.network->prefix_length, 24);
+  EXPECT_EQ(config.network->gateway, htonl(0x0a000202));
+  auto no_gateway = must(parse_config("[network]\ninterface = \"lo\"\naddress = \"0.0.0.0/0\"\n"));
+  ASSERT_TRUE(no_gateway.network);
+  EXPECT_EQ(no_gateway.network->prefix_length, 0);
+  EXPECT_FALSE(no_gateway.network->gateway);
+  EXPECT_FALSE(must(parse_config("backend = \"sim\"\n")).network);
+
+  EXPECT_EQ(parse_error("modules = \"/lib/modules/overlay.ko\""),
+            "acond.toml: line 1: modules: expected an array of paths");
+  EXPECT_EQ(parse_error("modules = [\"overlay.ko\"]"),
+            "acond.toml: line 1: modules: expected absolute paths");
+  EXPECT_EQ(parse_error("modules = [\"/a.ko\", 3]"),
+            "acond.toml: line 1: modules: expected a string");
+  EXPECT_EQ(parse_error("network = \"eth0\""),
+            "acond.toml: line 1: network: expected a table [network]");
+  EXPECT_EQ(parse_error("[network]\naddress = \"10.0.2.15/24\"\n"),
+            "acond.toml: line 1: network.interface: missing (required in [network])");
+  EXPECT_EQ(parse_error("[network]\ninterface = \"eth0\"\n"),
+            "acond.toml: line 1: network.address: missing (required in [network])");
+  EXPECT_EQ(parse_error("[network]\ninterface = \"eth0\"\nmtu = 1500\n"),
+            "acond.toml: line 3: unknown key 'network.mtu'");
+  EXPECT_EQ(parse_error("[network]\ninterface = \"a-very-long-name0\"\naddress = \"1.2.3.4/8\"\n"),
+            "acond.toml: line 2: network.interface: expected an interface name of 1..15 "
+            "characters");
+  EXPECT_EQ(parse_error("[network]\ninterface = \"../x\"\naddress = \"1.2.3.4/8\"\n"),
+            "acond.toml: line 2: network.interface: expected an interface name of 1..15 "
+            "characters");
+  for (const char* bad :
+       {"10.0.2.15", "10.0.2.15/33", "10.0.2.15/", "10.0.2.15/-1", "10.0.2.15/024", "10.0.2/24",
+        "010.0.2.15/24", "::1/64", "10.0.2.15/24/1", "a.b.c.d/8"}) {
+    std::string text = "[network]\ninterface = \"eth0\"\naddress = \"" + std::string(bad) + "\"\n";
+    std::string error = parse_error(text);
+    EXPECT_TRUE(error.starts_with("acond.toml: line 3: network.address: expected an IPv4 address"))
+        << bad << ": " << error;
+  }
+  EXPECT_EQ(parse_error("[network]\ninterface = \"eth0\"\naddress = \"10.0.2.15/24\"\n"
+                        "gateway = \"10.0.2.2/24\"\n"),
+            "acond.toml: line 4: network.gateway: expected an IPv4 address a.b.c.d, got "
+            "'10.0.2.2/24'");
 }
 
 TEST(Config, AcondTakesTheFileAndFlagsWin) {

@@ -3,17 +3,24 @@
 // as PID 1 of a new PID namespace: the idle power-off (the namespace's init killed by SIGINT, as
 // reboot(2) describes for RB_POWER_OFF there), re-arming by a container's exit, and orphans reaped
 // without taking container statuses.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -568,6 +575,115 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   ASSERT_TRUE(client.acon->Kill(&context, kill, &none).ok()) << acond.log();
   EXPECT_EQ(acond.wait(), 128 + SIGINT) << acond.log();
   EXPECT_NE(acond.log().find("reason=idle-timeout"), std::string::npos) << acond.log();
+}
+
+// ---- a VM's set-up: modules and network ----
+
+TEST(KernelModules, NothingToLoadIsFine) {
+  std::vector<std::string> lines;
+  EXPECT_TRUE(load_kernel_modules({}, [&](const std::string& line) { lines.push_back(line); }));
+  EXPECT_TRUE(lines.empty());
+}
+
+// Only failures are exercised here: a test must not load a module into the host's kernel.
+TEST(KernelModules, FailuresNameTheModule) {
+  TempDir dir;
+  const std::string missing = (dir.path() / "absent.ko").string();
+  std::vector<std::string> one = {missing};
+  auto error = load_kernel_modules(one, {});
+  ASSERT_FALSE(error);
+  EXPECT_EQ(error.error().message, "module " + missing + ": open: 2 (No such file or directory)");
+
+  // Not an ELF module: the kernel refuses it (ENOEXEC, or EPERM without CAP_SYS_MODULE), and
+  // the modules after it are not tried.
+  const std::string garbage = (dir.path() / "garbage.ko").string();
+  std::ofstream(garbage) << "not a kernel module";
+  std::vector<std::string> two = {garbage, missing};
+  std::vector<std::string> lines;
+  error = load_kernel_modules(two, [&](const std::string& line) { lines.push_back(line); });
+  ASSERT_FALSE(error);
+  EXPECT_TRUE(error.error().message.starts_with("module " + garbage + ": finit_module: "))
+      << error.error().message;
+  EXPECT_TRUE(lines.empty());
+}
+
+// In a network namespace of its own (a thread's, so the test process keeps the host's): lo
+// starts down there, as in a VM before init brings it up.
+template <class Body>
+void in_new_network_namespace(Body body) {
+  bool entered = false;
+  std::thread thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) return;
+    entered = true;
+    body();
+  });
+  thread.join();
+  if (!entered) {
+    std::printf("SKIP: unshare(CLONE_NEWNET) refused\n");
+    GTEST_SKIP() << "unshare(CLONE_NEWNET) refused";
+  }
+}
+
+short interface_flags(const char* name) {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq request{};
+  std::strncpy(request.ifr_name, name, sizeof request.ifr_name - 1);
+  if (::ioctl(fd.get(), SIOCGIFFLAGS, &request) != 0) return -1;
+  return request.ifr_flags;
+}
+
+TEST(Network, LoopbackUpAndAnAddressWithADefaultRoute) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: a network namespace needs CAP_SYS_ADMIN";
+  in_new_network_namespace([] {
+    EXPECT_EQ(interface_flags("lo") & IFF_UP, 0);
+    ASSERT_TRUE(bring_up_interface("lo"));
+    EXPECT_NE(interface_flags("lo") & IFF_UP, 0);
+
+    NetworkConfig network;
+    network.interface = "lo";
+    network.address = htonl(0x7f000009);  // 127.0.0.9/8
+    network.prefix_length = 8;
+    network.gateway = htonl(0x7f000001);
+    std::vector<std::string> lines;
+    ASSERT_TRUE(configure_ipv4(network, [&](const std::string& l) { lines.push_back(l); }));
+    EXPECT_EQ(lines, std::vector<std::string>{"acond event=network-configured interface=lo "
+                                              "address=127.0.0.9/8 gateway=127.0.0.1"});
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", sizeof request.ifr_name - 1);
+    ASSERT_EQ(::ioctl(fd.get(), SIOCGIFADDR, &request), 0);
+    sockaddr_in address{};
+    std::memcpy(&address, &request.ifr_addr, sizeof address);
+    EXPECT_EQ(address.sin_addr.s_addr, htonl(0x7f000009));
+    ASSERT_EQ(::ioctl(fd.get(), SIOCGIFNETMASK, &request), 0);
+    std::memcpy(&address, &request.ifr_netmask, sizeof address);
+    EXPECT_EQ(address.sin_addr.s_addr, htonl(0xff000000));
+    // The default route: destination 0, gateway 127.0.0.1 (hexadecimal, host order as stored).
+    std::string routes = read_text("/proc/thread-self/net/route");
+    EXPECT_NE(routes.find("lo\t00000000\t0100007F"), std::string::npos) << routes;
+    // Configuring again keeps the existing default route (EEXIST is not an error).
+    EXPECT_TRUE(configure_ipv4(network, {}));
+  });
+}
+
+TEST(Network, ErrorsNameTheInterfaceAndStep) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root: a network namespace needs CAP_SYS_ADMIN";
+  in_new_network_namespace([] {
+    auto down = bring_up_interface("acon-absent0");
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().message,
+              "network interface acon-absent0: SIOCGIFFLAGS: 19 (No such device)");
+    NetworkConfig network;
+    network.interface = "acon-absent0";
+    network.address = htonl(0x0a00020f);
+    network.prefix_length = 24;
+    auto configured = configure_ipv4(network, {});
+    ASSERT_FALSE(configured);
+    EXPECT_EQ(configured.error().message,
+              "network interface acon-absent0: SIOCSIFADDR: 19 (No such device)");
+    network.interface = std::string(16, 'x');
+    EXPECT_FALSE(configure_ipv4(network, {}));
+  });
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 // PCR value, in both log modes. In the coco mode Client::evidence() gives a vTPM bundle that the
 // appraisal accepts whole, and tampered parts fail the checks that name them.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -254,6 +257,39 @@ TEST(VtpmAcondEvidence, TheBundleAppraisesWithThePinnedAkAndTamperingFailsByName
     auto checks = appraisal::appraise_evidence(tampered, options).checks;
     EXPECT_EQ(outcome_of(checks, "binding.acon"), Outcome::fail) << dump(checks);
   }
+}
+
+// `acond --print-ak` (docs/acond.md "PID 1"): the AK a verifier pins before a VM boots is the
+// one acond's backend signs with, printed by acond itself from the same TPM.
+TEST(VtpmAcondEvidence, PrintAkIsTheBackendsAk) {
+  test::SwtpmProcess swtpm;
+  std::string why = swtpm.start();
+  ASSERT_TRUE(why.empty()) << why;
+  std::string expected;
+  {
+    guest::VtpmOptions options;
+    options.tcti = swtpm.tcti();
+    auto tpm = guest::VtpmBackend::open(options);
+    ASSERT_TRUE(tpm) << tpm.error().to_string();
+    expected = (*tpm)->ak_public_pem();
+  }  // one TPM connection at a time
+  std::string command = std::string(ACOND_BINARY) + " --backend vtpm --tcti '" + swtpm.tcti() +
+                        "' --print-ak 2>/dev/null";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string printed;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) printed.append(buffer, n);
+  int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << printed;
+  EXPECT_EQ(printed, expected);
+  EXPECT_TRUE(printed.starts_with("-----BEGIN PUBLIC KEY-----")) << printed;
+
+  // Another backend has no AK: a usage error.
+  command = std::string(ACOND_BINARY) + " --backend tdx --print-ak >/dev/null 2>&1";
+  status = std::system(command.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
 TEST(VtpmAcondEvidence, TheTextLogModeIsRefusedByName) {

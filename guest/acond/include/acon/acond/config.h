@@ -31,7 +31,14 @@
 //   insecure_http = false        required for, and only allowed with, an http:// URL
 //   connect_timeout = 5          seconds (1..300)
 //   timeout = 30                 seconds per KBS request (1..600)
+//   modules = ["/lib/modules/overlay.ko"]   PID 1 only: kernel modules loaded in this order
+//   [network]                    PID 1 only: one IPv4 interface acond configures (no DHCP)
+//   interface = "eth0"           required in [network]
+//   address = "10.0.2.15/24"     required: address and prefix length (CIDR)
+//   gateway = "10.0.2.2"         optional: the default route
 #pragma once
+
+#include <vector>
 
 #include <cstdint>
 #include <optional>
@@ -51,6 +58,16 @@ struct KbsConfig {
   uint32_t timeout_seconds = 30;
 };
 
+// The [network] table: a static IPv4 address on one interface, and optionally a default route.
+// Addresses are in network byte order (as in_addr.s_addr).
+struct NetworkConfig {
+  std::string interface;
+  uint32_t address = 0;
+  uint8_t prefix_length = 0;  // 0..32
+  std::optional<uint32_t> gateway;
+  bool operator==(const NetworkConfig&) const = default;
+};
+
 struct ConfigFile {
   std::optional<std::string> backend, sim_state, tcti, tpm_event_log, state_dir, tcp_address,
       unix_path, log_mode, log_path, policy_mode, kernel_cmdline, ipc_socket, tls_cert, tls_key;
@@ -59,6 +76,8 @@ struct ConfigFile {
   std::optional<bool> no_tcp;
   std::optional<uint64_t> max_message;
   std::optional<KbsConfig> kbs;
+  std::optional<std::vector<std::string>> modules;
+  std::optional<NetworkConfig> network;
 };
 
 // The range --max-message and max_message accept.
@@ -66,6 +85,11 @@ inline constexpr uint64_t kMinMaxMessage = uint64_t{1} << 20;
 inline constexpr uint64_t kMaxMaxMessage = 2147483647;
 // A TPM's PCRs: 0..23.
 inline constexpr uint32_t kMaxPcr = 23;
+
+// An IPv4 address in dotted-quad form, network byte order; `key` names it in the error.
+Result<uint32_t> parse_ipv4_address(std::string_view text, std::string_view key);
+// "a.b.c.d/n" (n in 0..32); `key` names it in the error.
+Result<std::pair<uint32_t, uint8_t>> parse_ipv4_cidr(std::string_view text, std::string_view key);
 
 // Parses the text of a configuration file; `name` labels errors ("acond.toml: line 3: ...").
 Result<ConfigFile> parse_config(std::string_view text, std::string_view name = "config");

@@ -2,6 +2,8 @@
 // acond/src/main.rs, mount.rs, server.rs) with the differences docs/acond.md "PID 1" lists:
 //  - early mounts: the file systems a bare initramfs lacks (mount_early_filesystems);
 //  - reaping orphans: every process whose parent dies is re-parented to PID 1 (OrphanReaper);
+//  - a VM's own set-up, beyond ACON (whose TD kernel has what it needs built in): kernel modules
+//    (load_kernel_modules) and the network (bring_up_loopback, configure_ipv4);
 //  - idle power-off: no container running and no RPC for acond.timeout seconds (IdleTimer, the
 //    rules; IdleWatchdog, the thread that acts on them).
 #pragma once
@@ -15,9 +17,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 
+#include "acon/acond/config.h"
 #include "acon/common/result.h"
 #include "acon/common/unique_fd.h"
 
@@ -36,6 +40,24 @@ using LineSink = std::function<void(const std::string& line)>;
 // is returned, since acond reads /proc/<pid> for every container. `root` is "/" in a TD; tests
 // pass a directory in a private mount namespace.
 Status mount_early_filesystems(const std::filesystem::path& root, const LineSink& log);
+
+// The configuration file a PID-1 acond reads when no --config is given (docs/acond.md "PID 1").
+inline constexpr const char* kPid1ConfigPath = "/etc/acond.toml";
+
+// Loads each kernel module file with finit_module(2), in order (a module's dependencies first: no
+// modprobe resolves them here). A module already loaded (EEXIST) counts as loaded; any other
+// failure stops the loading and is returned with the module's path and errno. Names ending in
+// .xz, .zst or .gz are passed with MODULE_INIT_COMPRESSED_FILE (the kernel must then have been
+// built with MODULE_DECOMPRESS). Each module is logged (`acond event=module-loaded path=...`).
+Status load_kernel_modules(std::span<const std::string> paths, const LineSink& log);
+
+// Sets IFF_UP on `interface` (SIOCSIFFLAGS), as a bare kernel leaves even `lo` down.
+Status bring_up_interface(const std::string& interface);
+
+// Gives `network.interface` its address and netmask (SIOCSIFADDR, SIOCSIFNETMASK), brings it up
+// and, with a gateway, adds the default route through it (SIOCADDRT). An existing default route
+// (EEXIST) is kept. Errors name the interface and the step.
+Status configure_ipv4(const NetworkConfig& network, const LineSink& log);
 
 // The idle power-off rules (ACON's start_timer and its callers), with time passed in. The timer
 // is armed at construction (boot). An arming event (a reaped child that leaves no container
