@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -136,6 +137,24 @@ inline Result<KbsClient> admin_client(const KbsServerProcess& server,
   ACON_TRY(KbsClient client, KbsClient::create(client_config(server, kbs_dir), std::move(tee_key)));
   client.set_admin_token(std::move(token));
   return client;
+}
+
+// The audit log's entries (the whole export, through `admin`) that `keep` selects.
+inline std::vector<Json> audit_entries(KbsClient& admin,
+                                       const std::function<bool(const Json& entry)>& keep) {
+  auto lines = admin.audit_export(1, 10000);
+  EXPECT_TRUE(lines) << lines.error().to_string();
+  std::vector<Json> entries;
+  const std::string text = lines ? *lines : std::string();
+  for (std::string_view line : split(text, '\n')) {
+    if (line.empty()) continue;
+    auto record = parse_json(line);
+    EXPECT_TRUE(record);
+    if (!record) continue;
+    const Json& entry = record->contains("entry") ? (*record)["entry"] : *record;
+    if (keep(entry)) entries.push_back(entry);
+  }
+  return entries;
 }
 
 }  // namespace acon::kbs::testing

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "acon/acond/container.h"
+#include "acon/acond/runtime.h"
 #include "acond_fixtures.h"
 
 namespace acon::acond::test_fixtures {
@@ -91,6 +92,19 @@ inline Layer probe_layer(const std::filesystem::path& scratch) {
   image::layers::MemorySink sink;
   auto digests = must(image::layers::create_layer(root, sink));
   return {sink.data(), digests.ref(HashAlg::sha384)};
+}
+
+// The probe's output, run in container `cid` of `runtime` through Exec's entry point Probe.
+inline std::string run_probe(Runtime& runtime, uint32_t cid, std::vector<std::string> arguments,
+                             uint64_t timeout_seconds = 60) {
+  ExecRequest request;
+  request.container_id = cid;
+  request.command = "Probe";
+  request.arguments = std::move(arguments);
+  request.timeout = timeout_seconds;
+  auto reply = runtime.exec(request);
+  EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message);
+  return reply.ok() ? reply->stdout_data + reply->stderr_data : "";
 }
 #endif
 

@@ -51,16 +51,8 @@ struct IpcTd {
     server.reset();
     runtime->containers().stop_all(0ms);
   }
-  // The probe's output, run in container `cid` through Exec.
   std::string probe(uint32_t cid, std::vector<std::string> arguments) {
-    ExecRequest request;
-    request.container_id = cid;
-    request.command = "Probe";
-    request.arguments = std::move(arguments);
-    request.timeout = 20;
-    auto reply = runtime->exec(request);
-    EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message);
-    return reply.ok() ? reply->stdout_data + reply->stderr_data : "";
+    return run_probe(*runtime, cid, std::move(arguments), 20);
   }
 };
 

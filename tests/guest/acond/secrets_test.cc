@@ -130,21 +130,11 @@ struct KbsForTd {
 
   // The KBS's audit records for `resource` (GET decisions, not admin calls).
   std::vector<Json> audited(std::string_view resource) const {
-    auto lines = admin_client().audit_export(1, 10000);
-    EXPECT_TRUE(lines) << lines.error().to_string();
-    std::vector<Json> records;
-    const std::string text = lines ? *lines : std::string();
-    for (std::string_view line : split(text, '\n')) {
-      if (line.empty()) continue;
-      auto record = parse_json(line);
-      EXPECT_TRUE(record);
-      if (!record) continue;
-      const Json& entry = record->contains("entry") ? (*record)["entry"] : *record;
-      if (entry.value("resource", "") == resource &&
-          !entry.value("action", "").starts_with("admin"))
-        records.push_back(entry);
-    }
-    return records;
+    auto admin = admin_client();
+    return kbs::testing::audit_entries(admin, [&](const Json& entry) {
+      return entry.value("resource", "") == resource &&
+             !entry.value("action", "").starts_with("admin");
+    });
   }
 };
 
@@ -185,14 +175,7 @@ struct SecretTd : KbsForTd {
   }
 
   std::string probe(uint32_t cid, std::vector<std::string> arguments) {
-    ExecRequest request;
-    request.container_id = cid;
-    request.command = "Probe";
-    request.arguments = std::move(arguments);
-    request.timeout = 60;
-    auto reply = runtime->exec(request);
-    EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message);
-    return reply.ok() ? reply->stdout_data + reply->stderr_data : "";
+    return run_probe(*runtime, cid, std::move(arguments));
   }
 };
 
