@@ -9,7 +9,9 @@
 # emulation (docs/vm.md, "Sizes and times").
 #
 # Usage: build-initramfs.sh --acond PATH --out FILE [--kernel-version V] [--kbs-url URL]
-#                           [--compress none|gzip|zstd]
+#                           [--kbs-ca PEM] [--compress none|gzip|zstd]
+# --kbs-ca: the CA certificate(s) acond trusts for an https:// --kbs-url, copied to
+# /etc/acon/kbs-ca.pem (kbs.ca_file).
 set -euo pipefail
 # ldconfig and modinfo live in sbin, which an ordinary user's PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -18,6 +20,7 @@ acond=""
 out=""
 kernel_version=""
 kbs_url=""
+kbs_ca=""
 compress=gzip
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --kernel-version) kernel_version=$2; shift 2 ;;
     --kbs-url) kbs_url=$2; shift 2 ;;
+    --kbs-ca) kbs_ca=$2; shift 2 ;;
     --compress) compress=$2; shift 2 ;;
     *) echo "build-initramfs: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -35,6 +39,10 @@ done
 case "$kbs_url" in
   *[\\\"[:cntrl:]]*) echo "build-initramfs: --kbs-url: quote, backslash or control character" >&2; exit 2 ;;
 esac
+if [ -n "$kbs_ca" ]; then
+  [ -n "$kbs_url" ] || { echo "build-initramfs: --kbs-ca without --kbs-url" >&2; exit 2; }
+  [ -f "$kbs_ca" ] || { echo "build-initramfs: --kbs-ca: $kbs_ca is not a file" >&2; exit 2; }
+fi
 # The guest's kernel is the newest one in /boot (linux-image-amd64), not the host's `uname -r`.
 if [ -z "$kernel_version" ]; then
   kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -n 1)
@@ -53,6 +61,10 @@ chmod 1777 "$stage/tmp"
 cp "$acond" "$stage/init"
 strip --strip-unneeded "$stage/init" 2>/dev/null || true
 cp "$busybox" "$stage/bin/busybox"
+if [ -n "$kbs_ca" ]; then
+  mkdir -p "$stage/etc/acon"
+  cp "$kbs_ca" "$stage/etc/acon/kbs-ca.pem"
+fi
 ln -s busybox "$stage/bin/sh"
 
 # A library at the path ldd resolved it to (the dynamic loader's default directories, so no
@@ -112,6 +124,7 @@ done
     echo '[kbs]'
     echo "url = \"$kbs_url\""
     case "$kbs_url" in http://*) echo 'insecure_http = true' ;; esac
+    [ -z "$kbs_ca" ] || echo 'ca_file = "/etc/acon/kbs-ca.pem"'
   fi
 } > "$stage/etc/acond.toml"
 

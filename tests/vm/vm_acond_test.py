@@ -3,16 +3,22 @@
 kernel starts acond from an initramfs built by scripts/vm/build-initramfs.sh, and the host drives
 it through QEMU's user-network port forward. The AK is enrolled before boot from the TPM's EK
 certificate (acon-tpm enroll, on the same TPM state) and pinned; the evidence taken from the VM must verify on the host with the real OVMF event log
-replayed into PCRs 0-7 and acond's runtime events into PCR 15, and fail when tampered with. Then
-the VM powers itself off through acond's idle rule, and QEMU must exit by itself.
+replayed into PCRs 0-7 and acond's runtime events into PCR 15, and fail when tampered with. A
+container in the VM obtains a secret from a real acon-kbs on the host (SQLite and TLS in the work
+directory, the enrolled AK pinned, reached as 10.0.2.2) through acond's GetSecret: released for
+the resource whose policy names the image's signer, PolicyDeny for one that requires another
+signer, both in the KBS's audit log. Then the VM powers itself off through acond's idle rule, and
+QEMU must exit by itself.
 
 Skipped (exit 77, with the reason printed) only when QEMU, OVMF, swtpm or a kernel image are
 absent, or QEMU cannot start at all.
 
-Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... ACON_TPM=... [ACON_ACONCLI=...]
+Usage: ACOND=... ACON_CLIENT=... ACON_IMAGE=... ACON_VERIFY=... ACON_TPM=... ACON_KBS=...
+       ACON_KBS_CLIENT=... ACON_SECRET=... [ACON_ACONCLI=...]
        [ACON_VM_KEEP=1]
        python3 vm_acond_test.py
 """
+import hashlib
 import json
 import os
 import re
@@ -35,6 +41,9 @@ CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
 IMAGE = os.environ.get("ACON_IMAGE", "acon-image")
 VERIFY = os.environ.get("ACON_VERIFY", "acon-verify")
 TPM = os.environ.get("ACON_TPM", "acon-tpm")
+KBS = os.environ.get("ACON_KBS", "acon-kbs")
+KBS_CLIENT = os.environ.get("ACON_KBS_CLIENT", "acon-kbs-client")
+SECRET = os.environ.get("ACON_SECRET", "acon-secret")
 ACONCLI = os.environ.get("ACON_ACONCLI")
 SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 # Seconds of idleness after which acond powers the VM off (acond.timeout). The first RPC must
@@ -43,6 +52,26 @@ SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 IDLE_TIMEOUT = 30
 
 timings = {}
+
+# CoCo `tpm` evidence is affirming when the quote verifies under a pinned AK and is bound to the
+# KBS session (acond sends no init-data, so tests/data/kbs/tpm-attestation.toml's init_data check
+# does not apply); the resource policy then decides on the images the replayed runtime log shows.
+TPM_ATTESTATION_POLICY = """version = 1
+id = "tpm-acond"
+[instance-identity]
+default = 97
+[[instance-identity.tiers]]
+value = 2
+when = [{ check = "binding.kbs" }]
+[hardware]
+default = 97
+[[hardware.tiers]]
+value = 2
+when = [{ check = "quote.signature" }]
+"""
+
+# The guest reaches the host's loopback as 10.0.2.2 through QEMU's user networking.
+HOST_FROM_GUEST = "10.0.2.2"
 
 
 def timed(name, function, *args):
@@ -54,6 +83,66 @@ def timed(name, function, *args):
 
 def run(tool, *args, cwd=None):
     return subprocess.run([tool, *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+class Kbs:
+    """acon-kbs on 127.0.0.1 with its SQLite storage in `work`/kbs, the AK `ak` pinned, and a TLS
+    certificate from a CA made here for 127.0.0.1 and 10.0.2.2 (acon-kbs init's own certificate
+    names localhost and 127.0.0.1 only, and the guest sees the host as 10.0.2.2)."""
+
+    def __init__(self, work, ak):
+        self.dir = os.path.join(work, "kbs")
+        self.config = os.path.join(self.dir, "config.toml")
+        acond_test_util.must_run(KBS, "init", self.dir, "--listen", "127.0.0.1:0", "--ak", ak)
+        keys = os.path.join(self.dir, "keys")
+        self.ca = os.path.join(keys, "tls-ca.pem")
+        ca_key = os.path.join(work, "kbs-tls-ca.key")
+        csr = os.path.join(work, "kbs-tls.csr")
+        extensions = os.path.join(work, "kbs-tls.ext")
+        with open(extensions, "w") as f:
+            f.write(f"subjectAltName = IP:127.0.0.1, IP:{HOST_FROM_GUEST}\n"
+                    "extendedKeyUsage = serverAuth\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        acond_test_util.must_run("openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out",
+                                 self.ca, "-days", "2", "-subj", "/CN=acon vm test KBS CA",
+                                 "-addext", "basicConstraints=critical,CA:TRUE",
+                                 "-addext", "keyUsage=critical,keyCertSign")
+        acond_test_util.must_run("openssl", "req", "-new", *ec, "-keyout",
+                                 os.path.join(keys, "tls.key"), "-out", csr,
+                                 "-subj", "/CN=" + HOST_FROM_GUEST)
+        os.chmod(os.path.join(keys, "tls.key"), 0o600)
+        acond_test_util.must_run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca,
+                                 "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+                                 "-extfile", extensions, "-out", os.path.join(keys, "tls.pem"))
+        self.out_path = os.path.join(work, "kbs.out")
+        self.log_path = os.path.join(work, "kbs.log")
+        with open(self.out_path, "w") as out, open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([KBS, "--config", self.config], stdout=out, stderr=log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(self.out_path) as f:
+                m = re.search(r"listening on https://[^:]+:(\d+)", f.read())
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        with open(self.log_path) as f:
+            raise AssertionError("acon-kbs did not start:\n" + f.read())
+
+    def stop(self):
+        run_vm.stop_process(self.proc)
+
+    def admin(self, *args, stdin=None):
+        p = subprocess.run([KBS_CLIENT, "--url", f"https://127.0.0.1:{self.port}", "--ca",
+                            self.ca, *args, "--admin-key",
+                            os.path.join(self.dir, "keys", "admin.pem")],
+                           capture_output=True, text=True, input=stdin, check=False)
+        if p.returncode != 0:
+            raise AssertionError(f"acon-kbs-client {' '.join(args)}:\n{p.stdout}{p.stderr}")
+        return p.stdout
 
 
 def qemu_cannot_start():
@@ -69,11 +158,14 @@ class AcondInAVm(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="acon-vm-test-")
         self.vm = None
+        self.kbs = None
 
     def tearDown(self):
         # Failures carry the console's tail in their messages; the VM is stopped either way.
         if self.vm is not None:
             self.vm.stop()
+        if self.kbs is not None:
+            self.kbs.stop()
         if os.environ.get("ACON_VM_KEEP"):
             print(f"work directory kept: {self.work}")
         else:
@@ -94,19 +186,25 @@ class AcondInAVm(unittest.TestCase):
     def test_boot_session_verified_evidence_tampering_and_power_off(self):
         w = self.work
         initrd = os.path.join(w, "initramfs.img")
-        p = timed("initramfs", subprocess.run,
-                  ["bash", os.path.join(SOURCE, "scripts", "vm", "build-initramfs.sh"),
-                   "--acond", ACOND, "--out", initrd])
-        self.assertEqual(p.returncode, 0)
 
-        # Two images on one busybox layer with an entrypoint.d command for Exec: "app" a shell
-        # that exits on SIGTERM (the container started), "sidecar" loaded beside it.
+        # Two images on one busybox layer (with the static acon-secret) and entrypoint.d commands
+        # for Exec: "app" a shell that exits on SIGTERM (the container started), "sidecar" loaded
+        # beside it. Secret asks acond for a resource and prints its SHA-256, or acon-secret's
+        # refusal; the secret itself only ever lands in the container's /run.
         image = acond_test_util.busybox_repository(IMAGE, w)
+        shutil.copy(SECRET, os.path.join(w, "rootfs", "bin", "acon-secret"))
         commands = os.path.join(w, "rootfs", "lib", "acon", "entrypoint.d")
         os.makedirs(commands)
-        with open(os.path.join(commands, "Hello"), "w") as f:
-            f.write('#!/bin/sh\necho "hello $*"\n')
-        os.chmod(os.path.join(commands, "Hello"), 0o755)
+        scripts = {
+            "Hello": 'echo "hello $*"',
+            "Secret": 'if /bin/acon-secret get "$1" -o /run/secret 2>&1; then\n'
+                      '  /bin/busybox sha256sum /run/secret | /bin/busybox cut -c1-64\n'
+                      'else echo "refused"; fi',
+        }
+        for name, body in scripts.items():
+            with open(os.path.join(commands, name), "w") as f:
+                f.write("#!/bin/sh\n" + body + "\n")
+            os.chmod(os.path.join(commands, name), 0o755)
         loop = "trap 'exit 0' TERM; while :; do sleep 1; done"
         app = image("app", "--entrypoint=-c", "--entrypoint=" + loop, "--self-alias", "App:1")
         sidecar = image("sidecar", "--entrypoint=-c", "--entrypoint=sleep 1000")
@@ -131,6 +229,38 @@ class AcondInAVm(unittest.TestCase):
         with open(self.ak) as f:
             self.assertEqual(f.read(), self.vm.ak_pem(ACOND))
 
+        # The KBS on the host, before the initramfs that names it: the AK pinned, a resource
+        # policy that releases default/vm/* only to a TPM whose runtime log shows images by the
+        # app's signer, and other/vm/* only for another signer's (a key that signs nothing here).
+        self.kbs = timed("kbs start", Kbs, w, self.ak)
+        signer = app.split("/")[1]
+        acond_test_util.must_run(IMAGE, "keygen", "-k", "other.pem", "-c", "other.der", cwd=w)
+        other_signer = acond_test_util.must_run(IMAGE, "hash", "other.der", cwd=w).split()[0]
+        other_signer = other_signer.split("/")[1]
+        self.assertNotEqual(signer, other_signer)
+        rules = "".join(f'[[rules]]\nresources = "{resources}"\neffect = "allow"\n'
+                        f'status = "affirming"\nimage_signers = ["{who}"]\n'
+                        for resources, who in (("default/vm/*", signer),
+                                               ("other/vm/*", other_signer)))
+        policies = {"attestation": TPM_ATTESTATION_POLICY,
+                    "resource": 'version = 1\nid = "default"\n' + rules}
+        for kind, text in policies.items():
+            path = os.path.join(w, kind + "-policy.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            self.kbs.admin("set-policy", "--" + kind, path)
+        # A test string, never a real secret: only its SHA-256 is printed or compared.
+        secret = "vm test secret " + os.urandom(8).hex()
+        for resource in ("default/vm/password", "other/vm/password"):
+            self.kbs.admin("set-resource", resource, "--file", "-", stdin=secret)
+
+        p = timed("initramfs", subprocess.run,
+                  ["bash", os.path.join(SOURCE, "scripts", "vm", "build-initramfs.sh"),
+                   "--acond", ACOND, "--out", initrd,
+                   "--kbs-url", f"https://{HOST_FROM_GUEST}:{self.kbs.port}",
+                   "--kbs-ca", self.kbs.ca])
+        self.assertEqual(p.returncode, 0)
+
         self.vm.boot()
         timings["boot (until acond listens)"] = self.vm.wait_for_acond(timeout=150)
         console = self.vm.console_text()
@@ -146,6 +276,39 @@ class AcondInAVm(unittest.TestCase):
         cid = timed("start", self.must_client, "start", app).split()[0]
         out = timed("exec", self.must_client, "exec", cid, "Hello", "from", "the", "host")
         self.assertIn("hello from the host", out)
+
+        # The container obtains the secret: acond attests with the vTPM evidence (the quote under
+        # the enrolled AK, the OVMF and runtime logs) to the KBS at 10.0.2.2, which replays the
+        # logs, sees the app's signer and releases the resource to acond for this container.
+        out = timed("secret (attest + release)", self.must_client, "exec", "-t", "90", cid,
+                    "Secret", "default/vm/password")
+        self.assertEqual(out.strip().splitlines()[-1],
+                         hashlib.sha256(secret.encode()).hexdigest(), out)
+        print(f"secret: the container printed SHA-256 {out.strip()[:16]}... (the stored one's) "
+              f"after {timings['secret (attest + release)']:.2f} s")
+        # The same evidence does not show other/vm/*'s signer: PolicyDeny, nothing released.
+        out = timed("secret refused", self.must_client, "exec", "-t", "90", cid, "Secret",
+                    "other/vm/password")
+        self.assertIn("PolicyDeny", out)
+        self.assertEqual(out.strip().splitlines()[-1], "refused", out)
+        self.assertNotIn(secret, out)
+        print("other/vm/password: " + out.strip().splitlines()[0])
+        records = [json.loads(line) for line in self.kbs.admin("audit-export").splitlines()]
+        outcomes = {(r["resource"], r["outcome"], r["tee"]): r for r in records
+                    if r["action"] == "release"}
+        released = outcomes.get(("default/vm/password", "release", "tpm"))
+        self.assertIsNotNone(released, records)
+        self.assertIn(app, released["image_ids"])
+        self.assertEqual(released["ear_status"], "affirming")
+        denied = outcomes.get(("other/vm/password", "deny", "tpm"))
+        self.assertIsNotNone(denied, records)
+        self.assertIn("Access denied by policy", denied["detail"])
+        self.assertEqual(denied["http_status"], 401)
+        p = run(KBS, "audit", "verify", "--config", self.kbs.config, "--key",
+                os.path.join(self.kbs.dir, "keys", "audit-signing.pub.pem"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(self.kbs.log_path) as f:
+            self.assertNotIn(secret, f.read())
         bundle = os.path.join(w, "bundle")
         out = timed("report --bundle", self.must_client, "report", "--nonce", "7", "8",
                     "--bundle", bundle, "--verify", "--ak-pin", self.ak)
