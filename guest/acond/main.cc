@@ -16,16 +16,13 @@
 #include <mutex>
 #include <string>
 
-#include "acon/acond/config.h"
 #include "acon/acond/container.h"
 #include "acon/acond/grpc_service.h"
-#include "acon/acond/kernel_cmdline.h"
 #include "acon/acond/listener.h"
 #include "acon/acond/pid1.h"
 #include "acon/acond/runtime.h"
-#include "acon/guest/sim/state.h"
-#include "acon/guest/tdx.h"
 #include "acon/guest/vtpm.h"
+#include "settings.h"
 #include "tool_util.h"
 
 namespace {
@@ -42,146 +39,10 @@ void log_line(const std::string& line) {
 // Set by the idle watchdog before it raises SIGTERM: the stop that follows is an idle power-off.
 std::atomic<bool> idle_expired{false};
 
-struct BackendSettings {
-  std::string name = "sim";
-  std::string sim_state;
-  std::string tcti = "device:/dev/tpmrm0";
-  std::string tpm_event_log = "/sys/kernel/security/tpm0/binary_bios_measurements";
-};
-
-Result<std::unique_ptr<guest::Backend>> make_backend(const BackendSettings& settings) {
-  const std::string& name = settings.name;
-  const std::string& sim_state = settings.sim_state;
-  if (name == "sim") {
-    if (sim_state.empty()) {
-      return make_error(Errc::invalid_argument,
-                        "--backend sim needs --sim-state (a state file from `acon-sim create`)");
-    }
-    // Fails early on a missing or unreadable state rather than at the first measurement.
-    ACON_TRY(auto loaded, guest::sim::load_state(sim_state));
-    (void)loaded;
-    return std::unique_ptr<guest::Backend>(new guest::sim::SimBackend(sim_state));
-  }
-  // "tdx": the kernel's current interface (configfs-tsm); "tdx-tsm" names it explicitly.
-  if (name == "tdx" || name == "tdx-tsm")
-    return std::unique_ptr<guest::Backend>(new guest::TdxTsmBackend());
-  if (name == "tdx-legacy") {
-    ACON_TRY(auto backend, guest::TdxLegacyBackend::open());
-    return std::unique_ptr<guest::Backend>(std::move(backend));
-  }
-  if (name == "vtpm") {
-    guest::VtpmOptions options;
-    options.tcti = settings.tcti;
-    options.event_log_path = settings.tpm_event_log;
-    ACON_TRY(auto backend, guest::VtpmBackend::open(options));
-    return std::unique_ptr<guest::Backend>(std::move(backend));
-  }
-  return make_error(
-      Errc::invalid_argument,
-      "--backend: expected sim, tdx (tdx-tsm), tdx-legacy or vtpm, got '" + name + "'");
-}
-
-static_assert(acond::kMinMaxMessage == uint64_t{1} << 20 && acond::kMaxMaxMessage == 2147483647,
-              "--max-message and the file's max_message accept the same range");
-
-// Crash tests (tests/guest/acond/crash_test.cc, docs/acond.md "Crash safety"):
-// ACOND_CRASH_AT=<step>[@<n>] kills this process with SIGKILL the n-th time (default: the first)
-// a measurement or an unpack reaches <step>. It can only stop the process, never skip a check or
-// a write; unset, no hook is installed.
-Result<acond::StepHook> crash_hook_from_environment() {
-  const char* spec = std::getenv("ACOND_CRASH_AT");
-  if (spec == nullptr || *spec == 0) return acond::StepHook{};
-  std::string text(spec);
-  size_t at = text.find('@');
-  std::string step = text.substr(0, at);
-  long count = at == std::string::npos ? 1 : std::strtol(text.c_str() + at + 1, nullptr, 10);
-  bool known = false;
-  for (auto name : acond::kMeasureSteps) known = known || name == step;
-  for (auto name : acond::kRuntimeSteps) known = known || name == step;
-  if (!known || count < 1) {
-    return make_error(Errc::invalid_argument,
-                      "ACOND_CRASH_AT: unknown step or count '" + text + "'");
-  }
-  auto remaining = std::make_shared<long>(count);
-  return acond::StepHook([step, remaining](std::string_view reached) {
-    if (reached == step && --*remaining == 0) ::raise(SIGKILL);
-  });
-}
-
 int run(int argc, char** argv) {
   CLI::App app{"acond: ACON's AconService over gRPC, measuring images into RTMR3 (or a PCR)"};
-  BackendSettings backend_settings;
-  std::string state_dir, unix_path, log_mode = "coco", policy_mode = "acond", log_path,
-                                    tcp_address = "0.0.0.0";
-  int tcp_port = 1025;
-  bool no_tcp = false;
-  uint64_t max_message = uint64_t{1} << 30;
-  uint32_t runtime_pcr = acond::kDefaultRuntimePcr;
-  app.add_option("--backend", backend_settings.name,
-                 "sim, tdx (configfs-tsm; also tdx-tsm), tdx-legacy or vtpm")
-      ->capture_default_str();
-  app.add_option("--sim-state", backend_settings.sim_state,
-                 "State file of the simulated platform (acon-sim create)");
-  app.add_option("--tcti", backend_settings.tcti, "vtpm: tpm2-tss TCTI (e.g. swtpm:port=2321)")
-      ->capture_default_str();
-  app.add_option("--tpm-event-log", backend_settings.tpm_event_log,
-                 "vtpm: the firmware's TCG2 event log")
-      ->capture_default_str();
-  app.add_option("--runtime-pcr", runtime_pcr, "vtpm: the PCR runtime events are measured into")
-      ->capture_default_str()
-      ->check(CLI::Range(uint32_t{0}, acond::kMaxPcr));
-  std::string config_path;
-  app.add_option("--config", config_path,
-                 "TOML configuration file, one key per flag (guest/acond/acond.toml); flags win");
-  app.add_option("--state-dir", state_dir, "Directory for contents, images and logs (required)");
-  std::string kernel_cmdline;
-  app.add_option("--kernel-cmdline", kernel_cmdline,
-                 "Read ACON's acond.* keys from this file (e.g. /proc/cmdline); flags win");
-  auto* tcp_port_option =
-      app.add_option("--tcp-port", tcp_port, "TCP port (0: any free port, printed at start)")
-          ->capture_default_str()
-          ->check(CLI::Range(0, 65535));
-  app.add_option("--tcp-address", tcp_address, "Address to listen on")->capture_default_str();
-  app.add_flag("--no-tcp", no_tcp, "Do not listen on TCP (only --unix)");
-  app.add_option("--unix", unix_path, "Also listen on this Unix socket");
-  int64_t vsock_port = -1;
-  app.add_option("--vsock-port", vsock_port, "Also listen on AF_VSOCK, any CID, this port")
-      ->check(CLI::Range(int64_t{0}, int64_t{4294967294}));
-  app.add_option("--log-mode", log_mode, "Runtime log format: coco (TCG2 AAEL) or acon (text)")
-      ->capture_default_str();
-  app.add_option("--log-path", log_path, "Runtime log file (default: in --state-dir)");
-  app.add_option("--policy-mode", policy_mode, "Launch policy: acond (ACON's) or spec (graph)")
-      ->capture_default_str();
-  app.add_option("--max-message", max_message, "Largest request in bytes (an AddBlob layer)")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{2147483647}));
-  std::string tls_cert, tls_key;
-  app.add_option("--tls-cert", tls_cert,
-                 "Serve TCP with TLS: this certificate chain (PEM); aconcli speaks plaintext only");
-  app.add_option("--tls-key", tls_key, "The TLS private key (PEM)");
-  std::string ipc_socket;
-  app.add_option("--ipc-socket", ipc_socket,
-                 "In-container IPC socket (default: <state-dir>/shared/acon.sock, the containers' "
-                 "/shared/acon.sock)");
-  std::string kbs_url, kbs_ca;
-  app.add_option("--kbs-url", kbs_url,
-                 "The KBS the in-container GetSecret command attests to (https://; [kbs] in "
-                 "--config for the other settings)");
-  app.add_option("--kbs-ca", kbs_ca, "PEM trust anchors for the KBS's TLS certificate");
-  unsigned stop_grace = 5;
-  app.add_option("--stop-grace", stop_grace,
-                 "Seconds between SIGTERM and SIGKILL for containers when acond stops")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 3600));
-  uint64_t idle_timeout = 0;
-  app.add_option("--idle-timeout", idle_timeout,
-                 "Seconds with no container running and no RPC after which acond powers the TD "
-                 "off (as PID 1) or exits (0: never; as PID 1 the default is acond.timeout)")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{4294967295}));
-  bool print_ak = false;
-  app.add_flag("--print-ak", print_ak,
-               "vtpm: print the attestation key's public key (PEM) and exit; the AK is a primary "
-               "derived from the TPM's seed, so this is the key later quotes are signed with");
+  acond::Settings settings;
+  acond::add_options(app, settings);
   if (auto code = tools::parse_command_line(app, argc, argv)) return *code;
 
   // As PID 1 of a TD (docs/acond.md "PID 1"): the file systems first, since everything after
@@ -197,72 +58,11 @@ int run(int argc, char** argv) {
     if (!mounted) return tools::fail(mounted.error());
   }
 
-  // As PID 1 with no --config, the configuration is /etc/acond.toml when it exists. The kernel
-  // does pass init the words after `--` on its command line, but UEFI loaders (OVMF's among
-  // them) append `initrd=...` after whatever the command line holds, which would reach acond as
-  // a stray argument; a fixed path in the initramfs needs nothing from the loader.
-  if (is_pid1 && config_path.empty() && std::filesystem::exists(acond::kPid1ConfigPath)) {
-    config_path = acond::kPid1ConfigPath;
-  }
-  bool port_from_file = false, idle_timeout_from_file = false;
-  std::optional<acond::KbsConfig> kbs_config;
-  std::vector<std::string> kernel_modules;
-  std::optional<acond::NetworkConfig> network;
-  if (!config_path.empty()) {
-    auto text = tools::read_input(config_path);
-    if (!text) return tools::fail(text.error());
-    auto file = acond::parse_config(*text, config_path);
-    if (!file) return tools::fail(file.error());
-    // A value from the file applies where the command line left the flag out.
-    auto take = [&](const char* flag, auto& target, const auto& value) {
-      if (value && app.get_option(flag)->count() == 0) target = *value;
-    };
-    take("--backend", backend_settings.name, file->backend);
-    take("--sim-state", backend_settings.sim_state, file->sim_state);
-    take("--tcti", backend_settings.tcti, file->tcti);
-    take("--tpm-event-log", backend_settings.tpm_event_log, file->tpm_event_log);
-    take("--runtime-pcr", runtime_pcr, file->runtime_pcr);
-    take("--state-dir", state_dir, file->state_dir);
-    take("--kernel-cmdline", kernel_cmdline, file->kernel_cmdline);
-    take("--tcp-port", tcp_port, file->tcp_port);
-    take("--tcp-address", tcp_address, file->tcp_address);
-    take("--no-tcp", no_tcp, file->no_tcp);
-    take("--unix", unix_path, file->unix_path);
-    take("--ipc-socket", ipc_socket, file->ipc_socket);
-    take("--tls-cert", tls_cert, file->tls_cert);
-    take("--tls-key", tls_key, file->tls_key);
-    take("--stop-grace", stop_grace, file->stop_grace);
-    take("--idle-timeout", idle_timeout, file->idle_timeout);
-    if (file->vsock_port && app.get_option("--vsock-port")->count() == 0)
-      vsock_port = *file->vsock_port;
-    take("--log-mode", log_mode, file->log_mode);
-    take("--log-path", log_path, file->log_path);
-    take("--policy-mode", policy_mode, file->policy_mode);
-    take("--max-message", max_message, file->max_message);
-    kbs_config = file->kbs;
-    if (file->modules) kernel_modules = *file->modules;
-    network = file->network;
-    port_from_file = file->tcp_port.has_value();
-    idle_timeout_from_file = file->idle_timeout.has_value();
-  }
-  if (!kbs_url.empty()) {
-    // From the command line only https: a plaintext KBS needs insecure_http in the file.
-    if (!kbs_url.starts_with("https://")) {
-      return tools::fail(make_error(Errc::invalid_argument, "--kbs-url: expected an https:// URL"));
-    }
-    if (!kbs_config) kbs_config.emplace();
-    kbs_config->url = kbs_url;
-    kbs_config->insecure_http = false;
-  }
-  if (!kbs_ca.empty()) {
-    if (!kbs_config) {
-      return tools::fail(make_error(Errc::invalid_argument, "--kbs-ca needs a KBS URL"));
-    }
-    kbs_config->ca_file = kbs_ca;
-  }
-  if (print_ak) {
+  if (auto applied = acond::apply_config_file(app, settings, is_pid1); !applied)
+    return tools::fail(applied.error());
+  if (settings.print_ak) {
     // The backend acond itself would open, so the key is made from the same template.
-    auto opened = make_backend(backend_settings);
+    auto opened = acond::make_backend(settings.backend);
     if (!opened) return tools::fail(opened.error());
     const auto* tpm = dynamic_cast<const guest::VtpmBackend*>(opened->get());
     if (tpm == nullptr) {
@@ -274,70 +74,41 @@ int run(int argc, char** argv) {
   // A VM's kernel modules and network (docs/acond.md "PID 1"), before the backend (whose device
   // may come from a module) and the listeners. Only init may change the machine this way.
   if (is_pid1) {
-    auto loaded = acond::load_kernel_modules(kernel_modules, log_line);
+    auto loaded = acond::load_kernel_modules(settings.kernel_modules, log_line);
     if (!loaded) return tools::fail(loaded.error());
     auto loopback = acond::bring_up_interface("lo");
     if (!loopback) return tools::fail(loopback.error());
-    if (network) {
-      auto configured = acond::configure_ipv4(*network, log_line);
+    if (settings.network) {
+      auto configured = acond::configure_ipv4(*settings.network, log_line);
       if (!configured) return tools::fail(configured.error());
     }
-  } else if (!kernel_modules.empty() || network) {
+  } else if (!settings.kernel_modules.empty() || settings.network) {
     log_line("acond event=vm-setup-skipped reason=not-pid1 modules=" +
-             std::to_string(kernel_modules.size()) + " network=" + (network ? "1" : "0"));
+             std::to_string(settings.kernel_modules.size()) +
+             " network=" + (settings.network ? "1" : "0"));
   }
-  if (state_dir.empty()) {
-    return tools::fail(
-        make_error(Errc::invalid_argument, "--state-dir (or state_dir in --config) is required"));
-  }
-
-  if (is_pid1 && kernel_cmdline.empty()) kernel_cmdline = "/proc/cmdline";
-  bool idle_timeout_set = app.get_option("--idle-timeout")->count() > 0 || idle_timeout_from_file;
-  if (!kernel_cmdline.empty()) {
-    auto text = tools::read_input(kernel_cmdline);
-    if (!text) return tools::fail(text.error());
-    auto config = acond::parse_kernel_cmdline(*text);
-    if (!config) return tools::fail(config.error());
-    // ACON serves exactly one listener: vsock when acond.vsock_conn is given, else TCP.
-    if (config->vsock_conn && vsock_port < 0) {
-      vsock_port = config->vsock_port;
-      if (tcp_port_option->count() == 0) no_tcp = true;
-    }
-    if (tcp_port_option->count() == 0 && !port_from_file) tcp_port = config->tcp_port;
-    // acond.timeout applies to PID 1 only: a test or a host run that reads a command line keeps
-    // running until it is stopped, unless --idle-timeout says otherwise.
-    if (is_pid1 && !idle_timeout_set) idle_timeout = config->timeout_seconds;
-  }
-  auto mode = acond::parse_log_mode(log_mode);
-  if (!mode) return tools::fail(mode.error());
-  if (policy_mode != "acond" && policy_mode != "spec") {
-    return tools::fail(
-        make_error(Errc::invalid_argument,
-                   "--policy-mode: expected acond or spec, got '" + policy_mode + "'"));
-  }
-  if (no_tcp && unix_path.empty() && vsock_port < 0) {
-    return tools::fail(make_error(Errc::invalid_argument, "--no-tcp needs --unix or --vsock-port"));
-  }
-  auto backend = make_backend(backend_settings);
+  if (auto applied = acond::apply_kernel_cmdline(app, settings, is_pid1); !applied)
+    return tools::fail(applied.error());
+  auto backend = acond::make_backend(settings.backend);
   if (!backend) return tools::fail(backend.error());
 
-  auto crash_hook = crash_hook_from_environment();
+  auto crash_hook = acond::crash_hook_from_environment();
   if (!crash_hook) return tools::fail(crash_hook.error());
 
   acond::RuntimeOptions options;
   options.step_hook = std::move(*crash_hook);
-  options.runtime_pcr = runtime_pcr;
-  options.state_dir = state_dir;
-  options.log_mode = *mode;
-  if (!log_path.empty()) options.log_path = log_path;
-  options.policy_mode =
-      policy_mode == "spec" ? image::PolicyMode::spec_graph : image::PolicyMode::acond_greedy;
+  options.runtime_pcr = settings.runtime_pcr;
+  options.state_dir = settings.state_dir;
+  options.log_mode = *acond::parse_log_mode(settings.log_mode);  // checked with the settings
+  if (!settings.log_path.empty()) options.log_path = settings.log_path;
+  options.policy_mode = settings.policy_mode == "spec" ? image::PolicyMode::spec_graph
+                                                       : image::PolicyMode::acond_greedy;
   auto runtime = acond::Runtime::open(**backend, options);
   if (!runtime) return tools::fail(runtime.error());
-  if (kbs_config) {
+  if (settings.kbs) {
     acond::Runtime* pod = runtime->get();
     (*runtime)->set_secret_broker(std::make_shared<acond::SecretBroker>(
-        acond::kbs_client_config(*kbs_config), pod->kbs_tee(),
+        acond::kbs_client_config(*settings.kbs), pod->kbs_tee(),
         [pod](ByteView report_data) { return pod->kbs_evidence(report_data); },
         [pod] { return pod->runtime_event_count(); }));
   }
@@ -352,12 +123,13 @@ int run(int argc, char** argv) {
 
   // The in-container IPC socket: containers see <state_dir>/shared as /shared, so this is their
   // /shared/acon.sock.
-  if (ipc_socket.empty())
-    ipc_socket = (std::filesystem::path(state_dir) / "shared" / "acon.sock").string();
+  if (settings.ipc_socket.empty())
+    settings.ipc_socket =
+        (std::filesystem::path(settings.state_dir) / "shared" / "acon.sock").string();
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(ipc_socket).parent_path(), ec);
+  std::filesystem::create_directories(std::filesystem::path(settings.ipc_socket).parent_path(), ec);
   auto ipc = acond::ipc::Server::start(
-      ipc_socket,
+      settings.ipc_socket,
       [&runtime](uid_t uid, const acond::ipc::Request& request) {
         return (*runtime)->answer_ipc(uid, request);
       },
@@ -371,11 +143,12 @@ int run(int argc, char** argv) {
   // leaves no container running arms it again. On expiry this thread stops acond as on SIGTERM.
   acond::ContainerManager& containers = (*runtime)->containers();
   std::shared_ptr<acond::IdleWatchdog> watchdog;
-  if (idle_timeout > 0) {
-    watchdog = std::make_shared<acond::IdleWatchdog>(std::chrono::seconds(idle_timeout), [] {
-      idle_expired = true;
-      ::kill(::getpid(), SIGTERM);
-    });
+  if (settings.idle_timeout > 0) {
+    watchdog =
+        std::make_shared<acond::IdleWatchdog>(std::chrono::seconds(settings.idle_timeout), [] {
+          idle_expired = true;
+          ::kill(::getpid(), SIGTERM);
+        });
     acon_service.set_activity_hook([watchdog] { watchdog->rpc_succeeded(); });
     evidence_service.set_activity_hook([watchdog] { watchdog->rpc_succeeded(); });
     containers.set_reap_hook([watchdog](bool running) { watchdog->child_reaped(running); });
@@ -394,18 +167,15 @@ int run(int argc, char** argv) {
     orphans = std::move(*reaper);
   }
   ::grpc::ServerBuilder builder;
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
-  builder.SetMaxSendMessageSize(static_cast<int>(max_message));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(settings.max_message));
+  builder.SetMaxSendMessageSize(static_cast<int>(settings.max_message));
   // TLS on TCP when asked for (a client on another machine); the Unix socket and vsock stay
   // local and plaintext. The key is read once and never logged.
   std::shared_ptr<::grpc::ServerCredentials> tcp_credentials = ::grpc::InsecureServerCredentials();
-  if (tls_cert.empty() != tls_key.empty()) {
-    return tools::fail(make_error(Errc::invalid_argument, "--tls-cert and --tls-key go together"));
-  }
-  if (!tls_cert.empty()) {
-    auto chain = tools::read_input(tls_cert);
+  if (!settings.tls_cert.empty()) {
+    auto chain = tools::read_input(settings.tls_cert);
     if (!chain) return tools::fail(chain.error());
-    auto key = tools::read_input(tls_key);
+    auto key = tools::read_input(settings.tls_key);
     if (!key) return tools::fail(key.error());
     ::grpc::SslServerCredentialsOptions tls;
     tls.pem_key_cert_pairs.push_back({*key, *chain});
@@ -413,27 +183,28 @@ int run(int argc, char** argv) {
     OPENSSL_cleanse(key->data(), key->size());
   }
   int selected_port = 0;
-  if (!no_tcp) {
-    builder.AddListeningPort(tcp_address + ":" + std::to_string(tcp_port), tcp_credentials,
-                             &selected_port);
+  if (!settings.no_tcp) {
+    builder.AddListeningPort(settings.tcp_address + ":" + std::to_string(settings.tcp_port),
+                             tcp_credentials, &selected_port);
   }
-  if (!unix_path.empty()) {
-    ::unlink(unix_path.c_str());
-    builder.AddListeningPort("unix:" + unix_path, ::grpc::InsecureServerCredentials());
+  if (!settings.unix_path.empty()) {
+    ::unlink(settings.unix_path.c_str());
+    builder.AddListeningPort("unix:" + settings.unix_path, ::grpc::InsecureServerCredentials());
   }
   builder.RegisterService(&acon_service);
   builder.RegisterService(&evidence_service);
   std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
-  if (!server || (!no_tcp && selected_port == 0)) {
-    return tools::fail(make_error(Errc::io, "cannot listen on " + tcp_address + ":" +
-                                                std::to_string(tcp_port) +
-                                                (unix_path.empty() ? "" : " / " + unix_path)));
+  if (!server || (!settings.no_tcp && selected_port == 0)) {
+    return tools::fail(
+        make_error(Errc::io, "cannot listen on " + settings.tcp_address + ":" +
+                                 std::to_string(settings.tcp_port) +
+                                 (settings.unix_path.empty() ? "" : " / " + settings.unix_path)));
   }
   // gRPC 1.51 has no vsock addresses: acond accepts vsock connections and hands each to the
   // server as a connected socket.
   std::unique_ptr<acond::AcceptLoop> vsock;
-  if (vsock_port >= 0) {
-    auto listener = acond::vsock_listen(static_cast<uint32_t>(vsock_port));
+  if (settings.vsock_port >= 0) {
+    auto listener = acond::vsock_listen(static_cast<uint32_t>(settings.vsock_port));
     auto loop = listener ? acond::AcceptLoop::start(std::move(*listener),
                                                     [&server](UniqueFd connection) {
                                                       ::grpc::AddInsecureChannelFromFd(
@@ -444,16 +215,17 @@ int run(int argc, char** argv) {
     vsock = std::move(*loop);
   }
   std::string measured_into = (*backend)->register_kind() == guest::RegisterKind::pcr
-                                  ? " runtime_pcr=" + std::to_string(runtime_pcr)
+                                  ? " runtime_pcr=" + std::to_string(settings.runtime_pcr)
                                   : std::string(" runtime_register=rtmr3");
   log_line("acond event=listening backend=" + std::string((*backend)->name()) + measured_into +
-           " log_mode=" + log_mode + " policy_mode=" + policy_mode +
-           " tcp_port=" + (no_tcp ? std::string("none") : std::to_string(selected_port)) +
-           " unix=" + (unix_path.empty() ? std::string("none") : unix_path) +
-           " tls=" + (tls_cert.empty() ? "off" : "on") + " ipc=" + ipc_socket +
-           " vsock_port=" + (vsock_port < 0 ? std::string("none") : std::to_string(vsock_port)) +
-           " kbs=" + (kbs_config ? kbs_config->url : std::string("none")) +
-           " state_dir=" + state_dir + " log_path=" + (*runtime)->options().log_path->string());
+           " log_mode=" + settings.log_mode + " policy_mode=" + settings.policy_mode +
+           " tcp_port=" + (settings.no_tcp ? std::string("none") : std::to_string(selected_port)) +
+           " unix=" + (settings.unix_path.empty() ? std::string("none") : settings.unix_path) +
+           " tls=" + (settings.tls_cert.empty() ? "off" : "on") + " ipc=" + settings.ipc_socket +
+           " vsock_port=" +
+           (settings.vsock_port < 0 ? std::string("none") : std::to_string(settings.vsock_port)) +
+           " kbs=" + (settings.kbs ? settings.kbs->url : std::string("none")) + " state_dir=" +
+           settings.state_dir + " log_path=" + (*runtime)->options().log_path->string());
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -468,7 +240,7 @@ int run(int argc, char** argv) {
   server->Wait();
   // Containers get SIGTERM and a grace period, then SIGKILL; their roots are unmounted when the
   // runtime closes.
-  containers.stop_all(std::chrono::seconds(stop_grace));
+  containers.stop_all(std::chrono::seconds(settings.stop_grace));
   orphans.reset();
   containers.set_reap_hook({});
   watchdog.reset();
