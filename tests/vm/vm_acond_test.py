@@ -53,22 +53,11 @@ IDLE_TIMEOUT = 30
 
 timings = {}
 
-# CoCo `tpm` evidence is affirming when the quote verifies under a pinned AK and is bound to the
-# KBS session (acond sends no init-data, so tests/data/kbs/tpm-attestation.toml's init_data check
-# does not apply); the resource policy then decides on the images the replayed runtime log shows.
-TPM_ATTESTATION_POLICY = """version = 1
-id = "tpm-acond"
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }]
-"""
+# acond's `tpm` evidence is affirming when the quote verifies under a pinned AK and is bound to
+# the KBS session; the resource policy then decides on the images the replayed runtime log shows.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "kbs",
+                       "tpm-acond-attestation.toml"), encoding="utf-8") as _policy:
+    TPM_ATTESTATION_POLICY = _policy.read()
 
 # The guest reaches the host's loopback as 10.0.2.2 through QEMU's user networking.
 HOST_FROM_GUEST = "10.0.2.2"

@@ -46,19 +46,7 @@ std::string signer_of(const std::string& image_id) {
 
 // TPM evidence is affirming when the quote verifies with a pinned AK and is bound to the
 // session; the resources are released on the images the replayed runtime log shows.
-constexpr std::string_view kAttestationPolicy = R"(version = 1
-id = "tpm-acond"
-[instance-identity]
-default = 97
-[[instance-identity.tiers]]
-value = 2
-when = [{ check = "binding.kbs" }]
-[hardware]
-default = 97
-[[hardware.tiers]]
-value = 2
-when = [{ check = "quote.signature" }]
-)";
+const std::string kAttestationPolicy = slurp_file(ACON_TEST_DATA "/kbs/tpm-acond-attestation.toml");
 
 std::string resource_policy(const std::string& signer, const std::string& other_signer) {
   return R"(version = 1
@@ -152,7 +140,7 @@ struct VtpmSecretPod {
     kbs_server = std::make_unique<KbsServerProcess>(kbs_dir / "config.toml");
     if (kbs_server->url().empty()) return "acon-kbs did not start";
     auto admin = admin_client();
-    if (!admin.set_attestation_policy(std::string(kAttestationPolicy)) ||
+    if (!admin.set_attestation_policy(kAttestationPolicy) ||
         !admin.set_resource_policy(resource_policy(signer_of(image.image_id), other_signer)) ||
         !admin.set_resource("default/db/password", as_bytes(kPassword)) ||
         !admin.set_resource("other/db/password", as_bytes(std::string_view("not for this pod"))))
