@@ -94,6 +94,33 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+// TPM2_CreatePrimary of `in_public` under `hierarchy` (its auth already set): the transient
+// object and its marshalled TPM2B_PUBLIC. The creation data and ticket are not used.
+Result<std::pair<tss::TransientObject, Bytes>> create_primary(ESYS_CONTEXT* esys, ESYS_TR hierarchy,
+                                                              const TPM2B_PUBLIC& in_public,
+                                                              std::string_view what) {
+  const TPM2B_SENSITIVE_CREATE sensitive{};
+  const TPM2B_DATA outside_info{};
+  const TPML_PCR_SELECTION creation_pcr{};
+  ESYS_TR handle = ESYS_TR_NONE;
+  TPM2B_PUBLIC* out_public_raw = nullptr;
+  TPM2B_CREATION_DATA* creation_data_raw = nullptr;
+  TPM2B_DIGEST* creation_hash_raw = nullptr;
+  TPMT_TK_CREATION* creation_ticket_raw = nullptr;
+  TSS2_RC rc =
+      Esys_CreatePrimary(esys, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                         &in_public, &outside_info, &creation_pcr, &handle, &out_public_raw,
+                         &creation_data_raw, &creation_hash_raw, &creation_ticket_raw);
+  EsysOut<TPM2B_PUBLIC> out_public(out_public_raw);
+  EsysOut<TPM2B_CREATION_DATA> creation_data(creation_data_raw);
+  EsysOut<TPM2B_DIGEST> creation_hash(creation_hash_raw);
+  EsysOut<TPMT_TK_CREATION> creation_ticket(creation_ticket_raw);
+  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_CreatePrimary (" + std::string(what) + ")", rc);
+  tss::TransientObject object(esys, handle);
+  ACON_TRY(Bytes marshalled, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
+  return std::pair<tss::TransientObject, Bytes>(std::move(object), std::move(marshalled));
+}
+
 }  // namespace
 
 class VtpmBackend::Impl {
@@ -227,27 +254,10 @@ Status VtpmBackend::Impl::create_ak() {
     if (rc != TSS2_RC_SUCCESS) return tss_error("Esys_TR_SetAuth", rc);
   }
 
-  const TPM2B_SENSITIVE_CREATE sensitive{};
-  const TPM2B_PUBLIC in_public = ak_template(options.ak_algorithm);
-  const TPM2B_DATA outside_info{};
-  const TPML_PCR_SELECTION creation_pcr{};
-  ESYS_TR handle = ESYS_TR_NONE;
-  TPM2B_PUBLIC* out_public_raw = nullptr;
-  TPM2B_CREATION_DATA* creation_data_raw = nullptr;
-  TPM2B_DIGEST* creation_hash_raw = nullptr;
-  TPMT_TK_CREATION* creation_ticket_raw = nullptr;
-  TSS2_RC rc = Esys_CreatePrimary(esys.get(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                  ESYS_TR_NONE, &sensitive, &in_public, &outside_info,
-                                  &creation_pcr, &handle, &out_public_raw, &creation_data_raw,
-                                  &creation_hash_raw, &creation_ticket_raw);
-  EsysOut<TPM2B_PUBLIC> out_public(out_public_raw);
-  EsysOut<TPM2B_CREATION_DATA> creation_data(creation_data_raw);
-  EsysOut<TPM2B_DIGEST> creation_hash(creation_hash_raw);
-  EsysOut<TPMT_TK_CREATION> creation_ticket(creation_ticket_raw);
-  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_CreatePrimary (attestation key)", rc);
-  ak = tss::TransientObject(esys.get(), handle);
-
-  ACON_TRY(ak_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
+  ACON_TRY(auto created, create_primary(esys.get(), hierarchy, ak_template(options.ak_algorithm),
+                                        "attestation key"));
+  ak = std::move(created.first);
+  ak_public = std::move(created.second);
   auto parsed = tpm::parse_tpm2b_public(ak_public);
   if (!parsed) return parsed.error().wrap("vtpm: attestation key");
   ak_key = std::move(parsed->key);
@@ -264,25 +274,10 @@ Result<VtpmBackend::Impl::Ek*> VtpmBackend::Impl::ek_locked(tpm::EkType type) {
   TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(template_bytes.data(), template_bytes.size(), &offset,
                                               &in_public);
   if (rc != TSS2_RC_SUCCESS) return tss_error("unmarshalling the EK template", rc);
-  const TPM2B_SENSITIVE_CREATE sensitive{};
-  const TPM2B_DATA outside_info{};
-  const TPML_PCR_SELECTION creation_pcr{};
-  ESYS_TR handle = ESYS_TR_NONE;
-  TPM2B_PUBLIC* out_public_raw = nullptr;
-  TPM2B_CREATION_DATA* creation_data_raw = nullptr;
-  TPM2B_DIGEST* creation_hash_raw = nullptr;
-  TPMT_TK_CREATION* creation_ticket_raw = nullptr;
-  rc = Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                          ESYS_TR_NONE, &sensitive, &in_public, &outside_info, &creation_pcr,
-                          &handle, &out_public_raw, &creation_data_raw, &creation_hash_raw,
-                          &creation_ticket_raw);
-  EsysOut<TPM2B_PUBLIC> out_public(out_public_raw);
-  EsysOut<TPM2B_CREATION_DATA> creation_data(creation_data_raw);
-  EsysOut<TPM2B_DIGEST> creation_hash(creation_hash_raw);
-  EsysOut<TPMT_TK_CREATION> creation_ticket(creation_ticket_raw);
-  if (rc != TSS2_RC_SUCCESS) return tss_error("TPM2_CreatePrimary (endorsement key)", rc);
-  ek.object = tss::TransientObject(esys.get(), handle);
-  ACON_TRY(ek.tpm2b_public, marshal(*out_public, Tss2_MU_TPM2B_PUBLIC_Marshal, "TPM2B_PUBLIC"));
+  ACON_TRY(auto created,
+           create_primary(esys.get(), ESYS_TR_RH_ENDORSEMENT, in_public, "endorsement key"));
+  ek.object = std::move(created.first);
+  ek.tpm2b_public = std::move(created.second);
   return &ek;
 }
 
