@@ -51,21 +51,9 @@ int severity(Tier tier) {
   return 3;
 }
 
-class Parser {
+class Parser : public appraisal::TomlSource {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
-
-  Error error_at(size_t line, const std::string& message) const {
-    return make_error(Errc::parse,
-                      std::string(source_) + ":" + std::to_string(line) + ": " + message);
-  }
-  Error error_at(const toml::node& node, const std::string& message) const {
-    return error_at(node.source().begin.line, message);
-  }
-  Error unknown_key(const toml::key& key, const std::string& where) const {
-    return error_at(key.source().begin.line,
-                    where + ": unknown key \"" + std::string(key.str()) + "\"");
-  }
+  using appraisal::TomlSource::TomlSource;
 
   Result<SegmentPattern> segment(const toml::node& node, std::string_view text,
                                  const std::string& where) const {
@@ -202,9 +190,6 @@ class Parser {
     }
     return out;
   }
-
- private:
-  std::string_view source_;
 };
 
 const Json* member(const Json& object, std::string_view name) {

@@ -10,21 +10,9 @@
 namespace acon::appraisal {
 namespace {
 
-class Parser {
+class Parser : public TomlSource {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
-
-  Error error_at(size_t line, const std::string& message) const {
-    return make_error(Errc::parse,
-                      std::string(source_) + ":" + std::to_string(line) + ": " + message);
-  }
-  Error error_at(const toml::node& node, const std::string& message) const {
-    return error_at(node.source().begin.line, message);
-  }
-  Error unknown_key(const toml::key& key, const std::string& where) const {
-    return error_at(key.source().begin.line,
-                    where + ": unknown key \"" + std::string(key.str()) + "\"");
-  }
+  using TomlSource::TomlSource;
 
   Result<Json> to_json(const toml::node& node, const std::string& where, size_t depth = 0) const {
     if (depth > kMaxJsonDepth) return error_at(node, where + ": nested too deeply");
@@ -260,8 +248,6 @@ class Parser {
     }
     return {};
   }
-
-  std::string_view source_;
 };
 
 }  // namespace

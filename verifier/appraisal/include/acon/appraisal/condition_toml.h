@@ -36,4 +36,26 @@ Result<toml::table> parse_toml_text(std::string_view text, std::string_view sour
 Result<std::vector<Condition>> parse_conditions(const toml::node& node, std::string_view source,
                                                 const std::string& where);
 
+// The base of a TOML policy parser: errors in the one form every policy format uses,
+// Errc::parse "<source>:<line>: <what>".
+class TomlSource {
+ public:
+  explicit TomlSource(std::string_view source) : source_(source) {}
+
+  Error error_at(size_t line, const std::string& message) const {
+    return make_error(Errc::parse,
+                      std::string(source_) + ":" + std::to_string(line) + ": " + message);
+  }
+  Error error_at(const toml::node& node, const std::string& message) const {
+    return error_at(node.source().begin.line, message);
+  }
+  Error unknown_key(const toml::key& key, const std::string& where) const {
+    return error_at(key.source().begin.line,
+                    where + ": unknown key \"" + std::string(key.str()) + "\"");
+  }
+
+ protected:
+  std::string_view source_;
+};
+
 }  // namespace acon::appraisal
