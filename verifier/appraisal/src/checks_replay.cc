@@ -12,6 +12,7 @@
 #include "acon/eventlog/replay.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/tdx/quote.h"
+#include "firmware_log.h"
 #include "tdx_logs.h"
 
 namespace acon::appraisal {
@@ -49,7 +50,9 @@ struct Step {
   Bytes digest;
   bool runtime = false;
   bool sets_start = false;  // text AAEL INIT: the register's value is stated, not extended
-  Json event = nullptr;     // acon.runtime_events entry (runtime records only)
+  // A firmware event's extend as the firmware-log cache holds it: the register's value after it.
+  const Bytes* register_after = nullptr;
+  Json event = nullptr;                 // acon.runtime_events entry (runtime records only)
   std::optional<RuntimeLogEvent> aael;  // the AAEL event it records, for the images checks
 };
 
@@ -77,7 +80,7 @@ struct Collected {
   bool any_runtime_log = false;
 };
 
-void collect_tcg2(const TdxLogs& logs, Collected& out) {
+void collect_tcg2(const TdxLogs& logs, const FirmwareLogFacts* firmware, Collected& out) {
   if (!logs.log) return;
   out.any_log = true;
   const std::set<uint32_t> quoted = {1, 2, 3, 4};
@@ -96,7 +99,8 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
   // A Step is large (its runtime_events entry, its AAEL event): grown one by one, the vector
   // would move every step already collected at each reallocation.
   out.steps.reserve(out.steps.size() + logs.log->events.size());
-  for (const Event& event : logs.log->events) {
+  for (size_t position = 0; position < logs.log->events.size(); ++position) {
+    const Event& event = logs.log->events[position];
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
     std::optional<eventlog::AaelEvent> aael;
     if (event.type == eventlog::ev::kEventTag)
@@ -116,6 +120,9 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
       continue;
     }
     Step step{event, Bytes(digest->begin(), digest->end()), runtime};
+    if (firmware != nullptr && position < firmware->events &&
+        !firmware->register_after[position].empty())
+      step.register_after = &firmware->register_after[position];
     if (runtime) {
       Json& entry = step.event = Json::object();
       entry["source"] = "aael";
@@ -244,6 +251,9 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
     if (step.runtime) ++runtime_count;
     if (step.sets_start) {
       replayer.set(index, HashAlg::sha384, step.digest);
+    } else if (step.register_after != nullptr) {
+      // This extend's result, derived from the same firmware bytes by the same Replayer before.
+      replayer.set(index, HashAlg::sha384, *step.register_after);
     } else if (auto extended = replayer.extend(index, HashAlg::sha384, step.digest); !extended) {
       out.check = named(name, Outcome::error, step.where() + ": " + extended.error().message);
       return out;
@@ -325,6 +335,7 @@ Result<TdxLogs> parse_tdx_logs(const TdxEvidence& evidence) {
   } else {
     return out;
   }
+  out.parsed_with = options;
   auto log = eventlog::parse_event_log(out.buffer, options);
   if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
   out.log = std::move(*log);
@@ -345,7 +356,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
 }
 
 ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10& report,
-                              const Result<TdxLogs>& logs) {
+                              const Result<TdxLogs>& logs, const FirmwareLogFacts* firmware) {
   ReplayChecks out;
   Collected collected;
   if (!logs) {
@@ -356,7 +367,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10
                             "the event log does not parse: " + logs.error().message);
     return out;
   }
-  collect_tcg2(*logs, collected);
+  collect_tcg2(*logs, firmware, collected);
   if (evidence.runtime_text_aael) collect_text_aael(*evidence.runtime_text_aael, collected);
   if (evidence.ima_log) collect_ima(*evidence.ima_log, collected);
   collected.any_log = collected.any_log || collected.any_runtime_log;
