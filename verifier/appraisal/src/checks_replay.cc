@@ -119,10 +119,13 @@ void collect_tcg2(const TdxLogs& logs, const FirmwareLogFacts* firmware, Collect
                                 ": no SHA-384 digest, so it cannot be replayed");
       continue;
     }
-    Step step{event, Bytes(digest->begin(), digest->end()), runtime};
-    if (firmware != nullptr && position < firmware->events &&
-        !firmware->register_after[position].empty())
-      step.register_after = &firmware->register_after[position];
+    // A firmware event whose extend the cache holds needs no copy of its digest.
+    const Bytes* register_after = firmware != nullptr && position < firmware->events &&
+                                          !firmware->register_after[position].empty()
+                                      ? &firmware->register_after[position]
+                                      : nullptr;
+    Step step{event, register_after ? Bytes{} : Bytes(digest->begin(), digest->end()), runtime};
+    step.register_after = register_after;
     if (runtime) {
       Json& entry = step.event = Json::object();
       entry["source"] = "aael";
@@ -243,17 +246,27 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
   const std::string name = "replay." + register_name(index);
   const std::string upper = "RTMR" + std::to_string(index - 1);
   Replayer replayer;
+  // The register's value while it is one the firmware-log cache holds (the result of this
+  // extend, derived from the same firmware bytes by the same Replayer before): compared where it
+  // is, and given to the replayer only when a step extends from it.
+  const Bytes* cached = nullptr;
   std::optional<size_t> matching_prefix;
   if (ct_equal(replayer.value(index, HashAlg::sha384), quoted)) matching_prefix = 0;
   size_t runtime_count = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& step = *steps[i];
     if (step.runtime) ++runtime_count;
+    if (step.register_after != nullptr) {
+      cached = step.register_after;
+      if (!matching_prefix && ct_equal(*cached, quoted)) matching_prefix = i + 1;
+      continue;
+    }
+    if (cached != nullptr) {
+      replayer.set(index, HashAlg::sha384, *cached);
+      cached = nullptr;
+    }
     if (step.sets_start) {
       replayer.set(index, HashAlg::sha384, step.digest);
-    } else if (step.register_after != nullptr) {
-      // This extend's result, derived from the same firmware bytes by the same Replayer before.
-      replayer.set(index, HashAlg::sha384, *step.register_after);
     } else if (auto extended = replayer.extend(index, HashAlg::sha384, step.digest); !extended) {
       out.check = named(name, Outcome::error, step.where() + ": " + extended.error().message);
       return out;
@@ -263,6 +276,7 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
         ct_equal(replayer.value(index, HashAlg::sha384), quoted))
       matching_prefix = i + 1;
   }
+  if (cached != nullptr) replayer.set(index, HashAlg::sha384, *cached);
   const Bytes replayed = replayer.value(index, HashAlg::sha384);
   Json detail = {{"register", upper},
                  {"quoted", hex_encode(quoted)},
