@@ -26,6 +26,16 @@
 // counter is its CPU time per appraisal over that floor's, both measured in this run, so it
 // reads the same on a fast or a slow machine. Every other counter is a rate per CPU second.
 //
+// BM_appraise_pipeline/appraise_sign_warm and kbs_attest_warm are the same with a
+// FirmwareLogCache that has seen this CCEL (a fleet of TDs booted from the same firmware, kernel
+// and command line): the firmware events' Trustee entries and RTMR values come from it. The
+// fixture checks that the warm pipeline's token is the cold one's, byte for byte (but the
+// signature). x_target is a pipeline's CPU time over issue 11's budget (200 us, 5,000/s per
+// core); floors_of_target the floors of this run over that budget. BM_part_sign_ear_jwt reports
+// one ES256 signature over its signing input (sign_floor_us: SHA-256 of the 77 KB, then ECDSA)
+// and floor_of_target, that floor over issue 11's 50 us per token (20,000/s): above 1, no writer
+// of this token can meet the target on this machine.
+//
 // BM_hash_floor_events_extends_token is the hashing the outputs need on top of that: SHA-384
 // over each of the 98 CCEL events' data (Trustee's digest_matches_event), 108 SHA-384 extensions
 // (the replay) and SHA-256 over the 77 KB signing input of the token (the floor's ES256 sign is
@@ -70,6 +80,8 @@
 #include "acon/appraisal/checks.h"
 #include "acon/appraisal/claims.h"
 #include "acon/appraisal/ear.h"
+#include "acon/appraisal/evidence.h"
+#include "acon/appraisal/firmware_log_cache.h"
 #include "acon/appraisal/policy.h"
 #include "acon/appraisal/reference_values.h"
 #include "acon/common/signature.h"
@@ -137,6 +149,13 @@ struct Fixture {
     return o;
   }();
   const AppraisalOptions& options = appraise_options.evidence;
+  // The same with a firmware-log cache that has seen this CCEL (a fleet of TDs booted alike).
+  std::shared_ptr<FirmwareLogCache> firmware_cache = std::make_shared<FirmwareLogCache>();
+  AppraiseOptions warm_options = [this] {
+    AppraiseOptions o = appraise_options;
+    o.evidence.firmware_log_cache = firmware_cache;
+    return o;
+  }();
   Policy policy = must(parse_policy(read_file(std::string(ACON_SOURCE_DIR) +
                                               "/verifier/appraisal/policies/default_cpu.toml"),
                                     "default_cpu.toml"),
@@ -172,12 +191,42 @@ struct Fixture {
         must(appraise(evidence, policy, references, appraise_options), "appraise");
     appraisal = result.appraisal;
     ear = result.ear;
+    // Warms the firmware-log cache; the warm pipeline must issue the same token.
+    AttestationResult warm = must(appraise(evidence, policy, references, warm_options), "warm");
+    const std::string cold_token = must(sign_ear_jwt(ear, signer), "cold token");
+    const std::string warm_token = must(sign_ear_jwt(warm.ear, signer), "warm token");
+    if (cold_token.substr(0, cold_token.rfind('.')) != warm_token.substr(0, warm_token.rfind('.')))
+      die("the warm firmware-log cache changed the token");
   }
 };
 
 Fixture& fixture() {
   static Fixture f;
   return f;
+}
+
+// The fixture's evidence as the body of a KBS /attest request (kbs-types Attestation, TDX primary
+// evidence in CoCo's attester packing: cc_eventlog = the CCEL's events, then the AAEL records),
+// with a runtime data of the shape a CoCo client sends (P-256 tee-pubkey).
+std::string kbs_request_body(const Fixture& f) {
+  Bytes cc_eventlog(f.evidence.tdx.ccel->begin(), f.evidence.tdx.ccel->begin() + f.ccel.end_offset);
+  append(cc_eventlog, *f.evidence.tdx.runtime_aael);
+  const std::string coordinate(43, 'A');  // base64url of 32 bytes
+  const Json body = {{"init-data", nullptr},
+                     {"runtime-data",
+                      {{"nonce", "bm9uY2UtZnJvbS10aGUta2JzLWNoYWxsZW5nZQ=="},
+                       {"tee-pubkey",
+                        {{"kty", "EC"},
+                         {"crv", "P-256"},
+                         {"alg", "ECDH-ES+A256KW"},
+                         {"x", coordinate},
+                         {"y", coordinate}}}}},
+                     {"tee-evidence",
+                      {{"primary_evidence",
+                        {{"cc_eventlog", base64_encode(cc_eventlog)},
+                         {"quote", base64_encode(f.evidence.tdx.quote)}}},
+                       {"additional_evidence", ""}}}};
+  return body.dump();
 }
 
 // The cryptography a warm DCAP appraisal cannot do without: one P-256 verification (the quote
@@ -225,6 +274,8 @@ double crypto_floor_seconds(Fixture& f, double budget = 0.3) {
 // SHA-384 over MR || digest (96 bytes) per replayed extension (the CCEL events and the AAEL
 // records), and SHA-256 over a JWT signing input of `signing_input_bytes` (the token's size
 // without its signature). No appraisal can issue this token for this evidence with less.
+// With a warm firmware-log cache the firmware events' digests and extends were done before:
+// `warm` counts only the runtime records' extends and the token's SHA-256.
 struct HashFloor {
   EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA2-384", nullptr);
   EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
@@ -232,11 +283,11 @@ struct HashFloor {
   size_t extends = 0;
   std::string signing_input;
 
-  HashFloor(const Fixture& f, size_t signing_input_bytes)
+  HashFloor(const Fixture& f, size_t signing_input_bytes, bool warm = false)
       : signing_input(signing_input_bytes, 'a') {
     if (sha384 == nullptr || sha256 == nullptr) die("EVP_MD_fetch");
     for (const eventlog::Event& event : f.ccel.events) {
-      if (event.number == 0) continue;
+      if (event.number == 0 || warm) continue;
       event_data.push_back(event.data);
       if (event.type != eventlog::ev::kNoAction) ++extends;
     }
@@ -291,8 +342,13 @@ void rate(benchmark::State& state, const char* name) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-// with_tree: also ear_to_json, as the KBS's /attest.
-void BM_appraise_pipeline(benchmark::State& state, bool with_tree) {
+// Issue 11's targets, as CPU time per operation on one core.
+constexpr double kTargetAppraisalSeconds = 1.0 / 5000;  // 5,000 appraisals/s
+constexpr double kTargetTokenSeconds = 1.0 / 20000;     // 20,000 EAR JWT signs/s
+
+// with_tree: also ear_to_json, as the KBS's /attest. warm: with the fixture's firmware-log cache,
+// which has seen this CCEL.
+void BM_appraise_pipeline(benchmark::State& state, bool with_tree, bool warm) {
   Fixture& f = fixture();
   size_t token_bytes = 0;
   // Measured once per process: Google Benchmark calls this function several times.
@@ -301,9 +357,14 @@ void BM_appraise_pipeline(benchmark::State& state, bool with_tree) {
     const HashFloor hashes(f, fixture_signing_input_bytes(f));
     return hash_floor_seconds(hashes);
   }();
+  static const double warm_hash_seconds = [&f] {
+    const HashFloor hashes(f, fixture_signing_input_bytes(f), /*warm=*/true);
+    return hash_floor_seconds(hashes);
+  }();
+  const AppraiseOptions& options = warm ? f.warm_options : f.appraise_options;
   const double start = thread_cpu_seconds();
   for (auto _ : state) {
-    auto result = appraise(f.evidence, f.policy, f.references, f.appraise_options);
+    auto result = appraise(f.evidence, f.policy, f.references, options);
     if (!result.ok() || !result->evidence.verdict) {
       state.SkipWithError("appraise failed or the quote reached no verdict");
       break;
@@ -333,12 +394,74 @@ void BM_appraise_pipeline(benchmark::State& state, bool with_tree) {
   state.counters["x_crypto_floor"] = per_appraisal / floor_seconds;
   state.counters["floor_us"] = floor_seconds * 1e6;
   // The same over the crypto floor plus the hashing this evidence and this token need
-  // (HashFloor): how far the pipeline is from what its outputs cost at the least.
-  state.counters["x_output_floor"] = per_appraisal / (floor_seconds + hash_seconds);
-  state.counters["hash_floor_us"] = hash_seconds * 1e6;
+  // (HashFloor; warm: without the firmware events' hashing, which the cache did before): how far
+  // the pipeline is from what its outputs cost at the least.
+  const double hashes = warm ? warm_hash_seconds : hash_seconds;
+  state.counters["x_output_floor"] = per_appraisal / (floor_seconds + hashes);
+  state.counters["hash_floor_us"] = hashes * 1e6;
+  // Issue 11's budget (200 us per appraisal) over this run's floors: below 1, the floors alone
+  // leave no room for the target; x_target is the pipeline's time over the budget.
+  state.counters["x_target"] = per_appraisal / kTargetAppraisalSeconds;
+  state.counters["floors_of_target"] = (floor_seconds + hashes) / kTargetAppraisalSeconds;
 }
-BENCHMARK_CAPTURE(BM_appraise_pipeline, appraise_sign, false);
-BENCHMARK_CAPTURE(BM_appraise_pipeline, kbs_attest, true);
+BENCHMARK_CAPTURE(BM_appraise_pipeline, appraise_sign, false, false);
+BENCHMARK_CAPTURE(BM_appraise_pipeline, kbs_attest, true, false);
+BENCHMARK_CAPTURE(BM_appraise_pipeline, appraise_sign_warm, false, true);
+BENCHMARK_CAPTURE(BM_appraise_pipeline, kbs_attest_warm, true, true);
+
+// The KBS's /attest from its request body, less HTTP, sessions and audit: load_kbs_attestation
+// (the JSON, base64 of the quote and of the 64 KB cc_eventlog) then appraise (warm: the firmware
+// part of cc_eventlog ends at its first EV_EVENT_TAG record), ear_to_json and sign_ear_jwt. The
+// quote was not made for this runtime data, so binding.kbs fails; its JCS and hash are made all
+// the same.
+void BM_kbs_request_pipeline(benchmark::State& state, bool warm) {
+  Fixture& f = fixture();
+  const std::string body = kbs_request_body(f);
+  std::shared_ptr<FirmwareLogCache> cache = std::make_shared<FirmwareLogCache>();
+  AppraiseOptions options = f.appraise_options;
+  if (warm) options.evidence.firmware_log_cache = cache;
+  for (auto _ : state) {
+    auto evidence = load_kbs_attestation(body, "tdx");
+    if (!evidence.ok()) {
+      state.SkipWithError(("load_kbs_attestation: " + evidence.error().to_string()).c_str());
+      break;
+    }
+    auto result = appraise(*evidence, f.policy, f.references, options);
+    if (!result.ok() || !result->evidence.verdict) {
+      state.SkipWithError("appraise failed or the quote reached no verdict");
+      break;
+    }
+    auto claims = ear_to_json(result->ear);
+    auto token = sign_ear_jwt(result->ear, f.signer);
+    if (!claims.ok() || !token.ok()) {
+      state.SkipWithError("ear_to_json or sign_ear_jwt failed");
+      break;
+    }
+    benchmark::DoNotOptimize(claims);
+    benchmark::DoNotOptimize(token);
+  }
+  rate(state, "appraisals");
+  state.counters["request_bytes"] = static_cast<double>(body.size());
+  if (warm) state.counters["cache_hits"] = static_cast<double>(cache->stats().hits);
+}
+BENCHMARK_CAPTURE(BM_kbs_request_pipeline, cold, false);
+BENCHMARK_CAPTURE(BM_kbs_request_pipeline, warm, true);
+
+// load_kbs_attestation alone on that request body.
+void BM_part_load_kbs_attestation(benchmark::State& state) {
+  Fixture& f = fixture();
+  const std::string body = kbs_request_body(f);
+  for (auto _ : state) {
+    auto evidence = load_kbs_attestation(body, "tdx");
+    if (!evidence.ok()) {
+      state.SkipWithError("load_kbs_attestation failed");
+      break;
+    }
+    benchmark::DoNotOptimize(evidence);
+  }
+  rate(state, "requests");
+}
+BENCHMARK(BM_part_load_kbs_attestation);
 
 // The floor alone: 1 P-256 verify + 1 ES256 sign per iteration.
 void BM_crypto_floor_1verify_1sign(benchmark::State& state) {
@@ -431,17 +554,40 @@ void BM_part_evaluate(benchmark::State& state) {
 }
 BENCHMARK(BM_part_evaluate);
 
-// The EAR of the appraisal (the claims document as annotated evidence) signed as a JWT.
+// The EAR of the appraisal (the claims document as annotated evidence) signed as a JWT. Its
+// floor: one ES256 signature over that many bytes with the prepared signer (SHA-256 of the
+// signing input, then the ECDSA), measured in this run; floor_of_target is that floor over
+// issue 11's 50 us per token: above 1, a token of this size cannot be signed at 20,000/s here,
+// whatever writes its text.
 void BM_part_sign_ear_jwt(benchmark::State& state) {
   Fixture& f = fixture();
+  const std::string sign_input(fixture_signing_input_bytes(f), 'a');
+  double sign_floor = 0;
+  {
+    const double start = thread_cpu_seconds();
+    size_t rounds = 0;
+    do {
+      auto sig = f.signer.es256().sign(as_bytes(sign_input), EcdsaEncoding::raw);
+      if (!sig.ok()) die("es256 sign");
+      ++rounds;
+      sign_floor = thread_cpu_seconds() - start;
+    } while (sign_floor < 0.2);
+    sign_floor /= static_cast<double>(rounds);
+  }
   size_t bytes = 0;
+  const double start = thread_cpu_seconds();
   for (auto _ : state) {
     auto token = sign_ear_jwt(f.ear, f.signer);
     bytes = token.ok() ? token->size() : 0;
     benchmark::DoNotOptimize(token);
   }
+  const double per_token = (thread_cpu_seconds() - start) /
+                           static_cast<double>(std::max<int64_t>(state.iterations(), 1));
   rate(state, "tokens");
   state.counters["token_bytes"] = static_cast<double>(bytes);
+  state.counters["sign_floor_us"] = sign_floor * 1e6;
+  state.counters["x_sign_floor"] = per_token / sign_floor;
+  state.counters["floor_of_target"] = sign_floor / kTargetTokenSeconds;
 }
 BENCHMARK(BM_part_sign_ear_jwt);
 

@@ -601,14 +601,22 @@ Result<Json> trustee_event_entry(const Event& event) {
   return event_entry(event, hashers);
 }
 
-Result<Json> trustee_uefi_event_logs(const EventLog& log) {
+Status append_trustee_event_entries(const EventLog& log, size_t first, size_t last,
+                                    Json::array_t& entries) {
   EventHashers hashers;
-  Json::array_t entries;
-  entries.reserve(log.events.empty() ? 0 : log.events.size() - 1);
-  for (size_t i = 1; i < log.events.size(); ++i) {
+  first = std::max<size_t>(first, 1);
+  last = std::min(last, log.events.size());
+  if (first < last) entries.reserve(entries.size() + (last - first));
+  for (size_t i = first; i < last; ++i) {
     ACON_TRY(Json entry, event_entry(log.events[i], hashers));
     entries.push_back(std::move(entry));
   }
+  return {};
+}
+
+Result<Json> trustee_uefi_event_logs(const EventLog& log) {
+  Json::array_t entries;
+  ACON_CHECK(append_trustee_event_entries(log, 1, log.events.size(), entries));
   return Json(std::move(entries));
 }
 

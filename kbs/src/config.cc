@@ -439,6 +439,7 @@ Result<OpenedKbs> open_kbs(const KbsConfig& config, Time now) {
   }
   opened.cache = std::make_unique<dcap::VerificationCache>();
   options.evidence.cache = opened.cache.get();
+  options.evidence.firmware_log_cache = std::make_shared<appraisal::FirmwareLogCache>();
   for (const auto& path : config.trusted_token_roots) {
     ACON_TRY(Certificate root, read_certificate(path));
     options.token_roots.push_back(std::move(root));

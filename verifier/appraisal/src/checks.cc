@@ -12,6 +12,7 @@
 #include "acon/appraisal/claims.h"
 #include "acon/dcap/claims.h"
 #include "acon/tdx/quote.h"
+#include "firmware_log.h"
 #include "tdx_logs.h"
 
 namespace acon::appraisal {
@@ -455,7 +456,12 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
 
   // The logs are parsed once for the replay and for Trustee's uefi_event_logs.
   Result<TdxLogs> logs = parse_tdx_logs(evidence.tdx);
-  ReplayChecks replay = check_tdx_replay(evidence.tdx, report, logs);
+  // With a firmware-log cache, what the firmware events give on their own (their Trustee entries,
+  // the register values they extend to) comes from it, or is derived once and kept.
+  std::shared_ptr<const FirmwareLogFacts> firmware;
+  if (options.firmware_log_cache && logs && logs->log)
+    firmware = firmware_log_facts(*logs, *options.firmware_log_cache);
+  ReplayChecks replay = check_tdx_replay(evidence.tdx, report, logs, firmware.get());
   add_all(std::move(replay.registers));
   out.checks.push_back(std::move(replay.unexplained));
   acon["runtime_events"] = std::move(replay.runtime_events);
@@ -463,7 +469,7 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
 
   if (out.verdict) {
     ClaimsDocument trustee =
-        tdx_claims(*quote, *out.verdict, logs && logs->log ? &*logs->log : nullptr);
+        tdx_claims(*quote, *out.verdict, logs && logs->log ? &*logs->log : nullptr, firmware.get());
     claims["tdx"] = std::move(trustee.claims["tdx"]);
     out.checks.push_back(std::move(trustee.event_log));
   } else {

@@ -12,6 +12,7 @@
 #include "acon/eventlog/replay.h"
 #include "acon/eventlog/runtime.h"
 #include "acon/tdx/quote.h"
+#include "firmware_log.h"
 #include "tdx_logs.h"
 
 namespace acon::appraisal {
@@ -49,7 +50,9 @@ struct Step {
   Bytes digest;
   bool runtime = false;
   bool sets_start = false;  // text AAEL INIT: the register's value is stated, not extended
-  Json event = nullptr;     // acon.runtime_events entry (runtime records only)
+  // A firmware event's extend as the firmware-log cache holds it: the register's value after it.
+  const Bytes* register_after = nullptr;
+  Json event = nullptr;                 // acon.runtime_events entry (runtime records only)
   std::optional<RuntimeLogEvent> aael;  // the AAEL event it records, for the images checks
 };
 
@@ -77,7 +80,7 @@ struct Collected {
   bool any_runtime_log = false;
 };
 
-void collect_tcg2(const TdxLogs& logs, Collected& out) {
+void collect_tcg2(const TdxLogs& logs, const FirmwareLogFacts* firmware, Collected& out) {
   if (!logs.log) return;
   out.any_log = true;
   const std::set<uint32_t> quoted = {1, 2, 3, 4};
@@ -96,7 +99,8 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
   // A Step is large (its runtime_events entry, its AAEL event): grown one by one, the vector
   // would move every step already collected at each reallocation.
   out.steps.reserve(out.steps.size() + logs.log->events.size());
-  for (const Event& event : logs.log->events) {
+  for (size_t position = 0; position < logs.log->events.size(); ++position) {
+    const Event& event = logs.log->events[position];
     if (event.number == 0 || event.type == eventlog::ev::kNoAction) continue;
     std::optional<eventlog::AaelEvent> aael;
     if (event.type == eventlog::ev::kEventTag)
@@ -115,7 +119,13 @@ void collect_tcg2(const TdxLogs& logs, Collected& out) {
                                 ": no SHA-384 digest, so it cannot be replayed");
       continue;
     }
-    Step step{event, Bytes(digest->begin(), digest->end()), runtime};
+    // A firmware event whose extend the cache holds needs no copy of its digest.
+    const Bytes* register_after = firmware != nullptr && position < firmware->events &&
+                                          !firmware->register_after[position].empty()
+                                      ? &firmware->register_after[position]
+                                      : nullptr;
+    Step step{event, register_after ? Bytes{} : Bytes(digest->begin(), digest->end()), runtime};
+    step.register_after = register_after;
     if (runtime) {
       Json& entry = step.event = Json::object();
       entry["source"] = "aael";
@@ -236,12 +246,25 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
   const std::string name = "replay." + register_name(index);
   const std::string upper = "RTMR" + std::to_string(index - 1);
   Replayer replayer;
+  // The register's value while it is one the firmware-log cache holds (the result of this
+  // extend, derived from the same firmware bytes by the same Replayer before): compared where it
+  // is, and given to the replayer only when a step extends from it.
+  const Bytes* cached = nullptr;
   std::optional<size_t> matching_prefix;
   if (ct_equal(replayer.value(index, HashAlg::sha384), quoted)) matching_prefix = 0;
   size_t runtime_count = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& step = *steps[i];
     if (step.runtime) ++runtime_count;
+    if (step.register_after != nullptr) {
+      cached = step.register_after;
+      if (!matching_prefix && ct_equal(*cached, quoted)) matching_prefix = i + 1;
+      continue;
+    }
+    if (cached != nullptr) {
+      replayer.set(index, HashAlg::sha384, *cached);
+      cached = nullptr;
+    }
     if (step.sets_start) {
       replayer.set(index, HashAlg::sha384, step.digest);
     } else if (auto extended = replayer.extend(index, HashAlg::sha384, step.digest); !extended) {
@@ -253,6 +276,7 @@ RegisterOutcome replay_register(uint32_t index, const std::vector<const Step*>& 
         ct_equal(replayer.value(index, HashAlg::sha384), quoted))
       matching_prefix = i + 1;
   }
+  if (cached != nullptr) replayer.set(index, HashAlg::sha384, *cached);
   const Bytes replayed = replayer.value(index, HashAlg::sha384);
   Json detail = {{"register", upper},
                  {"quoted", hex_encode(quoted)},
@@ -325,6 +349,7 @@ Result<TdxLogs> parse_tdx_logs(const TdxEvidence& evidence) {
   } else {
     return out;
   }
+  out.parsed_with = options;
   auto log = eventlog::parse_event_log(out.buffer, options);
   if (!log) return log.error().wrap(evidence.cc_eventlog ? "cc_eventlog" : "ccel+runtime_aael");
   out.log = std::move(*log);
@@ -345,7 +370,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence) {
 }
 
 ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10& report,
-                              const Result<TdxLogs>& logs) {
+                              const Result<TdxLogs>& logs, const FirmwareLogFacts* firmware) {
   ReplayChecks out;
   Collected collected;
   if (!logs) {
@@ -356,7 +381,7 @@ ReplayChecks check_tdx_replay(const TdxEvidence& evidence, const tdx::TdReport10
                             "the event log does not parse: " + logs.error().message);
     return out;
   }
-  collect_tcg2(*logs, collected);
+  collect_tcg2(*logs, firmware, collected);
   if (evidence.runtime_text_aael) collect_text_aael(*evidence.runtime_text_aael, collected);
   if (evidence.ima_log) collect_ima(*evidence.ima_log, collected);
   collected.any_log = collected.any_log || collected.any_runtime_log;

@@ -6,11 +6,33 @@
 
 #include "acon/dcap/claims.h"
 #include "acon/eventlog/trustee.h"
+#include "firmware_log.h"
 
 namespace acon::appraisal {
+namespace {
+
+// Trustee's uefi_event_logs of `log`, the firmware events' entries from `firmware` when given.
+Result<Json> uefi_event_logs(const eventlog::EventLog& log, const FirmwareLogFacts* firmware) {
+  if (firmware == nullptr) return eventlog::trustee_uefi_event_logs(log);
+  // Trustee stops at the first event it refuses; the firmware events come first.
+  if (firmware->trustee_error) return *firmware->trustee_error;
+  Json::array_t entries;
+  entries.reserve(log.events.empty() ? 0 : log.events.size() - 1);
+  entries.insert(entries.end(), firmware->trustee_entries.begin(), firmware->trustee_entries.end());
+  ACON_CHECK(
+      eventlog::append_trustee_event_entries(log, firmware->events, log.events.size(), entries));
+  return Json(std::move(entries));
+}
+
+}  // namespace
 
 ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& verdict,
                           const eventlog::EventLog* ccel) {
+  return tdx_claims(quote, verdict, ccel, nullptr);
+}
+
+ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& verdict,
+                          const eventlog::EventLog* ccel, const FirmwareLogFacts* firmware) {
   ClaimsDocument doc;
   Json tdx = dcap::quote_claims(quote, dcap::verified_supplemental(verdict));
   doc.claims = Json::object();
@@ -30,7 +52,7 @@ ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& ver
   } else if (quote.td_report() == nullptr) {
     doc.event_log.outcome = Outcome::skipped;
     doc.event_log.reason = "an SGX quote has no event log claims";
-  } else if (auto entries = eventlog::trustee_uefi_event_logs(*ccel); !entries) {
+  } else if (auto entries = uefi_event_logs(*ccel, firmware); !entries) {
     doc.event_log.outcome = Outcome::fail;
     doc.event_log.reason =
         "Trustee's event-log parser refuses this log, so Trustee would refuse "

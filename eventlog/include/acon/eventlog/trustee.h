@@ -22,4 +22,12 @@ Result<Json> trustee_event_entry(const Event& event);
 // The entries of every record after the Spec ID header, in log order.
 Result<Json> trustee_uefi_event_logs(const EventLog& log);
 
+// The entries of events [first, last) (the header, event 0, has none), appended to `entries` in
+// log order: trustee_uefi_event_logs() is this over the whole log. An entry depends on its event
+// alone, so the entries of a log are those of any split of it into consecutive ranges; the
+// appraisal's firmware-log cache keeps those of a log's firmware part. On error `entries` holds
+// those of the events before the refused one.
+Status append_trustee_event_entries(const EventLog& log, size_t first, size_t last,
+                                    Json::array_t& entries);
+
 }  // namespace acon::eventlog

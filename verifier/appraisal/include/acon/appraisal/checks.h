@@ -11,6 +11,7 @@
 
 #include "acon/appraisal/check.h"
 #include "acon/appraisal/evidence.h"
+#include "acon/appraisal/firmware_log_cache.h"
 #include "acon/appraisal/images.h"
 #include "acon/common/hash.h"
 #include "acon/dcap/fetch.h"
@@ -31,6 +32,9 @@ struct AppraisalOptions {
   std::optional<dcap::Collateral> collateral;
   dcap::CollateralFetcher* fetcher = nullptr;  // not owned
   dcap::VerificationCache* cache = nullptr;    // not owned
+  // Opt-in: what TDX firmware event logs give on their own, kept across appraisals for logs
+  // with identical bytes (firmware_log_cache.h). Shared: the KBS's appraisal threads use one.
+  std::shared_ptr<FirmwareLogCache> firmware_log_cache;
   // The challenge nonce the KBS issued for this session: binding.kbs fails when the runtime data
   // carries another (a correctly bound but replayed quote). Unset: the caller compares it.
   std::optional<std::string> expected_nonce;

@@ -18,6 +18,7 @@ struct TdxLogs {
   Bytes buffer;  // the TCG2 log the EventLog views point into (moving keeps them valid)
   std::optional<eventlog::EventLog> log;  // none when the evidence has no TCG2 log
   size_t firmware_end = SIZE_MAX;         // events at or after this offset are runtime records
+  eventlog::ParseOptions parsed_with;     // how `log` was parsed (cc_eventlog: zero signature)
 };
 
 // cc_eventlog as it is (guest-components' zero-signature header allowed); or the CCEL's events
