@@ -11,7 +11,7 @@ packages=(
   libssl-dev openssl libcbor-dev libtss2-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libpq-dev libbenchmark-dev libgtest-dev libgmock-dev tpm2-tools
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
+  nlohmann-json3-dev rapidjson-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
   # the KBS's HTTP server (Boost.Beast/Asio, header-only)
   libboost-dev
   # a real PostgreSQL server for the KBS's PostgreSQL storage tests (initdb + postgres, run by

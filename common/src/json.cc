@@ -6,6 +6,11 @@
 #include <set>
 #include <vector>
 
+#ifdef __SSE2__
+#define RAPIDJSON_SSE2  // strings and whitespace scanned 16 bytes at a time (x86-64 baseline)
+#endif
+#include <rapidjson/reader.h>
+
 #include "acon/common/utf8.h"
 
 #ifdef __SSE2__
@@ -41,175 +46,108 @@ bool depth_within(std::string_view text, size_t max_depth, size_t& offset) {
   }
   return true;
 }
-// A fast path for the documents attestation exchanges (KBS requests, evidence, collateral): it
-// accepts only a subset of JSON whose tree is certain to be the one nlohmann's parser builds, and
-// builds it without nlohmann's lexer, which reads one byte at a time and appends each byte of a
-// string to two buffers (~5 us per KB of base64 here). The subset: strings of printable ASCII
-// (0x20..0x7e) without escapes, integers of at most 18 digits without fraction or exponent (an
-// unsigned number when non-negative, a signed one when negative, as nlohmann types them), the
-// literals, arrays and objects without duplicate member names, nested at most max_depth deep.
-// Anything else (an escape, a byte outside that range, a float, a longer integer, a duplicate,
-// a deeper document) and every syntax error give up: parse_json then runs nlohmann's parser,
-// which decides and words the error exactly as before.
-class PlainJsonParser {
+// The fast path: RapidJSON's reader (Debian's rapidjson-dev, header-only, so the static tools
+// keep linking acon::common) validates and parses, and its events build nlohmann's tree directly.
+// nlohmann's own lexer reads one byte at a time and appends each byte of a string to two buffers,
+// ~5 us per KB of base64 here. Where the two parsers could build different trees, or where
+// parse_json refuses, nlohmann's parser decides instead, so what is accepted, the tree it gives
+// and how an error reads are as they were: anything RapidJSON refuses; a decoded string that is
+// not valid UTF-8 (RapidJSON lets a lone \udc00..\udfff escape through, nlohmann refuses it); a
+// number other than an integer that fits 64 bits (nlohmann types those by their text: a minus
+// sign makes a signed integer, none an unsigned one; fractions and exponents are left to it
+// whole); duplicate member names; nesting deeper than max_depth.
+class NlohmannTreeBuilder
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, NlohmannTreeBuilder> {
  public:
-  PlainJsonParser(std::string_view text, size_t max_depth)
-      : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+  explicit NlohmannTreeBuilder(size_t max_depth) : max_depth_(max_depth) {}
 
-  bool parse(Json& out) {
-    skip_whitespace();
-    if (!value(out, 0)) return false;
-    skip_whitespace();
-    return p_ == end_;
+  Json take() { return std::move(root_); }
+
+  bool Null() { return put(nullptr); }
+  bool Bool(bool value) { return put(value); }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    const std::string_view digits(text, length);
+    if (digits.find_first_of(".eE") != std::string_view::npos) return false;
+    if (digits.starts_with('-')) {
+      int64_t value = 0;
+      auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return error == std::errc() && end == digits.data() + digits.size() && put(value);
+    }
+    uint64_t value = 0;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return error == std::errc() && end == digits.data() + digits.size() && put(value);
   }
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    const std::string_view value(text, length);
+    return is_valid_utf8(value) && put(std::string(value));
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    const std::string_view name(text, length);
+    if (!is_valid_utf8(name)) return false;
+    auto [slot, inserted] = open_.back()->get_ref<Json::object_t&>().try_emplace(std::string(name));
+    key_slot_ = &slot->second;
+    return inserted;
+  }
+  bool StartObject() { return open(Json::object()); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool StartArray() { return open(Json::array()); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
 
  private:
-  void skip_whitespace() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  // Where the next value goes: the root, the member whose name came last, or an array's end.
+  Json& slot() {
+    if (open_.empty()) return root_;
+    if (open_.back()->is_object()) return *std::exchange(key_slot_, nullptr);
+    return open_.back()->get_ref<Json::array_t&>().emplace_back();
   }
-
-  bool value(Json& out, size_t depth) {
-    if (p_ == end_) return false;
-    switch (*p_) {
-      case '{':
-        return object(out, depth + 1);
-      case '[':
-        return array(out, depth + 1);
-      case '"': {
-        std::string text;
-        if (!string(text)) return false;
-        out = std::move(text);
-        return true;
-      }
-      case 't':
-        return literal("true", true, out);
-      case 'f':
-        return literal("false", false, out);
-      case 'n':
-        return literal("null", nullptr, out);
-      default:
-        return number(out);
-    }
+  bool put(Json value) {
+    slot() = std::move(value);
+    return true;
   }
-
-  bool literal(std::string_view word, Json literal_value, Json& out) {
-    if (static_cast<size_t>(end_ - p_) < word.size() ||
-        std::memcmp(p_, word.data(), word.size()) != 0)
-      return false;
-    p_ += word.size();
-    out = std::move(literal_value);
+  bool open(Json container) {
+    if (open_.size() == max_depth_) return false;
+    Json& placed = slot();
+    placed = std::move(container);
+    open_.push_back(&placed);
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
     return true;
   }
 
-  bool number(Json& out) {
-    const bool negative = *p_ == '-';
-    if (negative) ++p_;
-    const char* const digits = p_;
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    const auto count = static_cast<size_t>(p_ - digits);
-    if (count == 0 || count > 18 || (count > 1 && *digits == '0')) return false;
-    if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
-    uint64_t magnitude = 0;
-    for (const char* d = digits; d < p_; ++d) magnitude = magnitude * 10 + (*d - '0');
-    if (negative)
-      out = -static_cast<int64_t>(magnitude);
-    else
-      out = magnitude;
-    return true;
-  }
-
-  // At the opening quote; `out` gets the text between the quotes.
-  bool string(std::string& out) {
-    const char* const start = ++p_;
-#ifdef __SSE2__
-    // As signed bytes, 0x80..0xff are negative: below 0x20 or from 0x80 is one comparison.
-    const __m128i space = _mm_set1_epi8(0x20);
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i del = _mm_set1_epi8(0x7f);
-    for (; end_ - p_ >= 16; p_ += 16) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-      const __m128i special =
-          _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi8(space, x), _mm_cmpeq_epi8(x, del)),
-                       _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
-      if (const int mask = _mm_movemask_epi8(special); mask != 0) {
-        p_ += __builtin_ctz(static_cast<unsigned>(mask));
-        break;
-      }
-    }
-#endif
-    while (p_ < end_) {
-      const auto c = static_cast<uint8_t>(*p_);
-      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
-      ++p_;
-    }
-    if (p_ == end_ || *p_ != '"') return false;
-    out.assign(start, p_);
-    ++p_;
-    return true;
-  }
-
-  bool array(Json& out, size_t depth) {
-    if (depth > max_depth_) return false;
-    ++p_;
-    out = Json::array();
-    auto& elements = out.get_ref<Json::array_t&>();
-    skip_whitespace();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    while (true) {
-      skip_whitespace();
-      if (!value(elements.emplace_back(), depth)) return false;
-      skip_whitespace();
-      if (p_ == end_) return false;
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
-      if (*p_++ != ',') return false;
-    }
-  }
-
-  bool object(Json& out, size_t depth) {
-    if (depth > max_depth_) return false;
-    ++p_;
-    out = Json::object();
-    auto& members = out.get_ref<Json::object_t&>();
-    skip_whitespace();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    while (true) {
-      skip_whitespace();
-      std::string name;
-      if (p_ == end_ || *p_ != '"' || !string(name)) return false;
-      skip_whitespace();
-      if (p_ == end_ || *p_++ != ':') return false;
-      skip_whitespace();
-      auto [member, inserted] = members.try_emplace(std::move(name));
-      if (!inserted || !value(member->second, depth)) return false;
-      skip_whitespace();
-      if (p_ == end_) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_++ != ',') return false;
-    }
-  }
-
-  const char* p_;
-  const char* const end_;
   const size_t max_depth_;
+  Json root_;
+  std::vector<Json*> open_;  // the containers being filled, innermost last
+  Json* key_slot_ = nullptr;
 };
+
+bool parse_with_rapidjson(std::string_view text, size_t max_depth, Json& out) {
+  // RapidJSON's vectorized scanning reads a NUL-terminated copy: parse_json has refused a text
+  // holding a NUL byte before this.
+  thread_local std::string terminated;  // one copy per thread, its capacity kept
+  terminated.assign(text);
+  NlohmannTreeBuilder builder(max_depth);
+  rapidjson::StringStream bytes(terminated.c_str());
+  rapidjson::Reader reader;
+  // No kParseValidateEncodingFlag: it turns off the vectorized string scan, and every decoded
+  // string and name is checked as UTF-8 by the builder (which also catches what the escapes
+  // made), while a byte above 0x7f outside a string is a syntax error anyway.
+  constexpr unsigned kFlags =
+      rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
+  if (reader.Parse<kFlags>(bytes, builder).IsError()) return false;
+  out = builder.take();
+  return true;
+}
 
 }  // namespace
 
 Result<Json> parse_json(std::string_view text, size_t max_depth) {
-  if (Json plain; PlainJsonParser(text, max_depth).parse(plain)) return plain;
+  // JSON has no place for a NUL byte (in a string it must be escaped), and nlohmann's lexer
+  // would take one for the end of the input and ignore what follows.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos)
+    return make_error(Errc::parse, "json: NUL byte at offset " + std::to_string(nul));
+  if (Json fast; parse_with_rapidjson(text, max_depth, fast)) return fast;
   size_t offset = 0;
   if (!depth_within(text, max_depth, offset))
     return make_error(Errc::parse, "json: nesting deeper than " + std::to_string(max_depth) +

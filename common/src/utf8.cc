@@ -1,5 +1,7 @@
 #include "acon/common/utf8.h"
 
+#include <cstring>
+
 namespace acon {
 
 void append_utf8(std::string& out, uint32_t code_point) {
@@ -50,6 +52,12 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t* code_point) {
 
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    // Most text is ASCII: eight bytes at a time while none has its high bit set.
+    if (uint64_t word; s.size() - i >= 8 && (std::memcpy(&word, s.data() + i, 8), true) &&
+                       (word & 0x8080808080808080) == 0) {
+      i += 8;
+      continue;
+    }
     if (static_cast<uint8_t>(s[i]) < 0x80) {
       ++i;
       continue;

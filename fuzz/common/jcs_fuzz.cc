@@ -1,6 +1,6 @@
 // Fuzzes the strict JSON parser and RFC 8785 canonicalisation: canonical output must parse
 // again and canonicalise to itself (JCS is idempotent); and what parse_json accepts, nlohmann's
-// parser accepts with the same tree, type for type (parse_json's plain fast path must not differ).
+// parser accepts with the same tree, type for type (parse_json's fast path must not differ).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

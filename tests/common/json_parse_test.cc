@@ -1,6 +1,7 @@
-// parse_json's plain fast path (common/src/json.cc): for the documents it takes it builds the tree
-// nlohmann's parser builds, value for value and type for type; everything else is left to
-// nlohmann's parser, so what is refused and how the error reads are as before.
+// parse_json's fast path (RapidJSON's reader building nlohmann's tree, common/src/json.cc): for the
+// documents it takes it builds the tree nlohmann's parser builds, value for value and type for
+// type; everything else is left to nlohmann's parser, so what is refused and how the error reads
+// are as before.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -59,17 +60,26 @@ TEST(ParseJson, EverythingElseIsNlohmannsDecision) {
     const char* text;
     const char* message;
   };
-  for (const Refused& r : {Refused{"[1,]", "syntax error at offset 3"},
-                           Refused{R"({"a":1,})", "syntax error at offset 7"},
-                           Refused{R"({"a":1,"a":2})", "duplicate member 'a'"},
-                           Refused{"01", "syntax error"}, Refused{"[tru]", "syntax error"},
-                           Refused{"\"\x01\"", "syntax error"}, Refused{"\"\xff\"", "syntax error"},
-                           Refused{"", "syntax error"}, Refused{"1 2", "syntax error"},
-                           Refused{"\"open", "syntax error"}, Refused{"[1e999]", "json: "}}) {
+  for (const Refused& r :
+       {Refused{"[1,]", "syntax error at offset 3"},
+        Refused{R"({"a":1,})", "syntax error at offset 7"},
+        Refused{R"({"a":1,"a":2})", "duplicate member 'a'"}, Refused{"01", "syntax error"},
+        Refused{"[tru]", "syntax error"}, Refused{"\"\x01\"", "syntax error"},
+        Refused{"\"\xff\"", "syntax error"}, Refused{"", "syntax error"},
+        Refused{"1 2", "syntax error"}, Refused{"\"open", "syntax error"},
+        Refused{"[1e999]", "json: "},
+        // RapidJSON decodes a lone low surrogate; nlohmann refuses it.
+        Refused{R"(["\udc00"])", "syntax error"}, Refused{R"({"\udfff":1})", "syntax error"}}) {
     auto parsed = parse_json(r.text);
     ASSERT_FALSE(parsed.ok()) << r.text;
     EXPECT_NE(parsed.error().message.find(r.message), std::string::npos)
         << r.text << ": " << parsed.error().message;
+  }
+  // A NUL byte would end RapidJSON's input and nlohmann's alike: refused wherever it is.
+  for (const std::string& text : {std::string("{\"a\":1}\0{}", 10), std::string("[\"a\0\"]", 6)}) {
+    auto refused = parse_json(text);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("NUL byte at offset"), std::string::npos);
   }
   const std::string deep =
       std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
