@@ -421,7 +421,9 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   }
   counters_.attest_ok++;
 
-  std::string body = "{\"token\":";
+  std::string body;
+  body.reserve(token->size() + 16);  // one allocation for the (often tens of KB) token
+  body = "{\"token\":";
   append_json_string(body, *token);
   body += '}';
   HttpResponse r = json_response(std::move(body));
