@@ -6,7 +6,7 @@
 //  BM_flow/threads:N        full RCAR + one resource: /auth, sim quote over the binding,
 //                           /attest (DCAP verification with cached collateral, policy, EAR
 //                           signing, audit), GET by cookie (policy, JWE, audit), client decrypt
-//  BM_get_bearer/threads:N  GET with the same Bearer token (verified once, then cached by digest)
+//  BM_get_bearer/threads:N  GET with the same Bearer token (verified once, then a cache hit)
 //  BM_get_cookie/threads:N  GET with the session cookie (same server work, no 11 KB header)
 //
 // Counters: items_per_second = flows/s or GETs/s over all N clients; p50_ms / p99_ms = latency
