@@ -6,7 +6,7 @@
 //  BM_flow/threads:N        full RCAR + one resource: /auth, sim quote over the binding,
 //                           /attest (DCAP verification with cached collateral, policy, EAR
 //                           signing, audit), GET by cookie (policy, JWE, audit), client decrypt
-//  BM_get_bearer/threads:N  GET with the same Bearer token (verified once, then cached by digest)
+//  BM_get_bearer/threads:N  GET with the same Bearer token (verified once, then a cache hit)
 //  BM_get_cookie/threads:N  GET with the session cookie (same server work, no 11 KB header)
 //
 // Counters: items_per_second = flows/s or GETs/s over all N clients; p50_ms / p99_ms = latency
@@ -186,12 +186,23 @@ struct Setup {
     Bytes msg(600, 7);
     Bytes sig = need(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg), "sign");
     Bytes secret(32, 9);
-    constexpr int kRounds = 200;
+    // The fastest of several batches: the cores are shared (another process, or the SMT sibling,
+    // may slow one batch by half), and the limit is what the primitive costs undisturbed.
+    constexpr int kBatches = 7;
+    constexpr int kRounds = 100;
     auto time = [&](auto&& body) {
-      double t0 = thread_cpu_seconds();
-      for (int i = 0; i < kRounds; ++i) body();
-      return (thread_cpu_seconds() - t0) / kRounds * 1e6;
+      double best = 0;
+      for (int batch = 0; batch < kBatches; ++batch) {
+        double t0 = thread_cpu_seconds();
+        for (int i = 0; i < kRounds; ++i) body();
+        const double us = (thread_cpu_seconds() - t0) / kRounds * 1e6;
+        if (batch == 0 || us < best) best = us;
+      }
+      return best;
     };
+    // Prepared once, as the audit log's signer is (AuditSigner).
+    const PreparedSigner audit_signer =
+        need(PreparedSigner::create(ed, SigScheme{SigKind::ed25519}), "ed25519 signer");
     double sign_us = time([&] {
       benchmark::DoNotOptimize(sign(p256, SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg));
     });
@@ -199,8 +210,9 @@ struct Setup {
       benchmark::DoNotOptimize(
           verify(p256.public_key(), SigScheme{SigKind::ecdsa, HashAlg::sha256}, msg, sig));
     });
+    // Over a record hash, as the audit log signs.
     double ed_us =
-        time([&] { benchmark::DoNotOptimize(acon::sign(ed, SigScheme{SigKind::ed25519}, msg)); });
+        time([&] { benchmark::DoNotOptimize(audit_signer.sign(ByteView(msg).first(32))); });
     Json jwe = need(jose::jwe_encrypt(tee.public_key(), jose::JweAlg::ECDH_ES_A256KW,
                                       jose::JweEnc::A256GCM, secret),
                     "jwe");
@@ -212,7 +224,8 @@ struct Setup {
     get_crypto_us = jwe_us + open_us + ed_us;
     flow_crypto_us = sign_us + 2 * verify_us + sign_us + get_crypto_us + ed_us;
     std::printf(
-        "crypto per operation (thread CPU, this run): ES256 sign %.1f us, ES256 verify %.1f us, "
+        "crypto per operation (thread CPU, fastest of 7 batches of 100, this run): ES256 sign %.1f "
+        "us, ES256 verify %.1f us, "
         "Ed25519 sign %.1f us, JWE ECDH-ES+A256KW/A256GCM encrypt %.1f us, decrypt %.1f us\n"
         "  per GET %.1f us = encrypt + decrypt + 1 Ed25519; per flow %.1f us = 2 ES256 sign + "
         "2 verify + 2 Ed25519 + encrypt + decrypt\n",

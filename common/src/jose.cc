@@ -220,11 +220,17 @@ Result<Sealed> seal(const PublicKey& recipient, JweAlg alg, JweEnc enc, ByteView
   if (is_ecdh(alg)) {
     if (recipient.type() != KeyType::ec)
       return make_error(Errc::invalid_argument, "jwe: ECDH-ES needs an EC recipient key");
-    ACON_TRY(PrivateKey ephemeral, PrivateKey::generate_ec(*recipient.curve()));
-    ACON_TRY(SecretBytes z, ecdh(ephemeral, recipient));
-    SecretBytes kek = concat_kdf(view(z), jwe_alg_name(alg), {}, {}, kek_size(alg) * 8);
+    ACON_TRY(EphemeralEcdh agreed, ecdh_ephemeral(recipient));
+    SecretBytes kek =
+        concat_kdf(view(agreed.shared_secret), jwe_alg_name(alg), {}, {}, kek_size(alg) * 8);
     ACON_TRY(out.encrypted_key, aes_key_wrap(view(kek), view(cek)));
-    header["epk"] = ephemeral.public_key().to_jwk();
+    // The same members PublicKey::to_jwk gives an EC key (RFC 7518 §6.2.1).
+    const ByteView xy = agreed.ephemeral_xy;
+    const size_t field = xy.size() / 2;
+    header["epk"] = Json{{"kty", "EC"},
+                         {"crv", curve_jwk_name(*recipient.curve())},
+                         {"x", b64url(xy.first(field))},
+                         {"y", b64url(xy.subspan(field))}};
   } else {
     if (recipient.type() != KeyType::rsa)
       return make_error(Errc::invalid_argument,

@@ -574,20 +574,53 @@ json PrivateKey::to_jwk() const {
 
 // ---- ECDH and RSA encryption ----
 
-Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer) {
-  if (own.type() != KeyType::ec || peer.type() != KeyType::ec || own.curve() != peer.curve())
-    return make_error(Errc::invalid_argument, "ecdh: keys must be EC keys on the same curve");
-  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
+namespace {
+// The shared x coordinate of `own` (a key pair) and `peer`, both EC on one curve.
+Result<SecretBytes> derive_ecdh(EVP_PKEY* own, EVP_PKEY* peer) {
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr));
   size_t len = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       // Every PublicKey was validated when it was built, so OpenSSL need not check it again.
-      EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.get(), 0) != 1 ||
+      EVP_PKEY_derive_set_peer_ex(ctx.get(), peer, 0) != 1 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1)
     return crypto_error("ecdh");
   SecretBytes z(len);
   if (EVP_PKEY_derive(ctx.get(), z.data(), &len) != 1) return crypto_error("ecdh");
   z.resize(len);
   return z;
+}
+}  // namespace
+
+Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer) {
+  if (own.type() != KeyType::ec || peer.type() != KeyType::ec || own.curve() != peer.curve())
+    return make_error(Errc::invalid_argument, "ecdh: keys must be EC keys on the same curve");
+  return derive_ecdh(own.get(), peer.get());
+}
+
+Result<EphemeralEcdh> ecdh_ephemeral(const PublicKey& peer) {
+  if (peer.type() != KeyType::ec)
+    return make_error(Errc::invalid_argument, "ecdh: the peer key must be an EC key");
+  const Curve curve = *peer.curve();
+  // On the per-process curve template, as generate_ec; no PrivateKey (and so no public twin,
+  // ~1/6 of a P-256 keygen) is built, since the key is used once and only its point is sent.
+  EVP_PKEY* domain = ec_domain_template(curve);
+  if (domain == nullptr) return crypto_error("EC domain parameters");
+  ossl::PkeyCtxPtr gen(EVP_PKEY_CTX_new_from_pkey(nullptr, domain, nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!gen || EVP_PKEY_keygen_init(gen.get()) != 1 || EVP_PKEY_generate(gen.get(), &raw) != 1)
+    return crypto_error("EC key generation");
+  ossl::PkeyPtr ephemeral(raw);
+  const size_t field = curve_field_size(curve);
+  uint8_t point[1 + 2 * 66];
+  size_t point_len = 0;
+  if (EVP_PKEY_get_octet_string_param(ephemeral.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                      &point_len) != 1 ||
+      point_len != 1 + 2 * field || point[0] != 0x04)
+    return crypto_error("EC public key export");
+  EphemeralEcdh out;
+  ACON_TRY(out.shared_secret, derive_ecdh(ephemeral.get(), peer.get()));
+  out.ephemeral_xy.assign(point + 1, point + point_len);
+  return out;
 }
 
 namespace {

@@ -421,7 +421,9 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   }
   counters_.attest_ok++;
 
-  std::string body = "{\"token\":";
+  std::string body;
+  body.reserve(token->size() + 16);  // one allocation for the (often tens of KB) token
+  body = "{\"token\":";
   append_json_string(body, *token);
   body += '}';
   HttpResponse r = json_response(std::move(body));
@@ -432,11 +434,15 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
 
 Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_view token,
                                                                   Time now) {
-  std::string key = digest_hex(token);
+  // No SHA-256 over the (often tens of KB) token per request: the lookup hashes the signature
+  // segment and a hit compares the token's bytes; exp is checked on every hit.
+  const std::string_view signature = token.substr(token.rfind('.') + 1);
   {
     std::lock_guard lock(token_cache_mutex_);
-    if (auto it = token_cache_.find(key); it != token_cache_.end()) {
-      if (it->second->expires + options_.token_leeway >= now) return it->second;
+    if (auto it = token_cache_.find(signature);
+        it != token_cache_.end() && it->second.token == token) {
+      if (it->second.facts->expires + options_.token_leeway >= now) return it->second.facts;
+      token_cache_bytes_ -= it->second.token.size();
       token_cache_.erase(it);
     }
   }
@@ -456,8 +462,19 @@ Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_vi
   std::shared_ptr<const AttestedSession> verified =
       token_facts(std::move(claims), token, "", ear->exp.value_or(now));
   std::lock_guard lock(token_cache_mutex_);
-  if (token_cache_.size() >= options_.verified_token_cache) token_cache_.clear();
-  token_cache_.emplace(std::move(key), verified);
+  if (token_cache_.size() >= options_.verified_token_cache ||
+      token_cache_bytes_ + token.size() > options_.verified_token_cache_bytes) {
+    token_cache_.clear();
+    token_cache_bytes_ = 0;
+  }
+  if (token.size() <= options_.verified_token_cache_bytes) {
+    // Replaces an entry whose signature segment another verified token shares (not expected
+    // from a real signer; kept exact either way).
+    CachedToken& slot = token_cache_[std::string(signature)];
+    token_cache_bytes_ -= slot.token.size();
+    token_cache_bytes_ += token.size();
+    slot = CachedToken{std::string(token), verified};
+  }
   return verified;
 }
 

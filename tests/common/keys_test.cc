@@ -211,6 +211,29 @@ TEST(Ecdh, BothSidesDeriveTheSameSecret) {
   EXPECT_EQ(ecdh(*a, c->public_key()).error().code, Errc::invalid_argument);
 }
 
+TEST(Ecdh, AnEphemeralSenderAndTheRecipientDeriveTheSameSecret) {
+  for (Curve curve : {Curve::p256, Curve::p384, Curve::p521}) {
+    auto recipient = PrivateKey::generate_ec(curve);
+    ASSERT_TRUE(recipient.ok());
+    auto sent = ecdh_ephemeral(recipient->public_key());
+    ASSERT_TRUE(sent.ok()) << sent.error().message;
+    EXPECT_EQ(sent->ephemeral_xy.size(), 2 * curve_field_size(curve));
+    EXPECT_EQ(sent->shared_secret.size(), curve_field_size(curve));
+    auto ephemeral = PublicKey::from_ec_xy(curve, sent->ephemeral_xy);
+    ASSERT_TRUE(ephemeral.ok());
+    auto received = ecdh(*recipient, *ephemeral);
+    ASSERT_TRUE(received.ok());
+    EXPECT_EQ(*received, sent->shared_secret);
+    // A fresh key each time.
+    auto again = ecdh_ephemeral(recipient->public_key());
+    ASSERT_TRUE(again.ok());
+    EXPECT_NE(again->ephemeral_xy, sent->ephemeral_xy);
+  }
+  auto ed = PrivateKey::generate_ed25519();
+  ASSERT_TRUE(ed.ok());
+  EXPECT_EQ(ecdh_ephemeral(ed->public_key()).error().code, Errc::invalid_argument);
+}
+
 TEST(RsaEncryption, OaepAndPkcs1RoundTripAndTamperingFails) {
   auto key = PrivateKey::generate_rsa(2048);
   ASSERT_TRUE(key.ok());

@@ -279,6 +279,34 @@ TEST(KbsService, TokensAreCheckedOnEveryResourceRequest) {
   EXPECT_EQ(error_type(by_cookie), "TokenNotFound");
 }
 
+TEST(KbsService, ACachedBearerTokenIsMatchedByItsExactBytes) {
+  KbsFixture f;
+  f.allow_simulated();
+  ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "v").status, 200);
+  auto [cookie, token] = f.rcar();
+  // Verified once, then cached under its signature segment.
+  ASSERT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token).status, 200);
+
+  // Another header and payload (our key, but for another KBS) behind the cached token's
+  // signature segment: the cache finds the entry, the bytes differ, full verification refuses.
+  appraisal::EarVerifyOptions verify;
+  verify.now = f.now.wall;
+  verify.trusted_key = f.ear_key.public_key();
+  appraisal::Ear elsewhere = must(appraisal::verify_ear_jwt(token, verify));
+  elsewhere.aud = {"another-kbs"};
+  std::string other =
+      must(appraisal::sign_ear_jwt(elsewhere, must(appraisal::EarSigner::create(f.ear_key))));
+  std::string spliced = other.substr(0, other.rfind('.')) + token.substr(token.rfind('.'));
+  HttpResponse r = f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + spliced);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(error_type(r), "TokenVerifierError");
+  // One byte more or less than the cached token is not the cached token either.
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer x" + token).status,
+            401);
+  // The genuine token still hits.
+  EXPECT_EQ(f.call("GET", "/kbs/v0/resource/default/key/1", "", "", "Bearer " + token).status, 200);
+}
+
 TEST(KbsService, AMissingResourceIs404OnlyAfterTheTokenAndPolicyPass) {
   KbsFixture f;
   auto [cookie, token] = f.rcar();

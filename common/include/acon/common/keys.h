@@ -97,6 +97,16 @@ class PrivateKey {
 // Raw ECDH shared secret (the x coordinate), for JWE ECDH-ES.
 Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer);
 
+// One-pass ECDH with a fresh key on the peer's curve, for senders such as JWE ECDH-ES: the
+// ephemeral key is generated, used once and freed (OpenSSL clears its scalar), and only its
+// public point leaves. Cheaper than generate_ec + ecdh, which also build the ephemeral key's
+// public-only twin.
+struct EphemeralEcdh {
+  SecretBytes shared_secret;  // the x coordinate of the shared point
+  Bytes ephemeral_xy;         // the ephemeral public key, x||y (each curve_field_size() bytes)
+};
+Result<EphemeralEcdh> ecdh_ephemeral(const PublicKey& peer);
+
 enum class RsaPadding { pkcs1_v15, oaep_sha256 };
 // `oaep_label`: the OAEP label (RFC 8017 §7.1.1 L), e.g. the TPM's "IDENTITY\0"; OAEP only.
 Result<Bytes> rsa_encrypt(const PublicKey& key, RsaPadding padding, ByteView plaintext,

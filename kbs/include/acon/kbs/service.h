@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,7 +58,10 @@ struct KbsOptions {
   std::vector<Certificate> token_roots;
   RateLimitConfig auth_rate_limit;  // per client on /auth and /attest
   std::vector<std::string> trusted_proxies;
+  // Verified Bearer tokens kept (each with its exact bytes), at most this many and this many
+  // token bytes in all; when either is reached the cache starts afresh.
   size_t verified_token_cache = 4096;
+  size_t verified_token_cache_bytes = size_t{64} << 20;
   // With storage that replicas share: how old a replica's copy of the policies and reference
   // values may get before it reads them again (an admin write at another replica).
   std::chrono::milliseconds policy_refresh{1000};
@@ -124,8 +128,21 @@ class Kbs {
   std::mutex admin_mutex_;                   // serialises admin writes (read, change, store, swap)
   std::mutex fetch_mutex_;                   // serialises appraisals that may fetch collateral
 
+  // Verified Bearer tokens by their signature segment (the text after the last '.'): a short
+  // key that differs between any two tokens this KBS or a trusted issuer signed. A hit still
+  // compares the whole token byte for byte, so a forged token that reuses a signature segment
+  // is a miss and goes through full verification.
+  struct CachedToken {
+    std::string token;
+    std::shared_ptr<const AttestedSession> facts;
+  };
   std::mutex token_cache_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const AttestedSession>> token_cache_;
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_map<std::string, CachedToken, TextHash, std::equal_to<>> token_cache_;
+  size_t token_cache_bytes_ = 0;
 
   struct Counters {
     std::atomic<uint64_t> auth{0}, attest_ok{0}, attest_failed{0}, released{0}, denied{0},
