@@ -6,9 +6,9 @@
 #include <set>
 #include <vector>
 
-#ifdef __SSE2__
-#define RAPIDJSON_SSE2  // strings and whitespace scanned 16 bytes at a time (x86-64 baseline)
-#endif
+// Without RAPIDJSON_SSE2/SSE42: 1.1.0's vectorized string scan lets the control characters
+// 0x1a..0x1f through unescaped (fuzz_jcs found it); the byte-wise scan refuses them.
+#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 #include "acon/common/utf8.h"
@@ -123,16 +123,12 @@ class NlohmannTreeBuilder
 };
 
 bool parse_with_rapidjson(std::string_view text, size_t max_depth, Json& out) {
-  // RapidJSON's vectorized scanning reads a NUL-terminated copy: parse_json has refused a text
-  // holding a NUL byte before this.
-  thread_local std::string terminated;  // one copy per thread, its capacity kept
-  terminated.assign(text);
   NlohmannTreeBuilder builder(max_depth);
-  rapidjson::StringStream bytes(terminated.c_str());
+  rapidjson::MemoryStream bytes(text.data(), text.size());
   rapidjson::Reader reader;
-  // No kParseValidateEncodingFlag: it turns off the vectorized string scan, and every decoded
-  // string and name is checked as UTF-8 by the builder (which also catches what the escapes
-  // made), while a byte above 0x7f outside a string is a syntax error anyway.
+  // No kParseValidateEncodingFlag: the builder checks every decoded string and name as UTF-8
+  // (which also catches what the escapes made), and a byte above 0x7f outside a string is a
+  // syntax error anyway.
   constexpr unsigned kFlags =
       rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
   if (reader.Parse<kFlags>(bytes, builder).IsError()) return false;
@@ -141,6 +137,23 @@ bool parse_with_rapidjson(std::string_view text, size_t max_depth, Json& out) {
 }
 
 }  // namespace
+
+bool same_json_tree(const Json& a, const Json& b) {
+  if (a.type() != b.type()) return false;
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
+      if (it.key() != jt.key() || !same_json_tree(it.value(), jt.value())) return false;
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_json_tree(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
 
 Result<Json> parse_json(std::string_view text, size_t max_depth) {
   // JSON has no place for a NUL byte (in a string it must be escaped), and nlohmann's lexer

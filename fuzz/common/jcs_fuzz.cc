@@ -10,27 +10,6 @@
 #include "acon/common/json.h"
 #include "fuzz_support.h"
 
-namespace {
-
-bool same_tree(const acon::Json& a, const acon::Json& b) {
-  if (a.type() != b.type()) return false;
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
-      if (it.key() != jt.key() || !same_tree(it.value(), jt.value())) return false;
-    return true;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if (!same_tree(a[i], b[i])) return false;
-    return true;
-  }
-  return a == b;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = acon::parse_json(text);
@@ -40,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const acon::Json reference =
       acon::Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (reference.is_discarded() || !same_tree(*parsed, reference)) abort();
+  if (reference.is_discarded() || !acon::same_json_tree(*parsed, reference)) abort();
   (void)acon::dump_compact(*parsed);
 
   // Whatever the strict parser accepts (valid UTF-8, finite numbers, bounded depth) JCS can

@@ -13,29 +13,11 @@
 namespace acon {
 namespace {
 
-// Equal values of equal types all the way down (nlohmann's == calls 1 and 1u equal).
-bool same_tree(const Json& a, const Json& b) {
-  if (a.type() != b.type()) return false;
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
-      if (it.key() != jt.key() || !same_tree(it.value(), jt.value())) return false;
-    return true;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if (!same_tree(a[i], b[i])) return false;
-    return true;
-  }
-  return a == b;
-}
-
 void expect_nlohmanns_tree(const std::string& text) {
   auto ours = parse_json(text);
   ASSERT_TRUE(ours.ok()) << text.substr(0, 200) << ": " << ours.error().to_string();
   const Json theirs = Json::parse(text);
-  EXPECT_TRUE(same_tree(*ours, theirs)) << text.substr(0, 200);
+  EXPECT_TRUE(same_json_tree(*ours, theirs)) << text.substr(0, 200);
 }
 
 TEST(ParseJson, PlainDocumentsGiveNlohmannsTreeTypeForType) {
@@ -106,7 +88,7 @@ TEST(ParseJson, TestDataDocumentsGiveNlohmannsTrees) {
       continue;
     }
     if (!ours.ok()) continue;  // a duplicate member or a deeper nesting: refused on purpose
-    EXPECT_TRUE(same_tree(*ours, theirs)) << entry.path();
+    EXPECT_TRUE(same_json_tree(*ours, theirs)) << entry.path();
     ++documents;
   }
   EXPECT_GT(documents, 20u);

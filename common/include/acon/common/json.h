@@ -19,6 +19,10 @@ inline constexpr size_t kMaxJsonDepth = 128;
 // Strict RFC 8259 parse (no comments, no trailing commas); the error names the byte offset.
 Result<Json> parse_json(std::string_view text, size_t max_depth = kMaxJsonDepth);
 
+// Equal values of equal types all the way down (nlohmann's == calls 1 and 1u equal): how
+// parse_json's two parsers are held to one tree.
+bool same_json_tree(const Json& a, const Json& b);
+
 // Compact, keys sorted by byte value (as serde_json and nlohmann order them); invalid UTF-8
 // in strings is replaced rather than thrown on.
 std::string dump_compact(const Json& value);
