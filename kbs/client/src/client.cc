@@ -16,66 +16,6 @@ constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::string_view kErrorTypePrefix =
     "https://github.com/confidential-containers/kbs/errors/";
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() &&
-         (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return text;
-}
-
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-  std::vector<std::string> set_cookies;  // values of every Set-Cookie header
-};
-
-struct Transfer {
-  HttpResponse response;
-  size_t max_body = 0;
-  size_t header_bytes = 0;
-  bool body_too_large = false;
-  bool headers_too_large = false;
-};
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  if (bytes > transfer->max_body - transfer->response.body.size()) {
-    transfer->body_too_large = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  transfer->response.body.append(data, bytes);
-  return bytes;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  transfer->header_bytes += bytes;
-  if (transfer->header_bytes > kMaxHeaderBytes) {
-    transfer->headers_too_large = true;
-    return 0;
-  }
-  const std::string_view line(data, bytes);
-  if (line.starts_with("HTTP/")) {
-    transfer->response.set_cookies.clear();  // a new response (after 100 Continue)
-    return bytes;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return bytes;
-  if (lower(trim(line.substr(0, colon))) == "set-cookie")
-    transfer->response.set_cookies.emplace_back(trim(line.substr(colon + 1)));
-  return bytes;
-}
-
 template <class T>
 bool set_option(CURL* handle, CURLoption option, T value) {
   return curl_easy_setopt(handle, option, value) == CURLE_OK;
@@ -232,11 +172,11 @@ Json attestation_json(std::string_view nonce, const Json& tee_pubkey, const Json
 
 std::optional<std::string> set_cookie_value(std::string_view set_cookie, std::string_view name) {
   // "name=value; Attr=...": the first pair is the cookie; attributes follow after ';'.
-  const std::string_view pair = trim(set_cookie.substr(0, set_cookie.find(';')));
+  const std::string_view pair = trim_http_whitespace(set_cookie.substr(0, set_cookie.find(';')));
   const size_t eq = pair.find('=');
   if (eq == std::string_view::npos) return std::nullopt;
-  if (trim(pair.substr(0, eq)) != name) return std::nullopt;
-  std::string_view value = trim(pair.substr(eq + 1));
+  if (trim_http_whitespace(pair.substr(0, eq)) != name) return std::nullopt;
+  std::string_view value = trim_http_whitespace(pair.substr(eq + 1));
   if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
     value = value.substr(1, value.size() - 2);
   return std::string(value);
@@ -275,8 +215,7 @@ struct KbsClient::State {
     // reset keeps the live connection, so requests of one client share it.
     curl_easy_reset(handle);
     const std::string url = base + request.path;
-    Transfer transfer;
-    transfer.max_body = config.max_response_bytes;
+    BoundedHttpTransfer transfer(config.max_response_bytes, kMaxHeaderBytes);
     char error_buffer[CURL_ERROR_SIZE] = {};
     CurlSlist headers;
     auto add_header = [&](const std::string& line) {
@@ -295,7 +234,7 @@ struct KbsClient::State {
     ok = ok && add_header("Expect:");
     if (!ok) return make_error(Errc::io, "kbs client: curl_slist_append failed");
 
-    const bool https = lower(base).starts_with("https://");
+    const bool https = ascii_lower(base).starts_with("https://");
     ok = set_option(handle, CURLOPT_URL, url.c_str()) &&
          set_option(handle, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") &&
          set_option(handle, CURLOPT_FOLLOWLOCATION, 0L) &&
@@ -309,11 +248,7 @@ struct KbsClient::State {
          set_option(handle, CURLOPT_SSL_VERIFYHOST, 2L) &&
          set_option(handle, CURLOPT_USERAGENT, "acon-kbs-client") &&
          set_option(handle, CURLOPT_HTTPHEADER, headers.get()) &&
-         set_option(handle, CURLOPT_ERRORBUFFER, error_buffer) &&
-         set_option(handle, CURLOPT_WRITEFUNCTION, &on_body) &&
-         set_option(handle, CURLOPT_WRITEDATA, &transfer) &&
-         set_option(handle, CURLOPT_HEADERFUNCTION, &on_header) &&
-         set_option(handle, CURLOPT_HEADERDATA, &transfer) &&
+         set_option(handle, CURLOPT_ERRORBUFFER, error_buffer) && transfer.install(handle) &&
          set_option(handle, CURLOPT_CUSTOMREQUEST, request.method);
     if (ok && request.body) {
       ok = set_option(handle, CURLOPT_POSTFIELDS, request.body->data()) &&
@@ -338,8 +273,9 @@ struct KbsClient::State {
       return make_error(Errc::io, std::string(request.method) + " " + url + ": " + detail);
     }
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-    for (const std::string& set_cookie : transfer.response.set_cookies) {
-      if (auto value = set_cookie_value(set_cookie, kSessionCookie)) cookie = std::move(*value);
+    for (const auto& [name, value] : transfer.response.headers) {
+      if (name != "set-cookie") continue;
+      if (auto session = set_cookie_value(value, kSessionCookie)) cookie = std::move(*session);
     }
     return std::move(transfer.response);
   }
@@ -397,7 +333,7 @@ KbsClient& KbsClient::operator=(KbsClient&&) noexcept = default;
 KbsClient::~KbsClient() = default;
 
 Result<KbsClient> KbsClient::create(ClientConfig config, TeeKey tee_key) {
-  const std::string scheme_url = lower(config.url);
+  const std::string scheme_url = ascii_lower(config.url);
   if (scheme_url.starts_with("http://")) {
     if (!config.insecure_http)
       return make_error(Errc::invalid_argument,

@@ -58,79 +58,11 @@ constexpr std::string_view kCacheMagic = "acon-collateral-cache 1\n";
 Error io_error(std::string message) { return make_error(Errc::io, std::move(message)); }
 Error parse_error(std::string message) { return make_error(Errc::parse, std::move(message)); }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
-
 std::string upper(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
   return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() &&
-         (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return text;
-}
-
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // lower-cased names
-
-  const std::string* header(std::string_view name) const {
-    const std::string wanted = lower(name);
-    for (const auto& [key, value] : headers) {
-      if (key == wanted) return &value;
-    }
-    return nullptr;
-  }
-};
-
-struct Transfer {
-  HttpResponse response;
-  size_t max_body = 0;
-  size_t header_bytes = 0;
-  bool body_too_large = false;
-  bool headers_too_large = false;
-};
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  if (bytes > transfer->max_body - transfer->response.body.size()) {
-    transfer->body_too_large = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  transfer->response.body.append(data, bytes);
-  return bytes;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  transfer->header_bytes += bytes;
-  if (transfer->header_bytes > kMaxHeaderBytes) {
-    transfer->headers_too_large = true;
-    return 0;
-  }
-  const std::string_view line(data, bytes);
-  if (line.starts_with("HTTP/")) {
-    transfer->response.headers.clear();  // a new response (after a redirect or 100 Continue)
-    return bytes;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return bytes;
-  transfer->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
-                                          std::string(trim(line.substr(colon + 1))));
-  return bytes;
 }
 
 template <class T>
@@ -139,8 +71,8 @@ bool set_option(CURL* handle, CURLoption option, T value) {
 }
 
 Result<HttpResponse> http_get(const PcsConfig& config, const std::string& url) {
-  const bool https = lower(url).starts_with("https://");
-  if (!https && !lower(url).starts_with("http://")) {
+  const bool https = ascii_lower(url).starts_with("https://");
+  if (!https && !ascii_lower(url).starts_with("http://")) {
     return make_error(Errc::invalid_argument, "fetch: only http and https URLs: " + url);
   }
   if (!curl_ready()) return io_error("fetch: curl_global_init failed");
@@ -148,8 +80,7 @@ Result<HttpResponse> http_get(const PcsConfig& config, const std::string& url) {
   if (!handle) return io_error("fetch: curl_easy_init failed");
   CURL* curl = handle.get();
 
-  Transfer transfer;
-  transfer.max_body = config.max_body_bytes;
+  BoundedHttpTransfer transfer(config.max_body_bytes, kMaxHeaderBytes);
   char error_buffer[CURL_ERROR_SIZE] = {};
   const long timeout_ms = static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout).count());
@@ -168,11 +99,7 @@ Result<HttpResponse> http_get(const PcsConfig& config, const std::string& url) {
       set_option(curl, CURLOPT_SSL_VERIFYHOST, 2L) &&
       set_option(curl, CURLOPT_USERAGENT, "acon-verifier") &&
       set_option(curl, CURLOPT_HTTPHEADER, request_headers.get()) &&
-      set_option(curl, CURLOPT_ERRORBUFFER, error_buffer) &&
-      set_option(curl, CURLOPT_WRITEFUNCTION, &on_body) &&
-      set_option(curl, CURLOPT_WRITEDATA, &transfer) &&
-      set_option(curl, CURLOPT_HEADERFUNCTION, &on_header) &&
-      set_option(curl, CURLOPT_HEADERDATA, &transfer);
+      set_option(curl, CURLOPT_ERRORBUFFER, error_buffer) && transfer.install(curl);
   if (ok && config.ca_bundle) ok = set_option(curl, CURLOPT_CAINFO, config.ca_bundle->c_str());
   if (!ok) return io_error("fetch: cannot configure libcurl for " + url);
 
