@@ -431,16 +431,22 @@ Result<PrivateKey> PrivateKey::adopt(ossl::PkeyPtr key) {
   return PrivateKey(std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free), std::move(pub));
 }
 
-Result<PrivateKey> PrivateKey::generate_ec(Curve curve) {
-  // Generated on a copy of the per-process curve template: EVP_EC_gen builds the group from its
-  // name (Montgomery set-up included) for every key, which is half the cost of a P-256 keygen.
+namespace {
+// A key pair on a copy of the per-process curve template: EVP_EC_gen builds the group from its
+// name (Montgomery set-up included) for every key, which is half the cost of a P-256 keygen.
+Result<ossl::PkeyPtr> generate_ec_key(Curve curve) {
   EVP_PKEY* domain = ec_domain_template(curve);
   if (domain == nullptr) return crypto_error("EC domain parameters");
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, domain, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &raw) != 1)
     return crypto_error("EC key generation");
-  ossl::PkeyPtr key(raw);
+  return ossl::PkeyPtr(raw);
+}
+}  // namespace
+
+Result<PrivateKey> PrivateKey::generate_ec(Curve curve) {
+  ACON_TRY(ossl::PkeyPtr key, generate_ec_key(curve));
   ACON_TRY(ossl::PkeyPtr pub, ec_public_twin(key.get(), curve));
   return PrivateKey(
       std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free),
@@ -601,15 +607,9 @@ Result<EphemeralEcdh> ecdh_ephemeral(const PublicKey& peer) {
   if (peer.type() != KeyType::ec)
     return make_error(Errc::invalid_argument, "ecdh: the peer key must be an EC key");
   const Curve curve = *peer.curve();
-  // On the per-process curve template, as generate_ec; no PrivateKey (and so no public twin,
-  // ~1/6 of a P-256 keygen) is built, since the key is used once and only its point is sent.
-  EVP_PKEY* domain = ec_domain_template(curve);
-  if (domain == nullptr) return crypto_error("EC domain parameters");
-  ossl::PkeyCtxPtr gen(EVP_PKEY_CTX_new_from_pkey(nullptr, domain, nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!gen || EVP_PKEY_keygen_init(gen.get()) != 1 || EVP_PKEY_generate(gen.get(), &raw) != 1)
-    return crypto_error("EC key generation");
-  ossl::PkeyPtr ephemeral(raw);
+  // No PrivateKey (and so no public twin, ~1/6 of a P-256 keygen) is built: the key is used
+  // once and only its point is sent.
+  ACON_TRY(ossl::PkeyPtr ephemeral, generate_ec_key(curve));
   const size_t field = curve_field_size(curve);
   uint8_t point[1 + 2 * 66];
   size_t point_len = 0;
