@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev rapidjson-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libarchive-dev
   # the KBS's HTTP server (Boost.Beast/Asio, header-only)
   libboost-dev
+  # the KBS server's allocator (tcmalloc_minimal; CMake option ACON_ALLOCATOR)
+  libgoogle-perftools-dev
   # a real PostgreSQL server for the KBS's PostgreSQL storage tests (initdb + postgres, run by
   # the tests themselves in a temporary directory; the packaged cluster service is not needed)
   postgresql
