@@ -15,14 +15,15 @@
 // references, options) (quote signature + TCB, bindings, init-data, replay, Trustee's TDX claims,
 // images, the policy, policies/default_cpu.toml with reference values for its names, and the EAR)
 // then sign_ear_jwt. BM_appraise_pipeline/kbs_attest adds what the KBS's /attest does on top:
-// ear_to_json, the claims tree it keeps for the session's resource policy. BM_part_* time each
-// step alone on the same inputs; BM_p256_verify_raw (one P-256 verify with raw OpenSSL EVP calls)
-// and BM_es256_sign_prepared (one ES256 sign) are the crypto floors.
-// BM_crypto_floor_1verify_1sign is the cryptography a warm DCAP appraisal cannot do without: the
-// quote signature verified and the token signed. (The QE report signature is the same for every
-// quote of a platform, and the warm dcap::VerificationCache has verified it before; until the
-// commit of this line the floor counted that second verify, ~44 us here, which the pipeline does
-// not spend, so the ratios below read lower than they were.) The pipeline's x_crypto_floor
+// a copy of the EAR (its annotated evidence shared), which the session keeps for its resource
+// policy (until 2026-12-03 the KBS kept ear_to_json's tree, a copy of the whole claims, ~90 us of
+// this pipeline). BM_part_* time each step alone on the same inputs; BM_p256_verify_raw (one P-256
+// verify with raw OpenSSL EVP calls) and BM_es256_sign_prepared (one ES256 sign) are the crypto
+// floors. BM_crypto_floor_1verify_1sign is the cryptography a warm DCAP appraisal cannot do
+// without: the quote signature verified and the token signed. (The QE report signature is the same
+// for every quote of a platform, and the warm dcap::VerificationCache has verified it before; until
+// the commit of this line the floor counted that second verify, ~44 us here, which the pipeline
+// does not spend, so the ratios below read lower than they were.) The pipeline's x_crypto_floor
 // counter is its CPU time per appraisal over that floor's, both measured in this run, so it
 // reads the same on a fast or a slow machine. Every other counter is a rate per CPU second.
 //
@@ -346,9 +347,9 @@ void rate(benchmark::State& state, const char* name) {
 constexpr double kTargetAppraisalSeconds = 1.0 / 5000;  // 5,000 appraisals/s
 constexpr double kTargetTokenSeconds = 1.0 / 20000;     // 20,000 EAR JWT signs/s
 
-// with_tree: also ear_to_json, as the KBS's /attest. warm: with the fixture's firmware-log cache,
-// which has seen this CCEL.
-void BM_appraise_pipeline(benchmark::State& state, bool with_tree, bool warm) {
+// with_session: also what the KBS's /attest keeps for the session. warm: with the fixture's
+// firmware-log cache, which has seen this CCEL.
+void BM_appraise_pipeline(benchmark::State& state, bool with_session, bool warm) {
   Fixture& f = fixture();
   size_t token_bytes = 0;
   // Measured once per process: Google Benchmark calls this function several times.
@@ -369,18 +370,15 @@ void BM_appraise_pipeline(benchmark::State& state, bool with_tree, bool warm) {
       state.SkipWithError("appraise failed or the quote reached no verdict");
       break;
     }
-    if (with_tree) {
-      auto claims = ear_to_json(result->ear);
-      if (!claims.ok()) {
-        state.SkipWithError("ear_to_json failed");
-        break;
-      }
-      benchmark::DoNotOptimize(claims);
-    }
-    auto token = sign_ear_jwt(result->ear, f.signer);
-    if (!token.ok()) {
-      state.SkipWithError("sign_ear_jwt failed");
+    bool json_form_exact = false;
+    auto token = sign_ear_jwt(result->ear, f.signer, &json_form_exact);
+    if (!token.ok() || !json_form_exact) {
+      state.SkipWithError("sign_ear_jwt failed or its text is not the EAR's");
       break;
+    }
+    if (with_session) {
+      Ear session_ear = result->ear;
+      benchmark::DoNotOptimize(session_ear);
     }
     token_bytes = token->size();
     benchmark::DoNotOptimize(token);
@@ -411,8 +409,8 @@ BENCHMARK_CAPTURE(BM_appraise_pipeline, kbs_attest_warm, true, true);
 
 // The KBS's /attest from its request body, less HTTP, sessions and audit: load_kbs_attestation
 // (the JSON, base64 of the quote and of the 64 KB cc_eventlog) then appraise (warm: the firmware
-// part of cc_eventlog ends at its first EV_EVENT_TAG record), ear_to_json and sign_ear_jwt. The
-// quote was not made for this runtime data, so binding.kbs fails; its JCS and hash are made all
+// part of cc_eventlog ends at its first EV_EVENT_TAG record), sign_ear_jwt and the session's EAR.
+// The quote was not made for this runtime data, so binding.kbs fails; its JCS and hash are made all
 // the same.
 void BM_kbs_request_pipeline(benchmark::State& state, bool warm) {
   Fixture& f = fixture();
@@ -431,13 +429,14 @@ void BM_kbs_request_pipeline(benchmark::State& state, bool warm) {
       state.SkipWithError("appraise failed or the quote reached no verdict");
       break;
     }
-    auto claims = ear_to_json(result->ear);
-    auto token = sign_ear_jwt(result->ear, f.signer);
-    if (!claims.ok() || !token.ok()) {
-      state.SkipWithError("ear_to_json or sign_ear_jwt failed");
+    bool json_form_exact = false;
+    auto token = sign_ear_jwt(result->ear, f.signer, &json_form_exact);
+    if (!token.ok() || !json_form_exact) {
+      state.SkipWithError("sign_ear_jwt failed or its text is not the EAR's");
       break;
     }
-    benchmark::DoNotOptimize(claims);
+    Ear session_ear = result->ear;
+    benchmark::DoNotOptimize(session_ear);
     benchmark::DoNotOptimize(token);
   }
   rate(state, "appraisals");

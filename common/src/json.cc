@@ -1,6 +1,7 @@
 #include "acon/common/json.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -260,12 +261,15 @@ bool append_string(std::string& out, std::string_view s) {
 // nlohmann's dump checks every string byte by byte through its UTF-8 automaton; this walk writes
 // the same text (same member order, escapes and integers) with whole runs appended at once, and
 // leaves the rare cases — invalid UTF-8 to replace, floating-point numbers, binary values — to
-// nlohmann itself so that they come out exactly as before.
-void append_compact(std::string& out, const Json& v) {
+// nlohmann itself so that they come out exactly as before. False when the text does not give the
+// value back as it is: a string or key that is not UTF-8 (replaced), a non-finite number (null),
+// a binary value.
+bool append_compact(std::string& out, const Json& v) {
   switch (v.type()) {
     case Json::value_t::object: {
       out.push_back('{');
       bool first = true;
+      bool exact = true;
       // The containers themselves rather than nlohmann's iterators, which check the value's
       // type at every step.
       for (const auto& [key, value] : v.get_ref<const Json::object_t&>()) {
@@ -284,35 +288,38 @@ void append_compact(std::string& out, const Json& v) {
           p[key.size() + 1] = ':';
         } else {
           out += separator;
-          if (!append_string(out, key))
+          if (!append_string(out, key)) {
             out += Json(key).dump(-1, ' ', false, Json::error_handler_t::replace);
+            exact = false;
+          }
           out.push_back(':');
         }
-        append_compact(out, value);
+        exact &= append_compact(out, value);
       }
       out.push_back('}');
-      return;
+      return exact;
     }
     case Json::value_t::array: {
       out.push_back('[');
       bool first = true;
+      bool exact = true;
       for (const auto& element : v.get_ref<const Json::array_t&>()) {
         if (!first) out.push_back(',');
         first = false;
-        append_compact(out, element);
+        exact &= append_compact(out, element);
       }
       out.push_back(']');
-      return;
+      return exact;
     }
     case Json::value_t::string:
-      if (append_string(out, v.get_ref<const std::string&>())) return;
+      if (append_string(out, v.get_ref<const std::string&>())) return true;
       break;
     case Json::value_t::boolean:
       out += v.get<bool>() ? "true" : "false";
-      return;
+      return true;
     case Json::value_t::null:
       out += "null";
-      return;
+      return true;
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned: {
       char buf[24];
@@ -320,21 +327,22 @@ void append_compact(std::string& out, const Json& v) {
                      ? std::to_chars(buf, buf + sizeof buf, v.get<uint64_t>()).ptr
                      : std::to_chars(buf, buf + sizeof buf, v.get<int64_t>()).ptr;
       out.append(buf, end);
-      return;
+      return true;
     }
     default:
       break;
   }
   out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return v.is_number_float() && std::isfinite(v.get<double>());
 }
 
 }  // namespace
 
-void append_compact_json(std::string& out, const Json& value) { append_compact(out, value); }
+bool append_compact_json(std::string& out, const Json& value) { return append_compact(out, value); }
 
 std::string dump_compact(const Json& value) {
   std::string out;
-  append_compact(out, value);
+  (void)append_compact(out, value);
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Resource policy TOML parsing never crashes, and a policy that parses evaluates over fixed EAR
-// claims (two submods, images, a simulated flag) for several paths and TEEs to a decision that
+// Resource policy TOML parsing never crashes, and a policy that parses evaluates over a fixed EAR
+// (two submods, images, a simulated flag) for several paths and TEEs to a decision that
 // names its policy and rule, gives a reason, and allows only through an allow rule.
 #include <cstdint>
 #include <cstdlib>
@@ -13,8 +13,8 @@ namespace {
 
 using namespace acon;
 
-const Json& ear_claims() {
-  static const Json claims = [] {
+const appraisal::Ear& fixed_ear() {
+  static const appraisal::Ear claims = [] {
     appraisal::TrustVector affirming;
     affirming.set(appraisal::TrustClaim::hardware, 2);
     affirming.set(appraisal::TrustClaim::executables, 3);
@@ -31,9 +31,7 @@ const Json& ear_claims() {
     ear.verifier_id = {"acon", "fuzz"};
     ear.submods["cpu0"] = appraisal::Submod::from_vector(affirming, "default", evidence);
     ear.submods["gpu0"] = appraisal::Submod::from_vector(warning, "default", evidence);
-    auto json = appraisal::ear_to_json(ear);
-    if (!json) std::abort();
-    return *json;
+    return ear;
   }();
   return claims;
 }
@@ -45,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!policy.ok()) return 0;
   for (std::string_view path : {"default/key/1", "secrets/admin-key/v1", "bad/path"}) {
     for (std::string_view tee : {"tdx", "sgx"}) {
-      kbs::Decision d = kbs::evaluate(*policy, ear_claims(), path, tee);
+      kbs::Decision d = kbs::evaluate(*policy, fixed_ear(), path, tee);
       if (d.policy_id != policy->id || d.rule.empty() || d.reason.empty()) std::abort();
       if (!d.allow) continue;
       // An allow names the rule that decided, and that rule allows.

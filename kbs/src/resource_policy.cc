@@ -1,5 +1,5 @@
-// Resource policy TOML -> ResourcePolicy, and its evaluation over an EAR's JSON claims. The
-// `when` conditions are parsed and evaluated by the appraisal library (condition_toml.h), so
+// Resource policy TOML -> ResourcePolicy, and its evaluation over an EAR (its annotated evidence).
+// The `when` conditions are parsed and evaluated by the appraisal library (condition_toml.h), so
 // both policy formats share one meaning for every condition.
 #include "acon/kbs/resource_policy.h"
 
@@ -219,19 +219,13 @@ std::string joined(const std::vector<std::string>& values) {
 }
 
 // Why one submod does not satisfy an allow rule; empty when it does.
-std::string submod_fails(const ResourceRule& rule, const Json& submod) {
-  const Json* status_text = member(submod, "ear.status");
-  std::optional<Tier> status;
-  if (status_text && status_text->is_string()) {
-    status = appraisal::tier_from_name(status_text->get_ref<const std::string&>());
-  }
-  if (!status) return "ear.status is missing or not a status name";
-  if (severity(*status) > severity(rule.status)) {
-    return "ear.status " + std::string(appraisal::tier_name(*status)) + ", required " +
+std::string submod_fails(const ResourceRule& rule, const appraisal::Submod& submod) {
+  if (severity(submod.status) > severity(rule.status)) {
+    return "ear.status " + std::string(appraisal::tier_name(submod.status)) + ", required " +
            std::string(appraisal::tier_name(rule.status));
   }
   static const Json kNoEvidence = Json::object();
-  const Json* evidence = member(submod, "ear.veraison.annotated-evidence");
+  const Json* evidence = submod.annotated();
   if (!evidence || !evidence->is_object()) evidence = &kNoEvidence;
   const Json* acon = member(*evidence, "acon");
   const Json* simulated = acon ? member(*acon, "simulated") : nullptr;
@@ -337,7 +331,7 @@ ResourcePolicy default_resource_policy() {
   return kDefault;
 }
 
-Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
+Decision evaluate(const ResourcePolicy& policy, const appraisal::Ear& ear,
                   std::string_view resource_path, std::string_view tee) {
   Decision out;
   out.policy_id = policy.id;
@@ -373,12 +367,11 @@ Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
     out.reason = "TEE " + std::string(tee) + " is not among " + joined(rule.tee);
     return out;
   }
-  const Json* submods = member(ear_claims, "submods");
-  if (!submods || !submods->is_object() || submods->empty()) {
+  if (ear.submods.empty()) {
     out.reason = "the token has no submods";
     return out;
   }
-  for (const auto& [name, submod] : submods->items()) {
+  for (const auto& [name, submod] : ear.submods) {
     std::string why = submod_fails(rule, submod);
     if (!why.empty()) {
       out.reason = name + ": " + why;
@@ -386,7 +379,7 @@ Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
     }
   }
   out.allow = true;
-  out.reason = "every submod (" + std::to_string(submods->size()) + ") satisfies " + out.rule;
+  out.reason = "every submod (" + std::to_string(ear.submods.size()) + ") satisfies " + out.rule;
   return out;
 }
 
@@ -421,10 +414,10 @@ std::vector<std::string> ResourcePolicySet::ids() const {
   return out;
 }
 
-Decision ResourcePolicySet::evaluate(const Json& ear_claims, std::string_view resource_path,
+Decision ResourcePolicySet::evaluate(const appraisal::Ear& ear, std::string_view resource_path,
                                      std::string_view tee) const {
   std::string_view repository = resource_path.substr(0, resource_path.find('/'));
-  return kbs::evaluate(select(repository), ear_claims, resource_path, tee);
+  return kbs::evaluate(select(repository), ear, resource_path, tee);
 }
 
 }  // namespace acon::kbs

@@ -60,19 +60,17 @@ Submod submod(const SubmodSpec& spec) {
   return Submod::from_vector(vector_of(spec.tier), "default", std::move(evidence));
 }
 
-Json ear_claims(std::map<std::string, SubmodSpec> submods) {
+Ear ear_of(std::map<std::string, SubmodSpec> submods) {
   Ear ear;
   ear.iat = Time(1767225600s);
   ear.exp = ear.iat + 300s;
   ear.iss = "acon-test";
   ear.verifier_id = {"acon", "acon-appraisal test"};
   for (const auto& [name, spec] : submods) ear.submods[name] = submod(spec);
-  auto json = appraisal::ear_to_json(ear);
-  EXPECT_TRUE(json.ok()) << json.error().to_string();
-  return json.ok() ? *json : Json();
+  return ear;
 }
 
-Json one(SubmodSpec spec = {}) { return ear_claims({{"cpu0", std::move(spec)}}); }
+Ear one(SubmodSpec spec = {}) { return ear_of({{"cpu0", std::move(spec)}}); }
 
 ResourcePolicy must_parse(std::string_view text) {
   auto policy = parse_resource_policy(text, "test.toml");
@@ -299,7 +297,7 @@ effect = "deny"
 resources = "default/*/*"
 effect = "allow"
 )");
-  Json claims = one();
+  Ear claims = one();
   EXPECT_TRUE(evaluate(p, claims, "default/key/1", "tdx").allow);
   Decision carved = evaluate(p, claims, "default/admin-key/1", "tdx");
   EXPECT_FALSE(carved.allow);
@@ -316,7 +314,7 @@ TEST(ResourcePolicyEvaluate, PatternsPerSegment) {
                    "version = 1\nid = \"x\"\n[[rules]]\nresources = \"repo/tls*/v1\"\n"
                    "effect = \"allow\"\n")
                    .rules[0];
-  Json claims = one();
+  Ear claims = one();
   EXPECT_TRUE(evaluate(p, claims, "repo/tls/v1", "tdx").allow);
   EXPECT_TRUE(evaluate(p, claims, "repo/tls_cert/v1", "tdx").allow);
   EXPECT_FALSE(evaluate(p, claims, "repo/cert/v1", "tdx").allow);
@@ -329,22 +327,34 @@ TEST(ResourcePolicyEvaluate, PatternsPerSegment) {
 
 TEST(ResourcePolicyEvaluate, EverySubmodMustPass) {
   ResourcePolicy p = default_resource_policy();
-  EXPECT_TRUE(evaluate(p, ear_claims({{"cpu0", {}}, {"gpu0", {}}}), "r/k/1", "tdx").allow);
+  EXPECT_TRUE(evaluate(p, ear_of({{"cpu0", {}}, {"gpu0", {}}}), "r/k/1", "tdx").allow);
   Decision gpu =
-      evaluate(p, ear_claims({{"cpu0", {}}, {"gpu0", {.tier = Tier::warning}}}), "r/k/1", "tdx");
+      evaluate(p, ear_of({{"cpu0", {}}, {"gpu0", {.tier = Tier::warning}}}), "r/k/1", "tdx");
   EXPECT_FALSE(gpu.allow);
   EXPECT_EQ(gpu.reason, "gpu0: ear.status warning, required affirming");
 }
 
-TEST(ResourcePolicyEvaluate, MalformedClaimsDeny) {
+TEST(ResourcePolicyEvaluate, AnEarWithoutSubmodsOrEvidenceDenies) {
   ResourcePolicy p = default_resource_policy();
-  EXPECT_FALSE(evaluate(p, Json(nullptr), "r/k/1", "tdx").allow);
-  EXPECT_FALSE(evaluate(p, Json::object(), "r/k/1", "tdx").allow);
-  EXPECT_FALSE(evaluate(p, Json{{"submods", Json::object()}}, "r/k/1", "tdx").allow);
-  EXPECT_FALSE(
-      evaluate(p, Json{{"submods", {{"cpu0", {{"ear.status", 2}}}}}}, "r/k/1", "tdx").allow);
-  EXPECT_EQ(evaluate(p, Json{{"submods", {{"cpu0", Json::array()}}}}, "r/k/1", "tdx").reason,
-            "cpu0: ear.status is missing or not a status name");
+  Decision empty = evaluate(p, ear_of({}), "r/k/1", "tdx");
+  EXPECT_FALSE(empty.allow);
+  EXPECT_EQ(empty.reason, "the token has no submods");
+  // A submod without annotated evidence has no TEE section, and a rule naming TEEs refuses it.
+  Ear bare = one();
+  bare.submods["cpu0"].annotated_evidence = nullptr;
+  ResourcePolicy tdx_only = must_parse(R"(
+version = 1
+id = "r"
+[[rules]]
+resources = "r/*/*"
+effect = "allow"
+tee = ["tdx"]
+)");
+  EXPECT_TRUE(evaluate(tdx_only, one(), "r/k/1", "tdx").allow);
+  Decision no_evidence = evaluate(tdx_only, bare, "r/k/1", "tdx");
+  EXPECT_FALSE(no_evidence.allow);
+  EXPECT_EQ(no_evidence.reason,
+            "cpu0: the annotated evidence has no section for an allowed TEE (tdx)");
 }
 
 // ---- selection ----
@@ -357,7 +367,7 @@ TEST(ResourcePolicySet, SelectsByRepositoryElseDefault) {
                  "effect = \"allow\"\nstatus = \"warning\"\nallow_simulated = true\n"));
   EXPECT_EQ(set.select("lab").id, "lab");
   EXPECT_EQ(set.select("prod").id, "default");
-  Json warning_simulated = one({.tier = Tier::warning, .simulated = true});
+  Ear warning_simulated = one({.tier = Tier::warning, .simulated = true});
   Decision lab = set.evaluate(warning_simulated, "lab/key/1", "tdx");
   EXPECT_TRUE(lab.allow) << lab.reason;
   EXPECT_EQ(lab.policy_id, "lab");

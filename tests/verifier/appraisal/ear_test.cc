@@ -180,6 +180,26 @@ TEST(EarJson, TreeIsTheSignedTextParsed) {
   Ear bad_name = ear;
   bad_name.submods["\x80"] = bad_name.submods["cpu0"];
   check(bad_name, "a submod name that is not UTF-8");
+
+  // sign_ear_jwt says which of them the token's text gives back unchanged: only the plain one.
+  auto exact = [](const Ear& e) {
+    bool json_form_exact = false;
+    auto token = sign_ear_jwt(e, pki().signer(), &json_form_exact);
+    EXPECT_TRUE(token.ok()) << token.error().to_string();
+    return json_form_exact;
+  };
+  EXPECT_TRUE(exact(ear));
+  EXPECT_TRUE(exact(sample_ear()));
+  for (const Ear* changed : {&invalid_utf8, &invalid_key, &not_finite, &bad_name})
+    EXPECT_FALSE(exact(*changed));
+  Ear annotated_utf8 = ear;
+  Json evidence = *annotated_utf8.submods["cpu0"].annotated();
+  evidence["tdx"]["uefi_event_logs"] = Json::array({Json{{"details", std::string("\xc3(")}}});
+  annotated_utf8.submods["cpu0"].annotated_evidence = std::make_shared<const Json>(evidence);
+  EXPECT_FALSE(exact(annotated_utf8));
+  Ear bad_audience = ear;
+  bad_audience.aud.push_back("\xe2\x82");
+  EXPECT_FALSE(exact(bad_audience));
 }
 
 TEST(EarJson, ExactTextOfASmallEar) {

@@ -14,8 +14,9 @@ namespace acon::appraisal {
 inline constexpr int64_t kMaxEarTimeSeconds = 253402300799;
 Result<Time> time_from_seconds(int64_t seconds, std::string_view field);
 
-// ear_to_json_text appending to `out` (sign_ear_jwt writes into a per-thread buffer).
-void append_ear_json_text(std::string& out, const Ear& ear);
+// ear_to_json_text appending to `out` (sign_ear_jwt writes into a per-thread buffer). False when
+// the text does not hold the EAR's own values (append_compact_json).
+bool append_ear_json_text(std::string& out, const Ear& ear);
 
 // Walks the CBOR item heads of `data` without building anything: refuses nesting deeper than
 // `max_depth`, truncation and reserved encodings, naming the byte offset (plus `base_offset`).

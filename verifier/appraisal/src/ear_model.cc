@@ -1,4 +1,5 @@
 // The EAR model, tier rules and the JSON claims set (the EAR draft's JSON form, Trustee's names).
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -215,14 +216,15 @@ bool plain_ascii(std::string_view s) {
   return plain;
 }
 
-void append_string(std::string& out, std::string_view s) {
+// False when the text is not `s` as it is (a string that is not UTF-8 is replaced).
+bool append_string(std::string& out, std::string_view s) {
   if (plain_ascii(s)) {
     out.push_back('"');
     out += s;
     out.push_back('"');
-  } else {
-    append_compact_json(out, Json(s));  // escapes; invalid UTF-8 replaced as dump_compact does
+    return true;
   }
+  return append_compact_json(out, Json(s));  // escapes; invalid UTF-8 replaced as dump_compact does
 }
 
 void append_integer(std::string& out, int64_t value) {
@@ -257,7 +259,8 @@ void append_vector(std::string& out, const TrustVector& vector) {
   out.push_back('}');
 }
 
-void append_submod(std::string& out, const Submod& submod) {
+bool append_submod(std::string& out, const Submod& submod) {
+  bool exact = true;
   // The submod's own members, in name order; a member of `extra` with one of these names is
   // replaced by it.
   struct Fixed {
@@ -276,16 +279,16 @@ void append_submod(std::string& out, const Submod& submod) {
     out += "\":";
     switch (which) {
       case 0:
-        append_string(out, *submod.appraisal_policy_id);
+        exact &= append_string(out, *submod.appraisal_policy_id);
         break;
       case 1:
-        append_string(out, tier_name(submod.status));
+        exact &= append_string(out, tier_name(submod.status));
         break;
       case 2:
         append_vector(out, submod.trust_vector);
         break;
       default:
-        append_compact_json(out, *submod.annotated());
+        exact &= append_compact_json(out, *submod.annotated());
     }
   };
   out.push_back('{');
@@ -303,9 +306,9 @@ void append_submod(std::string& out, const Submod& submod) {
     }
     if (next > 0 && fixed[next - 1].name == name && fixed[next - 1].present) continue;
     separate();
-    append_string(out, name);
+    exact &= append_string(out, name);
     out.push_back(':');
-    append_compact_json(out, value);
+    exact &= append_compact_json(out, value);
   }
   for (; next < fixed.size(); ++next) {
     if (!fixed[next].present) continue;
@@ -313,30 +316,32 @@ void append_submod(std::string& out, const Submod& submod) {
     write_fixed(next);
   }
   out.push_back('}');
+  return exact;
 }
 
 }  // namespace
 
-void append_ear_json_text(std::string& out, const Ear& ear) {
+bool append_ear_json_text(std::string& out, const Ear& ear) {
+  bool exact = true;
   out += "{";
   if (ear.aud.size() == 1) {
     out += "\"aud\":";
-    append_string(out, ear.aud.front());
+    exact &= append_string(out, ear.aud.front());
     out += ",";
   } else if (ear.aud.size() > 1) {
     out += "\"aud\":[";
     for (size_t i = 0; i < ear.aud.size(); ++i) {
       if (i > 0) out.push_back(',');
-      append_string(out, ear.aud[i]);
+      exact &= append_string(out, ear.aud[i]);
     }
     out += "],";
   }
   out += "\"ear.verifier-id\":{\"build\":";
-  append_string(out, ear.verifier_id.build);
+  exact &= append_string(out, ear.verifier_id.build);
   out += ",\"developer\":";
-  append_string(out, ear.verifier_id.developer);
+  exact &= append_string(out, ear.verifier_id.developer);
   out += "},\"eat_profile\":";
-  append_string(out, ear.profile);
+  exact &= append_string(out, ear.profile);
   if (ear.exp) {
     out += ",\"exp\":";
     append_integer(out, seconds_of(*ear.exp));
@@ -345,7 +350,7 @@ void append_ear_json_text(std::string& out, const Ear& ear) {
   append_integer(out, seconds_of(ear.iat));
   if (ear.iss) {
     out += ",\"iss\":";
-    append_string(out, *ear.iss);
+    exact &= append_string(out, *ear.iss);
   }
   if (ear.nbf) {
     out += ",\"nbf\":";
@@ -356,11 +361,12 @@ void append_ear_json_text(std::string& out, const Ear& ear) {
   for (const auto& [name, submod] : ear.submods) {
     if (!first) out.push_back(',');
     first = false;
-    append_string(out, name);
+    exact &= append_string(out, name);
     out.push_back(':');
-    append_submod(out, submod);
+    exact &= append_submod(out, submod);
   }
   out += "}}";
+  return exact;
 }
 
 // Written as text rather than through a Json tree: issuing a token would otherwise copy the
@@ -368,7 +374,7 @@ void append_ear_json_text(std::string& out, const Ear& ear) {
 std::string ear_to_json_text(const Ear& ear) {
   std::string out;
   out.reserve(4096);
-  append_ear_json_text(out, ear);
+  (void)append_ear_json_text(out, ear);
   return out;
 }
 

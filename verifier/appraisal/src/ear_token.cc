@@ -100,14 +100,15 @@ Result<EarSigner> EarSigner::create(PrivateKey key, std::vector<Certificate> cha
 
 // The JWS compact form (RFC 7515 §7.1) written here rather than with jose::jws_sign, which would
 // rebuild and re-encode the constant header (2/3 of it the x5c chain) for every token.
-Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer) {
+Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer, bool* json_form_exact) {
   ACON_CHECK(validate_for_issue(ear));
   // The claims text is only the input of the base64url below; a per-thread buffer that keeps its
   // capacity spares each token the 5 or 6 reallocations (and page faults) of growing a fresh
   // string to the ~55 KB of a TDX EAR. It holds nothing once the token is written.
   thread_local std::string claims;
   claims.clear();
-  append_ear_json_text(claims, ear);
+  const bool exact = append_ear_json_text(claims, ear);
+  if (json_form_exact != nullptr) *json_form_exact = exact;
   std::string token;
   token.reserve(signer.jwt_header_b64().size() + claims.size() * 4 / 3 + 96);
   token += signer.jwt_header_b64();

@@ -26,8 +26,10 @@ bool same_json_tree(const Json& a, const Json& b);
 // Compact, keys sorted by byte value (as serde_json and nlohmann order them); invalid UTF-8
 // in strings is replaced rather than thrown on.
 std::string dump_compact(const Json& value);
-// dump_compact appending to `out`.
-void append_compact_json(std::string& out, const Json& value);
+// dump_compact appending to `out`. False when the text does not give the value back as it is
+// (a string or key that is not UTF-8 is replaced, a non-finite number written as null, a binary
+// value), so that a writer knows whether what it wrote is what it holds.
+bool append_compact_json(std::string& out, const Json& value);
 
 // RFC 8785 JSON Canonicalization Scheme: keys sorted by UTF-16 code units, ECMAScript number
 // formatting, minimal string escaping. Fails on invalid UTF-8, NaN/Infinity, or excess depth.

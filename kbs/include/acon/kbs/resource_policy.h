@@ -75,12 +75,13 @@ struct Decision {
   std::string reason;  // "cpu0: ear.status warning, required affirming"; no secrets
 };
 
-// Evaluates the policy for a verified token's claims (the EAR's JSON claims set, e.g.
-// appraisal::ear_to_json) and a resource path "<repo>/<type>/<tag>". `tee` is the TEE the
-// client attested as (the protocol's name: "tdx", "sgx", "az-tdx-vtpm", ...), empty when the
-// server does not know it (a Bearer token without a session). Every submod must
-// satisfy an allow rule; no rule matching, a malformed path or malformed claims deny.
-Decision evaluate(const ResourcePolicy& policy, const Json& ear_claims,
+// Evaluates the policy for a verified token's EAR (the model, not its JSON tree: a session keeps
+// the appraisal's EAR, whose annotated evidence is shared, and a Bearer token's verified EAR)
+// and a resource path "<repo>/<type>/<tag>". `tee` is the TEE the client attested as (the
+// protocol's name: "tdx", "sgx", "az-tdx-vtpm", ...), empty when the server does not know it (a
+// Bearer token without a session). Every submod must satisfy an allow rule; no rule matching, a
+// malformed path or an EAR without submods deny.
+Decision evaluate(const ResourcePolicy& policy, const appraisal::Ear& ear,
                   std::string_view resource_path, std::string_view tee);
 
 // The KBS's named policies. A request for a resource in repository R is decided by the policy
@@ -97,7 +98,7 @@ class ResourcePolicySet {
   const ResourcePolicy& select(std::string_view repository) const;
   std::vector<std::string> ids() const;
   // select() by the path's first segment, then kbs::evaluate.
-  Decision evaluate(const Json& ear_claims, std::string_view resource_path,
+  Decision evaluate(const appraisal::Ear& ear, std::string_view resource_path,
                     std::string_view tee) const;
 
  private:

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "acon/appraisal/ear.h"
 #include "acon/common/jose.h"
 #include "acon/common/json.h"
 #include "acon/common/keys.h"
@@ -44,7 +45,9 @@ struct Now {
 // A verified token as the resource path needs it, derived once: when /attest issues it (kept in
 // the session for cookie requests) or when a Bearer token is first verified (kept in a cache).
 struct AttestedSession {
-  Json claims;               // the EAR claims set (ear_to_json), trusted
+  // The token's EAR, trusted: the appraisal's own at /attest (its annotated evidence shared, not
+  // copied), the verified token's for a Bearer request.
+  appraisal::Ear ear;
   std::string token_digest;  // SHA-256 of the token, hex: what the audit log records
   std::string tee;
   Time expires{};                                     // the token's exp

@@ -208,7 +208,13 @@ class EarSigner {
 
 // Compact JWS with Trustee's header {"typ":"JWT","alg":"ES256","jwk":{"kty","crv","alg","x","y",
 // "x5c"?}} and the JSON claims set. Refuses an EAR that fails validate_for_issue.
-Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer);
+// `json_form_exact`, when given, is set to whether the token's claims hold the EAR's own values:
+// false when a string or name is not UTF-8 (the text replaces it), a number is not finite
+// (written as null) or a value is binary. A relying party that keeps the EAR rather than the
+// token's claims (the KBS's sessions) decides on what the token says only when it is true;
+// otherwise it takes ear_from_json(ear_to_json(ear)).
+Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer,
+                                 bool* json_form_exact = nullptr);
 // COSE_Sign1 (RFC 9052), tag 18, protected header {1: -7 (ES256), 33: x5chain}, payload the
 // CBOR claims set, signature raw r||s.
 Result<Bytes> sign_ear_cwt(const Ear& ear, const EarSigner& signer);
