@@ -119,6 +119,9 @@ Result<HttpOrigin> parse_base_url(std::string_view url) {
   std::optional<std::string> host = url_part(parsed.get(), CURLUPART_HOST);
   if (!host || host->empty())
     return make_error(Errc::invalid_argument, "url " + text + ": no host");
+  // Host names are case-insensitive (RFC 9110 section 4.2.3): one spelling for the Host header
+  // and the certificate check.
+  host = ascii_lower(*host);
   const std::optional<std::string> port =
       url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
   unsigned long port_number = 0;
@@ -287,9 +290,19 @@ struct HttpConnection::Impl {
       http::response_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<uint64_t>(options.max_response_bytes));
+      // The head first: Beast 1.74's eager parse (async_read) lets a Content-Length beyond
+      // body_limit through when the body arrives with the head, so that one is checked here.
+      out.ec = run([&](auto handler) {
+        http::async_read_header(stream, buffer, parser, std::move(handler));
+      });
+      out.answer_started = out.answer_started || parser.got_some() || buffer.size() > 0;
+      if (out.ec) return out;
+      if (parser.content_length() && *parser.content_length() > options.max_response_bytes) {
+        out.ec = http::error::body_limit;
+        return out;
+      }
       out.ec =
           run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
-      out.answer_started = out.answer_started || parser.got_some() || buffer.size() > 0;
       if (out.ec) return out;
       const unsigned status = parser.get().result_int();
       // 100 Continue, 103 Early Hints: the final answer follows on the same connection.
