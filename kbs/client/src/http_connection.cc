@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -88,12 +89,14 @@ Result<std::vector<tcp::endpoint>> resolve(const std::string& host, uint16_t por
   return std::move(lookup->endpoints);
 }
 
-// CR, LF or NUL in a header value would end the header early (request splitting). A branch-free
-// scan: it runs over the ~100 KB Bearer token of every GET.
+// CR, LF or NUL in a header value would end the header early (request splitting). It runs over
+// the ~100 KB Bearer token of every GET: three passes of glibc's vectorised memchr took a quarter
+// of the CPU of one byte loop testing all three (GCC 12 leaves that loop scalar) in the load
+// benchmark's profile.
 bool header_value_ok(std::string_view value) {
-  bool bad = false;
-  for (char ch : value) bad |= (ch == '\r') | (ch == '\n') | (ch == '\0');
-  return !bad;
+  for (const char stop : {'\r', '\n', '\0'})
+    if (std::memchr(value.data(), stop, value.size()) != nullptr) return false;
+  return true;
 }
 
 }  // namespace
