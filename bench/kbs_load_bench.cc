@@ -1,5 +1,5 @@
 // The KBS under load on loopback: a real server (Boost.Beast, 2 threads) and clients of the
-// client library (libcurl, keep-alive), in one process on the same cores, with simulated TDX
+// client library (Boost.Beast, keep-alive), in one process on the same cores, with simulated TDX
 // evidence. Next to it, the cryptography each operation cannot avoid, measured at start-up in
 // this process, so the distance to the machine's crypto limit is visible.
 //
