@@ -1,6 +1,8 @@
 // The KBS client's HTTP/1.1 transport on Boost.Beast (http_connection.h). Every network step is
-// asynchronous under a deadline (beast::tcp_stream's expiry), and the io_context runs only
-// until that step finished, so that the calling thread never waits without a bound.
+// asynchronous, and the io_context runs until that step finished or its deadline passed (then
+// the step is cancelled), so that the calling thread never waits without a bound. The deadline
+// is the timeout of the io_context's own epoll_wait: no timer per operation (beast::tcp_stream's
+// expiry re-arms a timerfd around every read and write, two system calls each).
 #include "http_connection.h"
 
 #include <curl/curl.h>
@@ -146,38 +148,38 @@ Result<HttpOrigin> parse_base_url(std::string_view url) {
 
 struct HttpConnection::Impl {
   using RequestMessage = http::request<http::span_body<const char>>;
-  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+  using TlsStream = beast::ssl_stream<tcp::socket>;
 
   HttpOrigin origin;
   HttpConnectionOptions options;
   // Declared before the streams, which refer to them, so that it outlives them.
   net::io_context io{1};
   std::optional<ssl::context> tls_context;  // made on the first https connection
-  std::optional<beast::tcp_stream> plain;
+  std::optional<tcp::socket> plain;
   std::optional<TlsStream> tls;
   beast::flat_buffer buffer;
 
   Impl(HttpOrigin o, HttpConnectionOptions opts) : origin(std::move(o)), options(std::move(opts)) {}
 
   bool connected() const { return plain.has_value() || tls.has_value(); }
-  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  tcp::socket& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
   void close() {
     if (connected()) {
       beast::error_code ignored;
       // No TLS close_notify: the server does not need one to end the session, and it would be
       // one more round trip under the caller's deadline.
-      lowest().socket().close(ignored);
+      lowest().close(ignored);
     }
     tls.reset();
     plain.reset();
     buffer.clear();
   }
 
-  // Starts one asynchronous operation and runs the io_context until it finished; its deadline
-  // is the stream's expiry, set before.
+  // Starts one asynchronous operation on the connection and runs the io_context until it
+  // finished; at the deadline the operation is cancelled and the result is a timeout.
   template <class Initiate>
-  beast::error_code run(Initiate&& initiate) {
+  beast::error_code run(Initiate&& initiate, Clock::time_point deadline) {
     beast::error_code result = net::error::would_block;
     bool finished = false;
     initiate([&result, &finished](beast::error_code ec, auto&&...) {
@@ -185,8 +187,14 @@ struct HttpConnection::Impl {
       finished = true;
     });
     io.restart();
+    io.run_until(deadline);
+    if (finished) return result;
+    // Cancelled operations complete at once (with operation_aborted), so this run ends.
+    beast::error_code ignored;
+    lowest().cancel(ignored);
+    io.restart();
     io.run();
-    return finished ? result : beast::error_code(net::error::operation_aborted);
+    return beast::error::timeout;
   }
 
   std::string url_of(std::string_view path) const {
@@ -254,20 +262,20 @@ struct HttpConnection::Impl {
     } else {
       plain.emplace(io);
     }
-    lowest().expires_at(deadline);
     beast::error_code ec =
-        run([&](auto handler) { lowest().async_connect(endpoints, std::move(handler)); });
+        run([&](auto handler) { net::async_connect(lowest(), endpoints, std::move(handler)); },
+            deadline);
     if (ec) {
       std::string detail = "connect: " + describe(ec, timeout);
       close();
       return make_error(Errc::io, std::move(detail));
     }
     // Requests are written in two pieces (head, body) and answered at once: no Nagle delay.
-    lowest().socket().set_option(tcp::no_delay(true), ec);
+    lowest().set_option(tcp::no_delay(true), ec);
     if (tls) {
-      ec = run([&](auto handler) {
-        tls->async_handshake(ssl::stream_base::client, std::move(handler));
-      });
+      ec = run(
+          [&](auto handler) { tls->async_handshake(ssl::stream_base::client, std::move(handler)); },
+          deadline);
       if (ec) {
         std::string detail = "tls handshake: " + describe(ec, timeout);
         close();
@@ -285,9 +293,10 @@ struct HttpConnection::Impl {
   };
 
   template <class Stream>
-  Exchange exchange(Stream& stream, const RequestMessage& message) {
+  Exchange exchange(Stream& stream, const RequestMessage& message, Clock::time_point deadline) {
     Exchange out;
-    out.ec = run([&](auto handler) { http::async_write(stream, message, std::move(handler)); });
+    out.ec = run([&](auto handler) { http::async_write(stream, message, std::move(handler)); },
+                 deadline);
     if (out.ec) return out;
     for (;;) {
       http::response_parser<http::string_body> parser;
@@ -295,9 +304,11 @@ struct HttpConnection::Impl {
       parser.body_limit(static_cast<uint64_t>(options.max_response_bytes));
       // The head first: Beast 1.74's eager parse (async_read) lets a Content-Length beyond
       // body_limit through when the body arrives with the head, so that one is checked here.
-      out.ec = run([&](auto handler) {
-        http::async_read_header(stream, buffer, parser, std::move(handler));
-      });
+      out.ec = run(
+          [&](auto handler) {
+            http::async_read_header(stream, buffer, parser, std::move(handler));
+          },
+          deadline);
       out.answer_started = out.answer_started || parser.got_some() || buffer.size() > 0;
       if (out.ec) return out;
       if (parser.content_length() && *parser.content_length() > options.max_response_bytes) {
@@ -305,7 +316,8 @@ struct HttpConnection::Impl {
         return out;
       }
       out.ec =
-          run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+          run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); },
+              deadline);
       if (out.ec) return out;
       const unsigned status = parser.get().result_int();
       // 100 Continue, 103 Early Hints: the final answer follows on the same connection.
@@ -368,8 +380,8 @@ struct HttpConnection::Impl {
           auto opened = open(deadline);
           if (!opened) return failed(opened.error().message);
         }
-        lowest().expires_at(deadline);
-        Exchange result = tls ? exchange(*tls, message) : exchange(*plain, message);
+        Exchange result =
+            tls ? exchange(*tls, message, deadline) : exchange(*plain, message, deadline);
         if (!result.ec) {
           if (!result.keep_alive) close();
           return std::move(result.response);
