@@ -303,8 +303,8 @@ struct HttpConnection::Impl {
       parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<uint64_t>(options.max_response_bytes));
       // The head first: Beast 1.74's eager parse (async_read) lets a Content-Length beyond
-      // body_limit through when body bytes arrive with the head (response parsers only; the
-      // request parser checks it while reading the field), so that one is checked here.
+      // body_limit through when body bytes arrive with the head (a response parser; a request
+      // parser refuses it), so that one is checked here.
       out.ec = run(
           [&](auto handler) {
             http::async_read_header(stream, buffer, parser, std::move(handler));
