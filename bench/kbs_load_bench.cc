@@ -1,5 +1,5 @@
 // The KBS under load on loopback: a real server (Boost.Beast, 2 threads) and clients of the
-// client library (libcurl, keep-alive), in one process on the same cores, with simulated TDX
+// client library (Boost.Beast, keep-alive), in one process on the same cores, with simulated TDX
 // evidence. Next to it, the cryptography each operation cannot avoid, measured at start-up in
 // this process, so the distance to the machine's crypto limit is visible.
 //
@@ -327,8 +327,9 @@ void BM_get_bearer(benchmark::State& state) {
 BENCHMARK(BM_get_bearer)->Threads(1)->Threads(16)->Threads(64)->UseRealTime()->MinTime(3);
 
 // The same GET by session cookie: the server's work is the same (policy, JWE, audit), but the
-// request carries a 60-byte cookie instead of the ~11 KB token, which libcurl 7.88 copies into
-// each request one byte at a time (its printf); the difference is that client-side cost.
+// request carries a 60-byte cookie instead of the ~11 KB token; the difference is the cost of
+// sending and parsing that header (with libcurl 7.88, which wrote it one byte per printf call,
+// it was ~60 us of client CPU per GET; docs/kbs.md, Performance).
 void BM_get_cookie(benchmark::State& state) {
   Setup& s = setup();
   KbsClient client = s.client(static_cast<size_t>(state.thread_index()));

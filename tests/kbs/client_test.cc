@@ -1,13 +1,22 @@
 // The KBS client library: the report-data binding, the wire bodies, Set-Cookie parsing, the TEE
-// key's JWE decryption and admin tokens; then its flows against the real acon-kbs process over
-// TLS, attesting a simulated TD: RCAR and GET by cookie and by Bearer, 404 without retry,
-// re-attestation after a 401, the admin calls.
+// key's JWE decryption and admin tokens; its HTTP transport against a scripted server (exact
+// request head, reconnect after the server closed a kept-alive connection, no resend once an
+// answer began, body and header bounds, a server that never answers, IPv6); then its flows
+// against the real acon-kbs process over TLS, attesting a simulated TD: RCAR and GET by cookie
+// and by Bearer, 404 without retry, re-attestation after a 401, the admin calls, and a TLS peer
+// whose certificate does not name the URL's host.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "acon/common/hash.h"
@@ -15,6 +24,7 @@
 #include "acon/common/kbs_binding.h"
 #include "acon/guest/sim/sim.h"
 #include "acon/kbs/client.h"
+#include "http_connection.h"
 #include "kbs_fixture.h"
 #include "kbs_process.h"
 
@@ -282,6 +292,308 @@ TEST(KbsClientConfig, RefusesBadPathsBeforeConnecting) {
   EXPECT_FALSE(client->last_failure());
 }
 
+// ---- the transport, against a scripted server ----
+
+// An HTTP/1.1 server on one thread, for what acon-kbs never does: it answers the n-th request
+// with script[n] (raw bytes), closes the connection after a reply when told to, or never
+// answers. Plain, or TLS with the given certificate chain and key. It records every request
+// head and counts connections; it stops after the last reply or when destroyed.
+class ScriptedServer {
+ public:
+  struct Reply {
+    std::string bytes;
+    bool close_after = false;
+    bool never_answer = false;  // hold the connection open without a byte until destroyed
+  };
+  struct Tls {
+    std::string chain_file;
+    std::string key_file;
+  };
+
+  ScriptedServer(std::vector<Reply> script, std::string address = "127.0.0.1",
+                 std::optional<Tls> tls = std::nullopt)
+      : script_(std::move(script)), acceptor_(io_) {
+    namespace net = boost::asio;
+    boost::system::error_code ec;
+    const net::ip::tcp::endpoint endpoint(net::ip::make_address(address), 0);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return;  // port() stays 0
+    port_ = acceptor_.local_endpoint().port();
+    if (tls) {
+      tls_.emplace(net::ssl::context::tls_server);
+      tls_->use_certificate_chain_file(tls->chain_file);
+      tls_->use_private_key_file(tls->key_file, net::ssl::context::pem);
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedServer() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    released_.notify_all();
+    // Wakes a blocking accept() or read() on this thread (Linux: shutdown ends both).
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    if (const int fd = connection_fd_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+  std::vector<std::string> requests() const {
+    const std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void serve() {
+    namespace net = boost::asio;
+    size_t next = 0;
+    while (next < script_.size()) {
+      net::ip::tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stopped()) return;
+      ++connections_;
+      connection_fd_ = socket.native_handle();
+      if (tls_) {
+        net::ssl::stream<net::ip::tcp::socket&> stream(socket, *tls_);
+        stream.handshake(net::ssl::stream_base::server, ec);
+        if (!ec) next = converse(stream, next);
+      } else {
+        next = converse(socket, next);
+      }
+      connection_fd_ = -1;
+      if (stopped()) return;
+    }
+  }
+
+  // Serves requests on one connection; returns the index of the next reply.
+  template <class Stream>
+  size_t converse(Stream& stream, size_t next) {
+    namespace net = boost::asio;
+    net::streambuf input;
+    while (next < script_.size()) {
+      boost::system::error_code ec;
+      // The client's requests here have no body: the head is the request.
+      const size_t head = net::read_until(stream, input, "\r\n\r\n", ec);
+      if (ec) return next;  // the client closed this connection
+      {
+        const std::lock_guard lock(mutex_);
+        requests_.emplace_back(net::buffers_begin(input.data()),
+                               net::buffers_begin(input.data()) + static_cast<ptrdiff_t>(head));
+      }
+      input.consume(head);
+      const Reply& reply = script_[next++];
+      if (reply.never_answer) {
+        std::unique_lock lock(mutex_);
+        released_.wait(lock, [&] { return stopping_; });
+        return next;
+      }
+      net::write(stream, net::buffer(reply.bytes), ec);
+      if (ec || reply.close_after) return next;
+    }
+    return next;
+  }
+
+  bool stopped() const {
+    const std::lock_guard lock(mutex_);
+    return stopping_;
+  }
+
+  std::vector<Reply> script_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::optional<boost::asio::ssl::context> tls_;
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::atomic<int> connection_fd_{-1};
+  mutable std::mutex mutex_;
+  std::condition_variable released_;
+  bool stopping_ = false;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+// A complete answer: status and ErrorInformation body, kept alive unless the server says.
+std::string http_reply(int status, std::string_view body, std::string_view extra_headers = "") {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
+         std::string(extra_headers) + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
+}
+
+const std::string kNotFoundBody =
+    R"({"type":"https://github.com/confidential-containers/kbs/errors/ResourceNotFound",)"
+    R"("detail":"none"})";
+
+KbsClient plain_client(const std::string& url, ClientConfig config = {}) {
+  config.url = url;
+  config.insecure_http = true;
+  auto client = KbsClient::create(std::move(config), *TeeKey::generate());
+  EXPECT_TRUE(client) << client.error().to_string();
+  return std::move(*client);
+}
+
+TEST(KbsTransport, BaseUrls) {
+  auto ipv6 = parse_base_url("https://[::1]:8443/pre/fix/");
+  ASSERT_TRUE(ipv6) << ipv6.error().to_string();
+  EXPECT_TRUE(ipv6->https);
+  EXPECT_EQ(ipv6->host, "::1");
+  EXPECT_EQ(ipv6->host_header, "[::1]:8443");
+  EXPECT_EQ(ipv6->port, 8443);
+  EXPECT_EQ(ipv6->path_prefix, "/pre/fix");
+  auto defaults = parse_base_url("HTTPS://KBS.example");
+  ASSERT_TRUE(defaults) << defaults.error().to_string();
+  EXPECT_EQ(defaults->port, 443);
+  EXPECT_EQ(defaults->host_header, "kbs.example");  // the default port is not named
+  EXPECT_EQ(defaults->path_prefix, "");
+  auto plain = parse_base_url("http://127.0.0.1:80/");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->https);
+  EXPECT_EQ(plain->host_header, "127.0.0.1");
+  for (std::string_view bad :
+       {"https://kbs.example/?x=1", "https://kbs.example/#f", "https://user@kbs.example",
+        "https://kbs.example:99999", "https://", "ftp://kbs.example", "kbs.example"}) {
+    auto refused = parse_base_url(bad);
+    EXPECT_FALSE(refused) << bad;
+    if (!refused) {
+      EXPECT_EQ(refused.error().code, Errc::invalid_argument) << bad;
+    }
+  }
+}
+
+TEST(KbsTransport, SendsExactlyTheHeadersOfARequest) {
+  ScriptedServer server({{http_reply(404, kNotFoundBody)}});
+  ASSERT_NE(server.port(), 0);
+  const std::string authority = "127.0.0.1:" + std::to_string(server.port());
+  KbsClient client = plain_client("http://" + authority + "/prefix/");
+  auto got = client.get_resource_with_token("default/key/1", "a.b.c");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::not_found) << got.error().to_string();
+  ASSERT_TRUE(client.last_failure());
+  EXPECT_EQ(client.last_failure()->type, "ResourceNotFound");
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0],
+            "GET /prefix/kbs/v0/resource/default/key/1 HTTP/1.1\r\n"
+            "Host: " +
+                authority +
+                "\r\n"
+                "User-Agent: acon-kbs-client\r\n"
+                "Accept: application/json\r\n"
+                "Authorization: Bearer a.b.c\r\n\r\n");
+}
+
+TEST(KbsTransport, ReconnectsWhenTheServerClosedTheKeptConnection) {
+  // The server closes after each answer without saying so (no "Connection: close"): the next
+  // request meets a closed connection, and is sent again on a new one, once.
+  ScriptedServer server({{http_reply(404, kNotFoundBody), true},
+                         {http_reply(404, kNotFoundBody), true},
+                         {http_reply(404, kNotFoundBody), true}});
+  ASSERT_NE(server.port(), 0);
+  KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()));
+  for (int i = 0; i < 3; ++i) {
+    auto got = client.get_resource_with_token("default/key/1", "t");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Errc::not_found) << i << ": " << got.error().to_string();
+  }
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections(), 3);
+}
+
+TEST(KbsTransport, KeepsOneConnectionAndNeverResendsAfterAnAnswerBegan) {
+  // Answer one, then half an answer and a close: the second request fails, it is not resent.
+  ScriptedServer server({{http_reply(404, kNotFoundBody)},
+                         {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial\":", true},
+                         {http_reply(404, kNotFoundBody)}});
+  ASSERT_NE(server.port(), 0);
+  KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()));
+  auto first = client.get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, Errc::not_found) << first.error().to_string();
+  auto second = client.get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::io) << second.error().to_string();
+  EXPECT_FALSE(client.last_failure());
+  EXPECT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.connections(), 1);
+  // The next request opens a new connection and gets the third answer.
+  auto third = client.get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, Errc::not_found) << third.error().to_string();
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(KbsTransport, BodyAndHeadersAreBounded) {
+  ClientConfig small;
+  small.max_response_bytes = 1000;
+  {
+    ScriptedServer server({{http_reply(404, std::string(1001, 'x'))}});
+    ASSERT_NE(server.port(), 0);
+    KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()), small);
+    auto got = client.get_resource_with_token("default/key/1", "t");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Errc::io);
+    EXPECT_NE(got.error().message.find("response larger than 1000 bytes"), std::string::npos)
+        << got.error().message;
+  }
+  {
+    // Chunked: no length to refuse up front, the parser counts.
+    std::string chunked = "HTTP/1.1 404 X\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) chunked += "1f4\r\n" + std::string(500, 'x') + "\r\n";
+    chunked += "0\r\n\r\n";
+    ScriptedServer server({{chunked}});
+    ASSERT_NE(server.port(), 0);
+    KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()), small);
+    auto got = client.get_resource_with_token("default/key/1", "t");
+    ASSERT_FALSE(got);
+    EXPECT_NE(got.error().message.find("response larger than 1000 bytes"), std::string::npos)
+        << got.error().message;
+  }
+  {
+    const std::string big_header = "X-Padding: " + std::string(70 * 1024, 'p') + "\r\n";
+    ScriptedServer server({{http_reply(404, kNotFoundBody, big_header)}});
+    ASSERT_NE(server.port(), 0);
+    KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()));
+    auto got = client.get_resource_with_token("default/key/1", "t");
+    ASSERT_FALSE(got);
+    EXPECT_NE(got.error().message.find("headers too large"), std::string::npos)
+        << got.error().message;
+  }
+}
+
+TEST(KbsTransport, AServerThatNeverAnswersFailsTheRequest) {
+  ScriptedServer server({{"", false, true}});
+  ASSERT_NE(server.port(), 0);
+  ClientConfig quick;
+  quick.total_timeout = std::chrono::milliseconds(300);
+  KbsClient client = plain_client("http://127.0.0.1:" + std::to_string(server.port()), quick);
+  auto got = client.get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::io);
+  EXPECT_NE(got.error().message.find("timed out"), std::string::npos) << got.error().message;
+  EXPECT_EQ(server.requests().size(), 1u);  // a timeout is not resent
+}
+
+TEST(KbsTransport, Ipv6LiteralAndHeaderInjection) {
+  ScriptedServer server({{http_reply(404, kNotFoundBody)}}, "::1");
+  if (server.port() == 0) GTEST_SKIP() << "no IPv6 loopback here";
+  const std::string authority = "[::1]:" + std::to_string(server.port());
+  KbsClient client = plain_client("http://" + authority);
+  // A token that would end the header is refused before anything is sent.
+  auto injected = client.get_resource_with_token("default/key/1", "t\r\nX-Evil: 1");
+  ASSERT_FALSE(injected);
+  EXPECT_EQ(injected.error().code, Errc::invalid_argument);
+  auto got = client.get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::not_found) << got.error().to_string();
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_NE(requests[0].find("\r\nHost: " + authority + "\r\n"), std::string::npos) << requests[0];
+}
+
 // ---- against the real acon-kbs ----
 
 // A simulated TD (collateral issued yesterday: the process reads the real clock), a KBS
@@ -526,6 +838,48 @@ TEST_F(KbsClientFlow, AdminCalls) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::verify_failed);
   EXPECT_EQ(client->last_failure()->status, 401);
+}
+
+TEST_F(KbsClientFlow, TlsPeerMustBeNamedByItsCertificate) {
+  // The KBS's own certificate (localhost, 127.0.0.1) on a scripted server: accepted at
+  // 127.0.0.1 and as localhost; refused at 127.0.0.2, which it does not name.
+  const ScriptedServer::Tls tls{(kbs_dir_ / "keys" / "tls.pem").string(),
+                                (kbs_dir_ / "keys" / "tls.key").string()};
+  for (std::string_view host : {"127.0.0.1", "localhost"}) {
+    ScriptedServer server({{http_reply(404, kNotFoundBody)}}, "127.0.0.1", tls);
+    ASSERT_NE(server.port(), 0);
+    ClientConfig named = config();
+    named.url = "https://" + std::string(host) + ":" + std::to_string(server.port());
+    auto client = KbsClient::create(named, *TeeKey::generate());
+    ASSERT_TRUE(client);
+    auto got = client->get_resource_with_token("default/key/1", "t");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Errc::not_found) << host << ": " << got.error().to_string();
+  }
+  ScriptedServer elsewhere({{http_reply(404, kNotFoundBody)}}, "127.0.0.2", tls);
+  ASSERT_NE(elsewhere.port(), 0);
+  ClientConfig wrong = config();
+  wrong.url = "https://127.0.0.2:" + std::to_string(elsewhere.port());
+  auto client = KbsClient::create(wrong, *TeeKey::generate());
+  ASSERT_TRUE(client);
+  auto refused = client->get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::io);
+  EXPECT_NE(refused.error().message.find("certificate"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(elsewhere.requests().empty());
+  // Without the KBS's CA the system store does not know the issuer.
+  ScriptedServer unknown_ca({{http_reply(404, kNotFoundBody)}}, "127.0.0.1", tls);
+  ClientConfig system_store = config();
+  system_store.url = "https://127.0.0.1:" + std::to_string(unknown_ca.port());
+  system_store.ca_file.reset();
+  auto stranger = KbsClient::create(system_store, *TeeKey::generate());
+  ASSERT_TRUE(stranger);
+  auto untrusted = stranger->get_resource_with_token("default/key/1", "t");
+  ASSERT_FALSE(untrusted);
+  EXPECT_NE(untrusted.error().message.find("certificate"), std::string::npos)
+      << untrusted.error().message;
+  EXPECT_TRUE(unknown_ca.requests().empty());
 }
 }  // namespace
 }  // namespace acon::kbs

@@ -1,4 +1,4 @@
-// The KBS client: RCAR over libcurl, JWE resources, admin calls (client.h).
+// The KBS client: RCAR over HTTP/1.1 (http_connection.h), JWE resources, admin calls (client.h).
 #include "acon/kbs/client.h"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include "acon/common/curl.h"
 #include "acon/common/kbs_binding.h"
 #include "acon/kbs/protocol.h"
+#include "http_connection.h"
 
 namespace acon::kbs {
 
@@ -15,11 +16,6 @@ namespace {
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::string_view kErrorTypePrefix =
     "https://github.com/confidential-containers/kbs/errors/";
-
-template <class T>
-bool set_option(CURL* handle, CURLoption option, T value) {
-  return curl_easy_setopt(handle, option, value) == CURLE_OK;
-}
 
 Result<jose::JweAlg> jwe_alg_of(TeeKeyType type) {
   switch (type) {
@@ -187,8 +183,7 @@ std::optional<std::string> set_cookie_value(std::string_view set_cookie, std::st
 struct KbsClient::State {
   ClientConfig config;
   TeeKey tee_key;
-  CurlEasy curl;     // one handle per client: libcurl keeps the connection alive between requests
-  std::string base;  // the URL without a trailing '/'
+  HttpConnection connection;  // one per client: kept alive between requests
   std::optional<std::string> cookie;
   std::optional<std::string> token;
   std::optional<std::string> admin_token;
@@ -198,86 +193,34 @@ struct KbsClient::State {
   EvidenceProvider provider;
   std::optional<std::string> init_data;
 
-  State(ClientConfig c, TeeKey k) : config(std::move(c)), tee_key(std::move(k)) {}
+  State(ClientConfig c, TeeKey k, HttpConnection link)
+      : config(std::move(c)), tee_key(std::move(k)), connection(std::move(link)) {}
 
   struct Request {
     const char* method = "GET";
     std::string path;  // below the base URL: "/kbs/v0/auth"
     std::optional<std::string> body;
     const char* content_type = "application/json";
-    std::string bearer;  // empty: no Authorization header
+    std::string_view bearer;  // empty: no Authorization header; the token outlives the request
     bool send_cookie = false;
   };
 
   Result<HttpResponse> perform(const Request& request) {
-    if (!curl) return make_error(Errc::io, "kbs client: no libcurl handle");
-    CURL* handle = curl.get();
-    // reset keeps the live connection, so requests of one client share it.
-    curl_easy_reset(handle);
-    const std::string url = base + request.path;
-    BoundedHttpTransfer transfer(config.max_response_bytes, kMaxHeaderBytes);
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    CurlSlist headers;
-    auto add_header = [&](const std::string& line) {
-      curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-      if (!next) return false;
-      (void)headers.release();
-      headers.reset(next);
-      return true;
-    };
-    bool ok = add_header("Accept: application/json");
-    if (request.body) ok = ok && add_header(std::string("Content-Type: ") + request.content_type);
-    if (!request.bearer.empty()) ok = ok && add_header("Authorization: Bearer " + request.bearer);
-    if (request.send_cookie && cookie)
-      ok = ok && add_header("Cookie: " + std::string(kSessionCookie) + "=" + *cookie);
-    // No "Expect: 100-continue" round trip for large admin bodies.
-    ok = ok && add_header("Expect:");
-    if (!ok) return make_error(Errc::io, "kbs client: curl_slist_append failed");
-
-    const bool https = ascii_lower(base).starts_with("https://");
-    ok = set_option(handle, CURLOPT_URL, url.c_str()) &&
-         set_option(handle, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") &&
-         set_option(handle, CURLOPT_FOLLOWLOCATION, 0L) &&
-         set_option(handle, CURLOPT_NOSIGNAL, 1L) &&
-         set_option(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(config.total_timeout.count())) &&
-         set_option(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                    static_cast<long>(config.connect_timeout.count())) &&
-         set_option(handle, CURLOPT_MAXFILESIZE_LARGE,
-                    static_cast<curl_off_t>(config.max_response_bytes)) &&
-         set_option(handle, CURLOPT_SSL_VERIFYPEER, 1L) &&
-         set_option(handle, CURLOPT_SSL_VERIFYHOST, 2L) &&
-         set_option(handle, CURLOPT_USERAGENT, "acon-kbs-client") &&
-         set_option(handle, CURLOPT_HTTPHEADER, headers.get()) &&
-         set_option(handle, CURLOPT_ERRORBUFFER, error_buffer) && transfer.install(handle) &&
-         set_option(handle, CURLOPT_CUSTOMREQUEST, request.method);
-    if (ok && request.body) {
-      ok = set_option(handle, CURLOPT_POSTFIELDS, request.body->data()) &&
-           set_option(handle, CURLOPT_POSTFIELDSIZE_LARGE,
-                      static_cast<curl_off_t>(request.body->size()));
-    } else if (ok && std::string_view(request.method) == "GET") {
-      ok = set_option(handle, CURLOPT_HTTPGET, 1L);
-    }
-    if (ok && config.ca_file) ok = set_option(handle, CURLOPT_CAINFO, config.ca_file->c_str());
-    if (!ok) return make_error(Errc::io, "kbs client: cannot configure libcurl for " + url);
-
-    const CURLcode code = curl_easy_perform(handle);
-    if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED)
-      return make_error(Errc::io, std::string(request.method) + " " + request.path +
-                                      ": response larger than " +
-                                      std::to_string(config.max_response_bytes) + " bytes");
-    if (transfer.headers_too_large)
-      return make_error(Errc::io,
-                        std::string(request.method) + " " + request.path + ": headers too large");
-    if (code != CURLE_OK) {
-      const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-      return make_error(Errc::io, std::string(request.method) + " " + url + ": " + detail);
-    }
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-    for (const auto& [name, value] : transfer.response.headers) {
+    HttpRequestView view;
+    view.method = request.method;
+    view.path = request.path;
+    if (request.body) view.body = *request.body;
+    view.content_type = request.content_type;
+    view.bearer = request.bearer;
+    std::string cookie_header;
+    if (request.send_cookie && cookie) cookie_header = std::string(kSessionCookie) + "=" + *cookie;
+    view.cookie = cookie_header;
+    ACON_TRY(HttpResponse response, connection.perform(view));
+    for (const auto& [name, value] : response.headers) {
       if (name != "set-cookie") continue;
       if (auto session = set_cookie_value(value, kSessionCookie)) cookie = std::move(*session);
     }
-    return std::move(transfer.response);
+    return response;
   }
 
   // Turns a non-200 answer into an error carrying the KBS's ErrorInformation.
@@ -348,13 +291,17 @@ Result<KbsClient> KbsClient::create(ClientConfig config, TeeKey tee_key) {
   }
   if (config.max_get_attempts < 1)
     return make_error(Errc::invalid_argument, "kbs client: max_get_attempts must be at least 1");
-  if (!curl_ready()) return make_error(Errc::io, "kbs client: curl_global_init failed");
-  auto state = std::make_unique<State>(std::move(config), std::move(tee_key));
-  state->curl.reset(curl_easy_init());
-  if (!state->curl) return make_error(Errc::io, "kbs client: curl_easy_init failed");
-  state->base = state->config.url;
-  while (state->base.ends_with('/')) state->base.pop_back();
-  return KbsClient(std::move(state));
+  auto origin = parse_base_url(config.url);
+  if (!origin) return origin.error().wrap("kbs client");
+  HttpConnectionOptions options;
+  options.ca_file = config.ca_file;
+  options.connect_timeout = config.connect_timeout;
+  options.total_timeout = config.total_timeout;
+  options.max_response_bytes = config.max_response_bytes;
+  options.max_header_bytes = kMaxHeaderBytes;
+  HttpConnection connection(std::move(*origin), std::move(options));
+  return KbsClient(
+      std::make_unique<State>(std::move(config), std::move(tee_key), std::move(connection)));
 }
 
 const std::optional<std::string>& KbsClient::token() const { return state_->token; }
@@ -449,7 +396,7 @@ Result<SecretBytes> KbsClient::get_resource_with_token(std::string_view path,
   State& s = *state_;
   State::Request get;
   get.path = std::string(kApiPrefix) + "resource/" + std::string(path);
-  get.bearer = std::string(token);
+  get.bearer = token;
   ACON_TRY(HttpResponse response, s.exchange(get));
   auto jwe = parse_json(response.body);
   if (!jwe) return jwe.error().wrap("GET " + get.path);

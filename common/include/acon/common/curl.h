@@ -1,7 +1,7 @@
 // RAII for libcurl's handles, its one-time global initialisation and a bounded response
-// collector, for the libraries that speak HTTP through libcurl (collateral fetching, the KBS
-// client). Header-only: acon::common
-// itself does not link libcurl; a library that includes this links CURL::libcurl.
+// collector, for collateral fetching; HttpResponse is also what the KBS client's own transport
+// (kbs/client/src/http_connection.h) returns. Header-only: acon::common itself does not link
+// libcurl; a library that includes this links CURL::libcurl.
 #pragma once
 
 #include <curl/curl.h>

@@ -1,7 +1,8 @@
 // The KBS client (CoCo's RCAR protocol, kbs-protocol 0.4.0): attests a TEE to a Key Broker
 // Service, fetches resources as JWE sealed to an ephemeral TEE key, and makes the admin calls.
-// It depends on acon::common and libcurl only, so a guest runtime (acond) can link it; evidence
-// comes from a caller-supplied provider. docs/kbs-client.md describes the API and the CLI.
+// It depends on acon::common, OpenSSL, Boost.Beast (header-only) and libcurl's URL parser only,
+// so a guest runtime (acond) can link it; evidence comes from a caller-supplied provider.
+// docs/kbs-client.md describes the API and the CLI.
 #pragma once
 
 #include <chrono>
