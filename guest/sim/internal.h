@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "acon/common/bytes.h"
@@ -23,6 +25,16 @@ struct Simulator::Material {
   Certificate pck_ca;
   Certificate pck;
   Certificate tcb_signing;
+  // The QE report and its PCK signature, made once: on a real platform the PCE certifies the
+  // attestation key once, and every quote carries the same QE report and signature (verifiers
+  // cache their check of it on those bytes). Remade only when the report's body changes (the
+  // platform's CPUSVN, the QE's identity). Shared by copies of the simulator; thread-safe.
+  struct QeCertification {
+    std::mutex mutex;
+    Bytes report_body;
+    Bytes signature;
+  };
+  std::shared_ptr<QeCertification> qe_certification = std::make_shared<QeCertification>();
 };
 
 }  // namespace acon::guest::sim

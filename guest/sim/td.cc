@@ -152,9 +152,16 @@ Result<Bytes> Simulator::quote_from_report(ByteView report_bytes) const {
   ACON_TRY(Bytes quote_signature,
            sign(m.attestation_key, es256, signed_region, EcdsaEncoding::raw));
   ACON_TRY(Bytes qe_report_body, tdx::write_enclave_report(qe_report));
-  ACON_TRY(Bytes qe_report_signature, sign(m.pck_key, es256, qe_report_body, EcdsaEncoding::raw));
+  {
+    Material::QeCertification& certified = *m.qe_certification;
+    const std::lock_guard lock(certified.mutex);
+    if (certified.report_body != qe_report_body) {
+      ACON_TRY(certified.signature, sign(m.pck_key, es256, qe_report_body, EcdsaEncoding::raw));
+      certified.report_body = qe_report_body;
+    }
+    fields.qe_report_signature = certified.signature;
+  }
   fields.quote_signature = quote_signature;
-  fields.qe_report_signature = qe_report_signature;
   return tdx::write_quote(fields);
 }
 

@@ -417,6 +417,43 @@ TEST(SimVerify, LowerTeeTcbSvnAndQeSvnFallToOlderLevels) {
   EXPECT_EQ(qe_verdict.advisory_ids, std::vector<std::string>{"ACON-SIM-SA-00004"});
 }
 
+// As on a real platform, the attestation key is certified once: every quote carries the same QE
+// report and PCK signature (a verifier caches its check of them), while each quote's own
+// signature is fresh. A change of the QE's identity gives a new QE report, signed anew.
+TEST(SimQuote, QeReportIsCertifiedOnceAndRemadeWhenItChanges) {
+  Simulator sim = make();
+  auto qe_part = [](const Bytes& quote) {
+    auto parsed = tdx::parse_quote(quote);
+    EXPECT_TRUE(parsed.ok());
+    if (!parsed.ok()) return std::pair<Bytes, Bytes>{};
+    return std::pair{
+        Bytes(parsed->signature.qe_report.raw.begin(), parsed->signature.qe_report.raw.end()),
+        Bytes(parsed->signature.qe_report_signature.begin(),
+              parsed->signature.qe_report_signature.end())};
+  };
+  auto first = sim.quote(report_data(0x01));
+  auto second = sim.quote(report_data(0x02));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(qe_part(*first), qe_part(*second));
+  EXPECT_NE(*first, *second);
+  for (const Bytes* quote : {&*first, &*second})
+    EXPECT_EQ(verify(sim, *quote, trusting(sim)).status, QvlStatus::ok);
+
+  Simulator copy = sim;  // copies share the keys and the certification
+  auto from_copy = copy.quote(report_data(0x03));
+  ASSERT_TRUE(from_copy.ok());
+  EXPECT_EQ(qe_part(*from_copy), qe_part(*first));
+
+  sim.qe().isv_svn = static_cast<uint16_t>(sim.qe().isv_svn + 1);
+  auto changed = sim.quote(report_data(0x04));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_NE(qe_part(*changed).first, qe_part(*first).first);
+  EXPECT_NE(qe_part(*changed).second, qe_part(*first).second);
+  auto verdict = verify(sim, *changed, trusting(sim));
+  EXPECT_TRUE(verdict.accepted) << verdict.failure;
+  EXPECT_EQ(verdict.status, QvlStatus::ok) << status_text(verdict);
+}
+
 TEST(SimVerify, RevokedPckCertificate) {
   CreateOptions options;
   options.tcb.revoke_pck = true;
