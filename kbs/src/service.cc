@@ -403,16 +403,16 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   bool json_form_exact = true;
   auto token = appraisal::sign_ear_jwt(result->ear, signer_, &json_form_exact);
   if (!token) return fail_session(token.error().message);
-  appraisal::Ear issued = result->ear;
+  const Time expires = result->ear.exp.value_or(now.wall + options_.token_validity);
+  appraisal::Ear issued = std::move(result->ear);
   if (!json_form_exact) {
-    auto as_text = appraisal::ear_to_json(issued);
-    auto reread =
-        as_text ? appraisal::ear_from_json(*as_text) : Result<appraisal::Ear>(as_text.error());
+    auto token_claims = appraisal::ear_to_json(issued);
+    auto reread = token_claims ? appraisal::ear_from_json(*token_claims)
+                               : Result<appraisal::Ear>(token_claims.error());
     if (!reread) return fail_session(reread.error().message);
     issued = std::move(*reread);
   }
   if (!tee_pubkey_of(issued)) return fail_session("the runtime data carries no tee-pubkey");
-  const Time expires = result->ear.exp.value_or(now.wall + options_.token_validity);
   std::shared_ptr<AttestedSession> attested =
       token_facts(std::move(issued), *token, challenge->tee, expires);
   // The token is audited before the session holds it and before it is sent: a token no record

@@ -1,5 +1,4 @@
 // The EAR model, tier rules and the JSON claims set (the EAR draft's JSON form, Trustee's names).
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
