@@ -126,6 +126,13 @@ Result<Hasher> Hasher::create(HashAlg alg) {
   return Hasher(alg, std::move(ctx));
 }
 
+Result<Hasher> Hasher::copy() const {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), ctx_.get()) != 1)
+    return make_error(Errc::crypto, "hash: copying the state failed: " + ossl::drain_errors());
+  return Hasher(alg_, std::move(ctx));
+}
+
 void Hasher::update(ByteView data) {
   // Cannot fail for a software digest once initialised.
   EVP_DigestUpdate(ctx_.get(), data.data(), data.size());

@@ -165,7 +165,33 @@ Result<Bytes> sign(const PrivateKey& key, SigScheme scheme, ByteView message,
 Result<PreparedSigner> PreparedSigner::create(const PrivateKey& key, SigScheme scheme) {
   ACON_CHECK(check_fit(key.type(), scheme));
   ACON_TRY(auto ctx, init(key.get(), scheme, true));
-  return PreparedSigner(std::move(ctx), scheme, field_size_of(key));
+  ossl::PkeyCtxPtr digest_ctx;
+  if (scheme.kind == SigKind::ecdsa) {
+    digest_ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    if (!digest_ctx || EVP_PKEY_sign_init(digest_ctx.get()) != 1)
+      return make_error(Errc::crypto, "sign: digest signing setup: " + ossl::drain_errors());
+  }
+  return PreparedSigner(std::move(ctx), std::move(digest_ctx), scheme, field_size_of(key));
+}
+
+Result<Bytes> PreparedSigner::sign_digest(ByteView digest, EcdsaEncoding encoding) const {
+  if (!digest_ctx_)
+    return make_error(Errc::unsupported, "sign: a precomputed digest is signed with ECDSA only");
+  if (digest.size() != hash_size(scheme_.hash))
+    return make_error(Errc::invalid_argument, "sign: digest of " + std::to_string(digest.size()) +
+                                                  " bytes, " +
+                                                  std::string(hash_name(scheme_.hash)) + " gives " +
+                                                  std::to_string(hash_size(scheme_.hash)));
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_dup(digest_ctx_.get()));
+  if (!ctx)
+    return make_error(Errc::crypto, "sign: copying the prepared context: " + ossl::drain_errors());
+  size_t len = static_cast<size_t>(EVP_PKEY_get_size(EVP_PKEY_CTX_get0_pkey(ctx.get())));
+  Bytes sig(len);
+  if (EVP_PKEY_sign(ctx.get(), sig.data(), &len, digest.data(), digest.size()) != 1)
+    return make_error(Errc::crypto, "sign: " + ossl::drain_errors());
+  sig.resize(len);
+  if (encoding == EcdsaEncoding::raw) return ecdsa_der_to_raw(sig, field_size_);
+  return sig;
 }
 
 Result<Bytes> PreparedSigner::sign(ByteView message, EcdsaEncoding encoding) const {

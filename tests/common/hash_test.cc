@@ -182,6 +182,25 @@ TEST(HasherTest, MovedHasherKeepsState) {
   EXPECT_EQ(hex_encode(moved.finish()), kKats[1].abc);
 }
 
+// A copy continues from the state it was copied in, independently of the original.
+TEST(HasherTest, CopyContinuesFromTheSameState) {
+  for (const Kat& k : kKats) {
+    auto h = Hasher::create(k.alg);
+    ASSERT_TRUE(h.ok());
+    h->update(std::string_view("a"));
+    auto first = h->copy();
+    auto second = h->copy();
+    ASSERT_TRUE(first.ok() && second.ok());
+    first->update(std::string_view("bc"));
+    EXPECT_EQ(hex_encode(first->finish()), k.abc) << hash_name(k.alg);
+    second->update(std::string_view("b"));
+    second->update(std::string_view("c"));
+    EXPECT_EQ(hex_encode(second->finish()), k.abc) << hash_name(k.alg);
+    h->update(std::string_view("bc"));
+    EXPECT_EQ(hex_encode(h->finish()), k.abc) << hash_name(k.alg);
+  }
+}
+
 TEST(HashNameTest, FromNameAcceptsSpellings) {
   EXPECT_EQ(hash_from_name("sha384"), HashAlg::sha384);
   EXPECT_EQ(hash_from_name("SHA384"), HashAlg::sha384);

@@ -305,6 +305,26 @@ TEST_P(SignVerify, PreparedSignerSignsRepeatedly) {
   }
 }
 
+// A signature over a digest the caller computed (from a copied Hasher state) is the signature of
+// the message: ECDSA only, and the digest must have the scheme's length.
+TEST_P(SignVerify, PreparedSignerSignsACallersDigest) {
+  auto key = make_key(GetParam().key);
+  ASSERT_TRUE(key.ok());
+  const SigScheme scheme = GetParam().scheme;
+  auto signer = PreparedSigner::create(*key, scheme);
+  ASSERT_TRUE(signer.ok());
+  const Bytes msg = to_bytes("a common beginning, then the rest");
+  const Bytes digest = *acon::digest(scheme.hash, msg);
+  auto sig = signer->sign_digest(digest, EcdsaEncoding::raw);
+  if (scheme.kind != SigKind::ecdsa) {
+    EXPECT_EQ(sig.error().code, Errc::unsupported);
+    return;
+  }
+  ASSERT_TRUE(sig.ok()) << sig.error().to_string();
+  EXPECT_TRUE(verify(key->public_key(), scheme, msg, *sig, EcdsaEncoding::raw).ok());
+  EXPECT_EQ(signer->sign_digest(ByteView(digest).first(20)).error().code, Errc::invalid_argument);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSchemes, SignVerify,
                          ::testing::Values(SigCase{0, {SigKind::ecdsa, HashAlg::sha256}},
                                            SigCase{1, {SigKind::ecdsa, HashAlg::sha384}},

@@ -30,6 +30,10 @@ class Hasher {
   // Writes the digest into `out` (exactly hash_size() bytes) and resets, without allocating.
   void finish_into(std::span<uint8_t> out);
   HashAlg alg() const { return alg_; }
+  // A hasher in the same state, so that a common prefix is hashed once and several messages
+  // that start with it are finished from copies (EAR tokens, docs/ear.md). Only reads this one,
+  // so several threads may copy one hasher at once.
+  Result<Hasher> copy() const;
 
  private:
   Hasher(HashAlg alg, ossl::MdCtxPtr ctx) : alg_(alg), ctx_(std::move(ctx)) {}

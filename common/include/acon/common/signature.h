@@ -36,11 +36,20 @@ class PreparedSigner {
  public:
   static Result<PreparedSigner> create(const PrivateKey& key, SigScheme scheme);
   Result<Bytes> sign(ByteView message, EcdsaEncoding encoding = EcdsaEncoding::der) const;
+  // ECDSA only: signs a message whose digest (of the scheme's hash) the caller computed, e.g.
+  // from a Hasher that had a long common prefix hashed once (Hasher::copy). The same signature
+  // as sign(message).
+  Result<Bytes> sign_digest(ByteView digest, EcdsaEncoding encoding = EcdsaEncoding::der) const;
 
  private:
-  PreparedSigner(ossl::MdCtxPtr ctx, SigScheme scheme, size_t field_size)
-      : ctx_(std::move(ctx)), scheme_(scheme), field_size_(field_size) {}
+  PreparedSigner(ossl::MdCtxPtr ctx, ossl::PkeyCtxPtr digest_ctx, SigScheme scheme,
+                 size_t field_size)
+      : ctx_(std::move(ctx)),
+        digest_ctx_(std::move(digest_ctx)),
+        scheme_(scheme),
+        field_size_(field_size) {}
   std::shared_ptr<EVP_MD_CTX> ctx_;
+  std::shared_ptr<EVP_PKEY_CTX> digest_ctx_;  // ECDSA: EVP_PKEY_sign set up; else null
   SigScheme scheme_;
   size_t field_size_ = 0;  // ECDSA: bytes of r and of s
 };
