@@ -190,7 +190,7 @@ TEST(VerificationCache, LookupsCoverEveryInput) {
 
   VerificationCache cache;
   cache.remember_collateral(base, anchors);
-  cache.remember_pck_chain(chain, base, anchors, VerifiedPckChain{*verified, *sgx});
+  cache.remember_pck_chain(chain, base, anchors, VerifiedPckChain{*verified, *sgx, false});
   EXPECT_TRUE(cache.collateral_verified(base, anchors));
   EXPECT_NE(cache.pck_chain(chain, base, anchors), nullptr);
 

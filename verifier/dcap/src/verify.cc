@@ -350,16 +350,14 @@ Result<QuoteVerdict> verify_quote(const tdx::Quote& quote, const Collateral& col
       return failed(std::move(verdict), status_named("STATUS_SGX_PCK_INVALID_EXTENSIONS"),
                     sgx.error().to_string());
     auto entry = std::make_shared<const VerifiedPckChain>(
-        VerifiedPckChain{std::move(*verified), std::move(*sgx)});
+        VerifiedPckChain{std::move(*verified), std::move(*sgx), verdict.simulated});
     if (cache != nullptr)
       cache->remember_pck_chain(chain_bytes, collateral, options.anchors, *entry);
     pck = std::move(entry);
   }
   const SgxExtension& sgx = pck->sgx;
   verdict.fmspc.assign(sgx.fmspc.begin(), sgx.fmspc.end());
-  if (pck_cached)
-    verdict.simulated =
-        is_simulated_pck_chain({pck->chain.leaf, pck->chain.intermediate, pck->chain.root});
+  if (pck_cached) verdict.simulated = pck->simulated;
 
   // 2. TCB-info and QE-identity issuer chains and signatures (sgxAttestationVerifyTCBInfo /
   //    sgxAttestationVerifyEnclaveIdentity).

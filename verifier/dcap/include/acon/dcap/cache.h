@@ -47,6 +47,9 @@ struct CacheStats {
 struct VerifiedPckChain {
   PckChain chain;
   SgxExtension sgx;
+  // is_simulated_pck_chain of the chain, decided once with it (a pure function of the
+  // certificates, and re-parsing the leaf's SGX extension for it was ~2% of a warm appraisal).
+  bool simulated = false;
 };
 
 class VerificationCache {
