@@ -82,8 +82,14 @@ TEST(EarJson, TrusteeLayoutAndRoundTrip) {
   auto tree = ear_to_json(ear);
   ASSERT_TRUE(tree.ok()) << tree.error().to_string();
   const Json& j = *tree;
-  // The text that is signed is compact with members in byte order, i.e. dump_compact's form.
-  EXPECT_EQ(ear_to_json_text(ear), dump_compact(j));
+  // The text that is signed is compact, the bulk first and the rest in byte order of the names:
+  // its tree is this one.
+  const std::string text = ear_to_json_text(ear);
+  auto reparsed = parse_json(text);
+  ASSERT_TRUE(reparsed.ok()) << reparsed.error().to_string();
+  EXPECT_EQ(*reparsed, j);
+  EXPECT_TRUE(text.starts_with(R"({"submods":{"cpu0":{"ear.veraison.annotated-evidence":{"tdx":)"))
+      << text;
   EXPECT_EQ(j["eat_profile"], "tag:github.com,2024:confidential-containers/Trustee");
   EXPECT_EQ(j["submods"]["cpu0"]["ear.status"], "affirming");
   EXPECT_EQ(j["submods"]["cpu0"]["ear.trustworthiness-vector"]["configuration"], 2);
@@ -125,7 +131,17 @@ TEST(EarJson, ExtraMembersMergeInNameOrder) {
   EXPECT_EQ((*parsed)["submods"]["cpu0"], expected);
   EXPECT_EQ((*parsed)["submods"]["a-second"], expected);
   EXPECT_EQ((*parsed)["submods"]["cpu0"]["ear.appraisal-policy-id"], "from extra");
-  EXPECT_EQ(text, dump_compact(*parsed));  // members in name order
+  // The annotated evidence first, then the members in name order.
+  const size_t cpu0_at = text.find(R"("cpu0":)");
+  size_t last = text.find(R"("ear.veraison.annotated-evidence")", cpu0_at);
+  ASSERT_NE(last, std::string::npos);
+  for (const char* name : {R"("a":1)", R"("ear.appraisal-policy-id")", R"("ear.status")",
+                           R"("ear.t")", R"("ear.trustworthiness-vector")", R"("zz")"}) {
+    const size_t at = text.find(name, cpu0_at);
+    ASSERT_NE(at, std::string::npos) << name;
+    EXPECT_GT(at, last) << name;
+    last = at;
+  }
 }
 
 // Equal values and equal JSON types all the way down (Json's == calls 5 and 5u equal).
@@ -218,13 +234,13 @@ TEST(EarJson, ExactTextOfASmallEar) {
   ear.submods["cpu0"] = cpu0;
   EXPECT_EQ(
       ear_to_json_text(ear),
-      R"({"aud":["a","b"],"ear.verifier-id":{"build":"build \"1\"","developer":"dev"},)"
-      R"("eat_profile":"tag:github.com,2024:confidential-containers/Trustee","exp":1700000300,)"
-      R"("iat":1700000000,"iss":"CoCo-Attestation-Service","submods":{"cpu0":{)"
+      R"({"submods":{"cpu0":{"ear.veraison.annotated-evidence":{"tdx":{"a":"\n","z":1}},)"
       R"("ear.appraisal-policy-id":"default","ear.status":"warning",)"
       R"("ear.trustee.identifiers":{"validated":{}},)"
-      R"("ear.trustworthiness-vector":{"configuration":36,"hardware":2},)"
-      R"("ear.veraison.annotated-evidence":{"tdx":{"a":"\n","z":1}}}}})");
+      R"("ear.trustworthiness-vector":{"configuration":36,"hardware":2}}},)"
+      R"("aud":["a","b"],"ear.verifier-id":{"build":"build \"1\"","developer":"dev"},)"
+      R"("eat_profile":"tag:github.com,2024:confidential-containers/Trustee","exp":1700000300,)"
+      R"("iat":1700000000,"iss":"CoCo-Attestation-Service"})");
 }
 
 TEST(EarCbor, RoundTripAndKeys) {
@@ -295,6 +311,63 @@ TEST(EarJwt, HeaderLayoutAndVerify) {
   EXPECT_TRUE(verify_ear_jwt(*jwt, pinned).ok());
   pinned.trusted_key = pki().root_key.public_key();
   EXPECT_EQ(verify_ear_jwt(*jwt, pinned).error().code, Errc::verify_failed);
+}
+
+// appraise() hands the EAR the firmware events' uefi_event_logs entries as text written ahead of
+// time; the token must be exactly the one written without it, whatever length comes before the
+// entries (the base64 groups and the hash state are cut there), and its signature must verify
+// (the signer hashes the beginning once and finishes copies of that state).
+TEST(EarJwt, PrewrittenEntriesChangeNothing) {
+  Json entries = Json::array();
+  for (int i = 0; i < 6; ++i)
+    entries.push_back({{"index", i},
+                       {"type_name", "EV_EFI_" + std::string(i, 'X')},
+                       {"digests", Json::array({{{"alg", "SHA-384"}, {"digest", "ab"}}})}});
+  const EarSigner signer = pki().signer();
+  EarVerifyOptions pinned;
+  pinned.now = kIat;
+  pinned.trusted_key = pki().leaf_key.public_key();
+  for (const char* name : {"cpu0", "cpu01", "c"}) {
+    for (size_t count : {1u, 4u, 6u, 7u}) {
+      SCOPED_TRACE(std::string(name) + " " + std::to_string(count));
+      Ear ear = sample_ear();
+      Submod submod = ear.submods["cpu0"];
+      ear.submods.clear();
+      Json annotated = *submod.annotated();
+      annotated["tdx"]["uefi_event_logs"] = entries;
+      submod.annotated_evidence = std::make_shared<const Json>(annotated);
+      ear.submods[name] = submod;
+      const std::string expected = ear_to_json_text(ear);
+
+      auto prewritten = std::make_shared<PrewrittenEntries>();
+      prewritten->count = count;
+      for (size_t i = 0; i < count && i < entries.size(); ++i) {
+        if (i > 0) prewritten->text += ',';
+        append_compact_json(prewritten->text, entries[i]);
+      }
+      ear.submods[name].prewritten_event_log = prewritten;
+      EXPECT_EQ(ear_to_json_text(ear), expected);
+      for (int round = 0; round < 2; ++round) {  // the signer's prefix computed, then reused
+        bool exact = false;
+        auto jwt = sign_ear_jwt(ear, signer, &exact);
+        ASSERT_TRUE(jwt.ok()) << jwt.error().to_string();
+        EXPECT_TRUE(exact);
+        auto parsed = jose::jws_parse(*jwt);
+        ASSERT_TRUE(parsed.ok());
+        EXPECT_EQ(as_chars(parsed->payload), expected);
+        auto verified = verify_ear_jwt(*jwt, pinned);
+        ASSERT_TRUE(verified.ok()) << verified.error().to_string();
+        EXPECT_EQ(*verified, ear);
+      }
+      // Entries written inexactly make the token's claims inexact.
+      auto inexact = std::make_shared<PrewrittenEntries>(*prewritten);
+      inexact->exact = false;
+      ear.submods[name].prewritten_event_log = inexact;
+      bool exact = true;
+      ASSERT_TRUE(sign_ear_jwt(ear, signer, &exact).ok());
+      EXPECT_EQ(exact, count > entries.size());  // ignored when the array is shorter
+    }
+  }
 }
 
 TEST(EarJwt, TimeAudienceAndTrust) {

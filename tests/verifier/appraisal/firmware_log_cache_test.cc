@@ -92,6 +92,12 @@ Outputs appraise_once(const Evidence& evidence, const AppraiseOptions& options) 
   for (const Explanation& e : r.appraisal.explanations) out.explanations += e.to_string() + "\n";
   const std::string token = must(sign_ear_jwt(r.ear, signer()));
   out.signed_part = token.substr(0, token.rfind('.'));
+  // The signature is over the whole signing input, also when the signer hashed its cached
+  // beginning once (sign_ear_jwt with the firmware entries' text).
+  EarVerifyOptions verify_options;
+  verify_options.now = r.ear.iat;
+  verify_options.trusted_key = signer().key().public_key();
+  EXPECT_TRUE(verify_ear_jwt(token, verify_options).ok());
   return out;
 }
 

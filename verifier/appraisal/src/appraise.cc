@@ -60,8 +60,9 @@ Result<AttestationResult> appraise(const Evidence& evidence, const Policy& polic
   out.ear.iss = options.issuer;
   out.ear.aud = options.audience;
   out.ear.verifier_id = options.verifier_id;
-  out.ear.submods[options.submod] =
+  Submod& submod = out.ear.submods[options.submod] =
       out.appraisal.to_submod(annotated_evidence(out.evidence.claims, evidence.platform));
+  submod.prewritten_event_log = out.evidence.prewritten_event_log;
   return out;
 }
 

@@ -471,6 +471,7 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     ClaimsDocument trustee =
         tdx_claims(*quote, *out.verdict, logs && logs->log ? &*logs->log : nullptr, firmware.get());
     claims["tdx"] = std::move(trustee.claims["tdx"]);
+    out.prewritten_event_log = std::move(trustee.prewritten_event_log);
     out.checks.push_back(std::move(trustee.event_log));
   } else {
     out.checks.push_back(named("claims.uefi_event_logs", Outcome::error,

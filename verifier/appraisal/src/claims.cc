@@ -62,6 +62,7 @@ ClaimsDocument tdx_claims(const tdx::Quote& quote, const dcap::QuoteVerdict& ver
     doc.event_log.reason =
         std::to_string(entries->size()) + " event log entries, as Trustee's parser lists them";
     tdx["uefi_event_logs"] = std::move(*entries);
+    if (firmware != nullptr) doc.prewritten_event_log = firmware->trustee_entries_text;
   }
   doc.claims["tdx"] = std::move(tdx);
   return doc;

@@ -199,10 +199,11 @@ Status validate_for_issue(const Ear& ear) {
 
 namespace {
 
-// The claims set is written straight into one string, members in the byte order of their names
-// (the order of nlohmann's object and serde_json's BTreeMap), so the text is what dump_compact
-// gives for the equivalent tree. The fixed member names below are listed in that order; only a
-// submod's extra members have names known at run time, and they are merged in.
+// The claims set is written straight into one string, in the member order ear_to_json_text
+// documents: the bulk first ("submods", "ear.veraison.annotated-evidence", "tdx",
+// "uefi_event_logs"), everything else in the byte order of the names (the order of nlohmann's
+// object and serde_json's BTreeMap). The fixed member names below are listed in that order; only
+// a submod's extra members have names known at run time, and they are merged in.
 
 // True when `s` can be written between quotes as it is: printable ASCII without '"' or '\\'.
 // Written as comparisons rather than a table so that the compiler vectorizes it.
@@ -258,10 +259,78 @@ void append_vector(std::string& out, const TrustVector& vector) {
   out.push_back('}');
 }
 
-bool append_submod(std::string& out, const Submod& submod) {
+// The annotated evidence, with "tdx" first and "uefi_event_logs" first in it (the order
+// ear_to_json_text documents). The first entries of uefi_event_logs come from `prewritten` when
+// it is given and the array has them; with `splice` their text is left out and its place noted.
+bool append_annotated(std::string& out, const Json& annotated, const PrewrittenEntries* prewritten,
+                      ClaimsSplice* splice, const Submod& submod) {
   bool exact = true;
-  // The submod's own members, in name order; a member of `extra` with one of these names is
-  // replaced by it.
+  auto append_member = [&](bool& first, const std::string& name, const Json& value) {
+    if (!first) out.push_back(',');
+    first = false;
+    exact &= append_string(out, name);
+    out.push_back(':');
+    exact &= append_compact_json(out, value);
+  };
+  const auto tdx = annotated.find("tdx");
+  const Json* logs = nullptr;
+  if (tdx != annotated.end() && tdx->is_object())
+    if (auto it = tdx->find("uefi_event_logs"); it != tdx->end() && it->is_array()) logs = &*it;
+  out.push_back('{');
+  bool first = true;
+  if (tdx != annotated.end()) {
+    first = false;
+    out += "\"tdx\":";
+    if (logs == nullptr) {
+      exact &= append_compact_json(out, *tdx);
+    } else {
+      out += "{\"uefi_event_logs\":[";
+      size_t next = 0;
+      if (prewritten != nullptr && prewritten->count > 0 && prewritten->count <= logs->size()) {
+        exact &= prewritten->exact;
+        if (splice != nullptr && !splice->entries) {
+          splice->offset = out.size();
+          splice->entries = submod.prewritten_event_log;
+        } else {
+          out += prewritten->text;
+        }
+        next = prewritten->count;
+      }
+      for (size_t i = next; i < logs->size(); ++i) {
+        if (i > 0) out.push_back(',');
+        exact &= append_compact_json(out, (*logs)[i]);
+      }
+      out.push_back(']');
+      bool first_in_tdx = false;
+      for (auto it = tdx->begin(); it != tdx->end(); ++it)
+        if (it.key() != "uefi_event_logs") append_member(first_in_tdx, it.key(), it.value());
+      out.push_back('}');
+    }
+  }
+  for (auto it = annotated.begin(); it != annotated.end(); ++it)
+    if (it.key() != "tdx") append_member(first, it.key(), it.value());
+  out.push_back('}');
+  return exact;
+}
+
+// A submod: its annotated evidence first, then its other members in name order; a member of
+// `extra` with one of their names is replaced by it.
+bool append_submod(std::string& out, const Submod& submod, ClaimsSplice* splice) {
+  bool exact = true;
+  constexpr std::string_view kAnnotated = "ear.veraison.annotated-evidence";
+  out.push_back('{');
+  bool first = true;
+  auto separate = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+  };
+  if (const Json* annotated = submod.annotated()) {
+    separate();
+    out.push_back('"');
+    out += kAnnotated;
+    out += "\":";
+    exact &= append_annotated(out, *annotated, submod.prewritten_event_log.get(), splice, submod);
+  }
   struct Fixed {
     std::string_view name;
     bool present;
@@ -270,9 +339,11 @@ bool append_submod(std::string& out, const Submod& submod) {
       {"ear.appraisal-policy-id", submod.appraisal_policy_id.has_value()},
       {"ear.status", true},
       {"ear.trustworthiness-vector", true},
-      {"ear.veraison.annotated-evidence", submod.annotated() != nullptr},
+      {kAnnotated, submod.annotated() != nullptr},
   }};
   auto write_fixed = [&](size_t which) {
+    if (which == 3) return;  // written first
+    separate();
     out.push_back('"');
     out += fixed[which].name;
     out += "\":";
@@ -283,59 +354,53 @@ bool append_submod(std::string& out, const Submod& submod) {
       case 1:
         exact &= append_string(out, tier_name(submod.status));
         break;
-      case 2:
-        append_vector(out, submod.trust_vector);
-        break;
       default:
-        exact &= append_compact_json(out, *submod.annotated());
+        append_vector(out, submod.trust_vector);
     }
-  };
-  out.push_back('{');
-  bool first = true;
-  auto separate = [&] {
-    if (!first) out.push_back(',');
-    first = false;
   };
   size_t next = 0;  // the first fixed member not yet written
   for (const auto& [name, value] : submod.extra) {
-    for (; next < fixed.size() && fixed[next].name <= name; ++next) {
-      if (!fixed[next].present) continue;
-      separate();
-      write_fixed(next);
-    }
+    for (; next < fixed.size() && fixed[next].name <= name; ++next)
+      if (fixed[next].present) write_fixed(next);
     if (next > 0 && fixed[next - 1].name == name && fixed[next - 1].present) continue;
     separate();
     exact &= append_string(out, name);
     out.push_back(':');
     exact &= append_compact_json(out, value);
   }
-  for (; next < fixed.size(); ++next) {
-    if (!fixed[next].present) continue;
-    separate();
-    write_fixed(next);
-  }
+  for (; next < fixed.size(); ++next)
+    if (fixed[next].present) write_fixed(next);
   out.push_back('}');
   return exact;
 }
 
 }  // namespace
 
-bool append_ear_json_text(std::string& out, const Ear& ear) {
+bool append_ear_json_text(std::string& out, const Ear& ear, ClaimsSplice* splice) {
   bool exact = true;
-  out += "{";
+  // "submods" first (ear_to_json_text), the other members in name order.
+  out += "{\"submods\":{";
+  bool first = true;
+  for (const auto& [name, submod] : ear.submods) {
+    if (!first) out.push_back(',');
+    first = false;
+    exact &= append_string(out, name);
+    out.push_back(':');
+    exact &= append_submod(out, submod, splice);
+  }
+  out += "}";
   if (ear.aud.size() == 1) {
-    out += "\"aud\":";
+    out += ",\"aud\":";
     exact &= append_string(out, ear.aud.front());
-    out += ",";
   } else if (ear.aud.size() > 1) {
-    out += "\"aud\":[";
+    out += ",\"aud\":[";
     for (size_t i = 0; i < ear.aud.size(); ++i) {
       if (i > 0) out.push_back(',');
       exact &= append_string(out, ear.aud[i]);
     }
-    out += "],";
+    out += "]";
   }
-  out += "\"ear.verifier-id\":{\"build\":";
+  out += ",\"ear.verifier-id\":{\"build\":";
   exact &= append_string(out, ear.verifier_id.build);
   out += ",\"developer\":";
   exact &= append_string(out, ear.verifier_id.developer);
@@ -355,17 +420,12 @@ bool append_ear_json_text(std::string& out, const Ear& ear) {
     out += ",\"nbf\":";
     append_integer(out, seconds_of(*ear.nbf));
   }
-  out += ",\"submods\":{";
-  bool first = true;
-  for (const auto& [name, submod] : ear.submods) {
-    if (!first) out.push_back(',');
-    first = false;
-    exact &= append_string(out, name);
-    out.push_back(':');
-    exact &= append_submod(out, submod);
-  }
-  out += "}}";
+  out += "}";
   return exact;
+}
+
+bool append_ear_json_text(std::string& out, const Ear& ear) {
+  return append_ear_json_text(out, ear, nullptr);
 }
 
 // Written as text rather than through a Json tree: issuing a token would otherwise copy the

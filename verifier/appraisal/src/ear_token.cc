@@ -1,4 +1,8 @@
 // EAR tokens: ES256 JWT in Trustee's header layout and COSE_Sign1 CWT; issuing and verifying.
+#include <algorithm>
+#include <array>
+
+#include "acon/common/hash.h"
 #include "acon/common/jose.h"
 #include "acon/common/signature.h"
 #include "cbor_util.h"
@@ -95,27 +99,91 @@ Result<EarSigner> EarSigner::create(PrivateKey key, std::vector<Certificate> cha
   Json header = {{"typ", "JWT"}, {"alg", "ES256"}, {"jwk", std::move(jwk)}};
   std::string header_b64 = b64url(as_bytes(dump_compact(header)));
   ACON_TRY(PreparedSigner es256, PreparedSigner::create(key, kEs256));
-  return EarSigner(std::move(key), std::move(chain), std::move(header_b64), std::move(es256));
+  return EarSigner(std::move(key), std::move(chain), std::move(header_b64), std::move(es256),
+                   std::make_shared<JwtPrefixCache>());
 }
 
+namespace {
+
+// The prefix of tokens by `signer` whose claims text starts with `head` and then the text of
+// `entries`: from the signer's cache, or computed and added to it.
+Result<std::shared_ptr<const JwtPrefix>> jwt_prefix(
+    const EarSigner& signer, std::string_view head,
+    const std::shared_ptr<const PrewrittenEntries>& entries) {
+  JwtPrefixCache& cache = signer.jwt_prefixes();
+  {
+    std::lock_guard lock(cache.mutex);
+    for (auto it = cache.prefixes.begin(); it != cache.prefixes.end(); ++it) {
+      if ((*it)->entries != entries || (*it)->head != head) continue;
+      std::rotate(cache.prefixes.begin(), it, it + 1);
+      return cache.prefixes.front();
+    }
+  }
+  std::string claims_start;
+  claims_start.reserve(head.size() + entries->text.size());
+  claims_start += head;
+  claims_start += entries->text;
+  const size_t whole_groups = claims_start.size() / 3 * 3;
+  std::string token_text;
+  token_text.reserve(signer.jwt_header_b64().size() + 1 + whole_groups / 3 * 4);
+  token_text += signer.jwt_header_b64();
+  token_text += '.';
+  append_base64(token_text, as_bytes(std::string_view(claims_start).substr(0, whole_groups)),
+                Base64::url_nopad);
+  ACON_TRY(Hasher state, Hasher::create(HashAlg::sha256));
+  state.update(token_text);
+  auto prefix = std::make_shared<const JwtPrefix>(
+      JwtPrefix{std::string(head), entries, std::move(token_text),
+                claims_start.substr(whole_groups), std::move(state)});
+  std::lock_guard lock(cache.mutex);
+  cache.prefixes.insert(cache.prefixes.begin(), prefix);
+  if (cache.prefixes.size() > JwtPrefixCache::kMaxPrefixes) cache.prefixes.pop_back();
+  return prefix;
+}
+
+}  // namespace
+
 // The JWS compact form (RFC 7515 §7.1) written here rather than with jose::jws_sign, which would
-// rebuild and re-encode the constant header (2/3 of it the x5c chain) for every token.
+// rebuild and re-encode the constant header (2/3 of it the x5c chain) for every token. When the
+// EAR carries prewritten uefi_event_logs entries (appraise() of TDX evidence with a firmware-log
+// cache), the token up to their end is the same for every TD of that image: its base64 text and
+// the SHA-256 state after it are taken from the signer's cache, and only the rest of the claims
+// (a few KB of ~55 KB) is encoded and hashed per token.
 Result<std::string> sign_ear_jwt(const Ear& ear, const EarSigner& signer, bool* json_form_exact) {
   ACON_CHECK(validate_for_issue(ear));
   // The claims text is only the input of the base64url below; a per-thread buffer that keeps its
-  // capacity spares each token the 5 or 6 reallocations (and page faults) of growing a fresh
-  // string to the ~55 KB of a TDX EAR. It holds nothing once the token is written.
+  // capacity spares each token the reallocations (and page faults) of growing a fresh string. It
+  // holds nothing once the token is written.
   thread_local std::string claims;
   claims.clear();
-  const bool exact = append_ear_json_text(claims, ear);
+  ClaimsSplice splice;
+  const bool exact = append_ear_json_text(claims, ear, &splice);
   if (json_form_exact != nullptr) *json_form_exact = exact;
   std::string token;
-  token.reserve(signer.jwt_header_b64().size() + claims.size() * 4 / 3 + 96);
-  token += signer.jwt_header_b64();
-  token += '.';
-  append_base64(token, as_bytes(claims), Base64::url_nopad);
-  claims.clear();
-  ACON_TRY(Bytes signature, signer.es256().sign(as_bytes(token), EcdsaEncoding::raw));
+  Bytes signature;
+  if (!splice.entries) {
+    token.reserve(signer.jwt_header_b64().size() + claims.size() * 4 / 3 + 96);
+    token += signer.jwt_header_b64();
+    token += '.';
+    append_base64(token, as_bytes(claims), Base64::url_nopad);
+    claims.clear();
+    ACON_TRY(signature, signer.es256().sign(as_bytes(token), EcdsaEncoding::raw));
+  } else {
+    const std::string_view text = claims;
+    ACON_TRY(std::shared_ptr<const JwtPrefix> prefix,
+             jwt_prefix(signer, text.substr(0, splice.offset), splice.entries));
+    std::string& rest = claims;  // the leftover bytes, then the claims after the entries
+    rest.replace(0, splice.offset, prefix->leftover);
+    token.reserve(prefix->token_text.size() + rest.size() * 4 / 3 + 96);
+    token += prefix->token_text;
+    append_base64(token, as_bytes(rest), Base64::url_nopad);
+    claims.clear();
+    ACON_TRY(Hasher hasher, prefix->signing_state.copy());
+    hasher.update(std::string_view(token).substr(prefix->token_text.size()));
+    std::array<uint8_t, 32> digest;
+    hasher.finish_into(digest);
+    ACON_TRY(signature, signer.es256().sign_digest(digest, EcdsaEncoding::raw));
+  }
   token += '.';
   append_base64(token, signature, Base64::url_nopad);
   return token;

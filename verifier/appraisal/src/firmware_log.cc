@@ -61,6 +61,14 @@ std::shared_ptr<FirmwareLogFacts> derive(const TdxLogs& logs, size_t count, uint
       !entries) {
     facts->trustee_error = entries.error();
     facts->trustee_entries.clear();
+  } else if (!facts->trustee_entries.empty()) {
+    auto text = std::make_shared<PrewrittenEntries>();
+    text->count = facts->trustee_entries.size();
+    for (size_t i = 0; i < text->count; ++i) {
+      if (i > 0) text->text.push_back(',');
+      text->exact &= append_compact_json(text->text, facts->trustee_entries[i]);
+    }
+    facts->trustee_entries_text = std::move(text);
   }
   facts->register_after.resize(count);
   eventlog::Replayer replayer;
@@ -80,8 +88,10 @@ std::shared_ptr<FirmwareLogFacts> derive(const TdxLogs& logs, size_t count, uint
   }
   // The bytes, their base64 in the entries and the entries' other text (hex digests, details)
   // are about three times the log; each entry's JSON nodes (a map node, a key and a value per
-  // member, the digests array, the details object) are about 1.5 KB, charged as 2 KB.
-  facts->charge = 3 * facts->bytes.size() + 2048 * count;
+  // member, the digests array, the details object) are about 1.5 KB, charged as 2 KB; and the
+  // entries' JSON text.
+  facts->charge = 3 * facts->bytes.size() + 2048 * count +
+                  (facts->trustee_entries_text ? facts->trustee_entries_text->text.size() : 0);
   return facts;
 }
 

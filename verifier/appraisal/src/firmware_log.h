@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "acon/appraisal/claims.h"
+#include "acon/appraisal/ear.h"
 #include "acon/appraisal/firmware_log_cache.h"
 #include "acon/common/bytes.h"
 #include "acon/common/json.h"
@@ -28,6 +29,9 @@ struct FirmwareLogFacts {
   // events first).
   Json::array_t trustee_entries;
   std::optional<Error> trustee_error;
+  // The same entries as JSON text, for the EAR writers (Submod::prewritten_event_log); null with
+  // no entries.
+  std::shared_ptr<const PrewrittenEntries> trustee_entries_text;
   // Per event in [0, events): the SHA-384 value of its register after the event's extend, as the
   // replay (checks_replay.cc) extends it from zero; empty for an event the replay does not extend
   // and for every event of a register after one whose extend failed.

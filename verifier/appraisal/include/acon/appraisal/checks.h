@@ -10,6 +10,7 @@
 #include <string>
 
 #include "acon/appraisal/check.h"
+#include "acon/appraisal/ear.h"
 #include "acon/appraisal/evidence.h"
 #include "acon/appraisal/firmware_log_cache.h"
 #include "acon/appraisal/images.h"
@@ -135,6 +136,8 @@ ReplayChecks check_vtpm_replay(const VtpmEvidence& evidence);
 struct EvidenceAppraisal {
   CheckResults checks;
   std::shared_ptr<const Json> claims = std::make_shared<const Json>(Json::object());
+  // ClaimsDocument::prewritten_event_log of the TDX claims, for the EAR.
+  std::shared_ptr<const PrewrittenEntries> prewritten_event_log;
   std::optional<dcap::QuoteVerdict> verdict;
   bool simulated = false;
 };

@@ -11,7 +11,10 @@
 // acon's own "acon" section beside it.
 #pragma once
 
+#include <memory>
+
 #include "acon/appraisal/check.h"
+#include "acon/appraisal/ear.h"
 #include "acon/common/json.h"
 #include "acon/dcap/verify.h"
 #include "acon/eventlog/event_log.h"
@@ -26,6 +29,9 @@ struct ClaimsDocument {
   // then refuses the evidence and the document has no uefi_event_logs). Whether the quote
   // verifies and the log replays are the quote.* and replay.* checks' business (checks.h).
   CheckResult event_log;
+  // The text of the first entries of tdx.uefi_event_logs when they came from a firmware-log
+  // cache (Submod::prewritten_event_log); null otherwise.
+  std::shared_ptr<const PrewrittenEntries> prewritten_event_log;
 };
 
 // `ccel` is the parsed CCEL of the same TD, or null. A v3 (SGX) quote has no TD report: its

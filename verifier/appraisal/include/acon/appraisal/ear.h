@@ -118,6 +118,17 @@ struct VerifierId {
   bool operator==(const VerifierId&) const = default;
 };
 
+// The first entries of a TDX annotated evidence's tdx.uefi_event_logs, already written as compact
+// JSON text: those of the firmware's events, which are the same for every TD booted from the
+// same firmware, kernel and command line (FirmwareLogCache). The claims writers copy the text
+// instead of writing the entries again, and sign_ear_jwt keeps the hash state of a token up to
+// their end (docs/ear.md, "Signing").
+struct PrewrittenEntries {
+  std::string text;  // entries [0, count) as append_compact_json writes them, comma-separated
+  size_t count = 0;
+  bool exact = true;  // append_compact_json wrote every entry exactly
+};
+
 // One appraisal ("submod"), e.g. Trustee's "cpu0".
 struct Submod {
   Tier status = Tier::none;                        // ear.status
@@ -128,6 +139,10 @@ struct Submod {
   // claims document of its EvidenceAppraisal instead of a copy (for real TDX evidence that tree
   // is ~900 nodes, and copying and freeing it was a sixth of an appraisal).
   std::shared_ptr<const Json> annotated_evidence;
+  // Optional, set by appraise(): the text of the first entries of the annotated evidence's
+  // tdx.uefi_event_logs. It must be exactly those entries as written; it changes how fast the
+  // claims are written, never what is written, and is not part of the submod's value.
+  std::shared_ptr<const PrewrittenEntries> prewritten_event_log;
   // Members beyond the above, by name (e.g. "ear.trustee.identifiers"); in CBOR they keep their
   // text names as keys, since the EAR draft registers no integer for them.
   std::map<std::string, Json> extra;
@@ -167,8 +182,11 @@ struct Ear {
 Status validate_for_issue(const Ear& ear);
 
 // JSON claims set with the names of the EAR draft's JSON form; times are integer seconds. The
-// text is compact with members in byte order of their names (dump_compact's form); the tree is
-// that text parsed.
+// text is compact. Members are in byte order of their names, except that the bulk of the claims
+// comes first, so that every token of one TD image starts with the same bytes: "submods" first
+// in the claims set, "ear.veraison.annotated-evidence" first in a submod, "tdx" first in the
+// annotated evidence and "uefi_event_logs" first in it (JSON gives member order no meaning). The
+// tree is that text parsed.
 std::string ear_to_json_text(const Ear& ear);
 Result<Json> ear_to_json(const Ear& ear);
 Result<Ear> ear_from_json(const Json& claims);
@@ -183,6 +201,8 @@ Result<Ear> ear_from_cbor(ByteView cbor, size_t base_offset = 0);
 
 // An ES256 signing key with the certificate chain for it (leaf first, may be empty). Only P-256
 // keys are accepted, as Trustee's broker; the leaf must certify exactly this key.
+struct JwtPrefixCache;  // internal (ear_internal.h)
+
 class EarSigner {
  public:
   static Result<EarSigner> create(PrivateKey key, std::vector<Certificate> chain = {});
@@ -192,18 +212,22 @@ class EarSigner {
   const std::string& jwt_header_b64() const { return jwt_header_b64_; }
   // ES256 with the signing operation set up once.
   const PreparedSigner& es256() const { return es256_; }
+  // For sign_ear_jwt: the tokens' common beginnings it has hashed (shared by copies).
+  JwtPrefixCache& jwt_prefixes() const { return *jwt_prefixes_; }
 
  private:
   EarSigner(PrivateKey key, std::vector<Certificate> chain, std::string jwt_header_b64,
-            PreparedSigner es256)
+            PreparedSigner es256, std::shared_ptr<JwtPrefixCache> jwt_prefixes)
       : key_(std::move(key)),
         chain_(std::move(chain)),
         jwt_header_b64_(std::move(jwt_header_b64)),
-        es256_(std::move(es256)) {}
+        es256_(std::move(es256)),
+        jwt_prefixes_(std::move(jwt_prefixes)) {}
   PrivateKey key_;
   std::vector<Certificate> chain_;
   std::string jwt_header_b64_;
   PreparedSigner es256_;
+  std::shared_ptr<JwtPrefixCache> jwt_prefixes_;
 };
 
 // Compact JWS with Trustee's header {"typ":"JWT","alg":"ES256","jwk":{"kty","crv","alg","x","y",
