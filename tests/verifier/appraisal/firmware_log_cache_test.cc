@@ -153,6 +153,25 @@ TEST(FirmwareLogCache, RealEvidenceColdAndWarmGiveExactlyWhatNoCacheGives) {
   }
 }
 
+// A claims document's firmware entries go back to the cache when it is freed, for the next
+// appraisal's document, only when they are still the cached ones: a document changed after it was
+// issued (nothing does that; the check is the guard) gives back nothing.
+TEST(FirmwareLogCache, FreedEntriesAreReusedOnlyWhenUnchanged) {
+  const Evidence evidence = real_evidence();
+  const Outputs without = appraise_once(evidence, real_options(nullptr));
+  auto cache = std::make_shared<FirmwareLogCache>();
+  const AppraiseOptions options = real_options(cache);
+  for (int round = 0; round < 3; ++round) {
+    AttestationResult r = must(appraise(evidence, default_cpu(), ReferenceValueStore{}, options));
+    EXPECT_EQ(r.evidence.claims->dump(), without.claims) << round;
+    // The document was made mutable and is only shared as const; change a firmware entry.
+    Json& claims = const_cast<Json&>(*r.evidence.claims);
+    claims["tdx"]["uefi_event_logs"][1]["event"] = "changed after it was issued";
+  }
+  EXPECT_EQ(appraise_once(evidence, options), without);
+  EXPECT_EQ(appraise_once(evidence, options), without);
+}
+
 // A changed byte of a firmware event's data: the key differs, the cache misses, and Trustee's
 // digest_matches_event of that entry says false, as without the cache.
 TEST(FirmwareLogCache, ChangedEventDataMissesAndIsDetected) {

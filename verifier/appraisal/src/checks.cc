@@ -346,6 +346,8 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     for (CheckResult& check : checks) out.checks.push_back(std::move(check));
   };
   std::vector<RuntimeLogEvent> aael_events;
+  // TDX with a firmware-log cache: what the firmware events give on their own.
+  std::shared_ptr<const FirmwareLogFacts> firmware;
   // The images the runtime log names, re-checked in log order; last, whatever the platform, so
   // every appraisal lists the same check names.
   auto finish = [&]() {
@@ -353,7 +355,7 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
     add_all(std::move(images.checks));
     acon["images"] = std::move(images.images);
     claims["acon"] = std::move(acon);
-    out.claims = std::make_shared<const Json>(std::move(claims));
+    out.claims = claims_with_entries_from(std::move(claims), firmware);
     return std::move(out);
   };
 
@@ -458,7 +460,6 @@ EvidenceAppraisal appraise_evidence(const Evidence& evidence, const AppraisalOpt
   Result<TdxLogs> logs = parse_tdx_logs(evidence.tdx);
   // With a firmware-log cache, what the firmware events give on their own (their Trustee entries,
   // the register values they extend to) comes from it, or is derived once and kept.
-  std::shared_ptr<const FirmwareLogFacts> firmware;
   if (options.firmware_log_cache && logs && logs->log)
     firmware = firmware_log_facts(*logs, *options.firmware_log_cache);
   ReplayChecks replay = check_tdx_replay(evidence.tdx, report, logs, firmware.get());

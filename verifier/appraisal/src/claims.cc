@@ -16,9 +16,8 @@ Result<Json> uefi_event_logs(const eventlog::EventLog& log, const FirmwareLogFac
   if (firmware == nullptr) return eventlog::trustee_uefi_event_logs(log);
   // Trustee stops at the first event it refuses; the firmware events come first.
   if (firmware->trustee_error) return *firmware->trustee_error;
-  Json::array_t entries;
+  Json::array_t entries = firmware->take_entries();
   entries.reserve(log.events.empty() ? 0 : log.events.size() - 1);
-  entries.insert(entries.end(), firmware->trustee_entries.begin(), firmware->trustee_entries.end());
   ACON_CHECK(
       eventlog::append_trustee_event_entries(log, firmware->events, log.events.size(), entries));
   return Json(std::move(entries));

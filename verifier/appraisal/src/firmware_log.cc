@@ -136,6 +136,64 @@ void FirmwareLogCache::insert(std::shared_ptr<const FirmwareLogFacts> facts) {
   slots_.push_back(Slot{hash, facts->charge, ++clock_, std::move(facts)});
 }
 
+Json::array_t FirmwareLogFacts::take_entries() const {
+  {
+    std::lock_guard lock(spare_entries->mutex);
+    if (!spare_entries->spares.empty()) {
+      Json::array_t entries = std::move(spare_entries->spares.back());
+      spare_entries->spares.pop_back();
+      return entries;
+    }
+  }
+  return trustee_entries;
+}
+
+namespace {
+
+// Spares kept per firmware log: about one per appraisal in flight, more only hold memory.
+constexpr size_t kMaxSpareEntries = 16;
+
+// The deleter of a claims document made by claims_with_entries_from.
+struct ReturnEntries {
+  std::shared_ptr<const FirmwareLogFacts> firmware;
+
+  void operator()(const Json* document) const noexcept {
+    std::unique_ptr<Json> owned(const_cast<Json*>(document));  // made mutable by new Json below
+    try {
+      give_back(*owned);
+    } catch (...) {  // bad_alloc or a lock failure: the entries are freed with the document
+    }
+  }
+
+  void give_back(Json& document) const {
+    const Json::array_t& cached = firmware->trustee_entries;
+    auto tdx = document.find("tdx");
+    if (tdx == document.end() || !tdx->is_object()) return;
+    auto logs = tdx->find("uefi_event_logs");
+    if (logs == tdx->end() || !logs->is_array()) return;
+    Json::array_t& entries = logs->get_ref<Json::array_t&>();
+    // Nothing modifies a shared document, but a spare must be exactly the cached entries, so it
+    // is compared (a walk without allocations, a fraction of a copy) before it is reused.
+    if (entries.size() < cached.size() ||
+        !std::equal(cached.begin(), cached.end(), entries.begin()))
+      return;
+    entries.resize(cached.size());  // the runtime records' entries are freed
+    std::lock_guard lock(firmware->spare_entries->mutex);
+    if (firmware->spare_entries->spares.size() < kMaxSpareEntries)
+      firmware->spare_entries->spares.push_back(std::move(entries));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const Json> claims_with_entries_from(
+    Json claims, std::shared_ptr<const FirmwareLogFacts> firmware) {
+  if (!firmware || firmware->trustee_entries.empty())
+    return std::make_shared<const Json>(std::move(claims));
+  return std::shared_ptr<const Json>(new Json(std::move(claims)),
+                                     ReturnEntries{std::move(firmware)});
+}
+
 std::shared_ptr<const FirmwareLogFacts> firmware_log_facts(const TdxLogs& logs,
                                                            FirmwareLogCache& cache) {
   const size_t count = firmware_event_count(logs);
