@@ -63,6 +63,12 @@
 // kbs_attest ~1,030 -> 611 us. docs/evidence.md §5 has the table, where the rest goes (the
 // claims as nlohmann trees: built, written, freed; a fifth of the samples are malloc/free) and
 // why 5,000/s (200 us, ~50 us above the floors) needs another claims representation.
+// Then (2026-12-03, 13a6225 -> c7141f8) the token of a warm appraisal stopped being written,
+// encoded and hashed in full: the firmware entries' text and the SHA-256 state of the token up to
+// their end are kept (docs/ear.md, "Signing"), and the claims document's copy of the cached
+// entries is given back to the cache when it is freed instead of copied and freed per appraisal.
+// The warm hash floor now counts SHA-256 over the bytes hashed per token (hashed_bytes of
+// BM_part_sign_ear_jwt/warm, ~16 KB), not over the whole signing input. docs/evidence.md §5.4.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
@@ -569,8 +575,10 @@ BENCHMARK(BM_part_evaluate);
 // The EAR of the appraisal (the claims document as annotated evidence) signed as a JWT. Its
 // floor: one ES256 signature over that many bytes with the prepared signer (SHA-256 of the
 // signing input, then the ECDSA), measured in this run; floor_of_target is that floor over
-// issue 11's 50 us per token: above 1, a token of this size cannot be signed at 20,000/s here,
-// whatever writes its text.
+// issue 11's 50 us per token. cold: the EAR of an appraisal without a firmware-log cache, whose
+// whole 103 KB signing input is hashed (floor_of_target above 1: no writer can sign it at
+// 20,000/s here). warm: the EAR of the warm appraisal, whose beginning the signer hashed once;
+// its floor is an ES256 signature over the bytes hashed per token (hashed_bytes).
 void BM_part_sign_ear_jwt(benchmark::State& state, bool warm) {
   Fixture& f = fixture();
   const Ear& ear = warm ? f.warm_ear : f.ear;

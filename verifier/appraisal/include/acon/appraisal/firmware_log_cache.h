@@ -5,6 +5,11 @@
 // give are a pure function of those bytes, so a verifier that has seen them once need not derive
 // them again. Opt-in, like dcap::VerificationCache: AppraisalOptions::firmware_log_cache.
 //
+// The entries are also kept as JSON text, which EAR tokens copy instead of writing the entries
+// again (docs/ear.md, "Signing"), and a claims document's copy of the entries is given back to
+// the cache when the document is freed and reused for the next one (only when it is still equal
+// to the cached entries).
+//
 // Keyed on the exact bytes: a 64-bit hash finds the candidate, the whole byte string is compared
 // before anything cached is used, so a hash collision is only a miss. Nothing that depends on the
 // quote, the nonce, the runtime records or the policy is cached: every comparison with the quoted
