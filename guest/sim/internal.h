@@ -25,6 +25,9 @@ struct Simulator::Material {
   Certificate pck_ca;
   Certificate pck;
   Certificate tcb_signing;
+  // PCK leaf, platform CA and root as PEM: the certification data of every quote, written once
+  // (the certificates never change for a Material).
+  std::string pck_chain_pem;
   // The QE report and its PCK signature, made once: on a real platform the PCE certifies the
   // attestation key once, and every quote carries the same QE report and signature (verifiers
   // cache their check of it on those bytes). Remade only when the report's body changes (the

@@ -132,10 +132,11 @@ Result<std::shared_ptr<const Simulator::Material>> make_material(ByteView seed, 
       {std::string(dcap::kSgxExtensionOid), detail::sgx_extension_der(platform), false});
   ACON_TRY(Certificate pck, issue_certificate(pck_req, pck_key.public_key(), pck_ca_key, &pck_ca));
 
+  std::string chain = pck.to_pem() + pck_ca.to_pem() + root.to_pem();
   return std::make_shared<const Simulator::Material>(Simulator::Material{
       std::move(root_key), std::move(pck_ca_key), std::move(pck_key), std::move(tcb_signing_key),
       std::move(attestation_key), std::move(report_mac_key), std::move(root), std::move(pck_ca),
-      std::move(pck), std::move(tcb_signing)});
+      std::move(pck), std::move(tcb_signing), std::move(chain)});
 }
 
 // ---- TCB info and QE identity ----
@@ -439,9 +440,7 @@ const Certificate& Simulator::pck_platform_ca() const { return material_->pck_ca
 const Certificate& Simulator::pck_certificate() const { return material_->pck; }
 const Certificate& Simulator::tcb_signing_certificate() const { return material_->tcb_signing; }
 
-std::string Simulator::pck_chain_pem() const {
-  return material_->pck.to_pem() + material_->pck_ca.to_pem() + material_->root.to_pem();
-}
+std::string Simulator::pck_chain_pem() const { return material_->pck_chain_pem; }
 
 Status Simulator::reissue_collateral(const CollateralDates& dates, const TcbPolicy& policy) {
   if (dates.next_update < dates.issue_date || dates.root_crl_next_update < dates.issue_date)
@@ -632,10 +631,11 @@ Result<Simulator> Simulator::from_state_json(std::string_view json) {
   ACON_TRY(Certificate pck_ca, cert("pck_platform_ca"));
   ACON_TRY(Certificate pck, cert("pck"));
   ACON_TRY(Certificate tcb_signing, cert("tcb_signing"));
-  sim.material_ = std::make_shared<const Material>(
-      Material{std::move(root_key), std::move(pck_ca_key), std::move(pck_key),
-               std::move(tcb_signing_key), std::move(attestation_key), std::move(report_mac_key),
-               std::move(root), std::move(pck_ca), std::move(pck), std::move(tcb_signing)});
+  std::string chain = pck.to_pem() + pck_ca.to_pem() + root.to_pem();
+  sim.material_ = std::make_shared<const Material>(Material{
+      std::move(root_key), std::move(pck_ca_key), std::move(pck_key), std::move(tcb_signing_key),
+      std::move(attestation_key), std::move(report_mac_key), std::move(root), std::move(pck_ca),
+      std::move(pck), std::move(tcb_signing), std::move(chain)});
 
   ACON_TRY(const Json* platform, object_member(doc, "platform"));
   PlatformTcb& p = sim.platform_;

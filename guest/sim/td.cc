@@ -143,7 +143,9 @@ Result<Bytes> Simulator::quote_from_report(ByteView report_bytes) const {
   fields.qe_auth_data = qe_auth_data;
 
   // Certification data: the type-5 PEM chain, NUL-terminated as Intel's QE writes it.
-  std::string chain = pck_chain_pem();
+  std::string chain;
+  chain.reserve(m.pck_chain_pem.size() + 1);
+  chain = m.pck_chain_pem;
   chain.push_back('\0');
   fields.pck_certification = {tdx::cert_data::kPckCertChain, as_bytes(chain)};
 
