@@ -85,6 +85,12 @@ CertificateRequest ca_request(std::string_view cn, Bytes serial, Time not_before
   return req;
 }
 
+// The quote's type-5 certification data: PCK leaf, platform CA and root as PEM, in that order.
+std::string pck_chain_pem_of(const Certificate& pck, const Certificate& pck_ca,
+                             const Certificate& root) {
+  return pck.to_pem() + pck_ca.to_pem() + root.to_pem();
+}
+
 Result<std::shared_ptr<const Simulator::Material>> make_material(ByteView seed, Time issue,
                                                                  const PlatformTcb& platform) {
   ACON_TRY(PrivateKey root_key, derive_p256_key(seed, "root-ca"));
@@ -132,7 +138,7 @@ Result<std::shared_ptr<const Simulator::Material>> make_material(ByteView seed, 
       {std::string(dcap::kSgxExtensionOid), detail::sgx_extension_der(platform), false});
   ACON_TRY(Certificate pck, issue_certificate(pck_req, pck_key.public_key(), pck_ca_key, &pck_ca));
 
-  std::string chain = pck.to_pem() + pck_ca.to_pem() + root.to_pem();
+  std::string chain = pck_chain_pem_of(pck, pck_ca, root);
   return std::make_shared<const Simulator::Material>(Simulator::Material{
       std::move(root_key), std::move(pck_ca_key), std::move(pck_key), std::move(tcb_signing_key),
       std::move(attestation_key), std::move(report_mac_key), std::move(root), std::move(pck_ca),
@@ -631,7 +637,7 @@ Result<Simulator> Simulator::from_state_json(std::string_view json) {
   ACON_TRY(Certificate pck_ca, cert("pck_platform_ca"));
   ACON_TRY(Certificate pck, cert("pck"));
   ACON_TRY(Certificate tcb_signing, cert("tcb_signing"));
-  std::string chain = pck.to_pem() + pck_ca.to_pem() + root.to_pem();
+  std::string chain = pck_chain_pem_of(pck, pck_ca, root);
   sim.material_ = std::make_shared<const Material>(Material{
       std::move(root_key), std::move(pck_ca_key), std::move(pck_key), std::move(tcb_signing_key),
       std::move(attestation_key), std::move(report_mac_key), std::move(root), std::move(pck_ca),
