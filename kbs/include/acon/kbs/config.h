@@ -72,7 +72,7 @@ struct OpenedKbs {
 };
 Result<OpenedKbs> open_kbs(const KbsConfig& config, Time now);
 
-// `acon-kbs init DIR`: fresh keys (EAR ES256, audit Ed25519, admin Ed25519, master key, a TLS
+// `acon-kbs init DIR`: fresh keys (EAR ES256, audit P-256, admin Ed25519, master key, a TLS
 // certificate for 127.0.0.1 and localhost with its own CA), the default policies and a config.toml
 // that uses them. DIR must not exist or be empty. Returns the config file's path.
 struct InitOptions {
