@@ -262,8 +262,9 @@ void append_vector(std::string& out, const TrustVector& vector) {
 // The annotated evidence, with "tdx" first and "uefi_event_logs" first in it (the order
 // ear_to_json_text documents). The first entries of uefi_event_logs come from `prewritten` when
 // it is given and the array has them; with `splice` their text is left out and its place noted.
-bool append_annotated(std::string& out, const Json& annotated, const PrewrittenEntries* prewritten,
-                      ClaimsSplice* splice, const Submod& submod) {
+bool append_annotated(std::string& out, const Json& annotated,
+                      const std::shared_ptr<const PrewrittenEntries>& prewritten,
+                      ClaimsSplice* splice) {
   bool exact = true;
   auto append_member = [&](bool& first, const std::string& name, const Json& value) {
     if (!first) out.push_back(',');
@@ -290,7 +291,7 @@ bool append_annotated(std::string& out, const Json& annotated, const PrewrittenE
         exact &= prewritten->exact;
         if (splice != nullptr && !splice->entries) {
           splice->offset = out.size();
-          splice->entries = submod.prewritten_event_log;
+          splice->entries = prewritten;
         } else {
           out += prewritten->text;
         }
@@ -329,7 +330,7 @@ bool append_submod(std::string& out, const Submod& submod, ClaimsSplice* splice)
     out.push_back('"');
     out += kAnnotated;
     out += "\":";
-    exact &= append_annotated(out, *annotated, submod.prewritten_event_log.get(), splice, submod);
+    exact &= append_annotated(out, *annotated, submod.prewritten_event_log, splice);
   }
   struct Fixed {
     std::string_view name;

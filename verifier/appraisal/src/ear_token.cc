@@ -111,13 +111,18 @@ Result<std::shared_ptr<const JwtPrefix>> jwt_prefix(
     const EarSigner& signer, std::string_view head,
     const std::shared_ptr<const PrewrittenEntries>& entries) {
   JwtPrefixCache& cache = signer.jwt_prefixes();
-  {
-    std::lock_guard lock(cache.mutex);
+  // Under the cache's lock: the prefix for (head, entries), moved to the front, or null.
+  auto find = [&]() -> std::shared_ptr<const JwtPrefix> {
     for (auto it = cache.prefixes.begin(); it != cache.prefixes.end(); ++it) {
       if ((*it)->entries != entries || (*it)->head != head) continue;
       std::rotate(cache.prefixes.begin(), it, it + 1);
       return cache.prefixes.front();
     }
+    return nullptr;
+  };
+  {
+    std::lock_guard lock(cache.mutex);
+    if (auto found = find()) return found;
   }
   std::string claims_start;
   claims_start.reserve(head.size() + entries->text.size());
@@ -136,6 +141,8 @@ Result<std::shared_ptr<const JwtPrefix>> jwt_prefix(
       JwtPrefix{std::string(head), entries, std::move(token_text),
                 claims_start.substr(whole_groups), std::move(state)});
   std::lock_guard lock(cache.mutex);
+  // Another token may have computed it meanwhile: keep one copy.
+  if (auto found = find()) return found;
   cache.prefixes.insert(cache.prefixes.begin(), prefix);
   if (cache.prefixes.size() > JwtPrefixCache::kMaxPrefixes) cache.prefixes.pop_back();
   return prefix;
