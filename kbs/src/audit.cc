@@ -134,20 +134,37 @@ Result<Bytes> AuditSigner::sign(ByteView hash) const {
   return signer_.sign(hash, EcdsaEncoding::raw);
 }
 
-Result<AuditRecord> make_audit_record(const AuditHead& prev, AuditEntry entry,
-                                      const AuditSigner& signer) {
-  if (prev.seq >= kMaxAuditSeq)
+Result<std::vector<AuditRecord>> make_audit_records(const AuditHead& prev,
+                                                    std::vector<AuditEntry> entries,
+                                                    const AuditSigner& signer) {
+  if (entries.empty()) return make_error(Errc::invalid_argument, "audit log: empty commit");
+  if (prev.seq > kMaxAuditSeq - entries.size())
     return make_error(Errc::invalid_argument, "audit log: sequence numbers exhausted");
   if (prev.hash.size() != kAuditHashSize)
     return make_error(Errc::invalid_argument, "audit log: head hash is not 32 bytes");
-  ACON_CHECK(validate_audit_entry(entry));
-  AuditRecord record;
-  record.seq = prev.seq + 1;
-  record.prev_hash = prev.hash;
-  ACON_TRY(record.hash, audit_hash(record.seq, record.prev_hash, entry));
-  ACON_TRY(record.signature, signer.sign(record.hash));
-  record.entry = std::move(entry);
-  return record;
+  for (const AuditEntry& entry : entries) ACON_CHECK(validate_audit_entry(entry));
+  std::vector<AuditRecord> records(entries.size());
+  const AuditHead* link = &prev;
+  AuditHead last;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    AuditRecord& record = records[i];
+    record.seq = link->seq + 1;
+    record.prev_hash = link->hash;
+    ACON_TRY(record.hash, audit_hash(record.seq, record.prev_hash, entries[i]));
+    record.entry = std::move(entries[i]);
+    last = record.head();
+    link = &last;
+  }
+  ACON_TRY(records.back().signature, signer.sign(records.back().hash));
+  return records;
+}
+
+Result<AuditRecord> make_audit_record(const AuditHead& prev, AuditEntry entry,
+                                      const AuditSigner& signer) {
+  std::vector<AuditEntry> one;
+  one.push_back(std::move(entry));
+  ACON_TRY(std::vector<AuditRecord> records, make_audit_records(prev, std::move(one), signer));
+  return std::move(records.front());
 }
 
 Json audit_record_to_json(const AuditRecord& record) {
@@ -238,7 +255,8 @@ Result<AuditRecord> audit_record_from_json(const Json& json) {
   ACON_TRY(std::string signature, text_member(json, "signature"));
   auto sig = b64url_decode(signature);
   if (!sig) return parse_error("signature", sig.error().message);
-  if (sig->size() != 64) return parse_error("signature", "not 64 bytes");
+  if (!sig->empty() && sig->size() != 64)
+    return parse_error("signature", "neither 64 bytes nor empty");
   r.signature = std::move(*sig);
 
   AuditEntry& e = r.entry;
@@ -293,12 +311,15 @@ std::string_view audit_fault_name(AuditFault fault) {
       return "truncated";
     case AuditFault::head_mismatch:
       return "head_mismatch";
+    case AuditFault::unsigned_tail:
+      return "unsigned_tail";
   }
   return "unknown";
 }
 
 AuditVerifier::AuditVerifier(PublicKey key, AuditHead anchor, std::optional<AuditHead> pinned)
     : key_(std::move(key)), pinned_(std::move(pinned)) {
+  chain_ = anchor;
   result_.head = std::move(anchor);
   if (!pinned_ || pinned_->seq > result_.head.seq) return;
   // The pinned head is at or behind the anchor: the records to come cannot show it, so only the
@@ -320,14 +341,14 @@ bool AuditVerifier::add(const AuditRecord& record) {
     result_.reason = "record " + std::to_string(record.seq) + ": " + std::move(reason);
     return false;
   };
-  const uint64_t expected = result_.head.seq + 1;
+  const uint64_t expected = chain_.seq + 1;
   if (record.seq != expected)
     return fail(AuditFault::gap, "expected seq " + std::to_string(expected) + " after " +
-                                     std::to_string(result_.head.seq));
-  if (record.prev_hash != result_.head.hash)
+                                     std::to_string(chain_.seq));
+  if (record.prev_hash != chain_.hash)
     return fail(AuditFault::prev_mismatch,
                 "prev_hash " + hex_encode(record.prev_hash) + " is not the hash of record " +
-                    std::to_string(result_.head.seq) + " (" + hex_encode(result_.head.hash) + ")");
+                    std::to_string(chain_.seq) + " (" + hex_encode(chain_.hash) + ")");
   if (auto valid = validate_audit_entry(record.entry); !valid)
     return fail(AuditFault::malformed, valid.error().message);
   auto hash = audit_hash(record.seq, record.prev_hash, record.entry);
@@ -336,19 +357,35 @@ bool AuditVerifier::add(const AuditRecord& record) {
     return fail(AuditFault::hash_mismatch, "stored hash " + hex_encode(record.hash) +
                                                " but the record's fields hash to " +
                                                hex_encode(*hash));
+  if (pinned_ && pinned_->seq == record.seq && pinned_->hash != record.hash)
+    return fail(AuditFault::head_mismatch, "the pinned head has hash " + hex_encode(pinned_->hash) +
+                                               ", the log " + hex_encode(record.hash));
+  chain_ = record.head();
+  if (record.signature.empty()) {
+    // Proven, with the records before it, by the signature that ends its commit.
+    ++unsigned_;
+    return true;
+  }
   auto scheme = scheme_for(key_);
   if (!scheme) return fail(AuditFault::bad_signature, scheme.error().message);
   if (auto sig = verify(key_, *scheme, record.hash, record.signature, EcdsaEncoding::raw); !sig)
     return fail(AuditFault::bad_signature, sig.error().message);
-  if (pinned_ && pinned_->seq == record.seq && pinned_->hash != record.hash)
-    return fail(AuditFault::head_mismatch, "the pinned head has hash " + hex_encode(pinned_->hash) +
-                                               ", the log " + hex_encode(record.hash));
-  result_.head = record.head();
-  ++result_.verified;
+  result_.head = chain_;
+  result_.verified += unsigned_ + 1;
+  unsigned_ = 0;
   return true;
 }
 
 const AuditVerification& AuditVerifier::finish() {
+  if (result_.ok() && unsigned_ > 0) {
+    result_.fault = AuditFault::unsigned_tail;
+    result_.bad_seq = result_.head.seq + 1;
+    result_.reason = "records " + std::to_string(result_.head.seq + 1) + " to " +
+                     std::to_string(chain_.seq) +
+                     " end the log unsigned: no signature covers them (a commit ends with a "
+                     "signed record)";
+    return result_;
+  }
   if (result_.ok() && pinned_ && result_.head.seq < pinned_->seq) {
     result_.fault = AuditFault::truncated;
     result_.bad_seq = pinned_->seq;

@@ -15,6 +15,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -456,6 +457,9 @@ class Session {
   // https://www.postgresql.org/docs/15/libpq-pipeline-mode.html). Returns each step's rows; the
   // first failure is the error (the server skips the steps after it).
   Result<std::vector<Rows>> pipeline(std::initializer_list<Step> steps) {
+    return pipeline(std::span<const Step>(steps.begin(), steps.size()));
+  }
+  Result<std::vector<Rows>> pipeline(std::span<const Step> steps) {
     ACON_CHECK(prepare());
     pool_.count_round_trips(1);
     if (PQenterPipelineMode(conn()) != 1)
@@ -833,22 +837,32 @@ class PostgresStorage final : public Storage {
   // fresh snapshot per statement, so the previous holder's commit is visible), and the lock is
   // released by COMMIT or ROLLBACK, also when the connection dies. The PRIMARY KEY on seq would
   // refuse a fork even without the lock.
-  Result<AuditRecord> append_audit(AuditEntry entry) override {
-    ACON_CHECK(validate_audit_entry(entry));
-    return with_session([&](Session& s) -> Result<AuditRecord> {
-      // Two round trips: BEGIN, lock and head read in one pipeline; insert and COMMIT in the
-      // other. Each statement still gets its own snapshot, so the head is read under the lock.
+  Result<std::vector<AuditRecord>> append_audit_batch(std::vector<AuditEntry> entries) override {
+    if (entries.empty()) return make_error(Errc::invalid_argument, "audit log: empty commit");
+    for (const AuditEntry& entry : entries) ACON_CHECK(validate_audit_entry(entry));
+    return with_session([&](Session& s) -> Result<std::vector<AuditRecord>> {
+      // Two round trips: BEGIN, lock and head read in one pipeline; the inserts and COMMIT in
+      // the other. Each statement still gets its own snapshot, so the head is read under the lock.
       Params lock;
       lock.int8(kAuditLock);
       ACON_TRY(std::vector<Rows> first,
                s.pipeline({{.sql = "BEGIN"}, {"audit_lock", &lock}, {"audit_head"}}));
       ACON_TRY(AuditHead head, head_from(first.at(2)));
-      ACON_TRY(AuditRecord record, make_audit_record(head, entry, signer_));
-      const std::string line = audit_record_to_line(record);
-      Params insert;
-      insert.int8(static_cast<int64_t>(record.seq)).bytes(record.hash).text(line);
-      ACON_CHECK(s.pipeline({{"audit_insert", &insert}, {.sql = "COMMIT"}}));
-      return record;
+      // A retried session gets the entries again (with_session may run this twice).
+      ACON_TRY(std::vector<AuditRecord> records, make_audit_records(head, entries, signer_));
+      // Params reference their values: the lines and parameters live until the pipeline ran.
+      std::vector<std::string> lines(records.size());
+      std::vector<Params> inserts(records.size());
+      std::vector<Session::Step> second;
+      second.reserve(records.size() + 1);
+      for (size_t i = 0; i < records.size(); ++i) {
+        lines[i] = audit_record_to_line(records[i]);
+        inserts[i].int8(static_cast<int64_t>(records[i].seq)).bytes(records[i].hash).text(lines[i]);
+        second.push_back({"audit_insert", &inserts[i]});
+      }
+      second.push_back({.sql = "COMMIT"});
+      ACON_CHECK(s.pipeline(second));
+      return records;
     });
   }
 

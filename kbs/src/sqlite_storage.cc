@@ -311,7 +311,7 @@ class SqliteStorage final : public Storage {
     return collect_text(use);
   }
 
-  Result<AuditRecord> append_audit(AuditEntry entry) override {
+  Result<std::vector<AuditRecord>> append_audit_batch(std::vector<AuditEntry> entries) override {
     std::lock_guard lock(mutex_);
     // Read head, sign, insert in one write transaction: with the PRIMARY KEY on seq, a second
     // writer (another process on the same file) cannot insert the same seq, so the chain cannot
@@ -319,9 +319,10 @@ class SqliteStorage final : public Storage {
     ACON_TRY(Transaction txn,
              Transaction::begin(db_.get(), begin_.get(), commit_.get(), rollback_.get()));
     ACON_TRY(AuditHead head, read_head());
-    ACON_TRY(AuditRecord record, make_audit_record(head, std::move(entry), signer_));
-    const std::string line = audit_record_to_line(record);
-    {
+    ACON_TRY(std::vector<AuditRecord> records,
+             make_audit_records(head, std::move(entries), signer_));
+    for (const AuditRecord& record : records) {
+      const std::string line = audit_record_to_line(record);
       StmtUse use(db_.get(), audit_insert_.get());
       ACON_CHECK(use.integer(1, static_cast<int64_t>(record.seq)));
       ACON_CHECK(use.blob(2, record.hash));
@@ -329,7 +330,7 @@ class SqliteStorage final : public Storage {
       ACON_CHECK(use.run());
     }
     ACON_CHECK(txn.commit());
-    return record;
+    return records;
   }
 
   Result<std::vector<AuditRecord>> read_audit(uint64_t from_seq, size_t limit) override {

@@ -172,3 +172,14 @@ Result<AuditHead> audit_head_from_row(int64_t seq, ByteView hash) {
 }
 
 }  // namespace acon::kbs::storage_detail
+
+namespace acon::kbs {
+
+Result<AuditRecord> Storage::append_audit(AuditEntry entry) {
+  std::vector<AuditEntry> one;
+  one.push_back(std::move(entry));
+  ACON_TRY(std::vector<AuditRecord> records, append_audit_batch(std::move(one)));
+  return std::move(records.front());
+}
+
+}  // namespace acon::kbs

@@ -202,6 +202,105 @@ TEST_F(Chain, VerifiesInPiecesFromAnAnchor) {
   EXPECT_EQ(wrong.result().fault, AuditFault::gap);
 }
 
+// Commits of several records: only the last of each is signed, and its signature proves the
+// unsigned ones before it through the chain.
+struct Commits : ::testing::Test {
+  PrivateKey key = ed25519_key();
+  AuditSigner signer = *AuditSigner::create(key);
+  std::vector<AuditRecord> records = make_commits({3, 1, 4});
+
+  std::vector<AuditRecord> make_commits(std::initializer_list<int> sizes) {
+    std::vector<AuditRecord> out;
+    AuditHead head;
+    int n = 0;
+    for (int size : sizes) {
+      std::vector<AuditEntry> entries;
+      for (int i = 0; i < size; ++i) entries.push_back(sample_entry(++n));
+      auto commit = make_audit_records(head, std::move(entries), signer);
+      EXPECT_TRUE(commit.ok()) << commit.error().to_string();
+      head = commit->back().head();
+      out.insert(out.end(), commit->begin(), commit->end());
+    }
+    return out;
+  }
+};
+
+TEST_F(Commits, OnlyTheLastRecordOfACommitIsSigned) {
+  ASSERT_EQ(records.size(), 8u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const bool ends_commit = i == 2 || i == 3 || i == 7;
+    EXPECT_EQ(records[i].signature.size(), ends_commit ? 64u : 0u) << "record " << i + 1;
+    EXPECT_EQ(records[i].seq, i + 1);
+    if (i > 0) {
+      EXPECT_EQ(records[i].prev_hash, records[i - 1].hash);
+    }
+  }
+  // A commit hashes exactly as the same entries appended one by one.
+  auto single = make_chain(signer, 8);
+  for (size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i].hash, single[i].hash);
+  auto result = verify_audit_chain(records, key.public_key(), records[5].head());
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(result.verified, 8u);
+  EXPECT_EQ(result.head, records.back().head());
+  // The export keeps an empty signature, and reads it back.
+  const std::string line = audit_record_to_line(records[0]);
+  EXPECT_NE(line.find("\"signature\":\"\""), std::string::npos) << line;
+  EXPECT_EQ(*audit_record_from_line(line), records[0]);
+}
+
+TEST_F(Commits, ChangedUnsignedRecordIsHashMismatch) {
+  records[4].entry.outcome = "deny";
+  auto result = verify_audit_chain(records, key.public_key());
+  EXPECT_EQ(result.fault, AuditFault::hash_mismatch);
+  EXPECT_EQ(result.bad_seq, 5u);
+  EXPECT_EQ(result.head.seq, 4u);
+  EXPECT_EQ(result.verified, 4u);
+}
+
+TEST_F(Commits, UnsignedRecordRehashedIsCaughtByTheCommitsSignature) {
+  // The forger changes an unsigned record and recomputes every hash after it: the links hold,
+  // but the signature that ends the commit was over the old last hash.
+  records[4].entry.outcome = "deny";
+  records[4].hash = *audit_hash(5, records[4].prev_hash, records[4].entry);
+  for (size_t i = 5; i < records.size(); ++i) {
+    records[i].prev_hash = records[i - 1].hash;
+    records[i].hash = *audit_hash(records[i].seq, records[i].prev_hash, records[i].entry);
+  }
+  auto result = verify_audit_chain(records, key.public_key());
+  EXPECT_EQ(result.fault, AuditFault::bad_signature);
+  EXPECT_EQ(result.bad_seq, 8u);
+  EXPECT_EQ(result.head.seq, 4u);  // nothing of the last commit counts
+  EXPECT_EQ(result.verified, 4u);
+}
+
+TEST_F(Commits, UnsignedTailIsRefused) {
+  // Cut inside the last commit: its records are consistent but nothing signs them.
+  records.resize(6);
+  auto result = verify_audit_chain(records, key.public_key());
+  EXPECT_EQ(result.fault, AuditFault::unsigned_tail);
+  EXPECT_EQ(result.bad_seq, 5u);
+  EXPECT_EQ(result.head.seq, 4u);
+  EXPECT_EQ(result.verified, 4u);
+  // So is a signature stripped from the end of a commit.
+  auto stripped = make_commits({2});
+  stripped.back().signature.clear();
+  EXPECT_EQ(verify_audit_chain(stripped, key.public_key()).fault, AuditFault::unsigned_tail);
+}
+
+TEST_F(Commits, BoundsAndEmptyCommit) {
+  EXPECT_EQ(make_audit_records(AuditHead{}, {}, signer).error().code, Errc::invalid_argument);
+  // One bad entry refuses the whole commit.
+  std::vector<AuditEntry> entries = {sample_entry(1), sample_entry(2)};
+  entries[1].token_digest = "raw-token";
+  auto refused = make_audit_records(AuditHead{}, entries, signer);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("token_digest"), std::string::npos);
+  // Sequence numbers run out for the whole commit, not half of it.
+  AuditHead near_end{kMaxAuditSeq - 1, Bytes(32, 7)};
+  EXPECT_FALSE(make_audit_records(near_end, {sample_entry(1), sample_entry(2)}, signer).ok());
+  EXPECT_TRUE(make_audit_records(near_end, {sample_entry(1)}, signer).ok());
+}
+
 TEST(AuditSigner, P256SignsAndVerifies) {
   PrivateKey key = *PrivateKey::generate_ec(Curve::p256);
   auto signer = AuditSigner::create(key);

@@ -410,6 +410,36 @@ TEST_P(StorageContract, AuditAppendReadAndHead) {
   EXPECT_EQ(s->audit_head()->seq, 10u);
 }
 
+TEST_P(StorageContract, AuditBatchIsOneCommitSignedAtItsEnd) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append_audit(entry("release", 0)).ok());
+  std::vector<AuditEntry> entries;
+  for (int i = 1; i <= 4; ++i) entries.push_back(entry(i % 2 ? "deny" : "release", i));
+  auto batch = s->append_audit_batch(entries);
+  ASSERT_TRUE(batch.ok()) << batch.error().to_string();
+  ASSERT_EQ(batch->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*batch)[i].seq, i + 2);
+    EXPECT_EQ((*batch)[i].entry, entries[i]);
+    EXPECT_EQ((*batch)[i].signature.empty(), i < 3);
+  }
+  EXPECT_EQ(*s->audit_head(), batch->back().head());
+  auto stored = s->read_audit(1, 100);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 5u);
+  EXPECT_TRUE(std::equal(batch->begin(), batch->end(), stored->begin() + 1));
+  auto result = verify_audit_chain(*stored, audit_key.public_key());
+  EXPECT_TRUE(result.ok()) << result.reason;
+  EXPECT_EQ(result.verified, 5u);
+
+  // One malformed entry refuses the whole batch: nothing of it is stored.
+  entries[2].token_digest = "raw-bearer-token";
+  EXPECT_EQ(s->append_audit_batch(entries).error().code, Errc::invalid_argument);
+  EXPECT_EQ(s->append_audit_batch({}).error().code, Errc::invalid_argument);
+  EXPECT_EQ(s->audit_head()->seq, 5u);
+}
+
 TEST_P(StorageContract, AuditTamperingInTheDatabaseIsDetected) {
   auto s = open();
   ASSERT_TRUE(s);

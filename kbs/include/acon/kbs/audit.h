@@ -63,11 +63,18 @@ struct AuditHead {
 };
 
 // One stored record: the entry, its position and the chain links.
+//
+// Records are appended in commits of one or more (a KBS under load gathers the records of
+// concurrent requests into one commit); only the last record of a commit is signed. Its hash
+// covers every record before it through the prev_hash links, so a signature proves its own record
+// and the unsigned ones before it. A committed log therefore always ends with a signed record.
 struct AuditRecord {
   uint64_t seq = 0;  // 1, 2, 3, ... without gaps
   Bytes prev_hash;   // the previous record's hash; 32 zero bytes for seq 1
   Bytes hash;        // SHA-256 of the JCS preimage (audit_preimage)
-  Bytes signature;   // over `hash`: Ed25519 (64 bytes) or ES256 raw r||s (64 bytes)
+  // Over `hash`: Ed25519 (64 bytes) or ES256 raw r||s (64 bytes); empty when a later record of
+  // the same commit is signed.
+  Bytes signature;
   AuditEntry entry;
 
   AuditHead head() const { return {seq, hash}; }
@@ -100,12 +107,17 @@ class AuditSigner {
   PublicKey public_key_;
 };
 
-// The next record after `prev` (the current head): validates the entry, hashes and signs.
+// The records of one commit after `prev` (the current head): validates every entry, chains and
+// hashes them and signs the last. `entries` must not be empty.
+Result<std::vector<AuditRecord>> make_audit_records(const AuditHead& prev,
+                                                    std::vector<AuditEntry> entries,
+                                                    const AuditSigner& signer);
+// A commit of one record (signed).
 Result<AuditRecord> make_audit_record(const AuditHead& prev, AuditEntry entry,
                                       const AuditSigner& signer);
 
 // Export format: one JSON object per line (JSON lines), members as in the preimage plus "hash"
-// (hex) and "signature" (base64url, no padding).
+// (hex) and "signature" (base64url, no padding; "" for a record a later one's signature covers).
 Json audit_record_to_json(const AuditRecord& record);
 std::string audit_record_to_line(const AuditRecord& record);  // compact JSON, no newline
 // Strict: every member present with its type, no unknown member, bounds as on append; the error
@@ -122,6 +134,7 @@ enum class AuditFault {
   bad_signature,  // the signature does not verify under the auditor's key
   truncated,      // the chain ends before the pinned head
   head_mismatch,  // the record at the pinned head's seq has another hash (history rewritten)
+  unsigned_tail,  // the records end with unsigned ones: no signature covers them
 };
 std::string_view audit_fault_name(AuditFault fault);
 
@@ -130,8 +143,8 @@ struct AuditVerification {
   AuditFault fault = AuditFault::none;
   uint64_t bad_seq = 0;   // the first record that failed (for truncated: the pinned seq)
   std::string reason;     // what failed, for humans
-  AuditHead head;         // the last record that verified (seq 0 when none did)
-  uint64_t verified = 0;  // records that verified
+  AuditHead head;         // the last record a verified signature covers (seq 0 when none)
+  uint64_t verified = 0;  // records that verified, each covered by a verified signature
 };
 
 // Verifies records one after another, from the genesis or from a trusted anchor head (a head
@@ -144,9 +157,11 @@ class AuditVerifier {
   explicit AuditVerifier(PublicKey key, AuditHead anchor = {},
                          std::optional<AuditHead> pinned = std::nullopt);
 
-  // Checks the next record; false (and result() names the fault) once one failed.
+  // Checks the next record; false (and result() names the fault) once one failed. An unsigned
+  // record counts as verified when the next signed record's signature verifies.
   bool add(const AuditRecord& record);
-  // After the last record: reports truncation before the pinned head.
+  // After the last record: reports unsigned records at the end, and truncation before the
+  // pinned head.
   const AuditVerification& finish();
   const AuditVerification& result() const { return result_; }
 
@@ -154,6 +169,8 @@ class AuditVerifier {
   PublicKey key_;
   std::optional<AuditHead> pinned_;
   AuditVerification result_;
+  AuditHead chain_;        // the last record whose links and hash checked (signed or not)
+  uint64_t unsigned_ = 0;  // records after result_.head that wait for a signature
 };
 
 // The whole chain from seq 1: AuditVerifier over `records`, then finish(pinned).

@@ -30,8 +30,8 @@ inline constexpr size_t kMaxDocumentIdSize = 512;
 
 // Thread safety: every method may be called from several threads at once on one Storage (the
 // HTTP server's workers share it); implementations serialise internally as they need. Audit
-// appends are linearised: concurrent append_audit calls yield consecutive sequence numbers, each
-// chained to the one before.
+// appends are linearised: concurrent appends yield consecutive sequence numbers, each chained to
+// the one before.
 //
 // Errors: invalid_argument for a bad path, namespace, id or oversized value; not_found never
 // (absence is an empty optional or false); io for database failures. Messages never contain
@@ -58,9 +58,12 @@ class Storage {
   // The ids in one namespace, sorted by byte value.
   virtual Result<std::vector<std::string>> list_documents(std::string_view ns) = 0;
 
-  // Appends the next record (validated, hashed, signed with the storage's AuditSigner) and
-  // returns it as stored.
-  virtual Result<AuditRecord> append_audit(AuditEntry entry) = 0;
+  // Appends the entries as the next records, in order, in one commit (validated, chained, the
+  // last one signed with the storage's AuditSigner: audit.h) and returns them as stored. All or
+  // none are committed; an invalid entry fails the whole call (invalid_argument). Not empty.
+  virtual Result<std::vector<AuditRecord>> append_audit_batch(std::vector<AuditEntry> entries) = 0;
+  // A commit of one record.
+  Result<AuditRecord> append_audit(AuditEntry entry);
   // Up to `limit` records with seq >= from_seq, in order.
   virtual Result<std::vector<AuditRecord>> read_audit(uint64_t from_seq, size_t limit) = 0;
   // The newest record's seq and hash; seq 0 and the genesis hash when the log is empty.
