@@ -10,7 +10,8 @@
 //  BM_get_cookie/threads:N  GET with the session cookie (same server work, no 11 KB header)
 //
 // Counters: items_per_second = flows/s or GETs/s over all N clients; p50_ms / p99_ms = latency
-// percentiles over every operation of every client; crypto_us = the operation's unavoidable
+// percentiles over every operation of every client; records_per_commit = audit records per
+// audit commit (per signature) of the in-process KBS; crypto_us = the operation's unavoidable
 // crypto (server and client side, both on these cores); x_crypto_limit = achieved rate over the
 // rate the machine's cores could reach doing only that crypto (1.0 would be the limit). The
 // crypto is timed through acon's wrappers, which acon_bench_crypto pairs with raw EVP calls
@@ -30,6 +31,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -253,6 +255,20 @@ std::mutex latency_mutex;
 std::vector<double> latencies_ms;
 std::unique_ptr<std::barrier<>> finished;
 
+// The in-process KBS's audit commits and records so far, from its metrics (zeros against
+// external URLs): their increase over a run gives the records per commit, i.e. per signature.
+std::pair<double, double> audit_commits_and_records() {
+  if (!setup().kbs) return {0, 0};
+  const std::string text = setup().kbs->metrics_text();
+  auto value = [&](std::string_view name) {
+    const std::string key = "\n" + std::string(name) + " ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? 0.0 : std::strtod(text.c_str() + at + key.size(), nullptr);
+  };
+  return {value("kbs_audit_commits_total"), value("kbs_audit_records_total")};
+}
+std::pair<double, double> audit_at_start;
+
 template <class Op>
 void run(benchmark::State& state, Op&& op, double crypto_us) {
   // Thread 0 prepares before the loop: Google Benchmark's start barrier (in the loop's first
@@ -260,6 +276,7 @@ void run(benchmark::State& state, Op&& op, double crypto_us) {
   if (state.thread_index() == 0) {
     latencies_ms.clear();
     finished = std::make_unique<std::barrier<>>(state.threads());
+    audit_at_start = audit_commits_and_records();
   }
   std::vector<double> mine;
   mine.reserve(4096);
@@ -298,6 +315,11 @@ void run(benchmark::State& state, Op&& op, double crypto_us) {
   state.counters["p50_ms"] = Counter(pct(0.50), Counter::kAvgThreads);
   state.counters["p99_ms"] = Counter(pct(0.99), Counter::kAvgThreads);
   state.counters["crypto_us"] = Counter(crypto_us, Counter::kAvgThreads);
+  // Every client has finished: the audit counters no longer move.
+  const auto [commits, records] = audit_commits_and_records();
+  if (commits > audit_at_start.first)
+    state.counters["records_per_commit"] = Counter(
+        (records - audit_at_start.second) / (commits - audit_at_start.first), Counter::kAvgThreads);
   // The rate at the crypto limit: every core doing nothing but this operation's crypto.
   const double crypto_limit = std::thread::hardware_concurrency() * 1e6 / crypto_us;
   state.counters["crypto_limit_per_s"] = Counter(crypto_limit, Counter::kAvgThreads);

@@ -103,23 +103,27 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       return;
     }
     const auto& req = parser_->get();
-    HttpResponse response;
-    try {
-      HttpRequest request;
-      request.method = {req.method_string().data(), req.method_string().size()};
-      request.target = {req.target().data(), req.target().size()};
-      request.body = req.body();
-      request.cookie = header(req, http::field::cookie);
-      request.authorization = header(req, http::field::authorization);
-      request.forwarded_for = header(req, "X-Forwarded-For");
-      request.peer = peer_;
-      response = kbs_.handle(request, Now::current());
-    } catch (...) {
-      response = {
-          500, "application/json", error_information(ErrorType::internal, "internal error"), {}};
-    }
     const bool keep = req.keep_alive();
-    write(to_beast(std::move(response), req.version(), keep), keep);
+    const unsigned version = req.version();
+    // The answer may come after on_read returned (its audit record commits with others'): the
+    // connection reads nothing more until it is written, and stays alive in the callbacks.
+    auto respond = [self = this->shared_from_this(), version, keep](HttpResponse response) {
+      self->write(to_beast(std::move(response), version, keep), keep);
+    };
+    auto run_later = [executor = stream_.get_executor()](std::function<void()> work) {
+      asio::post(executor, std::move(work));
+    };
+    HttpRequest request;
+    request.method = {req.method_string().data(), req.method_string().size()};
+    request.target = {req.target().data(), req.target().size()};
+    request.body = req.body();
+    request.cookie = header(req, http::field::cookie);
+    request.authorization = header(req, http::field::authorization);
+    request.forwarded_for = header(req, "X-Forwarded-For");
+    request.peer = peer_;
+    // Answers every request, its own exceptions included; one that escapes (out of memory)
+    // reaches the worker's loop and drops this connection.
+    kbs_.handle_async(request, Now::current(), std::move(run_later), std::move(respond));
   }
 
   void write(http::response<http::string_body> res, bool keep_alive) {

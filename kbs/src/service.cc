@@ -1,5 +1,7 @@
 #include "acon/kbs/service.h"
 
+#include "audit_committer.h"
+
 #include <algorithm>
 #include <exception>
 
@@ -173,6 +175,7 @@ Kbs::Kbs(KbsOptions options, std::unique_ptr<Storage> storage, appraisal::EarSig
          AdminAuthorizer admin)
     : options_(std::move(options)),
       storage_(std::move(storage)),
+      audit_(std::make_unique<AuditCommitter>(*storage_)),
       signer_(std::move(signer)),
       signer_public_(signer_.key().public_key()),
       admin_(std::move(admin)),
@@ -248,17 +251,49 @@ Kbs::Snapshot Kbs::snapshot() const {
   return snapshot_;
 }
 
-HttpResponse Kbs::handle(const HttpRequest& request, const Now& now) {
+Kbs::~Kbs() = default;
+
+Kbs::Reply Kbs::reply(const HttpRequest& request, const Now& now) {
   try {
     return route(request, now);
-  } catch (const std::exception&) {
-    return error_response(ErrorType::internal, "internal error");
   } catch (...) {
     return error_response(ErrorType::internal, "internal error");
   }
 }
 
-HttpResponse Kbs::route(const HttpRequest& request, const Now& now) {
+HttpResponse Kbs::handle(const HttpRequest& request, const Now& now) {
+  Reply r = reply(request, now);
+  if (!r.audit) return std::move(r.response);
+  try {
+    const Status appended = audit_->append(std::move(*r.audit));
+    if (r.after_audit) r.after_audit(appended, r.response);
+  } catch (...) {
+    return error_response(ErrorType::internal, "internal error");
+  }
+  return std::move(r.response);
+}
+
+void Kbs::handle_async(const HttpRequest& request, const Now& now, RunLater run_later,
+                       Respond respond) {
+  Reply r = reply(request, now);
+  if (!r.audit) return respond(std::move(r.response));
+  AuditEntry entry = std::move(*r.audit);
+  r.audit.reset();
+  // The committing thread only hands the outcome over; the rest runs where the request does.
+  audit_->submit(std::move(entry), [r = std::move(r), run_later = std::move(run_later),
+                                    respond = std::move(respond)](const Status& appended) mutable {
+    run_later([r = std::move(r), respond = std::move(respond), appended]() mutable {
+      try {
+        if (r.after_audit) r.after_audit(appended, r.response);
+      } catch (...) {
+        r.response = error_response(ErrorType::internal, "internal error");
+      }
+      respond(std::move(r.response));
+    });
+  });
+}
+
+Kbs::Reply Kbs::route(const HttpRequest& request, const Now& now) {
   Target target = split_target(request.target);
   if (target.path == "/healthz" && request.method == "GET") {
     HttpResponse r;
@@ -332,7 +367,7 @@ HttpResponse Kbs::auth(const HttpRequest& request, const Now& now) {
   return r;
 }
 
-HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
+Kbs::Reply Kbs::attest(const HttpRequest& request, const Now& now) {
   auto failed = [&](std::string_view cause, const std::string& tee) {
     counters_.attest_failed++;
     AuditEntry entry = audit_entry(request, now, "attest");
@@ -340,9 +375,11 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
     entry.http_status = 401;
     entry.tee = tee;
     entry.detail = std::string(cause);
-    (void)storage_->append_audit(std::move(entry));
-    return error_response(ErrorType::attestation_error,
-                          "Attestation error: RCAR handshake Attest failed: " + std::string(cause));
+    // Refused either way; the answer waits for the record (an unrecorded refusal is not sent).
+    return Reply(error_response(
+                     ErrorType::attestation_error,
+                     "Attestation error: RCAR handshake Attest failed: " + std::string(cause)),
+                 std::move(entry));
   };
   if (auto limited = rate_limited(request, now)) return *limited;
   auto cookie = cookie_value(request.cookie, kSessionCookie);
@@ -425,16 +462,6 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   entry.ear_status = std::string(appraisal::tier_name(result->appraisal.status));
   entry.policy_id = result->appraisal.policy_id;
   entry.token_digest = attested->token_digest;
-  if (auto appended = storage_->append_audit(std::move(entry)); !appended) {
-    counters_.attest_failed++;  // the nonce is spent; the client starts again with /auth
-    (void)sessions_->finish_attest(session_id, nullptr, {});
-    return error_response(ErrorType::unavailable, "audit log unavailable: no token issued");
-  }
-  if (auto stored = sessions_->finish_attest(session_id, attested, *token); !stored) {
-    counters_.attest_failed++;
-    return error_response(ErrorType::unavailable, "session store unavailable");
-  }
-  counters_.attest_ok++;
 
   std::string body;
   body.reserve(token->size() + 16);  // one allocation for the (often tens of KB) token
@@ -444,7 +471,21 @@ HttpResponse Kbs::attest(const HttpRequest& request, const Now& now) {
   HttpResponse r = json_response(std::move(body));
   r.headers.emplace_back("Set-Cookie",
                          session_cookie(session_id, now.wall + options_.session_lifetime));
-  return r;
+  return Reply(std::move(r), std::move(entry),
+               [this, session_id = std::move(session_id), attested = std::move(attested),
+                token = std::move(*token)](const Status& appended, HttpResponse& response) {
+                 if (!appended) {
+                   counters_.attest_failed++;  // the nonce is spent; the client starts again
+                   (void)sessions_->finish_attest(session_id, nullptr, {});
+                   response = error_response(ErrorType::unavailable,
+                                             "audit log unavailable: no token issued");
+                 } else if (!sessions_->finish_attest(session_id, attested, token)) {
+                   counters_.attest_failed++;
+                   response = error_response(ErrorType::unavailable, "session store unavailable");
+                 } else {
+                   counters_.attest_ok++;
+                 }
+               });
 }
 
 Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_view token,
@@ -493,7 +534,7 @@ Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_vi
   return verified;
 }
 
-HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path, const Now& now) {
+Kbs::Reply Kbs::get_resource(const HttpRequest& request, std::string_view path, const Now& now) {
   // The token: the session's (cookie), else a Bearer token verified against our key or the
   // configured roots. Either way its exp is checked now.
   std::shared_ptr<const AttestedSession> token;
@@ -531,9 +572,11 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
     entry.outcome = "deny";
     entry.http_status = error_status(type);
     entry.detail = detail;
-    if (auto appended = storage_->append_audit(std::move(entry)); !appended)
-      return error_response(ErrorType::unavailable, "audit log unavailable");
-    return error_response(type, detail);
+    return Reply(error_response(type, detail), std::move(entry),
+                 [](const Status& appended, HttpResponse& response) {
+                   if (!appended)
+                     response = error_response(ErrorType::unavailable, "audit log unavailable");
+                 });
   };
 
   if (!token->recipient) {
@@ -562,10 +605,14 @@ HttpResponse Kbs::get_resource(const HttpRequest& request, std::string_view path
 
   entry.outcome = "release";
   entry.http_status = 200;
-  if (auto appended = storage_->append_audit(std::move(entry)); !appended)
-    return error_response(ErrorType::unavailable, "audit log unavailable: nothing released");
-  counters_.released++;
-  return json_response(dump_compact(*jwe));
+  return Reply(json_response(dump_compact(*jwe)), std::move(entry),
+               [this](const Status& appended, HttpResponse& response) {
+                 if (!appended)
+                   response = error_response(ErrorType::unavailable,
+                                             "audit log unavailable: nothing released");
+                 else
+                   counters_.released++;
+               });
 }
 
 HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std::string_view rest,
@@ -585,7 +632,7 @@ HttpResponse Kbs::admin(const HttpRequest& request, std::string_view route, std:
     entry.http_status = status;
     entry.extra = Json{{"admin", decision.subject_or_role}};
     entry.detail = std::move(detail);
-    return storage_->append_audit(std::move(entry));
+    return audit_->append(std::move(entry));
   };
   if (!decision.allowed) {
     counters_.admin_denied++;
@@ -751,6 +798,10 @@ std::string Kbs::metrics_text() const {
   counter("kbs_storage_round_trips_total",
           "Requests sent to the database server and answered (0: embedded SQLite).", "",
           storage_->round_trips());
+  counter("kbs_audit_commits_total",
+          "Audit log commits (each signed once; records of concurrent requests share one).", "",
+          audit_->commits());
+  counter("kbs_audit_records_total", "Audit records committed.", "", audit_->records());
   out += "# HELP kbs_sessions Open RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions " +
          std::to_string(sessions_->size()) + "\n";
   return out;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,80 @@ TEST(KbsServer, RcarOverHttpWithTheCookieTheServerSets) {
   Reply get = client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
   ASSERT_EQ(get.status, 200) << get.body;
   EXPECT_EQ(s.f.decrypt(HttpResponse{200, "", get.body, {}}), "over-http");
+}
+
+// The server answers a release only once its audit record committed, and records of requests
+// answered at the same time share a commit (kbs/src/audit_committer.h); when the log cannot be
+// written, nothing is released and no token issued, also on this asynchronous path.
+TEST(KbsServer, ConcurrentReleasesShareAuditCommitsAndWaitForTheirRecords) {
+  InProcessServer s;
+  s.f.allow_simulated();
+  ASSERT_EQ(s.f.admin("POST", "/kbs/v0/resource/default/key/1", "shared-commit").status, 200);
+  auto rcar = [&](HttpTestClient& client) {
+    Reply auth = client.request("POST", "/kbs/v0/auth",
+                                R"({"version":"0.4.0","tee":"tdx","extra-params":""})");
+    std::string cookie = cookie_of(auth);
+    std::string nonce = Json::parse(auth.body)["nonce"];
+    Reply attest = client.request("POST", "/kbs/v0/attest", s.f.attester.attestation(nonce),
+                                  {{"Cookie", cookie}});
+    return std::make_pair(attest, cookie);
+  };
+  constexpr int kClients = 16, kEach = 20;
+  std::atomic<int> released{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&] {
+      HttpTestClient client(s.port);
+      auto [attest, cookie] = rcar(client);
+      if (attest.status != 200) return;
+      for (int i = 0; i < kEach; ++i) {
+        Reply get =
+            client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
+        if (get.status == 200 && s.f.decrypt(HttpResponse{200, "", get.body, {}}) == "shared-commit")
+          ++released;
+      }
+    });
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(released.load(), kClients * kEach);
+
+  auto records = must(s.f.kbs->storage().read_audit(1, 100000));
+  auto verified = verify_audit_chain(records, s.f.audit_key.public_key());
+  EXPECT_TRUE(verified.ok()) << verified.reason;
+  int releases = 0, tokens = 0;
+  size_t signatures = 0;
+  for (const auto& record : records) {
+    releases += record.entry.action == "release" && record.entry.outcome == "release";
+    tokens += record.entry.action == "attest" && record.entry.outcome == "token";
+    signatures += !record.signature.empty();
+  }
+  EXPECT_EQ(releases, kClients * kEach);
+  EXPECT_EQ(tokens, kClients);
+  const std::string metrics = s.f.call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("kbs_audit_records_total " + std::to_string(records.size()) + "\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("kbs_audit_commits_total " + std::to_string(signatures) + "\n"),
+            std::string::npos)
+      << metrics;
+
+  // The log becomes unwritable: a release and a token are refused with 503, after the failed
+  // commit, and nothing is released.
+  HttpTestClient client(s.port);
+  auto [attest, cookie] = rcar(client);
+  ASSERT_EQ(attest.status, 200) << attest.body;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((s.f.dir.path() / "kbs.db").c_str(), &raw, SQLITE_OPEN_READWRITE,
+                            nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE audit", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  Reply get = client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
+  EXPECT_EQ(get.status, 503);
+  EXPECT_NE(get.body.find("nothing released"), std::string::npos) << get.body;
+  auto [refused, unused] = rcar(client);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("no token issued"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.header("Set-Cookie"), "");
 }
 
 TEST(KbsServer, TlsWithTheCertificateInitWrites) {

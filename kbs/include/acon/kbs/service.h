@@ -26,6 +26,8 @@
 
 namespace acon::kbs {
 
+class AuditCommitter;  // kbs/src/audit_committer.h
+
 struct HttpRequest {
   std::string_view method;  // "GET", "POST", ...
   std::string_view target;  // path and query as sent
@@ -76,9 +78,22 @@ class Kbs {
   Kbs(const Kbs&) = delete;
   Kbs& operator=(const Kbs&) = delete;
 
+  ~Kbs();
+
   // Never throws; every failure is an HTTP response. A refused request changes nothing but the
   // audit log (which records it) and the session it consumed.
   HttpResponse handle(const HttpRequest& request, const Now& now);
+
+  // handle() for a server that serves other requests while a record commits: a release, a token
+  // or a refusal is answered only once its audit record committed, and the records of requests
+  // answered at the same time share one commit (one signature: audit.h). `respond` gets the
+  // answer exactly once, on this thread before handle_async returns or later through
+  // `run_later`, which must run what it is given soon, on the request's own executor (so that
+  // the committing thread only commits). `request` is not used after handle_async returns.
+  using Respond = std::function<void(HttpResponse)>;
+  using RunLater = std::function<void(std::function<void()>)>;
+  void handle_async(const HttpRequest& request, const Now& now, RunLater run_later,
+                    Respond respond);
 
   Storage& storage() { return *storage_; }
   std::string metrics_text() const;
@@ -100,17 +115,32 @@ class Kbs {
   // policy_refresh, by one request while the others go on with the current snapshot.
   void refresh_snapshot(const Now& now);
 
-  HttpResponse route(const HttpRequest& request, const Now& now);
+  // An answer, and the audit record that must commit before it is sent: `after_audit` then gets
+  // the append's outcome and may change the answer (503 when the log is unavailable) or finish
+  // what the record allows (the session's token).
+  struct Reply {
+    Reply(HttpResponse r) : response(std::move(r)) {}  // NOLINT: implicit by design
+    Reply(HttpResponse r, AuditEntry entry,
+          std::function<void(const Status&, HttpResponse&)> after = nullptr)
+        : response(std::move(r)), audit(std::move(entry)), after_audit(std::move(after)) {}
+    HttpResponse response;
+    std::optional<AuditEntry> audit;
+    std::function<void(const Status& appended, HttpResponse& response)> after_audit;
+  };
+  Reply reply(const HttpRequest& request, const Now& now);  // route(), exceptions answered
+
+  Reply route(const HttpRequest& request, const Now& now);
   std::optional<HttpResponse> rate_limited(const HttpRequest& request, const Now& now);
   HttpResponse auth(const HttpRequest& request, const Now& now);
-  HttpResponse attest(const HttpRequest& request, const Now& now);
-  HttpResponse get_resource(const HttpRequest& request, std::string_view path, const Now& now);
+  Reply attest(const HttpRequest& request, const Now& now);
+  Reply get_resource(const HttpRequest& request, std::string_view path, const Now& now);
   HttpResponse admin(const HttpRequest& request, std::string_view route, std::string_view rest,
                      const Now& now);
   Result<std::shared_ptr<const AttestedSession>> verify_bearer(std::string_view token, Time now);
 
   KbsOptions options_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<AuditCommitter> audit_;  // every append goes through it
   appraisal::EarSigner signer_;
   PublicKey signer_public_;
   AdminAuthorizer admin_;
