@@ -311,6 +311,9 @@ void Server::stop() {
   impl_->io.stop();
   for (auto& thread : impl_->threads)
     if (thread.joinable()) thread.join();
+  // Audit commits scheduled on the stopped workers will not run: commit what waits (its answers
+  // go to connections that close with the io_context).
+  impl_->kbs.flush_audit();
 }
 
 }  // namespace acon::kbs

@@ -279,19 +279,26 @@ void Kbs::handle_async(const HttpRequest& request, const Now& now, RunLater run_
   if (!r.audit) return respond(std::move(r.response));
   AuditEntry entry = std::move(*r.audit);
   r.audit.reset();
-  // The committing thread only hands the outcome over; the rest runs where the request does.
-  audit_->submit(std::move(entry), [r = std::move(r), run_later = std::move(run_later),
-                                    respond = std::move(respond)](const Status& appended) mutable {
-    run_later([r = std::move(r), respond = std::move(respond), appended]() mutable {
-      try {
-        if (r.after_audit) r.after_audit(appended, r.response);
-      } catch (...) {
-        r.response = error_response(ErrorType::internal, "internal error");
-      }
-      respond(std::move(r.response));
-    });
-  });
+  // The commit runs through run_later, after the requests the workers have already read; the
+  // committing thread only hands each outcome over, and the rest runs where the request does.
+  AuditCommitter::Schedule schedule = run_later;
+  audit_->submit(
+      std::move(entry),
+      [r = std::move(r), run_later = std::move(run_later),
+       respond = std::move(respond)](const Status& appended) mutable {
+        run_later([r = std::move(r), respond = std::move(respond), appended]() mutable {
+          try {
+            if (r.after_audit) r.after_audit(appended, r.response);
+          } catch (...) {
+            r.response = error_response(ErrorType::internal, "internal error");
+          }
+          respond(std::move(r.response));
+        });
+      },
+      std::move(schedule));
 }
+
+void Kbs::flush_audit() { audit_->flush(); }
 
 Kbs::Reply Kbs::route(const HttpRequest& request, const Now& now) {
   Target target = split_target(request.target);
@@ -376,10 +383,10 @@ Kbs::Reply Kbs::attest(const HttpRequest& request, const Now& now) {
     entry.tee = tee;
     entry.detail = std::string(cause);
     // Refused either way; the answer waits for the record (an unrecorded refusal is not sent).
-    return Reply(error_response(
-                     ErrorType::attestation_error,
-                     "Attestation error: RCAR handshake Attest failed: " + std::string(cause)),
-                 std::move(entry));
+    return Reply(
+        error_response(ErrorType::attestation_error,
+                       "Attestation error: RCAR handshake Attest failed: " + std::string(cause)),
+        std::move(entry));
   };
   if (auto limited = rate_limited(request, now)) return *limited;
   auto cookie = cookie_value(request.cookie, kSessionCookie);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -106,8 +107,8 @@ struct AuditCommitterTest : ::testing::Test {
     std::string pattern = (fs::temp_directory_path() / "acon-committer-XXXXXX").string();
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     dir = pattern;
-    auto inner = open_sqlite_storage(dir / "kbs.db", SecretBytes(32, 3),
-                                     *AuditSigner::create(audit_key));
+    auto inner =
+        open_sqlite_storage(dir / "kbs.db", SecretBytes(32, 3), *AuditSigner::create(audit_key));
     ASSERT_TRUE(inner.ok()) << inner.error().to_string();
     storage = std::make_unique<GatedStorage>(std::move(*inner));
   }
@@ -156,6 +157,63 @@ TEST_F(AuditCommitterTest, RecordsQueuedDuringACommitShareTheNextOne) {
   }
   auto verified = verify_audit_chain(records, audit_key.public_key());
   EXPECT_TRUE(verified.ok()) << verified.reason;
+}
+
+// A server's workers: what the committer schedules waits here until the test runs it.
+struct ManualWorkers {
+  std::vector<std::function<void()>> queued;
+  AuditCommitter::Schedule schedule() {
+    return [this](std::function<void()> work) { queued.push_back(std::move(work)); };
+  }
+  void run_all() {
+    while (!queued.empty()) {
+      auto work = std::move(queued.front());
+      queued.erase(queued.begin());
+      work();
+    }
+  }
+};
+
+TEST_F(AuditCommitterTest, AScheduledCommitTakesTheRecordsThatArriveBeforeItRuns) {
+  AuditCommitter committer(*storage);
+  ManualWorkers workers;
+  int answered = 0;
+  for (int i = 0; i < 5; ++i)
+    committer.submit(
+        entry(i), [&](const Status& s) { answered += s.ok(); }, workers.schedule());
+  EXPECT_EQ(workers.queued.size(), 1u);  // one commit scheduled for all five
+  EXPECT_EQ(answered, 0);
+  EXPECT_TRUE(storage->batch_sizes.empty());
+  workers.run_all();
+  EXPECT_EQ(answered, 5);
+  EXPECT_EQ(storage->batch_sizes, (std::vector<size_t>{5}));
+
+  // A blocking caller does not wait for the scheduled commit: it commits at once, taking what
+  // was queued, and the scheduled start then finds nothing to do.
+  committer.submit(
+      entry(5), [&](const Status& s) { answered += s.ok(); }, workers.schedule());
+  ASSERT_EQ(workers.queued.size(), 1u);
+  ASSERT_TRUE(committer.append(entry(6)).ok());
+  EXPECT_EQ(answered, 6);
+  workers.run_all();
+  EXPECT_EQ(storage->batch_sizes, (std::vector<size_t>{5, 2}));
+
+  // Workers that stopped: flush commits what their schedule would have.
+  committer.submit(
+      entry(7), [&](const Status& s) { answered += s.ok(); }, workers.schedule());
+  workers.queued.clear();  // never runs
+  committer.flush();
+  EXPECT_EQ(answered, 7);
+  committer.submit(
+      entry(8), [&](const Status& s) { answered += s.ok(); }, workers.schedule());
+  EXPECT_EQ(workers.queued.size(), 1u);  // scheduling works again after the flush
+  workers.run_all();
+  EXPECT_EQ(answered, 8);
+  auto records = log();
+  ASSERT_EQ(records.size(), 9u);
+  for (size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(records[i].entry, entry(static_cast<int>(i)));
+  EXPECT_TRUE(verify_audit_chain(records, audit_key.public_key()).ok());
 }
 
 TEST_F(AuditCommitterTest, AFailedCommitFailsExactlyItsRecords) {

@@ -124,7 +124,8 @@ TEST(KbsServer, ConcurrentReleasesShareAuditCommitsAndWaitForTheirRecords) {
       for (int i = 0; i < kEach; ++i) {
         Reply get =
             client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});
-        if (get.status == 200 && s.f.decrypt(HttpResponse{200, "", get.body, {}}) == "shared-commit")
+        if (get.status == 200 &&
+            s.f.decrypt(HttpResponse{200, "", get.body, {}}) == "shared-commit")
           ++released;
       }
     });
@@ -157,9 +158,9 @@ TEST(KbsServer, ConcurrentReleasesShareAuditCommitsAndWaitForTheirRecords) {
   auto [attest, cookie] = rcar(client);
   ASSERT_EQ(attest.status, 200) << attest.body;
   sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((s.f.dir.path() / "kbs.db").c_str(), &raw, SQLITE_OPEN_READWRITE,
-                            nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_open_v2((s.f.dir.path() / "kbs.db").c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr),
+      SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE audit", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(raw);
   Reply get = client.request("GET", "/kbs/v0/resource/default/key/1", "", {{"Cookie", cookie}});

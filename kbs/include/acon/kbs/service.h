@@ -94,6 +94,9 @@ class Kbs {
   using RunLater = std::function<void(std::function<void()>)>;
   void handle_async(const HttpRequest& request, const Now& now, RunLater run_later,
                     Respond respond);
+  // Once the workers that run_later ran on have stopped: commits the records still waiting, so
+  // that nothing waits on work that will not run (Server::stop calls it).
+  void flush_audit();
 
   Storage& storage() { return *storage_; }
   std::string metrics_text() const;
