@@ -413,15 +413,16 @@ TEST_F(Chain, BadJsonLinesNameTheField) {
   ASSERT_FALSE(too_long.ok());
 }
 
-// Two records written by an independent implementation (Python: json.dumps with sorted keys and
+// Four records written by an independent implementation (Python: json.dumps with sorted keys and
 // no spaces for the preimage, hashlib, pyca/cryptography Ed25519 with the private key bytes
-// 0x00..0x1f); they are also the fuzz target's seeds.
+// 0x00..0x1f): two signed records, then a commit of two whose first is unsigned; they are also
+// the fuzz target's seeds.
 TEST(AuditInterop, ChainFromAnotherImplementationVerifies) {
   auto key = PublicKey::from_ed25519(
       *hex_decode("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"));
   ASSERT_TRUE(key.ok());
   std::vector<AuditRecord> records;
-  for (const char* name : {"record1.json", "record2.json"}) {
+  for (const char* name : {"record1.json", "record2.json", "record3.json", "record4.json"}) {
     std::ifstream in(std::string(ACON_TEST_DATA) + "/fuzz/audit_record/" + name);
     std::stringstream text;
     text << in.rdbuf();
@@ -431,9 +432,14 @@ TEST(AuditInterop, ChainFromAnotherImplementationVerifies) {
     EXPECT_EQ(audit_record_to_line(*record), text.str());
     records.push_back(std::move(*record));
   }
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_TRUE(records[2].signature.empty());
   auto result = verify_audit_chain(records, *key);
   EXPECT_TRUE(result.ok()) << result.reason;
-  EXPECT_EQ(result.head.seq, 2u);
+  EXPECT_EQ(result.head.seq, 4u);
+  EXPECT_EQ(result.verified, 4u);
+  records.pop_back();
+  EXPECT_EQ(verify_audit_chain(records, *key).fault, AuditFault::unsigned_tail);
 }
 
 }  // namespace
