@@ -99,6 +99,8 @@ void AuditCommitter::flush() {
   {
     std::lock_guard lock(mutex_);
     scheduled_ = false;  // whatever was scheduled will not run
+    // Nor may anything be handed to those workers again: their executor may outlive them.
+    schedule_ = nullptr;
     for (Pending& pending : queue_) pending.blocking = true;
     blocking_ = queue_.size();
     if (committing_ || queue_.empty()) return;

@@ -38,8 +38,9 @@ class AuditCommitter {
   void submit(AuditEntry entry, Done done, Schedule schedule = nullptr);
   // submit without a schedule, then waits for the outcome.
   Status append(AuditEntry entry);
-  // Commits what is queued now, on this thread, and forgets a scheduled commit: for a server
-  // whose workers have stopped (what it scheduled will not run). The callbacks still run.
+  // Commits what is queued now, on this thread, and forgets a scheduled commit and the schedule
+  // itself: for a server whose workers have stopped (what it scheduled will not run, and its
+  // executor must not outlive its io_context here). The callbacks still run.
   void flush();
 
   uint64_t commits() const;
