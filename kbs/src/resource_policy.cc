@@ -1,4 +1,5 @@
-// Resource policy TOML -> ResourcePolicy, and its evaluation over an EAR (its annotated evidence).
+// Resource policy TOML -> ResourcePolicy, and its evaluation over a token's submods: the facts
+// every rule reads, and the annotated evidence for `when` conditions.
 // The `when` conditions are parsed and evaluated by the appraisal library (condition_toml.h), so
 // both policy formats share one meaning for every condition.
 #include "acon/kbs/resource_policy.h"
@@ -200,11 +201,14 @@ const Json* member(const Json& object, std::string_view name) {
 
 // Annotated evidence names its TEE section as acon's appraisal writes it ("tdx", "sgx", "vtpm")
 // or as Trustee's broker does (the protocol's TEE name).
-bool evidence_of_tee(const Json& evidence, const std::vector<std::string>& allowed) {
+bool evidence_of_tee(const SubmodFacts& submod, const std::vector<std::string>& allowed) {
+  auto has = [&](std::string_view name) {
+    return std::find(submod.sections.begin(), submod.sections.end(), name) != submod.sections.end();
+  };
   for (const auto& tee : allowed) {
-    if (member(evidence, tee)) return true;
+    if (has(tee)) return true;
     bool vtpm = tee == "tpm" || tee == "az-tdx-vtpm" || tee == "az-snp-vtpm";
-    if (vtpm && member(evidence, "vtpm")) return true;
+    if (vtpm && has("vtpm")) return true;
   }
   return false;
 }
@@ -219,28 +223,23 @@ std::string joined(const std::vector<std::string>& values) {
 }
 
 // Why one submod does not satisfy an allow rule; empty when it does.
-std::string submod_fails(const ResourceRule& rule, const appraisal::Submod& submod) {
+std::string submod_fails(const ResourceRule& rule, const SubmodFacts& submod,
+                         const EvidenceOf& evidence_of) {
   if (severity(submod.status) > severity(rule.status)) {
     return "ear.status " + std::string(appraisal::tier_name(submod.status)) + ", required " +
            std::string(appraisal::tier_name(rule.status));
   }
-  static const Json kNoEvidence = Json::object();
-  const Json* evidence = submod.annotated();
-  if (!evidence || !evidence->is_object()) evidence = &kNoEvidence;
-  const Json* acon = member(*evidence, "acon");
-  const Json* simulated = acon ? member(*acon, "simulated") : nullptr;
-  if (!rule.allow_simulated && simulated && simulated->is_boolean() && simulated->get<bool>()) {
+  if (!rule.allow_simulated && submod.simulated) {
     return "acon.simulated is true and the rule does not allow simulated platforms";
   }
-  if (!rule.tee.empty() && !evidence_of_tee(*evidence, rule.tee)) {
+  if (!rule.tee.empty() && !evidence_of_tee(submod, rule.tee)) {
     return "the annotated evidence has no section for an allowed TEE (" + joined(rule.tee) + ")";
   }
   if (!rule.image_signers.empty() || !rule.image_ids.empty()) {
-    const Json* images = acon ? member(*acon, "images") : nullptr;
-    if (!images || !images->is_array() || images->empty()) return "acon.images is absent or empty";
-    for (size_t i = 0; i < images->size() && !rule.image_signers.empty(); ++i) {
-      const Json* signer = member((*images)[i], "signer_digest");
-      std::string digest = signer && signer->is_string() ? lower(signer->get<std::string>()) : "";
+    if (!submod.images || submod.images->empty()) return "acon.images is absent or empty";
+    const auto& images = *submod.images;
+    for (size_t i = 0; i < images.size() && !rule.image_signers.empty(); ++i) {
+      const std::string& digest = images[i].signer_digest;
       if (std::find(rule.image_signers.begin(), rule.image_signers.end(), digest) ==
           rule.image_signers.end()) {
         return "acon.images[" + std::to_string(i) + "] has signer " +
@@ -249,18 +248,21 @@ std::string submod_fails(const ResourceRule& rule, const appraisal::Submod& subm
       }
     }
     for (const auto& id : rule.image_ids) {
-      bool found = std::any_of(images->begin(), images->end(), [&](const Json& image) {
-        const Json* image_id = member(image, "image_id");
-        return image_id && image_id->is_string() && image_id->get_ref<const std::string&>() == id;
+      bool found = std::any_of(images.begin(), images.end(), [&](const SubmodFacts::Image& image) {
+        return image.image_id == id;
       });
       if (!found) return "image " + id + " is not among acon.images";
     }
   }
   if (!rule.when.empty()) {
+    static const Json kNoEvidence = Json::object();
+    auto evidence = evidence_of(submod.name);
+    if (!evidence) return "its annotated evidence cannot be read: " + evidence.error().message;
     static const appraisal::CheckResults kNoChecks;
     static const appraisal::ReferenceValueStore kNoReferences;
+    const Json& tree = *evidence && (*evidence)->is_object() ? **evidence : kNoEvidence;
     auto outcome =
-        appraisal::evaluate_conditions(rule.when, *evidence, kNoChecks, kNoReferences, Time{});
+        appraisal::evaluate_conditions(rule.when, tree, kNoChecks, kNoReferences, Time{});
     if (!outcome.holds) return outcome.why;
   }
   return {};
@@ -331,8 +333,49 @@ ResourcePolicy default_resource_policy() {
   return kDefault;
 }
 
+std::vector<SubmodFacts> submod_facts(const appraisal::Ear& ear) {
+  std::vector<SubmodFacts> out;
+  out.reserve(ear.submods.size());
+  for (const auto& [name, submod] : ear.submods) {
+    SubmodFacts& facts = out.emplace_back();
+    facts.name = name;
+    facts.status = submod.status;
+    const Json* evidence = submod.annotated();
+    if (!evidence || !evidence->is_object()) continue;
+    for (const auto& [section, value] : evidence->items()) facts.sections.push_back(section);
+    const Json* acon = member(*evidence, "acon");
+    const Json* simulated = acon ? member(*acon, "simulated") : nullptr;
+    facts.simulated = simulated && simulated->is_boolean() && simulated->get<bool>();
+    const Json* images = acon ? member(*acon, "images") : nullptr;
+    if (!images || !images->is_array()) continue;
+    facts.images.emplace();
+    for (const Json& image : *images) {
+      SubmodFacts::Image& out_image = facts.images->emplace_back();
+      const Json* signer = member(image, "signer_digest");
+      if (signer && signer->is_string())
+        out_image.signer_digest = lower(signer->get<std::string>());
+      const Json* id = member(image, "image_id");
+      if (id && id->is_string()) out_image.image_id = id->get<std::string>();
+    }
+  }
+  return out;
+}
+
 Decision evaluate(const ResourcePolicy& policy, const appraisal::Ear& ear,
                   std::string_view resource_path, std::string_view tee) {
+  const std::vector<SubmodFacts> submods = submod_facts(ear);
+  return evaluate(
+      policy, submods,
+      [&ear](std::string_view name) -> Result<const Json*> {
+        auto it = ear.submods.find(std::string(name));
+        return it == ear.submods.end() ? nullptr : it->second.annotated();
+      },
+      resource_path, tee);
+}
+
+Decision evaluate(const ResourcePolicy& policy, std::span<const SubmodFacts> submods,
+                  const EvidenceOf& evidence, std::string_view resource_path,
+                  std::string_view tee) {
   Decision out;
   out.policy_id = policy.id;
   if (!valid_resource_path(resource_path)) {
@@ -367,19 +410,19 @@ Decision evaluate(const ResourcePolicy& policy, const appraisal::Ear& ear,
     out.reason = "TEE " + std::string(tee) + " is not among " + joined(rule.tee);
     return out;
   }
-  if (ear.submods.empty()) {
+  if (submods.empty()) {
     out.reason = "the token has no submods";
     return out;
   }
-  for (const auto& [name, submod] : ear.submods) {
-    std::string why = submod_fails(rule, submod);
+  for (const SubmodFacts& submod : submods) {
+    std::string why = submod_fails(rule, submod, evidence);
     if (!why.empty()) {
-      out.reason = name + ": " + why;
+      out.reason = submod.name + ": " + why;
       return out;
     }
   }
   out.allow = true;
-  out.reason = "every submod (" + std::to_string(ear.submods.size()) + ") satisfies " + out.rule;
+  out.reason = "every submod (" + std::to_string(submods.size()) + ") satisfies " + out.rule;
   return out;
 }
 
@@ -414,10 +457,11 @@ std::vector<std::string> ResourcePolicySet::ids() const {
   return out;
 }
 
-Decision ResourcePolicySet::evaluate(const appraisal::Ear& ear, std::string_view resource_path,
+Decision ResourcePolicySet::evaluate(std::span<const SubmodFacts> submods,
+                                     const EvidenceOf& evidence, std::string_view resource_path,
                                      std::string_view tee) const {
   std::string_view repository = resource_path.substr(0, resource_path.find('/'));
-  return kbs::evaluate(select(repository), ear, resource_path, tee);
+  return kbs::evaluate(select(repository), submods, evidence, resource_path, tee);
 }
 
 }  // namespace acon::kbs

@@ -121,11 +121,13 @@ AuditEntry audit_entry(const HttpRequest& request, const Now& now, std::string a
   return entry;
 }
 
-// Everything the resource path reads from a token, derived once.
-std::shared_ptr<AttestedSession> token_facts(appraisal::Ear ear, std::string_view token,
+// Everything the resource path reads from a token, derived once from its EAR, which is then
+// dropped (AttestedSession keeps the token).
+std::shared_ptr<AttestedSession> token_facts(const appraisal::Ear& ear, std::string token,
                                              std::string tee, Time expires) {
   auto facts = std::make_shared<AttestedSession>();
   facts->token_digest = digest_hex(token);
+  facts->token = std::move(token);
   facts->tee = tee.empty() ? tee_of(ear) : std::move(tee);
   facts->expires = expires;
   if (auto cpu0 = ear.submods.find("cpu0"); cpu0 != ear.submods.end())
@@ -140,6 +142,7 @@ std::shared_ptr<AttestedSession> token_facts(appraisal::Ear ear, std::string_vie
         facts->image_ids.push_back(s->get<std::string>());
     }
   }
+  facts->submods = submod_facts(ear);
   const Json* jwk = tee_pubkey_of(ear);
   if (!jwk || !jwk->is_object()) {
     facts->recipient_error = "no tee-pubkey in the token";
@@ -151,7 +154,6 @@ std::shared_ptr<AttestedSession> token_facts(appraisal::Ear ear, std::string_vie
     facts->recipient = std::move(*key);
     facts->recipient_alg = *alg;
   }
-  facts->ear = std::move(ear);
   return facts;
 }
 
@@ -441,9 +443,9 @@ Kbs::Reply Kbs::attest(const HttpRequest& request, const Now& now) {
         return fail_session(check.name + ": " + check.reason);
     }
   }
-  // The session decides on the appraisal's EAR, whose annotated evidence is shared with the
-  // appraisal rather than copied into a claims tree (~90 us for real TDX evidence), unless the
-  // token's text does not give its values back (json_form_exact): then on the text's values.
+  // The session's facts come from the appraisal's EAR, whose annotated evidence is shared with
+  // the appraisal rather than copied into a claims tree (~90 us for real TDX evidence), unless
+  // the token's text does not give its values back (json_form_exact): then from the text's.
   bool json_form_exact = true;
   auto token = appraisal::sign_ear_jwt(result->ear, signer_, &json_form_exact);
   if (!token) return fail_session(token.error().message);
@@ -458,7 +460,7 @@ Kbs::Reply Kbs::attest(const HttpRequest& request, const Now& now) {
   }
   if (!tee_pubkey_of(issued)) return fail_session("the runtime data carries no tee-pubkey");
   std::shared_ptr<AttestedSession> attested =
-      token_facts(std::move(issued), *token, challenge->tee, expires);
+      token_facts(issued, std::move(*token), challenge->tee, expires);
   // The token is audited before the session holds it and before it is sent: a token no record
   // names is never issued (a record whose token the client never got is the most a failure
   // leaves), and the record's commit makes the nonce's consumption durable before the answer.
@@ -471,22 +473,22 @@ Kbs::Reply Kbs::attest(const HttpRequest& request, const Now& now) {
   entry.token_digest = attested->token_digest;
 
   std::string body;
-  body.reserve(token->size() + 16);  // one allocation for the (often tens of KB) token
+  body.reserve(attested->token.size() + 16);  // one allocation for the (often tens of KB) token
   body = "{\"token\":";
-  append_json_string(body, *token);
+  append_json_string(body, attested->token);
   body += '}';
   HttpResponse r = json_response(std::move(body));
   r.headers.emplace_back("Set-Cookie",
                          session_cookie(session_id, now.wall + options_.session_lifetime));
   return Reply(std::move(r), std::move(entry),
-               [this, session_id = std::move(session_id), attested = std::move(attested),
-                token = std::move(*token)](const Status& appended, HttpResponse& response) {
+               [this, session_id = std::move(session_id), attested = std::move(attested)](
+                   const Status& appended, HttpResponse& response) {
                  if (!appended) {
                    counters_.attest_failed++;  // the nonce is spent; the client starts again
                    (void)sessions_->finish_attest(session_id, nullptr, {});
                    response = error_response(ErrorType::unavailable,
                                              "audit log unavailable: no token issued");
-                 } else if (!sessions_->finish_attest(session_id, attested, token)) {
+                 } else if (!sessions_->finish_attest(session_id, attested, attested->token)) {
                    counters_.attest_failed++;
                    response = error_response(ErrorType::unavailable, "session store unavailable");
                  } else {
@@ -503,9 +505,9 @@ Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_vi
   {
     std::lock_guard lock(token_cache_mutex_);
     if (auto it = token_cache_.find(signature);
-        it != token_cache_.end() && it->second.token == token) {
-      if (it->second.facts->expires + options_.token_leeway >= now) return it->second.facts;
-      token_cache_bytes_ -= it->second.token.size();
+        it != token_cache_.end() && it->second->token == token) {
+      if (it->second->expires + options_.token_leeway >= now) return it->second;
+      token_cache_bytes_ -= token.size();
       token_cache_.erase(it);
     }
   }
@@ -523,7 +525,7 @@ Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_vi
   if (!ear) return ear.error();
   const Time expires = ear->exp.value_or(now);
   std::shared_ptr<const AttestedSession> verified =
-      token_facts(std::move(*ear), token, "", expires);
+      token_facts(*ear, std::string(token), "", expires);
   std::lock_guard lock(token_cache_mutex_);
   if (token_cache_.size() >= options_.verified_token_cache ||
       token_cache_bytes_ + token.size() > options_.verified_token_cache_bytes) {
@@ -533,10 +535,10 @@ Result<std::shared_ptr<const AttestedSession>> Kbs::verify_bearer(std::string_vi
   if (token.size() <= options_.verified_token_cache_bytes) {
     // Replaces an entry whose signature segment another verified token shares (not expected
     // from a real signer; kept exact either way).
-    CachedToken& slot = token_cache_[std::string(signature)];
-    token_cache_bytes_ -= slot.token.size();
+    std::shared_ptr<const AttestedSession>& slot = token_cache_[std::string(signature)];
+    if (slot) token_cache_bytes_ -= slot->token.size();
     token_cache_bytes_ += token.size();
-    slot = CachedToken{std::string(token), verified};
+    slot = verified;
   }
   return verified;
 }
@@ -593,7 +595,9 @@ Kbs::Reply Kbs::get_resource(const HttpRequest& request, std::string_view path, 
   }
   refresh_snapshot(now);
   Snapshot snap = snapshot();
-  Decision decision = snap.resource_policies->evaluate(token->ear, path, token->tee);
+  Decision decision = snap.resource_policies->evaluate(
+      token->submods, [&token](std::string_view submod) { return token->evidence(submod); }, path,
+      token->tee);
   entry.policy_id = decision.policy_id;
   entry.policy_rule = decision.rule;
   if (!decision.allow) {

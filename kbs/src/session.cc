@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "acon/common/bytes.h"
+#include "acon/common/jose.h"
+#include "acon/common/json.h"
 
 namespace acon::kbs {
 
@@ -110,6 +112,19 @@ class MemorySessionStore final : public SessionStore {
 };
 
 }  // namespace
+
+Result<const Json*> AttestedSession::evidence(std::string_view submod) const {
+  std::call_once(read_once_, [this] {
+    read_ = [this]() -> Result<appraisal::Ear> {
+      ACON_TRY(jose::Jws jws, jose::jws_parse(token));
+      ACON_TRY(Json claims, parse_json(as_chars(jws.payload)));
+      return appraisal::ear_from_json(claims);
+    }();
+  });
+  if (!*read_) return read_->error().wrap("the token's claims");
+  auto it = (*read_)->submods.find(std::string(submod));
+  return it == (*read_)->submods.end() ? nullptr : it->second.annotated();
+}
 
 Result<std::string> new_session_id() {
   ACON_TRY(Bytes raw, random_bytes(16));

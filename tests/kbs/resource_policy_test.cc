@@ -359,6 +359,18 @@ tee = ["tdx"]
 
 // ---- selection ----
 
+// The set's evaluation over an EAR, as the KBS calls it for a session: the facts, and the
+// evidence trees for `when` conditions.
+Decision evaluate_in(const ResourcePolicySet& set, const Ear& ear, std::string_view path,
+                     std::string_view tee) {
+  return set.evaluate(
+      submod_facts(ear),
+      [&ear](std::string_view name) -> Result<const Json*> {
+        return ear.submods.at(std::string(name)).annotated();
+      },
+      path, tee);
+}
+
 TEST(ResourcePolicySet, SelectsByRepositoryElseDefault) {
   ResourcePolicySet set;
   EXPECT_EQ(set.select("anything").id, "default");
@@ -368,10 +380,10 @@ TEST(ResourcePolicySet, SelectsByRepositoryElseDefault) {
   EXPECT_EQ(set.select("lab").id, "lab");
   EXPECT_EQ(set.select("prod").id, "default");
   Ear warning_simulated = one({.tier = Tier::warning, .simulated = true});
-  Decision lab = set.evaluate(warning_simulated, "lab/key/1", "tdx");
+  Decision lab = evaluate_in(set, warning_simulated, "lab/key/1", "tdx");
   EXPECT_TRUE(lab.allow) << lab.reason;
   EXPECT_EQ(lab.policy_id, "lab");
-  Decision prod = set.evaluate(warning_simulated, "prod/key/1", "tdx");
+  Decision prod = evaluate_in(set, warning_simulated, "prod/key/1", "tdx");
   EXPECT_FALSE(prod.allow);
   EXPECT_EQ(prod.policy_id, "default");
 
@@ -379,9 +391,9 @@ TEST(ResourcePolicySet, SelectsByRepositoryElseDefault) {
   set.put(
       must_parse("version = 1\nid = \"default\"\n[[rules]]\nresources = \"*/*/*\"\n"
                  "effect = \"deny\"\n"));
-  EXPECT_FALSE(set.evaluate(one(), "prod/key/1", "tdx").allow);
+  EXPECT_FALSE(evaluate_in(set, one(), "prod/key/1", "tdx").allow);
   EXPECT_TRUE(set.erase("default"));
-  EXPECT_TRUE(set.evaluate(one(), "prod/key/1", "tdx").allow);
+  EXPECT_TRUE(evaluate_in(set, one(), "prod/key/1", "tdx").allow);
   EXPECT_TRUE(set.erase("lab"));
   EXPECT_FALSE(set.erase("lab"));
   EXPECT_EQ(set.ids(), std::vector<std::string>{"default"});

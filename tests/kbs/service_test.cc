@@ -140,6 +140,51 @@ TEST(KbsService, FullRcarReleasesASecretByCookieAndByBearer) {
   EXPECT_TRUE(verify_audit_chain(records, f.audit_key.public_key()).ok());
 }
 
+// A session keeps its token and the facts every rule reads, not the EAR's evidence tree; a rule
+// with `when` conditions reads the evidence back from the token, by cookie and by Bearer alike.
+TEST(KbsService, WhenConditionsReadTheEvidenceBackFromTheToken) {
+  KbsFixture f;
+  for (const char* path : {"tcb/key/1", "strict/key/1"})
+    ASSERT_EQ(f.admin("POST", std::string("/kbs/v0/resource/") + path, "s3cret").status, 200);
+  const std::string policy = R"(version = 1
+id = "default"
+[[rules]]
+resources = "tcb/*/*"
+effect = "allow"
+allow_simulated = true
+when = [ { claim = "tdx.tcb_status", one_of = ["UpToDate"] },
+         { claim = "acon.simulated", equals = true } ]
+[[rules]]
+resources = "strict/*/*"
+effect = "allow"
+allow_simulated = true
+when = [ { claim = "tdx.tcb_status", equals = "OutOfDate" } ]
+)";
+  ASSERT_EQ(
+      f.admin("POST", "/kbs/v0/resource-policy", Json{{"policy", b64url(as_bytes(policy))}}.dump())
+          .status,
+      200);
+  auto [cookie, token] = f.rcar();
+  for (int round = 0; round < 2; ++round) {  // the second round reads the kept evidence
+    HttpResponse by_cookie = f.call("GET", "/kbs/v0/resource/tcb/key/1", "", cookie);
+    ASSERT_EQ(by_cookie.status, 200) << by_cookie.body;
+    EXPECT_EQ(f.decrypt(by_cookie), "s3cret");
+    HttpResponse by_bearer = f.call("GET", "/kbs/v0/resource/tcb/key/1", "", "", "Bearer " + token);
+    ASSERT_EQ(by_bearer.status, 200) << by_bearer.body;
+    EXPECT_EQ(f.decrypt(by_bearer), "s3cret");
+    for (const std::string& auth_cookie : {cookie, std::string()}) {
+      HttpResponse refused =
+          auth_cookie.empty()
+              ? f.call("GET", "/kbs/v0/resource/strict/key/1", "", "", "Bearer " + token)
+              : f.call("GET", "/kbs/v0/resource/strict/key/1", "", auth_cookie);
+      EXPECT_EQ(refused.status, 401);
+      EXPECT_EQ(error_type(refused), "PolicyDeny");
+      EXPECT_NE(refused.body.find("tdx.tcb_status"), std::string::npos) << refused.body;
+      EXPECT_EQ(f.audit().back().entry.policy_rule, "rules[2]");
+    }
+  }
+}
+
 TEST(KbsService, TheDefaultResourcePolicyRefusesSimulatedPlatforms) {
   KbsFixture f;
   ASSERT_EQ(f.admin("POST", "/kbs/v0/resource/default/key/1", "s3cret").status, 200);

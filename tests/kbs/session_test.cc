@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "acon/common/jose.h"
 #include "acon/kbs/storage.h"
 #include "postgres_fixture.h"
 
@@ -116,6 +117,36 @@ TEST_P(SessionStores, AnAttestedSessionHoldsItsTokenUntilExpiry) {
   EXPECT_FALSE(replica(0).attested(id, at(300))->has_value());
   EXPECT_FALSE(replica(1).attested(id, at(300))->has_value());
   EXPECT_FALSE(replica(1).begin_attest(id, at(1)).ok());  // attested: not again
+}
+
+// The evidence a `when` rule reads comes back from the token's claims, once, and a token whose
+// claims cannot be read gives an error rather than an empty tree.
+TEST(AttestedSessionEvidence, IsReadBackFromTheTokensClaims) {
+  PrivateKey key = *PrivateKey::generate_ec(Curve::p256);
+  Json claims = {
+      {"eat_profile", appraisal::kTrusteeEarProfile},
+      {"iat", 1'900'000'000},
+      {"ear.verifier-id", {{"build", "b"}, {"developer", "d"}}},
+      {"submods",
+       {{"cpu0",
+         {{"ear.status", "affirming"},
+          {"ear.veraison.annotated-evidence", {{"tdx", {{"tcb_status", "UpToDate"}}}}}}}}}};
+  AttestedSession session;
+  session.token = *jose::jws_sign(key, jose::JwsAlg::ES256, as_bytes(claims.dump()));
+  for (int i = 0; i < 2; ++i) {
+    auto evidence = session.evidence("cpu0");
+    ASSERT_TRUE(evidence.ok()) << evidence.error().message;
+    ASSERT_NE(*evidence, nullptr);
+    EXPECT_EQ((**evidence)["tdx"]["tcb_status"], "UpToDate");
+  }
+  EXPECT_EQ(*session.evidence("gpu0"), nullptr);
+
+  AttestedSession unreadable;
+  unreadable.token = "not-a.jwt";
+  auto evidence = unreadable.evidence("cpu0");
+  ASSERT_FALSE(evidence.ok());
+  EXPECT_NE(evidence.error().message.find("the token's claims"), std::string::npos)
+      << evidence.error().message;
 }
 
 TEST_P(SessionStores, ExpiredAndUnknownSessionsAreRefused) {

@@ -7,7 +7,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,12 +78,35 @@ struct Decision {
   std::string reason;  // "cpu0: ear.status warning, required affirming"; no secrets
 };
 
-// Evaluates the policy for a verified token's EAR (the model, not its JSON tree: a session keeps
-// the appraisal's EAR, whose annotated evidence is shared, and a Bearer token's verified EAR)
-// and a resource path "<repo>/<type>/<tag>". `tee` is the TEE the client attested as (the
-// protocol's name: "tdx", "sgx", "az-tdx-vtpm", ...), empty when the server does not know it (a
-// Bearer token without a session). Every submod must satisfy an allow rule; no rule matching, a
-// malformed path or an EAR without submods deny.
+// What the rules read from one submod of a verified token, taken from its EAR once. A session
+// keeps these (and its token) rather than the EAR's annotated evidence, whose tree is ~20 KB for
+// TDX evidence: sessions live minutes, and a busy KBS holds hundreds of thousands of them. Only
+// a rule with `when` conditions needs the evidence itself (EvidenceOf).
+struct SubmodFacts {
+  struct Image {
+    std::string signer_digest;  // lowercase; empty when absent or not a string
+    std::string image_id;       // empty when absent or not a string
+  };
+  std::string name;  // "cpu0"
+  appraisal::Tier status = appraisal::Tier::none;
+  bool simulated = false;             // acon.simulated is true
+  std::vector<std::string> sections;  // the annotated evidence's member names ("tdx", "acon", ...)
+  // acon.images when it is an array; nullopt when it is absent or not an array.
+  std::optional<std::vector<Image>> images;
+};
+std::vector<SubmodFacts> submod_facts(const appraisal::Ear& ear);
+
+// The annotated evidence of the submod named, for `when` conditions: null when the submod has
+// none, an error when it cannot be read back.
+using EvidenceOf = std::function<Result<const Json*>(std::string_view submod)>;
+
+// Evaluates the policy for a verified token's submods and a resource path "<repo>/<type>/<tag>".
+// `tee` is the TEE the client attested as (the protocol's name: "tdx", "sgx", "az-tdx-vtpm",
+// ...), empty when the server does not know it (a Bearer token without a session). Every submod
+// must satisfy an allow rule; no rule matching, a malformed path or a token without submods deny.
+Decision evaluate(const ResourcePolicy& policy, std::span<const SubmodFacts> submods,
+                  const EvidenceOf& evidence, std::string_view resource_path, std::string_view tee);
+// The same over an EAR and its evidence trees.
 Decision evaluate(const ResourcePolicy& policy, const appraisal::Ear& ear,
                   std::string_view resource_path, std::string_view tee);
 
@@ -98,8 +124,8 @@ class ResourcePolicySet {
   const ResourcePolicy& select(std::string_view repository) const;
   std::vector<std::string> ids() const;
   // select() by the path's first segment, then kbs::evaluate.
-  Decision evaluate(const appraisal::Ear& ear, std::string_view resource_path,
-                    std::string_view tee) const;
+  Decision evaluate(std::span<const SubmodFacts> submods, const EvidenceOf& evidence,
+                    std::string_view resource_path, std::string_view tee) const;
 
  private:
   std::map<std::string, ResourcePolicy, std::less<>> policies_;

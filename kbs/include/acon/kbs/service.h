@@ -165,16 +165,13 @@ class Kbs {
   // key that differs between any two tokens this KBS or a trusted issuer signed. A hit still
   // compares the whole token byte for byte, so a forged token that reuses a signature segment
   // is a miss and goes through full verification.
-  struct CachedToken {
-    std::string token;
-    std::shared_ptr<const AttestedSession> facts;
-  };
   std::mutex token_cache_mutex_;
   struct TextHash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
-  std::unordered_map<std::string, CachedToken, TextHash, std::equal_to<>> token_cache_;
+  std::unordered_map<std::string, std::shared_ptr<const AttestedSession>, TextHash, std::equal_to<>>
+      token_cache_;
   size_t token_cache_bytes_ = 0;
 
   struct Counters {

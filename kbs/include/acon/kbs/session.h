@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "acon/common/keys.h"
 #include "acon/common/result.h"
 #include "acon/common/x509.h"
+#include "acon/kbs/resource_policy.h"
 
 namespace acon::kbs {
 
@@ -44,20 +46,30 @@ struct Now {
 
 // A verified token as the resource path needs it, derived once: when /attest issues it (kept in
 // the session for cookie requests) or when a Bearer token is first verified (kept in a cache).
+// It keeps the token and the facts the resource policy reads, not the EAR's evidence tree
+// (SubmodFacts says why).
 struct AttestedSession {
-  // The token's EAR, trusted: the appraisal's own at /attest (its annotated evidence shared, not
-  // copied), the verified token's for a Bearer request.
-  appraisal::Ear ear;
+  std::string token;         // the JWT, as issued or as presented
   std::string token_digest;  // SHA-256 of the token, hex: what the audit log records
   std::string tee;
   Time expires{};                                     // the token's exp
   std::string ear_status;                             // submods.cpu0's
   std::vector<std::string> image_signers, image_ids;  // from acon.images
+  std::vector<SubmodFacts> submods;                   // what the resource policy reads
   // The key resources are wrapped to (runtime_data_claims.tee-pubkey), parsed once; when the
   // token has none or it is unusable, recipient is empty and recipient_error says why.
   std::optional<PublicKey> recipient;
   jose::JweAlg recipient_alg = jose::JweAlg::ECDH_ES_A256KW;
   std::string recipient_error;
+
+  // The annotated evidence of a submod (null when it has none), for a rule's `when` conditions:
+  // read back from the token's claims on first need, then kept. The signature is not checked
+  // again: this KBS signed the token, or verified it before making this. Thread-safe.
+  Result<const Json*> evidence(std::string_view submod) const;
+
+ private:
+  mutable std::once_flag read_once_;
+  mutable std::optional<Result<appraisal::Ear>> read_;
 };
 
 // Thread-safe. Errors: Errc::io when the database is unreachable (the KBS answers 503).
