@@ -213,10 +213,14 @@ struct Sealed {
 
 Result<Sealed> seal(const PublicKey& recipient, JweAlg alg, JweEnc enc, ByteView plaintext) {
   Json header = {{"alg", jwe_alg_name(alg)}, {"enc", jwe_enc_name(enc)}};
-  ACON_TRY(Bytes cek_raw, random_bytes(cek_size(enc)));
-  SecretBytes cek = to_secret(cek_raw);
-  secure_zero(cek_raw.data(), cek_raw.size());
+  // The CEK and the IV from one DRBG call: each call costs a CTR-DRBG update (~2.5 us) beside
+  // the bytes themselves.
+  const size_t cek_bytes = cek_size(enc);
+  ACON_TRY(Bytes random, random_bytes(cek_bytes + kGcmIvSize));
+  SecretBytes cek = to_secret(ByteView(random).first(cek_bytes));
   Sealed out;
+  out.iv.assign(random.begin() + static_cast<std::ptrdiff_t>(cek_bytes), random.end());
+  secure_zero(random.data(), random.size());
   if (is_ecdh(alg)) {
     if (recipient.type() != KeyType::ec)
       return make_error(Errc::invalid_argument, "jwe: ECDH-ES needs an EC recipient key");
@@ -239,7 +243,6 @@ Result<Sealed> seal(const PublicKey& recipient, JweAlg alg, JweEnc enc, ByteView
     ACON_TRY(out.encrypted_key, rsa_encrypt(recipient, padding, view(cek)));
   }
   out.protected_b64 = b64url(as_bytes(dump_compact(header)));
-  ACON_TRY(out.iv, random_bytes(kGcmIvSize));
   ACON_TRY(GcmSealed sealed,
            aes_gcm_encrypt(view(cek), out.iv, as_bytes(out.protected_b64), plaintext));
   out.ciphertext = std::move(sealed.ciphertext);
