@@ -1,6 +1,5 @@
 #include "acon/kbs/server.h"
 
-#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -147,7 +146,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   static constexpr size_t kDrainBytes = size_t{64} << 20;
   void drain() {
     if (drained_ == 0) beast::get_lowest_layer(stream_).expires_after(kDrainTime);
-    stream_.async_read_some(asio::buffer(discard_),
+    buffer_.clear();  // what the request left unread is dropped too; bytes read are not committed
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ >= kDrainBytes) return self->close();
@@ -179,7 +179,6 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool draining_ = false;
   size_t drained_ = 0;
-  std::array<char, 16384> discard_{};
   http::response<http::string_body> response_;
 };
 
