@@ -90,12 +90,12 @@ const Json* tee_pubkey_of(const appraisal::Ear& ear) {
   return evidence ? json_at(*evidence, {"runtime_data_claims", "tee-pubkey"}) : nullptr;
 }
 
-// The TEE the token's first submod attests, from its annotated evidence.
-std::string tee_of(const appraisal::Ear& ear) {
-  const Json* evidence = cpu0_evidence(ear);
-  if (!evidence || !evidence->is_object()) return {};
-  for (const char* tee : {"tdx", "sgx", "vtpm"})
-    if (evidence->contains(tee)) return std::string(tee) == "vtpm" ? "tpm" : tee;
+// The TEE the token's first submod attests, from its annotated evidence's sections.
+std::string tee_of(const SubmodFacts* cpu0) {
+  if (!cpu0) return {};
+  for (std::string_view tee : {"tdx", "sgx", "vtpm"})
+    if (std::find(cpu0->sections.begin(), cpu0->sections.end(), tee) != cpu0->sections.end())
+      return tee == "vtpm" ? "tpm" : std::string(tee);
   return {};
 }
 
@@ -128,21 +128,9 @@ std::shared_ptr<AttestedSession> token_facts(const appraisal::Ear& ear, std::str
   auto facts = std::make_shared<AttestedSession>();
   facts->token_digest = digest_hex(token);
   facts->token = std::move(token);
-  facts->tee = tee.empty() ? tee_of(ear) : std::move(tee);
-  facts->expires = expires;
-  if (auto cpu0 = ear.submods.find("cpu0"); cpu0 != ear.submods.end())
-    facts->ear_status = std::string(appraisal::tier_name(cpu0->second.status));
-  const Json* evidence = cpu0_evidence(ear);
-  if (const Json* images = evidence ? json_at(*evidence, {"acon", "images"}) : nullptr;
-      images && images->is_array()) {
-    for (const Json& image : *images) {
-      if (auto s = image.find("signer_digest"); s != image.end() && s->is_string())
-        facts->image_signers.push_back(s->get<std::string>());
-      if (auto s = image.find("image_id"); s != image.end() && s->is_string())
-        facts->image_ids.push_back(s->get<std::string>());
-    }
-  }
   facts->submods = submod_facts(ear);
+  facts->tee = tee.empty() ? tee_of(facts->cpu0()) : std::move(tee);
+  facts->expires = expires;
   const Json* jwk = tee_pubkey_of(ear);
   if (!jwk || !jwk->is_object()) {
     facts->recipient_error = "no tee-pubkey in the token";
@@ -574,9 +562,15 @@ Kbs::Reply Kbs::get_resource(const HttpRequest& request, std::string_view path, 
   entry.resource = std::string(path);
   entry.tee = token->tee;
   entry.token_digest = token->token_digest;
-  entry.ear_status = token->ear_status;
-  entry.image_signers = token->image_signers;
-  entry.image_ids = token->image_ids;
+  if (const SubmodFacts* cpu0 = token->cpu0()) {
+    entry.ear_status = std::string(appraisal::tier_name(cpu0->status));
+    if (cpu0->images) {
+      for (const SubmodFacts::Image& image : *cpu0->images) {
+        if (!image.signer_digest.empty()) entry.image_signers.push_back(image.signer_digest);
+        if (!image.image_id.empty()) entry.image_ids.push_back(image.image_id);
+      }
+    }
+  }
   auto refuse = [&](ErrorType type, std::string detail) {
     entry.outcome = "deny";
     entry.http_status = error_status(type);

@@ -1,6 +1,7 @@
 // The in-memory session store: shards of a map plus a FIFO of expiry times.
 #include "acon/kbs/session.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -124,6 +125,12 @@ Result<const Json*> AttestedSession::evidence(std::string_view submod) const {
   if (!*read_) return read_->error().wrap("the token's claims");
   auto it = (*read_)->submods.find(std::string(submod));
   return it == (*read_)->submods.end() ? nullptr : it->second.annotated();
+}
+
+const SubmodFacts* AttestedSession::cpu0() const {
+  auto it = std::find_if(submods.begin(), submods.end(),
+                         [](const SubmodFacts& submod) { return submod.name == "cpu0"; });
+  return it == submods.end() ? nullptr : &*it;
 }
 
 Result<std::string> new_session_id() {

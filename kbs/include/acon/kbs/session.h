@@ -52,10 +52,8 @@ struct AttestedSession {
   std::string token;         // the JWT, as issued or as presented
   std::string token_digest;  // SHA-256 of the token, hex: what the audit log records
   std::string tee;
-  Time expires{};                                     // the token's exp
-  std::string ear_status;                             // submods.cpu0's
-  std::vector<std::string> image_signers, image_ids;  // from acon.images
-  std::vector<SubmodFacts> submods;                   // what the resource policy reads
+  Time expires{};                    // the token's exp
+  std::vector<SubmodFacts> submods;  // what the resource policy and the audit read
   // The key resources are wrapped to (runtime_data_claims.tee-pubkey), parsed once; when the
   // token has none or it is unusable, recipient is empty and recipient_error says why.
   std::optional<PublicKey> recipient;
@@ -66,6 +64,9 @@ struct AttestedSession {
   // read back from the token's claims on first need, then kept. The signature is not checked
   // again: this KBS signed the token, or verified it before making this. Thread-safe.
   Result<const Json*> evidence(std::string_view submod) const;
+  // The first submod ("cpu0", as Trustee's), whose status and images the audit records; null
+  // when the token has none.
+  const SubmodFacts* cpu0() const;
 
  private:
   mutable std::once_flag read_once_;
