@@ -2,9 +2,12 @@
 #include "acon/common/cipher.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <string>
+#include <utility>
 
+#include "acon/common/ossl.h"
 #include "test_util.h"
 
 namespace acon {
@@ -254,6 +257,35 @@ TEST(KeyWrapTest, BadLengthsAreErrors) {
     auto r = aes_key_unwrap(kek, Bytes(wrapped_size, 3));
     ASSERT_FALSE(r.ok()) << wrapped_size;
     EXPECT_EQ(r.error().code, Errc::parse) << wrapped_size;
+  }
+}
+
+// Key wrap runs on AES-ECB (cipher.cc); OpenSSL's own AES-*-WRAP ciphers are an independent
+// implementation of RFC 3394 to compare with, on random keys of every size.
+TEST(KeyWrapTest, MatchesOpenSslsWrapCipher) {
+  for (auto [kek_size, name] : {std::pair{16, "AES-128-WRAP"}, std::pair{24, "AES-192-WRAP"},
+                                std::pair{32, "AES-256-WRAP"}}) {
+    for (size_t key_size : {16, 24, 32, 40, 64, 256}) {
+      auto kek = random_bytes(kek_size);
+      auto key = random_bytes(key_size);
+      ASSERT_TRUE(kek.ok() && key.ok());
+      ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+      Bytes expected(key_size + 8);
+      int len = 0, fin = 0;
+      ASSERT_EQ(EVP_EncryptInit_ex2(ctx.get(), ossl::cipher(name), kek->data(), nullptr, nullptr),
+                1);
+      ASSERT_EQ(EVP_EncryptUpdate(ctx.get(), expected.data(), &len, key->data(),
+                                  static_cast<int>(key->size())),
+                1);
+      ASSERT_EQ(EVP_EncryptFinal_ex(ctx.get(), expected.data() + len, &fin), 1);
+      ASSERT_EQ(static_cast<size_t>(len + fin), expected.size());
+      auto wrapped = aes_key_wrap(*kek, *key);
+      ASSERT_TRUE(wrapped.ok()) << wrapped.error().to_string();
+      EXPECT_EQ(*wrapped, expected) << name << " / " << key_size;
+      auto unwrapped = aes_key_unwrap(*kek, expected);
+      ASSERT_TRUE(unwrapped.ok()) << unwrapped.error().to_string();
+      EXPECT_TRUE(ct_equal(view(*unwrapped), *key)) << name << " / " << key_size;
+    }
   }
 }
 
