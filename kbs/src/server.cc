@@ -207,57 +207,40 @@ Result<tcp::endpoint> parse_endpoint(const std::string& text) {
 
 }  // namespace
 
-// One io_context per worker thread, each run by its thread alone: a connection lives on one of
-// them, so its handlers need no strand, and a request is read, answered and written by the thread
-// that epoll woke for it. With one io_context shared by the workers, each wake-up could hand the
-// connection's next step to the other thread (a futex wake and a strand's queue lock per step).
 struct Server::Impl {
   Kbs& kbs;
   ServerOptions options;
-  std::vector<std::unique_ptr<asio::io_context>> ios;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
-  size_t next_io = 0;  // where the next connection goes; used only by the acceptors' thread
+  asio::io_context io;
   std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<uint16_t> ports;
   std::vector<std::thread> threads;
   bool stopped = false;
 
-  Impl(Kbs& k, ServerOptions o, unsigned workers) : kbs(k), options(std::move(o)) {
-    for (unsigned i = 0; i < workers; ++i) {
-      // Concurrency hint 1: the scheduler assumes one thread runs it, but keeps its locks, since
-      // the audit committer hands answers over from the other workers.
-      ios.push_back(std::make_unique<asio::io_context>(1));
-      keep_running.push_back(asio::make_work_guard(*ios.back()));
-    }
-  }
-
-  // The acceptors run on the first io_context; connections are dealt to all in turn.
-  asio::io_context& acceptors_io() { return *ios.front(); }
+  Impl(Kbs& k, ServerOptions o) : kbs(k), options(std::move(o)) {}
 
   void accept(tcp::acceptor& acceptor) {
-    asio::io_context& io = *ios[next_io];
-    next_io = (next_io + 1) % ios.size();
-    acceptor.async_accept(io, [this, &acceptor](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        beast::error_code peer_ec;
-        auto remote = socket.remote_endpoint(peer_ec);
-        std::string peer = peer_ec ? std::string() : remote.address().to_string();
-        socket.set_option(tcp::no_delay(true), peer_ec);
-        if (tls) {
-          std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), kbs,
-              options, std::move(peer))
-              ->start();
-        } else {
-          std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), kbs,
-                                                          options, std::move(peer))
-              ->start();
-        }
-      }
-      accept(acceptor);
-    });
+    acceptor.async_accept(
+        asio::make_strand(io), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            beast::error_code peer_ec;
+            auto remote = socket.remote_endpoint(peer_ec);
+            std::string peer = peer_ec ? std::string() : remote.address().to_string();
+            socket.set_option(tcp::no_delay(true), peer_ec);
+            if (tls) {
+              std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
+                  beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+                  kbs, options, std::move(peer))
+                  ->start();
+            } else {
+              std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
+                                                              kbs, options, std::move(peer))
+                  ->start();
+            }
+          }
+          accept(acceptor);
+        });
   }
 };
 
@@ -267,9 +250,7 @@ Server::~Server() { stop(); }
 const std::vector<uint16_t>& Server::ports() const { return impl_->ports; }
 
 Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& options) {
-  const unsigned workers =
-      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  auto impl = std::make_unique<Impl>(kbs, options, workers);
+  auto impl = std::make_unique<Impl>(kbs, options);
   try {
     if (!options.insecure_http) {
       if (options.certificate.empty() || options.private_key.empty())
@@ -292,7 +273,7 @@ Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& opt
     }
     for (const std::string& listen : options.listen) {
       ACON_TRY(tcp::endpoint endpoint, parse_endpoint(listen));
-      auto acceptor = std::make_unique<tcp::acceptor>(impl->acceptors_io());
+      auto acceptor = std::make_unique<tcp::acceptor>(impl->io);
       beast::error_code ec;
       acceptor->open(endpoint.protocol(), ec);
       if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
@@ -306,11 +287,14 @@ Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& opt
     return make_error(Errc::io, std::string("server: ") + e.what());
   }
   for (auto& acceptor : impl->acceptors) impl->accept(*acceptor);
-  for (auto& io : impl->ios)
-    impl->threads.emplace_back([io = io.get()] {
+  unsigned threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  Impl* raw = impl.get();
+  for (unsigned i = 0; i < threads; ++i)
+    impl->threads.emplace_back([raw] {
       for (;;) {
         try {
-          io->run();
+          raw->io.run();
           return;
         } catch (...) {
           // A handler that threw: keep serving the others.
@@ -323,13 +307,13 @@ Result<std::unique_ptr<Server>> Server::start(Kbs& kbs, const ServerOptions& opt
 void Server::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  asio::post(impl_->acceptors_io(), [impl = impl_.get()] {
+  asio::post(impl_->io, [impl = impl_.get()] {
     for (auto& acceptor : impl->acceptors) {
       beast::error_code ignored;
       acceptor->close(ignored);
     }
   });
-  for (auto& io : impl_->ios) io->stop();
+  impl_->io.stop();
   for (auto& thread : impl_->threads)
     if (thread.joinable()) thread.join();
   // Audit commits scheduled on the stopped workers will not run: commit what waits (its answers

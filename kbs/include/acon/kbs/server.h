@@ -1,7 +1,6 @@
-// The KBS's HTTP/1.1 server on Boost.Beast/Asio: a fixed pool of threads, each running its own
-// io_context with the connections dealt to it, keep-alive connections, optional TLS through
-// OpenSSL, request size and header limits, read timeouts. Each request is handed to Kbs::handle;
-// the server adds nothing to the protocol.
+// The KBS's HTTP/1.1 server on Boost.Beast/Asio: a fixed pool of threads running one io_context,
+// keep-alive connections, optional TLS through OpenSSL, request size and header limits, read
+// timeouts. Each request is handed to Kbs::handle; the server adds nothing to the protocol.
 #pragma once
 
 #include <chrono>
