@@ -297,38 +297,33 @@ struct HttpConnection::Impl {
     bool keep_alive = false;
   };
 
-  // The request is written and its answer read in one run of the io_context: each step starts
-  // the next from its completion handler, so a GET is one wait in epoll, not one per step.
   template <class Stream>
   Exchange exchange(Stream& stream, const RequestMessage& message, Clock::time_point deadline) {
     Exchange out;
-    for (bool first = true;; first = false) {
+    out.ec = run([&](auto handler) { http::async_write(stream, message, std::move(handler)); },
+                 deadline);
+    if (out.ec) return out;
+    for (;;) {
       http::response_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
       parser.body_limit(static_cast<uint64_t>(options.max_response_bytes));
+      // The head first: Beast 1.74's eager parse (async_read) lets a Content-Length beyond
+      // body_limit through when body bytes arrive with the head (a response parser; a request
+      // parser refuses it), so that one is checked here.
       out.ec = run(
           [&](auto handler) {
-            auto read_answer = [&, handler](beast::error_code written, auto&&...) mutable {
-              if (written) return handler(written);
-              // The head first: Beast 1.74's eager parse (async_read) lets a Content-Length
-              // beyond body_limit through when body bytes arrive with the head (a response
-              // parser; a request parser refuses it), so that one is checked here.
-              http::async_read_header(
-                  stream, buffer, parser, [&, handler](beast::error_code ec, auto&&...) mutable {
-                    if (ec) return handler(ec);
-                    if (parser.content_length() &&
-                        *parser.content_length() > options.max_response_bytes)
-                      return handler(http::error::body_limit);
-                    http::async_read(stream, buffer, parser, std::move(handler));
-                  });
-            };
-            if (first)
-              http::async_write(stream, message, std::move(read_answer));
-            else
-              read_answer(beast::error_code());
+            http::async_read_header(stream, buffer, parser, std::move(handler));
           },
           deadline);
       out.answer_started = out.answer_started || parser.got_some() || buffer.size() > 0;
+      if (out.ec) return out;
+      if (parser.content_length() && *parser.content_length() > options.max_response_bytes) {
+        out.ec = http::error::body_limit;
+        return out;
+      }
+      out.ec =
+          run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); },
+              deadline);
       if (out.ec) return out;
       const unsigned status = parser.get().result_int();
       // 100 Continue, 103 Early Hints: the final answer follows on the same connection.
