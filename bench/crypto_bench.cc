@@ -340,7 +340,9 @@ void BM_jwe_ecdh_es_a256kw_a256gcm_acon(benchmark::State& state) {
 // The cryptographic work a JWE encryption needs, straight from EVP: random CEK and IV, ephemeral
 // P-256 key (and its public point, for "epk"), ECDH with peer validation (as
 // EVP_PKEY_derive_set_peer does by default), one-block SHA-256 Concat KDF, AES-256 key wrap of
-// the CEK, AES-256-GCM over 256 bytes with the protected header as AAD. No JSON, no base64.
+// the CEK, AES-256-GCM over 256 bytes with the protected header as AAD. No JSON, no base64. The
+// key wrap is OpenSSL 3.0's AES-256-WRAP cipher, which runs portable AES rather than AES-NI
+// (acon's runs RFC 3394 over AES-ECB, ~2 us less to wrap and ~3.5 us less to unwrap).
 bool raw_jwe(EVP_PKEY* peer, int validate_peer, const std::vector<uint8_t>& plaintext,
              const std::vector<uint8_t>& aad, std::vector<uint8_t>& out) {
   static const EVP_MD* const sha256 = fetched_md("SHA2-256");
