@@ -332,9 +332,9 @@ Result<SecretBytes> unwrap_cek(const JweParts& p, JweAlg alg, JweEnc enc, const 
     if (key.type() != KeyType::ec)
       return make_error(Errc::invalid_argument, "jwe: alg needs an EC private key");
     ACON_TRY(const Json* epk_json, json_get(p.header, "epk"));
-    auto epk = PublicKey::from_jwk(*epk_json);
+    auto epk = ec_point_from_jwk(*epk_json);
     if (!epk) return field_error(epk.error(), "jwe.header.epk");
-    if (epk->type() != KeyType::ec || epk->curve() != key.curve())
+    if (epk->curve != key.curve())
       return make_error(Errc::verify_failed, "jwe.header.epk: not on the recipient key's curve");
     Bytes apu, apv;
     if (p.header.contains("apu")) {
@@ -345,8 +345,9 @@ Result<SecretBytes> unwrap_cek(const JweParts& p, JweAlg alg, JweEnc enc, const 
       ACON_TRY(std::string s, json_get_string(p.header, "apv"));
       ACON_TRY(apv, decode_field(s, "jwe.header.apv"));
     }
-    ACON_TRY(SecretBytes z, ecdh(key, *epk));
-    SecretBytes kek = concat_kdf(view(z), jwe_alg_name(alg), apu, apv, kek_size(alg) * 8);
+    auto z = ecdh(key, *epk);
+    if (!z) return field_error(z.error(), "jwe.header.epk");
+    SecretBytes kek = concat_kdf(view(*z), jwe_alg_name(alg), apu, apv, kek_size(alg) * 8);
     auto cek = aes_key_unwrap(view(kek), p.encrypted_key);
     if (!cek) return field_error(cek.error(), "jwe.encrypted_key");
     if (cek->size() != cek_size(enc))

@@ -310,12 +310,8 @@ Result<PublicKey> PublicKey::from_jwk(const json& jwk) {
   if (!jwk.is_object()) return make_error(Errc::parse, "jwk: not a JSON object");
   ACON_TRY(std::string kty, json_get_string(jwk, "kty"));
   if (kty == "EC") {
-    ACON_TRY(Curve curve, jwk_curve(jwk));
-    size_t field = curve_field_size(curve);
-    ACON_TRY(Bytes xy, jwk_bytes(jwk, "x", field));
-    ACON_TRY(Bytes y, jwk_bytes(jwk, "y", field));
-    append(xy, y);
-    return from_ec_xy(curve, xy);
+    ACON_TRY(EcPoint point, ec_point_from_jwk(jwk));
+    return from_ec_xy(point.curve, point.xy);
   }
   if (kty == "RSA") {
     ACON_TRY(Bytes n, jwk_bytes(jwk, "n"));
@@ -601,6 +597,43 @@ Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer) {
   if (own.type() != KeyType::ec || peer.type() != KeyType::ec || own.curve() != peer.curve())
     return make_error(Errc::invalid_argument, "ecdh: keys must be EC keys on the same curve");
   return derive_ecdh(own.get(), peer.get());
+}
+
+Result<EcPoint> ec_point_from_jwk(const json& jwk) {
+  if (!jwk.is_object()) return make_error(Errc::parse, "jwk: not a JSON object");
+  ACON_TRY(std::string kty, json_get_string(jwk, "kty"));
+  if (kty != "EC") return make_error(Errc::unsupported, "jwk.kty: '" + kty + "' is not EC");
+  ACON_TRY(Curve curve, jwk_curve(jwk));
+  const size_t field = curve_field_size(curve);
+  ACON_TRY(Bytes xy, jwk_bytes(jwk, "x", field));
+  ACON_TRY(Bytes y, jwk_bytes(jwk, "y", field));
+  append(xy, y);
+  return EcPoint{curve, std::move(xy)};
+}
+
+Result<SecretBytes> ecdh(const PrivateKey& own, const EcPoint& peer) {
+  if (own.type() != KeyType::ec || own.curve() != peer.curve)
+    return make_error(Errc::invalid_argument, "ecdh: the peer point must be on the key's curve");
+  const size_t field = curve_field_size(peer.curve);
+  if (peer.xy.size() != 2 * field)
+    return make_error(Errc::parse, "ec point: expected " + std::to_string(2 * field) +
+                                       " bytes of x||y, got " + std::to_string(peer.xy.size()));
+  // Public points only: whatever a thread's key last held is overwritten before every use, and
+  // a point that fails the check is never used.
+  thread_local std::array<ossl::PkeyPtr, std::size(kCurves)> peers;
+  ossl::PkeyPtr& key = peers[static_cast<size_t>(peer.curve)];
+  if (!key) {
+    EVP_PKEY* domain = ec_domain_template(peer.curve);
+    if (domain == nullptr) return crypto_error("EC domain parameters");
+    key.reset(EVP_PKEY_dup(domain));
+    if (!key) return crypto_error("EC key copy");
+  }
+  uint8_t point[1 + 2 * 66];
+  point[0] = 0x04;
+  std::copy(peer.xy.begin(), peer.xy.end(), point + 1);
+  if (EVP_PKEY_set1_encoded_public_key(key.get(), point, 1 + peer.xy.size()) != 1)
+    return key_error(Errc::parse, "EC key fails validation");
+  return derive_ecdh(own.get(), key.get());
 }
 
 Result<EphemeralEcdh> ecdh_ephemeral(const PublicKey& peer) {

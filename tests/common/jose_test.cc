@@ -279,6 +279,28 @@ TEST(Jwe, ProtectedHeaderIsCompactSortedJsonAsKbsEmitsIt) {
             "eyJhbGciOiJmYWtlYWxnIiwiZW5jIjoiZmFrZWVuYyJ9");
 }
 
+// An invalid-curve attack: an epk whose point is not on the recipient's curve is refused, as
+// the epk, before any ECDH with the recipient's key.
+TEST(Jwe, AnEpkOffTheCurveIsRefused) {
+  auto key = PrivateKey::generate_ec(Curve::p256);
+  ASSERT_TRUE(key.ok());
+  auto jwe = jwe_encrypt(key->public_key(), JweAlg::ECDH_ES_A256KW, JweEnc::A256GCM, Bytes{1});
+  ASSERT_TRUE(jwe.ok());
+  Json header = must_parse(to_string(*b64url_decode((*jwe)["protected"].get<std::string>())));
+  Bytes y = *b64url_decode(header["epk"]["y"].get<std::string>());
+  y.back() ^= 1;
+  header["epk"]["y"] = b64url(y);
+  Json bad = *jwe;
+  bad["protected"] = b64url(as_bytes(dump_compact(header)));
+  auto r = jwe_decrypt_json(bad, *key);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("jwe.header.epk"), std::string::npos) << r.error().message;
+  // The same thread decrypts the untouched JWE afterwards.
+  auto good = jwe_decrypt_json(*jwe, *key);
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(Bytes(good->begin(), good->end()), Bytes{1});
+}
+
 TEST(Jwe, KeyTypeMismatchesAreErrors) {
   auto ec = PrivateKey::generate_ec(Curve::p256);
   auto rsa = PrivateKey::generate_rsa(2048);

@@ -234,6 +234,56 @@ TEST(Ecdh, AnEphemeralSenderAndTheRecipientDeriveTheSameSecret) {
   EXPECT_EQ(ecdh_ephemeral(ed->public_key()).error().code, Errc::invalid_argument);
 }
 
+// ecdh with a bare point (a JWE's epk) gives what ecdh with the same point as a PublicKey gives,
+// refuses a point off the curve, and is not disturbed by the refused point the next time.
+TEST(Ecdh, APeerPointDerivesTheSameSecretAndAPointOffTheCurveIsRefused) {
+  for (Curve curve : {Curve::p256, Curve::p384, Curve::p521}) {
+    auto own = PrivateKey::generate_ec(curve);
+    auto peer = PrivateKey::generate_ec(curve);
+    ASSERT_TRUE(own.ok() && peer.ok());
+    const EcPoint point{curve, peer->public_key().ec_xy()};
+    auto by_key = ecdh(*own, peer->public_key());
+    auto by_point = ecdh(*own, point);
+    ASSERT_TRUE(by_key.ok() && by_point.ok()) << by_point.error().message;
+    EXPECT_EQ(*by_point, *by_key);
+
+    EcPoint off = point;
+    off.xy.back() ^= 1;  // y + 1 or y - 1: not on the curve
+    auto refused = ecdh(*own, off);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::parse);
+    auto again = ecdh(*own, point);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *by_key);
+
+    EcPoint short_point = point;
+    short_point.xy.pop_back();
+    EXPECT_EQ(ecdh(*own, short_point).error().code, Errc::parse);
+    const Curve other = curve == Curve::p256 ? Curve::p384 : Curve::p256;
+    EXPECT_EQ(ecdh(*own, EcPoint{other, Bytes(2 * curve_field_size(other), 1)}).error().code,
+              Errc::invalid_argument);
+  }
+  auto ed = PrivateKey::generate_ed25519();
+  ASSERT_TRUE(ed.ok());
+  EXPECT_EQ(ecdh(*ed, EcPoint{Curve::p256, Bytes(64, 1)}).error().code, Errc::invalid_argument);
+}
+
+TEST(Ecdh, APointFromAJwk) {
+  auto key = PrivateKey::generate_ec(Curve::p384);
+  ASSERT_TRUE(key.ok());
+  auto point = ec_point_from_jwk(key->public_key().to_jwk());
+  ASSERT_TRUE(point.ok()) << point.error().message;
+  EXPECT_EQ(point->curve, Curve::p384);
+  EXPECT_EQ(point->xy, key->public_key().ec_xy());
+  auto ed = PrivateKey::generate_ed25519();
+  ASSERT_TRUE(ed.ok());
+  EXPECT_EQ(ec_point_from_jwk(ed->public_key().to_jwk()).error().code, Errc::unsupported);
+  EXPECT_FALSE(ec_point_from_jwk(nlohmann::json::array()).ok());
+  nlohmann::json short_x = key->public_key().to_jwk();
+  short_x["x"] = "AAAA";
+  EXPECT_FALSE(ec_point_from_jwk(short_x).ok());
+}
+
 TEST(RsaEncryption, OaepAndPkcs1RoundTripAndTamperingFails) {
   auto key = PrivateKey::generate_rsa(2048);
   ASSERT_TRUE(key.ok());

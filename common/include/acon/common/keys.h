@@ -97,6 +97,19 @@ class PrivateKey {
 // Raw ECDH shared secret (the x coordinate), for JWE ECDH-ES.
 Result<SecretBytes> ecdh(const PrivateKey& own, const PublicKey& peer);
 
+// An EC public key as its curve and point, x||y (each curve_field_size() bytes), not yet
+// checked to lie on the curve.
+struct EcPoint {
+  Curve curve;
+  Bytes xy;
+};
+// The point of a JWK with "kty" "EC" (PublicKey::from_jwk builds the key from it).
+Result<EcPoint> ec_point_from_jwk(const nlohmann::json& jwk);
+// ECDH with a peer key used once, such as a JWE's "epk": the point is checked to lie on own's
+// curve as from_ec_xy checks it, but set on a key kept per thread instead of a new key (whose
+// copy of the curve's group cost ~5 us, more than the check and a tenth of the ECDH).
+Result<SecretBytes> ecdh(const PrivateKey& own, const EcPoint& peer);
+
 // One-pass ECDH with a fresh key on the peer's curve, for senders such as JWE ECDH-ES: the
 // ephemeral key is generated, used once and freed (OpenSSL clears its scalar), and only its
 // public point leaves. Cheaper than generate_ec + ecdh, which also build the ephemeral key's
