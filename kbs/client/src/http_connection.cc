@@ -202,35 +202,22 @@ class DeadlineSocket {
     socket_.close(ignored);
   }
 
+  // Beast's synchronous stream concepts want each operation with and without an error_code.
   template <class MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
-    for (;;) {
-      const size_t n = socket_.read_some(buffers, ec);
-      if (ec != net::error::would_block && ec != net::error::try_again) return n;
-      if (!wait(POLLIN, ec)) return 0;
-    }
+    return until_done(POLLIN, ec, [&] { return socket_.read_some(buffers, ec); });
   }
   template <class MutableBuffers>
   size_t read_some(const MutableBuffers& buffers) {
-    beast::error_code ec;
-    const size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return or_throw([&](beast::error_code& ec) { return read_some(buffers, ec); });
   }
   template <class ConstBuffers>
   size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
-    for (;;) {
-      const size_t n = socket_.write_some(buffers, ec);
-      if (ec != net::error::would_block && ec != net::error::try_again) return n;
-      if (!wait(POLLOUT, ec)) return 0;
-    }
+    return until_done(POLLOUT, ec, [&] { return socket_.write_some(buffers, ec); });
   }
   template <class ConstBuffers>
   size_t write_some(const ConstBuffers& buffers) {
-    beast::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return or_throw([&](beast::error_code& ec) { return write_some(buffers, ec); });
   }
 
   // Waits until the socket is readable: the answer to a request just written, which a read
@@ -238,6 +225,24 @@ class DeadlineSocket {
   bool wait_readable(beast::error_code& ec) { return wait(POLLIN, ec); }
 
  private:
+  // Repeats a non-blocking step (which sets ec) until it did not find the socket busy, waiting
+  // for `events` in between.
+  template <class Step>
+  size_t until_done(short events, beast::error_code& ec, Step step) {
+    for (;;) {
+      const size_t n = step();
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      if (!wait(events, ec)) return 0;
+    }
+  }
+  template <class Step>
+  static size_t or_throw(Step step) {
+    beast::error_code ec;
+    const size_t n = step(ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
   // Waits for `events` until the deadline; false with ec set when it passed or poll failed.
   // Readiness includes errors and hang-ups, which the next read or write then reports.
   bool wait(short events, beast::error_code& ec) {
