@@ -492,7 +492,7 @@ class EvidenceReport(unittest.TestCase):
         self.verify("--bundle", self.sim, "--html", html_path)
         png = self.path("render.png")
         p = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                            "--screenshot=" + png, "--window-size=1400,3000",
+                            "--screenshot=" + png, "--window-size=1400,5600",
                             "file://" + html_path], capture_output=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         self.assertGreater(os.path.getsize(png), 10000)
@@ -500,6 +500,12 @@ class EvidenceReport(unittest.TestCase):
                             "--dump-dom", "file://" + html_path], capture_output=True, timeout=120)
         self.assertIn(b"ACCEPTED", p.stdout)
         self.assertIn(b"<svg", p.stdout)
+        # Kept for people to look at: .ci/run prints where (ACON_ARTIFACT_DIR, set by CTest).
+        artifacts = os.environ.get("ACON_ARTIFACT_DIR")
+        if artifacts:
+            os.makedirs(artifacts, exist_ok=True)
+            shutil.copyfile(png, os.path.join(artifacts, "acon-verify-report.png"))
+            shutil.copyfile(html_path, os.path.join(artifacts, "acon-verify-report.html"))
 
     def test_colours_only_on_a_terminal(self):
         args = [VERIFY, "evidence", "--bundle", self.sim, "--root", self.path("root.pem"),
@@ -598,8 +604,8 @@ class EvidenceReport(unittest.TestCase):
                 os.path.join(CC_TRUSTED, "ima_log.bin"), "--html", html_path)
         page, _ = parse_page(html_path)
         self.assertEqual(page.count("covered by the quoted value</td>"), 17 + 8 + 74)
-        self.assertIn("<td>SecureBoot = disabled {8be4df61-93ca-11d2-aa0d-00e098032b8c}</td>",
-                      page)
+        self.assertIn('<td class="long">SecureBoot = disabled '
+                      "{8be4df61-93ca-11d2-aa0d-00e098032b8c}</td>", page)
         self.assertIn("<td>IMA ima-ng</td>", page)
         self.assertIn("signature did not verify", page)
         self.assertIn("74 events (73 firmware, 1 ima), 74 covered by the quoted value",

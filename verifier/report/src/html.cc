@@ -105,7 +105,7 @@ void timeline(std::ostream& out, const Json& model) {
               << esc(at(row, "number")) << "</td><td>" << esc(at(row, "source")) << " "
               << esc(at(row, "where")) << "</td><td>" << esc(at(row, "type")) << "</td><td><code"
               << digest_title(at(row, "digest")) << ">"
-              << html_escape(short_digest(at(row, "digest"))) << "</code></td><td>"
+              << html_escape(short_digest(at(row, "digest"))) << "</code></td><td class=\"long\">"
               << esc(at(row, "meaning")) << "</td><td>" << html_escape(status_text(status))
               << (note.empty() ? "" : ": " + html_escape(note)) << "</td></tr>\n";
         }
@@ -203,6 +203,7 @@ body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:1.5em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;
 text-align:left;vertical-align:top}th{background:#f4f4f4}
+td.long{overflow-wrap:anywhere;min-width:12em}
 code{font-family:monospace;word-break:break-all}
 .pass{color:#1b5e20}.fail{color:#b71c1c}.skip{color:#795548}
 tr.pass td.mark,tr.fail td.mark,tr.skip td.mark{font-weight:bold}
