@@ -190,6 +190,28 @@ class Transaction {
   bool open_ = true;
 };
 
+// Opens a connection (NOMUTEX: each connection is used by one thread at a time) and puts the
+// database in WAL mode or finds it there. That first read of the file also fails a file that is
+// not SQLite ("file is not a database"), and tells the connection that the database is in WAL
+// mode, without which a checkpoint call on it does nothing.
+Result<DbPtr> open_wal_connection(const std::filesystem::path& path) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK)
+    return make_error(Errc::io, std::string("kbs storage: opening: ") +
+                                    (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  ACON_TRY(StmtPtr stmt, prepare(db.get(), "PRAGMA journal_mode=WAL"));
+  StmtUse use(db.get(), stmt.get());
+  ACON_TRY(bool row, use.step());
+  if (!row || use.column_text(0) != "wal")
+    return make_error(Errc::io, "kbs storage: WAL journal mode refused");
+  return db;
+}
+
 // Copies the WAL back into the database on a connection and thread of its own. SQLite's own
 // automatic checkpoint runs inside the commit that takes the WAL past its threshold, under the
 // storage's mutex, and it is the only step that syncs files (synchronous=NORMAL): at 64 clients
@@ -206,24 +228,7 @@ class WalCheckpointer {
   static constexpr int kWalPagesLimit = 4 * kWalPages;
 
   static Result<std::unique_ptr<WalCheckpointer>> start(const std::filesystem::path& path) {
-    sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-                             nullptr);
-    DbPtr db(raw);
-    if (rc != SQLITE_OK)
-      return make_error(Errc::io, std::string("kbs storage: opening the checkpointer: ") +
-                                      (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
-    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-    // A connection learns that the database is in WAL mode when it first reads it; until then a
-    // checkpoint call does nothing.
-    {
-      ACON_TRY(StmtPtr stmt, prepare(db.get(), "PRAGMA journal_mode"));
-      StmtUse use(db.get(), stmt.get());
-      ACON_TRY(bool row, use.step());
-      if (!row || use.column_text(0) != "wal")
-        return make_error(Errc::io, "kbs storage: the checkpointer does not see WAL mode");
-    }
+    ACON_TRY(DbPtr db, open_wal_connection(path));
     auto checkpointer = std::unique_ptr<WalCheckpointer>(new WalCheckpointer(std::move(db)));
     checkpointer->thread_ = std::thread([raw = checkpointer.get()] { raw->run(); });
     return checkpointer;
@@ -589,24 +594,8 @@ Status check_master_key(sqlite3* db, const SecretBytes& master_key) {
 Result<std::unique_ptr<Storage>> open_connection(const std::filesystem::path& path,
                                                  SecretBytes master_key, AuditSigner signer) {
   ACON_CHECK(create_private_file(path));
-  sqlite3* raw = nullptr;
-  // NOMUTEX: SqliteStorage's own mutex serialises every use of the connection.
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
-  DbPtr db(raw);
-  if (rc != SQLITE_OK)
-    return make_error(Errc::io, std::string("kbs storage: opening: ") +
-                                    (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  // The first read of the file: a file that is not SQLite fails here ("file is not a database").
-  {
-    ACON_TRY(StmtPtr stmt, prepare(db.get(), "PRAGMA journal_mode=WAL"));
-    StmtUse use(db.get(), stmt.get());
-    ACON_TRY(bool row, use.step());
-    if (!row || use.column_text(0) != "wal")
-      return make_error(Errc::io, "kbs storage: WAL journal mode refused");
-  }
+  // SqliteStorage's own mutex serialises every use of this connection.
+  ACON_TRY(DbPtr db, open_wal_connection(path));
   // WAL + NORMAL: a commit is durable across a process crash; a power loss may lose the last
   // commits since the previous checkpoint sync but never corrupts the database.
   ACON_CHECK(exec(db.get(), "PRAGMA synchronous=NORMAL"));
