@@ -385,10 +385,14 @@ TEST_F(StorageTest, DatabaseFileIsPrivate) {
 }
 
 // The WAL is copied back into the database while the storage is open, by the storage's own
-// checkpointer (the serving connection's automatic checkpoint is off): 12 MiB written, under the
-// limit at which a commit checkpoints by itself, reach the database within seconds. A burst of
-// 32 MiB, faster than the checkpointer, leaves the WAL file near that limit rather than holding
-// every write.
+// checkpointer (the serving connection's automatic checkpoint is off): of 12 MiB written, under
+// the limit at which a commit waits for a checkpoint, all but the last < 1,000 pages (4 MB) reach
+// the database within seconds. That tail may stay in the WAL: once a checkpoint has copied
+// everything, the next commit starts the WAL over and asks for a checkpoint again only at 1,000
+// pages, as SQLite's own automatic checkpoint does (the sanitizer build, whose checkpointer keeps
+// up, stops there). Without the checkpointer nothing reaches the database while it is open. A
+// burst of 32 MiB, faster than the checkpointer, leaves the WAL file near the hold-up limit rather
+// than holding every write.
 TEST_F(StorageTest, TheWalIsCheckpointedWhileOpenAndStaysBounded) {
   auto s = open();
   ASSERT_TRUE(s);
@@ -401,8 +405,9 @@ TEST_F(StorageTest, TheWalIsCheckpointedWhileOpenAndStaysBounded) {
   const fs::path wal = db.string() + "-wal";
   for (int i = 0; i < 24; ++i)
     ASSERT_TRUE(s->put_resource("default/big/" + std::to_string(i), value).ok());
-  for (int i = 0; i < 500 && size(db) < (10u << 20); ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_GE(size(db), 10u << 20);
+  const uintmax_t reached = (12u << 20) - 1000 * 4096;
+  for (int i = 0; i < 500 && size(db) < reached; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_GE(size(db), reached);
 
   for (int i = 0; i < 64; ++i)
     ASSERT_TRUE(s->put_resource("default/burst/" + std::to_string(i), value).ok());
