@@ -457,20 +457,31 @@ class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         tmp = cls.tmp.name
         os.mkdir(os.path.join(tmp, "tpm"))
-        port = free_port_pair()
-        cls.swtpm = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + os.path.join(tmp, "tpm"),
-             "--server", "type=tcp,bindaddr=127.0.0.1,port=%d" % port,
-             "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=%d" % (port + 1),
-             "--flags", "not-need-init,startup-clear"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cls.tcti = "swtpm:host=127.0.0.1,port=%d" % port
-        try:
-            for _ in range(200):  # until swtpm accepts connections
+        # The pair found free can be taken (by another test's outgoing connection) before swtpm
+        # binds it; swtpm then exits, and a fresh pair is tried.
+        for _ in range(5):
+            port = free_port_pair()
+            cls.swtpm = subprocess.Popen(
+                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + os.path.join(tmp, "tpm"),
+                 "--server", "type=tcp,bindaddr=127.0.0.1,port=%d" % port,
+                 "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=%d" % (port + 1),
+                 "--flags", "not-need-init,startup-clear"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            listening = False
+            for _ in range(400):  # until swtpm accepts connections, or exits
+                if cls.swtpm.poll() is not None:
+                    break
                 with socket.socket() as s:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
+                        listening = True
                         break
                 time.sleep(0.05)
+            if listening:
+                break
+            cls.swtpm.kill()
+            cls.swtpm.wait()
+        cls.tcti = "swtpm:host=127.0.0.1,port=%d" % port
+        try:
             cls.tpm2("tpm2_createek", "-c", cls.path("ek.ctx"), "-G", "rsa", "-u",
                      cls.path("ek.pub"))
             cls.ak, cls.ak_pem = cls.create_ak("ak")

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "acon/appraisal/checks.h"
@@ -36,6 +39,18 @@ inline std::string read_text(const std::filesystem::path& path) {
   std::stringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// Polls until the file holds `text`: what a container or acond writes comes when that process
+// gets the CPU, which a loaded CI machine (sanitizers, another test group) can delay by seconds.
+inline bool wait_for_text(const std::filesystem::path& path, std::string_view text,
+                          std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (read_text(path).find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 // A fresh directory under TMPDIR, removed with the object.

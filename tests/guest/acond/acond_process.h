@@ -24,15 +24,19 @@
 namespace acon::acond::test_fixtures {
 
 // The TCP port an acond logs once it listens ("tcp_port=N" on a complete line of `log()`), polled
-// for up to 10 s while `alive()`; 0 if it never does.
+// for up to 30 s (a sanitizer build on a loaded machine starts slowly); 0 if it never does. The
+// log is read after `alive()`, so that an acond that listened and then already exited (a short
+// idle timeout) still gives its port.
 template <class Log, class Alive>
 int wait_for_tcp_port(Log log, Alive alive) {
   using namespace std::chrono_literals;
-  for (int i = 0; i < 400 && alive(); ++i) {
+  for (int i = 0; i < 1200; ++i) {
+    const bool was_alive = alive();
     std::string text = log();
     auto at = text.find("tcp_port=");
     if (at != std::string::npos && text.find('\n', at) != std::string::npos)
       return std::atoi(text.c_str() + at + 9);
+    if (!was_alive) return 0;
     std::this_thread::sleep_for(25ms);
   }
   return 0;

@@ -240,7 +240,7 @@ TEST(AcondProcess, SigtermStopsContainers) {
   Signer p384 = load_signer("p384");
   Layer layer = busybox_layer(session.dir.path());
   auto polite = busybox_manifest(
-      layer, {"/bin/sh", "-c", "trap 'echo got TERM; exit 5' TERM; sleep 4241 & wait"});
+      layer, {"/bin/sh", "-c", "trap 'echo got TERM; exit 5' TERM; echo ready; sleep 4241 & wait"});
   auto stubborn = busybox_manifest(layer, {"/bin/sleep", "4242"});
   for (const auto& manifest : {polite, stubborn}) {
     auto image = sign(p384, manifest);
@@ -255,10 +255,12 @@ TEST(AcondProcess, SigtermStopsContainers) {
     ::grpc::ClientContext context;
     ASSERT_TRUE(client.acon->Start(&context, request, &reply).ok()) << acond.log();
   }
-  std::this_thread::sleep_for(300ms);  // the shell sets its trap
+  // The shell is its PID namespace's init: a SIGTERM before its trap is set would be dropped.
+  const fs::path console = session.dir.path() / "st/containers/2/console.log";
+  ASSERT_TRUE(wait_for_text(console, "ready\n")) << acond.log();
   EXPECT_EQ(acond.stop(), 0);
   EXPECT_NE(acond.log().find("event=stopped"), std::string::npos) << acond.log();
-  EXPECT_EQ(read_text(session.dir.path() / "st/containers/2/console.log"), "got TERM\n");
+  EXPECT_EQ(read_text(console), "ready\ngot TERM\n");
   // No process of either container is left, and no mount under the state directory.
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::string cmdline = read_text(entry.path() / "cmdline");
@@ -357,7 +359,7 @@ TEST(Aconcli, DrivesContainersAgainstARealAcond) {
                        R"("env":[],"writableFS":false,"signals":[9],"maxInstances":1)");
   std::ofstream(repo / "app.json") << manifest_json(
       layer.ref,
-      R"(["/bin/sh","-c","echo \"mode=$MODE\" > /mode; trap 'exit 0' TERM; sleep 1000 & wait"])",
+      R"(["/bin/sh","-c","trap 'exit 0' TERM; echo \"mode=$MODE\" >> /mode; sleep 1000 & wait"])",
       R"("env":["MODE=a","MODE=b"],"writableFS":true,"signals":[-15,9],"maxInstances":2)");
   fs::copy_file(fs::path(ACON_TEST_DATA) / "acon/certs/p384.cert.der", repo / "signer.cer");
   fs::copy_file(fs::path(ACON_TEST_DATA) / "acon/certs/p384.key.pem", repo / "signer.pem");
@@ -378,8 +380,9 @@ TEST(Aconcli, DrivesContainersAgainstARealAcond) {
   EXPECT_NE(second.output.find("Finalized to load images"), std::string::npos) << second.output;
   EXPECT_NE(second.output.find("Started ACON Instance, ID: 3"), std::string::npos) << second.output;
   fs::path upper = session.dir.path() / "st" / "containers" / "3" / "upper";
-  // Generous bounds: a loaded CI machine (a VM under TCG beside this) starts the shell late.
-  for (int i = 0; i < 500 && !fs::exists(upper / "mode"); ++i) std::this_thread::sleep_for(20ms);
+  // The shell appends its mode line once its SIGTERM trap is set (as its namespace's init, it
+  // would drop a SIGTERM that came before).
+  EXPECT_TRUE(wait_for_text(upper / "mode", "mode=b\n"));
   EXPECT_EQ(read_text(upper / "mode"), "mode=b\n");
 
   // invoke: Exec of an entrypoint.d command; an escaping path is refused.
@@ -404,6 +407,8 @@ TEST(Aconcli, DrivesContainersAgainstARealAcond) {
   // restart: signals[0] = -15 to the process group, wait, start again with the same ID.
   auto restarted = run_command(cli + " restart -c " + target + " -e 3");
   EXPECT_EQ(restarted.status, 0) << restarted.output;
+  // The same environment again, on the same writable root.
+  EXPECT_TRUE(wait_for_text(upper / "mode", "mode=b\nmode=b\n")) << read_text(upper / "mode");
 
   // status: Inspect(0) through the process found by name.
   auto status = run_command(cli + " status");

@@ -255,14 +255,14 @@ TEST(Containers, RestartRunningAndExitedWithTheSameId) {
   auto cid = td.runtime->start(td.load(m), {"MODE=b"});
   ASSERT_TRUE(cid.ok()) << error_of(cid);
   fs::path restarts = td.container_dir(*cid) / "upper" / "restarts";
-  for (int i = 0; i < 100 && read_text(restarts).empty(); ++i) std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 500 && read_text(restarts).empty(); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(error_of(td.runtime->restart(*cid, 0)),
             "DeadlineExceeded Timeout restarting container");
   ASSERT_TRUE(td.runtime->restart(*cid, 5).ok());
   EXPECT_EQ(td.wait_sleeping(*cid).state, uint32_t('S'));
   EXPECT_EQ(td.inspect(*cid).container_id, *cid);
   // The same environment each time.
-  for (int i = 0; i < 100 && read_text(restarts).size() < 20; ++i) {
+  for (int i = 0; i < 500 && read_text(restarts).size() < 20; ++i) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(read_text(restarts), "started b\nstarted b\n");
@@ -272,7 +272,7 @@ TEST(Containers, RestartRunningAndExitedWithTheSameId) {
   ASSERT_TRUE(td.runtime->restart(*cid, 1).ok());
   EXPECT_EQ(td.inspect(*cid).wstatus, 0);
   EXPECT_NE(td.inspect(*cid).state, 0u);
-  for (int i = 0; i < 100 && read_text(restarts).size() < 30; ++i) {
+  for (int i = 0; i < 500 && read_text(restarts).size() < 30; ++i) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(read_text(restarts), "started b\nstarted b\nstarted b\n");
@@ -319,8 +319,9 @@ TEST(Containers, ExecRunsAnEntrypointWithStdinArgumentsAndEnvironment) {
   request.stdin_data = "from stdin\n";
   auto started = std::chrono::steady_clock::now();
   auto reply = td.runtime->exec(request);
-  // Hello copies stdin to EOF: stdin is closed once written (ACON keeps it open to the timeout).
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  // Hello copies stdin to EOF: stdin is closed once written (ACON keeps it open to the timeout of
+  // 10 s; 9 s leaves a slow sanitizer run room and still tells the two apart).
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 9s);
   ASSERT_TRUE(reply.ok()) << error_of(reply);
   EXPECT_EQ(reply->stdout_data, "hello world me\nfrom stdin\n");
   // Exactly the caller's entries with '=' (busybox sh adds PATH, PWD and SHLVL).
@@ -379,17 +380,22 @@ TEST(Containers, ExecTimeoutReturnsWhatWasCapturedAndLeavesTheCommandRunning) {
   auto cid = td.runtime->start(td.load(m), {});
   ASSERT_TRUE(cid.ok()) << error_of(cid);
   ExecRequest request = exec_request(*cid, "Slow");
-  request.timeout = 1;
+  request.timeout = 3;
   auto started = std::chrono::steady_clock::now();
   auto reply = td.runtime->exec(request);
   ASSERT_TRUE(reply.ok()) << error_of(reply);
-  EXPECT_GE(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 3s);
   EXPECT_EQ(reply->stdout_data, "begin\n");
   // The command is still running in the container (its PID namespace: PID 1 sleeps, the Slow
-  // one is another sleep).
-  auto count = td.runtime->exec(exec_request(*cid, "Count"));
-  ASSERT_TRUE(count.ok()) << error_of(count);
-  EXPECT_EQ(count->stdout_data, "2\n");
+  // one is another sleep once its shell has reached `exec sleep`).
+  std::string sleeping;
+  for (int i = 0; i < 50 && sleeping != "2\n"; ++i) {
+    if (i > 0) std::this_thread::sleep_for(100ms);
+    auto count = td.runtime->exec(exec_request(*cid, "Count"));
+    ASSERT_TRUE(count.ok()) << error_of(count);
+    sleeping = count->stdout_data;
+  }
+  EXPECT_EQ(sleeping, "2\n");
 }
 
 TEST(Containers, ExecIsConfinedToEntrypointD) {
@@ -432,16 +438,17 @@ TEST(Containers, ExitedContainersRefuseExecAndStopAllEndsTheRest) {
   EXPECT_EQ(error_of(td.runtime->exec(exec_request(*done, "Hello"))),
             "Unknown Container terminated");
   // A PID 1 that handles SIGTERM exits at the first signal; one that does not is killed.
-  auto polite =
-      busybox_manifest(td.busybox, {"/bin/sh", "-c", "trap 'exit 3' TERM; sleep 1000 & wait"});
+  auto polite = busybox_manifest(
+      td.busybox, {"/bin/sh", "-c", "trap 'exit 3' TERM; echo ready; sleep 1000 & wait"});
   auto a = td.runtime->start(td.load(polite), {});
   auto stubborn = busybox_manifest(td.busybox, {"/bin/sleep", "1000"});
   auto b = td.runtime->start(td.load(stubborn), {});
   ASSERT_TRUE(a.ok() && b.ok());
-  std::this_thread::sleep_for(200ms);  // the shell sets its trap
+  // As its PID namespace's init, the shell would drop a SIGTERM that came before its trap.
+  ASSERT_TRUE(wait_for_text(td.container_dir(*a) / "console.log", "ready\n"));
   td.runtime->containers().stop_all(500ms);
-  EXPECT_EQ(td.inspect(*a).wstatus, 3);
-  EXPECT_EQ(td.inspect(*b).wstatus, SIGKILL);
+  EXPECT_EQ(td.wait_exit(*a).wstatus, 3);
+  EXPECT_EQ(td.wait_exit(*b).wstatus, SIGKILL);
 }
 
 }  // namespace

@@ -196,10 +196,12 @@ int reaper_scenario() {
     if (!reaped_cv.wait_for(lock, 20s, [&] { return !reaped.empty(); })) return 12;
     if (reaped.size() != 1 || reaped[0] != std::pair<pid_t, int>(foreign, 3)) return 13;
   }
-  // The owned zombie is still there for its owner (the reaper keeps looking meanwhile).
+  // The owned child is still there for its owner (the reaper keeps looking meanwhile). A
+  // blocking wait: a loaded machine may not have run the child's _exit yet, and a child the
+  // reaper took would fail it with ECHILD.
   std::this_thread::sleep_for(300ms);
   siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(owned), &info, WEXITED | WNOHANG) != 0) return 14;
+  if (::waitid(P_PID, static_cast<id_t>(owned), &info, WEXITED) != 0) return 14;
   if (info.si_pid != owned || info.si_status != 4) return 15;
   reaper->reset();
   std::lock_guard lock(mutex);
@@ -438,7 +440,9 @@ TEST(Pid1, IdleTimeoutPowersOffTheNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "not root: a PID namespace needs CAP_SYS_ADMIN";
   TempDir dir;
   create_sim_state((dir.path() / "sim.json").string());
-  Pid1Acond acond(dir.path(), {"--idle-timeout", "1"});
+  // 3 s: acond arms the timer before it listens, and a sanitizer build on a loaded machine can
+  // take over a second to get there.
+  Pid1Acond acond(dir.path(), {"--idle-timeout", "3"});
   ACON_REQUIRE_PID_NAMESPACE(acond);
   ASSERT_NE(acond.port(), 0) << acond.log();
   // No RPC, no container: reboot(RB_POWER_OFF) ends the namespace, and its init's parent sees it
@@ -454,7 +458,7 @@ TEST(Pid1, NotPid1TheIdleTimeoutExitsCleanly) {
   create_sim_state((dir.path() / "sim.json").string());
   AcondChild acond(dir.path(),
                    {"--backend", "sim", "--sim-state", "sim.json", "--state-dir", "st",
-                    "--tcp-address", "127.0.0.1", "--tcp-port", "0", "--idle-timeout", "1"});
+                    "--tcp-address", "127.0.0.1", "--tcp-port", "0", "--idle-timeout", "3"});
   ASSERT_NE(acond.port(), 0) << acond.log();
   EXPECT_EQ(acond.wait(), 0) << acond.log();
   EXPECT_NE(acond.log().find("event=stopped reason=idle-timeout action=exit"), std::string::npos)
@@ -487,8 +491,8 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   // Prepared before acond starts: its first RPC must come within the timeout.
   Signer p384 = load_signer("p384");
   Layer layer = busybox_layer(dir.path());
-  auto waiting =
-      busybox_manifest(layer, {"/bin/sh", "-c", "trap 'exit 5' TERM; sleep 1000 & wait"});
+  auto waiting = busybox_manifest(
+      layer, {"/bin/sh", "-c", "trap 'exit 5' TERM; echo ready; sleep 1000 & wait"});
   waiting.signals = {SIGTERM};
   auto quick = busybox_manifest(layer, {"/bin/sh", "-c", "exit 7"});
   std::vector<SignedImage> images = {sign(p384, waiting), sign(p384, quick)};
@@ -555,12 +559,7 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   EXPECT_EQ(state, 0) << "the orphan " << orphan << " was not reaped\n" << acond.log();
   // acond logs the reaping after waitpid() has removed the orphan from /proc, so the line may
   // come a moment after the orphan is gone.
-  bool logged = false;
-  for (int i = 0;
-       i < 400 && !(logged = acond.log().find("event=orphan-reaped") != std::string::npos); ++i) {
-    std::this_thread::sleep_for(25ms);
-  }
-  EXPECT_TRUE(logged) << acond.log();
+  EXPECT_TRUE(wait_for_text(dir.path() / "acond.log", "event=orphan-reaped")) << acond.log();
 
   // The containers' statuses are still acond's: the short-lived one's exit code, the other
   // running.
@@ -572,7 +571,11 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   EXPECT_NE(inspect(long_running).state(), 0u);
 
   // The last running container ends (Kill is a disarming RPC; its exit then arms the timer):
-  // acond powers off by itself.
+  // acond powers off by itself. The shell is its PID namespace's init, so a SIGTERM before its
+  // trap is set would be dropped: it says "ready" once the trap is in place.
+  ASSERT_TRUE(wait_for_text(
+      dir.path() / "st/containers" / std::to_string(long_running) / "console.log", "ready\n"))
+      << acond.log();
   acon::grpc::KillRequest kill;
   kill.set_container_id(long_running);
   kill.set_signal_num(SIGTERM);
