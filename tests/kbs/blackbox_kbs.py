@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Black-box client of acon-kbs, written from the KBS protocol (CoCo RCAR 0.4.0) only.
 
-It imports nothing of acon: requests speaks HTTP, jwcrypto does the JOSE, hashlib the binding.
+It imports nothing of acon: requests speaks HTTP, jwcrypto does the JOSE, hashlib the binding
+(tests/tools/swtpm_socket.py only launches swtpm).
 It runs acon-kbs (init, then the server) and acon-sim (a simulated TD: quotes over report data
 this script computes, and the CCEL), then walks the protocol by hand: /auth, the report-data
 binding (SHA-384 of the sorted-key compact JSON of nonce, tee-pubkey and additional-evidence,
@@ -18,15 +19,18 @@ import hashlib
 import http.client
 import json
 import os
-import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
 import requests
-from jwcrypto import jwe, jwk, jws, jwt
+from jwcrypto import jwe, jwk, jwt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
+from swtpm_socket import Swtpm  # noqa: E402  (beside the other Python tests)
 
 ACON_KBS = os.environ.get("ACON_KBS", "acon-kbs")
 ACON_SIM = os.environ.get("ACON_SIM", "acon-sim")
@@ -433,19 +437,6 @@ INIT_DATA = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
 ALL_PCRS = "sha256:" + ",".join(str(i) for i in range(24))
 
 
-def free_port_pair():
-    """A free port P with P+1 also free: the swtpm TCTI finds the control port at P+1."""
-    while True:
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-
-
 class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
     """tee "tpm" with evidence made by tpm2-tools on a swtpm, in CoCo's TPM attester form
     (guest-components attestation-agent/attester/src/tpm): {"ak_public": base64 DER
@@ -455,32 +446,7 @@ class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        tmp = cls.tmp.name
-        os.mkdir(os.path.join(tmp, "tpm"))
-        # The pair found free can be taken (by another test's outgoing connection) before swtpm
-        # binds it; swtpm then exits, and a fresh pair is tried.
-        for _ in range(5):
-            port = free_port_pair()
-            cls.swtpm = subprocess.Popen(
-                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + os.path.join(tmp, "tpm"),
-                 "--server", "type=tcp,bindaddr=127.0.0.1,port=%d" % port,
-                 "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=%d" % (port + 1),
-                 "--flags", "not-need-init,startup-clear"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            listening = False
-            for _ in range(400):  # until swtpm accepts connections, or exits
-                if cls.swtpm.poll() is not None:
-                    break
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        listening = True
-                        break
-                time.sleep(0.05)
-            if listening:
-                break
-            cls.swtpm.kill()
-            cls.swtpm.wait()
-        cls.tcti = "swtpm:host=127.0.0.1,port=%d" % port
+        cls.swtpm = Swtpm(cls.path("tpm"))
         try:
             cls.tpm2("tpm2_createek", "-c", cls.path("ek.ctx"), "-G", "rsa", "-u",
                      cls.path("ek.pub"))
@@ -497,9 +463,7 @@ class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.swtpm.poll() is None:
-            cls.swtpm.terminate()
-            cls.swtpm.wait()
+        cls.swtpm.stop()
         super().tearDownClass()
 
     @classmethod
@@ -508,7 +472,7 @@ class KbsBlackBoxTpm(KbsServer, unittest.TestCase):
 
     @classmethod
     def tpm2(cls, *command):
-        env = dict(os.environ, TPM2TOOLS_TCTI=cls.tcti)
+        env = cls.swtpm.tools_env()
         subprocess.run(list(command), check=True, env=env, stdout=subprocess.DEVNULL)
         # swtpm has no resource manager: free the transient objects and sessions each tool left.
         for flag in ("-t", "-s", "-l"):

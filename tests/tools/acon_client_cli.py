@@ -12,13 +12,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
 
 import acond_test_util
+from swtpm_socket import Swtpm
 
 CLIENT = os.environ.get("ACON_CLIENT", "acon-client")
 ACOND = os.environ.get("ACOND", "acond")
@@ -42,51 +41,6 @@ def must(tool, *args, cwd=None):
 class Acond(acond_test_util.Acond):
     def __init__(self, work, name, *extra, backend=None):
         super().__init__(ACOND, work, name, *extra, backend=backend)
-
-
-def port_pair_free(port):
-    for p in (port, port + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                return False
-    return True
-
-
-class Swtpm:
-    """A swtpm (TPM 2.0) on a free pair of loopback ports, its state in `work`/swtpm."""
-
-    def __init__(self, work):
-        self.state = os.path.join(work, "swtpm")
-        os.makedirs(self.state, exist_ok=True)
-        for _ in range(20):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if port >= 65535 or not port_pair_free(port):
-                continue
-            self.proc = subprocess.Popen(
-                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + self.state, "--server",
-                 f"type=tcp,port={port},bindaddr=127.0.0.1", "--ctrl",
-                 f"type=tcp,port={port + 1},bindaddr=127.0.0.1", "--flags",
-                 "not-need-init,startup-clear"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    self.tcti = f"swtpm:host=127.0.0.1,port={port}"
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()  # the pair was taken before swtpm bound it: another pair
-        raise AssertionError("swtpm did not start")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 class AconClientTest(unittest.TestCase):
@@ -237,7 +191,7 @@ class AconClientTest(unittest.TestCase):
     @unittest.skipIf(shutil.which("swtpm") is None, "swtpm is not installed: no vTPM to test")
     def test_vtpm_bundle_verifies_under_the_pinned_ak_only(self):
         w = self.work
-        tpm = Swtpm(w)
+        tpm = Swtpm(os.path.join(w, "swtpm"))
         acond = Acond(w, "vtpm", "--log-mode", "coco",
                       backend=["--backend", "vtpm", "--tcti", tpm.tcti, "--tpm-event-log",
                                os.path.join(DATA, "tpm", "spec_id_only.bin")])

@@ -8,11 +8,12 @@ input exits 2.
 Usage: ACON_TPM=acon-tpm /usr/bin/python3 acon_tpm_cli.py
 """
 import os
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
+
+import swtpm_socket
 
 ACON_TPM = os.environ.get("ACON_TPM", "acon-tpm")
 EK_CERT_NV_INDEX = "0x01c00002"
@@ -26,24 +27,7 @@ def run(*args, env=None):
     return subprocess.run(list(args), capture_output=True, timeout=120, env=env, check=False)
 
 
-def free_port_pair():
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free pair of TCP ports")
-
-
-class Swtpm:
+class Swtpm(swtpm_socket.Swtpm):
     """A swtpm manufactured by swtpm_setup with an EK certificate issued by the CA in ca_dir."""
 
     def __init__(self, workdir, name, ca_dir):
@@ -65,43 +49,7 @@ class Swtpm:
                 "--config", setup, "--overwrite")
         if p.returncode != 0:
             raise RuntimeError("swtpm_setup: " + p.stdout.decode() + p.stderr.decode())
-        self.proc = None
-        for _ in range(5):
-            self.port = free_port_pair()
-            self.proc = subprocess.Popen(
-                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + self.state,
-                 "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-                 "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-                 "--flags", "not-need-init,startup-clear"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if self.wait_listening():
-                return
-            self.stop()
-        raise RuntimeError("swtpm did not start")
-
-    def wait_listening(self):
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    @property
-    def tcti(self):
-        return f"swtpm:host=127.0.0.1,port={self.port}"
-
-    def tools_env(self):
-        return dict(os.environ, TPM2TOOLS_TCTI=self.tcti)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        super().__init__(self.state)
 
 
 class AconTpmEnroll(unittest.TestCase):
@@ -210,7 +158,7 @@ class AconTpmEnroll(unittest.TestCase):
             f.write("not a certificate\n")
         p, _ = self.enroll(self.tpm_a, roots=not_pem)
         self.assertEqual(p.returncode, 2, p.stderr.decode())
-        port = free_port_pair()
+        port = swtpm_socket.free_port_pair()
         p = run(ACON_TPM, "enroll", "--tcti", f"swtpm:host=127.0.0.1,port={port}", "--ek-roots",
                 self.roots, "--out", self.path("unreachable.pem"))
         self.assertEqual(p.returncode, 2, p.stderr.decode())
