@@ -255,16 +255,14 @@ TEST(Containers, RestartRunningAndExitedWithTheSameId) {
   auto cid = td.runtime->start(td.load(m), {"MODE=b"});
   ASSERT_TRUE(cid.ok()) << error_of(cid);
   fs::path restarts = td.container_dir(*cid) / "upper" / "restarts";
-  for (int i = 0; i < 500 && read_text(restarts).empty(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(wait_for_text(restarts, "started b\n"));
   EXPECT_EQ(error_of(td.runtime->restart(*cid, 0)),
             "DeadlineExceeded Timeout restarting container");
   ASSERT_TRUE(td.runtime->restart(*cid, 5).ok());
   EXPECT_EQ(td.wait_sleeping(*cid).state, uint32_t('S'));
   EXPECT_EQ(td.inspect(*cid).container_id, *cid);
   // The same environment each time.
-  for (int i = 0; i < 500 && read_text(restarts).size() < 20; ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
+  wait_for_text(restarts, "started b\nstarted b\n");
   EXPECT_EQ(read_text(restarts), "started b\nstarted b\n");
   // Exited: re-created at once.
   ASSERT_TRUE(td.runtime->kill(*cid, -9).ok());
@@ -272,9 +270,7 @@ TEST(Containers, RestartRunningAndExitedWithTheSameId) {
   ASSERT_TRUE(td.runtime->restart(*cid, 1).ok());
   EXPECT_EQ(td.inspect(*cid).wstatus, 0);
   EXPECT_NE(td.inspect(*cid).state, 0u);
-  for (int i = 0; i < 500 && read_text(restarts).size() < 30; ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
+  wait_for_text(restarts, "started b\nstarted b\nstarted b\n");
   EXPECT_EQ(read_text(restarts), "started b\nstarted b\nstarted b\n");
   auto exec = td.runtime->exec(exec_request(*cid, "Hello"));
   EXPECT_TRUE(exec.ok()) << error_of(exec);
