@@ -492,7 +492,7 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
   Signer p384 = load_signer("p384");
   Layer layer = busybox_layer(dir.path());
   auto waiting = busybox_manifest(
-      layer, {"/bin/sh", "-c", "trap 'exit 5' TERM; echo ready; sleep 1000 & wait"});
+      layer, {"/bin/sh", "-c", "trap 'sleep 2; exit 5' TERM; echo ready; sleep 1000 & wait"});
   waiting.signals = {SIGTERM};
   auto quick = busybox_manifest(layer, {"/bin/sh", "-c", "exit 7"});
   std::vector<SignedImage> images = {sign(p384, waiting), sign(p384, quick)};
@@ -572,7 +572,9 @@ TEST(Pid1, RpcDisarmsOrphansAreReapedLastExitRearms) {
 
   // The last running container ends (Kill is a disarming RPC; its exit then arms the timer):
   // acond powers off by itself. The shell is its PID namespace's init, so a SIGTERM before its
-  // trap is set would be dropped: it says "ready" once the trap is in place.
+  // trap is set would be dropped: it says "ready" once the trap is in place. It exits 2 s after
+  // the signal: under ACON's rules a successful RPC that completes after the exit disarms the
+  // timer again (and the VM stays up), so the exit must come after Kill has returned.
   ASSERT_TRUE(wait_for_text(
       dir.path() / "st/containers" / std::to_string(long_running) / "console.log", "ready\n"))
       << acond.log();
